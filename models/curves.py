@@ -1,0 +1,381 @@
+"""Inverse supply, demand and processing-cost curves (SPEC §1).
+
+A curve maps a quantity ``q`` (the mineral's quantity unit, e.g. kt) to a
+price (the mineral's price unit): the marginal cost of supplying ``q`` or the
+marginal value of consuming ``q``.  Supply and processing-cost curves are
+non-decreasing, demand curves non-increasing.
+
+Each curve serves two readers:
+
+* the welfare program (``models.market``) asks for :meth:`Curve.segments`,
+  blocks whose marginal value is affine in the block quantity.  For linear,
+  step and fixed curves the blocks *are* the curve; an isoelastic curve
+  returns its tangent at a linearisation point (successive linearisation,
+  see ``solver.solve``).
+* the verifier (``solver.verify``) asks for :meth:`Curve.price_range`, the
+  prices at which a quantity is an optimal response of the true curve.  It
+  never sees the blocks.
+
+Forms: ``linear`` (``intercept``/``slope`` or ``price``/``quantity``/
+``elasticity``), ``isoelastic`` (``price``/``quantity``/``elasticity``),
+``steps`` (``blocks = [[quantity, price], ...]``) and ``fixed``
+(``quantity``).  Any form may carry ``capacity``, an upper bound on ``q``.
+Extra keys ``source``, ``confidence`` and ``notes`` document provenance and
+do not change the curve.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import SpecError
+
+INF = math.inf
+SIDES = ("supply", "demand")
+#: Keys that document a figure and are carried along, never interpreted.
+PROVENANCE_KEYS = ("source", "confidence", "notes")
+#: Accepted confidence labels for any figure in a case (see README).
+CONFIDENCE_LABELS = ("reported", "derived", "estimated", "assumed")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One block of a curve as the welfare program sees it.
+
+    The block quantity ``z`` lies in ``[lower, upper]``; its marginal
+    cost (supply) or marginal value (demand) is ``level + slope*z`` for
+    supply and ``level - slope*z`` for demand, with ``slope >= 0``.
+    """
+
+    lower: float
+    upper: float
+    level: float
+    slope: float
+
+
+def _number(spec: dict, key: str, *, positive=False, nonneg=False, allow_inf=False) -> float:
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(key, value, "a number")
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not allow_inf):
+        raise SpecError(key, value, "a finite number")
+    if positive and not value > 0:
+        raise SpecError(key, value, "a number > 0")
+    if nonneg and value < 0:
+        raise SpecError(key, value, "a number >= 0")
+    return value
+
+
+class Curve:
+    """Base class: an inverse curve on one side of a market.
+
+    Subclasses define ``form``, the accepted keys, how to read them, the
+    marginal function and its integral.
+    """
+
+    form: ClassVar[str]
+    #: keys that must be present, and keys that may be present
+    required: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ("capacity",)
+    #: True when :meth:`segments` is the curve itself (no linearisation)
+    exact: ClassVar[bool] = True
+
+    def __init__(self, spec: dict, side: str):
+        if side not in SIDES:
+            raise ValueError(side)
+        self.side = side
+        self.sign = 1.0 if side == "supply" else -1.0
+        allowed = {"form", *self.required, *self.optional, *PROVENANCE_KEYS}
+        for key in spec:
+            if key not in allowed:
+                raise SpecError(key, spec[key], f"one of the keys of a {self.form} {side} curve: {', '.join(sorted(allowed))}")
+        for key in self.required:
+            if key not in spec:
+                raise SpecError(key, "(missing)", f"a value: a {self.form} {side} curve needs {', '.join(self.required)}")
+        if "confidence" in spec and spec["confidence"] not in CONFIDENCE_LABELS:
+            raise SpecError("confidence", spec["confidence"], f"one of {', '.join(CONFIDENCE_LABELS)}")
+        self.spec = dict(spec)
+        self.capacity = _number(spec, "capacity", nonneg=True, allow_inf=True) if "capacity" in spec else INF
+        self._read(spec)
+
+    # -- subclass interface -------------------------------------------
+    def _read(self, spec: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def value(self, q: float) -> float:
+        """The inverse curve at ``q`` (continuous forms)."""
+        raise NotImplementedError
+
+    def left(self, q: float) -> float:
+        """Limit of the inverse curve from below ``q``."""
+        return self.value(q)
+
+    def right(self, q: float) -> float:
+        """Limit of the inverse curve from above ``q``."""
+        return self.value(q)
+
+    def integral(self, q: float) -> float:
+        """``∫_0^q`` of the inverse curve; NaN where it diverges."""
+        raise NotImplementedError
+
+    def segments(self, at: float | None = None) -> list[Segment]:
+        """Blocks for the welfare program (``at``: linearisation point)."""
+        raise NotImplementedError
+
+    # -- shared behaviour ---------------------------------------------
+    @property
+    def lower(self) -> float:
+        """Smallest feasible quantity."""
+        return 0.0
+
+    @property
+    def upper(self) -> float:
+        """Largest feasible quantity (capacity, block total, fixed level)."""
+        return self.capacity
+
+    def reference_quantity(self) -> float:
+        """A quantity to start linearisation from."""
+        return min(max(self.lower, 1.0), self.upper)
+
+    def price_range(self, q: float, dq: float) -> tuple[float, float]:
+        """Prices at which ``q`` is an optimal response, within ``dq``.
+
+        A producer at ``q`` must not gain from producing more
+        (``P <= MC(q+)``) nor, if ``q > 0``, from producing less
+        (``P >= MC(q-)``); a consumer symmetrically.  At a bound the
+        corresponding side is open (a capacity rent or a zero quantity).
+        ``dq`` is the quantity tolerance, so that a quantity a hair past a
+        kink or bound is judged as being at it.
+        """
+        at_lower = q - dq <= self.lower
+        at_upper = q + dq >= self.upper
+        below = self.left(max(q - dq, self.lower)) if not at_lower else None
+        above = self.right(min(q + dq, self.upper)) if not at_upper else None
+        if self.side == "supply":
+            return (-INF if below is None else below, INF if above is None else above)
+        return (-INF if above is None else above, INF if below is None else below)
+
+    def to_spec(self) -> dict:
+        """The keys the user gave, for storage with results."""
+        return dict(self.spec)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.side}, {self.spec})"
+
+
+class Linear(Curve):
+    """``P = intercept + slope*q`` (supply) or ``intercept - slope*q`` (demand).
+
+    Given by ``intercept`` and ``slope`` (``slope >= 0``; 0 is perfectly
+    elastic), or calibrated through a reference point: ``price``,
+    ``quantity`` and ``elasticity`` (``> 0`` for supply, ``< 0`` for
+    demand), giving ``slope = |price / (elasticity*quantity)|``.
+    """
+
+    form = "linear"
+    optional = ("intercept", "slope", "price", "quantity", "elasticity", "capacity")
+
+    def _read(self, spec: dict) -> None:
+        coef = {"intercept", "slope"} & spec.keys()
+        ref = {"price", "quantity", "elasticity"} & spec.keys()
+        if coef and ref:
+            raise SpecError(sorted(ref)[0], spec[sorted(ref)[0]], "either intercept and slope, or price, quantity and elasticity, not both")
+        if coef or not ref:
+            for key in ("intercept", "slope"):
+                if key not in spec:
+                    raise SpecError(key, "(missing)", "a value: a linear curve needs intercept and slope (or price, quantity and elasticity)")
+            self.intercept = _number(spec, "intercept")
+            self.slope = _number(spec, "slope", nonneg=True)
+            return
+        for key in ("price", "quantity", "elasticity"):
+            if key not in spec:
+                raise SpecError(key, "(missing)", "a value: calibrating a linear curve needs price, quantity and elasticity")
+        price = _number(spec, "price", positive=True)
+        quantity = _number(spec, "quantity", positive=True)
+        elasticity = _elasticity(spec, self.side)
+        self.slope = abs(price / (elasticity * quantity))
+        self.intercept = price - self.sign * self.slope * quantity
+
+    def value(self, q):
+        return self.intercept + self.sign * self.slope * q
+
+    def integral(self, q):
+        return self.intercept * q + self.sign * 0.5 * self.slope * q * q
+
+    def segments(self, at=None):
+        return [Segment(0.0, self.capacity, self.intercept, self.slope)]
+
+    def reference_quantity(self):
+        if "quantity" in self.spec:
+            return min(float(self.spec["quantity"]), self.upper)
+        return super().reference_quantity()
+
+
+def _elasticity(spec: dict, side: str) -> float:
+    e = _number(spec, "elasticity")
+    if side == "supply" and not e > 0:
+        raise SpecError("elasticity", e, "a supply elasticity > 0 (use form = \"fixed\" for a perfectly inelastic supply)")
+    if side == "demand" and not e < 0:
+        hint = f" (did you mean {-e}?)" if e > 0 else " (use form = \"fixed\" for a perfectly inelastic demand)"
+        raise SpecError("elasticity", e, "a demand elasticity < 0" + hint)
+    return e
+
+
+class Isoelastic(Curve):
+    """``P = price * (q/quantity)**(1/elasticity)``: constant elasticity.
+
+    Not a quadratic-program curve: the solver linearises it at the current
+    quantity and re-solves until the true curve's conditions hold
+    (``exact = False``).  The consumer-surplus integral diverges for demand
+    with ``|elasticity| <= 1``; only changes are meaningful then.
+    """
+
+    form = "isoelastic"
+    required = ("price", "quantity", "elasticity")
+    exact = False
+    #: the linearised block is kept within [q/TRUST, q*TRUST] of the point
+    TRUST = 4.0
+
+    def _read(self, spec):
+        self.p0 = _number(spec, "price", positive=True)
+        self.q0 = _number(spec, "quantity", positive=True)
+        self.e = _elasticity(spec, self.side)
+        self.k = 1.0 / self.e
+
+    def value(self, q):
+        if q <= 0:
+            return 0.0 if self.side == "supply" else INF
+        return self.p0 * (q / self.q0) ** self.k
+
+    def integral(self, q):
+        if q <= 0:
+            return 0.0
+        power = 1.0 + self.k
+        if power <= 0:
+            return math.nan
+        return self.p0 * self.q0 * (q / self.q0) ** power / power
+
+    def reference_quantity(self):
+        return min(self.q0, self.upper)
+
+    def segments(self, at=None):
+        q = self.reference_quantity() if at is None else min(at, self.upper)
+        q = max(q, 1e-9 * self.q0)
+        p = self.value(q)
+        slope = abs(p * self.k / q)
+        lower = q / self.TRUST
+        upper = min(q * self.TRUST, self.capacity)
+        return [Segment(min(lower, upper), upper, p - self.sign * slope * q, slope)]
+
+
+class Steps(Curve):
+    """Blocks ``[[quantity, price], ...]``.
+
+    Supply: block ``i`` offers ``quantity_i`` units at marginal cost
+    ``price_i`` (blocks are used cheapest first).  Demand: block ``i`` wants
+    ``quantity_i`` units valued at ``price_i`` (highest value first).  The
+    inverse curve is a staircase; at a step any price between the two
+    levels clears the market.
+    """
+
+    form = "steps"
+    required = ("blocks",)
+
+    def _read(self, spec):
+        blocks = spec["blocks"]
+        if not isinstance(blocks, (list, tuple)) or not blocks:
+            raise SpecError("blocks", blocks, "a non-empty list of [quantity, price] pairs")
+        rows = []
+        for i, blk in enumerate(blocks):
+            if not isinstance(blk, (list, tuple)) or len(blk) != 2:
+                raise SpecError(f"blocks[{i}]", blk, "a pair [quantity, price]")
+            try:
+                qty = _number({"quantity": blk[0]}, "quantity", nonneg=True)
+                price = _number({"price": blk[1]}, "price")
+            except SpecError as err:
+                raise err.prefixed(f"blocks[{i}]") from None
+            rows.append((qty, price))
+        rows.sort(key=lambda r: self.sign * r[1])
+        self.qty = np.array([r[0] for r in rows])
+        self.price = np.array([r[1] for r in rows])
+        self.cum = np.cumsum(self.qty)
+
+    @property
+    def upper(self):
+        return min(self.capacity, float(self.cum[-1]))
+
+    def reference_quantity(self):
+        return self.upper / 2
+
+    def left(self, q):
+        i = int(np.searchsorted(self.cum, q, side="left"))
+        return float(self.price[min(i, len(self.price) - 1)])
+
+    def right(self, q):
+        i = int(np.searchsorted(self.cum, q, side="right"))
+        return float(self.price[min(i, len(self.price) - 1)])
+
+    def integral(self, q):
+        start = self.cum - self.qty
+        used = np.clip(q - start, 0.0, self.qty)
+        return float(np.dot(used, self.price))
+
+    def segments(self, at=None):
+        out, room = [], self.capacity
+        for qty, price in zip(self.qty, self.price):
+            size = min(float(qty), room)
+            out.append(Segment(0.0, size, float(price), 0.0))
+            room -= size
+        return out
+
+
+class Fixed(Curve):
+    """A fixed quantity: perfectly inelastic demand or exogenous supply.
+
+    Its integral is undefined for demand (NaN: report surplus changes only)
+    and taken as zero cost for supply (surplus = revenue).
+    """
+
+    form = "fixed"
+    required = ("quantity",)
+    optional = ()
+
+    def _read(self, spec):
+        self.quantity = _number(spec, "quantity", nonneg=True)
+
+    @property
+    def lower(self):
+        return self.quantity
+
+    @property
+    def upper(self):
+        return self.quantity
+
+    def value(self, q):
+        return math.nan
+
+    def integral(self, q):
+        return 0.0 if self.side == "supply" else math.nan
+
+    def segments(self, at=None):
+        return [Segment(self.quantity, self.quantity, 0.0, 0.0)]
+
+
+#: form name -> class.  A new form is one subclass and one entry here.
+FORMS: dict[str, type[Curve]] = {cls.form: cls for cls in (Linear, Isoelastic, Steps, Fixed)}
+
+
+def make_curve(spec: Any, side: str) -> Curve:
+    """Read a curve from its key/value specification, raising SpecError."""
+    if not isinstance(spec, dict):
+        raise SpecError("", spec, "a table of curve keys such as { form = \"linear\", intercept = 10.0, slope = 1.0 }")
+    form = spec.get("form", "linear")
+    if form not in FORMS:
+        raise SpecError("form", form, f"one of {', '.join(FORMS)}")
+    return FORMS[form](spec, side)
+

@@ -1,0 +1,329 @@
+"""One mineral market: its data (:class:`Market`) and its welfare program.
+
+The equilibrium of SPEC §2 without policy wedges is the solution of the
+Takayama–Judge program
+
+    max  Σ_nodes ∫ demand value  −  Σ_nodes ∫ supply cost
+         − Σ_regions ∫ processing cost  −  Σ_routes t·X
+
+subject to one balance row per node (stage, region):
+
+    S + processing output + inflows − D − θ·processing input − outflows = 0
+
+whose shadow price is the node price ``P``.  Its KKT conditions are exactly
+SPEC §2.1–§2.5, so the optimum is the equilibrium.  Curves enter as blocks
+(:class:`models.curves.Segment`); an isoelastic curve enters as its tangent
+and ``solver.solve`` re-linearises until the true curve's conditions hold.
+
+Internally the program is scaled (quantities by ``quantity_scale``, prices
+by ``price_scale``) so that HiGHS sees numbers near one whatever the units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .curves import Curve, Segment
+
+
+@dataclass
+class Process:
+    """Processing in ``region`` from stage ``source`` to the next stage ``target``.
+
+    ``theta`` units of ``source`` make one unit of ``target``; ``cost`` is the
+    marginal processing cost curve (price unit per unit of output) and
+    carries the capacity (units of output).
+    """
+
+    region: str
+    source: str
+    target: str
+    theta: float
+    cost: Curve
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Market:
+    """All data of one mineral's market, in the mineral's own units.
+
+    ``supply``/``demand`` map ``(stage, region)`` to a curve (absent: no
+    producers or no consumers at that node).  ``routes`` maps
+    ``(stage, origin, destination)`` to the unit transport cost of every
+    *allowed* route (``origin != destination``); a missing key is a
+    forbidden route.
+    """
+
+    name: str
+    stages: list[str]
+    regions: list[str]
+    quantity_unit: str
+    price_unit: str
+    supply: dict[tuple[str, str], Curve]
+    demand: dict[tuple[str, str], Curve]
+    routes: dict[tuple[str, str, str], float]
+    processes: list[Process]
+
+    # -- index helpers shared by the model, the verifier and results --
+    @property
+    def nodes(self) -> list[tuple[str, str]]:
+        """Every (stage, region), stage-major; index = position."""
+        return [(s, r) for s in self.stages for r in self.regions]
+
+    def node_index(self, stage: str, region: str) -> int:
+        return self.stages.index(stage) * len(self.regions) + self.regions.index(region)
+
+    @property
+    def route_list(self) -> list[tuple[str, str, str]]:
+        return sorted(self.routes, key=lambda k: (self.stages.index(k[0]), self.regions.index(k[1]), self.regions.index(k[2])))
+
+    def curves(self):
+        """(kind, key, curve) for every curve of the market."""
+        for key, c in self.supply.items():
+            yield "supply", key, c
+        for key, c in self.demand.items():
+            yield "demand", key, c
+        for p in self.processes:
+            yield "processing", (p.target, p.region), p.cost
+
+    @property
+    def exact(self) -> bool:
+        """True when one quadratic program gives the equilibrium."""
+        return all(c.exact for _, _, c in self.curves())
+
+    @property
+    def quantity_scale(self) -> float:
+        """A typical quantity (largest reference quantity), for scaling."""
+        qs = [c.reference_quantity() for _, _, c in self.curves()]
+        qs = [abs(q) for q in qs if math.isfinite(q) and q > 0]
+        return float(max(qs)) if qs else 1.0
+
+    @property
+    def price_scale(self) -> float:
+        """A typical price (median of curve levels near reference), for scaling."""
+        ps = []
+        for _, _, c in self.curves():
+            q = c.reference_quantity()
+            for v in (c.left(q) if math.isfinite(q) else math.nan, *(s.level for s in c.segments())):
+                if math.isfinite(v) and v != 0:
+                    ps.append(abs(v))
+        ps += [abs(t) for t in self.routes.values() if t > 0]
+        return float(np.median(ps)) if ps else 1.0
+
+
+@dataclass
+class Solution:
+    """Primal quantities and node prices of one market, in its own units.
+
+    Arrays are indexed like ``Market.nodes`` (supply, demand, price),
+    ``Market.route_list`` (flow) and ``Market.processes`` (processing,
+    units of output).
+    """
+
+    supply: np.ndarray
+    demand: np.ndarray
+    price: np.ndarray
+    flow: np.ndarray
+    processing: np.ndarray
+    objective: float
+    iterations: int = 1
+    status: str = "optimal"
+
+
+#: HiGHS settings.  The active-set QP solver regularises the Hessian by
+#: 1e-7 by default, which shifts prices by about that much relative; the
+#: verifier's tolerance is 1e-6, so regularise far less and tighten KKT.
+HIGHS_OPTIONS = {
+    "qp_regularization_value": 1e-11,
+    "primal_feasibility_tolerance": 1e-9,
+    "dual_feasibility_tolerance": 1e-9,
+    "optimality_tolerance": 1e-9,
+}
+
+
+class SolveError(RuntimeError):
+    """HiGHS did not return an optimal solution of the welfare program."""
+
+    def __init__(self, market: str, status: str, detail: str = ""):
+        self.market = market
+        self.status = status
+        super().__init__(f"{market}: {status}{': ' + detail if detail else ''}")
+
+
+class MarketModel:
+    """The welfare program of one :class:`Market` as a Pyomo model.
+
+    Built once, re-solved persistently: linearisation points and block
+    data are mutable parameters, so a re-solve changes numbers in HiGHS
+    without rebuilding anything.
+    """
+
+    def __init__(self, market: Market, points: dict | None = None):
+        import pyomo.environ as pyo
+
+        self.market = market
+        self.P = market.price_scale
+        self.Q = market.quantity_scale
+        m = self.model = pyo.ConcreteModel(name=market.name)
+        nodes = market.nodes
+        nidx = {n: i for i, n in enumerate(nodes)}
+
+        # Blocks of every curve: (owner kind, owner index, curve).  Owner
+        # index is a node for supply/demand and a process for processing.
+        owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
+        owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
+        owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+        self._owners = owners
+        blocks = []  # (owner position, segment)
+        for pos, (_, _, curve) in enumerate(owners):
+            at = None if points is None else points.get(pos)
+            for seg in curve.segments(at):
+                blocks.append((pos, seg))
+        self._blocks = blocks
+        nb = len(blocks)
+        m.B = pyo.RangeSet(0, nb - 1) if nb else pyo.Set(initialize=[])
+        lo, up, lev, slo = self._scaled(blocks)
+        m.lb = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(lo)))
+        m.ub = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(up)))
+        m.level = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(lev)))
+        m.slope = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(slo)))
+        m.z = pyo.Var(m.B, bounds=lambda m, b: (m.lb[b], m.ub[b] if math.isfinite(up[b]) else None))
+
+        routes = market.route_list
+        m.R = pyo.RangeSet(0, len(routes) - 1) if routes else pyo.Set(initialize=[])
+        m.cost = pyo.Param(m.R, mutable=True, initialize={i: market.routes[r] / self.P for i, r in enumerate(routes)})
+        m.x = pyo.Var(m.R, bounds=(0, None))
+
+        # balance rows: + for what arrives at a node, − for what leaves it
+        terms: list[list] = [[] for _ in nodes]
+        for b, (pos, _) in enumerate(blocks):
+            kind, owner, _ = owners[pos]
+            if kind == "supply":
+                terms[owner].append(m.z[b])
+            elif kind == "demand":
+                terms[owner].append(-m.z[b])
+            else:
+                p = market.processes[owner]
+                terms[nidx[(p.target, p.region)]].append(m.z[b])
+                terms[nidx[(p.source, p.region)]].append(-p.theta * m.z[b])
+        for i, (s, o, d) in enumerate(routes):
+            terms[nidx[(s, o)]].append(-m.x[i])
+            terms[nidx[(s, d)]].append(m.x[i])
+        m.N = pyo.RangeSet(0, len(nodes) - 1)
+        m.balance = pyo.Constraint(m.N, rule=lambda m, n: (sum(terms[n]) == 0) if terms[n] else pyo.Constraint.Skip)
+
+        value = []
+        for b, (pos, _) in enumerate(blocks):
+            sign = 1.0 if owners[pos][0] == "demand" else -1.0
+            value.append(sign * (m.level[b] * m.z[b] - sign * 0.5 * m.slope[b] * m.z[b] ** 2))
+        value += [-m.cost[i] * m.x[i] for i in m.R]
+        m.welfare = pyo.Objective(expr=sum(value), sense=pyo.maximize)
+        self._solver = None
+
+    # -- data ----------------------------------------------------------
+    def _scaled(self, blocks):
+        P, Q = self.P, self.Q
+        lo = [s.lower / Q for _, s in blocks]
+        up = [s.upper / Q for _, s in blocks]
+        lev = [s.level / P for _, s in blocks]
+        slo = [s.slope * Q / P for _, s in blocks]
+        return lo, up, lev, slo
+
+    def relinearise(self, points: dict[int, float]) -> None:
+        """Replace the blocks of non-exact curves by tangents at ``points``.
+
+        ``points`` maps an owner position (see :meth:`owner_quantities`)
+        to the quantity to linearise at.  Exact curves are left alone.
+        """
+        m = self.model
+        for b, (pos, _) in enumerate(self._blocks):
+            curve = self._owners[pos][2]
+            if curve.exact or pos not in points:
+                continue
+            (seg,) = curve.segments(points[pos])
+            (lo,), (up,), (lev,), (slo,) = self._scaled([(pos, seg)])
+            m.lb[b] = lo
+            m.ub[b] = up
+            m.level[b] = lev
+            m.slope[b] = slo
+
+    def owner_quantities(self, z: np.ndarray) -> np.ndarray:
+        """Quantity of each curve owner (node supply/demand, process)."""
+        q = np.zeros(len(self._owners))
+        for b, (pos, _) in enumerate(self._blocks):
+            q[pos] += z[b]
+        return q * self.Q
+
+    @property
+    def nonlinear_owners(self) -> list[int]:
+        return [pos for pos, (_, _, c) in enumerate(self._owners) if not c.exact]
+
+    # -- solving ---------------------------------------------------------
+    def solve(self) -> tuple[Solution, np.ndarray]:
+        """Solve the program; returns the solution and owner quantities."""
+        from pyomo.contrib.solver.common.factory import SolverFactory
+        from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+        m = self.model
+        first = self._solver is None
+        if first:
+            self._solver = SolverFactory("highs")
+        opt = self._solver
+        kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, solver_options=dict(HIGHS_OPTIONS))
+        if not first:
+            # Only mutable data changes between solves: skip the structural scan.
+            kwargs["auto_updates"] = dict(
+                check_for_new_or_removed_constraints=False,
+                check_for_new_or_removed_vars=False,
+                check_for_new_or_removed_params=False,
+                check_for_new_objective=False,
+                update_constraints=False,
+                update_vars=False,
+                update_named_expressions=False,
+                update_objective=True,
+                update_parameters=True,
+            )
+        res = opt.solve(m, **kwargs)
+        tc = res.termination_condition
+        if tc != TerminationCondition.convergenceCriteriaSatisfied or res.solution_status != SolutionStatus.optimal:
+            raise SolveError(self.market.name, _status_words(tc))
+        primal = res.solution_loader.get_vars()
+        duals = res.solution_loader.get_duals()
+        z = np.array([primal[m.z[b]] for b in m.B]) if len(m.B) else np.zeros(0)
+        x = np.array([primal[m.x[i]] for i in m.R]) if len(m.R) else np.zeros(0)
+        # For a maximisation HiGHS reports the row dual of the negated
+        # (minimisation) problem: the shadow price of a unit more at the
+        # node is minus the reported dual (tested in tests/test_market.py).
+        price = np.array([-duals[m.balance[n]] if n in m.balance else np.nan for n in m.N])
+        sol = self._assemble(z, x, price * self.P, float(res.incumbent_objective) * self.P * self.Q)
+        return sol, self.owner_quantities(z)
+
+    def _assemble(self, z, x, price, objective) -> Solution:
+        mk = self.market
+        nn = len(mk.nodes)
+        supply = np.full(nn, np.nan)
+        demand = np.full(nn, np.nan)
+        processing = np.zeros(len(mk.processes))
+        q = self.owner_quantities(z)
+        for pos, (kind, owner, _) in enumerate(self._owners):
+            if kind == "supply":
+                supply[owner] = q[pos]
+            elif kind == "demand":
+                demand[owner] = q[pos]
+            else:
+                processing[owner] = q[pos]
+        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective)
+
+
+def _status_words(tc) -> str:
+    name = getattr(tc, "name", str(tc))
+    return {
+        "provenInfeasible": "infeasible (no quantities satisfy every balance and bound)",
+        "infeasibleOrUnbounded": "infeasible or unbounded",
+        "unbounded": "unbounded (a supply with no capacity and a demand with no choke price)",
+        "iterationLimit": "iteration limit reached",
+        "maxTimeLimit": "time limit reached",
+    }.get(name, name)

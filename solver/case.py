@@ -1,0 +1,568 @@
+"""Case files (SPEC §5): reading, validation and the canonical form.
+
+Loading has two steps:
+
+1. :func:`read_case` turns ``case.toml`` and any CSV tables it names into
+   one *canonical* dictionary in which every table is inline and every
+   entry remembers where it was written (``_file``, ``_where``).  That
+   dictionary is JSON-serialisable and is stored in result files, so that
+   ``mineq verify`` can rebuild the exact inputs.
+2. :func:`build_case` validates the canonical dictionary and builds a
+   :class:`Case` of :class:`models.market.Market` objects.
+
+Every problem is a :class:`solver.errors.CaseError` naming the file, the
+place, the field, the value and what was expected.  Unknown keys and
+unknown CSV columns are errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, make_curve
+from models.errors import SpecError
+from models.market import Market, Process
+
+from .errors import CaseError
+
+BASELINE = "baseline"
+CURVE_SIDES = ("demand", "supply")
+
+CASE_KEYS = ("name", "description", "base_year", "regions")
+MINERAL_KEYS = ("name", "stages", "quantity_unit", "price_unit", "default_transport_cost", "nodes", "routes", "processing", *PROVENANCE_KEYS)
+NODE_KEYS = ("stage", "region", "demand", "supply", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
+ROUTE_KEYS = ("stage", "origin", "destination", "cost", *PROVENANCE_KEYS)
+PROCESS_KEYS = ("region", "from", "to", "theta", "cost", "capacity", *PROVENANCE_KEYS)
+TABLES = ("minerals", "nodes", "routes", "processing")
+SCENARIO_KEYS = ("name", "description", "policies")
+
+# Instruments of SPEC §3 and the keys each accepts.  ``models.policies``
+# owns their meaning; here they are only checked for shape.
+_POLICY_COMMON = ("type", "minerals", "stage", "description", *PROVENANCE_KEYS)
+POLICY_KEYS: dict[str, tuple[str, ...]] = {
+    "price_floor": ("mechanism", "regions", "level", "level_vs_baseline", "cap", "budget", "covers"),
+    "minimum_import_price": ("importers", "origins", "exempt", "level", "level_vs_baseline", "rent"),
+    "tariff": ("importers", "origins", "exempt", "ad_valorem", "specific"),
+    "export_tax": ("exporters", "destinations", "exempt", "ad_valorem", "specific"),
+    "import_quota": ("importers", "origins", "exempt", "quantity", "rent_to"),
+    "export_quota": ("exporters", "destinations", "exempt", "quantity", "rent_to"),
+    "capacity_shock": ("regions", "factor", "target"),
+    "stockpile_release": ("regions", "quantity"),
+}
+_POLICY_REGION_KEYS = ("regions", "importers", "exporters", "origins", "destinations", "exempt")
+
+
+@dataclass
+class Scenario:
+    """A named set of policies applied on top of the baseline."""
+
+    name: str
+    description: str
+    policies: list[dict]
+
+
+@dataclass
+class Case:
+    """A validated case: markets per mineral, groups and scenarios."""
+
+    name: str
+    description: str
+    base_year: int | None
+    regions: list[str]
+    groups: dict[str, list[str]]
+    markets: dict[str, Market]
+    scenarios: list[Scenario]
+    data: dict = field(repr=False)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical inputs: equal digests, equal inputs."""
+        return hashlib.sha256(canonical_json(self.data).encode()).hexdigest()
+
+    def expand(self, names: list[str]) -> list[str]:
+        """Regions named directly or through ``@group``."""
+        out: list[str] = []
+        for n in names:
+            for r in self.groups[n[1:]] if n.startswith("@") else [n]:
+                if r not in out:
+                    out.append(r)
+        return out
+
+
+def canonical_json(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+# ----------------------------------------------------------------------
+# step 1: files -> canonical dictionary
+# ----------------------------------------------------------------------
+def case_file(path: str | Path) -> Path:
+    """The ``case.toml`` of a case folder, or the ``.toml`` file itself."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "case.toml"
+        if not p.exists():
+            raise CaseError(str(path), "", "", "(a folder without case.toml)", "a case folder containing case.toml, or a .toml file")
+    elif not p.exists():
+        raise CaseError(str(path), "", "", "(no such file or folder)", "a case folder containing case.toml, or a .toml file")
+    elif p.suffix.lower() != ".toml":
+        raise CaseError(str(path), "", "", f"(a '{p.suffix}' file)", "a case folder containing case.toml, or a .toml file")
+    return p
+
+
+def read_case(path: str | Path) -> dict:
+    """Read a case folder or ``.toml`` file into the canonical dictionary."""
+    toml_path = case_file(path)
+    fname = str(toml_path)
+    try:
+        raw = tomllib.loads(toml_path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as err:
+        raise CaseError(fname, "", "", "(not valid TOML)", f"valid TOML syntax ({err})") from None
+    except UnicodeDecodeError as err:
+        raise CaseError(fname, "", "", "(not UTF-8 text)", f"a UTF-8 text file ({err.reason} at byte {err.start})") from None
+    base = toml_path.parent
+    _check_keys(raw, ("case", "groups", "minerals", "scenarios", "tables"), fname, "top level")
+    data: dict[str, Any] = {"_file": fname}
+    data["case"] = raw.get("case", {})
+    data["groups"] = raw.get("groups", {})
+    minerals = raw.get("minerals", [])
+    if not isinstance(minerals, list):
+        raise CaseError(fname, "", "minerals", minerals, "an array of tables [[minerals]]")
+    tables = raw.get("tables", {})
+    if not isinstance(tables, dict):
+        raise CaseError(fname, "[tables]", "tables", tables, "a table with keys " + ", ".join(TABLES))
+    _check_keys(tables, TABLES, fname, "[tables]")
+    shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}") for k in TABLES if k in tables}
+
+    out_minerals = []
+    for i, m in enumerate(minerals):
+        if not isinstance(m, dict):
+            raise CaseError(fname, f"[[minerals]] entry {i + 1}", "", m, "a table")
+        out_minerals.append(dict(m, _file=fname, _where=f"[[minerals]] entry {i + 1}"))
+    if "minerals" in shared:
+        for row in shared["minerals"]:
+            out_minerals.append(_mineral_from_row(row))
+    for m in out_minerals:
+        name = m.get("name")
+        where = f"mineral '{name}'"
+        for key in ("nodes", "routes", "processing"):
+            val = m.get(key)
+            if isinstance(val, str):
+                rows = _read_table(base, val, m["_file"], f"{where} {key}")
+                m[key] = [r for r in rows if r.pop("mineral", name) == name]
+            elif val is None:
+                m[key] = []
+            elif isinstance(val, list):
+                m[key] = [dict(e, _file=m["_file"], _where=f"{where}, {key} entry {j + 1}") if isinstance(e, dict) else e for j, e in enumerate(val)]
+            else:
+                raise CaseError(m["_file"], where, key, val, "an array of tables or the name of a CSV file")
+            if key in shared:
+                for row in shared[key]:
+                    if "mineral" not in row:
+                        raise CaseError(row["_file"], row["_where"], "mineral", "(missing)", "a mineral column in a shared [tables] table")
+                    if row["mineral"] == name:
+                        m[key].append({k: v for k, v in row.items() if k != "mineral"})
+        for key in ("nodes", "routes", "processing"):
+            for e in m[key]:
+                if isinstance(e, dict) and e.get("_file", "").endswith(".csv"):
+                    _unflatten(e, key)
+    known = {m.get("name") for m in out_minerals}
+    for key, rows in shared.items():
+        if key == "minerals":
+            continue
+        for row in rows:
+            if row.get("mineral") not in known:
+                raise CaseError(row["_file"], row["_where"], "mineral", row.get("mineral", "(missing)"), "the name of a mineral of the case: " + ", ".join(sorted(map(str, known))))
+    data["minerals"] = out_minerals
+    scen = raw.get("scenarios", [])
+    if not isinstance(scen, list):
+        raise CaseError(fname, "", "scenarios", scen, "an array of tables [[scenarios]]")
+    data["scenarios"] = [dict(s, _file=fname, _where=f"[[scenarios]] entry {i + 1}") if isinstance(s, dict) else s for i, s in enumerate(scen)]
+    return data
+
+
+def _read_table(base: Path, name: Any, owner: str, where: str) -> list[dict]:
+    """Rows of a CSV table as dicts of non-empty cells, with locations."""
+    if not isinstance(name, str) or not name.strip():
+        raise CaseError(owner, where, "", name, "the file name of a CSV table, relative to the case folder")
+    path = base / name
+    if not path.is_file():
+        raise CaseError(owner, where, "", name, f"an existing CSV file (looked for {path})")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CaseError(str(path), "", "", "(not UTF-8 text)", f"a UTF-8 CSV file ({err.reason} at byte {err.start})") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = [r for r in reader]
+    except csv.Error as err:
+        raise CaseError(str(path), f"line {reader.line_num}", "", "(malformed CSV)", f"well-formed CSV ({err})") from None
+    rows = [r for r in rows if any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
+    if not rows:
+        raise CaseError(str(path), "", "", "(an empty table)", "a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    seen = set()
+    for h in header:
+        if not h or h in seen:
+            raise CaseError(str(path), "header row", "", h, "unique, non-empty column names")
+        seen.add(h)
+    out = []
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
+            raise CaseError(str(path), f"row {i}", "", r[len(header):], f"at most {len(header)} cells, as many as the header has")
+        cells = {h: c.strip() for h, c in zip(header, r) if c.strip() != ""}
+        cells["_file"] = str(path)
+        cells["_where"] = f"row {i}"
+        out.append(cells)
+    if not out:
+        raise CaseError(str(path), "", "", "(no data rows)", "at least one data row")
+    return out
+
+
+def _mineral_from_row(row: dict) -> dict:
+    m = dict(row)
+    if "stages" in m:
+        m["stages"] = [s.strip() for s in m["stages"].replace(">", ";").split(";") if s.strip()]
+    if "default_transport_cost" in m:
+        m["default_transport_cost"] = _cell_number(m, "default_transport_cost", allow_none=True)
+    return m
+
+
+def _cell_number(row: dict, key: str, allow_none: bool = False):
+    text = row[key]
+    if not isinstance(text, str):
+        return text
+    if allow_none and text.lower() == "none":
+        return "none"
+    try:
+        return float(text)
+    except ValueError:
+        raise CaseError(row["_file"], row["_where"], key, text, "a number" + (" or 'none'" if allow_none else "")) from None
+
+
+def _parse_blocks(row: dict, key: str) -> list:
+    """'10:5; 20:8' -> [[10, 5], [20, 8]]"""
+    blocks = []
+    for part in row[key].split(";"):
+        if not part.strip():
+            continue
+        bits = part.split(":")
+        try:
+            if len(bits) != 2:
+                raise ValueError
+            blocks.append([float(bits[0]), float(bits[1])])
+        except ValueError:
+            raise CaseError(row["_file"], row["_where"], key, row[key], "blocks written as 'quantity:price; quantity:price; ...'") from None
+    return blocks
+
+
+def _unflatten(row: dict, table: str) -> None:
+    """Turn a CSV row's prefixed columns (``supply_slope``) into nested curves."""
+    prefixes = CURVE_SIDES if table == "nodes" else ("cost",) if table == "processing" else ()
+    for p in prefixes:
+        cols = [k for k in list(row) if k.startswith(p + "_")]
+        if not cols:
+            continue
+        curve = {}
+        for k in cols:
+            sub = k[len(p) + 1:]
+            if sub == "blocks":
+                curve[sub] = _parse_blocks(row, k)
+            elif sub in ("form", *PROVENANCE_KEYS):
+                curve[sub] = row[k]
+            else:
+                curve[sub] = _cell_number(row, k)
+            del row[k]
+        row[p] = curve
+    numeric = {"routes": ("cost",), "processing": ("theta", "capacity")}.get(table, ())
+    for k in numeric:
+        if k in row and isinstance(row[k], str):
+            row[k] = _cell_number(row, k, allow_none=(table == "routes"))
+
+
+def _check_keys(d: dict, allowed, file: str, where: str) -> None:
+    for k in d:
+        if k.startswith("_"):
+            continue
+        if k not in allowed:
+            raise CaseError(file, where, k, d[k], "one of the known keys here: " + ", ".join(allowed))
+
+
+# ----------------------------------------------------------------------
+# step 2: canonical dictionary -> validated Case
+# ----------------------------------------------------------------------
+def load_case(path: str | Path) -> Case:
+    """Read and validate a case (folder or ``.toml``)."""
+    return build_case(read_case(path))
+
+
+def build_case(data: dict) -> Case:
+    """Validate the canonical dictionary and build the markets."""
+    fname = data.get("_file", "case.toml")
+    head = data.get("case")
+    if not isinstance(head, dict):
+        raise CaseError(fname, "[case]", "case", head, "a [case] table with name and regions")
+    _check_keys(head, CASE_KEYS, fname, "[case]")
+    name = _text(head, "name", fname, "[case]")
+    description = head.get("description", "")
+    if not isinstance(description, str):
+        raise CaseError(fname, "[case]", "description", description, "text")
+    base_year = head.get("base_year")
+    if base_year is not None and (isinstance(base_year, bool) or not isinstance(base_year, int)):
+        raise CaseError(fname, "[case]", "base_year", base_year, "a whole year such as 2024")
+    regions = head.get("regions")
+    if not isinstance(regions, list) or not regions:
+        raise CaseError(fname, "[case]", "regions", regions if regions is not None else "(missing)", "a non-empty list of region names")
+    for r in regions:
+        if not isinstance(r, str) or not r.strip() or r.startswith("@"):
+            raise CaseError(fname, "[case]", "regions", r, "region names: non-empty text not starting with '@'")
+    dup = _first_duplicate(regions)
+    if dup is not None:
+        raise CaseError(fname, "[case]", "regions", dup, "each region listed once")
+
+    groups = data.get("groups", {})
+    if not isinstance(groups, dict):
+        raise CaseError(fname, "[groups]", "groups", groups, "a table of group = [regions]")
+    for g, members in groups.items():
+        if g in regions:
+            raise CaseError(fname, "[groups]", g, members, f"a group name different from every region name ('{g}' is a region)")
+        if not isinstance(members, list) or not members:
+            raise CaseError(fname, "[groups]", g, members, "a non-empty list of regions")
+        for r in members:
+            if r not in regions:
+                raise CaseError(fname, "[groups]", g, r, "regions of the case: " + ", ".join(regions))
+
+    minerals = data.get("minerals", [])
+    if not minerals:
+        raise CaseError(fname, "", "minerals", "(none)", "at least one [[minerals]] entry (or a [tables] minerals CSV)")
+    markets: dict[str, Market] = {}
+    for m in minerals:
+        market = _build_market(m, regions, groups)
+        if market.name in markets:
+            raise CaseError(m.get("_file", fname), m.get("_where", ""), "name", market.name, "each mineral defined once")
+        markets[market.name] = market
+
+    scenarios = []
+    for s in data.get("scenarios", []):
+        scen = _build_scenario(s, fname, markets, regions, groups)
+        if scen.name in [x.name for x in scenarios]:
+            raise CaseError(s.get("_file", fname), s.get("_where", ""), "name", scen.name, "each scenario name used once")
+        scenarios.append(scen)
+    return Case(name=name, description=description, base_year=base_year, regions=list(regions), groups={k: list(v) for k, v in groups.items()}, markets=markets, scenarios=scenarios, data=data)
+
+
+def _first_duplicate(items):
+    seen = set()
+    for x in items:
+        key = json.dumps(x, sort_keys=True) if not isinstance(x, str) else x
+        if key in seen:
+            return x
+        seen.add(key)
+    return None
+
+
+def _text(d: dict, key: str, file: str, where: str) -> str:
+    v = d.get(key)
+    if not isinstance(v, str) or not v.strip():
+        raise CaseError(file, where, key, v if v is not None else "(missing)", "non-empty text")
+    return v
+
+
+def _provenance(d: dict, file: str, where: str) -> None:
+    conf = d.get("confidence")
+    if conf is not None and conf not in CONFIDENCE_LABELS:
+        raise CaseError(file, where, "confidence", conf, "one of " + ", ".join(CONFIDENCE_LABELS))
+
+
+def _regions_ref(value, file, where, key, regions, groups) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names:
+        raise CaseError(file, where, key, value, "a region, '@group', or a non-empty list of them")
+    out = []
+    for n in names:
+        if isinstance(n, str) and n.startswith("@") and n[1:] in groups:
+            out += [r for r in groups[n[1:]] if r not in out]
+        elif n in regions:
+            if n not in out:
+                out.append(n)
+        else:
+            raise CaseError(file, where, key, n, "a region (" + ", ".join(regions) + ") or a group written '@name' (" + (", ".join("@" + g for g in groups) or "no groups defined") + ")")
+    return out
+
+
+def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
+    if not isinstance(m, dict):
+        raise CaseError("case.toml", "[[minerals]]", "", m, "a table")
+    file, where0 = m.get("_file", "case.toml"), m.get("_where", "")
+    _check_keys(m, MINERAL_KEYS, file, where0)
+    name = _text(m, "name", file, where0)
+    where = f"mineral '{name}'"
+    stages = m.get("stages")
+    if not isinstance(stages, list) or not stages or not all(isinstance(s, str) and s.strip() for s in stages):
+        raise CaseError(file, where, "stages", stages if stages is not None else "(missing)", "an ordered list of stage names such as [\"mine\", \"refined\"]")
+    if _first_duplicate(stages) is not None:
+        raise CaseError(file, where, "stages", _first_duplicate(stages), "each stage listed once")
+    qunit = _text(m, "quantity_unit", file, where)
+    punit = _text(m, "price_unit", file, where)
+    _provenance(m, file, where)
+    dtc = m.get("default_transport_cost", "(missing)")
+    if not (dtc == "none" or (isinstance(dtc, (int, float)) and not isinstance(dtc, bool) and math.isfinite(dtc) and dtc >= 0)):
+        raise CaseError(file, where, "default_transport_cost", dtc, "a unit cost >= 0 (in the price unit) or \"none\" (no trade unless a route is listed)")
+
+    supply, demand = {}, {}
+    for e in m.get("nodes", []):
+        if not isinstance(e, dict):
+            raise CaseError(file, where, "nodes", e, "a table per node")
+        f, w = e.get("_file", file), e.get("_where", where)
+        _check_keys(e, NODE_KEYS, f, w)
+        stage, region = e.get("stage"), e.get("region")
+        if stage not in stages:
+            raise CaseError(f, w, "stage", stage if stage is not None else "(missing)", f"a stage of {name}: " + ", ".join(stages))
+        if region not in regions:
+            raise CaseError(f, w, "region", region if region is not None else "(missing)", "a region of the case: " + ", ".join(regions))
+        w = f"{w} ({name}/{stage}/{region})"
+        for unit_key, unit in (("quantity_unit", qunit), ("price_unit", punit)):
+            if unit_key in e and e[unit_key] != unit:
+                raise CaseError(f, w, unit_key, e[unit_key], f"the mineral's {unit_key.replace('_', ' ')} '{unit}' (convert the figures; units are never mixed)")
+        _provenance(e, f, w)
+        if (stage, region) in supply or (stage, region) in demand:
+            raise CaseError(f, w, "region", region, f"one entry per stage and region ({stage}/{region} appears twice)")
+        if "demand" not in e and "supply" not in e:
+            raise CaseError(f, w, "demand", "(missing)", "a demand or a supply curve (or both) at a listed node")
+        for side, store in (("supply", supply), ("demand", demand)):
+            if side in e:
+                try:
+                    store[(stage, region)] = make_curve(e[side], side)
+                except SpecError as err:
+                    raise CaseError(f, w, f"{side}.{err.field}" if err.field else side, err.value, err.expected) from None
+
+    routes: dict[tuple[str, str, str], float] = {}
+    if dtc != "none":
+        for s in stages:
+            for o in regions:
+                for d in regions:
+                    if o != d:
+                        routes[(s, o, d)] = float(dtc)
+    explicit: dict = {}
+    for e in sorted(m.get("routes", []), key=lambda e: isinstance(e, dict) and "stage" in e):
+        if not isinstance(e, dict):
+            raise CaseError(file, where, "routes", e, "a table per route")
+        f, w = e.get("_file", file), e.get("_where", where)
+        _check_keys(e, ROUTE_KEYS, f, w)
+        _provenance(e, f, w)
+        origins = _regions_ref(e.get("origin", "(missing)"), f, w, "origin", regions, groups)
+        dests = _regions_ref(e.get("destination", "(missing)"), f, w, "destination", regions, groups)
+        st = e.get("stage")
+        if st is not None and st not in stages:
+            raise CaseError(f, w, "stage", st, f"a stage of {name}: " + ", ".join(stages) + " (or no stage: all stages)")
+        cost = e.get("cost", "(missing)")
+        if not (cost == "none" or (isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0)):
+            raise CaseError(f, w, "cost", cost, "a unit transport cost >= 0 or \"none\" (route forbidden)")
+        for o in origins:
+            for d in dests:
+                if o == d:
+                    if len(origins) == 1 and len(dests) == 1:
+                        raise CaseError(f, w, "destination", d, "a region other than the origin (trade within a region is not a flow)")
+                    continue
+                for s in [st] if st else stages:
+                    key = (s, o, d, st is not None)
+                    if key in explicit:
+                        raise CaseError(f, w, "destination", d, f"one route entry per stage, origin and destination ({o}->{d} at {s} is also given in {explicit[key]})")
+                    explicit[key] = w
+                    if cost == "none":
+                        routes.pop((s, o, d), None)
+                    else:
+                        routes[(s, o, d)] = float(cost)
+
+    processes = []
+    seen = {}
+    for e in m.get("processing", []):
+        if not isinstance(e, dict):
+            raise CaseError(file, where, "processing", e, "a table per processing entry")
+        f, w = e.get("_file", file), e.get("_where", where)
+        _check_keys(e, PROCESS_KEYS, f, w)
+        _provenance(e, f, w)
+        region = e.get("region")
+        if region not in regions:
+            raise CaseError(f, w, "region", region if region is not None else "(missing)", "a region of the case: " + ", ".join(regions))
+        src, dst = e.get("from"), e.get("to")
+        if src not in stages[:-1]:
+            raise CaseError(f, w, "from", src if src is not None else "(missing)", f"a stage of {name} that has a next stage: " + ", ".join(stages[:-1]) if len(stages) > 1 else f"no processing entry: {name} has a single stage")
+        nxt = stages[stages.index(src) + 1]
+        if dst != nxt:
+            raise CaseError(f, w, "to", dst if dst is not None else "(missing)", f"the stage after '{src}', which is '{nxt}'")
+        w = f"{w} ({name}/{src}->{dst}/{region})"
+        if (region, src) in seen:
+            raise CaseError(f, w, "region", region, f"one processing entry per region and stage ({region} {src}->{dst} also in {seen[(region, src)]})")
+        seen[(region, src)] = w
+        theta = e.get("theta", "(missing)")
+        if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not math.isfinite(theta) or theta < 1:
+            raise CaseError(f, w, "theta", theta, f"a number >= 1: units of {src} per unit of {dst}")
+        cost = e.get("cost", "(missing)")
+        if not isinstance(cost, dict):
+            raise CaseError(f, w, "cost", cost, "a processing cost curve such as { form = \"linear\", intercept = 3.0, slope = 0.1 }")
+        if "capacity" in e:
+            if "capacity" in cost:
+                raise CaseError(f, w, "capacity", e["capacity"], "capacity given once: beside the cost curve or inside it, not both")
+            cost = dict(cost, capacity=e["capacity"])
+        try:
+            curve = make_curve(cost, "supply")
+        except SpecError as err:
+            field_ = "capacity" if err.field == "capacity" and "capacity" in e else f"cost.{err.field}"
+            raise CaseError(f, w, field_, err.value, err.expected) from None
+        processes.append(Process(region=region, source=src, target=dst, theta=float(theta), cost=curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e}))
+    processes.sort(key=lambda p: (stages.index(p.source), regions.index(p.region)))
+    return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes)
+
+
+def _build_scenario(s: Any, fname: str, markets: dict, regions: list, groups: dict) -> Scenario:
+    if not isinstance(s, dict):
+        raise CaseError(fname, "[[scenarios]]", "", s, "a table with name, description and policies")
+    f, w = s.get("_file", fname), s.get("_where", "[[scenarios]]")
+    _check_keys(s, SCENARIO_KEYS, f, w)
+    name = _text(s, "name", f, w)
+    if name == BASELINE:
+        raise CaseError(f, w, "name", name, "a name other than 'baseline' (the baseline is always solved and named so)")
+    w = f"scenario '{name}'"
+    desc = s.get("description", "")
+    if not isinstance(desc, str):
+        raise CaseError(f, w, "description", desc, "text")
+    policies = s.get("policies", [])
+    if not isinstance(policies, list):
+        raise CaseError(f, w, "policies", policies, "an array of tables [[scenarios.policies]]")
+    out = []
+    for i, p in enumerate(policies):
+        pw = f"{w}, policy {i + 1}"
+        if not isinstance(p, dict):
+            raise CaseError(f, pw, "", p, "a table with a type")
+        ptype = p.get("type")
+        if ptype not in POLICY_KEYS:
+            raise CaseError(f, pw, "type", ptype if ptype is not None else "(missing)", "one of " + ", ".join(POLICY_KEYS))
+        pw = f"{pw} ({ptype})"
+        _check_keys(p, _POLICY_COMMON + POLICY_KEYS[ptype], f, pw)
+        _provenance(p, f, pw)
+        mins = p.get("minerals", "(missing)")
+        mins = [mins] if isinstance(mins, str) else mins
+        if not isinstance(mins, list) or not mins:
+            raise CaseError(f, pw, "minerals", p.get("minerals", "(missing)"), "a list of minerals of the case, or \"*\" for all")
+        for mn in mins:
+            if mn != "*" and mn not in markets:
+                raise CaseError(f, pw, "minerals", mn, "a mineral of the case (" + ", ".join(markets) + ") or \"*\"")
+        stage = p.get("stage")
+        if stage is not None:
+            for mn in (markets if "*" in mins else mins):
+                if stage not in markets[mn].stages and "*" not in mins:
+                    raise CaseError(f, pw, "stage", stage, f"a stage of {mn}: " + ", ".join(markets[mn].stages))
+        for key in _POLICY_REGION_KEYS:
+            if key in p:
+                _regions_ref(p[key], f, pw, key, regions, groups)
+        out.append(dict(p))
+    return Scenario(name=name, description=desc, policies=out)
