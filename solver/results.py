@@ -63,12 +63,16 @@ def _versions() -> dict[str, str]:
 
 
 def all_stages(case: Case) -> list[str]:
-    out: list[str] = []
+    """Every stage of the case, upstream first.
+
+    A stage's rank is the most stages that follow it in any mineral's
+    chain, so ``mine`` (one successor) precedes ``refined`` (none).
+    """
+    after: dict[str, int] = {}
     for m in case.markets.values():
-        for s in m.stages:
-            if s not in out:
-                out.append(s)
-    return out
+        for i, s in enumerate(m.stages):
+            after[s] = max(after.get(s, 0), len(m.stages) - 1 - i)
+    return sorted(after, key=lambda s: -after[s])
 
 
 def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Dataset:

@@ -1,0 +1,1 @@
+"""Bundled cases (package data)."""

@@ -1,0 +1,174 @@
+"""The ``mineq`` command line (SPEC §6).
+
+One command per intention: ``solve`` a case, ``check`` a case without
+solving, ``verify`` a result file.  Every failure is one paragraph and a
+non-zero exit status; set ``MINEQ_DEBUG=1`` to see a traceback instead.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import CaseError, MineqError
+
+BUNDLED_CASE = "critical-minerals-54"
+
+
+def bundled_case_path() -> Path:
+    """Folder of the case shipped with the package (``cases/`` data)."""
+    here = Path(__file__).resolve().parent.parent / "cases" / BUNDLED_CASE
+    if here.exists():
+        return here
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("cases") / BUNDLED_CASE))
+    except ModuleNotFoundError:  # pragma: no cover - broken install
+        return here
+
+
+class _Group(click.Group):
+    """Turns every error into one paragraph and an exit status."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (CaseError, MineqError) as err:
+            raise click.ClickException(str(err)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("Interrupted; nothing was written.") from None
+        except Exception as err:  # the promise is: no traceback for users
+            if os.environ.get("MINEQ_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"Internal error ({type(err).__name__}: {err}). This is a bug in mineq, not in your input; "
+                "please report it with the case that triggered it (set MINEQ_DEBUG=1 to see the traceback)."
+            ) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mineq")
+def main():
+    """mineq: critical-mineral market equilibria under price floors and
+    minimum import prices.
+
+    Solve a case (a folder with case.toml, or a .toml file) with
+    `mineq solve CASE`; every reported solution has passed an independent
+    check of the equilibrium conditions.
+    """
+
+
+def _default_out(case_name: str, fmt: str) -> Path:
+    """A results path that does not exist yet (never overwrite silently)."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in case_name)
+    ext = ".nc" if fmt == "netcdf" else ""
+    base = Path("mineq-results") / f"{stem}{ext}"
+    n = 2
+    while base.exists():
+        base = Path("mineq-results") / f"{stem}-{n}{ext}"
+        n += 1
+    return base
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path())
+@click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario (repeatable). Default: all scenarios of the case.")
+@click.option("--out", "-o", type=click.Path(), help="Result file (NetCDF) or folder (--format csv). Default: a new file under ./mineq-results/.")
+@click.option("--format", "fmt", type=click.Choice(["netcdf", "csv"]), default="netcdf", show_default=True, help="Result file format.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
+def solve(case, scenarios, out, fmt, force, quiet):
+    """Solve the baseline and the scenarios of CASE and write the results.
+
+    With no CASE, solves the bundled 54-mineral case.  Prints a summary
+    table, writes every quantity, price and welfare figure to a NetCDF file
+    (or tidy CSVs) and exits non-zero if any market is not a verified
+    equilibrium (its figures are still written, marked by status).
+    """
+    from .case import load_case
+    from .report import print_summary
+    from .results import to_dataset, write
+    from .run import solve_case
+
+    if case is None:
+        case = bundled_case_path()
+        if not Path(case).exists():
+            raise MineqError(f"The bundled case '{BUNDLED_CASE}' is not part of this installation yet; pass a case folder or .toml file, e.g. `mineq solve cases/three-region-demo`.")
+    t0 = time.perf_counter()
+    c = load_case(case)
+    if out is not None and Path(out).exists() and not force:
+        raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+    results = solve_case(c, list(scenarios) or None, progress=not quiet)
+    ds = to_dataset(c, results)
+    path = write(ds, out or _default_out(c.name, fmt), fmt=fmt, force=force)
+    elapsed = time.perf_counter() - t0
+    if not quiet:
+        print_summary(ds)
+    bad = [(sn, mn, r) for sn, sc in results.items() for mn, r in sc.items() if not r.ok]
+    click.echo(f"Results written to {path} ({elapsed:.2f} s; largest scaled residual {ds.attrs['max_residual']:.1e}).")
+    if bad:
+        lines = "; ".join(f"{sn}/{mn}: {r.message or r.status}" for sn, mn, r in bad[:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise click.ClickException(f"{len(bad)} market(s) have no verified equilibrium and are marked in the results' status variable: {lines}{more}.")
+
+
+@main.command()
+@click.argument("case", type=click.Path())
+def check(case):
+    """Validate CASE without solving it.
+
+    Reads case.toml and every CSV table it names, checks every field, and
+    prints what the case contains.  Exit status 0 when the case is valid.
+    """
+    from .case import load_case
+
+    c = load_case(case)
+    click.echo(f"Case '{c.name}' is valid: {len(c.regions)} regions, {len(c.groups)} groups, {len(c.markets)} minerals, {len(c.scenarios)} scenarios.")
+    for name, m in c.markets.items():
+        click.echo(
+            f"  {name}: stages {'->'.join(m.stages)}, {len(m.supply)} supply and {len(m.demand)} demand curves, "
+            f"{len(m.routes)} routes, {len(m.processes)} processing entries [{m.quantity_unit}, {m.price_unit}]"
+        )
+    for s in c.scenarios:
+        click.echo(f"  scenario {s.name}: {len(s.policies)} policies")
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tol", type=float, default=None, help="Tolerance on the largest scaled residual (default 1e-6).")
+def verify(results, tol):
+    """Recompute every equilibrium condition from a RESULTS file.
+
+    Uses only the primal quantities and prices in the file and the case
+    inputs stored in it (never the solver).  Prints the largest residual of
+    each condition per scenario and mineral; exit status 0 only if all hold.
+    """
+    from .run import verify_file
+    from .verify import TOLERANCE
+
+    tol = TOLERANCE if tol is None else tol
+    if not (tol > 0 and math.isfinite(tol)):
+        raise click.BadParameter(f"{tol!r}; expected a tolerance > 0", param_hint="--tol")
+    report = verify_file(results, tol)
+    failed = [r for r in report if not r[2].ok]
+    worst = max((r[2].max_residual for r in report), default=0.0)
+    for sn, mn, v in report:
+        if not v.ok:
+            where = "; ".join(f"{name} at {w}: {val:.2e}" for val, name, w in v.worst(3))
+            click.echo(f"FAIL {sn}/{mn}: largest residual {v.max_residual:.2e} > {tol:g} ({where})")
+    click.echo(f"Checked {len(report)} scenario-mineral markets from {results}: {len(report) - len(failed)} equilibria, {len(failed)} failures; largest scaled residual {worst:.2e} (tolerance {tol:g}).")
+    if failed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
