@@ -80,6 +80,22 @@ class Market:
     def route_list(self) -> list[tuple[str, str, str]]:
         return sorted(self.routes, key=lambda k: (self.stages.index(k[0]), self.regions.index(k[1]), self.regions.index(k[2])))
 
+    @property
+    def connected(self) -> np.ndarray:
+        """Per node: does anything (a curve, a route, a process) touch it?
+
+        A node nothing touches has no balance row and no price (NaN).
+        """
+        idx = {n: i for i, n in enumerate(self.nodes)}
+        on = np.zeros(len(idx), dtype=bool)
+        for key in (*self.supply, *self.demand):
+            on[idx[key]] = True
+        for s, o, d in self.routes:
+            on[idx[(s, o)]] = on[idx[(s, d)]] = True
+        for p in self.processes:
+            on[idx[(p.source, p.region)]] = on[idx[(p.target, p.region)]] = True
+        return on
+
     def curves(self):
         """(kind, key, curve) for every curve of the market."""
         for key, c in self.supply.items():

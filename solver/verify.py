@@ -83,7 +83,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE) -> Verificatio
     nidx = {n: i for i, n in enumerate(nodes)}
     v = Verification(tolerance=tol)
     price = np.asarray(sol.price, dtype=float)
-    bad_price = ~np.isfinite(price)
+    # a node nothing touches has no price; every other node needs one
+    bad_price = ~np.isfinite(price) & market.connected
     v.add("price_defined", np.where(bad_price, np.inf, 0.0), [f"price {s}/{r}" for s, r in nodes])
 
     S = np.nan_to_num(np.asarray(sol.supply, dtype=float))

@@ -1,0 +1,184 @@
+"""Markets whose equilibrium is derived by hand in each docstring."""
+
+import math
+
+import pytest
+
+from helpers import flow_value, lin, mineral, node_value, solve_one
+
+R = "refined"
+
+
+def test_dual_sign_gives_positive_price():
+    """One node, supply P = 10 + S, demand P = 100 - D: S = D = 45, P = 55.
+
+    Guards the sign convention of the balance duals under maximisation.
+    """
+    mk, res = solve_one(["A"], mineral(nodes=[{"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)}]))
+    assert res.ok
+    assert res.solution.price[0] == pytest.approx(55, rel=1e-9)
+    assert res.solution.supply[0] == pytest.approx(45, rel=1e-9)
+
+
+def test_two_regions_one_route():
+    """A: supply 10 + S, demand 100 - D; B: supply 40 + S, demand 160 - D;
+    one route A->B at cost 10 (B->A forbidden).
+
+    Autarky prices 55 and 100 differ by more than 10, so A exports X and
+    P_B = P_A + 10.  In A: X = S_A - D_A = (P_A - 10) - (100 - P_A) = 2P_A - 110.
+    In B: X = D_B - S_B = (160 - P_B) - (P_B - 40) = 180 - 2P_A.
+    Hence P_A = 72.5, P_B = 82.5, X = 35, S_A = 62.5, D_A = 27.5,
+    S_B = 42.5, D_B = 77.5.
+    """
+    m = mineral(
+        nodes=[
+            {"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)},
+            {"stage": R, "region": "B", "supply": lin(40, 1), "demand": lin(160, 1)},
+        ],
+        routes=[{"origin": "A", "destination": "B", "cost": 10.0}],
+    )
+    mk, res = solve_one(["A", "B"], m)
+    s = res.solution
+    assert res.ok
+    assert node_value(mk, s.price, R, "A") == pytest.approx(72.5, rel=1e-8)
+    assert node_value(mk, s.price, R, "B") == pytest.approx(82.5, rel=1e-8)
+    assert flow_value(mk, s, R, "A", "B") == pytest.approx(35, rel=1e-8)
+    assert node_value(mk, s.supply, R, "A") == pytest.approx(62.5, rel=1e-8)
+    assert node_value(mk, s.demand, R, "B") == pytest.approx(77.5, rel=1e-8)
+    assert mk.route_list == [(R, "A", "B")]
+
+
+def test_transshipment_through_middle_region():
+    """A (supply 10 + S) -> M (nothing) -> B (demand 100 - D), each leg cost 5;
+    a direct route A->B costs 12, more than the two legs.
+
+    All of A's output reaches B through M: X = S_A = D_B, and
+    P_B = P_A + 10 with P_A = 10 + X, P_B = 100 - X: X = 40, P_A = 50,
+    P_M = 55, P_B = 60.  The direct route stays unused (60 - 50 < 12).
+    """
+    m = mineral(
+        nodes=[
+            {"stage": R, "region": "A", "supply": lin(10, 1)},
+            {"stage": R, "region": "B", "demand": lin(100, 1)},
+        ],
+        routes=[
+            {"origin": "A", "destination": "M", "cost": 5.0},
+            {"origin": "M", "destination": "B", "cost": 5.0},
+            {"origin": "A", "destination": "B", "cost": 12.0},
+        ],
+    )
+    mk, res = solve_one(["A", "M", "B"], m)
+    s = res.solution
+    assert res.ok
+    for region, p in (("A", 50), ("M", 55), ("B", 60)):
+        assert node_value(mk, s.price, R, region) == pytest.approx(p, rel=1e-8)
+    assert flow_value(mk, s, R, "A", "M") == pytest.approx(40, rel=1e-8)
+    assert flow_value(mk, s, R, "M", "B") == pytest.approx(40, rel=1e-8)
+    assert flow_value(mk, s, R, "A", "B") == pytest.approx(0, abs=1e-7)
+
+
+def test_two_stage_processing_capacity_binds():
+    """Region R mines (P_mine = 2 + 0.1*M) and refines (theta 1.5, cost 1 + 0*Y,
+    capacity 20); refined demand 100 - D in R and 90 - D in B, refined route
+    R->B cost 2; no mine trade.
+
+    Without the capacity, P_ref = 1.5*(2 + 0.15Y) + 1 meets 100 - Y at
+    Y = 78.4 > 20, so the capacity binds: Y = 20, M = 30, P_mine = 5.
+    Refined: D_R + X = 20 and P_B = P_R + 2 with P_R = 100 - D_R and
+    P_B = 90 - X, so X = 4, D_R = 16, P_R = 84, P_B = 86.  The processing
+    rent is 84 - 1.5*5 - 1 = 75.5 per unit.
+    """
+    m = mineral(
+        stages=("mine", R),
+        nodes=[
+            {"stage": "mine", "region": "R", "supply": lin(2, 0.1)},
+            {"stage": R, "region": "R", "demand": lin(100, 1)},
+            {"stage": R, "region": "B", "demand": lin(90, 1)},
+        ],
+        routes=[{"stage": R, "origin": "R", "destination": "B", "cost": 2.0}],
+        processing=[{"region": "R", "from": "mine", "to": R, "theta": 1.5, "cost": lin(1, 0), "capacity": 20.0}],
+    )
+    mk, res = solve_one(["R", "B"], m)
+    s = res.solution
+    assert res.ok
+    assert s.processing[0] == pytest.approx(20, rel=1e-8)
+    assert node_value(mk, s.supply, "mine", "R") == pytest.approx(30, rel=1e-8)
+    assert node_value(mk, s.price, "mine", "R") == pytest.approx(5, rel=1e-8)
+    assert node_value(mk, s.price, R, "R") == pytest.approx(84, rel=1e-8)
+    assert node_value(mk, s.price, R, "B") == pytest.approx(86, rel=1e-8)
+    assert flow_value(mk, s, R, "R", "B") == pytest.approx(4, rel=1e-8)
+
+
+def test_isoelastic_curves_reach_true_equilibrium():
+    """Demand P = 20 (D/100)^(-1/0.5), supply P = 10 (S/100)^(1/1).
+
+    20 x^-2 = 10 x with x = Q/100 gives x^3 = 2: Q = 100 * 2^(1/3),
+    P = 10 * 2^(1/3).  Reached by successive linearisation.
+    """
+    m = mineral(nodes=[{"stage": R, "region": "A",
+                        "supply": {"form": "isoelastic", "price": 10.0, "quantity": 100.0, "elasticity": 1.0},
+                        "demand": {"form": "isoelastic", "price": 20.0, "quantity": 100.0, "elasticity": -0.5}}])
+    mk, res = solve_one(["A"], m)
+    assert res.ok and res.iterations > 1
+    assert res.solution.supply[0] == pytest.approx(100 * 2 ** (1 / 3), rel=1e-6)
+    assert res.solution.price[0] == pytest.approx(10 * 2 ** (1 / 3), rel=1e-6)
+
+
+def test_steps_supply_kink_and_fixed_demand():
+    """Supply blocks 10 units at 5 and 10 at 15; fixed demand 10.
+
+    Demand exhausts the first block exactly: S = 10 and any price in
+    [5, 15] clears the market; the solver must return one of them.
+    """
+    m = mineral(nodes=[{"stage": R, "region": "A", "supply": {"form": "steps", "blocks": [[10, 15], [10, 5]]},
+                        "demand": {"form": "fixed", "quantity": 10.0}}])
+    mk, res = solve_one(["A"], m)
+    assert res.ok
+    assert res.solution.supply[0] == pytest.approx(10, rel=1e-9)
+    assert 5 - 1e-6 <= res.solution.price[0] <= 15 + 1e-6
+
+
+def test_linear_calibration_through_reference_point():
+    """Linear demand through (P=20, Q=60) with elasticity -0.5 has slope
+    20/(0.5*60) = 2/3 and intercept 60; supply through (20, 60) with
+    elasticity 1 has slope 1/3 and intercept 0.  They meet at (20, 60)."""
+    m = mineral(nodes=[{"stage": R, "region": "A",
+                        "supply": {"form": "linear", "price": 20.0, "quantity": 60.0, "elasticity": 1.0},
+                        "demand": {"form": "linear", "price": 20.0, "quantity": 60.0, "elasticity": -0.5}}])
+    mk, res = solve_one(["A"], m)
+    d = mk.demand[(R, "A")]
+    assert d.slope == pytest.approx(2 / 3) and d.intercept == pytest.approx(60)
+    assert res.solution.price[0] == pytest.approx(20, rel=1e-9)
+    assert res.solution.demand[0] == pytest.approx(60, rel=1e-9)
+
+
+def test_negative_supply_intercept_and_zero_slope_demand():
+    """Supply P = -10 + S (output 10 at a zero price), demand perfectly
+    elastic at 30 (slope 0): P = 30, S = 40, D = 40."""
+    m = mineral(nodes=[{"stage": R, "region": "A", "supply": lin(-10, 1), "demand": lin(30, 0)}])
+    mk, res = solve_one(["A"], m)
+    assert res.ok
+    assert res.solution.price[0] == pytest.approx(30, rel=1e-9)
+    assert res.solution.demand[0] == pytest.approx(40, rel=1e-9)
+
+
+def test_welfare_sums_to_objective():
+    """Regional surpluses add up to the welfare objective (transport cost
+    is paid out of price gaps), here for the two-region market above:
+    CS_A = 27.5^2/2, PS_A = 62.5^2/2, CS_B = 77.5^2/2, PS_B = 42.5^2/2,
+    objective = their sum."""
+    from solver.statistics import objective, welfare
+
+    m = mineral(
+        nodes=[
+            {"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)},
+            {"stage": R, "region": "B", "supply": lin(40, 1), "demand": lin(160, 1)},
+        ],
+        routes=[{"origin": "A", "destination": "B", "cost": 10.0}],
+    )
+    mk, res = solve_one(["A", "B"], m)
+    w = welfare(mk, res.solution)
+    assert w["consumer_surplus"] == pytest.approx([27.5**2 / 2, 77.5**2 / 2], rel=1e-7)
+    assert w["producer_surplus"] == pytest.approx([62.5**2 / 2, 42.5**2 / 2], rel=1e-7)
+    assert w["total_welfare"].sum() == pytest.approx(objective(mk, res.solution), rel=1e-9)
+    assert math.isclose(res.solution.objective, objective(mk, res.solution), rel_tol=1e-6)
