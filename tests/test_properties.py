@@ -1,0 +1,162 @@
+"""Properties that must hold for every market (hypothesis).
+
+Random markets: 2-10 regions, one or two stages, linear or step curves,
+random transport costs (some routes forbidden), capacities, processing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver.case import build_case
+from solver.solve import solve_market
+from solver.statistics import objective, welfare
+
+from helpers import case_dict
+
+SETTINGS = dict(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+TOL = 1e-6
+
+
+@st.composite
+def curve(draw, side, strict=False):
+    if strict or draw(st.booleans()):
+        if side == "demand":
+            c = {"form": "linear", "intercept": draw(st.floats(60, 200)), "slope": draw(st.floats(0.05, 5))}
+        else:
+            c = {"form": "linear", "intercept": draw(st.floats(-20, 50)), "slope": draw(st.floats(0.05, 5))}
+        if not strict and draw(st.booleans()):
+            c["capacity"] = draw(st.floats(1, 100))
+        return c
+    n = draw(st.integers(1, 4))
+    blocks = [[draw(st.floats(0.5, 50)), draw(st.floats(1, 150))] for _ in range(n)]
+    return {"form": "steps", "blocks": blocks}
+
+
+@st.composite
+def market_case(draw, strict=False):
+    """A random one-mineral case dict; ``strict`` draws curves with unique
+    equilibria (linear, positive slopes, demand choke above supply
+    intercept, no capacities, every node with both curves)."""
+    nreg = draw(st.integers(2, 10))
+    regions = [f"R{i}" for i in range(nreg)]
+    stages = ["mine", "refined"] if draw(st.booleans()) else ["refined"]
+    nodes, routes, procs = [], [], []
+    for s in stages:
+        for r in regions:
+            node = {"stage": s, "region": r}
+            upstream = len(stages) == 2 and s == "mine"
+            if strict or draw(st.booleans()) or upstream:
+                node["supply"] = draw(curve("supply", strict))
+            if strict or (not upstream and draw(st.booleans())):
+                node["demand"] = draw(curve("demand", strict))
+            if len(node) > 2:
+                nodes.append(node)
+        for o in regions:
+            for d in regions:
+                if o != d:
+                    cost = draw(st.one_of(st.floats(0, 30), st.just("none"))) if not strict else draw(st.floats(0, 30))
+                    routes.append({"stage": s, "origin": o, "destination": d, "cost": cost})
+    if len(stages) == 2:
+        for r in regions:
+            if strict or draw(st.booleans()):
+                p = {"region": r, "from": "mine", "to": "refined", "theta": draw(st.floats(1, 3)),
+                     "cost": {"form": "linear", "intercept": draw(st.floats(0, 20)), "slope": draw(st.floats(0.01 if strict else 0, 1))}}
+                if not strict and draw(st.booleans()):
+                    p["capacity"] = draw(st.floats(1, 80))
+                procs.append(p)
+    # every demand node needs a possible supply; guard against a
+    # demand-only market (unbounded is not an equilibrium question here)
+    if not any("supply" in n for n in nodes):
+        nodes.append({"stage": stages[0], "region": regions[0], "supply": {"form": "linear", "intercept": 5.0, "slope": 1.0}})
+    m = {"name": "x", "stages": stages, "quantity_unit": "kt", "price_unit": "USD/kg", "default_transport_cost": "none",
+         "nodes": nodes, "routes": routes, "processing": procs}
+    return case_dict(regions, [m])
+
+
+def _solve(cd):
+    case = build_case(cd)
+    mk = case.markets["x"]
+    return mk, solve_market(mk)
+
+
+@settings(**SETTINGS)
+@given(market_case())
+def test_verifier_passes_and_world_balances(cd):
+    mk, res = _solve(cd)
+    assert res.ok, res.message
+    sol = res.solution
+    # world production equals world consumption plus processing use, per stage
+    for s in mk.stages:
+        idx = [mk.node_index(s, r) for r in mk.regions]
+        made = np.nansum(sol.supply[idx]) + sum(sol.processing[k] for k, p in enumerate(mk.processes) if p.target == s)
+        used = np.nansum(sol.demand[idx]) + sum(p.theta * sol.processing[k] for k, p in enumerate(mk.processes) if p.source == s)
+        assert made == pytest.approx(used, abs=1e-7 * mk.quantity_scale)
+    # regional surpluses add up to the welfare objective
+    w = welfare(mk, sol)["total_welfare"].sum()
+    assert w == pytest.approx(objective(mk, sol), rel=1e-7, abs=1e-7 * mk.price_scale * mk.quantity_scale)
+
+
+@settings(**SETTINGS)
+@given(market_case())
+def test_route_arbitrage_complementarity(cd):
+    """X >= 0, P_d <= P_o + t, and X > 0 only where P_d = P_o + t."""
+    mk, res = _solve(cd)
+    sol = res.solution
+    P, Q = mk.price_scale, mk.quantity_scale
+    for i, (s, o, d) in enumerate(mk.route_list):
+        po, pd = sol.price[mk.node_index(s, o)], sol.price[mk.node_index(s, d)]
+        t = mk.routes[(s, o, d)]
+        assert sol.flow[i] >= -TOL * Q
+        assert pd <= po + t + TOL * P
+        if sol.flow[i] > TOL * Q:
+            assert pd == pytest.approx(po + t, abs=TOL * P)
+
+
+@settings(**SETTINGS)
+@given(market_case(strict=True), st.randoms(use_true_random=False))
+def test_permuting_regions_permutes_solution(cd, rnd):
+    mk, res = _solve(cd)
+    perm = list(cd["case"]["regions"])
+    rnd.shuffle(perm)
+    cd2 = dict(cd, case=dict(cd["case"], regions=perm))
+    mk2, res2 = _solve(cd2)
+    assert res.ok and res2.ok
+    for s in mk.stages:
+        for r in mk.regions:
+            i, j = mk.node_index(s, r), mk2.node_index(s, r)
+            for name in ("price", "supply", "demand"):
+                a, b = getattr(res.solution, name)[i], getattr(res2.solution, name)[j]
+                assert a == pytest.approx(b, rel=1e-6, abs=1e-6 * (mk.price_scale if name == "price" else mk.quantity_scale))
+
+
+def _scale(cd, k):
+    def sc(c):
+        c = dict(c)
+        for key in ("intercept", "slope"):
+            if key in c:
+                c[key] *= k
+        return c
+
+    m = dict(cd["minerals"][0])
+    m["nodes"] = [{**n, **{side: sc(n[side]) for side in ("supply", "demand") if side in n}} for n in m["nodes"]]
+    m["routes"] = [dict(r, cost=r["cost"] * k) for r in m["routes"]]
+    m["processing"] = [dict(p, cost=sc(p["cost"])) for p in m["processing"]]
+    return dict(cd, minerals=[m])
+
+
+@settings(**SETTINGS)
+@given(market_case(strict=True), st.floats(0.01, 1000))
+def test_scaling_prices_and_costs(cd, k):
+    """Multiplying every price, cost and slope by k multiplies prices by k
+    and leaves quantities unchanged."""
+    mk, res = _solve(cd)
+    mk2, res2 = _solve(_scale(cd, k))
+    assert res.ok and res2.ok
+    a, b = res.solution, res2.solution
+    np.testing.assert_allclose(b.price, k * a.price, rtol=1e-6, atol=1e-6 * k * mk.price_scale)
+    for name in ("supply", "demand", "processing"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-6, atol=1e-6 * mk.quantity_scale)
