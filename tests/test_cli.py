@@ -1,0 +1,239 @@
+"""The command line: solve/verify round trip, tampering, bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from solver.cli import main
+
+DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
+
+
+def run(*args):
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    return res.exit_code, res.output
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    out = tmp_path_factory.mktemp("res") / "demo.nc"
+    code, text = run("solve", DEMO, "--out", out, "--quiet")
+    assert code == 0, text
+    return out
+
+
+def test_solve_writes_verifiable_netcdf(solved):
+    ds = xr.open_dataset(solved)
+    for v in ("price", "supply", "demand", "processing", "flow", "consumer_surplus", "producer_surplus", "government_net", "total_welfare", "net_import_reliance"):
+        assert v in ds
+    assert set(ds.dims) >= {"scenario", "mineral", "stage", "region", "origin", "destination"}
+    assert ds.attrs["case_name"] == "three-region-demo" and len(ds.attrs["input_hash"]) == 64
+    # lithium has no mine stage: NaN, not 0; a forbidden/self route is NaN
+    assert np.isnan(ds.price.sel(scenario="baseline", mineral="lithium", stage="mine")).all()
+    assert np.isnan(ds.flow.sel(scenario="baseline", mineral="lithium", stage="refined", origin="USA", destination="USA"))
+    # world welfare equals the objective
+    tot = ds.total_welfare.sel(scenario="baseline", mineral="rare_earths").sum()
+    assert float(tot) == pytest.approx(float(ds.welfare_objective.sel(scenario="baseline", mineral="rare_earths")), rel=1e-8)
+    ds.close()
+    code, text = run("verify", solved)
+    assert code == 0, text
+    assert "0 failures" in text
+
+
+def test_tampered_price_fails_verify(solved, tmp_path):
+    ds = xr.load_dataset(solved)
+    ds["price"].loc[dict(scenario="baseline", mineral="lithium", stage="refined", region="USA")] *= 1.01
+    bad = tmp_path / "tampered.nc"
+    ds.to_netcdf(bad, engine="h5netcdf")
+    code, text = run("verify", bad)
+    assert code == 1
+    assert "FAIL baseline/lithium" in text and "Traceback" not in text
+
+
+def test_tampered_flow_fails_verify(solved, tmp_path):
+    ds = xr.load_dataset(solved)
+    ds["flow"].loc[dict(scenario="baseline", mineral="rare_earths", stage="mine", origin="CHN", destination="USA")] += 1.0
+    bad = tmp_path / "tampered.nc"
+    ds.to_netcdf(bad, engine="h5netcdf")
+    code, text = run("verify", bad)
+    assert code == 1 and "balance" in text
+
+
+def test_existing_output_is_not_overwritten(solved):
+    before = solved.read_bytes()
+    code, text = run("solve", DEMO, "--out", solved, "--quiet")
+    assert code != 0 and "already exists" in text and "--force" in text
+    assert solved.read_bytes() == before
+
+
+def test_csv_format(tmp_path):
+    out = tmp_path / "csv"
+    code, text = run("solve", DEMO, "--out", out, "--format", "csv", "--quiet")
+    assert code == 0, text
+    nodes = (out / "nodes.csv").read_text().splitlines()
+    assert nodes[0].startswith("scenario,mineral,stage,region,price")
+    assert (out / "flows.csv").exists() and (out / "welfare.csv").exists()
+
+
+def test_check_and_help():
+    code, text = run("check", DEMO)
+    assert code == 0 and "is valid" in text
+    for cmd in ([], ["solve"], ["check"], ["verify"]):
+        code, text = run(*cmd, "--help")
+        assert code == 0 and "Usage" in text
+
+
+# ----------------------------------------------------------------------
+# bad input: one paragraph naming file, place, field, value, expectation
+# ----------------------------------------------------------------------
+GOOD = """
+[case]
+name = "t"
+regions = ["A", "B"]
+
+[groups]
+partners = ["B"]
+
+[[minerals]]
+name = "m"
+stages = ["mine", "refined"]
+quantity_unit = "kt"
+price_unit = "USD/kg"
+default_transport_cost = 1.0
+
+[[minerals.nodes]]
+stage = "refined"
+region = "A"
+demand = { form = "linear", intercept = 100.0, slope = 1.0 }
+supply = { form = "linear", intercept = 10.0, slope = 1.0 }
+
+[[minerals.nodes]]
+stage = "mine"
+region = "B"
+supply = { form = "linear", intercept = 5.0, slope = 1.0 }
+
+[[minerals.processing]]
+region = "A"
+from = "mine"
+to = "refined"
+theta = 1.2
+cost = { form = "linear", intercept = 1.0, slope = 0.1 }
+
+[[scenarios]]
+name = "s"
+[[scenarios.policies]]
+type = "tariff"
+minerals = ["m"]
+stage = "refined"
+importers = ["A"]
+ad_valorem = 0.1
+"""
+
+BAD = [
+    # (replace this, with that, expected fragments of the message)
+    ('slope = 1.0 }\nsupply', 'slope = -1.0 }\nsupply', ["demand.slope", "-1.0", ">= 0"]),
+    ('intercept = 10.0, slope = 1.0', 'intercept = 10.0, slope = "steep"', ["supply.slope", "'steep'", "a number"]),
+    ('form = "linear", intercept = 100.0', 'form = "cubic", intercept = 100.0', ["demand.form", "'cubic'", "linear"]),
+    ('region = "A"\ndemand', 'region = "Z"\ndemand', ["region", "'Z'", "A, B"]),
+    ('stage = "refined"\nregion = "A"\ndemand', 'stage = "smelted"\nregion = "A"\ndemand', ["stage", "'smelted'", "mine, refined"]),
+    ('default_transport_cost = 1.0', 'default_transport_cost = 1.0\ncolour = "red"', ["colour", "'red'", "known keys"]),
+    ('theta = 1.2', 'theta = 0.8', ["theta", "0.8", ">= 1"]),
+    ('to = "refined"', 'to = "mine"', ["to", "'mine'", "refined"]),
+    ('type = "tariff"', 'type = "embargo"', ["type", "'embargo'", "minimum_import_price"]),
+    ('importers = ["A"]', 'importers = ["@allies"]', ["importers", "'@allies'", "@partners"]),
+    ('regions = ["A", "B"]', 'regions = ["A", "A"]', ["regions", "'A'", "once"]),
+    ('name = "m"', 'name = "m"\nstages2 = 1', ["stages2"]),
+    ('price_unit = "USD/kg"\n', '', ["price_unit", "(missing)", "non-empty text"]),
+    ('demand = { form = "linear", intercept = 100.0, slope = 1.0 }',
+     'demand = { form = "linear", price = 10.0, quantity = 5.0, elasticity = 0.5 }', ["demand.elasticity", "0.5", "-0.5"]),
+    ('[case]', '[case\n', ["not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize("old,new,fragments", BAD, ids=[b[2][0] for b in BAD])
+def test_bad_input_gives_one_paragraph(tmp_path, old, new, fragments):
+    assert old in GOOD
+    path = tmp_path / "case.toml"
+    path.write_text(GOOD.replace(old, new, 1))
+    for cmd in ("check", "solve"):
+        code, text = run(cmd, path, "--quiet") if cmd == "solve" else run(cmd, path)
+        assert code != 0
+        assert "Traceback" not in text
+        assert str(path) in text
+        for frag in fragments:
+            assert frag in text, (frag, text)
+        assert text.count("\n") <= 2
+
+
+def test_good_input_is_valid(tmp_path):
+    path = tmp_path / "case.toml"
+    path.write_text(GOOD)
+    code, text = run("check", path)
+    assert code == 0, text
+
+
+def test_missing_case_and_bad_result_file(tmp_path):
+    code, text = run("check", tmp_path / "nope")
+    assert code != 0 and "no such file" in text and "Traceback" not in text
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not netcdf")
+    code, text = run("verify", junk)
+    assert code != 0 and "Cannot read" in text and "Traceback" not in text
+
+
+CSV_CASE = """
+[case]
+name = "csv"
+regions = ["A", "B"]
+
+[tables]
+minerals = "minerals.csv"
+nodes = "nodes.csv"
+routes = "routes.csv"
+"""
+
+
+def _csv_case(tmp_path, nodes_csv):
+    (tmp_path / "case.toml").write_text(CSV_CASE)
+    (tmp_path / "minerals.csv").write_text("name,stages,quantity_unit,price_unit,default_transport_cost,source,confidence\nm,refined,kt,USD/kg,none,made up,assumed\n")
+    (tmp_path / "routes.csv").write_text("mineral,origin,destination,cost\nm,A,B,10\n")
+    (tmp_path / "nodes.csv").write_text(nodes_csv, encoding="utf-8")
+    return tmp_path
+
+
+def test_csv_tables_solve_like_inline(tmp_path):
+    """The two-region closed form of test_closed_form, written as CSV with a
+    BOM and stray spaces: P_A = 72.5, P_B = 82.5."""
+    nodes = "\ufeffmineral, stage ,region,supply_form,supply_intercept,supply_slope,demand_intercept,demand_slope\n" \
+            "m,refined,A,linear, 10 ,1,100,1\nm,refined,B,linear,40,1,160,1\n"
+    folder = _csv_case(tmp_path, nodes)
+    out = tmp_path / "r.nc"
+    code, text = run("solve", folder, "--out", out, "--quiet")
+    assert code == 0, text
+    ds = xr.open_dataset(out)
+    assert float(ds.price.sel(scenario="baseline", mineral="m", stage="refined", region="A")) == pytest.approx(72.5, rel=1e-8)
+    assert float(ds.price.sel(scenario="baseline", mineral="m", stage="refined", region="B")) == pytest.approx(82.5, rel=1e-8)
+    ds.close()
+
+
+@pytest.mark.parametrize("nodes,fragments", [
+    ("mineral,stage,region,supply_intercept,supply_slope\nm,refined,A,ten,1\n", ["nodes.csv", "row 2", "supply_intercept", "'ten'", "a number"]),
+    ("mineral,stage,region,supply_intercept,supply_slope,color\nm,refined,A,10,1,red\n", ["nodes.csv", "row 2", "color", "known keys"]),
+    ("mineral,stage,region,supply_intercept,supply_slope\nm,refined,A,10,1\nm,refined,A,10,2\n", ["nodes.csv", "row 3", "appears twice"]),
+    ("mineral,stage,region,supply_intercept,supply_slope\nq,refined,A,10,1\n", ["nodes.csv", "row 2", "mineral", "'q'"]),
+    ("mineral,stage,region,supply_blocks\nm,refined,A,10-5\n", ["nodes.csv", "row 2", "supply_blocks", "quantity:price"]),
+    ("mineral,stage,region,supply_intercept,supply_slope,quantity_unit\nm,refined,A,10,1,t\n", ["nodes.csv", "quantity_unit", "'t'", "'kt'"]),
+    ("mineral,stage,region\n", ["nodes.csv", "no data rows"]),
+])
+def test_bad_csv_rows(tmp_path, nodes, fragments):
+    folder = _csv_case(tmp_path, nodes)
+    code, text = run("check", folder)
+    assert code != 0 and "Traceback" not in text
+    for frag in fragments:
+        assert frag in text, (frag, text)
