@@ -1,0 +1,121 @@
+"""Benchmark: a random 54-mineral, 12-region, two-stage case, by phase.
+
+Writes the case as CSV tables (like a large real case), then times in one
+process: load (read + validate), build (Pyomo models), solve (HiGHS),
+verify (independent check) and total.  Repeats and reports medians, plus
+the ratio of mineq's solve phase to a direct highspy solve of the same
+programs, so that machine noise cancels out of the comparison.
+
+    python benchmarks/random_case.py [--minerals 54] [--regions 12] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.market import MarketModel  # noqa: E402
+from solver.case import load_case  # noqa: E402
+from solver.verify import verify  # noqa: E402
+
+
+def write_case(folder: Path, minerals: int, regions: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    regs = [f"R{i:02d}" for i in range(regions)]
+    (folder / "case.toml").write_text(
+        "[case]\nname = \"random-bench\"\nregions = [" + ", ".join(f'"{r}"' for r in regs) + "]\n\n"
+        "[tables]\nminerals = \"minerals.csv\"\nnodes = \"nodes.csv\"\nroutes = \"routes.csv\"\nprocessing = \"processing.csv\"\n"
+    )
+    mins, nodes, routes, procs = ["name,stages,quantity_unit,price_unit,default_transport_cost"], [], [], []
+    nodes.append("mineral,stage,region,supply_form,supply_price,supply_quantity,supply_elasticity,supply_capacity,demand_form,demand_price,demand_quantity,demand_elasticity")
+    routes.append("mineral,stage,origin,destination,cost")
+    procs.append("mineral,region,from,to,theta,cost_form,cost_intercept,cost_slope,capacity")
+    for k in range(minerals):
+        name = f"m{k:02d}"
+        mins.append(f"{name},mine;refined,kt,USD/kg,{rng.uniform(1, 4):.4f}")
+        price = rng.uniform(5, 50)
+        for r in regs:
+            q = rng.uniform(5, 100)
+            cap = q * rng.uniform(1.5, 3)
+            nodes.append(f"{name},mine,{r},linear,{price * rng.uniform(0.2, 0.5):.4f},{q:.4f},{rng.uniform(0.3, 2):.4f},{cap:.4f},,,,")
+            nodes.append(f"{name},refined,{r},,,,,,linear,{price * rng.uniform(0.8, 1.2):.4f},{rng.uniform(5, 100):.4f},{-rng.uniform(0.2, 1.5):.4f}")
+            procs.append(f"{name},{r},mine,refined,{rng.uniform(1, 2):.4f},linear,{price * rng.uniform(0.05, 0.3):.4f},{rng.uniform(0.01, 0.2):.4f},{rng.uniform(20, 150):.4f}")
+        for s in ("mine", "refined"):
+            for o in regs:
+                for d in regs:
+                    if o != d and rng.random() < 0.5:
+                        routes.append(f"{name},{s},{o},{d},{rng.uniform(0.5, 8):.4f}")
+    for fname, rows in (("minerals.csv", mins), ("nodes.csv", nodes), ("routes.csv", routes), ("processing.csv", procs)):
+        (folder / fname).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def floor_solve(models) -> float:
+    """Direct highspy on the same programs: the solver's own cost.
+
+    Passes each already-built program to HiGHS as matrices (the model
+    build is not counted) and solves it cold.
+    """
+    import highspy
+
+    total = 0.0
+    for mm in models:
+        h = mm._solver._solver_model if hasattr(mm._solver, "_solver_model") else None
+        if h is None:
+            continue
+        lp = h.getModel()
+        fresh = highspy.Highs()
+        fresh.setOptionValue("output_flag", False)
+        fresh.passModel(lp)
+        t = time.perf_counter()
+        fresh.run()
+        total += time.perf_counter() - t
+    return total
+
+
+def run_once(folder: Path) -> dict:
+    t0 = time.perf_counter()
+    case = load_case(folder)
+    t1 = time.perf_counter()
+    models = [MarketModel(m) for m in case.markets.values()]
+    t2 = time.perf_counter()
+    sols = [mm.solve()[0] for mm in models]
+    t3 = time.perf_counter()
+    worst = max(verify(m, s).max_residual for m, s in zip(case.markets.values(), sols))
+    t4 = time.perf_counter()
+    return {"load": t1 - t0, "build": t2 - t1, "solve": t3 - t2, "verify": t4 - t3, "total": t4 - t0, "highspy_floor": floor_solve(models), "max_residual": worst}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minerals", type=int, default=54)
+    ap.add_argument("--regions", type=int, default=12)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", type=Path, help="also write the medians here")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_case(Path(tmp), a.minerals, a.regions, a.seed)
+        runs = [run_once(folder) for _ in range(a.repeat)]
+    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    print(f"random case: {a.minerals} minerals x {a.regions} regions x 2 stages, {a.repeat} repeats (medians, seconds)")
+    for k in ("load", "build", "solve", "verify", "total"):
+        print(f"  {k:<8} {med[k]:8.3f}")
+    print(f"  HiGHS alone on the same programs: {med['highspy_floor']:.3f} s; mineq solve phase / HiGHS = {med['solve'] / med['highspy_floor']:.1f}")
+    print(f"  largest scaled residual: {med['max_residual']:.1e}")
+    if a.json:
+        a.json.write_text(json.dumps({"args": vars(a) | {"json": str(a.json)}, "median": med}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
