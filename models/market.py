@@ -149,15 +149,121 @@ class Solution:
     status: str = "optimal"
 
 
-#: HiGHS settings.  The active-set QP solver regularises the Hessian by
-#: 1e-7 by default, which shifts prices by about that much relative; the
-#: verifier's tolerance is 1e-6, so regularise far less and tighten KKT.
-HIGHS_OPTIONS = {
-    "qp_regularization_value": 1e-11,
-    "primal_feasibility_tolerance": 1e-9,
-    "dual_feasibility_tolerance": 1e-9,
-    "optimality_tolerance": 1e-9,
-}
+#: HiGHS settings.  The active-set QP solver regularises the Hessian (by
+#: 1e-7), which shifts prices by about 1e-6 relative; tighter settings
+#: make it cycle on degenerate markets (zero-cost route cycles).  So HiGHS
+#: runs with its robust defaults and :func:`polish` then solves the KKT
+#: system of the active set it found exactly.
+HIGHS_OPTIONS = {"time_limit": 60.0}
+#: the second attempt when the first does not verify: little
+#: regularisation, tight KKT tolerances, and a short leash because these
+#: settings can cycle on degenerate markets
+HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, "optimality_tolerance": 1e-9}
+
+
+def _dense_matrix(lp) -> np.ndarray:
+    a = lp.a_matrix_
+    M = np.zeros((lp.num_row_, lp.num_col_))
+    start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    if a.format_ == highs_rowwise():
+        for i in range(lp.num_row_):
+            M[i, index[start[i]:start[i + 1]]] = value[start[i]:start[i + 1]]
+    else:
+        for j in range(lp.num_col_):
+            M[index[start[j]:start[j + 1]], j] = value[start[j]:start[j + 1]]
+    return M
+
+
+def highs_rowwise():
+    import highspy
+
+    return highspy.MatrixFormat.kRowwise
+
+
+def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 10):
+    """Exact KKT solution on the active set of an approximate QP optimum.
+
+    ``model`` is a HiGHS model (``lp_`` and ``hessian_``); ``col_value`` and
+    ``row_dual`` the solver's approximate primal and row duals.  Variables
+    within ``tol`` of a bound are fixed there and inequality rows within
+    ``tol`` of a side are made equalities; the remaining stationarity and
+    feasibility equations are linear and solved by least squares, as the
+    smallest correction of the solver's point (so that a degenerate price,
+    anywhere between two steps, stays where HiGHS put it).  A fixed
+    variable whose reduced cost then has the wrong sign is freed, and a
+    free one that crosses its bound is fixed, for a few rounds (a
+    primal-dual active-set step).  Returns (col_value, row_dual) in HiGHS's
+    sign convention, or None if no consistent active set was found; the
+    verifier judges the result either way.
+    """
+    lp, hs = model.lp_, model.hessian_
+    n, m = lp.num_col_, lp.num_row_
+    x0 = np.asarray(col_value, dtype=float)
+    y0 = np.asarray(row_dual, dtype=float)
+    lo, up = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    rlo, rup = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    c = np.asarray(lp.col_cost_, dtype=float)
+    A = _dense_matrix(lp)
+    H = np.zeros((n, n))
+    if hs.dim_:
+        st, ix, val = np.asarray(hs.start_), np.asarray(hs.index_), np.asarray(hs.value_)
+        for j in range(hs.dim_):
+            H[ix[st[j]:st[j + 1]], j] = val[st[j]:st[j + 1]]
+        H = H + H.T - np.diag(np.diag(H))
+    import highspy
+
+    # HiGHS's convention, either sense: grad f(x) - A'y - z = 0 with column
+    # duals z >= 0 at a lower bound when minimising, <= 0 when maximising
+    sense = -1.0 if lp.sense_ == highspy.ObjSense.kMaximize else 1.0
+    scale = np.maximum(1.0, np.abs(x0))
+    at_lo = np.isfinite(lo) & (np.abs(x0 - lo) <= tol * np.maximum(1.0, np.abs(lo)))
+    at_up = np.isfinite(up) & (np.abs(x0 - up) <= tol * np.maximum(1.0, np.abs(up))) & ~at_lo
+    ax = A @ x0
+    rscale = np.maximum(1.0, np.abs(ax))
+    eq = np.isfinite(rlo) & np.isfinite(rup) & (rlo == rup)
+    act_lo = ~eq & np.isfinite(rlo) & (np.abs(ax - rlo) <= tol * rscale)
+    act_up = ~eq & np.isfinite(rup) & (np.abs(ax - rup) <= tol * rscale)
+    rows = np.where(eq | act_lo | act_up)[0]
+    b = np.where(eq | act_lo, rlo, rup)[rows]
+    Ar = A[rows]
+    x, y = x0.copy(), y0.copy()
+    for _ in range(rounds):
+        fixed = at_lo | at_up
+        xf = x0.copy()
+        xf[at_lo] = lo[at_lo]
+        xf[at_up] = up[at_up]
+        F, X = np.where(~fixed)[0], np.where(fixed)[0]
+        Af, Ax = Ar[:, F], Ar[:, X]
+        g = c[F] + H[np.ix_(F, X)] @ xf[X]
+        nF, nr = len(F), len(rows)
+        K = np.zeros((nF + nr, nF + nr))
+        K[:nF, :nF] = H[np.ix_(F, F)]
+        K[:nF, nF:] = -Af.T
+        K[nF:, :nF] = Af
+        rhs = np.concatenate([-g, b - Ax @ xf[X]])
+        start = np.concatenate([x0[F], y0[rows]])
+        step, *_ = np.linalg.lstsq(K, rhs - K @ start, rcond=None)
+        sol = start + step
+        xf[F] = sol[:nF]
+        yr = sol[nF:]
+        # reduced costs of the minimisation form: >= 0 at a lower bound
+        red = sense * (c + H @ xf - Ar.T @ yr)
+        wrong = (at_lo & (red < -tol)) | (at_up & (red > tol))  # scaled units: prices near one
+        below, above = xf < lo - tol * scale, xf > up + tol * scale
+        # a free variable whose equation could not be met (the least-squares
+        # system was inconsistent, e.g. a flow on a costly cycle) wants to
+        # move to a bound
+        push_lo = ~fixed & (red > tol) & np.isfinite(lo)
+        push_up = ~fixed & (red < -tol) & np.isfinite(up)
+        x = xf
+        y = y0.copy()
+        y[rows] = yr
+        if not (wrong.any() or below.any() or above.any() or push_lo.any() or push_up.any()):
+            return x, y
+        at_lo = (at_lo & ~wrong) | below | push_lo
+        at_up = ((at_up & ~wrong) | above | push_up) & ~at_lo
+        x0 = np.clip(xf, lo, up)
+    return None
 
 
 class SolveError(RuntimeError):
@@ -278,8 +384,11 @@ class MarketModel:
         return [pos for pos, (_, _, c) in enumerate(self._owners) if not c.exact]
 
     # -- solving ---------------------------------------------------------
-    def solve(self) -> tuple[Solution, np.ndarray]:
-        """Solve the program; returns the solution and owner quantities."""
+    def solve(self, tight: bool = False) -> tuple[Solution, np.ndarray]:
+        """Solve the program; returns the solution and owner quantities.
+
+        ``tight`` uses :data:`HIGHS_TIGHT` instead of :data:`HIGHS_OPTIONS`.
+        """
         from pyomo.contrib.solver.common.factory import SolverFactory
         from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
@@ -288,7 +397,7 @@ class MarketModel:
         if first:
             self._solver = SolverFactory("highs")
         opt = self._solver
-        kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, solver_options=dict(HIGHS_OPTIONS))
+        kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, solver_options=dict(HIGHS_TIGHT if tight else HIGHS_OPTIONS))
         if not first:
             # Only mutable data changes between solves: skip the structural scan.
             kwargs["auto_updates"] = dict(
@@ -306,14 +415,19 @@ class MarketModel:
         tc = res.termination_condition
         if tc != TerminationCondition.convergenceCriteriaSatisfied or res.solution_status != SolutionStatus.optimal:
             raise SolveError(self.market.name, _status_words(tc))
-        primal = res.solution_loader.get_vars()
-        duals = res.solution_loader.get_duals()
-        z = np.array([primal[m.z[b]] for b in m.B]) if len(m.B) else np.zeros(0)
-        x = np.array([primal[m.x[i]] for i in m.R]) if len(m.R) else np.zeros(0)
+        h = opt._solver_model
+        raw = h.getSolution()
+        col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
+        polished = polish(h.getModel(), col, row)
+        if polished is not None:
+            col, row = polished
+        vmap, cmap = opt._pyomo_var_to_solver_var_map, opt._pyomo_con_to_solver_con_map
+        z = np.array([col[vmap[id(m.z[b])]] for b in m.B]) if len(m.B) else np.zeros(0)
+        x = np.array([col[vmap[id(m.x[i])]] for i in m.R]) if len(m.R) else np.zeros(0)
         # For a maximisation HiGHS reports the row dual of the negated
         # (minimisation) problem: the shadow price of a unit more at the
-        # node is minus the reported dual (tested in tests/test_market.py).
-        price = np.array([-duals[m.balance[n]] if n in m.balance else np.nan for n in m.N])
+        # node is minus the reported dual (tests/test_closed_form.py).
+        price = np.array([-row[cmap[m.balance[n]]] if n in m.balance else np.nan for n in m.N])
         sol = self._assemble(z, x, price * self.P, float(res.incumbent_objective) * self.P * self.Q)
         return sol, self.owner_quantities(z)
 
