@@ -9,6 +9,17 @@ from helpers import flow_value, lin, mineral, node_value, solve_one
 R = "refined"
 
 
+def two_regions():
+    """A: supply 10 + S, demand 100 - D; B: supply 40 + S, demand 160 - D; route A->B at 10."""
+    return mineral(
+        nodes=[
+            {"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)},
+            {"stage": R, "region": "B", "supply": lin(40, 1), "demand": lin(160, 1)},
+        ],
+        routes=[{"origin": "A", "destination": "B", "cost": 10.0}],
+    )
+
+
 def test_dual_sign_gives_positive_price():
     """One node, supply P = 10 + S, demand P = 100 - D: S = D = 45, P = 55.
 
@@ -30,13 +41,7 @@ def test_two_regions_one_route():
     Hence P_A = 72.5, P_B = 82.5, X = 35, S_A = 62.5, D_A = 27.5,
     S_B = 42.5, D_B = 77.5.
     """
-    m = mineral(
-        nodes=[
-            {"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)},
-            {"stage": R, "region": "B", "supply": lin(40, 1), "demand": lin(160, 1)},
-        ],
-        routes=[{"origin": "A", "destination": "B", "cost": 10.0}],
-    )
+    m = two_regions()
     mk, res = solve_one(["A", "B"], m)
     s = res.solution
     assert res.ok
@@ -169,16 +174,25 @@ def test_welfare_sums_to_objective():
     objective = their sum."""
     from solver.statistics import objective, welfare
 
-    m = mineral(
-        nodes=[
-            {"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)},
-            {"stage": R, "region": "B", "supply": lin(40, 1), "demand": lin(160, 1)},
-        ],
-        routes=[{"origin": "A", "destination": "B", "cost": 10.0}],
-    )
+    m = two_regions()
     mk, res = solve_one(["A", "B"], m)
     w = welfare(mk, res.solution)
     assert w["consumer_surplus"] == pytest.approx([27.5**2 / 2, 77.5**2 / 2], rel=1e-7)
     assert w["producer_surplus"] == pytest.approx([62.5**2 / 2, 42.5**2 / 2], rel=1e-7)
     assert w["total_welfare"].sum() == pytest.approx(objective(mk, res.solution), rel=1e-9)
     assert math.isclose(res.solution.objective, objective(mk, res.solution), rel_tol=1e-6)
+
+
+def test_zero_cost_route_cycles_are_degenerate_not_unbounded():
+    """Every route free (cost 0): flows around cycles cost nothing, so the
+    flow pattern is not unique, but one price clears the world market.
+
+    Four identical regions with supply 10 + S and demand 100 - D, except
+    region A whose demand is 140 - D.  With free trade all prices are
+    equal: 4(P - 10) = (140 - P) + 3(100 - P), so P = 60.
+    """
+    regions = ["A", "B", "C", "D"]
+    nodes = [{"stage": R, "region": r, "supply": lin(10, 1), "demand": lin(140 if r == "A" else 100, 1)} for r in regions]
+    mk, res = solve_one(regions, mineral(nodes=nodes, default_cost=0.0))
+    assert res.ok, res.message
+    assert res.solution.price == pytest.approx([60.0] * 4, rel=1e-9)
