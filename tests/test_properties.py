@@ -6,6 +6,8 @@ random transport costs (some routes forbidden), capacities, processing.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +19,7 @@ from solver.statistics import objective, welfare
 
 from helpers import case_dict
 
-SETTINGS = dict(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+SETTINGS = dict(max_examples=int(os.environ.get("MINEQ_EXAMPLES", 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 TOL = 1e-6
 
 
