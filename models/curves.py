@@ -160,10 +160,6 @@ class Curve:
             return (-INF if below is None else below, INF if above is None else above)
         return (-INF if above is None else above, INF if below is None else below)
 
-    def to_spec(self) -> dict:
-        """The keys the user gave, for storage with results."""
-        return dict(self.spec)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.side}, {self.spec})"
 

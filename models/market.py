@@ -162,22 +162,18 @@ HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feas
 
 
 def _dense_matrix(lp) -> np.ndarray:
+    import highspy
+
     a = lp.a_matrix_
     M = np.zeros((lp.num_row_, lp.num_col_))
     start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
-    if a.format_ == highs_rowwise():
+    if a.format_ == highspy.MatrixFormat.kRowwise:
         for i in range(lp.num_row_):
             M[i, index[start[i]:start[i + 1]]] = value[start[i]:start[i + 1]]
     else:
         for j in range(lp.num_col_):
             M[index[start[j]:start[j + 1]], j] = value[start[j]:start[j + 1]]
     return M
-
-
-def highs_rowwise():
-    import highspy
-
-    return highspy.MatrixFormat.kRowwise
 
 
 def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 10):
@@ -428,16 +424,17 @@ class MarketModel:
         # (minimisation) problem: the shadow price of a unit more at the
         # node is minus the reported dual (tests/test_closed_form.py).
         price = np.array([-row[cmap[m.balance[n]]] if n in m.balance else np.nan for n in m.N])
-        sol = self._assemble(z, x, price * self.P, float(res.incumbent_objective) * self.P * self.Q)
-        return sol, self.owner_quantities(z)
+        q = self.owner_quantities(z)
+        sol = self._assemble(q, x, price * self.P, float(res.incumbent_objective) * self.P * self.Q)
+        return sol, q
 
-    def _assemble(self, z, x, price, objective) -> Solution:
+    def _assemble(self, q, x, price, objective) -> Solution:
+        """Node and process arrays from owner quantities ``q`` (own units)."""
         mk = self.market
         nn = len(mk.nodes)
         supply = np.full(nn, np.nan)
         demand = np.full(nn, np.nan)
         processing = np.zeros(len(mk.processes))
-        q = self.owner_quantities(z)
         for pos, (kind, owner, _) in enumerate(self._owners):
             if kind == "supply":
                 supply[owner] = q[pos]

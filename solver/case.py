@@ -87,15 +87,6 @@ class Case:
         """SHA-256 of the canonical inputs: equal digests, equal inputs."""
         return hashlib.sha256(canonical_json(self.data).encode()).hexdigest()
 
-    def expand(self, names: list[str]) -> list[str]:
-        """Regions named directly or through ``@group``."""
-        out: list[str] = []
-        for n in names:
-            for r in self.groups[n[1:]] if n.startswith("@") else [n]:
-                if r not in out:
-                    out.append(r)
-        return out
-
 
 def canonical_json(data: dict) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)

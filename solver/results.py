@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -234,14 +235,10 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
         try:
             write_csv(ds, tmpdir)
             if path.exists():
-                import shutil
-
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
             os.replace(tmpdir, path)
         finally:
             if tmpdir.exists():
-                import shutil
-
                 shutil.rmtree(tmpdir)
         return path
     raise MineqError(f"Unknown result format '{fmt}'; expected netcdf or csv.")

@@ -61,10 +61,6 @@ class Verification:
         rows.sort(key=lambda r: -r[0])
         return rows[:n]
 
-    def summary(self) -> str:
-        parts = [f"{name} {float(np.max(v)) if v.size else 0.0:.1e}" for name, v in self.residuals.items()]
-        return "; ".join(parts)
-
 
 def _range_gap(curve, q: float, price: float, dq: float) -> float:
     lo, hi = curve.price_range(q, dq)
