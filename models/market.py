@@ -176,7 +176,7 @@ def _dense_matrix(lp) -> np.ndarray:
     return M
 
 
-def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 10):
+def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
     """Exact KKT solution on the active set of an approximate QP optimum.
 
     ``model`` is a HiGHS model (``lp_`` and ``hessian_``); ``col_value`` and
@@ -187,8 +187,9 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 10):
     smallest correction of the solver's point (so that a degenerate price,
     anywhere between two steps, stays where HiGHS put it).  A fixed
     variable whose reduced cost then has the wrong sign is freed, and a
-    free one that crosses its bound is fixed, for a few rounds (a
-    primal-dual active-set step).  Returns (col_value, row_dual) in HiGHS's
+    free one that crosses its bound or cannot meet its equation is fixed,
+    one variable per round, worst first (an active-set method started at
+    HiGHS's active set).  Returns (col_value, row_dual) in HiGHS's
     sign convention, or None if no consistent active set was found; the
     verifier judges the result either way.
     """
@@ -256,8 +257,19 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 10):
         y[rows] = yr
         if not (wrong.any() or below.any() or above.any() or push_lo.any() or push_up.any()):
             return x, y
-        at_lo = (at_lo & ~wrong) | below | push_lo
-        at_up = ((at_up & ~wrong) | above | push_up) & ~at_lo
+        # change the active set one variable at a time, the worst first:
+        # changing all at once makes degenerate markets oscillate
+        primal = np.maximum(lo - xf, xf - up) / scale
+        if (below | above).any():
+            j = int(np.argmax(np.where(below | above, primal, -np.inf)))
+            at_lo[j], at_up[j] = bool(below[j]), bool(above[j] and not below[j])
+        else:
+            move = wrong | push_lo | push_up
+            j = int(np.argmax(np.where(move, np.abs(red), -np.inf)))
+            if wrong[j]:
+                at_lo[j] = at_up[j] = False
+            else:
+                at_lo[j], at_up[j] = bool(push_lo[j]), bool(push_up[j] and not push_lo[j])
         x0 = np.clip(xf, lo, up)
     return None
 

@@ -19,7 +19,7 @@ from solver.statistics import objective, welfare
 
 from helpers import case_dict
 
-SETTINGS = dict(max_examples=int(os.environ.get("MINEQ_EXAMPLES", 30)), deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+SETTINGS = dict(max_examples=int(os.environ.get("MINEQ_EXAMPLES", 100)), deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 TOL = 1e-6
 
 
@@ -73,7 +73,11 @@ def market_case(draw, strict=False):
     # every demand node needs a possible supply; guard against a
     # demand-only market (unbounded is not an equilibrium question here)
     if not any("supply" in n for n in nodes):
-        nodes.append({"stage": stages[0], "region": regions[0], "supply": {"form": "linear", "intercept": 5.0, "slope": 1.0}})
+        first = next((n for n in nodes if (n["stage"], n["region"]) == (stages[0], regions[0])), None)
+        if first is None:
+            first = {"stage": stages[0], "region": regions[0]}
+            nodes.append(first)
+        first["supply"] = {"form": "linear", "intercept": 5.0, "slope": 1.0}
     m = {"name": "x", "stages": stages, "quantity_unit": "kt", "price_unit": "USD/kg", "default_transport_cost": "none",
          "nodes": nodes, "routes": routes, "processing": procs}
     return case_dict(regions, [m])
