@@ -142,6 +142,51 @@ class Curve:
         """A quantity to start linearisation from."""
         return min(max(self.lower, 1.0), self.upper)
 
+    def quantity_at(self, price: float) -> float:
+        """Largest quantity a supplier offers at ``price`` (``MC(q-) <= price``).
+
+        Used for deficiency-payment floors: producers paid ``max(P, F)``
+        produce at least ``quantity_at(F)``.  Generic bisection on the
+        left limit; forms with a closed form override it.
+        """
+        lo, hi = self.lower, self.upper
+        if self.left(lo) > price if lo > 0 else self.right(lo) > price:
+            return lo
+        if not math.isfinite(hi):
+            hi = max(1.0, lo)
+            while self.left(hi) <= price:
+                hi *= 2.0
+                if hi > 1e300:
+                    return INF
+        elif self.left(hi) <= price:
+            return hi
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if self.left(mid) <= price:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= 1e-15 * max(1.0, hi):
+                break
+        return lo
+
+    def integral_between(self, q0: float, q1: float) -> float:
+        """``∫_q0^q1`` of the inverse curve: finite even where ``integral`` diverges."""
+        return self.integral(q1) - self.integral(q0)
+
+    def scaled(self, factor: float) -> "Curve":
+        """The same producers with every quantity (and capacity) times ``factor``."""
+        spec = {k: v for k, v in self.spec.items() if k not in ("source", "confidence", "notes")}
+        if "capacity" in spec:
+            spec["capacity"] = spec["capacity"] * factor
+        if factor == 0:
+            spec["capacity"] = 0.0
+            return type(self)(spec, self.side) if self.form != "fixed" else Fixed({"quantity": 0.0}, self.side)
+        return type(self)(self._scale_spec(spec, factor), self.side)
+
+    def _scale_spec(self, spec: dict, factor: float) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def price_range(self, q: float, dq: float) -> tuple[float, float]:
         """Prices at which ``q`` is an optimal response, within ``dq``.
 
@@ -206,6 +251,18 @@ class Linear(Curve):
     def segments(self, at=None):
         return [Segment(0.0, self.capacity, self.intercept, self.slope)]
 
+    def quantity_at(self, price):
+        if self.slope == 0:
+            return self.upper if self.intercept <= price else 0.0
+        return min(max((price - self.intercept) / self.slope, 0.0), self.upper)
+
+    def _scale_spec(self, spec, factor):
+        if "quantity" in spec:
+            spec["quantity"] = spec["quantity"] * factor
+        else:
+            spec["slope"] = spec["slope"] / factor
+        return spec
+
     def reference_quantity(self):
         if "quantity" in self.spec:
             return min(float(self.spec["quantity"]), self.upper)
@@ -258,6 +315,23 @@ class Isoelastic(Curve):
 
     def reference_quantity(self):
         return min(self.q0, self.upper)
+
+    def quantity_at(self, price):
+        if price <= 0:
+            return 0.0
+        return min(self.q0 * (price / self.p0) ** self.e, self.upper)
+
+    def integral_between(self, q0, q1):
+        power = 1.0 + self.k
+        if q0 <= 0 or q1 <= 0:
+            return self.integral(q1) - self.integral(q0)
+        if abs(power) < 1e-12:
+            return self.p0 * self.q0 * math.log(q1 / q0)
+        return self.p0 * self.q0 * ((q1 / self.q0) ** power - (q0 / self.q0) ** power) / power
+
+    def _scale_spec(self, spec, factor):
+        spec["quantity"] = spec["quantity"] * factor
+        return spec
 
     def segments(self, at=None):
         q = self.reference_quantity() if at is None else min(at, self.upper)
@@ -316,6 +390,10 @@ class Steps(Curve):
         i = int(np.searchsorted(self.cum, q, side="right"))
         return float(self.price[min(i, len(self.price) - 1)])
 
+    def _scale_spec(self, spec, factor):
+        spec["blocks"] = [[q * factor, p] for q, p in spec["blocks"]]
+        return spec
+
     def integral(self, q):
         start = self.cum - self.qty
         used = np.clip(q - start, 0.0, self.qty)
@@ -357,6 +435,17 @@ class Fixed(Curve):
 
     def integral(self, q):
         return 0.0 if self.side == "supply" else math.nan
+
+    def integral_between(self, q0, q1):
+        # the quantity cannot move: a change of surplus is price times quantity only
+        return 0.0 if abs(q1 - q0) <= 1e-12 * max(1.0, abs(q0)) else math.nan
+
+    def quantity_at(self, price):
+        return self.quantity
+
+    def _scale_spec(self, spec, factor):
+        spec["quantity"] = spec["quantity"] * factor
+        return spec
 
     def segments(self, at=None):
         return [Segment(self.quantity, self.quantity, 0.0, 0.0)]

@@ -147,6 +147,10 @@ class Solution:
     objective: float
     iterations: int = 1
     status: str = "optimal"
+    #: government purchases per :attr:`PolicyPlan.offtakes` entry
+    offtake: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: rent per unit of each :attr:`PolicyPlan.quotas` entry (price unit)
+    quota_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 #: HiGHS settings.  The active-set QP solver regularises the Hessian (by
@@ -291,26 +295,44 @@ class MarketModel:
     without rebuilding anything.
     """
 
-    def __init__(self, market: Market, points: dict | None = None):
+    def __init__(self, market: Market, plan=None, points: dict | None = None):
+        """``plan`` (a :class:`models.policies.PolicyPlan` for ``market``)
+        adds the policy primitives: offtake blocks, floor rows, processing
+        credits, quota rows, released stocks and route wedges."""
         import pyomo.environ as pyo
 
         self.market = market
+        self.plan = plan
         self.P = market.price_scale
         self.Q = market.quantity_scale
         m = self.model = pyo.ConcreteModel(name=market.name)
         nodes = market.nodes
         nidx = {n: i for i, n in enumerate(nodes)}
+        P, Q = self.P, self.Q
 
         # Blocks of every curve: (owner kind, owner index, curve).  Owner
-        # index is a node for supply/demand and a process for processing.
+        # index is a node for supply/demand/offtake and a process for
+        # processing.  An offtake is a demand that values the good at the
+        # floor, up to its quantity cap.
+        from .curves import Linear
+
         owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
         owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
         owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+        if plan is not None:
+            for o in plan.offtakes:
+                owners.append(("offtake", o.node, Linear({"intercept": o.level, "slope": 0.0, "capacity": o.quantity}, "demand")))
         self._owners = owners
+        points = dict(points or {})
+        if plan is not None:
+            # a floored isoelastic producer starts at its guaranteed output,
+            # so the tangent's trust region contains the floor row's bound
+            for pos, (kind, owner, curve) in enumerate(owners):
+                if kind == "supply" and owner in plan.supply_floors and not curve.exact:
+                    points.setdefault(pos, max(curve.reference_quantity(), self.floor_quantity(owner)))
         blocks = []  # (owner position, segment)
         for pos, (_, _, curve) in enumerate(owners):
-            at = None if points is None else points.get(pos)
-            for seg in curve.segments(at):
+            for seg in curve.segments(points.get(pos)):
                 blocks.append((pos, seg))
         self._blocks = blocks
         nb = len(blocks)
@@ -321,10 +343,15 @@ class MarketModel:
         m.level = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(lev)))
         m.slope = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(slo)))
         m.z = pyo.Var(m.B, bounds=lambda m, b: (m.lb[b], m.ub[b] if math.isfinite(up[b]) else None))
+        owner_blocks: list[list] = [[] for _ in owners]
+        for b, (pos, _) in enumerate(blocks):
+            owner_blocks[pos].append(b)
+        self._owner_blocks = owner_blocks
 
         routes = market.route_list
         m.R = pyo.RangeSet(0, len(routes) - 1) if routes else pyo.Set(initialize=[])
-        m.cost = pyo.Param(m.R, mutable=True, initialize={i: market.routes[r] / self.P for i, r in enumerate(routes)})
+        # route cost = transport cost + border wedge (set by set_wedges)
+        m.cost = pyo.Param(m.R, mutable=True, initialize={i: market.routes[r] / P for i, r in enumerate(routes)})
         m.x = pyo.Var(m.R, bounds=(0, None))
 
         # balance rows: + for what arrives at a node, − for what leaves it
@@ -333,7 +360,7 @@ class MarketModel:
             kind, owner, _ = owners[pos]
             if kind == "supply":
                 terms[owner].append(m.z[b])
-            elif kind == "demand":
+            elif kind in ("demand", "offtake"):
                 terms[owner].append(-m.z[b])
             else:
                 p = market.processes[owner]
@@ -342,16 +369,61 @@ class MarketModel:
         for i, (s, o, d) in enumerate(routes):
             terms[nidx[(s, o)]].append(-m.x[i])
             terms[nidx[(s, d)]].append(m.x[i])
+        release = np.zeros(len(nodes)) if plan is None else np.asarray(plan.release, dtype=float)
         m.N = pyo.RangeSet(0, len(nodes) - 1)
-        m.balance = pyo.Constraint(m.N, rule=lambda m, n: (sum(terms[n]) == 0) if terms[n] else pyo.Constraint.Skip)
+        m.release = pyo.Param(m.N, mutable=True, initialize={n: release[n] / Q for n in range(len(nodes))})
+        m.balance = pyo.Constraint(m.N, rule=lambda m, n: (sum(terms[n]) + m.release[n] == 0) if terms[n] else pyo.Constraint.Skip)
+
+        # deficiency-payment floors on producers: S >= min(cap, MC^-1(F))
+        floors = [] if plan is None else sorted(plan.supply_floors)
+        self._floor_nodes = floors
+        supply_pos = {owner: pos for pos, (kind, owner, _) in enumerate(owners) if kind == "supply"}
+        m.FL = pyo.RangeSet(0, len(floors) - 1) if floors else pyo.Set(initialize=[])
+        m.floor_q = pyo.Param(m.FL, mutable=True, initialize={j: self.floor_quantity(n) / Q for j, n in enumerate(floors)})
+        m.floor = pyo.Constraint(m.FL, rule=lambda m, j: sum(m.z[b] for b in owner_blocks[supply_pos[floors[j]]]) >= m.floor_q[j])
+
+        # floors on processors: a credit per unit on u <= min(Y, cap)
+        credited = [] if plan is None else sorted(plan.process_floors)
+        self._credited = credited
+        proc_pos = {owner: pos for pos, (kind, owner, _) in enumerate(owners) if kind == "processing"}
+        m.C = pyo.RangeSet(0, len(credited) - 1) if credited else pyo.Set(initialize=[])
+        caps = [plan.process_floors[k].cap / Q for k in credited]
+        m.u = pyo.Var(m.C, bounds=lambda m, j: (0, caps[j] if math.isfinite(caps[j]) else None))
+        m.credit = pyo.Param(m.C, mutable=True, initialize={j: 0.0 for j in range(len(credited))})
+        m.credit_row = pyo.Constraint(m.C, rule=lambda m, j: m.u[j] - sum(m.z[b] for b in owner_blocks[proc_pos[credited[j]]]) <= 0)
+
+        # quotas on sums of flows
+        quotas = [] if plan is None else plan.quotas
+        m.QT = pyo.RangeSet(0, len(quotas) - 1) if quotas else pyo.Set(initialize=[])
+        m.quota_q = pyo.Param(m.QT, mutable=True, initialize={j: q.quantity / Q for j, q in enumerate(quotas)})
+        m.quota = pyo.Constraint(m.QT, rule=lambda m, j: sum(m.x[i] for i in quotas[j].routes) <= m.quota_q[j])
 
         value = []
         for b, (pos, _) in enumerate(blocks):
-            sign = 1.0 if owners[pos][0] == "demand" else -1.0
+            sign = 1.0 if owners[pos][0] in ("demand", "offtake") else -1.0
             value.append(sign * (m.level[b] * m.z[b] - sign * 0.5 * m.slope[b] * m.z[b] ** 2))
         value += [-m.cost[i] * m.x[i] for i in m.R]
+        value += [m.credit[j] * m.u[j] for j in m.C]
         m.welfare = pyo.Objective(expr=sum(value), sense=pyo.maximize)
         self._solver = None
+        if plan is not None:
+            self.set_wedges(plan.route_wedges(np.zeros(len(nodes))) if not plan.price_dependent else {i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+
+    def floor_quantity(self, node: int) -> float:
+        """Output a deficiency-payment floor guarantees at a supply node."""
+        f = self.plan.supply_floors[node]
+        curve = self.market.supply[self.market.nodes[node]]
+        return min(f.cap, curve.quantity_at(f.level), curve.upper)
+
+    def set_wedges(self, route: dict[int, float], credit: dict[int, float]) -> None:
+        """Border wedges per route and processing credits (price units per unit)."""
+        m, mk = self.model, self.market
+        routes = mk.route_list
+        for i, w in route.items():
+            m.cost[i] = (mk.routes[routes[i]] + w) / self.P
+        for j, k in enumerate(self._credited):
+            if k in credit:
+                m.credit[j] = credit[k] / self.P
 
     # -- data ----------------------------------------------------------
     def _scaled(self, blocks):
@@ -438,6 +510,10 @@ class MarketModel:
         price = np.array([-row[cmap[m.balance[n]]] if n in m.balance else np.nan for n in m.N])
         q = self.owner_quantities(z)
         sol = self._assemble(q, x, price * self.P, float(res.incumbent_objective) * self.P * self.Q)
+        # a quota's rent is what one more unit of quota is worth: for a <=
+        # row of a maximisation HiGHS reports it with the opposite sign of
+        # the balance rows' duals (tests/test_policies.py)
+        sol.quota_rent = np.array([max(0.0, row[cmap[m.quota[j]]]) * self.P for j in m.QT]) if len(m.QT) else np.zeros(0)
         return sol, q
 
     def _assemble(self, q, x, price, objective) -> Solution:
@@ -447,14 +523,17 @@ class MarketModel:
         supply = np.full(nn, np.nan)
         demand = np.full(nn, np.nan)
         processing = np.zeros(len(mk.processes))
+        offtake = []
         for pos, (kind, owner, _) in enumerate(self._owners):
-            if kind == "supply":
+            if kind == "offtake":
+                offtake.append(q[pos])
+            elif kind == "supply":
                 supply[owner] = q[pos]
             elif kind == "demand":
                 demand[owner] = q[pos]
             else:
                 processing[owner] = q[pos]
-        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective)
+        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=np.asarray(offtake, dtype=float))
 
 
 def _status_words(tc) -> str:

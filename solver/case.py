@@ -44,22 +44,6 @@ PROCESS_KEYS = ("region", "from", "to", "theta", "cost", "capacity", *PROVENANCE
 TABLES = ("minerals", "nodes", "routes", "processing")
 SCENARIO_KEYS = ("name", "description", "policies")
 
-# Instruments of SPEC §3 and the keys each accepts.  ``models.policies``
-# owns their meaning; here they are only checked for shape.
-_POLICY_COMMON = ("type", "minerals", "stage", "description", *PROVENANCE_KEYS)
-POLICY_KEYS: dict[str, tuple[str, ...]] = {
-    "price_floor": ("mechanism", "regions", "level", "level_vs_baseline", "cap", "budget", "covers"),
-    "minimum_import_price": ("importers", "origins", "exempt", "level", "level_vs_baseline", "rent"),
-    "tariff": ("importers", "origins", "exempt", "ad_valorem", "specific"),
-    "export_tax": ("exporters", "destinations", "exempt", "ad_valorem", "specific"),
-    "import_quota": ("importers", "origins", "exempt", "quantity", "rent_to"),
-    "export_quota": ("exporters", "destinations", "exempt", "quantity", "rent_to"),
-    "capacity_shock": ("regions", "factor", "target"),
-    "stockpile_release": ("regions", "quantity"),
-}
-_POLICY_REGION_KEYS = ("regions", "importers", "exporters", "origins", "destinations", "exempt")
-
-
 @dataclass
 class Scenario:
     """A named set of policies applied on top of the baseline."""
@@ -67,6 +51,8 @@ class Scenario:
     name: str
     description: str
     policies: list[dict]
+    #: the validated instruments (``models.policies``), one per policy entry
+    instruments: list = field(default_factory=list)
 
 
 @dataclass
@@ -529,31 +515,22 @@ def _build_scenario(s: Any, fname: str, markets: dict, regions: list, groups: di
     policies = s.get("policies", [])
     if not isinstance(policies, list):
         raise CaseError(f, w, "policies", policies, "an array of tables [[scenarios.policies]]")
-    out = []
+    from models.policies import INSTRUMENTS, Regions
+
+    out, insts = [], []
+    reg = Regions(list(regions), {k: list(v) for k, v in groups.items()})
     for i, p in enumerate(policies):
         pw = f"{w}, policy {i + 1}"
         if not isinstance(p, dict):
             raise CaseError(f, pw, "", p, "a table with a type")
         ptype = p.get("type")
-        if ptype not in POLICY_KEYS:
-            raise CaseError(f, pw, "type", ptype if ptype is not None else "(missing)", "one of " + ", ".join(POLICY_KEYS))
+        if ptype not in INSTRUMENTS:
+            raise CaseError(f, pw, "type", ptype if ptype is not None else "(missing)", "one of " + ", ".join(INSTRUMENTS))
         pw = f"{pw} ({ptype})"
-        _check_keys(p, _POLICY_COMMON + POLICY_KEYS[ptype], f, pw)
         _provenance(p, f, pw)
-        mins = p.get("minerals", "(missing)")
-        mins = [mins] if isinstance(mins, str) else mins
-        if not isinstance(mins, list) or not mins:
-            raise CaseError(f, pw, "minerals", p.get("minerals", "(missing)"), "a list of minerals of the case, or \"*\" for all")
-        for mn in mins:
-            if mn != "*" and mn not in markets:
-                raise CaseError(f, pw, "minerals", mn, "a mineral of the case (" + ", ".join(markets) + ") or \"*\"")
-        stage = p.get("stage")
-        if stage is not None:
-            for mn in (markets if "*" in mins else mins):
-                if stage not in markets[mn].stages and "*" not in mins:
-                    raise CaseError(f, pw, "stage", stage, f"a stage of {mn}: " + ", ".join(markets[mn].stages))
-        for key in _POLICY_REGION_KEYS:
-            if key in p:
-                _regions_ref(p[key], f, pw, key, regions, groups)
+        try:
+            insts.append(INSTRUMENTS[ptype](p, reg, markets))
+        except SpecError as err:
+            raise CaseError(f, pw, err.field, err.value, err.expected) from None
         out.append(dict(p))
-    return Scenario(name=name, description=desc, policies=out)
+    return Scenario(name=name, description=desc, policies=out, instruments=insts)

@@ -1,7 +1,8 @@
 """The ``mineq`` command line (SPEC §6).
 
 One command per intention: ``solve`` a case, ``check`` a case without
-solving, ``verify`` a result file.  Every failure is one paragraph and a
+solving, ``compare`` the scenarios of a result file, ``verify`` a result
+file.  Every failure is one paragraph and a
 non-zero exit status; set ``MINEQ_DEBUG=1`` to see a traceback instead.
 """
 
@@ -95,7 +96,7 @@ def solve(case, scenarios, out, fmt, force, quiet):
     equilibrium (its figures are still written, marked by status).
     """
     from .case import load_case
-    from .report import print_summary
+    from .report import print_changes, print_summary
     from .results import to_dataset, write
     from .run import solve_case
 
@@ -113,6 +114,8 @@ def solve(case, scenarios, out, fmt, force, quiet):
     elapsed = time.perf_counter() - t0
     if not quiet:
         print_summary(ds)
+        for sn in ds.scenario.values.tolist()[1:]:
+            print_changes(ds, sn)
     bad = [(sn, mn, r) for sn, sc in results.items() for mn, r in sc.items() if not r.ok]
     click.echo(f"Results written to {path} ({elapsed:.2f} s; largest scaled residual {ds.attrs['max_residual']:.1e}).")
     if bad:
@@ -140,6 +143,31 @@ def check(case):
         )
     for s in c.scenarios:
         click.echo(f"  scenario {s.name}: {len(s.policies)} policies")
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False))
+@click.option("--baseline", "reference", default="baseline", show_default=True, help="Scenario to compare against.")
+@click.option("--scenario", "-s", "scenarios", multiple=True, help="Compare only this scenario (repeatable). Default: every other scenario.")
+def compare(results, reference, scenarios):
+    """Print what each scenario of a RESULTS file changes.
+
+    Per mineral that changes: prices, production, processing, imports and
+    net import reliance by region before and after, and the welfare change
+    by region (consumers, producers, processors, government, rents,
+    stockpile, total).  Money is in each mineral's price unit times its
+    quantity unit.
+    """
+    from .report import print_changes
+    from .run import open_results
+
+    ds = open_results(results)
+    names = ds.scenario.values.tolist()
+    for s in (reference, *scenarios):
+        if s not in names:
+            raise MineqError(f"Scenario '{s}' is not in {results}; it holds: {', '.join(names)}.")
+    for sn in scenarios or [s for s in names if s != reference]:
+        print_changes(ds, sn, reference)
 
 
 @main.command()

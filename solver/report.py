@@ -62,3 +62,89 @@ def print_summary(ds: xr.Dataset, scenario: str = "baseline", max_minerals: int 
         else:
             rows.append([mn, str(m.status.values), "-", "-", "-", "-", "", ""])
     click.echo(_table(rows, ["mineral", "status", "residual", "stage", "price range", "world output", "price unit", "quantity unit"]))
+
+
+def _pct(new: float, old: float) -> str:
+    if not (math.isfinite(new) and math.isfinite(old)) or old == 0:
+        return "-"
+    return f"{100 * (new - old) / abs(old):+.1f}%"
+
+
+def _delta(x: float) -> str:
+    if not math.isfinite(x):
+        return "-"
+    return ("+" if x > 0 else "") + _fmt(x) if abs(x) > 0 else "0"
+
+
+def changed_minerals(ds: xr.Dataset, scenario: str, reference: str = "baseline", rtol: float = 1e-9) -> list[str]:
+    """Minerals whose prices, flows or welfare differ between two scenarios."""
+    out = []
+    for mn in ds.mineral.values.tolist():
+        a, b = ds.sel(scenario=scenario, mineral=mn), ds.sel(scenario=reference, mineral=mn)
+        pa, pb = a.price.values, b.price.values
+        scale = max(1.0, float(np.nanmax(np.abs(pb)))) if np.isfinite(pb).any() else 1.0
+        dp = np.nanmax(np.abs(pa - pb)) / scale if np.isfinite(pa - pb).any() else 0.0
+        dw = float(np.nansum(np.abs(a.total_welfare_change.values - b.total_welfare_change.values)))
+        dg = float(np.nansum(np.abs(a.government_net.values - b.government_net.values)))
+        if dp > rtol or dw > rtol * scale or dg > rtol * scale or str(a.status.values) != str(b.status.values):
+            out.append(mn)
+    return out
+
+
+def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", max_minerals: int = 6) -> None:
+    """What a scenario changes versus ``reference``, mineral by mineral.
+
+    Per region at each stage: price, production, processing, imports and
+    net import reliance before and after; then fiscal cost (change of
+    government net) and welfare change by region.  Many changed minerals
+    give one line each instead.
+    """
+    desc = str(ds.scenario_description.sel(scenario=scenario).values) if "scenario_description" in ds else ""
+    click.echo(f"\n=== Scenario '{scenario}' vs '{reference}'" + (f": {desc}" if desc else ""))
+    mins = changed_minerals(ds, scenario, reference)
+    if not mins:
+        click.echo("  No mineral changes.")
+        return
+    regs = ds.region.values.tolist()
+    if len(mins) > max_minerals:
+        rows = []
+        for mn in mins:
+            a, b = ds.sel(scenario=scenario, mineral=mn), ds.sel(scenario=reference, mineral=mn)
+            st = [s for s in ds.stage.values.tolist() if np.isfinite(a.price.sel(stage=s).values).any()][-1]
+            pa, pb = a.price.sel(stage=st).values, b.price.sel(stage=st).values
+            dprice = np.nanmax(np.abs(pa - pb) / np.where(np.abs(pb) > 0, np.abs(pb), np.nan))
+            dw = float(np.nansum(a.total_welfare_change.values) - np.nansum(b.total_welfare_change.values))
+            fiscal = float(np.nansum(a.government_net.values) - np.nansum(b.government_net.values))
+            rows.append([mn, str(a.status.values), str(a.method.values), f"{100 * dprice:.1f}%", _delta(fiscal), _delta(dw), str(a.mineral_price_unit.values) + " x " + str(a.mineral_quantity_unit.values)])
+        click.echo("  " + _table(rows, ["mineral", "status", "method", "max |dP|", "gov net change", "world welfare change", "money unit"]).replace("\n", "\n  "))
+        return
+    for mn in mins:
+        a, b = ds.sel(scenario=scenario, mineral=mn), ds.sel(scenario=reference, mineral=mn)
+        unit = f"[{str(a.mineral_price_unit.values)}, {str(a.mineral_quantity_unit.values)}]"
+        click.echo(f"\n{mn} {unit}: {str(a.status.values)} by {str(a.method.values)}, {int(a.iterations)} solve(s), largest scaled residual {float(a.max_residual):.1e}")
+        for st in ds.stage.values.tolist():
+            if np.isnan(a.price.sel(stage=st).values).all():
+                continue
+            rows = []
+            has_proc = np.isfinite(a.processing.sel(stage=st).values).any()
+            for r in regs:
+                na, nb = a.sel(stage=st, region=r), b.sel(stage=st, region=r)
+                row = [r, f"{_fmt(float(nb.price))} -> {_fmt(float(na.price))}", _pct(float(na.price), float(nb.price)), _delta(float(na.production) - float(nb.production))]
+                if has_proc:
+                    row.append(_delta(float(na.processing) - float(nb.processing)) if math.isfinite(float(na.processing)) else "-")
+                row.append(_delta(float(na.imports) - float(nb.imports)))
+                nir_a, nir_b = float(na.net_import_reliance), float(nb.net_import_reliance)
+                row.append(f"{_fmt(100 * nir_b)} -> {_fmt(100 * nir_a)}" if math.isfinite(nir_a) or math.isfinite(nir_b) else "-")
+                rows.append(row)
+            head = ["region", "price", "dP", "d production"] + (["d processing"] if has_proc else []) + ["d imports", "NIR %"]
+            click.echo(f"  stage {st}")
+            click.echo("  " + _table(rows, head).replace("\n", "\n  "))
+        rows = []
+        for r in regs:
+            wa, wb = a.sel(region=r), b.sel(region=r)
+            d = {k: float(wa[f"{k}_change"]) - float(wb[f"{k}_change"]) for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value", "total_welfare")}
+            rows.append([r] + [_delta(d[k]) for k in d])
+        tot = [float(np.nansum(a[f"{k}_change"].values) - np.nansum(b[f"{k}_change"].values)) for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value", "total_welfare")]
+        rows.append(["world"] + [_delta(x) for x in tot])
+        click.echo(f"  welfare change [{str(a.mineral_price_unit.values)} x {str(a.mineral_quantity_unit.values)}] (government: revenue minus outlays; fiscal cost = minus its change)")
+        click.echo("  " + _table(rows, ["region", "consumers", "producers", "processors", "government", "rents", "stockpile", "total"]).replace("\n", "\n  "))

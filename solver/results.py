@@ -25,30 +25,62 @@ from . import __version__
 from .case import Case, build_case, canonical_json
 from .errors import MineqError
 from .solve import MarketResult
-from .statistics import objective, trade, welfare
+from .statistics import WELFARE_ITEMS, concentration, floor_payments, objective, supply_shares, trade, welfare, welfare_change
 
-NODE_VARS = ("price", "supply", "demand", "processing", "processing_input", "imports", "exports", "net_imports", "production", "apparent_consumption", "net_import_reliance")
-WELFARE_VARS = ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "total_welfare")
+NODE_VARS = (
+    "price",
+    "producer_price",
+    "floor_payment",
+    "supply",
+    "demand",
+    "offtake",
+    "stockpile_release",
+    "processing",
+    "processing_input",
+    "imports",
+    "exports",
+    "net_imports",
+    "production",
+    "apparent_consumption",
+    "net_import_reliance",
+)
+ROUTE_VARS = ("flow", "export_tax_per_unit", "mip_rent_per_unit", "tariff_per_unit", "quota_rent_per_unit")
+WELFARE_VARS = WELFARE_ITEMS
+CHANGE_VARS = tuple(f"{v}_change" for v in WELFARE_ITEMS)
 
+_Q, _P, _M = "quantity unit (see mineral_quantity_unit)", "price unit (see mineral_price_unit)", "price unit x quantity unit"
 UNITS = {
-    "price": "price unit (see mineral_price_unit)",
-    "supply": "quantity unit (see mineral_quantity_unit)",
-    "demand": "quantity unit",
+    "price": _P,
+    "producer_price": _P + ": price plus deficiency payment per unit",
+    "floor_payment": _P + ": deficiency payment per covered unit",
+    "supply": _Q,
+    "demand": _Q,
+    "offtake": _Q + ": government stockpile purchases",
+    "stockpile_release": _Q + ": stocks sold",
     "processing": "quantity unit of the output stage, per year",
     "processing_input": "quantity unit of the input stage",
-    "imports": "quantity unit",
-    "exports": "quantity unit",
-    "net_imports": "quantity unit",
-    "production": "quantity unit",
-    "apparent_consumption": "quantity unit",
+    "imports": _Q,
+    "exports": _Q,
+    "net_imports": _Q,
+    "production": _Q,
+    "apparent_consumption": _Q,
     "net_import_reliance": "fraction (imports - exports) / apparent consumption",
-    "flow": "quantity unit",
-    "transport_cost": "price unit",
-    "welfare_objective": "price unit x quantity unit",
+    "supply_share": "fraction of the node's supply by origin (home = own output net of exports)",
+    "production_top_share": "fraction of world output at the stage in the largest region",
+    "production_hhi": "Herfindahl-Hirschman index of output shares at the stage (0-1)",
+    "flow": _Q,
+    "export_tax_per_unit": _P,
+    "mip_rent_per_unit": _P + ": minimum-import-price levy or undertaking per unit",
+    "tariff_per_unit": _P,
+    "quota_rent_per_unit": _P,
+    "quota_shadow_price": _P + ": rent per unit of each quota",
+    "transport_cost": _P,
+    "welfare_objective": _M,
+    "welfare_objective_change": _M,
     "max_residual": "dimensionless (scaled residual)",
 }
-for _v in WELFARE_VARS:
-    UNITS[_v] = "price unit x quantity unit"
+for _v in WELFARE_VARS + CHANGE_VARS:
+    UNITS[_v] = _M
 
 
 def _versions() -> dict[str, str]:
@@ -80,7 +112,8 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     """Assemble solved markets into the result Dataset.
 
     ``results[scenario][mineral]`` is the outcome of one market; markets
-    without a solution leave NaN and are flagged in ``status``.
+    without a solution leave NaN and are flagged in ``status``.  Welfare
+    changes are versus the ``baseline`` scenario.
     """
     scen = list(results)
     mins = list(case.markets)
@@ -88,11 +121,19 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     regs = case.regions
     S, M, G, R = len(scen), len(mins), len(stages), len(regs)
     node = {v: np.full((S, M, G, R), np.nan) for v in NODE_VARS}
-    flow = np.full((S, M, G, R, R), np.nan)
-    wel = {v: np.full((S, M, R), np.nan) for v in WELFARE_VARS}
+    route = {v: np.full((S, M, G, R, R), np.nan) for v in ROUTE_VARS}
+    share = np.full((S, M, G, R, R), np.nan)
+    top, hhi = np.full((S, M, G), np.nan), np.full((S, M, G), np.nan)
+    wel = {v: np.full((S, M, R), np.nan) for v in WELFARE_VARS + CHANGE_VARS}
     obj = np.full((S, M), np.nan)
+    dobj = np.full((S, M), np.nan)
+    nq = max([len(r.plan.quotas) for sc in results.values() for r in sc.values() if r.plan is not None] + [0])
+    qprice = np.full((S, M, nq), np.nan)
+    qlabel = np.full((S, M, nq), "", dtype=object)
     status = np.full((S, M), "not solved", dtype=object)
+    method = np.full((S, M), "", dtype=object)
     iters = np.zeros((S, M), dtype=np.int64)
+    fallback = np.zeros((S, M), dtype=np.int8)
     resid = np.full((S, M), np.nan)
     message = np.full((S, M), "", dtype=object)
     tcost = np.full((M, G, R, R), np.nan)
@@ -100,25 +141,39 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         mk = case.markets[mn]
         for (s, o, d), c in mk.routes.items():
             tcost[j, stages.index(s), regs.index(o), regs.index(d)] = c
+    base = results.get("baseline", {})
     for i, sn in enumerate(scen):
         for j, mn in enumerate(mins):
             res = results[sn].get(mn)
             if res is None:
                 continue
             status[i, j] = res.status
+            method[i, j] = res.method
+            fallback[i, j] = int(res.fallback)
             iters[i, j] = res.iterations
             resid[i, j] = res.max_residual
             message[i, j] = res.message
             if res.solution is None:
                 continue
-            mk, sol = res.market, res.solution
+            mk, sol, plan = res.market, res.solution, res.plan
             gi = [stages.index(s) for s, _ in mk.nodes]
             ri = [regs.index(r) for _, r in mk.nodes]
             node["price"][i, j, gi, ri] = sol.price
             node["supply"][i, j, gi, ri] = sol.supply
             node["demand"][i, j, gi, ri] = sol.demand
-            for k, v in trade(mk, sol).items():
+            per_unit, _ = floor_payments(mk, sol, plan)
+            node["floor_payment"][i, j, gi, ri] = per_unit
+            node["producer_price"][i, j, gi, ri] = sol.price + np.nan_to_num(per_unit)
+            for k, v in trade(mk, sol, plan).items():
                 node[k][i, j, gi, ri] = v
+            if plan is not None:
+                for o, g in zip(plan.offtakes, sol.offtake):
+                    s, r = mk.nodes[o.node]
+                    node["offtake"][i, j, stages.index(s), regs.index(r)] = g
+                for n, rel in enumerate(plan.release):
+                    if rel:
+                        s, r = mk.nodes[n]
+                        node["stockpile_release"][i, j, stages.index(s), regs.index(r)] = rel
             # processing output sits at the output stage; NaN where no process
             for k, p in enumerate(mk.processes):
                 node["processing"][i, j, stages.index(p.target), regs.index(p.region)] = sol.processing[k]
@@ -126,23 +181,54 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             for k, p in enumerate(mk.processes):
                 no_use[stages.index(p.source), regs.index(p.region)] = False
             node["processing_input"][i, j][no_use] = np.nan
+            rent = plan.quota_rent_by_route(sol.quota_rent) if plan is not None else None
             for k, (s, o, d) in enumerate(mk.route_list):
-                flow[i, j, stages.index(s), regs.index(o), regs.index(d)] = sol.flow[k]
-            for k, v in welfare(mk, sol).items():
+                at = (i, j, stages.index(s), regs.index(o), regs.index(d))
+                route["flow"][at] = sol.flow[k]
+                parts = plan.routes[k].parts(sol.price[mk.node_index(s, o)], mk.routes[(s, o, d)]) if plan is not None and k in plan.routes else {"export_tax": 0.0, "mip_rent": 0.0, "tariff": 0.0}
+                route["export_tax_per_unit"][at] = parts["export_tax"]
+                route["mip_rent_per_unit"][at] = parts["mip_rent"]
+                route["tariff_per_unit"][at] = parts["tariff"]
+                route["quota_rent_per_unit"][at] = rent[k] if rent is not None else 0.0
+            sh = supply_shares(mk, sol, plan)
+            share[i, j, gi, ri, :] = sh
+            for s in mk.stages:
+                idx = [n for n, (st, _) in enumerate(mk.nodes) if st == s]
+                top[i, j, stages.index(s)], hhi[i, j, stages.index(s)] = concentration(node["production"][i, j, stages.index(s)][[regs.index(mk.nodes[n][1]) for n in idx]])
+            if plan is not None:
+                for k, (q, lam) in enumerate(zip(plan.quotas, sol.quota_rent)):
+                    qprice[i, j, k] = lam
+                    qlabel[i, j, k] = q.label
+            for k, v in welfare(mk, sol, plan).items():
                 wel[k][i, j] = v
-            obj[i, j] = objective(mk, sol)
-    coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs}
+            obj[i, j] = objective(mk, sol, plan)
+            b = base.get(mn)
+            if b is not None and b.solution is not None:
+                bm = case.markets[mn]
+                for k, v in welfare_change(bm, sol, b.solution, plan).items():
+                    wel[f"{k}_change"][i, j] = v
+                dobj[i, j] = float(np.sum(wel["total_welfare_change"][i, j]))
+    coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq)}
     data = {v: (("scenario", "mineral", "stage", "region"), node[v]) for v in NODE_VARS}
-    data["flow"] = (("scenario", "mineral", "stage", "origin", "destination"), flow)
-    data.update({v: (("scenario", "mineral", "region"), wel[v]) for v in WELFARE_VARS})
+    data.update({v: (("scenario", "mineral", "stage", "origin", "destination"), route[v]) for v in ROUTE_VARS})
+    data["supply_share"] = (("scenario", "mineral", "stage", "region", "origin"), share)
+    data["production_top_share"] = (("scenario", "mineral", "stage"), top)
+    data["production_hhi"] = (("scenario", "mineral", "stage"), hhi)
+    data.update({v: (("scenario", "mineral", "region"), wel[v]) for v in WELFARE_VARS + CHANGE_VARS})
+    data["quota_shadow_price"] = (("scenario", "mineral", "quota"), qprice)
+    data["quota_label"] = (("scenario", "mineral", "quota"), qlabel.astype(str))
     data["welfare_objective"] = (("scenario", "mineral"), obj)
+    data["welfare_objective_change"] = (("scenario", "mineral"), dobj)
     data["status"] = (("scenario", "mineral"), status.astype(str))
+    data["method"] = (("scenario", "mineral"), method.astype(str))
+    data["fallback_used"] = (("scenario", "mineral"), fallback)
     data["iterations"] = (("scenario", "mineral"), iters)
     data["max_residual"] = (("scenario", "mineral"), resid)
     data["message"] = (("scenario", "mineral"), message.astype(str))
     data["transport_cost"] = (("mineral", "stage", "origin", "destination"), tcost)
     data["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))
     data["mineral_price_unit"] = (("mineral",), np.array([case.markets[m].price_unit for m in mins], dtype=str))
+    data["scenario_description"] = (("scenario",), np.array(["no policy" if sn == "baseline" else next((x.description for x in case.scenarios if x.name == sn), "") for sn in scen], dtype=str))
     ds = xr.Dataset(data, coords=coords)
     for v, u in UNITS.items():
         if v in ds:
@@ -165,21 +251,34 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     return ds
 
 
-def solutions_from_dataset(ds: xr.Dataset, case: Case) -> dict[str, dict[str, Solution]]:
-    """Rebuild each market's primal solution from a result Dataset."""
+def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None, only: str | None = None) -> dict[str, dict[str, Solution]]:
+    """Rebuild each market's primal solution from a result Dataset.
+
+    ``plans`` (per mineral, for scenario ``only``) says which offtake and
+    quota values to read.
+    """
+    plans = plans or {}
     out: dict[str, dict[str, Solution]] = {}
     for sn in ds.scenario.values.tolist():
+        if only is not None and sn != only:
+            continue
         out[sn] = {}
-        for mn, mk in case.markets.items():
+        for mn, base_mk in case.markets.items():
             if mn not in ds.mineral.values:
                 raise MineqError(f"The result file has no mineral '{mn}' although its stored case defines it; the file is incomplete or was edited.")
+            plan = plans.get(mn)
+            mk = plan.market if plan is not None else base_mk
             sel = ds.sel(scenario=sn, mineral=mn)
             price = np.array([float(sel.price.sel(stage=s, region=r)) for s, r in mk.nodes])
             supply = np.array([float(sel.supply.sel(stage=s, region=r)) for s, r in mk.nodes])
             demand = np.array([float(sel.demand.sel(stage=s, region=r)) for s, r in mk.nodes])
             flow = np.array([float(sel.flow.sel(stage=s, origin=o, destination=d)) for s, o, d in mk.route_list])
             proc = np.array([float(sel.processing.sel(stage=p.target, region=p.region)) for p in mk.processes])
-            out[sn][mn] = Solution(supply=supply, demand=demand, price=price, flow=flow, processing=proc, objective=float(sel.welfare_objective))
+            sol = Solution(supply=supply, demand=demand, price=price, flow=flow, processing=proc, objective=float(sel.welfare_objective))
+            if plan is not None:
+                sol.offtake = np.array([float(sel.offtake.sel(stage=mk.nodes[o.node][0], region=mk.nodes[o.node][1])) for o in plan.offtakes])
+                sol.quota_rent = np.array([float(sel.quota_shadow_price.isel(quota=k)) if k < sel.sizes.get("quota", 0) else np.nan for k in range(len(plan.quotas))])
+            out[sn][mn] = sol
     return out
 
 
@@ -197,14 +296,14 @@ def forbidden_flows(ds: xr.Dataset, case: Case) -> list[str]:
     """Flows recorded on routes the case does not allow (should be NaN)."""
     bad = []
     for mn, mk in case.markets.items():
-        f = ds.flow.sel(mineral=mn)
         for s in mk.stages:
             for o in mk.regions:
                 for d in mk.regions:
                     if (s, o, d) not in mk.routes:
-                        val = float(f.sel(stage=s, origin=o, destination=d).max())
-                        if np.isfinite(val) and val != 0:
-                            bad.append(f"{mn} {s} {o}->{d} = {val:g}")
+                        vals = ds.flow.sel(mineral=mn, stage=s, origin=o, destination=d)
+                        for sn, val in zip(ds.scenario.values.tolist(), np.atleast_1d(vals.values)):
+                            if np.isfinite(val) and val != 0:
+                                bad.append(f"{sn}/{mn} {s} {o}->{d} = {val:g}")
     return bad
 
 
@@ -249,9 +348,12 @@ def write_csv(ds: xr.Dataset, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     groups = {
         "nodes": list(NODE_VARS),
-        "flows": ["flow"],
-        "welfare": list(WELFARE_VARS),
-        "solve": ["status", "iterations", "max_residual", "welfare_objective", "message"],
+        "flows": list(ROUTE_VARS),
+        "welfare": list(WELFARE_VARS + CHANGE_VARS),
+        "supply_shares": ["supply_share"],
+        "concentration": ["production_top_share", "production_hhi"],
+        "quotas": ["quota_shadow_price", "quota_label"],
+        "solve": ["status", "method", "fallback_used", "iterations", "max_residual", "welfare_objective", "welfare_objective_change", "message"],
     }
     for name, vars_ in groups.items():
         df = ds[vars_].to_dataframe()

@@ -10,33 +10,69 @@ import xarray as xr
 from .case import BASELINE, Case
 from .errors import MineqError
 from .results import case_from_dataset, forbidden_flows, solutions_from_dataset
+from models.market import Solution
+
 from .solve import MarketResult, solve_market
 from .verify import TOLERANCE, Verification, verify
 
 
+def scenario_plans(case: Case, scenario: str, baseline: dict[str, Solution | None]) -> dict[str, object]:
+    """The :class:`models.policies.PolicyPlan` of each mineral a scenario touches.
+
+    ``baseline`` gives the baseline solution per mineral (for levels
+    relative to the baseline).  Minerals the scenario leaves alone are
+    absent: their scenario equilibrium is the baseline.
+    """
+    from models.errors import SpecError
+    from models.policies import build_plan
+
+    scen = next(s for s in case.scenarios if s.name == scenario)
+    plans = {}
+    for mn, mk in case.markets.items():
+        insts = [i for i in scen.instruments if i.covers(mk)]
+        if not insts:
+            continue
+        if any(i.needs_baseline for i in insts) and baseline.get(mn) is None:
+            raise MineqError(f"Scenario '{scenario}' sets a level relative to the baseline for {mn}, but the baseline of {mn} has no solution.")
+        try:
+            plans[mn] = build_plan(mk, insts, baseline.get(mn))
+        except SpecError as err:
+            raise MineqError(f"Scenario '{scenario}', mineral {mn}: {err.field} = {err.value!r} cannot be applied; expected {err.expected}.") from None
+    return plans
+
+
 def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False) -> dict[str, dict[str, MarketResult]]:
-    """Solve the baseline (and scenarios) of ``case``, mineral by mineral.
+    """Solve the baseline and the scenarios of ``case``, mineral by mineral.
 
     Returns ``results[scenario][mineral]``.  Minerals are independent
     markets, so each is its own program; a failure in one is recorded in
-    its result and the others still finish.
+    its result and the others still finish.  A scenario market starts
+    from the baseline solution; a mineral no policy touches keeps the
+    baseline result.
     """
     known = [s.name for s in case.scenarios]
     for s in scenarios or []:
         if s != BASELINE and s not in known:
             raise MineqError(f"Scenario '{s}' is not in case '{case.name}'; its scenarios are: {', '.join(known) or '(none)'}.")
     wanted = [s for s in known if scenarios is None or s in scenarios]
-    if wanted:
-        click.echo(
-            f"Note: scenarios {', '.join(wanted)} were read and validated but not solved: this version of mineq solves the baseline only "
-            "(policy instruments are not implemented yet).",
-            err=True,
-        )
     markets = list(case.markets.values())
     out: dict[str, dict[str, MarketResult]] = {BASELINE: {}}
-    with click.progressbar(markets, label="Solving baseline", show_pos=True, file=None if progress and len(markets) > 3 else _Null()) as bar:
-        for m in bar:
+    jobs = [(BASELINE, m) for m in markets]
+    quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
+    with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
+        for _, m in jobs:
             out[BASELINE][m.name] = solve_market(m)
+            bar.update(1)
+        base = {mn: r.solution if r.ok else None for mn, r in out[BASELINE].items()}
+        for sn in wanted:
+            plans = scenario_plans(case, sn, base)
+            out[sn] = {}
+            for m in markets:
+                if m.name in plans:
+                    out[sn][m.name] = solve_market(m, plan=plans[m.name], start=base.get(m.name))
+                else:
+                    out[sn][m.name] = out[BASELINE][m.name]
+                bar.update(1)
     return out
 
 
@@ -61,16 +97,23 @@ def open_results(path: str | Path) -> xr.Dataset:
 
 
 def verify_file(path: str | Path, tol: float = TOLERANCE) -> list[tuple[str, str, Verification]]:
-    """Verify every scenario and mineral of a result file from its primal values."""
+    """Verify every scenario and mineral of a result file from its primal values.
+
+    Scenario policies are rebuilt from the stored case and the file's own
+    baseline solution (for levels relative to the baseline).
+    """
     ds = open_results(path)
     case = case_from_dataset(ds)
-    sols = solutions_from_dataset(ds, case)
     bad = forbidden_flows(ds, case)
+    sols = solutions_from_dataset(ds, case, {}, only=BASELINE)
+    base = sols.get(BASELINE, {})
     report = []
-    for sn, per in sols.items():
+    for sn in ds.scenario.values.tolist():
+        plans = {} if sn == BASELINE else scenario_plans(case, sn, base)
+        per = sols[sn] if sn == BASELINE else solutions_from_dataset(ds, case, plans, only=sn)[sn]
         for mn, sol in per.items():
-            v = verify(case.markets[mn], sol, tol)
-            mine = [b for b in bad if b.startswith(mn + " ")]
+            v = verify(case.markets[mn], sol, tol, plans.get(mn))
+            mine = [b for b in bad if b.startswith(f"{sn}/{mn} ")]
             if mine:
                 v.add("forbidden_route", [float("inf")] * len(mine), mine)
             report.append((sn, mn, v))

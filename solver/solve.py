@@ -1,11 +1,20 @@
-"""The solve loop: one welfare program per mineral, verified.
+"""The solve loop: one welfare program per mineral and scenario, verified.
 
 For each market the program is built once (:class:`models.market.MarketModel`)
-and solved.  Markets with isoelastic curves are solved by successive
-linearisation: each curve is replaced by its tangent at the current
-quantity and the persistent model is re-solved (Josephy–Newton on the
-equilibrium conditions) until the verifier, which uses the true curves,
-accepts the solution.  No result leaves this module without a
+and re-solved persistently:
+
+* isoelastic curves are replaced by their tangent at the current quantity
+  (successive linearisation, a Josephy–Newton method);
+* price-dependent policy wedges (ad valorem taxes, minimum-import-price
+  levies, floors on processors) are frozen at their value at the current
+  prices, and the frozen wedges updated by a safeguarded Anderson-
+  accelerated fixed-point iteration;
+
+until the verifier, which uses the true curves and the true wedges,
+accepts the solution.  When the fixed point does not get there, the
+equilibrium is sought as a mixed-integer program over the complementarity
+conditions (:mod:`solver.kkt`), which does not depend on the iteration
+converging.  No result leaves this module without a
 :class:`solver.verify.Verification`.
 """
 
@@ -14,11 +23,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from models.market import Market, MarketModel, Solution, SolveError
 
 from .verify import TOLERANCE, Verification, verify
 
-#: successive-linearisation iterations before giving up on a market
+#: fixed-point / linearisation iterations before the fallback
 MAX_ITERATIONS = 60
 
 EQUILIBRIUM = "equilibrium"
@@ -27,7 +38,11 @@ NOT_CONVERGED = "not converged"
 
 @dataclass
 class MarketResult:
-    """The outcome for one market: solution (if any), check and timings."""
+    """The outcome for one market: solution (if any), check and timings.
+
+    ``method`` says how the verified point was found: ``qp`` (one
+    program), ``fixed point`` or ``milp`` (the fallback).
+    """
 
     market: Market
     solution: Solution | None
@@ -36,6 +51,9 @@ class MarketResult:
     iterations: int = 0
     message: str = ""
     times: dict[str, float] = field(default_factory=dict)
+    plan: object = None
+    method: str = "qp"
+    fallback: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,41 +64,141 @@ class MarketResult:
         return self.verification.max_residual if self.verification else float("nan")
 
 
-def solve_market(market: Market, tol: float = TOLERANCE, max_iterations: int = MAX_ITERATIONS) -> MarketResult:
-    """Solve and verify one market; never raises for solver trouble."""
+class WedgeIteration:
+    """Fixed point ``w = T(w)`` over frozen wedges, Anderson-accelerated.
+
+    ``w`` stacks the price-dependent route wedges and processing credits;
+    ``T(w)`` is their value at the prices the program gives with ``w``
+    frozen.  Each step mixes the last ``memory`` iterates (Anderson type
+    II); if the residual grows, the history is dropped and the step
+    damped.  ``memory = 0, damping = 1`` is the plain iteration.
+    """
+
+    def __init__(self, plan, memory: int = 5, damping: float = 1.0):
+        self.plan = plan
+        self.routes = sorted(i for i, t in plan.routes.items() if t.price_dependent)
+        self.credits = sorted(plan.process_floors)
+        self.memory, self.damping = memory, damping
+        self.hist_w: list[np.ndarray] = []
+        self.hist_f: list[np.ndarray] = []
+        self.best = np.inf
+
+    def target(self, price: np.ndarray) -> np.ndarray:
+        rw = self.plan.route_wedges(price)
+        cr = self.plan.process_credits(price)
+        return np.array([rw[i] for i in self.routes] + [cr[k] for k in self.credits], dtype=float)
+
+    def unpack(self, w: np.ndarray) -> tuple[dict, dict]:
+        n = len(self.routes)
+        return dict(zip(self.routes, w[:n])), dict(zip(self.credits, w[n:]))
+
+    def step(self, w: np.ndarray, tw: np.ndarray) -> np.ndarray:
+        f = tw - w
+        norm = float(np.max(np.abs(f))) if f.size else 0.0
+        if norm > 2.0 * self.best and self.hist_w:
+            # diverging: forget the history, shorten the step
+            self.hist_w, self.hist_f = [], []
+            self.damping = max(0.05, self.damping * 0.5)
+        self.best = min(self.best, norm)
+        self.hist_w.append(w.copy())
+        self.hist_f.append(f.copy())
+        self.hist_w, self.hist_f = self.hist_w[-(self.memory + 1):], self.hist_f[-(self.memory + 1):]
+        a = self.damping
+        if self.memory and len(self.hist_w) >= 2:
+            dW = np.diff(np.array(self.hist_w), axis=0).T
+            dF = np.diff(np.array(self.hist_f), axis=0).T
+            gamma, *_ = np.linalg.lstsq(dF, f, rcond=None)
+            return w + a * f - (dW + a * dF) @ gamma
+        return w + a * f
+
+
+def solve_market(
+    market: Market,
+    tol: float = TOLERANCE,
+    max_iterations: int = MAX_ITERATIONS,
+    plan=None,
+    start: Solution | None = None,
+    fallback: bool = True,
+    memory: int = 5,
+    damping: float = 1.0,
+) -> MarketResult:
+    """Solve and verify one market; never raises for solver trouble.
+
+    ``plan`` (a :class:`models.policies.PolicyPlan`) adds a scenario's
+    policies; ``start`` (usually the baseline solution) gives the first
+    frozen wedges.  ``fallback`` enables the MILP when the iteration does
+    not reach a verified equilibrium; ``memory`` and ``damping`` tune the
+    fixed point (``memory=0, damping=1``: the plain iteration).
+    """
+    if plan is not None:
+        market = plan.market
     times = {}
     t0 = time.perf_counter()
-    model = MarketModel(market)
+    model = MarketModel(market, plan)
     times["build"] = time.perf_counter() - t0
     times["solve"] = times["verify"] = 0.0
+    wedged = plan is not None and plan.price_dependent
+    exact = market.exact and not wedged
+    fp = WedgeIteration(plan, memory=memory, damping=damping) if wedged else None
+    w = None
+    if fp is not None:
+        w = fp.target(start.price) if start is not None else None
+        if w is not None and np.all(np.isfinite(w)):
+            model.set_wedges(*fp.unpack(w))
+        else:
+            w = None
     sol = ver = None
     it = 0
+    method = "qp" if exact else "fixed point"
     try:
         for it in range(1, max_iterations + 1):
             t = time.perf_counter()
             sol, q = model.solve()
             times["solve"] += time.perf_counter() - t
             t = time.perf_counter()
-            ver = verify(market, sol, tol)
+            ver = verify(market, sol, tol, plan)
             times["verify"] += time.perf_counter() - t
-            if not ver.ok and market.exact:
+            if not ver.ok and exact:
                 # second attempt with tight HiGHS settings; keep the better
                 try:
                     sol2, q2 = model.solve(tight=True)
-                    ver2 = verify(market, sol2, tol)
+                    ver2 = verify(market, sol2, tol, plan)
                     if ver2.max_residual < ver.max_residual:
                         sol, q, ver = sol2, q2, ver2
                 except SolveError:
                     pass
-            if ver.ok or market.exact:
+            if ver.ok or exact:
                 break
-            model.relinearise({pos: q[pos] for pos in model.nonlinear_owners})
+            if not market.exact:
+                model.relinearise({pos: q[pos] for pos in model.nonlinear_owners})
+            if fp is not None:
+                tw = fp.target(sol.price)
+                if not np.all(np.isfinite(tw)):
+                    break
+                w = tw if w is None else fp.step(w, tw)
+                model.set_wedges(*fp.unpack(w))
     except SolveError as err:
-        return MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times)
+        if not (fallback and wedged):
+            return MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method)
+        ver = None
+    used_fallback = False
+    if fallback and wedged and (ver is None or not ver.ok):
+        from .kkt import solve_kkt
+
+        t = time.perf_counter()
+        found = solve_kkt(model, plan, tol=tol)
+        times["fallback"] = time.perf_counter() - t
+        used_fallback = True
+        if found is not None:
+            sol2, ver2 = found
+            if ver is None or ver2.max_residual < ver.max_residual:
+                sol, ver, method = sol2, ver2, "milp"
+    if sol is None:
+        return MarketResult(market, None, None, NOT_CONVERGED, it, f"{market.name}: no solution found", times, plan, method, used_fallback)
     sol.iterations = it
     if ver.ok:
-        return MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times)
+        return MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback)
     worst = "; ".join(f"{name} at {where}: {val:.2e}" for val, name, where in ver.worst(3))
-    how = f"after {it} linearisation steps" if not market.exact else "from the quadratic program"
+    how = "from the quadratic program" if exact else f"after {it} fixed-point/linearisation steps" + (" and the MILP fallback" if used_fallback else "")
     msg = f"{market.name}: no verified equilibrium {how}; largest residuals {worst} (tolerance {tol:g})"
-    return MarketResult(market, sol, ver, NOT_CONVERGED, it, msg, times)
+    return MarketResult(market, sol, ver, NOT_CONVERGED, it, msg, times, plan, method, used_fallback)

@@ -2,7 +2,15 @@
 
 All money figures are in the mineral's price unit times its quantity unit
 (e.g. USD/kg × kt = million USD).  Signs: a surplus is what the group
-gains; ``government_net`` is revenue minus outlays.
+gains; ``government_net`` is revenue minus outlays; a positive
+``deficiency_payments`` or ``offtake_outlay`` is money the government
+spends.
+
+Accounting identity (tests/test_policies.py): summed over regions,
+``total_welfare`` equals :func:`objective`, the welfare program's value at
+the solution (demand value − costs − transport, with stockpiles valued at
+the floor the government paid), because every policy transfer appears
+once as a payment and once as a receipt.
 """
 
 from __future__ import annotations
@@ -13,45 +21,150 @@ import numpy as np
 
 from models.market import Market, Solution
 
+#: per-region welfare items, in the order results and reports show them
+WELFARE_ITEMS = (
+    "consumer_surplus",
+    "producer_surplus",
+    "processor_surplus",
+    "tariff_revenue",
+    "levy_revenue",
+    "export_tax_revenue",
+    "stockpile_release_revenue",
+    "deficiency_payments",
+    "offtake_outlay",
+    "government_net",
+    "quota_rent",
+    "undertaking_rent",
+    "offtake_premium",
+    "rents",
+    "stockpile_value",
+    "total_welfare",
+)
+
 
 def _integral(curve, q: float) -> float:
     return curve.integral(q) if math.isfinite(q) else math.nan
 
 
-def welfare(market: Market, sol: Solution) -> dict[str, np.ndarray]:
-    """Surplus by region (arrays indexed like ``market.regions``).
+def floor_payments(market: Market, sol: Solution, plan) -> tuple[np.ndarray, np.ndarray]:
+    """Deficiency payments: per unit at each node, and total per process.
 
-    Consumer surplus ``∫_0^D PD - P·D`` (NaN where the integral diverges:
-    fixed demand, isoelastic demand with ``|e| <= 1``); producer surplus
-    ``P·S - ∫_0^S MC`` at producer prices; processor surplus
-    ``(P_out - θ·P_in)·Y - ∫_0^Y MCproc``.  Their world sum equals the
-    welfare objective (transport costs are paid out of price gaps).
+    Per node: ``max(0, F − P)`` where producers or processors are covered
+    (NaN elsewhere).  Totals are per supply node and per process, on the
+    covered quantity ``min(q, cap)``.
     """
+    per_unit = np.full(len(market.nodes), np.nan)
+    if plan is None:
+        return per_unit, np.zeros(len(market.processes))
+    for n, f in plan.supply_floors.items():
+        per_unit[n] = f.payment(sol.price[n])
+    proc = np.zeros(len(market.processes))
+    for k, f in plan.process_floors.items():
+        p = market.processes[k]
+        n = market.node_index(p.target, p.region)
+        per_unit[n] = f.payment(sol.price[n])
+        proc[k] = per_unit[n] * min(sol.processing[k], f.cap)
+    return per_unit, proc
+
+
+def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
+    """Welfare items by region (arrays indexed like ``market.regions``).
+
+    Consumer surplus ``∫_0^D PD − P·D`` (NaN where the integral diverges:
+    fixed demand, isoelastic demand with ``|e| <= 1``; see
+    :func:`welfare_change`); producer surplus ``P·S − ∫_0^S MC`` plus
+    floor payments; processor surplus ``(P_out − θ·P_in)·Y − ∫_0^Y MCproc``
+    plus floor payments; government revenue and outlays by instrument;
+    rents (quota licences, price undertakings, the premium of offtake
+    purchases above the market price); the stockpile bought, valued at the
+    price paid.
+    """
+    if plan is not None:
+        market = plan.market
     nr = len(market.regions)
     ridx = {r: i for i, r in enumerate(market.regions)}
     nidx = {n: i for i, n in enumerate(market.nodes)}
-    cs, ps, proc = np.zeros(nr), np.zeros(nr), np.zeros(nr)
+    w = {k: np.zeros(nr) for k in WELFARE_ITEMS}
     for (s, r), c in market.demand.items():
         i = nidx[(s, r)]
-        cs[ridx[r]] += _integral(c, sol.demand[i]) - sol.price[i] * sol.demand[i]
+        w["consumer_surplus"][ridx[r]] += _integral(c, sol.demand[i]) - sol.price[i] * sol.demand[i]
+    per_unit, proc_pay = floor_payments(market, sol, plan)
     for (s, r), c in market.supply.items():
         i = nidx[(s, r)]
-        ps[ridx[r]] += sol.price[i] * sol.supply[i] - _integral(c, sol.supply[i])
+        w["producer_surplus"][ridx[r]] += sol.price[i] * sol.supply[i] - _integral(c, sol.supply[i])
+        if plan is not None and i in plan.supply_floors:
+            f = plan.supply_floors[i]
+            pay = per_unit[i] * min(sol.supply[i], f.cap)
+            w["producer_surplus"][ridx[r]] += pay
+            w["deficiency_payments"][ridx[f.region]] += pay
     for k, p in enumerate(market.processes):
         margin = sol.price[nidx[(p.target, p.region)]] - p.theta * sol.price[nidx[(p.source, p.region)]]
-        proc[ridx[p.region]] += margin * sol.processing[k] - _integral(p.cost, sol.processing[k])
-    gov = np.zeros(nr)
-    return {
-        "consumer_surplus": cs,
-        "producer_surplus": ps,
-        "processor_surplus": proc,
-        "government_net": gov,
-        "total_welfare": cs + ps + proc + gov,
-    }
+        w["processor_surplus"][ridx[p.region]] += margin * sol.processing[k] - _integral(p.cost, sol.processing[k]) + proc_pay[k]
+        if plan is not None and k in plan.process_floors:
+            w["deficiency_payments"][ridx[plan.process_floors[k].region]] += proc_pay[k]
+    if plan is not None:
+        routes = market.route_list
+        for i, terms in plan.routes.items():
+            s, o, d = routes[i]
+            x = sol.flow[i]
+            parts = terms.parts(sol.price[nidx[(s, o)]], market.routes[routes[i]])
+            w["export_tax_revenue"][ridx[o]] += parts["export_tax"] * x
+            w["tariff_revenue"][ridx[d]] += parts["tariff"] * x
+            if terms.mip_rent == "levy":
+                w["levy_revenue"][ridx[d]] += parts["mip_rent"] * x
+            else:
+                w["undertaking_rent"][ridx[o]] += parts["mip_rent"] * x
+        for q, lam in zip(plan.quotas, sol.quota_rent):
+            for i, holder in zip(q.routes, q.holders):
+                w["quota_rent"][ridx[holder]] += lam * sol.flow[i]
+        for o, g in zip(plan.offtakes, sol.offtake):
+            r = ridx[market.nodes[o.node][1]]
+            w["offtake_outlay"][ridx[o.region]] += o.level * g
+            w["offtake_premium"][r] += (o.level - sol.price[o.node]) * g
+            w["stockpile_value"][ridx[o.region]] += o.level * g
+        for n, rel in enumerate(plan.release):
+            if rel:
+                w["stockpile_release_revenue"][ridx[market.nodes[n][1]]] += sol.price[n] * rel
+    w["government_net"] = w["tariff_revenue"] + w["levy_revenue"] + w["export_tax_revenue"] + w["stockpile_release_revenue"] - w["deficiency_payments"] - w["offtake_outlay"]
+    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"]
+    w["total_welfare"] = w["consumer_surplus"] + w["producer_surplus"] + w["processor_surplus"] + w["government_net"] + w["rents"] + w["stockpile_value"]
+    return w
 
 
-def objective(market: Market, sol: Solution) -> float:
-    """The welfare objective recomputed from primal quantities and true curves."""
+def welfare_change(market: Market, sol: Solution, base: Solution, plan=None) -> dict[str, np.ndarray]:
+    """Changes of every welfare item versus ``base`` (the baseline solution).
+
+    Consumer surplus changes are computed between the two quantities
+    (``∫_{D0}^{D1} PD − P1·D1 + P0·D0``, the Marshallian change), which is
+    finite even where the surplus itself diverges.  Demand curves are the
+    same in every scenario; ``market`` is the baseline market.
+    """
+    now = welfare(market, sol, plan)
+    before = welfare(market, base, None)
+    if plan is not None:
+        market = plan.market
+    out = {k: now[k] - before[k] for k in WELFARE_ITEMS}
+    nidx = {n: i for i, n in enumerate(market.nodes)}
+    ridx = {r: i for i, r in enumerate(market.regions)}
+    dcs = np.zeros(len(market.regions))
+    for (s, r), c in market.demand.items():
+        i = nidx[(s, r)]
+        d0, d1 = base.demand[i], sol.demand[i]
+        dcs[ridx[r]] += c.integral_between(d0, d1) - sol.price[i] * d1 + base.price[i] * d0
+    # equal to CS1 − CS0 where both are finite, and finite where they are not
+    out["consumer_surplus"] = dcs
+    out["total_welfare"] = sum(out[k] for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value"))
+    return out
+
+
+def objective(market: Market, sol: Solution, plan=None) -> float:
+    """The welfare objective recomputed from primal quantities and true curves.
+
+    Demand value − supply and processing costs − transport costs, plus the
+    stockpile at the floor price (what the offtake program values it at).
+    """
+    if plan is not None:
+        market = plan.market
     nidx = {n: i for i, n in enumerate(market.nodes)}
     total = 0.0
     for (s, r), c in market.demand.items():
@@ -62,18 +175,23 @@ def objective(market: Market, sol: Solution) -> float:
         total -= _integral(p.cost, sol.processing[k])
     for i, key in enumerate(market.route_list):
         total -= market.routes[key] * sol.flow[i]
+    if plan is not None:
+        total += sum(o.level * g for o, g in zip(plan.offtakes, sol.offtake))
     return total
 
 
-def trade(market: Market, sol: Solution) -> dict[str, np.ndarray]:
+def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     """Per node: imports, exports, production, use and net import reliance.
 
-    ``production`` = mining/own supply + processing output at the node;
+    ``production`` = own supply + processing output at the node;
     ``apparent_consumption`` = final demand + processing input, which by
-    the balance equals production + imports − exports (USGS definition,
-    no stock change).  ``net_import_reliance`` = (imports − exports) /
+    the balance equals production + stock released + imports − exports −
+    government stockpiling (USGS definition: stock changes are not
+    consumption).  ``net_import_reliance`` = (imports − exports) /
     apparent consumption, NaN where consumption is zero.
     """
+    if plan is not None:
+        market = plan.market
     nn = len(market.nodes)
     nidx = {n: i for i, n in enumerate(market.nodes)}
     imports, exports = np.zeros(nn), np.zeros(nn)
@@ -97,3 +215,34 @@ def trade(market: Market, sol: Solution) -> dict[str, np.ndarray]:
         "apparent_consumption": consumption,
         "net_import_reliance": nir,
     }
+
+
+def supply_shares(market: Market, sol: Solution, plan=None) -> np.ndarray:
+    """Share of each node's supply by origin region, shape (nodes, regions).
+
+    A region's own output net of its exports counts as "home"; imports
+    count for the exporting region (re-exports are not traced).  Rows sum
+    to one where the node has any supply, NaN elsewhere.
+    """
+    if plan is not None:
+        market = plan.market
+    nr = len(market.regions)
+    t = trade(market, sol)
+    shares = np.zeros((len(market.nodes), nr))
+    for n, (s, r) in enumerate(market.nodes):
+        shares[n, market.regions.index(r)] = max(0.0, t["production"][n] - t["exports"][n])
+    for i, (s, o, d) in enumerate(market.route_list):
+        shares[market.node_index(s, d), market.regions.index(o)] += max(0.0, sol.flow[i])
+    tot = shares.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tot > 1e-12 * market.quantity_scale, shares / tot, np.nan)
+
+
+def concentration(production: np.ndarray) -> tuple[float, float]:
+    """Top share and Herfindahl–Hirschman index (0–1) of one stage's output."""
+    p = np.clip(np.nan_to_num(production), 0.0, None)
+    tot = p.sum()
+    if tot <= 0:
+        return math.nan, math.nan
+    s = p / tot
+    return float(s.max()), float((s * s).sum())

@@ -62,17 +62,39 @@ class Verification:
         return rows[:n]
 
 
-def _range_gap(curve, q: float, price: float, dq: float) -> float:
+def _range_gap(curve, q: float, price: float, dq: float, price_hi: float | None = None) -> float:
+    """Distance between the curve's price interval at ``q`` and ``[price, price_hi]``."""
     lo, hi = curve.price_range(q, dq)
-    return max(0.0, lo - price, price - hi)
+    top = price if price_hi is None else price_hi
+    return max(0.0, lo - top, price - hi)
 
 
 def _bound_gap(curve, q: float) -> float:
     return max(0.0, curve.lower - q, q - curve.upper)
 
 
-def verify(market: Market, sol: Solution, tol: float = TOLERANCE) -> Verification:
-    """Check SPEC §2 conditions 1–5 for ``sol`` against ``market``."""
+def _paid(floor, q: float, price: float, dq: float) -> tuple[float, float]:
+    """Interval of the marginal price a floored seller gets at output ``q``.
+
+    ``max(P, F)`` on covered units, ``P`` past the cap, anything between at it.
+    """
+    top = max(price, floor.level)
+    if q < floor.cap - dq:
+        return top, top
+    if q > floor.cap + dq:
+        return price, price
+    return price, top
+
+
+def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> Verification:
+    """Check SPEC §2 conditions 1–6 for ``sol`` against ``market``.
+
+    With a :class:`models.policies.PolicyPlan`, ``market`` should be
+    ``plan.market`` and every policy's own condition is checked too:
+    floors (``price_floor``), offtake, quotas and border measures.
+    """
+    if plan is not None:
+        market = plan.market
     Q, P = market.quantity_scale, market.price_scale
     dq = tol * Q
     nodes = market.nodes
@@ -87,9 +109,20 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE) -> Verificatio
     D = np.nan_to_num(np.asarray(sol.demand, dtype=float))
     X = np.asarray(sol.flow, dtype=float)
     Y = np.asarray(sol.processing, dtype=float)
+    offtakes = plan.offtakes if plan is not None else []
+    quotas = plan.quotas if plan is not None else []
+    G = np.asarray(sol.offtake, dtype=float) if len(offtakes) else np.zeros(0)
+    lam = np.asarray(sol.quota_rent, dtype=float) if len(quotas) else np.zeros(0)
+    if len(G) != len(offtakes) or len(lam) != len(quotas):
+        v.add("policy_data", [np.inf], [f"solution has {len(G)} offtake and {len(lam)} quota values for {len(offtakes)} and {len(quotas)} policies"])
+        return v
 
     # 1. balance at each node
     net = S - D
+    if plan is not None:
+        net = net + plan.release
+    for k, o in enumerate(offtakes):
+        net[o.node] -= G[k]
     for i, p in enumerate(market.processes):
         net[nidx[(p.target, p.region)]] += Y[i]
         net[nidx[(p.source, p.region)]] -= p.theta * Y[i]
@@ -99,11 +132,17 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE) -> Verificatio
         net[nidx[(s, d)]] += X[i]
     v.add("balance", np.abs(net) / Q, [f"{s}/{r}" for s, r in nodes])
 
-    # 2-3. producers and consumers at each node
+    # 2-3. producers and consumers at each node (floors: §3 price_floor)
+    floors = plan.supply_floors if plan is not None else {}
     for side, curves, qty in (("supply", market.supply, S), ("demand", market.demand, D)):
-        res, lab = [], []
+        res, lab, fres, flab = [], [], [], []
         for (s, r), c in curves.items():
             i = nidx[(s, r)]
+            if side == "supply" and i in floors:
+                lo, hi = _paid(floors[i], qty[i], price[i], dq)
+                fres.append(max(_range_gap(c, qty[i], lo, dq, hi) / P, _bound_gap(c, qty[i]) / Q))
+                flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
+                continue
             res.append(max(_range_gap(c, qty[i], price[i], dq) / P, _bound_gap(c, qty[i]) / Q))
             lab.append(f"{side} {s}/{r}")
         absent = [i for i, n in enumerate(nodes) if n not in curves]
@@ -113,24 +152,64 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE) -> Verificatio
                 res.append(abs(raw[i]) / Q)
                 lab.append(f"{side} {nodes[i][0]}/{nodes[i][1]} (no {side} curve)")
         v.add(side, res, lab)
+        if flab:
+            v.add("price_floor", fres, flab)
 
-    # 4. spatial arbitrage on every allowed route
-    res, lab = [], []
+    # 4. spatial arbitrage on every allowed route (border measures: §3)
+    terms = plan.routes if plan is not None else {}
+    rent = plan.quota_rent_by_route(lam) if plan is not None else np.zeros(len(routes))
+    res, lab, bres, blab = [], [], [], []
     for i, (s, o, d) in enumerate(routes):
         po, pd_ = price[nidx[(s, o)]], price[nidx[(s, d)]]
-        gap = (po + market.routes[(s, o, d)] - pd_) / P  # landed minus destination price
+        t = market.routes[(s, o, d)]
+        landed = terms[i].landed(po, t) if i in terms else po + t
+        gap = (landed + rent[i] - pd_) / P  # landed minus destination price
         r_ = max(0.0, -X[i] / Q, -gap)
         if X[i] > dq:
             r_ = max(r_, gap)
-        res.append(r_)
-        lab.append(f"route {s} {o}->{d}")
+        if i in terms or rent[i]:
+            bres.append(r_)
+            blab.append(f"route {s} {o}->{d} (border measures)")
+        else:
+            res.append(r_)
+            lab.append(f"route {s} {o}->{d}")
     v.add("arbitrage", res, lab)
+    if blab:
+        v.add("border", bres, blab)
 
-    # 5. processing margins
+    # 5. processing margins (floors on processors: §2.5)
+    pfloors = plan.process_floors if plan is not None else {}
     res, lab = [], []
     for i, p in enumerate(market.processes):
-        margin = price[nidx[(p.target, p.region)]] - p.theta * price[nidx[(p.source, p.region)]]
-        res.append(max(_range_gap(p.cost, Y[i], margin, dq) / P, _bound_gap(p.cost, Y[i]) / Q))
-        lab.append(f"processing {p.region} {p.source}->{p.target}")
+        p_out, p_in = price[nidx[(p.target, p.region)]], price[nidx[(p.source, p.region)]]
+        lo = hi = p_out
+        if i in pfloors:
+            lo, hi = _paid(pfloors[i], Y[i], p_out, dq)
+        res.append(max(_range_gap(p.cost, Y[i], lo - p.theta * p_in, dq, hi - p.theta * p_in) / P, _bound_gap(p.cost, Y[i]) / Q))
+        lab.append(f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else ""))
     v.add("processing", res, lab)
+
+    # 6. the policies' own conditions
+    if offtakes:
+        res, lab = [], []
+        for k, o in enumerate(offtakes):
+            g, pn = G[k], price[o.node]
+            r_ = max(0.0, -g / Q, (g - o.quantity) / Q)
+            if g < o.quantity - dq:  # room to buy more: price not below the floor
+                r_ = max(r_, (o.level - pn) / P)
+            if g > dq:  # buying: price not above the floor
+                r_ = max(r_, (pn - o.level) / P)
+            res.append(r_)
+            s, rg = nodes[o.node]
+            lab.append(f"offtake {s}/{rg} at {o.level:g}")
+        v.add("offtake", res, lab)
+    if quotas:
+        res, lab = [], []
+        for k, q in enumerate(quotas):
+            used = float(sum(X[i] for i in q.routes))
+            slack = (q.quantity - used) / Q
+            r_ = max(0.0, -lam[k] / P, -slack, min(lam[k] / P, slack))
+            res.append(r_)
+            lab.append(f"quota {q.label}")
+        v.add("quota", res, lab)
     return v

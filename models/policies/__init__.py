@@ -1,0 +1,25 @@
+"""Policy instruments (SPEC §3), one module each.
+
+``INSTRUMENTS`` maps a case file's ``type`` to its class; :func:`register`
+adds one (also from outside this package); :func:`build_plan` applies a
+scenario's instruments to one market.
+"""
+
+from __future__ import annotations
+
+from ..market import Market, Solution
+from . import capacity_shock, export_quota, export_tax, import_quota, minimum_import_price, price_floor, stockpile_release, tariff  # noqa: F401  (registration)
+from .base import COMMON_KEYS, INSTRUMENTS, Instrument, Regions, register
+from .plan import Floor, Offtake, PolicyPlan, Quota, RouteTerms
+
+__all__ = ["COMMON_KEYS", "INSTRUMENTS", "Instrument", "Regions", "register", "build_plan", "PolicyPlan", "RouteTerms", "Floor", "Offtake", "Quota"]
+
+
+def build_plan(market: Market, instruments: list[Instrument], baseline: Solution | None = None) -> PolicyPlan:
+    """Apply ``instruments`` (in priority order) to ``market``."""
+    plan = PolicyPlan(market=market)
+    for inst in sorted(instruments, key=lambda i: i.priority):
+        if inst.covers(plan.market):
+            inst.apply(plan, baseline)
+            plan.applied.append(inst.label)
+    return plan

@@ -1,0 +1,177 @@
+"""What policies do to one market: the primitives every instrument uses.
+
+An instrument (one module each in this package) translates its case-file
+entry into a few primitives on a :class:`PolicyPlan`:
+
+* route terms (:class:`RouteTerms`): export taxes, a minimum import price
+  and tariffs, which together give the landed price of SPEC §2.4
+
+      landed = max(P[o]·(1 + e_av) + e_sp + t, M)·(1 + τ_av) + τ_sp (+ quota rent)
+
+* deficiency-payment floors (:class:`Floor`) on producers or processors;
+* offtake purchases (:class:`Offtake`) at a node;
+* quotas (:class:`Quota`) on sums of flows;
+* exogenous supply (``release``) and a modified market (capacity shocks).
+
+The engine (``models.market``, ``solver.solve``, ``solver.verify`` and
+``solver.statistics``) understands only these primitives, so a new
+instrument that can be written with them needs no change anywhere else.
+
+All figures are in the mineral's own units: prices in its price unit,
+quantities in its quantity unit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..market import Market
+
+INF = math.inf
+
+
+@dataclass
+class RouteTerms:
+    """Border measures on one route ``o -> d`` (all zero: free trade)."""
+
+    export_av: float = 0.0  #: export tax, fraction of the FOB price P[o]
+    export_sp: float = 0.0  #: export tax per unit
+    mip: float = -INF  #: minimum import price on the CIF price (``-inf``: none)
+    mip_rent: str = "levy"  #: "levy" (importer's government) or "undertaking" (exporter)
+    tariff_av: float = 0.0  #: import tariff, fraction of max(CIF, M)
+    tariff_sp: float = 0.0  #: import tariff per unit
+    sources: list[str] = field(default_factory=list)  #: policies that set these terms
+
+    @property
+    def price_dependent(self) -> bool:
+        """True when the wedge moves with the origin price (not one convex program)."""
+        return self.export_av != 0.0 or self.tariff_av != 0.0 or self.mip > -INF
+
+    def cif(self, p_origin: float, t: float) -> float:
+        return p_origin * (1.0 + self.export_av) + self.export_sp + t
+
+    def landed(self, p_origin: float, t: float) -> float:
+        """Price at which a unit from the origin arrives, before quota rents."""
+        return max(self.cif(p_origin, t), self.mip) * (1.0 + self.tariff_av) + self.tariff_sp
+
+    def wedge(self, p_origin: float, t: float) -> float:
+        """landed − P[o] − t: what border measures add per unit."""
+        return self.landed(p_origin, t) - p_origin - t
+
+    def parts(self, p_origin: float, t: float) -> dict[str, float]:
+        """Per-unit money: export tax (exporter), MIP rent, tariff (importer)."""
+        cif = self.cif(p_origin, t)
+        border = max(cif, self.mip)
+        return {
+            "export_tax": p_origin * self.export_av + self.export_sp,
+            "mip_rent": border - cif,
+            "tariff": border * self.tariff_av + self.tariff_sp,
+        }
+
+
+@dataclass
+class Floor:
+    """A deficiency-payment floor: eligible output earns ``max(P, level)``.
+
+    ``cap`` bounds the covered quantity (units of the node's stage); the
+    payment per covered unit is ``max(0, level − P)``, paid by ``region``'s
+    government.
+    """
+
+    level: float
+    cap: float = INF
+    region: str = ""
+    source: str = ""
+
+    def payment(self, price: float) -> float:
+        return max(0.0, self.level - price)
+
+
+@dataclass
+class Offtake:
+    """Government purchases ``G ⟂ P − level`` at a node, at most ``quantity``.
+
+    ``quantity`` is the quantity cap, or ``budget / level``, whichever is
+    smaller; past it the node price may fall below the floor.
+    """
+
+    node: int
+    level: float
+    quantity: float = INF
+    region: str = ""
+    source: str = ""
+
+
+@dataclass
+class Quota:
+    """``Σ flows on routes <= quantity``; ``holders[i]`` gets route i's rent."""
+
+    routes: list[int]
+    quantity: float
+    holders: list[str]
+    label: str = ""
+
+
+@dataclass
+class PolicyPlan:
+    """Everything the policies of one scenario do to one market.
+
+    ``market`` is the market the scenario sees (capacity shocks applied);
+    indices follow ``market.nodes``, ``market.route_list`` and
+    ``market.processes``.
+    """
+
+    market: Market
+    routes: dict[int, RouteTerms] = field(default_factory=dict)
+    supply_floors: dict[int, Floor] = field(default_factory=dict)
+    process_floors: dict[int, Floor] = field(default_factory=dict)
+    offtakes: list[Offtake] = field(default_factory=list)
+    quotas: list[Quota] = field(default_factory=list)
+    release: np.ndarray | None = None
+    applied: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.release is None:
+            self.release = np.zeros(len(self.market.nodes))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.routes or self.supply_floors or self.process_floors or self.offtakes or self.quotas or np.any(self.release))
+
+    @property
+    def price_dependent(self) -> bool:
+        """True when some wedge depends on prices (fixed point needed)."""
+        return bool(self.process_floors) or any(t.price_dependent for t in self.routes.values())
+
+    def route(self, i: int) -> RouteTerms:
+        """The terms of route ``i``, created on first use."""
+        if i not in self.routes:
+            self.routes[i] = RouteTerms()
+        return self.routes[i]
+
+    # -- the wedges the engine needs at given prices ---------------------
+    def route_wedges(self, price: np.ndarray) -> dict[int, float]:
+        """Per route with terms: landed − P[o] − t at node prices ``price``."""
+        mk = self.market
+        out = {}
+        routes = mk.route_list
+        for i, terms in self.routes.items():
+            s, o, d = routes[i]
+            out[i] = terms.wedge(price[mk.node_index(s, o)], mk.routes[routes[i]])
+        return out
+
+    def process_credits(self, price: np.ndarray) -> dict[int, float]:
+        """Per floored process: the deficiency payment per unit of output."""
+        mk = self.market
+        return {k: f.payment(price[mk.node_index(mk.processes[k].target, mk.processes[k].region)]) for k, f in self.process_floors.items()}
+
+    def quota_rent_by_route(self, rents: np.ndarray) -> np.ndarray:
+        """Σ of the rents of the quotas each route belongs to."""
+        out = np.zeros(len(self.market.route_list))
+        for q, lam in zip(self.quotas, rents):
+            for i in q.routes:
+                out[i] += lam
+        return out

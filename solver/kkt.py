@@ -1,0 +1,348 @@
+"""The fallback: an equilibrium as a mixed-integer program over its KKT system.
+
+When the fixed point over frozen wedges does not reach a verified
+equilibrium, this module writes the equilibrium conditions of the current
+program (its blocks, flows, floors, credits, quotas) *with the wedges as
+functions of prices* and solves them as a MILP in HiGHS:
+
+* every complementarity pair ``a ⟂ b`` gets a binary ``δ`` with
+  ``a <= M·δ`` and ``b <= M'·(1 − δ)``;
+* a minimum import price's border price ``max(CIF, M)`` and a
+  processor floor's credit ``max(0, F − P)`` get a binary each;
+* ad valorem rates are linear in prices once the regime is fixed.
+
+HiGHS has no MIQP, and none is needed: the KKT system of a quadratic
+program is linear apart from complementarity.  The objective is zero (any
+feasible point is an equilibrium).  Bounds ``M`` are derived from the
+data (curve levels and slopes, capacities, policy levels) and widened if
+the solution touches them.  The MILP's answer is then polished by fixing
+its binaries and solving the remaining linear system as an LP with tight
+tolerances, and verified like every other answer.  Isoelastic curves
+enter through their current tangents and are re-linearised between MILPs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .verify import verify
+
+
+class _Program:
+    """Columns and rows of a MILP, collected as triplets."""
+
+    def __init__(self):
+        self.lo, self.up, self.integer = [], [], []
+        self.rows: list[tuple[float, float, dict]] = []
+
+    def col(self, lo: float, up: float, integer: bool = False) -> int:
+        self.lo.append(lo)
+        self.up.append(up)
+        self.integer.append(integer)
+        return len(self.lo) - 1
+
+    def row(self, terms: dict, lo: float, up: float) -> None:
+        self.rows.append((lo, up, terms))
+
+    def comp(self, mult: int, mult_max: float, gap: dict, gap_const: float, gap_max: float) -> None:
+        """``mult >= 0 ⟂ (Σ gap + gap_const) >= 0`` with one binary."""
+        d = self.col(0.0, 1.0, True)
+        self.row({mult: 1.0, d: -mult_max}, -math.inf, 0.0)
+        terms = dict(gap)
+        terms[d] = terms.get(d, 0.0) + gap_max
+        self.row(terms, -math.inf, gap_max - gap_const)
+
+    def highs(self):
+        import highspy
+
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        lp = highspy.HighsLp()
+        n = len(self.lo)
+        lp.num_col_, lp.num_row_ = n, len(self.rows)
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = np.array(self.lo, dtype=float)
+        lp.col_upper_ = np.array(self.up, dtype=float)
+        lp.row_lower_ = np.array([r[0] for r in self.rows], dtype=float)
+        lp.row_upper_ = np.array([r[1] for r in self.rows], dtype=float)
+        cols: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+        for i, (_, _, terms) in enumerate(self.rows):
+            for j, v in terms.items():
+                if v != 0.0:
+                    cols[j].append((i, v))
+        start, index, value = [0], [], []
+        for c in cols:
+            for i, v in c:
+                index.append(i)
+                value.append(v)
+            start.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(start, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(value, dtype=float)
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in self.integer]
+        h.passModel(lp)
+        return h
+
+
+def _add(terms: dict, col: int, v: float) -> None:
+    terms[col] = terms.get(col, 0.0) + v
+
+
+def _build(model, plan, Mp: float, Mq: float):
+    """The KKT MILP of ``model`` (scaled units); returns (program, columns)."""
+    import pyomo.environ as pyo
+
+    m, mk = model.model, model.market
+    P, Q = model.P, model.Q
+    nodes = mk.nodes
+    nidx = {n: i for i, n in enumerate(nodes)}
+    routes = mk.route_list
+    prog = _Program()
+    big = 4.0 * Mp
+    blocks = [(pos, pyo.value(m.lb[b]), pyo.value(m.ub[b]), pyo.value(m.level[b]), pyo.value(m.slope[b])) for b, (pos, _) in enumerate(model._blocks)]
+    big = max(big, 4.0 * Mp + max((slo * min(ub, Mq) for _, _, ub, _, slo in blocks), default=0.0))
+
+    price = {n: prog.col(-Mp, Mp) for n in range(len(nodes)) if n in m.balance}
+    balance: dict[int, dict] = {n: {} for n in price}
+    floor_mult = {n: prog.col(0.0, big) for n in model._floor_nodes}
+    credit_mult = {k: prog.col(0.0, big) for k in model._credited}
+
+    z = []
+    for b, (pos, lb, ub, lev, slo) in enumerate(blocks):
+        kind, owner, _ = model._owners[pos]
+        zc = prog.col(lb, ub if math.isfinite(ub) else Mq)
+        z.append(zc)
+        if kind == "supply":
+            _add(balance[owner], zc, 1.0)
+        elif kind in ("demand", "offtake"):
+            _add(balance[owner], zc, -1.0)
+        else:
+            p = mk.processes[owner]
+            _add(balance[nidx[(p.target, p.region)]], zc, 1.0)
+            _add(balance[nidx[(p.source, p.region)]], zc, -p.theta)
+        if ub - lb <= 0.0:
+            continue  # a fixed block: nothing to decide
+        # stationarity: r = marginal cost (or value) minus the price it meets
+        a = prog.col(0.0, big)
+        c = prog.col(0.0, big) if math.isfinite(ub) else None
+        st = {}
+        if kind == "supply":
+            # lev + slo z − (p + μ) = a − c
+            st = {zc: slo, price[owner]: -1.0, a: -1.0}
+            if owner in floor_mult:
+                st[floor_mult[owner]] = -1.0
+            if c is not None:
+                st[c] = 1.0
+            prog.row(st, -lev, -lev)
+        elif kind in ("demand", "offtake"):
+            # lev − slo z − p = c − a
+            st = {zc: -slo, price[owner]: -1.0, a: 1.0}
+            if c is not None:
+                st[c] = -1.0
+            prog.row(st, -lev, -lev)
+        else:
+            p = mk.processes[owner]
+            up_, down = nidx[(p.source, p.region)], nidx[(p.target, p.region)]
+            # lev + slo z − (p_down − θ p_up + ν) = a − c
+            st = {zc: slo, a: -1.0}
+            _add(st, price[down], -1.0)
+            _add(st, price[up_], p.theta)
+            if owner in credit_mult:
+                st[credit_mult[owner]] = -1.0
+            if c is not None:
+                st[c] = 1.0
+            prog.row(st, -lev, -lev)
+        prog.comp(a, big, {zc: 1.0}, -lb, Mq)
+        if c is not None:
+            prog.comp(c, big, {zc: -1.0}, ub, Mq)
+
+    owner_blocks = model._owner_blocks
+    x = []
+    rents = []
+    for j, q in enumerate(plan.quotas):
+        rents.append(prog.col(0.0, big))
+    for i, (s, o, d) in enumerate(routes):
+        xc = prog.col(0.0, Mq)
+        x.append(xc)
+        no, nd = nidx[(s, o)], nidx[(s, d)]
+        _add(balance[no], xc, -1.0)
+        _add(balance[nd], xc, 1.0)
+        t = mk.routes[(s, o, d)] / P
+        g = prog.col(0.0, big)
+        # landed + Σ rents − p_d − g = 0, g ⟂ x
+        row = {g: -1.0}
+        _add(row, price[nd], -1.0)
+        const = 0.0
+        terms = plan.routes.get(i)
+        if terms is None:
+            _add(row, price[no], 1.0)
+            const += t
+        else:
+            e, esp, tav, tsp = terms.export_av, terms.export_sp / P, terms.tariff_av, terms.tariff_sp / P
+            if terms.mip > -math.inf:
+                M = terms.mip / P
+                mc = prog.col(-big, big)
+                beta = prog.col(0.0, 1.0, True)
+                # mc = max(cif, M): mc >= cif, mc >= M, and equal to one of them
+                prog.row({mc: 1.0, price[no]: -(1.0 + e)}, esp + t, math.inf)
+                prog.row({mc: 1.0}, M, math.inf)
+                prog.row({mc: 1.0, price[no]: -(1.0 + e), beta: -2 * big}, -math.inf, esp + t)
+                prog.row({mc: 1.0, beta: 2 * big}, -math.inf, M + 2 * big)
+                _add(row, mc, 1.0 + tav)
+                const += tsp
+            else:
+                _add(row, price[no], (1.0 + e) * (1.0 + tav))
+                const += (esp + t) * (1.0 + tav) + tsp
+        for j, q in enumerate(plan.quotas):
+            if i in q.routes:
+                _add(row, rents[j], 1.0)
+        prog.row(row, -const, -const)
+        prog.comp(g, big, {xc: 1.0}, 0.0, Mq)
+    for j, q in enumerate(plan.quotas):
+        used = {x[i]: -1.0 for i in q.routes}
+        prog.row({x[i]: 1.0 for i in q.routes}, -math.inf, q.quantity / Q)
+        prog.comp(rents[j], big, used, q.quantity / Q, Mq)
+
+    supply_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "supply"}
+    proc_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "processing"}
+    for n, mu in floor_mult.items():
+        L = model.floor_quantity(n) / Q
+        tot = {z[b]: 1.0 for b in owner_blocks[supply_pos[n]]}
+        prog.row(tot, L, math.inf)
+        prog.comp(mu, big, tot, -L, Mq)
+    u_cols = {}
+    for k, nu in credit_mult.items():
+        f = plan.process_floors[k]
+        cap = f.cap / Q
+        u = prog.col(0.0, cap if math.isfinite(cap) else Mq)
+        u_cols[k] = u
+        Y = {z[b]: 1.0 for b in owner_blocks[proc_pos[k]]}
+        gap = dict(Y)
+        gap[u] = -1.0
+        prog.row(gap, 0.0, math.inf)
+        prog.comp(nu, big, gap, 0.0, Mq)
+        # credit g = max(0, F − p_down)
+        p = mk.processes[k]
+        down = price[nidx[(p.target, p.region)]]
+        F = f.level / P
+        g = prog.col(0.0, big)
+        beta = prog.col(0.0, 1.0, True)
+        prog.row({g: 1.0, down: 1.0}, F, math.inf)
+        prog.row({g: 1.0, down: 1.0, beta: -2 * big}, -math.inf, F)
+        prog.row({g: 1.0, beta: 2 * big}, -math.inf, 2 * big)
+        # u's value: g − ν = c_u − a_u
+        a_u = prog.col(0.0, big)
+        st = {g: 1.0, nu: -1.0, a_u: -1.0}
+        c_u = None
+        if math.isfinite(cap):
+            c_u = prog.col(0.0, big)
+            st[c_u] = 1.0
+        prog.row(st, 0.0, 0.0)
+        prog.comp(a_u, big, {u: 1.0}, 0.0, Mq)
+        if c_u is not None:
+            prog.comp(c_u, big, {u: -1.0}, cap, Mq)
+
+    for n, terms in balance.items():
+        rel = float(plan.release[n]) / Q
+        prog.row(terms, -rel, -rel)
+    return prog, {"price": price, "z": z, "x": x, "rent": rents, "big": big}
+
+
+def _bounds(model, plan) -> tuple[float, float]:
+    """Price and quantity bounds (scaled) from the program's data."""
+    import pyomo.environ as pyo
+
+    m, mk, P, Q = model.model, model.market, model.P, model.Q
+    levels = [1.0]
+    qmax, qfix = 0.0, 0.0
+    for b, (pos, _) in enumerate(model._blocks):
+        kind = model._owners[pos][0]
+        lb, ub, lev, slo = (pyo.value(v[b]) for v in (m.lb, m.ub, m.level, m.slope))
+        levels.append(abs(lev))
+        if math.isfinite(ub):
+            levels.append(abs(lev) + slo * ub)
+        if kind == "supply":
+            qmax += ub if math.isfinite(ub) else math.nan
+        elif kind in ("demand", "offtake"):
+            qfix += lb
+    levels += [abs(t) / P for t in mk.routes.values()]
+    for t in plan.routes.values():
+        levels += [abs(t.export_sp) / P, abs(t.tariff_sp) / P] + ([abs(t.mip) / P] if t.mip > -math.inf else [])
+    levels += [f.level / P for f in (*plan.supply_floors.values(), *plan.process_floors.values())]
+    levels += [o.level / P for o in plan.offtakes]
+    Mp = 10.0 * max(levels) * (1.0 + max([t.export_av for t in plan.routes.values()] + [0.0])) * (1.0 + max([t.tariff_av for t in plan.routes.values()] + [0.0]))
+    if not math.isfinite(qmax):
+        # unbounded supply: at most what the steepest supply offers at Mp
+        qmax = 0.0
+        for b, (pos, _) in enumerate(model._blocks):
+            if model._owners[pos][0] == "supply":
+                ub, lev, slo = pyo.value(m.ub[b]), pyo.value(m.level[b]), pyo.value(m.slope[b])
+                qmax += ub if math.isfinite(ub) else ((Mp - lev) / slo if slo > 0 else 100.0)
+    Mq = 2.0 * max(qmax + float(np.sum(plan.release)) / Q, qfix, 1.0)
+    return Mp, Mq
+
+
+def _solve_once(model, plan, Mp, Mq, time_limit):
+    import highspy
+
+    prog, cols = _build(model, plan, Mp, Mq)
+    h = prog.highs()
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_feasibility_tolerance", 1e-9)
+    h.setOptionValue("primal_feasibility_tolerance", 1e-9)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None, h.modelStatusToString(h.getModelStatus())
+    vals = np.asarray(h.getSolution().col_value)
+    # polish: fix the regime (binaries) and solve the rest as an LP, tightly
+    ints = [j for j, b in enumerate(prog.integer) if b]
+    if ints:
+        rounded = np.round(vals[ints])
+        h.changeColsIntegrality(len(ints), np.array(ints, dtype=np.int32), np.array([highspy.HighsVarType.kContinuous] * len(ints)))
+        h.changeColsBounds(len(ints), np.array(ints, dtype=np.int32), rounded, rounded)
+        h.setOptionValue("primal_feasibility_tolerance", 1e-10)
+        h.setOptionValue("dual_feasibility_tolerance", 1e-10)
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            vals = np.asarray(h.getSolution().col_value)
+    return (vals, cols), "optimal"
+
+
+def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.0):
+    """Find a verified equilibrium by MILP; returns (Solution, Verification) or None."""
+    mk = model.market
+    best = None
+    Mp, Mq = _bounds(model, plan)
+    for _ in range(rounds):
+        out, status = _solve_once(model, plan, Mp, Mq, time_limit)
+        if out is None:
+            if status in ("Infeasible", "Primal infeasible or unbounded") and Mp < 1e8:
+                Mp, Mq = Mp * 10.0, Mq * 10.0  # bounds too tight: widen
+                continue
+            return best
+        vals, cols = out
+        z = vals[cols["z"]] if cols["z"] else np.zeros(0)
+        x = vals[cols["x"]] if cols["x"] else np.zeros(0)
+        price = np.full(len(mk.nodes), np.nan)
+        for n, c in cols["price"].items():
+            price[n] = vals[c]
+        q = model.owner_quantities(z)
+        sol = model._assemble(q, x, price * model.P, math.nan)
+        sol.quota_rent = np.array([vals[c] * model.P for c in cols["rent"]]) if cols["rent"] else np.zeros(0)
+        sol.status = "milp"
+        ver = verify(mk, sol, tol, plan)
+        if best is None or ver.max_residual < best[1].max_residual:
+            best = (sol, ver)
+        touching = np.nanmax(np.abs(price)) >= 0.99 * Mp if np.isfinite(price).any() else False
+        if ver.ok:
+            return best
+        if touching:
+            Mp, Mq = Mp * 10.0, Mq * 10.0
+            continue
+        if mk.exact:
+            return best
+        model.relinearise({pos: q[pos] for pos in model.nonlinear_owners})
+    return best
