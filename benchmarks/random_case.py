@@ -6,6 +6,14 @@ verify (independent check) and total.  Repeats and reports medians, plus
 the ratio of mineq's solve phase to a direct highspy solve of the same
 programs, so that machine noise cancels out of the comparison.
 
+The case also has a policy scenario: on most minerals (``--covered``,
+default 80%), a levy-type minimum import price at 1.2x the baseline price
+into R00 and R01 on refined imports from non-partners, and a deficiency-
+payment floor at 1.15x the baseline price for refiners in R00 and the
+partners (R02, R03): price-dependent wedges on both routes and processors.
+The scenario phase reports its time, the fixed-point iterations and how
+often the MILP fallback ran.
+
     python benchmarks/random_case.py [--minerals 54] [--regions 12] [--repeat 3]
 """
 
@@ -26,15 +34,24 @@ sys.path.insert(0, str(ROOT))
 
 from models.market import MarketModel  # noqa: E402
 from solver.case import load_case  # noqa: E402
+from solver.run import scenario_plans  # noqa: E402
+from solver.solve import solve_market  # noqa: E402
 from solver.verify import verify  # noqa: E402
 
 
-def write_case(folder: Path, minerals: int, regions: int, seed: int) -> Path:
+def write_case(folder: Path, minerals: int, regions: int, seed: int, covered: float = 0.8) -> Path:
     rng = np.random.default_rng(seed)
     regs = [f"R{i:02d}" for i in range(regions)]
+    names = [f"m{k:02d}" for k in range(minerals)]
+    chosen = [n for n in names if rng.random() < covered]
+    mlist = ", ".join(f'"{n}"' for n in chosen)
     (folder / "case.toml").write_text(
         "[case]\nname = \"random-bench\"\nregions = [" + ", ".join(f'"{r}"' for r in regs) + "]\n\n"
-        "[tables]\nminerals = \"minerals.csv\"\nnodes = \"nodes.csv\"\nroutes = \"routes.csv\"\nprocessing = \"processing.csv\"\n"
+        "[groups]\npartners = [\"R02\", \"R03\"]\n\n"
+        "[tables]\nminerals = \"minerals.csv\"\nnodes = \"nodes.csv\"\nroutes = \"routes.csv\"\nprocessing = \"processing.csv\"\n\n"
+        "[[scenarios]]\nname = \"mip-and-floors\"\n"
+        f"[[scenarios.policies]]\ntype = \"minimum_import_price\"\nminerals = [{mlist}]\nstage = \"refined\"\nimporters = [\"R00\", \"R01\"]\nexempt = [\"@partners\"]\nlevel_vs_baseline = 1.2\n"
+        f"[[scenarios.policies]]\ntype = \"price_floor\"\nmechanism = \"deficiency_payment\"\nminerals = [{mlist}]\nstage = \"refined\"\nregions = [\"R00\", \"@partners\"]\nlevel_vs_baseline = 1.15\n"
     )
     mins, nodes, routes, procs = ["name,stages,quantity_unit,price_unit,default_transport_cost"], [], [], []
     nodes.append("mineral,stage,region,supply_form,supply_price,supply_quantity,supply_elasticity,supply_capacity,demand_form,demand_price,demand_quantity,demand_elasticity")
@@ -93,7 +110,26 @@ def run_once(folder: Path) -> dict:
     t3 = time.perf_counter()
     worst = max(verify(m, s).max_residual for m, s in zip(case.markets.values(), sols))
     t4 = time.perf_counter()
-    return {"load": t1 - t0, "build": t2 - t1, "solve": t3 - t2, "verify": t4 - t3, "total": t4 - t0, "highspy_floor": floor_solve(models), "max_residual": worst}
+    out = {"load": t1 - t0, "build": t2 - t1, "solve": t3 - t2, "verify": t4 - t3, "total": t4 - t0, "highspy_floor": floor_solve(models), "max_residual": worst}
+    # the policy scenario: plans from the baseline, fixed point, fallback
+    base = dict(zip(case.markets, sols))
+    t5 = time.perf_counter()
+    plans = scenario_plans(case, "mip-and-floors", base)
+    results = [solve_market(case.markets[mn], plan=p, start=base[mn]) for mn, p in plans.items()]
+    t6 = time.perf_counter()
+    its = [r.iterations for r in results]
+    out.update(
+        {
+            "scenario": t6 - t5,
+            "scenario_markets": len(results),
+            "scenario_equilibria": sum(r.ok for r in results),
+            "fp_iterations_mean": float(np.mean(its)) if its else 0.0,
+            "fp_iterations_max": max(its, default=0),
+            "fallback_runs": sum(r.fallback for r in results),
+            "scenario_max_residual": max((r.max_residual for r in results), default=0.0),
+        }
+    )
+    return out
 
 
 def main(argv=None) -> None:
@@ -102,10 +138,11 @@ def main(argv=None) -> None:
     ap.add_argument("--regions", type=int, default=12)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--covered", type=float, default=0.8, help="share of minerals the policy scenario covers")
     ap.add_argument("--json", type=Path, help="also write the medians here")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_case(Path(tmp), a.minerals, a.regions, a.seed)
+        folder = write_case(Path(tmp), a.minerals, a.regions, a.seed, a.covered)
         runs = [run_once(folder) for _ in range(a.repeat)]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"random case: {a.minerals} minerals x {a.regions} regions x 2 stages, {a.repeat} repeats (medians, seconds)")
@@ -113,6 +150,11 @@ def main(argv=None) -> None:
         print(f"  {k:<8} {med[k]:8.3f}")
     print(f"  HiGHS alone on the same programs: {med['highspy_floor']:.3f} s; mineq solve phase / HiGHS = {med['solve'] / med['highspy_floor']:.1f}")
     print(f"  largest scaled residual: {med['max_residual']:.1e}")
+    last = runs[-1]
+    print(f"policy scenario (MIP 1.2x into R00/R01 from non-partners, refiner floor 1.15x in R00 + partners): {last['scenario_markets']} markets")
+    print(f"  plan + fixed point + verify: {med['scenario']:.3f} s; {last['scenario_equilibria']}/{last['scenario_markets']} verified equilibria")
+    print(f"  fixed-point iterations per market: mean {last['fp_iterations_mean']:.1f}, max {last['fp_iterations_max']}; MILP fallback ran {last['fallback_runs']} times")
+    print(f"  largest scaled residual: {last['scenario_max_residual']:.1e}")
     if a.json:
         a.json.write_text(json.dumps({"args": vars(a) | {"json": str(a.json)}, "median": med}, indent=2))
 

@@ -278,6 +278,46 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
     return None
 
 
+def _perturbed_solve(model, seed: int = 0):
+    """Break the QP's cycling by perturbing costs, then polish on the true program.
+
+    ``model`` is the HiGHS model (scaled units).  Linear costs are lowered
+    by a random relative 1e-5 (then 1e-3), which removes the ties and
+    zero-cost cycles the active-set method cycles on; :func:`polish` then
+    finds the exact KKT point of the unperturbed program from there.
+    Returns (col_value, row_dual) or None.
+    """
+    import highspy
+
+    rng = np.random.default_rng(seed)
+    lp = model.lp_
+    c = np.asarray(lp.col_cost_, dtype=float)
+    for eps in (1e-5, 1e-3):
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", 10.0)
+        h.setOptionValue("qp_iteration_limit", max(20000, 20 * lp.num_col_))
+        lp2 = highspy.HighsLp()
+        lp2.num_col_, lp2.num_row_, lp2.sense_ = lp.num_col_, lp.num_row_, lp.sense_
+        # every cost moves the unattractive way (less welfare per unit)
+        worse = -1.0 if lp.sense_ == highspy.ObjSense.kMaximize else 1.0
+        lp2.col_cost_ = c + worse * eps * rng.random(len(c)) * np.maximum(1.0, np.abs(c))
+        lp2.col_lower_, lp2.col_upper_ = lp.col_lower_, lp.col_upper_
+        lp2.row_lower_, lp2.row_upper_ = lp.row_lower_, lp.row_upper_
+        lp2.a_matrix_ = lp.a_matrix_
+        h.passModel(lp2)
+        if model.hessian_.dim_:
+            h.passHessian(model.hessian_)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            continue
+        sol = h.getSolution()
+        out = polish(model, sol.col_value, sol.row_dual, rounds=200)
+        if out is not None:
+            return out
+    return None
+
+
 class SolveError(RuntimeError):
     """HiGHS did not return an optimal solution of the welfare program."""
 
@@ -491,16 +531,26 @@ class MarketModel:
                 update_objective=True,
                 update_parameters=True,
             )
+        # the active-set QP can cycle on degenerate markets (zero-cost route
+        # cycles with ties); a generous iteration limit catches it early
+        kwargs["solver_options"]["qp_iteration_limit"] = max(20000, 20 * (len(m.B) + len(m.R)))
         res = opt.solve(m, **kwargs)
         tc = res.termination_condition
-        if tc != TerminationCondition.convergenceCriteriaSatisfied or res.solution_status != SolutionStatus.optimal:
-            raise SolveError(self.market.name, _status_words(tc))
         h = opt._solver_model
-        raw = h.getSolution()
-        col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
-        polished = polish(h.getModel(), col, row)
-        if polished is not None:
-            col, row = polished
+        if tc != TerminationCondition.convergenceCriteriaSatisfied or res.solution_status != SolutionStatus.optimal:
+            # cycling, or HiGHS's own error exit on degenerate programs: retry
+            # perturbed (a proven infeasible or unbounded program is final)
+            final = getattr(tc, "name", "") in ("provenInfeasible", "unbounded", "infeasibleOrUnbounded")
+            rescued = None if final else _perturbed_solve(h.getModel())
+            if rescued is None:
+                raise SolveError(self.market.name, _status_words(tc))
+            col, row = rescued
+        else:
+            raw = h.getSolution()
+            col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
+            polished = polish(h.getModel(), col, row)
+            if polished is not None:
+                col, row = polished
         vmap, cmap = opt._pyomo_var_to_solver_var_map, opt._pyomo_con_to_solver_con_map
         z = np.array([col[vmap[id(m.z[b])]] for b in m.B]) if len(m.B) else np.zeros(0)
         x = np.array([col[vmap[id(m.x[i])]] for i in m.R]) if len(m.R) else np.zeros(0)
@@ -509,7 +559,8 @@ class MarketModel:
         # node is minus the reported dual (tests/test_closed_form.py).
         price = np.array([-row[cmap[m.balance[n]]] if n in m.balance else np.nan for n in m.N])
         q = self.owner_quantities(z)
-        sol = self._assemble(q, x, price * self.P, float(res.incumbent_objective) * self.P * self.Q)
+        obj = res.incumbent_objective
+        sol = self._assemble(q, x, price * self.P, float(obj) * self.P * self.Q if obj is not None else math.nan)
         # a quota's rent is what one more unit of quota is worth: for a <=
         # row of a maximisation HiGHS reports it with the opposite sign of
         # the balance rows' duals (tests/test_policies.py)

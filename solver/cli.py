@@ -64,8 +64,16 @@ def main():
 
     Solve a case (a folder with case.toml, or a .toml file) with
     `mineq solve CASE`; every reported solution has passed an independent
-    check of the equilibrium conditions.
+    check of the equilibrium conditions.  Instruments defined outside mineq
+    are loaded from the entry-point group `mineq.instruments` and from the
+    modules named in MINEQ_PLUGINS (comma-separated).
     """
+    from models.policies import load_plugins
+
+    try:
+        load_plugins()
+    except Exception as err:
+        raise MineqError(f"Could not load an instrument plugin ({type(err).__name__}: {err}); check MINEQ_PLUGINS and the mineq.instruments entry points.") from None
 
 
 def _default_out(case_name: str, fmt: str) -> Path:

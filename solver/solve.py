@@ -148,6 +148,7 @@ def solve_market(
         else:
             w = None
     sol = ver = None
+    error = None
     it = 0
     method = "qp" if exact else "fixed point"
     try:
@@ -180,7 +181,7 @@ def solve_market(
     except SolveError as err:
         if not (fallback and wedged):
             return MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method)
-        ver = None
+        error, sol, ver = err, None, None
     used_fallback = False
     if fallback and wedged and (ver is None or not ver.ok):
         from .kkt import solve_kkt
@@ -194,7 +195,9 @@ def solve_market(
             if ver is None or ver2.max_residual < ver.max_residual:
                 sol, ver, method = sol2, ver2, "milp"
     if sol is None:
-        return MarketResult(market, None, None, NOT_CONVERGED, it, f"{market.name}: no solution found", times, plan, method, used_fallback)
+        status = error.status.split(" (")[0] if error is not None else NOT_CONVERGED
+        msg = f"{error if error is not None else market.name + ': no solution found'}; the MILP over the equilibrium conditions found no equilibrium either"
+        return MarketResult(market, None, None, status, it, msg, times, plan, method, used_fallback)
     sol.iterations = it
     if ver.ok:
         return MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback)

@@ -196,3 +196,21 @@ def test_zero_cost_route_cycles_are_degenerate_not_unbounded():
     mk, res = solve_one(regions, mineral(nodes=nodes, default_cost=0.0))
     assert res.ok, res.message
     assert res.solution.price == pytest.approx([60.0] * 4, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", ["qp_cycling_1.json", "qp_cycling_2.json", "qp_error_3.json"])
+def test_degenerate_markets_where_the_qp_cycles(name):
+    """Markets found by hypothesis on which HiGHS's active-set QP cycles
+    (zero-cost route cycles through curve-less regions, tied step levels)
+    until its time limit.  The iteration limit stops it early, a cost
+    perturbation breaks the ties and polish restores the exact solution."""
+    import json
+    from pathlib import Path
+
+    from solver.case import build_case
+    from solver.solve import solve_market
+
+    cd = json.loads((Path(__file__).parent / "data" / name).read_text())
+    res = solve_market(build_case(cd).markets["x"])
+    assert res.ok, res.message
+    assert res.times["solve"] < 10

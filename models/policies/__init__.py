@@ -15,6 +15,28 @@ from .plan import Floor, Offtake, PolicyPlan, Quota, RouteTerms
 __all__ = ["COMMON_KEYS", "INSTRUMENTS", "Instrument", "Regions", "register", "build_plan", "PolicyPlan", "RouteTerms", "Floor", "Offtake", "Quota"]
 
 
+def load_plugins() -> list[str]:
+    """Import instruments defined outside mineq; returns the modules loaded.
+
+    Two ways, both standard: a package declares an entry point in the
+    group ``mineq.instruments`` (its module registers its classes on
+    import), or the environment variable ``MINEQ_PLUGINS`` lists modules
+    to import, comma-separated (handy for a script next to a case).
+    """
+    import importlib
+    import os
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group="mineq.instruments"):
+        ep.load()
+        loaded.append(ep.value)
+    for name in filter(None, (n.strip() for n in os.environ.get("MINEQ_PLUGINS", "").split(","))):
+        importlib.import_module(name)
+        loaded.append(name)
+    return loaded
+
+
 def build_plan(market: Market, instruments: list[Instrument], baseline: Solution | None = None) -> PolicyPlan:
     """Apply ``instruments`` (in priority order) to ``market``."""
     plan = PolicyPlan(market=market)
