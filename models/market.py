@@ -151,6 +151,8 @@ class Solution:
     offtake: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: rent per unit of each :attr:`PolicyPlan.quotas` entry (price unit)
     quota_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: engine-internal: the program's block values (scaled), a warm start
+    block_values: np.ndarray | None = None
 
 
 #: HiGHS settings.  The active-set QP solver regularises the Hessian (by
@@ -545,7 +547,9 @@ class MarketModel:
             if rescued is None:
                 raise SolveError(self.market.name, _status_words(tc))
             col, row = rescued
+            rescued_run = True
         else:
+            rescued_run = False
             raw = h.getSolution()
             col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
             polished = polish(h.getModel(), col, row)
@@ -559,12 +563,13 @@ class MarketModel:
         # node is minus the reported dual (tests/test_closed_form.py).
         price = np.array([-row[cmap[m.balance[n]]] if n in m.balance else np.nan for n in m.N])
         q = self.owner_quantities(z)
-        obj = res.incumbent_objective
+        obj = res.incumbent_objective if not rescued_run else None
         sol = self._assemble(q, x, price * self.P, float(obj) * self.P * self.Q if obj is not None else math.nan)
         # a quota's rent is what one more unit of quota is worth: for a <=
         # row of a maximisation HiGHS reports it with the opposite sign of
         # the balance rows' duals (tests/test_policies.py)
         sol.quota_rent = np.array([max(0.0, row[cmap[m.quota[j]]]) * self.P for j in m.QT]) if len(m.QT) else np.zeros(0)
+        sol.block_values = z
         return sol, q
 
     def _assemble(self, q, x, price, objective) -> Solution:

@@ -36,6 +36,14 @@ class _Program:
     def __init__(self):
         self.lo, self.up, self.integer = [], [], []
         self.rows: list[tuple[float, float, dict]] = []
+        #: per binary: (column, predicted value, confidence) from a start point
+        self.hints: list[tuple[int, float, float]] = []
+
+    def binary(self, pred: float | None = None, conf: float = 0.0) -> int:
+        d = self.col(0.0, 1.0, True)
+        if pred is not None:
+            self.hints.append((d, pred, conf))
+        return d
 
     def col(self, lo: float, up: float, integer: bool = False) -> int:
         self.lo.append(lo)
@@ -46,9 +54,17 @@ class _Program:
     def row(self, terms: dict, lo: float, up: float) -> None:
         self.rows.append((lo, up, terms))
 
-    def comp(self, mult: int, mult_max: float, gap: dict, gap_const: float, gap_max: float) -> None:
-        """``mult >= 0 ⟂ (Σ gap + gap_const) >= 0`` with one binary."""
-        d = self.col(0.0, 1.0, True)
+    def comp(self, mult: int, mult_max: float, gap: dict, gap_const: float, gap_max: float, hint: tuple[float, float] | None = None) -> None:
+        """``mult >= 0 ⟂ (Σ gap + gap_const) >= 0`` with one binary.
+
+        ``hint`` = (multiplier, gap) at a start point, to predict the
+        regime: ``δ = 1`` lets the multiplier be positive (gap zero).
+        """
+        if hint is None:
+            d = self.binary()
+        else:
+            m_, g_ = hint
+            d = self.binary(1.0, m_) if g_ <= 1e-9 and m_ > 0 else self.binary(0.0, g_) if g_ > 1e-9 else self.binary(1.0, 0.0)
         self.row({mult: 1.0, d: -mult_max}, -math.inf, 0.0)
         terms = dict(gap)
         terms[d] = terms.get(d, 0.0) + gap_max
@@ -91,8 +107,12 @@ def _add(terms: dict, col: int, v: float) -> None:
     terms[col] = terms.get(col, 0.0) + v
 
 
-def _build(model, plan, Mp: float, Mq: float):
-    """The KKT MILP of ``model`` (scaled units); returns (program, columns)."""
+def _build(model, plan, Mp: float, Mq: float, start=None):
+    """The KKT MILP of ``model`` (scaled units); returns (program, columns).
+
+    ``start`` (a Solution with ``block_values``) predicts every binary's
+    regime, recorded in ``program.hints`` with a confidence.
+    """
     import pyomo.environ as pyo
 
     m, mk = model.model, model.market
@@ -106,6 +126,9 @@ def _build(model, plan, Mp: float, Mq: float):
     big = max(big, 4.0 * Mp + max((slo * min(ub, Mq) for _, _, ub, _, slo in blocks), default=0.0))
 
     price = {n: prog.col(-Mp, Mp) for n in range(len(nodes)) if n in m.balance}
+    has = start is not None and start.block_values is not None and len(start.block_values) == len(blocks)
+    sp = np.nan_to_num(np.asarray(start.price, dtype=float) / P) if has else None
+    sz = np.asarray(start.block_values) if has else None
     balance: dict[int, dict] = {n: {} for n in price}
     floor_mult = {n: prog.col(0.0, big) for n in model._floor_nodes}
     credit_mult = {k: prog.col(0.0, big) for k in model._credited}
@@ -155,9 +178,22 @@ def _build(model, plan, Mp: float, Mq: float):
             if c is not None:
                 st[c] = 1.0
             prog.row(st, -lev, -lev)
-        prog.comp(a, big, {zc: 1.0}, -lb, Mq)
+        hint_lo = hint_up = None
+        if has:
+            # what the block's marginal cost (value) leaves against its price
+            if kind == "supply":
+                r = lev + slo * sz[b] - sp[owner] - (plan.supply_floors[owner].payment(sp[owner] * P) / P if owner in plan.supply_floors else 0.0)
+            elif kind in ("demand", "offtake"):
+                r = sp[owner] - (lev - slo * sz[b])
+            else:
+                p = mk.processes[owner]
+                credit = plan.process_floors[owner].payment(sp[nidx[(p.target, p.region)]] * P) / P if owner in plan.process_floors else 0.0
+                r = lev + slo * sz[b] - (sp[nidx[(p.target, p.region)]] - p.theta * sp[nidx[(p.source, p.region)]] + credit)
+            hint_lo = (max(r, 0.0), sz[b] - lb)
+            hint_up = (max(-r, 0.0), ub - sz[b]) if c is not None else None
+        prog.comp(a, big, {zc: 1.0}, -lb, Mq, hint_lo)
         if c is not None:
-            prog.comp(c, big, {zc: -1.0}, ub, Mq)
+            prog.comp(c, big, {zc: -1.0}, ub, Mq, hint_up)
 
     owner_blocks = model._owner_blocks
     x = []
@@ -185,7 +221,11 @@ def _build(model, plan, Mp: float, Mq: float):
             if terms.mip > -math.inf:
                 M = terms.mip / P
                 mc = prog.col(-big, big)
-                beta = prog.col(0.0, 1.0, True)
+                if has:
+                    cif = (1.0 + e) * sp[no] + esp + t
+                    beta = prog.binary(1.0 if M > cif else 0.0, abs(M - cif))
+                else:
+                    beta = prog.binary()
                 # mc = max(cif, M): mc >= cif, mc >= M, and equal to one of them
                 prog.row({mc: 1.0, price[no]: -(1.0 + e)}, esp + t, math.inf)
                 prog.row({mc: 1.0}, M, math.inf)
@@ -200,11 +240,20 @@ def _build(model, plan, Mp: float, Mq: float):
             if i in q.routes:
                 _add(row, rents[j], 1.0)
         prog.row(row, -const, -const)
-        prog.comp(g, big, {xc: 1.0}, 0.0, Mq)
+        hint = None
+        if has:
+            sx = start.flow[i] / Q
+            landed = (terms.landed(sp[no] * P, mk.routes[(s, o, d)]) if terms is not None else sp[no] * P + mk.routes[(s, o, d)]) / P
+            rent = sum(start.quota_rent[j] for j, q in enumerate(plan.quotas) if i in q.routes) / P if len(start.quota_rent) == len(plan.quotas) else 0.0
+            hint = (max(landed + rent - sp[nd], 0.0), sx)
+        prog.comp(g, big, {xc: 1.0}, 0.0, Mq, hint)
     for j, q in enumerate(plan.quotas):
         used = {x[i]: -1.0 for i in q.routes}
         prog.row({x[i]: 1.0 for i in q.routes}, -math.inf, q.quantity / Q)
-        prog.comp(rents[j], big, used, q.quantity / Q, Mq)
+        hint = None
+        if has and len(start.quota_rent) == len(plan.quotas):
+            hint = (start.quota_rent[j] / P, (q.quantity - sum(start.flow[i] for i in q.routes)) / Q)
+        prog.comp(rents[j], big, used, q.quantity / Q, Mq, hint)
 
     supply_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "supply"}
     proc_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "processing"}
@@ -212,7 +261,10 @@ def _build(model, plan, Mp: float, Mq: float):
         L = model.floor_quantity(n) / Q
         tot = {z[b]: 1.0 for b in owner_blocks[supply_pos[n]]}
         prog.row(tot, L, math.inf)
-        prog.comp(mu, big, tot, -L, Mq)
+        hint = None
+        if has:
+            hint = (plan.supply_floors[n].payment(sp[n] * P) / P, sum(sz[b] for b in owner_blocks[supply_pos[n]]) - L)
+        prog.comp(mu, big, tot, -L, Mq, hint)
     u_cols = {}
     for k, nu in credit_mult.items():
         f = plan.process_floors[k]
@@ -223,13 +275,15 @@ def _build(model, plan, Mp: float, Mq: float):
         gap = dict(Y)
         gap[u] = -1.0
         prog.row(gap, 0.0, math.inf)
-        prog.comp(nu, big, gap, 0.0, Mq)
-        # credit g = max(0, F − p_down)
         p = mk.processes[k]
-        down = price[nidx[(p.target, p.region)]]
         F = f.level / P
+        y0 = sum(sz[b] for b in owner_blocks[proc_pos[k]]) if has else 0.0
+        g0 = max(0.0, F - sp[nidx[(p.target, p.region)]]) if has else 0.0
+        prog.comp(nu, big, gap, 0.0, Mq, (g0, max(0.0, y0 - cap)) if has else None)
+        # credit g = max(0, F − p_down)
+        down = price[nidx[(p.target, p.region)]]
         g = prog.col(0.0, big)
-        beta = prog.col(0.0, 1.0, True)
+        beta = prog.binary(1.0 if g0 <= 0 else 0.0, abs(F - sp[nidx[(p.target, p.region)]])) if has else prog.binary()
         prog.row({g: 1.0, down: 1.0}, F, math.inf)
         prog.row({g: 1.0, down: 1.0, beta: -2 * big}, -math.inf, F)
         prog.row({g: 1.0, beta: 2 * big}, -math.inf, 2 * big)
@@ -241,9 +295,10 @@ def _build(model, plan, Mp: float, Mq: float):
             c_u = prog.col(0.0, big)
             st[c_u] = 1.0
         prog.row(st, 0.0, 0.0)
-        prog.comp(a_u, big, {u: 1.0}, 0.0, Mq)
+        u0 = min(y0, cap)
+        prog.comp(a_u, big, {u: 1.0}, 0.0, Mq, (0.0, u0) if has else None)
         if c_u is not None:
-            prog.comp(c_u, big, {u: -1.0}, cap, Mq)
+            prog.comp(c_u, big, {u: -1.0}, cap, Mq, (g0, cap - u0) if has else None)
 
     for n, terms in balance.items():
         rel = float(plan.release[n]) / Q
@@ -285,10 +340,16 @@ def _bounds(model, plan) -> tuple[float, float]:
     return Mp, Mq
 
 
-def _solve_once(model, plan, Mp, Mq, time_limit):
+def _solve_once(model, plan, Mp, Mq, time_limit, start=None, free: int | None = None):
+    """One MILP; with ``free``, only the ``free`` least confident binaries
+    are left to the solver and the others fixed at their predicted regime."""
     import highspy
 
-    prog, cols = _build(model, plan, Mp, Mq)
+    prog, cols = _build(model, plan, Mp, Mq, start)
+    if free is not None and prog.hints:
+        order = sorted(prog.hints, key=lambda h: h[2])
+        for col, pred, _ in order[free:]:
+            prog.lo[col] = prog.up[col] = pred
     h = prog.highs()
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_feasibility_tolerance", 1e-9)
@@ -311,14 +372,30 @@ def _solve_once(model, plan, Mp, Mq, time_limit):
     return (vals, cols), "optimal"
 
 
-def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.0):
-    """Find a verified equilibrium by MILP; returns (Solution, Verification) or None."""
+#: binaries left free in the successive stages (None: all of them)
+STAGES = (8, 32, 128, None)
+
+
+def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.0, start=None):
+    """Find a verified equilibrium by MILP; returns (Solution, Verification) or None.
+
+    With ``start`` (the best point found so far), the regime of every
+    complementarity pair is predicted from it; the MILP first decides only
+    the least confident ones (:data:`STAGES`), then more, and finally all
+    of them, so the last stage is the full MILP whatever the start.
+    """
     mk = model.market
     best = None
     Mp, Mq = _bounds(model, plan)
+    stages = STAGES if start is not None and start.block_values is not None else (None,)
+    stage = 0
     for _ in range(rounds):
-        out, status = _solve_once(model, plan, Mp, Mq, time_limit)
+        free = stages[stage]
+        out, status = _solve_once(model, plan, Mp, Mq, time_limit if free is None else min(time_limit, 10.0), start, free)
         if out is None:
+            if free is not None:
+                stage += 1  # the predicted regime was wrong somewhere: free more
+                continue
             if status in ("Infeasible", "Primal infeasible or unbounded") and Mp < 1e8:
                 Mp, Mq = Mp * 10.0, Mq * 10.0  # bounds too tight: widen
                 continue
@@ -332,6 +409,7 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
         q = model.owner_quantities(z)
         sol = model._assemble(q, x, price * model.P, math.nan)
         sol.quota_rent = np.array([vals[c] * model.P for c in cols["rent"]]) if cols["rent"] else np.zeros(0)
+        sol.block_values = z
         sol.status = "milp"
         ver = verify(mk, sol, tol, plan)
         if best is None or ver.max_residual < best[1].max_residual:
@@ -343,6 +421,10 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
             Mp, Mq = Mp * 10.0, Mq * 10.0
             continue
         if mk.exact:
-            return best
+            if free is None:
+                return best
+            stage += 1
+            continue
         model.relinearise({pos: q[pos] for pos in model.nonlinear_owners})
+        start = sol
     return best

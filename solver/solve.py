@@ -149,6 +149,7 @@ def solve_market(
             w = None
     sol = ver = None
     error = None
+    best = None  # the iterate closest to an equilibrium: the fallback's start
     it = 0
     method = "qp" if exact else "fixed point"
     try:
@@ -168,6 +169,8 @@ def solve_market(
                         sol, q, ver = sol2, q2, ver2
                 except SolveError:
                     pass
+            if best is None or ver.max_residual < best[1].max_residual:
+                best = (sol, ver)
             if ver.ok or exact:
                 break
             if not market.exact:
@@ -187,7 +190,7 @@ def solve_market(
         from .kkt import solve_kkt
 
         t = time.perf_counter()
-        found = solve_kkt(model, plan, tol=tol)
+        found = solve_kkt(model, plan, tol=tol, start=best[0] if best is not None else None)
         times["fallback"] = time.perf_counter() - t
         used_fallback = True
         if found is not None:
