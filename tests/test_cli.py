@@ -65,6 +65,47 @@ def test_tampered_flow_fails_verify(solved, tmp_path):
     assert code == 1 and "balance" in text
 
 
+def test_scenarios_are_solved_verified_and_compared(solved):
+    ds = xr.open_dataset(solved)
+    assert ds.scenario.values.tolist() == ["baseline", "us-mip", "partner-floor", "china-ban"]
+    assert (ds.status.values == "equilibrium").all()
+    # the MIP binds: USA's price is the MIP and the levy is collected
+    assert float(ds.price.sel(scenario="us-mip", mineral="lithium", stage="refined", region="USA")) == pytest.approx(35.0, rel=1e-6)
+    assert float(ds.levy_revenue.sel(scenario="us-mip", mineral="lithium", region="USA")) > 0
+    # the export ban: no refined rare earths from CHN to the USA
+    assert float(ds.flow.sel(scenario="china-ban", mineral="rare_earths", stage="refined", origin="CHN", destination="USA")) == pytest.approx(0, abs=1e-9)
+    # world welfare change = change of the welfare objective, per scenario and mineral
+    for sn in ("us-mip", "partner-floor", "china-ban"):
+        for mn in ("lithium", "rare_earths"):
+            d = float(ds.total_welfare_change.sel(scenario=sn, mineral=mn).sum())
+            assert d == pytest.approx(float(ds.welfare_objective_change.sel(scenario=sn, mineral=mn)), rel=1e-9, abs=1e-9)
+    ds.close()
+    code, text = run("compare", solved)
+    assert code == 0, text
+    for frag in ("Scenario 'us-mip' vs 'baseline'", "Scenario 'china-ban'", "welfare change", "NIR %", "government"):
+        assert frag in text
+    code, text = run("compare", solved, "--baseline", "us-mip", "--scenario", "china-ban")
+    assert code == 0 and "Scenario 'china-ban' vs 'us-mip'" in text
+    code, text = run("compare", solved, "--scenario", "nope")
+    assert code != 0 and "Scenario 'nope' is not in" in text
+
+
+@pytest.mark.parametrize("var,where,delta,condition", [
+    ("price", dict(scenario="us-mip", mineral="lithium", stage="refined", region="USA"), -1.0, "border"),
+    ("offtake", dict(scenario="china-ban", mineral="lithium", stage="refined", region="USA"), 0.5, "balance"),
+    ("quota_shadow_price", dict(scenario="china-ban", mineral="rare_earths", quota=0), -1e3, "quota"),
+    ("processing", dict(scenario="partner-floor", mineral="rare_earths", stage="refined", region="USA"), -1.0, "processing"),
+])
+def test_tampered_scenario_fails_verify(solved, tmp_path, var, where, delta, condition):
+    ds = xr.load_dataset(solved)
+    ds[var].loc[where] += delta
+    bad = tmp_path / "tampered.nc"
+    ds.to_netcdf(bad, engine="h5netcdf")
+    code, text = run("verify", bad)
+    assert code == 1, text
+    assert f"FAIL {where['scenario']}/{where['mineral']}" in text and condition in text, text
+
+
 def test_existing_output_is_not_overwritten(solved):
     before = solved.read_bytes()
     code, text = run("solve", DEMO, "--out", solved, "--quiet")
