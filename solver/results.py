@@ -66,6 +66,7 @@ UNITS = {
     "apparent_consumption": _Q,
     "net_import_reliance": "fraction (imports - exports) / apparent consumption",
     "supply_share": "fraction of the node's supply by origin (home = own output net of exports)",
+    "sourcing_share": "fraction of the node's supply produced at home or in each group (origin = exporting region)",
     "production_top_share": "fraction of world output at the stage in the largest region",
     "production_hhi": "Herfindahl-Hirschman index of output shares at the stage (0-1)",
     "flow": _Q,
@@ -208,10 +209,19 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                 for k, v in welfare_change(bm, sol, b.solution, plan).items():
                     wel[f"{k}_change"][i, j] = v
                 dobj[i, j] = float(np.sum(wel["total_welfare_change"][i, j]))
-    coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq)}
+    coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq), "source": ["home", *case.groups]}
     data = {v: (("scenario", "mineral", "stage", "region"), node[v]) for v in NODE_VARS}
     data.update({v: (("scenario", "mineral", "stage", "origin", "destination"), route[v]) for v in ROUTE_VARS})
     data["supply_share"] = (("scenario", "mineral", "stage", "region", "origin"), share)
+    # home and group shares: of a region's supply at a stage, how much was
+    # produced (processed, at the refined stage) at home or in each group
+    sources = ["home", *case.groups]
+    src = np.full((S, M, G, R, len(sources)), np.nan)
+    src[..., 0] = np.einsum("smgrr->smgr", share)
+    for k, g in enumerate(case.groups, start=1):
+        members = [regs.index(r) for r in case.groups[g]]
+        src[..., k] = np.where(np.isnan(share).all(axis=-1), np.nan, np.nansum(share[..., members], axis=-1))
+    data["sourcing_share"] = (("scenario", "mineral", "stage", "region", "source"), src)
     data["production_top_share"] = (("scenario", "mineral", "stage"), top)
     data["production_hhi"] = (("scenario", "mineral", "stage"), hhi)
     data.update({v: (("scenario", "mineral", "region"), wel[v]) for v in WELFARE_VARS + CHANGE_VARS})
@@ -351,6 +361,7 @@ def write_csv(ds: xr.Dataset, folder: Path) -> None:
         "flows": list(ROUTE_VARS),
         "welfare": list(WELFARE_VARS + CHANGE_VARS),
         "supply_shares": ["supply_share"],
+        "sourcing_shares": ["sourcing_share"],
         "concentration": ["production_top_share", "production_hhi"],
         "quotas": ["quota_shadow_price", "quota_label"],
         "solve": ["status", "method", "fallback_used", "iterations", "max_residual", "welfare_objective", "welfare_objective_change", "message"],

@@ -322,3 +322,26 @@ def test_bad_policy_entries_name_the_field():
             build_case(case_dict(["A", "B"], [two_regions()], scenarios=[{"name": "s", "policies": [dict(pol, minerals=["m"])]}]))
         assert f"field '{field}'" in str(err.value), (pol, str(err.value))
         assert "scenario 's', policy 1" in str(err.value)
+
+
+def test_offtake_below_the_market_price_buys_nothing():
+    """An offtake floor of 60 < P_A = 72.5: G = 0, prices unchanged, no outlay."""
+    mk, base, res = solve_policy([{"type": "price_floor", "mechanism": "offtake", "regions": "A", "level": 60.0}])
+    assert res.ok and res.solution.offtake == pytest.approx([0], abs=1e-9)
+    assert res.solution.price == pytest.approx(base.solution.price, rel=1e-9)
+    assert check_identity(mk, base, res)["offtake_outlay"].sum() == pytest.approx(0, abs=1e-9)
+
+
+def test_sourcing_shares_in_results():
+    """In the two-region baseline B buys 35 from A and makes 42.5 itself:
+    B's supply is 42.5/77.5 home and 35/77.5 from A (the group 'partners')."""
+    from solver.results import to_dataset
+    from solver.solve import MarketResult  # noqa: F401
+
+    case = build_case(case_dict(["A", "B"], [two_regions()], groups={"partners": ["A"]}))
+    res = {"baseline": {"m": solve_market(case.markets["m"])}}
+    ds = to_dataset(case, res)
+    sh = ds.sourcing_share.sel(scenario="baseline", mineral="m", stage=R, region="B")
+    assert float(sh.sel(source="home")) == pytest.approx(42.5 / 77.5, rel=1e-9)
+    assert float(sh.sel(source="partners")) == pytest.approx(35 / 77.5, rel=1e-9)
+    assert float(ds.production_hhi.sel(scenario="baseline", mineral="m", stage=R)) == pytest.approx((62.5**2 + 42.5**2) / 105**2, rel=1e-9)
