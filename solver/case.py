@@ -36,7 +36,7 @@ from .errors import CaseError
 BASELINE = "baseline"
 CURVE_SIDES = ("demand", "supply")
 
-CASE_KEYS = ("name", "description", "base_year", "regions")
+CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group")
 MINERAL_KEYS = ("name", "stages", "quantity_unit", "price_unit", "default_transport_cost", "nodes", "routes", "processing", *PROVENANCE_KEYS)
 NODE_KEYS = ("stage", "region", "demand", "supply", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
 ROUTE_KEYS = ("stage", "origin", "destination", "cost", *PROVENANCE_KEYS)
@@ -326,6 +326,16 @@ def build_case(data: dict) -> Case:
         if market.name in markets:
             raise CaseError(m.get("_file", fname), m.get("_where", ""), "name", market.name, "each mineral defined once")
         markets[market.name] = market
+
+    # what the headline of `mineq solve` features (optional)
+    hl = head.get("headline_minerals", [])
+    if not isinstance(hl, list) or any(m not in markets for m in hl):
+        bad = hl if not isinstance(hl, list) else next(m for m in hl if m not in markets)
+        raise CaseError(fname, "[case]", "headline_minerals", bad, "a list of minerals of the case")
+    if "headline_region" in head and head["headline_region"] not in regions:
+        raise CaseError(fname, "[case]", "headline_region", head["headline_region"], "a region of the case: " + ", ".join(regions))
+    if "headline_group" in head and head["headline_group"] not in groups:
+        raise CaseError(fname, "[case]", "headline_group", head["headline_group"], "a group of the case: " + (", ".join(groups) or "(none defined)"))
 
     scenarios = []
     for s in data.get("scenarios", []):

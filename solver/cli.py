@@ -104,14 +104,14 @@ def solve(case, scenarios, out, fmt, force, quiet):
     equilibrium (its figures are still written, marked by status).
     """
     from .case import load_case
-    from .report import print_changes, print_summary
+    from .report import print_changes, print_headline, print_summary
     from .results import to_dataset, write
     from .run import solve_case
 
     if case is None:
         case = bundled_case_path()
         if not Path(case).exists():
-            raise MineqError(f"The bundled case '{BUNDLED_CASE}' is not part of this installation yet; pass a case folder or .toml file, e.g. `mineq solve cases/three-region-demo`.")
+            raise MineqError(f"The bundled case '{BUNDLED_CASE}' is missing from this installation (looked in {case}); reinstall mineq, or pass a case folder or .toml file.")
     t0 = time.perf_counter()
     c = load_case(case)
     if out is not None and Path(out).exists() and not force:
@@ -121,9 +121,17 @@ def solve(case, scenarios, out, fmt, force, quiet):
     path = write(ds, out or _default_out(c.name, fmt), fmt=fmt, force=force)
     elapsed = time.perf_counter() - t0
     if not quiet:
-        print_summary(ds)
-        for sn in ds.scenario.values.tolist()[1:]:
-            print_changes(ds, sn)
+        head = c.data.get("case", {})
+        if head.get("headline_minerals"):
+            group = head.get("headline_group")
+            ds.attrs["_group_members"] = c.groups.get(group, []) if group else []
+            print_headline(ds, head["headline_minerals"], head.get("headline_region", c.regions[0]), group)
+            del ds.attrs["_group_members"]
+            click.echo(f"Per-mineral changes: mineq compare {path}")
+        else:
+            print_summary(ds)
+            for sn in ds.scenario.values.tolist()[1:]:
+                print_changes(ds, sn)
     bad = [(sn, mn, r) for sn, sc in results.items() for mn, r in sc.items() if not r.ok]
     click.echo(f"Results written to {path} ({elapsed:.2f} s; largest scaled residual {ds.attrs['max_residual']:.1e}).")
     if bad:

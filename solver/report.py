@@ -148,3 +148,63 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
         rows.append(["world"] + [_delta(x) for x in tot])
         click.echo(f"  welfare change [{str(a.mineral_price_unit.values)} x {str(a.mineral_quantity_unit.values)}] (government: revenue minus outlays; fiscal cost = minus its change)")
         click.echo("  " + _table(rows, ["region", "consumers", "producers", "processors", "government", "rents", "stockpile", "total"]).replace("\n", "\n  "))
+
+
+def money_unit(ds: xr.Dataset) -> str | None:
+    """The common money unit of all minerals (price unit x quantity unit), if any.
+
+    ``USD/t`` times ``t Co content`` is ``USD``; mixed units give None
+    (money is then not summed across minerals).
+    """
+    units = set()
+    for pu, qu in zip(ds.mineral_price_unit.values.tolist(), ds.mineral_quantity_unit.values.tolist()):
+        cur, _, per = str(pu).partition("/")
+        units.add(cur if per and str(qu).split(" ")[0] == per else f"{pu} x {qu}")
+    return units.pop() if len(units) == 1 else None
+
+
+def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str | None) -> None:
+    """One screen: import reliance and sourcing before/after each scenario,
+    then fiscal cost and welfare by region (money summed over minerals)."""
+    scen = ds.scenario.values.tolist()
+    short = {s: (s[:10] if len(s) <= 10 else s[:9] + "~") for s in scen}
+    last = "refined" if "refined" in ds.stage.values.tolist() else ds.stage.values.tolist()[-1]
+    click.echo(f"Headline: {ds.attrs.get('case_name')} (base year {ds.attrs.get('base_year')}), {region} at the {last} stage")
+    src = ["home"] + ([group] if group else [])
+    click.echo(f"  cells: net import reliance % / share of {region}'s supply produced at home" + (f" or in {group}" if group else "") + " % (origin = the exporting region: re-exports are not traced)")
+    rows = []
+    for mn in minerals:
+        row = [mn]
+        for sn in scen:
+            n = ds.sel(scenario=sn, mineral=mn, stage=last, region=region)
+            nir = float(n.net_import_reliance)
+            share = float(n.sourcing_share.sel(source=src).sum()) if np.isfinite(n.sourcing_share.sel(source="home")) else math.nan
+            row.append(f"{_fmt(100 * nir) if math.isfinite(nir) else '-'}/{_fmt(100 * share) if math.isfinite(share) else '-'}")
+        rows.append(row)
+    click.echo("  " + _table(rows, ["mineral"] + [short[s] for s in scen]).replace("\n", "\n  "))
+    unit = money_unit(ds)
+    rows = []
+    members = ds.attrs.get("_group_members", [])
+    for sn in scen[1:]:
+        d = ds.sel(scenario=sn)
+        b = ds.sel(scenario=scen[0])
+        pr = (d.price.sel(stage=last, region=region) / b.price.sel(stage=last, region=region) - 1).values
+        changed = pr[np.isfinite(pr) & (np.abs(pr) > 1e-9)]
+        if unit:
+            gov = -float((d.government_net.sel(region=region) - b.government_net.sel(region=region)).sum())
+            w = d.total_welfare_change
+            regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
+            vals = [_fmt(gov / 1e6)] + [_fmt(float(w.sel(region=r).sum()) / 1e6) for r in regs]
+            if group and members:
+                vals.append(_fmt(float(w.sel(region=members).sum()) / 1e6))
+            vals.append(_fmt(float(w.sum()) / 1e6))
+        else:
+            vals = ["-"]
+        rows.append([sn, str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
+    if unit:
+        regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
+        head = ["scenario", "minerals moved", f"median dP {region}", f"{region} fiscal cost"] + [f"dW {r}" for r in regs] + ([f"dW {group}"] if group and members else []) + ["dW world"]
+        click.echo(f"  money in million {unit} per year, summed over all {ds.sizes['mineral']} minerals; dW = welfare change")
+    else:
+        head = ["scenario", "minerals moved", f"median dP {region}", "money"]
+    click.echo("  " + _table(rows, head).replace("\n", "\n  "))

@@ -64,7 +64,7 @@ UNITS = {
     "net_imports": _Q,
     "production": _Q,
     "apparent_consumption": _Q,
-    "net_import_reliance": "fraction (imports - exports) / apparent consumption",
+    "net_import_reliance": "fraction (apparent consumption - production) / apparent consumption (USGS: net imports net of stock changes)",
     "supply_share": "fraction of the node's supply by origin (home = own output net of exports)",
     "sourcing_share": "fraction of the node's supply produced at home or in each group (origin = exporting region)",
     "production_top_share": "fraction of world output at the stage in the largest region",

@@ -205,7 +205,7 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     production = np.nan_to_num(sol.supply) + out
     consumption = np.nan_to_num(sol.demand) + use
     with np.errstate(divide="ignore", invalid="ignore"):
-        nir = np.where(consumption > 1e-12 * market.quantity_scale, (imports - exports) / consumption, np.nan)
+        nir = np.where(consumption > 1e-12 * market.quantity_scale, (consumption - production) / consumption, np.nan)
     return {
         "imports": imports,
         "exports": exports,

@@ -1,0 +1,108 @@
+"""The bundled 54-mineral case: calibration, scenarios, provenance, headline.
+
+Calibration: every supply and demand curve is linear through its
+regional reference point (price, quantity) and the transport costs equal
+the calibrated price gaps, so the baseline must reproduce each region's
+production, consumption, refining output and reference price.  The
+tolerance is 1e-6 relative: the verifier accepts equilibria to 1e-6 of
+the market's scales, so nothing tighter can be promised (measured: about
+1e-9).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from solver.case import load_case
+from solver.cli import bundled_case_path, main
+from solver.results import to_dataset
+from solver.run import solve_case
+
+CASE = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
+
+
+@pytest.fixture(scope="module")
+def solved():
+    case = load_case(CASE)
+    results = solve_case(case)
+    return case, results, to_dataset(case, results)
+
+
+def rows(name):
+    with open(CASE / name, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_54_minerals_of_the_2025_draft_list():
+    case = load_case(CASE)
+    lists = {r["mineral"]: r for r in rows("data/usgs_critical_mineral_lists.csv")}
+    draft = {m for m, r in lists.items() if r["list_2025_draft_54"] == "Y"}
+    assert len(draft) == 54 and set(case.markets) == draft
+    two = {m for m, mk in case.markets.items() if mk.stages == ["mine", "refined"]}
+    for m in ("neodymium", "dysprosium", "lithium", "cobalt", "nickel", "graphite", "gallium", "germanium", "manganese", "tungsten"):
+        assert m in two
+    assert bundled_case_path().resolve() == CASE.resolve()
+
+
+def test_every_figure_has_source_and_confidence():
+    for table in ("minerals.csv", "routes.csv", "processing.csv"):
+        for r in rows(table):
+            assert r["confidence"] in ("reported", "derived", "estimated", "assumed"), (table, r)
+    for r in rows("nodes.csv"):
+        for side in ("supply", "demand"):
+            if r.get(f"{side}_quantity"):
+                assert r[f"{side}_confidence"] in ("reported", "derived", "estimated", "assumed")
+                assert r[f"{side}_source"]
+    # an assumed elasticity can never make a curve "reported"
+    assert not any(r.get("demand_confidence") == "reported" for r in rows("nodes.csv"))
+    params = rows("assumptions.csv")
+    assert all(float(p["low"]) <= float(p["central"]) <= float(p["high"]) or float(p["low"]) >= float(p["central"]) >= float(p["high"]) for p in params)
+
+
+def test_baseline_reproduces_the_calibration(solved):
+    case, results, ds = solved
+    base = ds.sel(scenario="baseline")
+    worst_q = worst_p = 0.0
+    for r in rows("nodes.csv"):
+        for side in ("supply", "demand"):
+            if r.get(f"{side}_quantity"):
+                sel = dict(mineral=r["mineral"], stage=r["stage"], region=r["region"])
+                q0, p0 = float(r[f"{side}_quantity"]), float(r[f"{side}_price"])
+                worst_q = max(worst_q, abs(float(base[side].sel(**sel)) - q0) / q0)
+                worst_p = max(worst_p, abs(float(base.price.sel(**sel)) - p0) / p0)
+    for r in rows("processing.csv"):
+        y = float(base.processing.sel(mineral=r["mineral"], stage="refined", region=r["region"]))
+        if "latent" in r["source"]:
+            assert y == pytest.approx(0, abs=1e-9 * float(r["capacity"]))
+        else:
+            worst_q = max(worst_q, abs(y - float(r["capacity"]) / 1.25) / (float(r["capacity"]) / 1.25))
+    assert worst_q < 1e-6 and worst_p < 1e-6
+
+
+def test_every_scenario_is_a_verified_equilibrium(solved, tmp_path):
+    case, results, ds = solved
+    assert ds.scenario.values.tolist() == ["baseline", "negotiations-fail-mip", "partner-floor-club", "stockpile-offtake", "china-export-controls", "china-export-controls-allies", "agreements-plus-floor"]
+    bad = [(s, m, r.message) for s, per in results.items() for m, r in per.items() if not r.ok]
+    assert not bad, bad[:3]
+    # the ban holds and the MIP binds where China supplied the USA
+    ban = ds.sel(scenario="china-export-controls", mineral="gallium", stage="refined")
+    assert float(ban.flow.sel(origin="CHN", destination="USA")) == pytest.approx(0, abs=1e-9)
+    nir = ds.net_import_reliance.sel(stage="refined", region="USA")
+    assert float(np.nanmax(nir.values)) <= 1 + 1e-9  # stock purchases are not consumption (USGS)
+
+
+def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["solve"])
+    assert r.exit_code == 0, r.output
+    for frag in ("Headline: critical-minerals-54", "neodymium", "partner-floor-club", "USA fiscal cost", "dW world", "mineq-results/critical-minerals-54.nc"):
+        assert frag in r.output
+    assert len(r.output.splitlines()) <= 40
+    r = CliRunner().invoke(main, ["verify", "mineq-results/critical-minerals-54.nc"])
+    assert r.exit_code == 0 and "378 equilibria, 0 failures" in r.output, r.output[-500:]
