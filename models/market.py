@@ -151,6 +151,8 @@ class Solution:
     offtake: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: rent per unit of each :attr:`PolicyPlan.quotas` entry (price unit)
     quota_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: origin rent per unit of each :attr:`PolicyPlan.origin_rules` entry
+    origin_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: engine-internal: the program's block values (scaled), a warm start
     block_values: np.ndarray | None = None
 
@@ -440,6 +442,19 @@ class MarketModel:
         m.quota_q = pyo.Param(m.QT, mutable=True, initialize={j: q.quantity / Q for j, q in enumerate(quotas)})
         m.quota = pyo.Constraint(m.QT, rule=lambda m, j: sum(m.x[i] for i in quotas[j].routes) <= m.quota_q[j])
 
+        # rules of origin: covered exports <= own output (supply + refining)
+        rules = [] if plan is None else plan.origin_rules
+        made_at: dict[int, list] = {}
+        for pos, (kind, owner, _) in enumerate(owners):
+            if kind == "supply":
+                made_at.setdefault(owner, []).extend((b, 1.0) for b in owner_blocks[pos])
+            elif kind == "processing":
+                p = market.processes[owner]
+                made_at.setdefault(nidx[(p.target, p.region)], []).extend((b, 1.0) for b in owner_blocks[pos])
+        m.OR = pyo.RangeSet(0, len(rules) - 1) if rules else pyo.Set(initialize=[])
+        m.origin = pyo.Constraint(m.OR, rule=lambda m, j: sum(m.x[i] for i in rules[j].routes) - sum(c * m.z[b] for b, c in made_at.get(rules[j].node, [])) <= 0)
+        self._made_at = made_at
+
         value = []
         for b, (pos, _) in enumerate(blocks):
             sign = 1.0 if owners[pos][0] in ("demand", "offtake") else -1.0
@@ -569,6 +584,7 @@ class MarketModel:
         # row of a maximisation HiGHS reports it with the opposite sign of
         # the balance rows' duals (tests/test_policies.py)
         sol.quota_rent = np.array([max(0.0, row[cmap[m.quota[j]]]) * self.P for j in m.QT]) if len(m.QT) else np.zeros(0)
+        sol.origin_rent = np.array([max(0.0, row[cmap[m.origin[j]]]) * self.P for j in m.OR]) if len(m.OR) else np.zeros(0)
         sol.block_values = z
         return sol, q
 

@@ -131,6 +131,11 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
     sz = np.asarray(start.block_values) if has else None
     balance: dict[int, dict] = {n: {} for n in price}
     floor_mult = {n: prog.col(0.0, big) for n in model._floor_nodes}
+    # rules of origin: one rent per rule, earned at its node, paid on its routes
+    origin_cols = [prog.col(0.0, big) for _ in plan.origin_rules]
+    origin_at: dict[int, list[int]] = {}
+    for j, rule in enumerate(plan.origin_rules):
+        origin_at.setdefault(rule.node, []).append(origin_cols[j])
     credit_mult = {k: prog.col(0.0, big) for k in model._credited}
 
     z = []
@@ -157,6 +162,8 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             st = {zc: slo, price[owner]: -1.0, a: -1.0}
             if owner in floor_mult:
                 st[floor_mult[owner]] = -1.0
+            for oc in origin_at.get(owner, []):
+                st[oc] = -1.0
             if c is not None:
                 st[c] = 1.0
             prog.row(st, -lev, -lev)
@@ -175,6 +182,8 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             _add(st, price[up_], p.theta)
             if owner in credit_mult:
                 st[credit_mult[owner]] = -1.0
+            for oc in origin_at.get(down, []):
+                st[oc] = -1.0
             if c is not None:
                 st[c] = 1.0
             prog.row(st, -lev, -lev)
@@ -239,12 +248,17 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         for j, q in enumerate(plan.quotas):
             if i in q.routes:
                 _add(row, rents[j], 1.0)
+        for j, rule in enumerate(plan.origin_rules):
+            if i in rule.routes:
+                _add(row, origin_cols[j], 1.0)
         prog.row(row, -const, -const)
         hint = None
         if has:
             sx = start.flow[i] / Q
             landed = (terms.landed(sp[no] * P, mk.routes[(s, o, d)]) if terms is not None else sp[no] * P + mk.routes[(s, o, d)]) / P
             rent = sum(start.quota_rent[j] for j, q in enumerate(plan.quotas) if i in q.routes) / P if len(start.quota_rent) == len(plan.quotas) else 0.0
+            if len(start.origin_rent) == len(plan.origin_rules):
+                rent += sum(start.origin_rent[j] for j, r in enumerate(plan.origin_rules) if i in r.routes) / P
             hint = (max(landed + rent - sp[nd], 0.0), sx)
         prog.comp(g, big, {xc: 1.0}, 0.0, Mq, hint)
     for j, q in enumerate(plan.quotas):
@@ -255,6 +269,17 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             hint = (start.quota_rent[j] / P, (q.quantity - sum(start.flow[i] for i in q.routes)) / Q)
         prog.comp(rents[j], big, used, q.quantity / Q, Mq, hint)
 
+    for j, rule in enumerate(plan.origin_rules):
+        made = {z[b]: -c_ for b, c_ in model._made_at.get(rule.node, [])}
+        for i in rule.routes:
+            _add(made, x[i], 1.0)
+        prog.row(made, -math.inf, 0.0)
+        slack = {k: -v for k, v in made.items()}  # own output − covered exports
+        hint = None
+        if has and len(start.origin_rent) == len(plan.origin_rules):
+            own = sum(c_ * sz[b] for b, c_ in model._made_at.get(rule.node, []))
+            hint = (start.origin_rent[j] / P, own - sum(start.flow[i] for i in rule.routes) / Q)
+        prog.comp(origin_cols[j], big, slack, 0.0, Mq, hint)
     supply_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "supply"}
     proc_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "processing"}
     for n, mu in floor_mult.items():
@@ -278,14 +303,19 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         p = mk.processes[k]
         F = f.level / P
         y0 = sum(sz[b] for b in owner_blocks[proc_pos[k]]) if has else 0.0
-        g0 = max(0.0, F - sp[nidx[(p.target, p.region)]]) if has else 0.0
+        bonus0 = sum(start.origin_rent[j] for j, r in enumerate(plan.origin_rules) if r.node == nidx[(p.target, p.region)]) / P if has and len(start.origin_rent) == len(plan.origin_rules) else 0.0
+        g0 = max(0.0, F - sp[nidx[(p.target, p.region)]] - bonus0) if has else 0.0
         prog.comp(nu, big, gap, 0.0, Mq, (g0, max(0.0, y0 - cap)) if has else None)
         # credit g = max(0, F − p_down)
         down = price[nidx[(p.target, p.region)]]
         g = prog.col(0.0, big)
         beta = prog.binary(1.0 if g0 <= 0 else 0.0, abs(F - sp[nidx[(p.target, p.region)]])) if has else prog.binary()
-        prog.row({g: 1.0, down: 1.0}, F, math.inf)
-        prog.row({g: 1.0, down: 1.0, beta: -2 * big}, -math.inf, F)
+        # the floor tops up price plus origin rent at the refiner's node
+        realised = {g: 1.0, down: 1.0}
+        for oc in origin_at.get(nidx[(p.target, p.region)], []):
+            realised[oc] = 1.0
+        prog.row(realised, F, math.inf)
+        prog.row({**realised, beta: -2 * big}, -math.inf, F)
         prog.row({g: 1.0, beta: 2 * big}, -math.inf, 2 * big)
         # u's value: g − ν = c_u − a_u
         a_u = prog.col(0.0, big)
@@ -303,7 +333,7 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
     for n, terms in balance.items():
         rel = float(plan.release[n]) / Q
         prog.row(terms, -rel, -rel)
-    return prog, {"price": price, "z": z, "x": x, "rent": rents, "big": big}
+    return prog, {"price": price, "z": z, "x": x, "rent": rents, "origin": origin_cols, "big": big}
 
 
 def _bounds(model, plan) -> tuple[float, float]:
@@ -409,6 +439,7 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
         q = model.owner_quantities(z)
         sol = model._assemble(q, x, price * model.P, math.nan)
         sol.quota_rent = np.array([vals[c] * model.P for c in cols["rent"]]) if cols["rent"] else np.zeros(0)
+        sol.origin_rent = np.array([vals[c] * model.P for c in cols["origin"]]) if cols["origin"] else np.zeros(0)
         sol.block_values = z
         sol.status = "milp"
         ver = verify(mk, sol, tol, plan)

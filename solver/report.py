@@ -167,7 +167,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     """One screen: import reliance and sourcing before/after each scenario,
     then fiscal cost and welfare by region (money summed over minerals)."""
     scen = ds.scenario.values.tolist()
-    short = {s: (s[:10] if len(s) <= 10 else s[:9] + "~") for s in scen}
+    short = {s: ("baseline" if i == 0 else f"S{i}") for i, s in enumerate(scen)}
     last = "refined" if "refined" in ds.stage.values.tolist() else ds.stage.values.tolist()[-1]
     click.echo(f"Headline: {ds.attrs.get('case_name')} (base year {ds.attrs.get('base_year')}), {region} at the {last} stage")
     src = ["home"] + ([group] if group else [])
@@ -182,6 +182,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
             row.append(f"{_fmt(100 * nir) if math.isfinite(nir) else '-'}/{_fmt(100 * share) if math.isfinite(share) else '-'}")
         rows.append(row)
     click.echo("  " + _table(rows, ["mineral"] + [short[s] for s in scen]).replace("\n", "\n  "))
+    click.echo("  " + "; ".join(f"{short[s]} = {s}" for s in scen[1:]))
     unit = money_unit(ds)
     rows = []
     members = ds.attrs.get("_group_members", [])
@@ -200,7 +201,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
             vals.append(_fmt(float(w.sum()) / 1e6))
         else:
             vals = ["-"]
-        rows.append([sn, str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
+        rows.append([f"{short[sn]} {sn}", str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
     if unit:
         regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
         head = ["scenario", "minerals moved", f"median dP {region}", f"{region} fiscal cost"] + [f"dW {r}" for r in regs] + ([f"dW {group}"] if group and members else []) + ["dW world"]

@@ -35,6 +35,7 @@ NODE_VARS = (
     "demand",
     "offtake",
     "stockpile_release",
+    "origin_rent_per_unit",
     "processing",
     "processing_input",
     "imports",
@@ -57,6 +58,7 @@ UNITS = {
     "demand": _Q,
     "offtake": _Q + ": government stockpile purchases",
     "stockpile_release": _Q + ": stocks sold",
+    "origin_rent_per_unit": _P + ": shadow price of a rules-of-origin limit on the node's exports",
     "processing": "quantity unit of the output stage, per year",
     "processing_input": "quantity unit of the input stage",
     "imports": _Q,
@@ -171,6 +173,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                 for o, g in zip(plan.offtakes, sol.offtake):
                     s, r = mk.nodes[o.node]
                     node["offtake"][i, j, stages.index(s), regs.index(r)] = g
+                for rule, lam in zip(plan.origin_rules, sol.origin_rent):
+                    s, r = mk.nodes[rule.node]
+                    node["origin_rent_per_unit"][i, j, stages.index(s), regs.index(r)] = lam
                 for n, rel in enumerate(plan.release):
                     if rel:
                         s, r = mk.nodes[n]
@@ -288,6 +293,7 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
             if plan is not None:
                 sol.offtake = np.array([float(sel.offtake.sel(stage=mk.nodes[o.node][0], region=mk.nodes[o.node][1])) for o in plan.offtakes])
                 sol.quota_rent = np.array([float(sel.quota_shadow_price.isel(quota=k)) if k < sel.sizes.get("quota", 0) else np.nan for k in range(len(plan.quotas))])
+                sol.origin_rent = np.array([float(sel.origin_rent_per_unit.sel(stage=mk.nodes[r.node][0], region=mk.nodes[r.node][1])) for r in plan.origin_rules])
             out[sn][mn] = sol
     return out
 

@@ -31,6 +31,9 @@ from .verify import TOLERANCE, Verification, verify
 
 #: fixed-point / linearisation iterations before the fallback
 MAX_ITERATIONS = 60
+#: an iterative solution is refined (at most 5 more steps) until its largest
+#: residual is below MARGIN x tolerance
+MARGIN = 1e-3
 
 EQUILIBRIUM = "equilibrium"
 NOT_CONVERGED = "not converged"
@@ -83,9 +86,9 @@ class WedgeIteration:
         self.hist_f: list[np.ndarray] = []
         self.best = np.inf
 
-    def target(self, price: np.ndarray) -> np.ndarray:
+    def target(self, price: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
         rw = self.plan.route_wedges(price)
-        cr = self.plan.process_credits(price)
+        cr = self.plan.process_credits(price, origin)
         return np.array([rw[i] for i in self.routes] + [cr[k] for k in self.credits], dtype=float)
 
     def unpack(self, w: np.ndarray) -> tuple[dict, dict]:
@@ -142,7 +145,7 @@ def solve_market(
     fp = WedgeIteration(plan, memory=memory, damping=damping) if wedged else None
     w = None
     if fp is not None:
-        w = fp.target(start.price) if start is not None else None
+        w = fp.target(start.price, start.origin_rent if len(start.origin_rent) == len(plan.origin_rules) else None) if start is not None else None
         if w is not None and np.all(np.isfinite(w)):
             model.set_wedges(*fp.unpack(w))
         else:
@@ -150,6 +153,7 @@ def solve_market(
     sol = ver = None
     error = None
     best = None  # the iterate closest to an equilibrium: the fallback's start
+    margin_steps = 0
     it = 0
     method = "qp" if exact else "fixed point"
     try:
@@ -171,12 +175,19 @@ def solve_market(
                     pass
             if best is None or ver.max_residual < best[1].max_residual:
                 best = (sol, ver)
-            if ver.ok or exact:
+            elif ver.ok and best[1].ok:
+                sol, ver = best  # a margin step that did not help: keep the better point
                 break
+            # a verified iterate still near the tolerance gets a few more steps,
+            # so that reported equilibria sit well inside it
+            if exact or (ver.ok and (ver.max_residual <= MARGIN * tol or margin_steps >= 5)):
+                break
+            if ver.ok:
+                margin_steps += 1
             if not market.exact:
                 model.relinearise({pos: q[pos] for pos in model.nonlinear_owners})
             if fp is not None:
-                tw = fp.target(sol.price)
+                tw = fp.target(sol.price, sol.origin_rent)
                 if not np.all(np.isfinite(tw)):
                     break
                 w = tw if w is None else fp.step(w, tw)

@@ -36,6 +36,7 @@ WELFARE_ITEMS = (
     "quota_rent",
     "undertaking_rent",
     "offtake_premium",
+    "origin_rent",
     "rents",
     "stockpile_value",
     "total_welfare",
@@ -49,20 +50,22 @@ def _integral(curve, q: float) -> float:
 def floor_payments(market: Market, sol: Solution, plan) -> tuple[np.ndarray, np.ndarray]:
     """Deficiency payments: per unit at each node, and total per process.
 
-    Per node: ``max(0, F − P)`` where producers or processors are covered
-    (NaN elsewhere).  Totals are per supply node and per process, on the
+    Per node: ``max(0, F − P − origin rent)`` where producers or
+    processors are covered (NaN elsewhere).  Totals are per supply node and per process, on the
     covered quantity ``min(q, cap)``.
     """
     per_unit = np.full(len(market.nodes), np.nan)
     if plan is None:
         return per_unit, np.zeros(len(market.processes))
+    # the floor tops up the realised unit revenue: price plus origin rent
+    realised = np.asarray(sol.price, dtype=float) + (plan.origin_rent_by_node(sol.origin_rent) if plan.origin_rules else 0.0)
     for n, f in plan.supply_floors.items():
-        per_unit[n] = f.payment(sol.price[n])
+        per_unit[n] = f.payment(realised[n])
     proc = np.zeros(len(market.processes))
     for k, f in plan.process_floors.items():
         p = market.processes[k]
         n = market.node_index(p.target, p.region)
-        per_unit[n] = f.payment(sol.price[n])
+        per_unit[n] = f.payment(realised[n])
         proc[k] = per_unit[n] * min(sol.processing[k], f.cap)
     return per_unit, proc
 
@@ -76,8 +79,8 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     floor payments; processor surplus ``(P_out − θ·P_in)·Y − ∫_0^Y MCproc``
     plus floor payments; government revenue and outlays by instrument;
     rents (quota licences, price undertakings, the premium of offtake
-    purchases above the market price); the stockpile bought, valued at the
-    price paid.
+    purchases above the market price, origin rents of exporters under
+    rules of origin); the stockpile bought, valued at the price paid.
     """
     if plan is not None:
         market = plan.market
@@ -122,11 +125,17 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
             w["offtake_outlay"][ridx[o.region]] += o.level * g
             w["offtake_premium"][r] += (o.level - sol.price[o.node]) * g
             w["stockpile_value"][ridx[o.region]] += o.level * g
+        if plan.origin_rules:
+            made = np.nan_to_num(sol.supply).copy()
+            for k, p in enumerate(market.processes):
+                made[nidx[(p.target, p.region)]] += sol.processing[k]
+            for rule, lam in zip(plan.origin_rules, sol.origin_rent):
+                w["origin_rent"][ridx[market.nodes[rule.node][1]]] += lam * made[rule.node]
         for n, rel in enumerate(plan.release):
             if rel:
                 w["stockpile_release_revenue"][ridx[market.nodes[n][1]]] += sol.price[n] * rel
     w["government_net"] = w["tariff_revenue"] + w["levy_revenue"] + w["export_tax_revenue"] + w["stockpile_release_revenue"] - w["deficiency_payments"] - w["offtake_outlay"]
-    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"]
+    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"]
     w["total_welfare"] = w["consumer_surplus"] + w["producer_surplus"] + w["processor_surplus"] + w["government_net"] + w["rents"] + w["stockpile_value"]
     return w
 

@@ -74,9 +74,11 @@ def _bound_gap(curve, q: float) -> float:
 
 
 def _paid(floor, q: float, price: float, dq: float) -> tuple[float, float]:
-    """Interval of the marginal price a floored seller gets at output ``q``.
+    """Interval of the marginal revenue a floored seller gets at output ``q``.
 
-    ``max(P, F)`` on covered units, ``P`` past the cap, anything between at it.
+    ``price`` is the realised unit revenue (node price plus any origin
+    rent); ``max(price, F)`` on covered units, ``price`` past the cap,
+    anything between at it.
     """
     top = max(price, floor.level)
     if q < floor.cap - dq:
@@ -113,9 +115,13 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     quotas = plan.quotas if plan is not None else []
     G = np.asarray(sol.offtake, dtype=float) if len(offtakes) else np.zeros(0)
     lam = np.asarray(sol.quota_rent, dtype=float) if len(quotas) else np.zeros(0)
-    if len(G) != len(offtakes) or len(lam) != len(quotas):
-        v.add("policy_data", [np.inf], [f"solution has {len(G)} offtake and {len(lam)} quota values for {len(offtakes)} and {len(quotas)} policies"])
+    rules = plan.origin_rules if plan is not None else []
+    orig = np.asarray(sol.origin_rent, dtype=float) if len(rules) else np.zeros(0)
+    if len(G) != len(offtakes) or len(lam) != len(quotas) or len(orig) != len(rules):
+        v.add("policy_data", [np.inf], [f"solution has {len(G)} offtake, {len(lam)} quota and {len(orig)} origin values for {len(offtakes)}, {len(quotas)} and {len(rules)} policies"])
         return v
+    # origin rents: what a unit made at a node earns on top of its price
+    bonus = plan.origin_rent_by_node(orig) if rules else np.zeros(len(nodes))
 
     # 1. balance at each node
     net = S - D
@@ -139,11 +145,12 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         for (s, r), c in curves.items():
             i = nidx[(s, r)]
             if side == "supply" and i in floors:
-                lo, hi = _paid(floors[i], qty[i], price[i], dq)
+                lo, hi = _paid(floors[i], qty[i], price[i] + bonus[i], dq)
                 fres.append(max(_range_gap(c, qty[i], lo, dq, hi) / P, _bound_gap(c, qty[i]) / Q))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
-            res.append(max(_range_gap(c, qty[i], price[i], dq) / P, _bound_gap(c, qty[i]) / Q))
+            earned = price[i] + (bonus[i] if side == "supply" else 0.0)
+            res.append(max(_range_gap(c, qty[i], earned, dq) / P, _bound_gap(c, qty[i]) / Q))
             lab.append(f"{side} {s}/{r}")
         absent = [i for i, n in enumerate(nodes) if n not in curves]
         raw = np.asarray(sol.supply if side == "supply" else sol.demand, dtype=float)
@@ -157,7 +164,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
 
     # 4. spatial arbitrage on every allowed route (border measures: §3)
     terms = plan.routes if plan is not None else {}
-    rent = plan.quota_rent_by_route(lam) if plan is not None else np.zeros(len(routes))
+    rent = plan.quota_rent_by_route(lam, orig) if plan is not None else np.zeros(len(routes))
     res, lab, bres, blab = [], [], [], []
     for i, (s, o, d) in enumerate(routes):
         po, pd_ = price[nidx[(s, o)]], price[nidx[(s, d)]]
@@ -182,9 +189,10 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     res, lab = [], []
     for i, p in enumerate(market.processes):
         p_out, p_in = price[nidx[(p.target, p.region)]], price[nidx[(p.source, p.region)]]
-        lo = hi = p_out
+        # what a unit of output earns: price plus origin rent, topped up to a floor
+        lo = hi = p_out + bonus[nidx[(p.target, p.region)]]
         if i in pfloors:
-            lo, hi = _paid(pfloors[i], Y[i], p_out, dq)
+            lo, hi = _paid(pfloors[i], Y[i], lo, dq)
         res.append(max(_range_gap(p.cost, Y[i], lo - p.theta * p_in, dq, hi - p.theta * p_in) / P, _bound_gap(p.cost, Y[i]) / Q))
         lab.append(f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else ""))
     v.add("processing", res, lab)
@@ -212,4 +220,14 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             res.append(r_)
             lab.append(f"quota {q.label}")
         v.add("quota", res, lab)
+    if rules:
+        made = S.copy()
+        for i, p in enumerate(market.processes):
+            made[nidx[(p.target, p.region)]] += Y[i]
+        res, lab = [], []
+        for k, rule in enumerate(rules):
+            slack = (made[rule.node] - float(sum(X[i] for i in rule.routes))) / Q
+            res.append(max(0.0, -orig[k] / P, -slack, min(orig[k] / P, slack)))
+            lab.append(f"origin {rule.label}")
+        v.add("rules_of_origin", res, lab)
     return v

@@ -345,3 +345,43 @@ def test_sourcing_shares_in_results():
     assert float(sh.sel(source="home")) == pytest.approx(42.5 / 77.5, rel=1e-9)
     assert float(sh.sel(source="partners")) == pytest.approx(35 / 77.5, rel=1e-9)
     assert float(ds.production_hhi.sel(scenario="baseline", mineral="m", stage=R)) == pytest.approx((62.5**2 + 42.5**2) / 105**2, rel=1e-9)
+
+
+def transit_market():
+    """A (supply 10 + S) ships to M (supply 40 + S, demand 100 − D) at 5; M
+    ships to B (demand 160 − D) at 5; the direct route A->B costs 10."""
+    return mineral(
+        nodes=[
+            {"stage": R, "region": "A", "supply": lin(10, 1)},
+            {"stage": R, "region": "M", "supply": lin(40, 1), "demand": lin(100, 1)},
+            {"stage": R, "region": "B", "demand": lin(160, 1)},
+        ],
+        routes=[{"origin": "A", "destination": "M", "cost": 5.0}, {"origin": "M", "destination": "B", "cost": 5.0}, {"origin": "A", "destination": "B", "cost": 10.0}],
+    )
+
+
+def test_rules_of_origin_stop_a_ban_leaking_through_a_third_country():
+    """Ban A->B.  Without rules of origin A's output reaches B through M:
+    P_M = P_A + 5, P_B = P_M + 5 and (P_M − 15) + (P_M − 40) = (100 − P_M)
+    + (155 − P_M) give P_M = 77.5, P_B = 82.5.
+
+    With M's exports to B limited to M's own output (rent λ): M's
+    producers earn P_M + λ, so S_M = P_M + λ − 40 = X_MB = D_B = 160 − P_B
+    and P_B = P_M + 5 + λ, hence P_M + λ = 97.5, S_M = 57.5, P_B = 102.5.
+    M consumes A's material: X_AM = P_M − 15 = D_M = 100 − P_M, so
+    P_M = 57.5, λ = 40, P_A = 52.5; the origin rent 40 × 57.5 = 2300 goes
+    to M."""
+    ban = {"type": "export_quota", "exporters": "A", "destinations": ["B"], "quantity": 0.0}
+    mk, base, leak = solve_policy([ban], market=transit_market(), regions=("A", "M", "B"))
+    assert leak.ok and (P(leak, "M"), P(leak, "B")) == pytest.approx((77.5, 82.5), rel=1e-9)
+    roo = {"type": "rules_of_origin", "exporters": ["M"], "importers": ["B"]}
+    mk, base, res = solve_policy([ban, roo], market=transit_market(), regions=("A", "M", "B"))
+    assert res.ok
+    assert (P(res, "A"), P(res, "M"), P(res, "B")) == pytest.approx((52.5, 57.5, 102.5), rel=1e-9)
+    assert res.solution.origin_rent == pytest.approx([40], rel=1e-9)
+    w = check_identity(mk, base, res)
+    assert w["origin_rent"] == pytest.approx([0, 2300, 0], rel=1e-9)
+    # the MILP fallback knows the rule too
+    mk, base, milp = solve_policy([ban, roo, {"type": "tariff", "importers": "M", "ad_valorem": 0.0001}], market=transit_market(), regions=("A", "M", "B"), max_iterations=1)
+    assert milp.ok and milp.method == "milp"
+    assert milp.solution.origin_rent[0] == pytest.approx(40, rel=1e-3)

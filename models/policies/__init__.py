@@ -8,11 +8,11 @@ scenario's instruments to one market.
 from __future__ import annotations
 
 from ..market import Market, Solution
-from . import capacity_shock, export_quota, export_tax, import_quota, minimum_import_price, price_floor, stockpile_release, tariff  # noqa: F401  (registration)
+from . import capacity_shock, export_quota, export_tax, import_quota, minimum_import_price, price_floor, rules_of_origin, stockpile_release, tariff  # noqa: F401  (registration)
 from .base import COMMON_KEYS, INSTRUMENTS, Instrument, Regions, register
-from .plan import Floor, Offtake, PolicyPlan, Quota, RouteTerms
+from .plan import Floor, Offtake, OriginRule, PolicyPlan, Quota, RouteTerms
 
-__all__ = ["COMMON_KEYS", "INSTRUMENTS", "Instrument", "Regions", "register", "build_plan", "PolicyPlan", "RouteTerms", "Floor", "Offtake", "Quota"]
+__all__ = ["COMMON_KEYS", "INSTRUMENTS", "Instrument", "Regions", "register", "build_plan", "PolicyPlan", "RouteTerms", "Floor", "Offtake", "Quota", "OriginRule"]
 
 
 def load_plugins() -> list[str]:

@@ -78,7 +78,8 @@ class Floor:
 
     ``cap`` bounds the covered quantity (units of the node's stage); the
     payment per covered unit is ``max(0, level − P)``, paid by ``region``'s
-    government.
+    government.  Where a rule of origin gives the node's output a rent
+    ``λ``, the floor tops up the realised revenue: ``max(0, level − P − λ)``.
     """
 
     level: float
@@ -116,6 +117,20 @@ class Quota:
 
 
 @dataclass
+class OriginRule:
+    """``Σ flows on routes <= own output at node`` (no re-exports on them).
+
+    Own output is the node's supply plus processing into it.  The rule's
+    shadow price ``λ`` is an origin rent: it adds to the landed price on
+    the routes and to the price the node's producers and refiners earn.
+    """
+
+    node: int
+    routes: list[int]
+    label: str = ""
+
+
+@dataclass
 class PolicyPlan:
     """Everything the policies of one scenario do to one market.
 
@@ -130,6 +145,7 @@ class PolicyPlan:
     process_floors: dict[int, Floor] = field(default_factory=dict)
     offtakes: list[Offtake] = field(default_factory=list)
     quotas: list[Quota] = field(default_factory=list)
+    origin_rules: list[OriginRule] = field(default_factory=list)
     release: np.ndarray | None = None
     applied: list[str] = field(default_factory=list)
 
@@ -139,7 +155,7 @@ class PolicyPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.routes or self.supply_floors or self.process_floors or self.offtakes or self.quotas or np.any(self.release))
+        return not (self.routes or self.supply_floors or self.process_floors or self.offtakes or self.quotas or self.origin_rules or np.any(self.release))
 
     @property
     def price_dependent(self) -> bool:
@@ -163,15 +179,28 @@ class PolicyPlan:
             out[i] = terms.wedge(price[mk.node_index(s, o)], mk.routes[routes[i]])
         return out
 
-    def process_credits(self, price: np.ndarray) -> dict[int, float]:
-        """Per floored process: the deficiency payment per unit of output."""
+    def process_credits(self, price: np.ndarray, origin: np.ndarray | None = None) -> dict[int, float]:
+        """Per floored process: the deficiency payment per unit of output
+        (the floor tops up price plus origin rent)."""
         mk = self.market
-        return {k: f.payment(price[mk.node_index(mk.processes[k].target, mk.processes[k].region)]) for k, f in self.process_floors.items()}
+        realised = np.asarray(price, dtype=float) + (self.origin_rent_by_node(origin) if origin is not None and len(origin) else 0.0)
+        return {k: f.payment(realised[mk.node_index(mk.processes[k].target, mk.processes[k].region)]) for k, f in self.process_floors.items()}
 
-    def quota_rent_by_route(self, rents: np.ndarray) -> np.ndarray:
-        """Σ of the rents of the quotas each route belongs to."""
+    def quota_rent_by_route(self, rents: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
+        """Σ of the rents of the quotas (and origin rules) each route belongs to."""
         out = np.zeros(len(self.market.route_list))
         for q, lam in zip(self.quotas, rents):
             for i in q.routes:
                 out[i] += lam
+        if origin is not None:
+            for rule, lam in zip(self.origin_rules, origin):
+                for i in rule.routes:
+                    out[i] += lam
+        return out
+
+    def origin_rent_by_node(self, origin: np.ndarray) -> np.ndarray:
+        """Origin rent per unit earned by each node's producers and refiners."""
+        out = np.zeros(len(self.market.nodes))
+        for rule, lam in zip(self.origin_rules, origin):
+            out[rule.node] += lam
         return out
