@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from models.policies import build_plan
@@ -79,8 +79,9 @@ def test_raising_a_mip_never_lowers_the_price_nor_raises_covered_imports(cd, dat
     others = [r for r in mk0.regions if r != d]
     origins = data.draw(st.lists(st.sampled_from(others), min_size=1, unique=True))
     p0 = solve_market(mk0).solution.price[_node(mk0, d)]
-    lo = p0 * data.draw(st.floats(0.8, 1.3))
-    hi = lo * data.draw(st.floats(1.01, 1.5))
+    # prices may be negative (negative supply intercepts): raise by adding
+    lo = p0 + abs(p0) * data.draw(st.floats(-0.2, 0.3))
+    hi = lo + max(abs(p0), 1.0) * data.draw(st.floats(0.01, 0.5))
     pol = {"type": "minimum_import_price", "importers": d, "origins": origins}
     mk, _, a = scenario(cd, [dict(pol, level=lo)])
     _, _, b = scenario(cd, [dict(pol, level=hi)])
@@ -114,11 +115,12 @@ def test_floor_below_baseline_price_changes_nothing_and_a_floor_raises_output(cd
     base = solve_market(mk0).solution
     r = data.draw(st.sampled_from(mk0.regions))
     p0 = base.price[_node(mk0, r)]
+    assume(p0 > 1e-3)  # a floor is a positive price; "below a negative price" is empty
     pol = {"type": "price_floor", "mechanism": "deficiency_payment", "regions": r, "stage": mk0.stages[-1], "covers": "producers"}
-    mk, b, low = scenario(cd, [dict(pol, level=max(p0, 1e-3) * data.draw(st.floats(0.2, 1.0)))])
+    mk, b, low = scenario(cd, [dict(pol, level=p0 * data.draw(st.floats(0.2, 1.0)))])
     _close(low.solution.price, b.solution.price, mk)
     assert welfare(mk, low.solution, low.plan)["deficiency_payments"].sum() == pytest.approx(0, abs=1e-6 * mk.price_scale * mk.quantity_scale)
-    _, _, high = scenario(cd, [dict(pol, level=max(p0, 1e-3) * data.draw(st.floats(1.0, 2.0)))])
+    _, _, high = scenario(cd, [dict(pol, level=p0 * data.draw(st.floats(1.0, 2.0)))])
     n = _node(mk, r)
     assert high.solution.supply[n] >= b.solution.supply[n] - 1e-6 * mk.quantity_scale
 
@@ -151,23 +153,26 @@ def test_every_instrument_mix_verifies(cd, data):
     s = mk0.stages[-1]
     pick = lambda: data.draw(st.sampled_from(regs))
     rent = data.draw(st.sampled_from(["levy", "undertaking"]))  # two MIPs on a route must agree on it
-    menu = [
-        lambda: {"type": "minimum_import_price", "importers": pick(), "level_vs_baseline": data.draw(st.floats(0.8, 1.6)), "rent": rent},
-        lambda: {"type": "tariff", "importers": pick(), "ad_valorem": data.draw(st.floats(0, 0.5)), "specific": data.draw(st.floats(0, 5))},
-        lambda: {"type": "export_tax", "exporters": pick(), "ad_valorem": data.draw(st.floats(0, 0.5))},
-        lambda: {"type": "import_quota", "importers": pick(), "quantity": data.draw(st.floats(0, 50))},
-        lambda: {"type": "export_quota", "exporters": pick(), "quantity": data.draw(st.floats(0, 50))},
-        lambda: {"type": "price_floor", "mechanism": "offtake", "regions": pick(), "stage": s, "level": data.draw(st.floats(20, 150)), "budget": data.draw(st.floats(10, 5000))},
-        lambda: {"type": "capacity_shock", "regions": pick(), "factor": data.draw(st.floats(0.2, 1.5))},
-        lambda: {"type": "stockpile_release", "regions": pick(), "quantity": data.draw(st.floats(0, 20))},
-    ]
-    chosen = data.draw(st.lists(st.integers(0, len(menu) - 1), min_size=1, max_size=3))
-    pols = [menu[i]() for i in chosen]
-    nodes = {(n["stage"], n["region"]) for n in cd["minerals"][0]["nodes"] if "supply" in n}
-    # a floor forces output; only demand that absorbs any quantity at some
-    # price (linear, no capacity) makes that well posed
+    menu = {
+        "mip": lambda: {"type": "minimum_import_price", "importers": pick(), "level_vs_baseline": data.draw(st.floats(0.8, 1.6)), "rent": rent},
+        "tariff": lambda: {"type": "tariff", "importers": pick(), "ad_valorem": data.draw(st.floats(0, 0.5)), "specific": data.draw(st.floats(0, 5))},
+        "export_tax": lambda: {"type": "export_tax", "exporters": pick(), "ad_valorem": data.draw(st.floats(0, 0.5))},
+        "import_quota": lambda: {"type": "import_quota", "importers": pick(), "quantity": data.draw(st.floats(0, 50))},
+        "export_quota": lambda: {"type": "export_quota", "exporters": pick(), "quantity": data.draw(st.floats(0, 50))},
+        "offtake": lambda: {"type": "price_floor", "mechanism": "offtake", "regions": pick(), "stage": s, "level": data.draw(st.floats(20, 150)), "budget": data.draw(st.floats(10, 5000))},
+        "shock": lambda: {"type": "capacity_shock", "regions": pick(), "factor": data.draw(st.floats(0.2, 1.5))},
+        "release": lambda: {"type": "stockpile_release", "regions": pick(), "quantity": data.draw(st.floats(0, 20))},
+        "origin": lambda: {"type": "rules_of_origin", "exporters": data.draw(st.lists(st.sampled_from(regs), min_size=1, max_size=3, unique=True)), "importers": pick()},
+    }
+    # floors and released stocks force quantities onto the market; only
+    # demand that absorbs any quantity at some price (linear, no capacity)
+    # makes that well posed (elsewhere "infeasible" is the right answer)
     absorbs = all(n["demand"].get("form") == "linear" and "capacity" not in n["demand"] for n in cd["minerals"][0]["nodes"] if "demand" in n)
     has_demand = any("demand" in n for n in cd["minerals"][0]["nodes"])
+    names = [k for k in menu if k != "release" or (absorbs and has_demand)]
+    chosen = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    pols = [menu[i]() for i in chosen]
+    nodes = {(n["stage"], n["region"]) for n in cd["minerals"][0]["nodes"] if "supply" in n}
     if absorbs and has_demand and data.draw(st.booleans()):
         r = pick()
         if (s, r) in nodes:
