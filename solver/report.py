@@ -76,8 +76,10 @@ def _delta(x: float) -> str:
     return ("+" if x > 0 else "") + _fmt(x) if abs(x) > 0 else "0"
 
 
-def changed_minerals(ds: xr.Dataset, scenario: str, reference: str = "baseline", rtol: float = 1e-9) -> list[str]:
-    """Minerals whose prices, flows or welfare differ between two scenarios."""
+def changed_minerals(ds: xr.Dataset, scenario: str, reference: str = "baseline", rtol: float = 1e-7) -> list[str]:
+    """Minerals whose prices or money figures differ between two scenarios
+    by more than ``rtol`` (relative to the price scale, and to price scale x
+    total consumption for money): below the verifier's tolerance is noise."""
     out = []
     for mn in ds.mineral.values.tolist():
         a, b = ds.sel(scenario=scenario, mineral=mn), ds.sel(scenario=reference, mineral=mn)
@@ -86,7 +88,8 @@ def changed_minerals(ds: xr.Dataset, scenario: str, reference: str = "baseline",
         dp = np.nanmax(np.abs(pa - pb)) / scale if np.isfinite(pa - pb).any() else 0.0
         dw = float(np.nansum(np.abs(a.total_welfare_change.values - b.total_welfare_change.values)))
         dg = float(np.nansum(np.abs(a.government_net.values - b.government_net.values)))
-        if dp > rtol or dw > rtol * scale or dg > rtol * scale or str(a.status.values) != str(b.status.values):
+        money = rtol * scale * max(1.0, float(np.nansum(b.apparent_consumption.values)))
+        if dp > rtol or dw > money or dg > money or str(a.status.values) != str(b.status.values):
             out.append(mn)
     return out
 
@@ -115,7 +118,7 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
             dprice = np.nanmax(np.abs(pa - pb) / np.where(np.abs(pb) > 0, np.abs(pb), np.nan))
             dw = float(np.nansum(a.total_welfare_change.values) - np.nansum(b.total_welfare_change.values))
             fiscal = float(np.nansum(a.government_net.values) - np.nansum(b.government_net.values))
-            rows.append([mn, str(a.status.values), str(a.method.values), f"{100 * dprice:.1f}%", _delta(fiscal), _delta(dw), str(a.mineral_price_unit.values) + " x " + str(a.mineral_quantity_unit.values)])
+            rows.append([mn, str(a.status.values), str(a.method.values), f"{100 * dprice:.1f}%", _delta(fiscal), _delta(dw), _money(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))])
         click.echo("  " + _table(rows, ["mineral", "status", "method", "max |dP|", "gov net change", "world welfare change", "money unit"]).replace("\n", "\n  "))
         return
     for mn in mins:
@@ -146,8 +149,14 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
             rows.append([r] + [_delta(d[k]) for k in d])
         tot = [float(np.nansum(a[f"{k}_change"].values) - np.nansum(b[f"{k}_change"].values)) for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value", "total_welfare")]
         rows.append(["world"] + [_delta(x) for x in tot])
-        click.echo(f"  welfare change [{str(a.mineral_price_unit.values)} x {str(a.mineral_quantity_unit.values)}] (government: revenue minus outlays; fiscal cost = minus its change)")
+        click.echo(f"  welfare change [{_money(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))}] (government: revenue minus outlays; fiscal cost = minus its change)")
         click.echo("  " + _table(rows, ["region", "consumers", "producers", "processors", "government", "rents", "stockpile", "total"]).replace("\n", "\n  "))
+
+
+def _money(price_unit: str, quantity_unit: str) -> str:
+    """``USD/t`` x ``t Co content`` -> ``USD``; otherwise the product written out."""
+    cur, _, per = price_unit.partition("/")
+    return cur if per and quantity_unit.split(" ")[0] == per else f"{price_unit} x {quantity_unit}"
 
 
 def money_unit(ds: xr.Dataset) -> str | None:
@@ -156,10 +165,7 @@ def money_unit(ds: xr.Dataset) -> str | None:
     ``USD/t`` times ``t Co content`` is ``USD``; mixed units give None
     (money is then not summed across minerals).
     """
-    units = set()
-    for pu, qu in zip(ds.mineral_price_unit.values.tolist(), ds.mineral_quantity_unit.values.tolist()):
-        cur, _, per = str(pu).partition("/")
-        units.add(cur if per and str(qu).split(" ")[0] == per else f"{pu} x {qu}")
+    units = {_money(str(pu), str(qu)) for pu, qu in zip(ds.mineral_price_unit.values.tolist(), ds.mineral_quantity_unit.values.tolist())}
     return units.pop() if len(units) == 1 else None
 
 
