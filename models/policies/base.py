@@ -76,6 +76,13 @@ def number(spec: dict, key: str, *, minimum: float | None = None, strict: bool =
     return v
 
 
+def rates(spec: dict) -> tuple[float, float]:
+    """``ad_valorem`` (a fraction) and/or ``specific`` (price units per unit), both >= 0."""
+    if "ad_valorem" not in spec and "specific" not in spec:
+        raise SpecError("ad_valorem", "(missing)", "ad_valorem (a fraction such as 0.25) and/or specific (price units per unit)")
+    return number(spec, "ad_valorem", minimum=0.0, default=0.0), number(spec, "specific", minimum=0.0, default=0.0)
+
+
 def choice(spec: dict, key: str, options: tuple[str, ...], default: str | None = None) -> str:
     v = spec.get(key, default)
     if v not in options:

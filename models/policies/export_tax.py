@@ -10,8 +10,7 @@ ban itself.
 
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import Instrument, number, origins_of, register
+from .base import Instrument, origins_of, rates, register
 
 
 @register
@@ -22,10 +21,7 @@ class ExportTax(Instrument):
     def read(self, spec, regions):
         self.exporters = regions.resolve(spec.get("exporters", "(missing)"), "exporters")
         self.destinations = origins_of(self, spec, regions, "destinations", self.exporters)
-        if "ad_valorem" not in spec and "specific" not in spec:
-            raise SpecError("ad_valorem", "(missing)", "ad_valorem (a fraction such as 0.25) and/or specific (price units per unit)")
-        self.ad_valorem = number(spec, "ad_valorem", minimum=0.0, default=0.0)
-        self.specific = number(spec, "specific", minimum=0.0, default=0.0)
+        self.ad_valorem, self.specific = rates(spec)
 
     def apply(self, plan, baseline):
         mk = plan.market

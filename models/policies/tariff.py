@@ -11,8 +11,7 @@ route add up.
 
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import Instrument, number, origins_of, register
+from .base import Instrument, origins_of, rates, register
 
 
 @register
@@ -23,10 +22,7 @@ class Tariff(Instrument):
     def read(self, spec, regions):
         self.importers = regions.resolve(spec.get("importers", "(missing)"), "importers")
         self.origins = origins_of(self, spec, regions, "origins", self.importers)
-        if "ad_valorem" not in spec and "specific" not in spec:
-            raise SpecError("ad_valorem", "(missing)", "ad_valorem (a fraction such as 0.25) and/or specific (price units per unit)")
-        self.ad_valorem = number(spec, "ad_valorem", minimum=0.0, default=0.0)
-        self.specific = number(spec, "specific", minimum=0.0, default=0.0)
+        self.ad_valorem, self.specific = rates(spec)
 
     def apply(self, plan, baseline):
         mk = plan.market
