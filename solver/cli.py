@@ -124,9 +124,7 @@ def solve(case, scenarios, out, fmt, force, quiet):
         head = c.data.get("case", {})
         if head.get("headline_minerals"):
             group = head.get("headline_group")
-            ds.attrs["_group_members"] = c.groups.get(group, []) if group else []
-            print_headline(ds, head["headline_minerals"], head.get("headline_region", c.regions[0]), group)
-            del ds.attrs["_group_members"]
+            print_headline(ds, head["headline_minerals"], head.get("headline_region", c.regions[0]), group, c.groups.get(group, []) if group else [])
             click.echo(f"Per-mineral changes: mineq compare {path}")
         else:
             print_summary(ds)

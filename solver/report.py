@@ -169,7 +169,7 @@ def money_unit(ds: xr.Dataset) -> str | None:
     return units.pop() if len(units) == 1 else None
 
 
-def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str | None) -> None:
+def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str | None, members: list[str] | None = None) -> None:
     """One screen: import reliance and sourcing before/after each scenario,
     then fiscal cost and welfare by region (money summed over minerals)."""
     scen = ds.scenario.values.tolist()
@@ -182,6 +182,9 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     for mn in minerals:
         row = [mn]
         for sn in scen:
+            if str(ds.status.sel(scenario=sn, mineral=mn).values) != "equilibrium":
+                row.append("no equilibrium")  # never a number that is not an answer
+                continue
             n = ds.sel(scenario=sn, mineral=mn, stage=last, region=region)
             nir = float(n.net_import_reliance)
             share = float(n.sourcing_share.sel(source=src).sum()) if np.isfinite(n.sourcing_share.sel(source="home")) else math.nan
@@ -191,10 +194,11 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     click.echo("  " + "; ".join(f"{short[s]} = {s}" for s in scen[1:]))
     unit = money_unit(ds)
     rows = []
-    members = ds.attrs.get("_group_members", [])
+    members = members or []
     for sn in scen[1:]:
-        d = ds.sel(scenario=sn)
-        b = ds.sel(scenario=scen[0])
+        ok = [m for m in ds.mineral.values.tolist() if str(ds.status.sel(scenario=sn, mineral=m).values) == "equilibrium" and str(ds.status.sel(scenario=scen[0], mineral=m).values) == "equilibrium"]
+        d = ds.sel(scenario=sn, mineral=ok)
+        b = ds.sel(scenario=scen[0], mineral=ok)
         pr = (d.price.sel(stage=last, region=region) / b.price.sel(stage=last, region=region) - 1).values
         changed = pr[np.isfinite(pr) & (np.abs(pr) > 1e-9)]
         if unit:
@@ -207,7 +211,8 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
             vals.append(_fmt(float(w.sum()) / 1e6))
         else:
             vals = ["-"]
-        rows.append([f"{short[sn]} {sn}", str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
+        missing = ds.sizes["mineral"] - len(ok)
+        rows.append([f"{short[sn]} {sn}" + (f" ({missing} minerals without equilibrium left out)" if missing else ""), str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
     if unit:
         regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
         head = ["scenario", "minerals moved", f"median dP {region}", f"{region} fiscal cost"] + [f"dW {r}" for r in regs] + ([f"dW {group}"] if group and members else []) + ["dW world"]
