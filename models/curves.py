@@ -460,7 +460,7 @@ def make_curve(spec: Any, side: str) -> Curve:
     if not isinstance(spec, dict):
         raise SpecError("", spec, "a table of curve keys such as { form = \"linear\", intercept = 10.0, slope = 1.0 }")
     form = spec.get("form", "linear")
-    if form not in FORMS:
+    if not isinstance(form, str) or form not in FORMS:
         raise SpecError("form", form, f"one of {', '.join(FORMS)}")
     return FORMS[form](spec, side)
 

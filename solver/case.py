@@ -318,8 +318,8 @@ def build_case(data: dict) -> Case:
                 raise CaseError(fname, "[groups]", g, r, "regions of the case: " + ", ".join(regions))
 
     minerals = data.get("minerals", [])
-    if not minerals:
-        raise CaseError(fname, "", "minerals", "(none)", "at least one [[minerals]] entry (or a [tables] minerals CSV)")
+    if not isinstance(minerals, list) or not minerals:
+        raise CaseError(fname, "", "minerals", minerals if minerals else "(none)", "at least one [[minerals]] entry (or a [tables] minerals CSV)")
     markets: dict[str, Market] = {}
     for m in minerals:
         market = _build_market(m, regions, groups)
@@ -329,15 +329,17 @@ def build_case(data: dict) -> Case:
 
     # what the headline of `mineq solve` features (optional)
     hl = head.get("headline_minerals", [])
-    if not isinstance(hl, list) or any(m not in markets for m in hl):
-        bad = hl if not isinstance(hl, list) else next(m for m in hl if m not in markets)
+    if not isinstance(hl, list) or any(not isinstance(m, str) or m not in markets for m in hl):
+        bad = hl if not isinstance(hl, list) else next(m for m in hl if not isinstance(m, str) or m not in markets)
         raise CaseError(fname, "[case]", "headline_minerals", bad, "a list of minerals of the case")
-    if "headline_region" in head and head["headline_region"] not in regions:
+    if "headline_region" in head and (not isinstance(head["headline_region"], str) or head["headline_region"] not in regions):
         raise CaseError(fname, "[case]", "headline_region", head["headline_region"], "a region of the case: " + ", ".join(regions))
-    if "headline_group" in head and head["headline_group"] not in groups:
+    if "headline_group" in head and (not isinstance(head["headline_group"], str) or head["headline_group"] not in groups):
         raise CaseError(fname, "[case]", "headline_group", head["headline_group"], "a group of the case: " + (", ".join(groups) or "(none defined)"))
 
     scenarios = []
+    if not isinstance(data.get("scenarios", []), list):
+        raise CaseError(fname, "", "scenarios", data.get("scenarios"), "an array of tables [[scenarios]]")
     for s in data.get("scenarios", []):
         scen = _build_scenario(s, fname, markets, regions, groups)
         if scen.name in [x.name for x in scenarios]:
@@ -404,6 +406,9 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
     if not (dtc == "none" or (isinstance(dtc, (int, float)) and not isinstance(dtc, bool) and math.isfinite(dtc) and dtc >= 0)):
         raise CaseError(file, where, "default_transport_cost", dtc, "a unit cost >= 0 (in the price unit) or \"none\" (no trade unless a route is listed)")
 
+    for key in ("nodes", "routes", "processing"):
+        if not isinstance(m.get(key, []), list):
+            raise CaseError(file, where, key, m.get(key), "an array of tables (or the name of a CSV file)")
     supply, demand = {}, {}
     for e in m.get("nodes", []):
         if not isinstance(e, dict):
@@ -534,7 +539,7 @@ def _build_scenario(s: Any, fname: str, markets: dict, regions: list, groups: di
         if not isinstance(p, dict):
             raise CaseError(f, pw, "", p, "a table with a type")
         ptype = p.get("type")
-        if ptype not in INSTRUMENTS:
+        if not isinstance(ptype, str) or ptype not in INSTRUMENTS:
             raise CaseError(f, pw, "type", ptype if ptype is not None else "(missing)", "one of " + ", ".join(INSTRUMENTS))
         pw = f"{pw} ({ptype})"
         _provenance(p, f, pw)

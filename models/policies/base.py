@@ -115,7 +115,7 @@ class Instrument:
         if not isinstance(mins, list) or not mins:
             raise SpecError("minerals", spec.get("minerals", "(missing)"), "a list of minerals of the case, or \"*\" for all")
         for mn in mins:
-            if mn != "*" and mn not in markets:
+            if mn != "*" and (not isinstance(mn, str) or mn not in markets):
                 raise SpecError("minerals", mn, "a mineral of the case (" + ", ".join(markets) + ") or \"*\"")
         self.minerals = None if "*" in mins else list(mins)
         self.stage = spec.get("stage")

@@ -1,0 +1,169 @@
+"""Fuzzing the case reader and the solver (hypothesis).
+
+Random mutations of valid cases — deleted keys, wrong types, negative,
+NaN and infinite numbers, unknown regions and groups in policies,
+duplicated or deleted lines, empty tables, BOMs and stray whitespace in
+CSV cells — must each end in a valid solve or in a one-paragraph error
+(``CaseError`` / ``MineqError``) that names the file.  Never another
+exception, never a traceback.  ``MINEQ_FUZZ_EXAMPLES`` sets the number of
+examples (default 150).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tomllib
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from solver.case import build_case, read_case
+from solver.errors import CaseError, MineqError
+from solver.run import solve_case
+
+DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo" / "case.toml"
+SETTINGS = dict(max_examples=int(os.environ.get("MINEQ_FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+#: replacement values: wrong types, bad numbers, unknown names
+BAD_VALUES = st.sampled_from([None, "", "text", "@nogroup", "ZZZ", -1.0, 0.0, 1e308, math.nan, math.inf, -math.inf, True, [], {}, [1, 2], {"form": "cubic"}, 10**400 if False else 1e-300])
+
+
+def _paths(obj, prefix=()):
+    """Every (path, value) inside nested dicts and lists."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not str(k).startswith("_"):
+                yield prefix + (k,), v
+                yield from _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield prefix + (i,), v
+            yield from _paths(v, prefix + (i,))
+
+
+def _set(obj, path, value, delete=False):
+    for k in path[:-1]:
+        obj = obj[k]
+    if delete:
+        if isinstance(obj, dict):
+            obj.pop(path[-1], None)
+        else:
+            obj.pop(path[-1])
+    else:
+        obj[path[-1]] = value
+
+
+def _outcome_is_clean(fn, file_hint: str | None = None):
+    """Run ``fn``; allowed: success, or a one-paragraph case/mineq error."""
+    try:
+        return fn()
+    except (CaseError, MineqError) as err:
+        text = str(err)
+        assert "\n" not in text.strip(), text
+        assert len(text) < 2000, text
+        if file_hint is not None and isinstance(err, CaseError):
+            assert file_hint in text, (file_hint, text)
+        return None
+
+
+def _solve_all(case):
+    results = solve_case(case)
+    for per in results.values():
+        for r in per.values():
+            # a failed market is reported, with a message; never an exception
+            assert r.ok or r.message or r.status != "equilibrium"
+    return results
+
+
+BASE = read_case(DEMO)
+
+
+@settings(**SETTINGS)
+@given(data=st.data())
+def test_mutated_case_dictionaries(data):
+    """Mutate one or two values of the canonical case (as read from TOML)."""
+    case = copy.deepcopy(BASE)
+    for _ in range(data.draw(st.integers(1, 2))):
+        paths = list(_paths(case))
+        path, _ = data.draw(st.sampled_from(paths))
+        if data.draw(st.booleans()):
+            _set(case, path, None, delete=True)
+        else:
+            _set(case, path, copy.deepcopy(data.draw(BAD_VALUES)))
+    built = _outcome_is_clean(lambda: build_case(case), "case.toml")
+    if built is not None:
+        _outcome_is_clean(lambda: _solve_all(built))
+
+
+@settings(**SETTINGS)
+@given(data=st.data())
+def test_mutated_toml_text(data, tmp_path_factory):
+    """Delete, duplicate or garble lines of the demo's case.toml."""
+    lines = DEMO.read_text().splitlines()
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        what = data.draw(st.sampled_from(["delete", "duplicate", "garble", "blank-value"]))
+        if what == "delete":
+            lines.pop(i)
+        elif what == "duplicate":
+            lines.insert(i, lines[i])
+        elif what == "garble":
+            lines[i] = lines[i][: len(lines[i]) // 2]
+        elif "=" in lines[i]:
+            lines[i] = lines[i].split("=")[0] + '= ""'
+        if not lines:
+            lines = [""]
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "case.toml"
+    path.write_text("\n".join(lines))
+    built = _outcome_is_clean(lambda: build_case(read_case(path)), str(path))
+    if built is not None:
+        _outcome_is_clean(lambda: _solve_all(built))
+
+
+NODES = ["mineral", "stage", "region", "supply_form", "supply_intercept", "supply_slope", "supply_capacity", "demand_form", "demand_intercept", "demand_slope"]
+ROWS = [["m", "refined", "A", "linear", "10", "1", "", "linear", "100", "1"], ["m", "refined", "B", "linear", "40", "1", "50", "linear", "160", "1"]]
+CELLS = st.sampled_from(["", " ", "nan", "inf", "-inf", "-5", "abc", "1e400", "0", " 12 ", "C", "@partners", "steps", "10:5; 20", "\ufeff7", "1,5"])
+
+
+@settings(**SETTINGS)
+@given(data=st.data())
+def test_mutated_csv_tables(data, tmp_path_factory):
+    """Mutate cells, rows and headers of a CSV case (with BOMs and spaces)."""
+    header, rows = list(NODES), [list(r) for r in ROWS]
+    for _ in range(data.draw(st.integers(1, 3))):
+        what = data.draw(st.sampled_from(["cell", "cell", "duplicate-row", "drop-row", "drop-column", "unknown-column", "short-row", "long-row"]))
+        if what == "cell" and rows:
+            r = data.draw(st.integers(0, len(rows) - 1))
+            if rows[r]:
+                rows[r][data.draw(st.integers(0, len(rows[r]) - 1))] = data.draw(CELLS)
+        elif what == "duplicate-row" and rows:
+            rows.append(list(rows[0]))
+        elif what == "drop-row" and rows:
+            rows.pop(data.draw(st.integers(0, len(rows) - 1)))
+        elif what == "drop-column" and len(header) > 1:
+            c = data.draw(st.integers(0, len(header) - 1))
+            header.pop(c)
+            for row in rows:
+                if c < len(row):
+                    row.pop(c)
+        elif what == "unknown-column":
+            header.append("colour")
+            for row in rows:
+                row.append("red")
+        elif what == "short-row" and rows:
+            rows[0] = rows[0][:-2]
+        elif what == "long-row" and rows:
+            rows[0] = rows[0] + ["x", "y"]
+    bom = "\ufeff" if data.draw(st.booleans()) else ""
+    folder = tmp_path_factory.mktemp("fuzzcsv")
+    (folder / "case.toml").write_text('[case]\nname = "csv"\nregions = ["A", "B"]\n[groups]\npartners = ["A"]\n[tables]\nminerals = "minerals.csv"\nnodes = "nodes.csv"\nroutes = "routes.csv"\n')
+    (folder / "minerals.csv").write_text("name,stages,quantity_unit,price_unit,default_transport_cost\nm,refined,kt,USD/kg,none\n")
+    (folder / "routes.csv").write_text("mineral,origin,destination,cost\nm,A,B,10\n")
+    (folder / "nodes.csv").write_text(bom + "\n".join(",".join(r) for r in [header] + rows) + "\n", encoding="utf-8")
+    built = _outcome_is_clean(lambda: build_case(read_case(folder)), str(folder))
+    if built is not None:
+        _outcome_is_clean(lambda: _solve_all(built))
