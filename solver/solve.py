@@ -115,6 +115,30 @@ class WedgeIteration:
         return w + a * f
 
 
+def _span(values) -> float:
+    v = [abs(x) for x in values if np.isfinite(x) and x != 0]
+    return max(v) / min(v) if v else 1.0
+
+
+def _diagnose(market: Market, err: SolveError) -> SolveError:
+    """Say why HiGHS gave up when the market itself explains it.
+
+    "Unbounded" is only an economic diagnosis when some supply is uncapped
+    and some demand has no choke price; when every demand chokes, it is
+    numerical trouble, most often from figures spanning many orders of
+    magnitude inside one market.
+    """
+    if not err.status.startswith("unbounded"):
+        return err
+    chokes = all(c.upper < np.inf or (c.form in ("linear", "steps")) for c in market.demand.values())
+    q = [c.reference_quantity() for _, _, c in market.curves()]
+    p = [seg.level for _, _, c in market.curves() for seg in c.segments()] + list(market.routes.values())
+    sq, sp = _span(q), _span(p)
+    if chokes and max(sq, sp) > 1e8:
+        return SolveError(market.name, "numerical trouble", f"HiGHS reported an unbounded program, but every demand has a choke price; the market's quantities span {sq:.0e} and its prices {sp:.0e} (ratio of largest to smallest), beyond what mineq's per-market scaling handles; aggregate or drop the negligible regions")
+    return err
+
+
 def solve_market(
     market: Market,
     tol: float = TOLERANCE,
@@ -193,6 +217,7 @@ def solve_market(
                 w = tw if w is None else fp.step(w, tw)
                 model.set_wedges(*fp.unpack(w))
     except SolveError as err:
+        err = _diagnose(market, err)
         if not (fallback and wedged):
             return MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method)
         error, sol, ver = err, None, None
