@@ -116,8 +116,14 @@ def solve(case, scenarios, out, fmt, force, quiet):
     c = load_case(case)
     if out is not None and Path(out).exists() and not force:
         raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
-    results = solve_case(c, list(scenarios) or None, progress=not quiet)
+    diagnoses: list = []
+    results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses)
     ds = to_dataset(c, results)
+    ds.attrs["diagnoses"] = "\n".join(f"{sn}: {d}" for sn, d in diagnoses)
+    for sn, d in diagnoses[:20]:
+        click.echo(f"Diagnosis ({sn}): {d}", err=True)
+    if len(diagnoses) > 20:
+        click.echo(f"... and {len(diagnoses) - 20} more diagnoses (attribute 'diagnoses' of the result file)", err=True)
     path = write(ds, out or _default_out(c.name, fmt), fmt=fmt, force=force)
     elapsed = time.perf_counter() - t0
     if not quiet:
@@ -157,6 +163,11 @@ def check(case):
         )
     for s in c.scenarios:
         click.echo(f"  scenario {s.name}: {len(s.policies)} policies")
+    from .diagnose import diagnose
+
+    for m in c.markets.values():
+        for d in diagnose(m):
+            click.echo(f"  Diagnosis: {d}")
 
 
 @main.command()

@@ -41,27 +41,34 @@ def scenario_plans(case: Case, scenario: str, baseline: dict[str, Solution | Non
     return plans
 
 
-def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False) -> dict[str, dict[str, MarketResult]]:
+def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None) -> dict[str, dict[str, MarketResult]]:
     """Solve the baseline and the scenarios of ``case``, mineral by mineral.
 
     Returns ``results[scenario][mineral]``.  Minerals are independent
     markets, so each is its own program; a failure in one is recorded in
     its result and the others still finish.  A scenario market starts
     from the baseline solution; a mineral no policy touches keeps the
-    baseline result.
+    baseline result.  ``diagnoses``, if given, receives (scenario,
+    :class:`solver.diagnose.Diagnosis`) for every ill-posed market or idle
+    policy found before solving.
     """
     known = [s.name for s in case.scenarios]
     for s in scenarios or []:
         if s != BASELINE and s not in known:
             raise MineqError(f"Scenario '{s}' is not in case '{case.name}'; its scenarios are: {', '.join(known) or '(none)'}.")
     wanted = [s for s in known if scenarios is None or s in scenarios]
+    from .diagnose import diagnose
+
     markets = list(case.markets.values())
     out: dict[str, dict[str, MarketResult]] = {BASELINE: {}}
+    found = diagnoses if diagnoses is not None else []
     jobs = [(BASELINE, m) for m in markets]
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
         for _, m in jobs:
-            out[BASELINE][m.name] = solve_market(m)
+            diag = diagnose(m)
+            found += [(BASELINE, d) for d in diag]
+            out[BASELINE][m.name] = _explained(solve_market(m), diag)
             bar.update(1)
         base = {mn: r.solution if r.ok else None for mn, r in out[BASELINE].items()}
         for sn in wanted:
@@ -69,11 +76,21 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
             out[sn] = {}
             for m in markets:
                 if m.name in plans:
-                    out[sn][m.name] = solve_market(m, plan=plans[m.name], start=base.get(m.name))
+                    diag = diagnose(m, plans[m.name], sn)
+                    found += [(sn, d) for d in diag]
+                    out[sn][m.name] = _explained(solve_market(m, plan=plans[m.name], start=base.get(m.name)), diag)
                 else:
                     out[sn][m.name] = out[BASELINE][m.name]
                 bar.update(1)
     return out
+
+
+def _explained(res: MarketResult, diag) -> MarketResult:
+    """Put the economic diagnosis in front of a failed market's message."""
+    errors = [d for d in diag if d.severity == "error"]
+    if errors and not res.ok:
+        res.message = "; ".join(str(d) for d in errors) + (f" (solver: {res.message})" if res.message else "")
+    return res
 
 
 class _Null:

@@ -278,3 +278,26 @@ def test_bad_csv_rows(tmp_path, nodes, fragments):
     assert code != 0 and "Traceback" not in text
     for frag in fragments:
         assert frag in text, (frag, text)
+
+
+def test_ill_posed_scenario_is_diagnosed(tmp_path):
+    """A ban that leaves a fixed demand without any reachable supply: the
+    scenario is reported as infeasible with the economic reason (mineral,
+    stage, region, scenario), and the baseline still solves and is saved."""
+    case = tmp_path / "ban.toml"
+    case.write_text(
+        '[case]\nname = "ban"\nregions = ["A", "B"]\n'
+        '[[minerals]]\nname = "m"\nstages = ["refined"]\nquantity_unit = "kt"\nprice_unit = "USD/kg"\ndefault_transport_cost = 1.0\n'
+        '[[minerals.nodes]]\nstage = "refined"\nregion = "A"\nsupply = { form = "linear", intercept = 10.0, slope = 1.0 }\n'
+        '[[minerals.nodes]]\nstage = "refined"\nregion = "B"\ndemand = { form = "fixed", quantity = 5.0 }\n'
+        '[[scenarios]]\nname = "ban"\n[[scenarios.policies]]\ntype = "export_quota"\nminerals = ["m"]\nexporters = ["A"]\nquantity = 0.0\n'
+    )
+    out = tmp_path / "r.nc"
+    code, text = run("solve", case, "--out", out, "--quiet")
+    assert code != 0 and "Traceback" not in text
+    assert "m refined/B: a fixed demand of 5 kt that no supply can reach in scenario 'ban'" in text
+    ds = xr.open_dataset(out)
+    assert str(ds.status.sel(scenario="baseline", mineral="m").values) == "equilibrium"
+    assert str(ds.status.sel(scenario="ban", mineral="m").values) == "infeasible"
+    assert "no supply can reach" in ds.attrs["diagnoses"]
+    ds.close()

@@ -1,0 +1,96 @@
+"""Diagnoses of ill-posed economics, before any solve.
+
+A market can be well formed and still ask the impossible (a fixed demand
+no supply can reach once a ban is in place) or contain policies that
+cannot act (a floor where nobody produces).  These are found from the
+data alone and reported in words — mineral, stage, region, instrument —
+instead of surfacing later as a solver status.
+
+``problems`` (returned with ``severity="error"``) make an equilibrium
+impossible; ``notes`` (``"warning"``) flag policies or processes that
+have no effect.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from models.market import Market
+
+
+@dataclass
+class Diagnosis:
+    severity: str  # "error" (no equilibrium can exist) or "warning" (no effect)
+    mineral: str
+    where: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.mineral} {self.where}: {self.text}"
+
+
+def _open_routes(market: Market, plan) -> set[int]:
+    """Routes a unit can still travel: not covered by a zero quota."""
+    closed: set[int] = set()
+    if plan is not None:
+        for q in plan.quotas:
+            if q.quantity <= 0:
+                closed.update(q.routes)
+    return {i for i in range(len(market.route_list)) if i not in closed}
+
+
+def _supplied(market: Market, plan) -> set[int]:
+    """Nodes some supply can reach (through routes and processing)."""
+    nidx = {n: i for i, n in enumerate(market.nodes)}
+    routes = market.route_list
+    open_ = _open_routes(market, plan)
+    reach = {nidx[k] for k, c in market.supply.items() if c.upper > 0}
+    if plan is not None:
+        reach |= {n for n, r in enumerate(plan.release) if r > 0}
+    changed = True
+    while changed:
+        changed = False
+        for i in open_:
+            s, o, d = routes[i]
+            if nidx[(s, o)] in reach and nidx[(s, d)] not in reach:
+                reach.add(nidx[(s, d)])
+                changed = True
+        for p in market.processes:
+            src, dst = nidx[(p.source, p.region)], nidx[(p.target, p.region)]
+            if src in reach and dst not in reach and p.cost.upper > 0:
+                reach.add(dst)
+                changed = True
+    return reach
+
+
+def diagnose(market: Market, plan=None, scenario: str = "baseline") -> list[Diagnosis]:
+    """Everything that makes ``market`` (under ``plan``) ill-posed or a policy idle."""
+    mk = plan.market if plan is not None else market
+    out: list[Diagnosis] = []
+    reach = _supplied(mk, plan)
+    nidx = {n: i for i, n in enumerate(mk.nodes)}
+    tag = "" if scenario == "baseline" else f" in scenario '{scenario}'"
+    for (s, r), c in mk.demand.items():
+        if c.lower > 0 and nidx[(s, r)] not in reach:
+            out.append(Diagnosis("error", mk.name, f"{s}/{r}", f"a fixed demand of {c.lower:g} {mk.quantity_unit} that no supply can reach{tag} (no producer, no open route, no processing feeds it): no equilibrium exists"))
+    for p in mk.processes:
+        if nidx[(p.source, p.region)] not in reach:
+            out.append(Diagnosis("warning", mk.name, f"{p.source}->{p.target}/{p.region}", f"processing has no upstream {p.source} supply it can reach{tag}; it stays idle"))
+    if plan is not None:
+        for n, f in plan.supply_floors.items():
+            if mk.supply[mk.nodes[n]].upper <= 0:
+                out.append(Diagnosis("warning", mk.name, "/".join(mk.nodes[n]), f"price floor ({f.source}) covers producers with no capacity{tag}"))
+        for o in plan.offtakes:
+            if o.quantity <= 0 or not math.isfinite(o.level):
+                out.append(Diagnosis("warning", mk.name, "/".join(mk.nodes[o.node]), f"offtake ({o.source}) can buy nothing (zero quantity or budget){tag}"))
+            elif o.node not in reach:
+                out.append(Diagnosis("warning", mk.name, "/".join(mk.nodes[o.node]), f"offtake ({o.source}) at a node no supply can reach{tag}; it buys nothing"))
+        routes = mk.route_list
+        seen = set()
+        for i, t in plan.routes.items():
+            s, o, d = routes[i]
+            if t.mip > -math.inf and (s, d) not in seen and (s, d) not in mk.demand and not any(p.source == s and p.region == d for p in mk.processes):
+                seen.add((s, d))
+                out.append(Diagnosis("warning", mk.name, f"{s}/{d}", f"minimum import price ({', '.join(dict.fromkeys(t.sources))}) on an importer with no demand and no refining{tag}; it can only affect trans-shipment"))
+    return out
