@@ -30,6 +30,7 @@ from typing import Any
 from models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, make_curve
 from models.errors import SpecError
 from models.market import Market, Process
+from models.policies import INSTRUMENTS, Regions
 
 from .errors import CaseError
 
@@ -372,19 +373,11 @@ def _provenance(d: dict, file: str, where: str) -> None:
 
 
 def _regions_ref(value, file, where, key, regions, groups) -> list[str]:
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not names:
-        raise CaseError(file, where, key, value, "a region, '@group', or a non-empty list of them")
-    out = []
-    for n in names:
-        if isinstance(n, str) and n.startswith("@") and n[1:] in groups:
-            out += [r for r in groups[n[1:]] if r not in out]
-        elif n in regions:
-            if n not in out:
-                out.append(n)
-        else:
-            raise CaseError(file, where, key, n, "a region (" + ", ".join(regions) + ") or a group written '@name' (" + (", ".join("@" + g for g in groups) or "no groups defined") + ")")
-    return out
+    """Regions named by ``value`` (a region, ``"@group"`` or a list of them)."""
+    try:
+        return Regions(list(regions), groups).resolve(value, key)
+    except SpecError as err:
+        raise CaseError(file, where, err.field, err.value, err.expected) from None
 
 
 def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
@@ -530,8 +523,6 @@ def _build_scenario(s: Any, fname: str, markets: dict, regions: list, groups: di
     policies = s.get("policies", [])
     if not isinstance(policies, list):
         raise CaseError(f, w, "policies", policies, "an array of tables [[scenarios.policies]]")
-    from models.policies import INSTRUMENTS, Regions
-
     out, insts = [], []
     reg = Regions(list(regions), {k: list(v) for k, v in groups.items()})
     for i, p in enumerate(policies):

@@ -43,5 +43,4 @@ def build_plan(market: Market, instruments: list[Instrument], baseline: Solution
     for inst in sorted(instruments, key=lambda i: i.priority):
         if inst.covers(plan.market):
             inst.apply(plan, baseline)
-            plan.applied.append(inst.label)
     return plan

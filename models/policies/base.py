@@ -186,7 +186,7 @@ class Instrument:
         return out
 
 
-def origins_of(inst: Instrument, spec: dict, regions: Regions, key_list: str, own: list[str]) -> list[str] | None:
+def origins_of(spec: dict, regions: Regions, key_list: str) -> list[str] | None:
     """Covered partners by list (``origins``/``destinations``) or by ``exempt``.
 
     Returns None for "every other region".

@@ -19,7 +19,7 @@ class ExportQuota(Instrument):
 
     def read(self, spec, regions):
         self.exporters = regions.resolve(spec.get("exporters", "(missing)"), "exporters")
-        self.destinations = origins_of(self, spec, regions, "destinations", self.exporters)
+        self.destinations = origins_of(spec, regions, "destinations")
         self.quantity = number(spec, "quantity", minimum=0.0)
         self.rent_to = choice(spec, "rent_to", ("exporter", "importer"), default="exporter")
 

@@ -20,7 +20,7 @@ class ExportTax(Instrument):
 
     def read(self, spec, regions):
         self.exporters = regions.resolve(spec.get("exporters", "(missing)"), "exporters")
-        self.destinations = origins_of(self, spec, regions, "destinations", self.exporters)
+        self.destinations = origins_of(spec, regions, "destinations")
         self.ad_valorem, self.specific = rates(spec)
 
     def apply(self, plan, baseline):

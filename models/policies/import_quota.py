@@ -21,7 +21,7 @@ class ImportQuota(Instrument):
 
     def read(self, spec, regions):
         self.importers = regions.resolve(spec.get("importers", "(missing)"), "importers")
-        self.origins = origins_of(self, spec, regions, "origins", self.importers)
+        self.origins = origins_of(spec, regions, "origins")
         self.quantity = number(spec, "quantity", minimum=0.0)
         self.rent_to = choice(spec, "rent_to", ("importer", "exporter"), default="importer")
 

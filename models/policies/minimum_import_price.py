@@ -29,7 +29,7 @@ class MinimumImportPrice(Instrument):
 
     def read(self, spec, regions):
         self.importers = regions.resolve(spec.get("importers", "(missing)"), "importers")
-        self.origins = origins_of(self, spec, regions, "origins", self.importers)
+        self.origins = origins_of(spec, regions, "origins")
         self.read_level(spec)
         self.rent = choice(spec, "rent", ("levy", "undertaking"), default="levy")
 

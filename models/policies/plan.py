@@ -147,15 +147,10 @@ class PolicyPlan:
     quotas: list[Quota] = field(default_factory=list)
     origin_rules: list[OriginRule] = field(default_factory=list)
     release: np.ndarray | None = None
-    applied: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.release is None:
             self.release = np.zeros(len(self.market.nodes))
-
-    @property
-    def empty(self) -> bool:
-        return not (self.routes or self.supply_floors or self.process_floors or self.offtakes or self.quotas or self.origin_rules or np.any(self.release))
 
     @property
     def price_dependent(self) -> bool:

@@ -21,7 +21,7 @@ class Tariff(Instrument):
 
     def read(self, spec, regions):
         self.importers = regions.resolve(spec.get("importers", "(missing)"), "importers")
-        self.origins = origins_of(self, spec, regions, "origins", self.importers)
+        self.origins = origins_of(spec, regions, "origins")
         self.ad_valorem, self.specific = rates(spec)
 
     def apply(self, plan, baseline):
