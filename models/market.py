@@ -390,7 +390,10 @@ class MarketModel:
         owner_blocks: list[list] = [[] for _ in owners]
         for b, (pos, _) in enumerate(blocks):
             owner_blocks[pos].append(b)
-        self._owner_blocks = owner_blocks
+        # blocks of each supply node and of each process (floors, credits,
+        # rules of origin and the MILP fallback all sum over them)
+        self._supply_blocks = {owner: owner_blocks[pos] for pos, (kind, owner, _) in enumerate(owners) if kind == "supply"}
+        self._process_blocks = {owner: owner_blocks[pos] for pos, (kind, owner, _) in enumerate(owners) if kind == "processing"}
 
         routes = market.route_list
         m.R = pyo.RangeSet(0, len(routes) - 1) if routes else pyo.Set(initialize=[])
@@ -421,20 +424,18 @@ class MarketModel:
         # deficiency-payment floors on producers: S >= min(cap, MC^-1(F))
         floors = [] if plan is None else sorted(plan.supply_floors)
         self._floor_nodes = floors
-        supply_pos = {owner: pos for pos, (kind, owner, _) in enumerate(owners) if kind == "supply"}
         m.FL = pyo.RangeSet(0, len(floors) - 1) if floors else pyo.Set(initialize=[])
         m.floor_q = pyo.Param(m.FL, mutable=True, initialize={j: self.floor_quantity(n) / Q for j, n in enumerate(floors)})
-        m.floor = pyo.Constraint(m.FL, rule=lambda m, j: sum(m.z[b] for b in owner_blocks[supply_pos[floors[j]]]) >= m.floor_q[j])
+        m.floor = pyo.Constraint(m.FL, rule=lambda m, j: sum(m.z[b] for b in self._supply_blocks[floors[j]]) >= m.floor_q[j])
 
         # floors on processors: a credit per unit on u <= min(Y, cap)
         credited = [] if plan is None else sorted(plan.process_floors)
         self._credited = credited
-        proc_pos = {owner: pos for pos, (kind, owner, _) in enumerate(owners) if kind == "processing"}
         m.C = pyo.RangeSet(0, len(credited) - 1) if credited else pyo.Set(initialize=[])
         caps = [plan.process_floors[k].cap / Q for k in credited]
         m.u = pyo.Var(m.C, bounds=lambda m, j: (0, caps[j] if math.isfinite(caps[j]) else None))
         m.credit = pyo.Param(m.C, mutable=True, initialize={j: 0.0 for j in range(len(credited))})
-        m.credit_row = pyo.Constraint(m.C, rule=lambda m, j: m.u[j] - sum(m.z[b] for b in owner_blocks[proc_pos[credited[j]]]) <= 0)
+        m.credit_row = pyo.Constraint(m.C, rule=lambda m, j: m.u[j] - sum(m.z[b] for b in self._process_blocks[credited[j]]) <= 0)
 
         # quotas on sums of flows
         quotas = [] if plan is None else plan.quotas
@@ -444,16 +445,13 @@ class MarketModel:
 
         # rules of origin: covered exports <= own output (supply + refining)
         rules = [] if plan is None else plan.origin_rules
-        made_at: dict[int, list] = {}
-        for pos, (kind, owner, _) in enumerate(owners):
-            if kind == "supply":
-                made_at.setdefault(owner, []).extend((b, 1.0) for b in owner_blocks[pos])
-            elif kind == "processing":
-                p = market.processes[owner]
-                made_at.setdefault(nidx[(p.target, p.region)], []).extend((b, 1.0) for b in owner_blocks[pos])
+        made_at: dict[int, list] = {n: list(bs) for n, bs in self._supply_blocks.items()}
+        for k, bs in self._process_blocks.items():
+            p = market.processes[k]
+            made_at.setdefault(nidx[(p.target, p.region)], []).extend(bs)
+        self._made_at = made_at  # node -> blocks of its own output
         m.OR = pyo.RangeSet(0, len(rules) - 1) if rules else pyo.Set(initialize=[])
-        m.origin = pyo.Constraint(m.OR, rule=lambda m, j: sum(m.x[i] for i in rules[j].routes) - sum(c * m.z[b] for b, c in made_at.get(rules[j].node, [])) <= 0)
-        self._made_at = made_at
+        m.origin = pyo.Constraint(m.OR, rule=lambda m, j: sum(m.x[i] for i in rules[j].routes) - sum(m.z[b] for b in made_at.get(rules[j].node, [])) <= 0)
 
         value = []
         for b, (pos, _) in enumerate(blocks):
@@ -464,7 +462,8 @@ class MarketModel:
         m.welfare = pyo.Objective(expr=sum(value), sense=pyo.maximize)
         self._solver = None
         if plan is not None:
-            self.set_wedges(plan.route_wedges(np.zeros(len(nodes))) if not plan.price_dependent else {i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+            # the fixed per-unit parts; price-dependent parts are set by the solve loop
+            self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
 
     def floor_quantity(self, node: int) -> float:
         """Output a deficiency-payment floor guarantees at a supply node."""

@@ -204,7 +204,6 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         if c is not None:
             prog.comp(c, big, {zc: -1.0}, ub, Mq, hint_up)
 
-    owner_blocks = model._owner_blocks
     x = []
     rents = []
     for j, q in enumerate(plan.quotas):
@@ -270,25 +269,23 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         prog.comp(rents[j], big, used, q.quantity / Q, Mq, hint)
 
     for j, rule in enumerate(plan.origin_rules):
-        made = {z[b]: -c_ for b, c_ in model._made_at.get(rule.node, [])}
+        made = {z[b]: -1.0 for b in model._made_at.get(rule.node, [])}
         for i in rule.routes:
             _add(made, x[i], 1.0)
         prog.row(made, -math.inf, 0.0)
         slack = {k: -v for k, v in made.items()}  # own output − covered exports
         hint = None
         if has and len(start.origin_rent) == len(plan.origin_rules):
-            own = sum(c_ * sz[b] for b, c_ in model._made_at.get(rule.node, []))
+            own = sum(sz[b] for b in model._made_at.get(rule.node, []))
             hint = (start.origin_rent[j] / P, own - sum(start.flow[i] for i in rule.routes) / Q)
         prog.comp(origin_cols[j], big, slack, 0.0, Mq, hint)
-    supply_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "supply"}
-    proc_pos = {owner: pos for pos, (kind, owner, _) in enumerate(model._owners) if kind == "processing"}
     for n, mu in floor_mult.items():
         L = model.floor_quantity(n) / Q
-        tot = {z[b]: 1.0 for b in owner_blocks[supply_pos[n]]}
+        tot = {z[b]: 1.0 for b in model._supply_blocks[n]}
         prog.row(tot, L, math.inf)
         hint = None
         if has:
-            hint = (plan.supply_floors[n].payment(sp[n] * P) / P, sum(sz[b] for b in owner_blocks[supply_pos[n]]) - L)
+            hint = (plan.supply_floors[n].payment(sp[n] * P) / P, sum(sz[b] for b in model._supply_blocks[n]) - L)
         prog.comp(mu, big, tot, -L, Mq, hint)
     u_cols = {}
     for k, nu in credit_mult.items():
@@ -296,13 +293,13 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         cap = f.cap / Q
         u = prog.col(0.0, cap if math.isfinite(cap) else Mq)
         u_cols[k] = u
-        Y = {z[b]: 1.0 for b in owner_blocks[proc_pos[k]]}
+        Y = {z[b]: 1.0 for b in model._process_blocks[k]}
         gap = dict(Y)
         gap[u] = -1.0
         prog.row(gap, 0.0, math.inf)
         p = mk.processes[k]
         F = f.level / P
-        y0 = sum(sz[b] for b in owner_blocks[proc_pos[k]]) if has else 0.0
+        y0 = sum(sz[b] for b in model._process_blocks[k]) if has else 0.0
         bonus0 = sum(start.origin_rent[j] for j, r in enumerate(plan.origin_rules) if r.node == nidx[(p.target, p.region)]) / P if has and len(start.origin_rent) == len(plan.origin_rules) else 0.0
         g0 = max(0.0, F - sp[nidx[(p.target, p.region)]] - bonus0) if has else 0.0
         prog.comp(nu, big, gap, 0.0, Mq, (g0, max(0.0, y0 - cap)) if has else None)

@@ -169,7 +169,7 @@ def solve_market(
     fp = WedgeIteration(plan, memory=memory, damping=damping) if wedged else None
     w = None
     if fp is not None:
-        w = fp.target(start.price, start.origin_rent if len(start.origin_rent) == len(plan.origin_rules) else None) if start is not None else None
+        w = fp.target(start.price, start.origin_rent) if start is not None else None
         if w is not None and np.all(np.isfinite(w)):
             model.set_wedges(*fp.unpack(w))
         else:
