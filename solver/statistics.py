@@ -47,6 +47,14 @@ def _integral(curve, q: float) -> float:
     return curve.integral(q) if math.isfinite(q) else math.nan
 
 
+def production(market: Market, sol: Solution) -> np.ndarray:
+    """Own output at each node: supply plus processing output into it."""
+    out = np.nan_to_num(np.asarray(sol.supply, dtype=float)).copy()
+    for k, p in enumerate(market.processes):
+        out[market.node_index(p.target, p.region)] += sol.processing[k]
+    return out
+
+
 def floor_payments(market: Market, sol: Solution, plan) -> tuple[np.ndarray, np.ndarray]:
     """Deficiency payments: per unit at each node, and total per process.
 
@@ -126,9 +134,7 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
             w["offtake_premium"][r] += (o.level - sol.price[o.node]) * g
             w["stockpile_value"][ridx[o.region]] += o.level * g
         if plan.origin_rules:
-            made = np.nan_to_num(sol.supply).copy()
-            for k, p in enumerate(market.processes):
-                made[nidx[(p.target, p.region)]] += sol.processing[k]
+            made = production(market, sol)
             for rule, lam in zip(plan.origin_rules, sol.origin_rent):
                 w["origin_rent"][ridx[market.nodes[rule.node][1]]] += lam * made[rule.node]
         for n, rel in enumerate(plan.release):
@@ -207,19 +213,18 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     for i, (s, o, d) in enumerate(market.route_list):
         exports[nidx[(s, o)]] += sol.flow[i]
         imports[nidx[(s, d)]] += sol.flow[i]
-    out, use = np.zeros(nn), np.zeros(nn)
+    use = np.zeros(nn)
     for k, p in enumerate(market.processes):
-        out[nidx[(p.target, p.region)]] += sol.processing[k]
         use[nidx[(p.source, p.region)]] += p.theta * sol.processing[k]
-    production = np.nan_to_num(sol.supply) + out
+    made = production(market, sol)
     consumption = np.nan_to_num(sol.demand) + use
     with np.errstate(divide="ignore", invalid="ignore"):
-        nir = np.where(consumption > 1e-12 * market.quantity_scale, (consumption - production) / consumption, np.nan)
+        nir = np.where(consumption > 1e-12 * market.quantity_scale, (consumption - made) / consumption, np.nan)
     return {
         "imports": imports,
         "exports": exports,
         "net_imports": imports - exports,
-        "production": production,
+        "production": made,
         "processing_input": use,
         "apparent_consumption": consumption,
         "net_import_reliance": nir,

@@ -23,6 +23,8 @@ import numpy as np
 
 from models.market import Market, Solution
 
+from .statistics import production
+
 #: default tolerance on every scaled residual
 TOLERANCE = 1e-6
 
@@ -221,9 +223,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             lab.append(f"quota {q.label}")
         v.add("quota", res, lab)
     if rules:
-        made = S.copy()
-        for i, p in enumerate(market.processes):
-            made[nidx[(p.target, p.region)]] += Y[i]
+        made = production(market, sol)
         res, lab = [], []
         for k, rule in enumerate(rules):
             slack = (made[rule.node] - float(sum(X[i] for i in rule.routes))) / Q
