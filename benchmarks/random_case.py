@@ -38,6 +38,8 @@ from solver.run import scenario_plans  # noqa: E402
 from solver.solve import solve_market  # noqa: E402
 from solver.verify import verify  # noqa: E402
 
+from full_case import highs_floor  # noqa: E402  (same folder)
+
 
 def write_case(folder: Path, minerals: int, regions: int, seed: int, covered: float = 0.8) -> Path:
     rng = np.random.default_rng(seed)
@@ -83,21 +85,7 @@ def floor_solve(models) -> float:
     Passes each already-built program to HiGHS as matrices (the model
     build is not counted) and solves it cold.
     """
-    import highspy
-
-    total = 0.0
-    for mm in models:
-        h = mm._solver._solver_model if hasattr(mm._solver, "_solver_model") else None
-        if h is None:
-            continue
-        lp = h.getModel()
-        fresh = highspy.Highs()
-        fresh.setOptionValue("output_flag", False)
-        fresh.passModel(lp)
-        t = time.perf_counter()
-        fresh.run()
-        total += time.perf_counter() - t
-    return total
+    return highs_floor([mm._solver._solver_model.getModel() for mm in models if hasattr(mm._solver, "_solver_model")])
 
 
 def run_once(folder: Path) -> dict:
