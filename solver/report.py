@@ -195,6 +195,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     unit = money_unit(ds)
     rows = []
     members = members or []
+    regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
     for sn in scen[1:]:
         ok = [m for m in ds.mineral.values.tolist() if str(ds.status.sel(scenario=sn, mineral=m).values) == "equilibrium" and str(ds.status.sel(scenario=scen[0], mineral=m).values) == "equilibrium"]
         d = ds.sel(scenario=sn, mineral=ok)
@@ -204,7 +205,6 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
         if unit:
             gov = -float((d.government_net.sel(region=region) - b.government_net.sel(region=region)).sum())
             w = d.total_welfare_change
-            regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
             vals = [_fmt(gov / 1e6)] + [_fmt(float(w.sel(region=r).sum()) / 1e6) for r in regs]
             if group and members:
                 vals.append(_fmt(float(w.sel(region=members).sum()) / 1e6))
@@ -214,7 +214,6 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
         missing = ds.sizes["mineral"] - len(ok)
         rows.append([f"{short[sn]} {sn}" + (f" ({missing} minerals without equilibrium left out)" if missing else ""), str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
     if unit:
-        regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
         head = ["scenario", "minerals moved", f"median dP {region}", f"{region} fiscal cost"] + [f"dW {r}" for r in regs] + ([f"dW {group}"] if group and members else []) + ["dW world"]
         click.echo(f"  money in million {unit} per year, summed over all {ds.sizes['mineral']} minerals; dW = welfare change")
     else:
