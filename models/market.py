@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -76,8 +77,12 @@ class Market:
     def node_index(self, stage: str, region: str) -> int:
         return self.stages.index(stage) * len(self.regions) + self.regions.index(region)
 
-    @property
+    @cached_property
     def route_list(self) -> list[tuple[str, str, str]]:
+        """Allowed routes in a fixed order (stage, origin, destination as listed).
+
+        Cached: a market's routes do not change once it is built (policies
+        that change a market build a new one)."""
         return sorted(self.routes, key=lambda k: (self.stages.index(k[0]), self.regions.index(k[1]), self.regions.index(k[2])))
 
     @property
@@ -167,6 +172,9 @@ HIGHS_OPTIONS = {"time_limit": 60.0}
 #: regularisation, tight KKT tolerances, and a short leash because these
 #: settings can cycle on degenerate markets
 HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, "optimality_tolerance": 1e-9}
+#: HiGHS's own values of the options above, restored when a persistent
+#: instance goes back from tight to normal settings
+_HIGHS_DEFAULTS = {"qp_regularization_value": 1e-7, "primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7, "optimality_tolerance": 1e-7}
 
 
 def _dense_matrix(lp) -> np.ndarray:
@@ -465,6 +473,60 @@ class MarketModel:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
             self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
 
+    @staticmethod
+    def structure(plan) -> tuple:
+        """What fixes the program's rows and columns for a plan: plans with
+        equal structure differ only in numbers, so one model serves both."""
+        if plan is None:
+            return (None,)
+        return (
+            id(plan.market),
+            tuple(o.node for o in plan.offtakes),
+            tuple(sorted(plan.supply_floors)),
+            tuple((k, plan.process_floors[k].cap) for k in sorted(plan.process_floors)),
+            tuple(tuple(q.routes) for q in plan.quotas),
+            tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
+        )
+
+    def update_plan(self, plan) -> bool:
+        """Take the numbers of another plan of the same structure.
+
+        Floor and quota quantities, offtake prices and caps, released stocks
+        and the fixed parts of the route wedges change in place (the next
+        solve re-uses the HiGHS instance and its basis).  Returns False,
+        changing nothing, when the structure differs: build a new model.
+        """
+        if self.structure(plan) != self.structure(self.plan):
+            return False
+        from .curves import Linear
+
+        m, Q = self.model, self.Q
+        self.plan = plan
+        for j, n in enumerate(self._floor_nodes):
+            m.floor_q[j] = self.floor_quantity(n) / Q
+        for j, q in enumerate(plan.quotas):
+            m.quota_q[j] = q.quantity / Q
+        for n in m.N:
+            m.release[n] = float(plan.release[n]) / Q
+        offtakes = iter(plan.offtakes)
+        for pos, (kind, owner, _) in enumerate(self._owners):
+            if kind == "offtake":
+                o = next(offtakes)
+                self._owners[pos] = (kind, owner, Linear({"intercept": o.level, "slope": 0.0, "capacity": o.quantity}, "demand"))
+        points = {}
+        for pos, (kind, owner, curve) in enumerate(self._owners):
+            if kind == "supply" and owner in plan.supply_floors and not curve.exact:
+                points[pos] = max(curve.reference_quantity(), self.floor_quantity(owner))
+        for b, (pos, _) in enumerate(self._blocks):
+            kind, _, curve = self._owners[pos]
+            if kind == "offtake" or pos in points:
+                (seg,) = curve.segments(points.get(pos))
+                self._blocks[b] = (pos, seg)
+                (lo,), (up,), (lev,), (slo,) = self._scaled([(pos, seg)])
+                m.lb[b], m.ub[b], m.level[b], m.slope[b] = lo, up, lev, slo
+        self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {k: 0.0 for k in self._credited})
+        return True
+
     def floor_quantity(self, node: int) -> float:
         """Output a deficiency-payment floor guarantees at a supply node."""
         f = self.plan.supply_floors[node]
@@ -524,68 +586,135 @@ class MarketModel:
         """Solve the program; returns the solution and owner quantities.
 
         ``tight`` uses :data:`HIGHS_TIGHT` instead of :data:`HIGHS_OPTIONS`.
+        The first solve hands the Pyomo model to HiGHS (Pyomo's persistent
+        ``highs`` interface); later solves write the mutable parameters
+        straight into that HiGHS instance (:meth:`_push`) and re-run it from
+        its last basis, because Pyomo's own update walks every expression
+        and costs more than the solve (``benchmarks/full_case.py``).
         """
-        from pyomo.contrib.solver.common.factory import SolverFactory
-        from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+        import highspy
 
         m = self.model
-        first = self._solver is None
-        if first:
-            self._solver = SolverFactory("highs")
-        opt = self._solver
-        kwargs = dict(load_solutions=False, raise_exception_on_nonoptimal_result=False, solver_options=dict(HIGHS_TIGHT if tight else HIGHS_OPTIONS))
-        if not first:
-            # Only mutable data changes between solves: skip the structural scan.
-            kwargs["auto_updates"] = dict(
-                check_for_new_or_removed_constraints=False,
-                check_for_new_or_removed_vars=False,
-                check_for_new_or_removed_params=False,
-                check_for_new_objective=False,
-                update_constraints=False,
-                update_vars=False,
-                update_named_expressions=False,
-                update_objective=True,
-                update_parameters=True,
-            )
         # the active-set QP can cycle on degenerate markets (zero-cost route
         # cycles with ties); a generous iteration limit catches it early
-        kwargs["solver_options"]["qp_iteration_limit"] = max(20000, 20 * (len(m.B) + len(m.R)))
-        res = opt.solve(m, **kwargs)
-        tc = res.termination_condition
-        h = opt._solver_model
-        if tc != TerminationCondition.convergenceCriteriaSatisfied or res.solution_status != SolutionStatus.optimal:
+        options = {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, **(HIGHS_TIGHT if tight else {}), "qp_iteration_limit": max(20000, 20 * (len(m.B) + len(m.R)))}
+        if self._solver is None:
+            from pyomo.contrib.solver.common.factory import SolverFactory
+
+            self._solver = SolverFactory("highs")
+            self._solver.solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False, solver_options=options)
+            self._index()
+        else:
+            self._push()
+        h = self._highs
+        h.setOptionValue("output_flag", False)
+        for k, v in options.items():
+            h.setOptionValue(k, v)
+        if self._ran:
+            h.run()
+        self._ran = True
+        status = h.getModelStatus()
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
             # cycling, or HiGHS's own error exit on degenerate programs: retry
             # perturbed (a proven infeasible or unbounded program is final)
-            final = getattr(tc, "name", "") in ("provenInfeasible", "unbounded", "infeasibleOrUnbounded")
+            final = status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible)
             rescued = None if final else _perturbed_solve(h.getModel())
             if rescued is None:
-                raise SolveError(self.market.name, _status_words(tc))
+                raise SolveError(self.market.name, _status_words(status))
             col, row = rescued
-            rescued_run = True
+            obj = None
         else:
-            rescued_run = False
             raw = h.getSolution()
             col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
+            obj = h.getInfo().objective_function_value
             polished = polish(h.getModel(), col, row)
             if polished is not None:
                 col, row = polished
-        vmap, cmap = opt._pyomo_var_to_solver_var_map, opt._pyomo_con_to_solver_con_map
-        z = np.array([col[vmap[id(m.z[b])]] for b in m.B]) if len(m.B) else np.zeros(0)
-        x = np.array([col[vmap[id(m.x[i])]] for i in m.R]) if len(m.R) else np.zeros(0)
+        ix = self._ix
+        z, x = col[ix["z"]], col[ix["x"]]
         # For a maximisation HiGHS reports the row dual of the negated
         # (minimisation) problem: the shadow price of a unit more at the
         # node is minus the reported dual (tests/test_closed_form.py).
-        price = np.array([-row[cmap[m.balance[n]]] if n in m.balance else np.nan for n in m.N])
+        price = np.full(len(self.market.nodes), np.nan)
+        price[ix["nodes"]] = -row[ix["balance"]]
         q = self.owner_quantities(z)
-        obj = res.incumbent_objective if not rescued_run else None
         sol = self._assemble(q, x, price * self.P, float(obj) * self.P * self.Q if obj is not None else math.nan)
         # a quota's rent is what one more unit of quota is worth: for a <=
         # row of a maximisation HiGHS reports it with the opposite sign of
         # the balance rows' duals (tests/test_policies.py)
-        sol.quota_rent = np.array([max(0.0, row[cmap[m.quota[j]]]) * self.P for j in m.QT]) if len(m.QT) else np.zeros(0)
-        sol.origin_rent = np.array([max(0.0, row[cmap[m.origin[j]]]) * self.P for j in m.OR]) if len(m.OR) else np.zeros(0)
+        sol.quota_rent = np.maximum(0.0, row[ix["quota"]]) * self.P
+        sol.origin_rent = np.maximum(0.0, row[ix["origin"]]) * self.P
         sol.block_values = z
         return sol, q
+
+    @property
+    def highs(self):
+        """The HiGHS instance (``highspy.Highs``) after the first solve."""
+        return self._highs
+
+    def _index(self) -> None:
+        """Column and row positions in HiGHS of every variable and row."""
+        opt = self._solver
+        m = self.model
+        vmap, cmap = opt._pyomo_var_to_solver_var_map, opt._pyomo_con_to_solver_con_map
+        cols = lambda var: np.array([vmap[id(var[i])] for i in var], dtype=np.int32)  # noqa: E731
+        rows = lambda con: np.array([cmap[con[i]] for i in con], dtype=np.int32)  # noqa: E731
+        self._highs = opt._solver_model
+        self._ran = False  # the Pyomo call above already ran HiGHS once
+        self._ix = {
+            "z": cols(m.z), "x": cols(m.x), "u": cols(m.u),
+            "nodes": np.array([n for n in m.N if n in m.balance], dtype=np.int32), "balance": rows(m.balance),
+            "floor": rows(m.floor), "quota": rows(m.quota), "origin": rows(m.origin),
+        }
+        # the Hessian Pyomo passed: -slope on the block columns
+        self._hessian = np.zeros(self._highs.getNumCol())
+        self._hessian[self._ix["z"]] = -np.array([m.slope[b].value for b in m.B], dtype=float)
+        self._zsign = np.array([1.0 if self._owners[pos][0] in ("demand", "offtake") else -1.0 for pos, _ in self._blocks])
+
+    def _push(self) -> None:
+        """Write the mutable parameters into the HiGHS instance.
+
+        The program is ``max Σ sign·level·z − ½·slope·z² − cost·x + credit·u``;
+        its bounds and right-hand sides are the block bounds, the floor and
+        quota quantities and the released stocks (``tests`` compare the
+        result with what Pyomo itself hands HiGHS).
+        """
+        import highspy
+
+        m, h, ix = self.model, self._highs, self._ix
+        val = lambda p: np.fromiter((p[i].value for i in p), dtype=float, count=len(p))  # noqa: E731
+        nz, nx, nu = len(ix["z"]), len(ix["x"]), len(ix["u"])
+        if nz:
+            h.changeColsCost(nz, ix["z"], self._zsign * val(m.level))
+            ub = val(m.ub)
+            h.changeColsBounds(nz, ix["z"], val(m.lb), np.where(np.isfinite(ub), ub, highspy.kHighsInf))
+            diag = np.zeros(h.getNumCol())
+            diag[ix["z"]] = -val(m.slope)
+            # only the nonzeros: an all-zero Hessian makes the program an LP again
+            nzc = np.flatnonzero(diag)
+            if self._hessian is not None and np.array_equal(diag, self._hessian):
+                nzc = None  # unchanged: passing it again would drop HiGHS's basis
+            else:
+                self._hessian = diag
+        if nz and nzc is not None:
+            hess = highspy.HighsHessian()
+            hess.dim_ = len(diag) if len(nzc) else 0
+            hess.format_ = highspy.HessianFormat.kTriangular
+            hess.start_ = np.searchsorted(nzc, np.arange(len(diag) + 1)).astype(np.int32) if len(nzc) else np.zeros(1, dtype=np.int32)
+            hess.index_ = nzc.astype(np.int32)
+            hess.value_ = diag[nzc]
+            h.passHessian(hess)
+        if nx:
+            h.changeColsCost(nx, ix["x"], -val(m.cost))
+        if nu:
+            h.changeColsCost(nu, ix["u"], val(m.credit))
+        rel = -np.array([m.release[n].value for n in ix["nodes"]], dtype=float)
+        if len(rel):
+            h.changeRowsBounds(len(rel), ix["balance"], rel, rel)
+        if len(ix["floor"]):
+            h.changeRowsBounds(len(ix["floor"]), ix["floor"], val(m.floor_q), np.full(len(ix["floor"]), highspy.kHighsInf))
+        if len(ix["quota"]):
+            h.changeRowsBounds(len(ix["quota"]), ix["quota"], np.full(len(ix["quota"]), -highspy.kHighsInf), val(m.quota_q))
 
     def _assemble(self, q, x, price, objective) -> Solution:
         """Node and process arrays from owner quantities ``q`` (own units)."""
@@ -607,12 +736,12 @@ class MarketModel:
         return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=np.asarray(offtake, dtype=float))
 
 
-def _status_words(tc) -> str:
-    name = getattr(tc, "name", str(tc))
+def _status_words(status) -> str:
+    name = getattr(status, "name", str(status))
     return {
-        "provenInfeasible": "infeasible (no quantities satisfy every balance and bound)",
-        "infeasibleOrUnbounded": "infeasible or unbounded",
-        "unbounded": "unbounded (a supply with no capacity and a demand with no choke price)",
-        "iterationLimit": "iteration limit reached",
-        "maxTimeLimit": "time limit reached",
-    }.get(name, name)
+        "kInfeasible": "infeasible (no quantities satisfy every balance and bound)",
+        "kUnboundedOrInfeasible": "infeasible or unbounded",
+        "kUnbounded": "unbounded (a supply with no capacity and a demand with no choke price)",
+        "kIterationLimit": "iteration limit reached",
+        "kTimeLimit": "time limit reached",
+    }.get(name, name.lstrip("k"))

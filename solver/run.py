@@ -68,7 +68,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
         for _, m in jobs:
             diag = diagnose(m)
             found += [(BASELINE, d) for d in diag]
-            out[BASELINE][m.name] = _explained(solve_market(m), diag)
+            out[BASELINE][m.name] = _explained(_dropped(solve_market(m)), diag)
             bar.update(1)
         base = {mn: r.solution if r.ok else None for mn, r in out[BASELINE].items()}
         for sn in wanted:
@@ -78,11 +78,17 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
                 if m.name in plans:
                     diag = diagnose(m, plans[m.name], sn)
                     found += [(sn, d) for d in diag]
-                    out[sn][m.name] = _explained(solve_market(m, plan=plans[m.name], start=base.get(m.name)), diag)
+                    out[sn][m.name] = _explained(_dropped(solve_market(m, plan=plans[m.name], start=base.get(m.name))), diag)
                 else:
                     out[sn][m.name] = out[BASELINE][m.name]
                 bar.update(1)
     return out
+
+
+def _dropped(res: MarketResult) -> MarketResult:
+    """Let the program go: a whole case's models would hold memory for nothing."""
+    res.model = None
+    return res
 
 
 def _explained(res: MarketResult, diag) -> MarketResult:

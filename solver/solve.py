@@ -57,6 +57,9 @@ class MarketResult:
     plan: object = None
     method: str = "qp"
     fallback: bool = False
+    #: the program, for a caller that re-solves it with other numbers
+    #: (``solve_market(..., reuse=result.model)``)
+    model: object = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -148,6 +151,7 @@ def solve_market(
     fallback: bool = True,
     memory: int = 5,
     damping: float = 1.0,
+    reuse: MarketModel | None = None,
 ) -> MarketResult:
     """Solve and verify one market; never raises for solver trouble.
 
@@ -156,12 +160,18 @@ def solve_market(
     frozen wedges.  ``fallback`` enables the MILP when the iteration does
     not reach a verified equilibrium; ``memory`` and ``damping`` tune the
     fixed point (``memory=0, damping=1``: the plain iteration).
+    ``reuse`` is the model of an earlier result: when ``plan`` has the
+    same structure (a sweep over a level), it is updated in place and
+    re-solved from its last basis instead of rebuilt.
     """
     if plan is not None:
         market = plan.market
     times = {}
     t0 = time.perf_counter()
-    model = MarketModel(market, plan)
+    if reuse is not None and reuse.market is market and reuse.update_plan(plan):
+        model = reuse
+    else:
+        model = MarketModel(market, plan)
     times["build"] = time.perf_counter() - t0
     times["solve"] = times["verify"] = 0.0
     wedged = plan is not None and plan.price_dependent
@@ -219,7 +229,7 @@ def solve_market(
     except SolveError as err:
         err = _diagnose(market, err)
         if not (fallback and wedged):
-            return MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method)
+            return _with(model, MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method))
         error, sol, ver = err, None, None
     used_fallback = False
     if fallback and wedged and (ver is None or not ver.ok):
@@ -236,11 +246,16 @@ def solve_market(
     if sol is None:
         status = error.status.split(" (")[0] if error is not None else NOT_CONVERGED
         msg = f"{error if error is not None else market.name + ': no solution found'}; the MILP over the equilibrium conditions found no equilibrium either"
-        return MarketResult(market, None, None, status, it, msg, times, plan, method, used_fallback)
+        return _with(model, MarketResult(market, None, None, status, it, msg, times, plan, method, used_fallback))
     sol.iterations = it
     if ver.ok:
-        return MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback)
+        return _with(model, MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback))
     worst = "; ".join(f"{name} at {where}: {val:.2e}" for val, name, where in ver.worst(3))
     how = "from the quadratic program" if exact else f"after {it} fixed-point/linearisation steps" + (" and the MILP fallback" if used_fallback else "")
     msg = f"{market.name}: no verified equilibrium {how}; largest residuals {worst} (tolerance {tol:g})"
-    return MarketResult(market, sol, ver, NOT_CONVERGED, it, msg, times, plan, method, used_fallback)
+    return _with(model, MarketResult(market, sol, ver, NOT_CONVERGED, it, msg, times, plan, method, used_fallback))
+
+
+def _with(model: MarketModel, result: MarketResult) -> MarketResult:
+    result.model = model
+    return result

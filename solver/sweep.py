@@ -1,0 +1,165 @@
+"""Parameter sweeps and policy targeting over one scenario.
+
+A sweep solves a scenario at many values of one policy key (``level``,
+``ad_valorem``, ``cap``, ...).  Every point is an ordinary scenario of a
+derived case (the swept policy entries with the key replaced), validated
+like any case file and verified like any equilibrium; what makes it fast
+is that each mineral's program is built once and re-solved at every point
+with new numbers (``solve_market(..., reuse=...)``), starting from the
+previous point's prices.
+
+Syntax of a swept key (``--set``)::
+
+    [POLICY.]KEY=START:STOP:N      N evenly spaced values, both ends included
+    [POLICY.]KEY=V1,V2,...         the values listed
+
+``POLICY`` is the policy's position in the scenario (1, 2, ...) or its
+type (``price_floor``); without it, every policy of the scenario that has
+``KEY`` is swept together.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import click
+import numpy as np
+
+from .case import BASELINE, Case, build_case
+from .errors import CaseError, MineqError
+from .run import _dropped, _Null, scenario_plans
+from .solve import MarketResult, solve_market
+
+
+@dataclass
+class Swept:
+    """A parsed ``--set``: which policies of the scenario, which key, which values."""
+
+    scenario: str
+    policies: list[int]  #: 0-based positions in the scenario's policies
+    key: str
+    values: list[float]
+
+    @property
+    def label(self) -> str:
+        return self.key if len(self.policies) != 1 else f"{self.policies[0] + 1}.{self.key}"
+
+    def point_name(self, v: float) -> str:
+        return f"{self.scenario} [{self.label}={v:.6g}]"
+
+
+def parse_set(text: str, case: Case, scenario: str) -> Swept:
+    """Read ``[POLICY.]KEY=START:STOP:N`` or ``[POLICY.]KEY=V1,V2,...``."""
+    scen = _scenario(case, scenario)
+    if "=" not in text:
+        raise MineqError(f"--set '{text}': expected [POLICY.]KEY=START:STOP:N or [POLICY.]KEY=V1,V2,... (for example level=50:150:21).")
+    lhs, rhs = (p.strip() for p in text.split("=", 1))
+    who, _, key = lhs.rpartition(".")
+    if not key:
+        raise MineqError(f"--set '{text}': no key before '='; expected [POLICY.]KEY such as level or 1.level.")
+    values = _values(text, rhs)
+    pols = scen.policies
+    if who:
+        if who.isdigit():
+            k = int(who) - 1
+            if not 0 <= k < len(pols):
+                raise MineqError(f"--set '{text}': scenario '{scenario}' has policies 1 to {len(pols)}, not {who}.")
+            chosen = [k]
+        else:
+            chosen = [i for i, p in enumerate(pols) if p.get("type") == who]
+            if not chosen:
+                raise MineqError(f"--set '{text}': scenario '{scenario}' has no policy of type '{who}'; its types: {', '.join(p.get('type', '?') for p in pols) or '(none)'}.")
+    else:
+        chosen = list(range(len(pols)))
+    having = [i for i in chosen if key in pols[i]]
+    if not having:
+        keys = sorted({k for i in chosen for k, v in pols[i].items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        raise MineqError(f"--set '{text}': no policy of scenario '{scenario}' chosen by '{lhs}' has the key '{key}'; numeric keys there: {', '.join(keys) or '(none)'}.")
+    for i in having:
+        v = pols[i][key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise MineqError(f"--set '{text}': policy {i + 1} of scenario '{scenario}' has {key} = {v!r}, not a number; only numeric keys can be swept.")
+    return Swept(scenario, having, key, values)
+
+
+def _values(text: str, rhs: str) -> list[float]:
+    try:
+        if ":" in rhs:
+            a, b, n = rhs.split(":")
+            n = int(n)
+            if n < 1:
+                raise ValueError
+            vals = np.linspace(float(a), float(b), n).tolist()
+        else:
+            vals = [float(v) for v in rhs.split(",") if v.strip()]
+    except ValueError:
+        raise MineqError(f"--set '{text}': the values '{rhs}' are not START:STOP:N (N a whole number >= 1) or a comma-separated list of numbers.") from None
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise MineqError(f"--set '{text}': the values must be finite numbers (got '{rhs}').")
+    return vals
+
+
+def _scenario(case: Case, name: str):
+    for s in case.scenarios:
+        if s.name == name:
+            return s
+    raise MineqError(f"Scenario '{name}' is not in case '{case.name}'; its scenarios are: {', '.join(s.name for s in case.scenarios) or '(none)'}.")
+
+
+def point_case(case: Case, swept: Swept) -> Case:
+    """The case whose scenarios are the sweep's points (validated as a case file)."""
+    data = copy.deepcopy(case.data)
+    src = next(s for s in data["scenarios"] if s["name"] == swept.scenario)
+    points = []
+    for v in swept.values:
+        s = copy.deepcopy(src)
+        s["name"] = swept.point_name(v)
+        for i in swept.policies:
+            s["policies"][i][swept.key] = v
+        points.append(s)
+    data["scenarios"] = points
+    try:
+        return build_case(data)
+    except CaseError as err:
+        raise MineqError(f"The swept value is not valid for the scenario: {err}") from None
+
+
+def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None) -> tuple[Case, dict[str, dict[str, MarketResult]]]:
+    """Solve the baseline and every point of ``swept``.
+
+    Returns the derived case (scenarios = points) and
+    ``results[scenario][mineral]`` like :func:`solver.run.solve_case`.
+    Each mineral's program is re-used from point to point when the plan's
+    structure allows; every point is verified.  ``minerals`` restricts the
+    solve (the others are left out of the results).
+    """
+    pcase = point_case(case, swept)
+    if minerals is not None:
+        pcase.markets = {mn: pcase.markets[mn] for mn in minerals}
+    markets = list(pcase.markets.values())
+    results: dict[str, dict[str, MarketResult]] = {BASELINE: {}}
+    names = [s.name for s in pcase.scenarios]
+    quiet = not progress
+    with click.progressbar(length=len(markets) * (1 + len(names)), label="Sweeping", show_pos=True, file=_Null() if quiet else None) as bar:
+        for m in markets:
+            results[BASELINE][m.name] = _dropped(solve_market(m))
+            bar.update(1)
+        base = {mn: r.solution if r.ok else None for mn, r in results[BASELINE].items()}
+        models: dict[str, object] = {}
+        last = dict(base)
+        for sn in names:
+            plans = scenario_plans(pcase, sn, base)
+            results[sn] = {}
+            for m in markets:
+                if m.name not in plans:
+                    results[sn][m.name] = results[BASELINE][m.name]
+                else:
+                    r = solve_market(m, plan=plans[m.name], start=last.get(m.name) or base.get(m.name), reuse=models.get(m.name))
+                    models[m.name] = r.model
+                    if r.ok:
+                        last[m.name] = r.solution
+                    results[sn][m.name] = _dropped(r)
+                bar.update(1)
+    return pcase, results
