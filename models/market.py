@@ -69,13 +69,35 @@ class Market:
     processes: list[Process]
 
     # -- index helpers shared by the model, the verifier and results --
-    @property
+    # (cached: a market does not change once built; policies that change a
+    # market build a new one)
+    @cached_property
     def nodes(self) -> list[tuple[str, str]]:
         """Every (stage, region), stage-major; index = position."""
         return [(s, r) for s in self.stages for r in self.regions]
 
+    @cached_property
+    def _node_position(self) -> dict[tuple[str, str], int]:
+        return {n: i for i, n in enumerate(self.nodes)}
+
     def node_index(self, stage: str, region: str) -> int:
-        return self.stages.index(stage) * len(self.regions) + self.regions.index(region)
+        return self._node_position[(stage, region)]
+
+    @cached_property
+    def route_nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per route of :attr:`route_list`: its origin node and destination node."""
+        pos = self._node_position
+        o = np.array([pos[(s, a)] for s, a, _ in self.route_list], dtype=np.intp)
+        d = np.array([pos[(s, b)] for s, _, b in self.route_list], dtype=np.intp)
+        return o, d
+
+    @cached_property
+    def process_nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per process: its source (input) node and target (output) node."""
+        pos = self._node_position
+        src = np.array([pos[(p.source, p.region)] for p in self.processes], dtype=np.intp)
+        tgt = np.array([pos[(p.target, p.region)] for p in self.processes], dtype=np.intp)
+        return src, tgt
 
     @cached_property
     def route_list(self) -> list[tuple[str, str, str]]:

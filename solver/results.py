@@ -145,11 +145,20 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         for (s, o, d), c in mk.routes.items():
             tcost[j, stages.index(s), regs.index(o), regs.index(d)] = c
     base = results.get("baseline", {})
+    done: dict[int, int] = {}  # id(result) -> scenario row already filled
     for i, sn in enumerate(scen):
         for j, mn in enumerate(mins):
             res = results[sn].get(mn)
             if res is None:
                 continue
+            if id(res) in done:
+                # a market the scenario leaves alone: the same result object,
+                # the same numbers (changes are versus the same baseline)
+                k = done[id(res)]
+                for arr in (*node.values(), *route.values(), share, top, hhi, *wel.values(), obj, dobj, qprice, qlabel, status, method, iters, fallback, resid, message):
+                    arr[i, j] = arr[k, j]
+                continue
+            done[id(res)] = i
             status[i, j] = res.status
             method[i, j] = res.method
             fallback[i, j] = int(res.fallback)
@@ -159,48 +168,49 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             if res.solution is None:
                 continue
             mk, sol, plan = res.market, res.solution, res.plan
-            gi = [stages.index(s) for s, _ in mk.nodes]
-            ri = [regs.index(r) for _, r in mk.nodes]
+            gi = np.array([stages.index(s) for s in mk.stages]).repeat(len(mk.regions))
+            ri = np.tile([regs.index(r) for r in mk.regions], len(mk.stages))
             node["price"][i, j, gi, ri] = sol.price
             node["supply"][i, j, gi, ri] = sol.supply
             node["demand"][i, j, gi, ri] = sol.demand
             per_unit, _ = floor_payments(mk, sol, plan)
             node["floor_payment"][i, j, gi, ri] = per_unit
             node["producer_price"][i, j, gi, ri] = sol.price + np.nan_to_num(per_unit)
-            for k, v in trade(mk, sol, plan).items():
+            tr = trade(mk, sol, plan)
+            for k, v in tr.items():
                 node[k][i, j, gi, ri] = v
             if plan is not None:
                 for o, g in zip(plan.offtakes, sol.offtake):
-                    s, r = mk.nodes[o.node]
-                    node["offtake"][i, j, stages.index(s), regs.index(r)] = g
+                    node["offtake"][i, j, gi[o.node], ri[o.node]] = g
                 for rule, lam in zip(plan.origin_rules, sol.origin_rent):
-                    s, r = mk.nodes[rule.node]
-                    node["origin_rent_per_unit"][i, j, stages.index(s), regs.index(r)] = lam
-                for n, rel in enumerate(plan.release):
-                    if rel:
-                        s, r = mk.nodes[n]
-                        node["stockpile_release"][i, j, stages.index(s), regs.index(r)] = rel
+                    node["origin_rent_per_unit"][i, j, gi[rule.node], ri[rule.node]] = lam
+                for n in np.flatnonzero(plan.release):
+                    node["stockpile_release"][i, j, gi[n], ri[n]] = plan.release[n]
             # processing output sits at the output stage; NaN where no process
-            for k, p in enumerate(mk.processes):
-                node["processing"][i, j, stages.index(p.target), regs.index(p.region)] = sol.processing[k]
+            src, tgt = mk.process_nodes
+            node["processing"][i, j, gi[tgt], ri[tgt]] = sol.processing
             no_use = np.isnan(node["processing"][i, j])
-            for k, p in enumerate(mk.processes):
-                no_use[stages.index(p.source), regs.index(p.region)] = False
+            no_use[gi[src], ri[src]] = False
             node["processing_input"][i, j][no_use] = np.nan
-            rent = plan.quota_rent_by_route(sol.quota_rent) if plan is not None else None
-            for k, (s, o, d) in enumerate(mk.route_list):
-                at = (i, j, stages.index(s), regs.index(o), regs.index(d))
-                route["flow"][at] = sol.flow[k]
-                parts = plan.routes[k].parts(sol.price[mk.node_index(s, o)], mk.routes[(s, o, d)]) if plan is not None and k in plan.routes else {"export_tax": 0.0, "mip_rent": 0.0, "tariff": 0.0}
-                route["export_tax_per_unit"][at] = parts["export_tax"]
-                route["mip_rent_per_unit"][at] = parts["mip_rent"]
-                route["tariff_per_unit"][at] = parts["tariff"]
-                route["quota_rent_per_unit"][at] = rent[k] if rent is not None else 0.0
-            sh = supply_shares(mk, sol, plan)
-            share[i, j, gi, ri, :] = sh
+            orig, dest = mk.route_nodes
+            at = (i, j, gi[orig], ri[orig], ri[dest])
+            route["flow"][at] = sol.flow
+            for v in ("export_tax_per_unit", "mip_rent_per_unit", "tariff_per_unit", "quota_rent_per_unit"):
+                route[v][at] = 0.0
+            if plan is not None:
+                rl = mk.route_list
+                for k, terms in plan.routes.items():
+                    parts = terms.parts(sol.price[orig[k]], mk.routes[rl[k]])
+                    cell = (i, j, gi[orig[k]], ri[orig[k]], ri[dest[k]])
+                    route["export_tax_per_unit"][cell] = parts["export_tax"]
+                    route["mip_rent_per_unit"][cell] = parts["mip_rent"]
+                    route["tariff_per_unit"][cell] = parts["tariff"]
+                if plan.quotas:
+                    route["quota_rent_per_unit"][at] = plan.quota_rent_by_route(sol.quota_rent)
+            share[i, j, gi, ri, :] = supply_shares(mk, sol, plan)
             for s in mk.stages:
-                idx = [n for n, (st, _) in enumerate(mk.nodes) if st == s]
-                top[i, j, stages.index(s)], hhi[i, j, stages.index(s)] = concentration(node["production"][i, j, stages.index(s)][[regs.index(mk.nodes[n][1]) for n in idx]])
+                g = stages.index(s)
+                top[i, j, g], hhi[i, j, g] = concentration(node["production"][i, j, g][ri[gi == g]])
             if plan is not None:
                 for k, (q, lam) in enumerate(zip(plan.quotas, sol.quota_rent)):
                     qprice[i, j, k] = lam

@@ -50,8 +50,7 @@ def _integral(curve, q: float) -> float:
 def production(market: Market, sol: Solution) -> np.ndarray:
     """Own output at each node: supply plus processing output into it."""
     out = np.nan_to_num(np.asarray(sol.supply, dtype=float)).copy()
-    for k, p in enumerate(market.processes):
-        out[market.node_index(p.target, p.region)] += sol.processing[k]
+    np.add.at(out, market.process_nodes[1], sol.processing)
     return out
 
 
@@ -208,14 +207,12 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     if plan is not None:
         market = plan.market
     nn = len(market.nodes)
-    nidx = {n: i for i, n in enumerate(market.nodes)}
     imports, exports = np.zeros(nn), np.zeros(nn)
-    for i, (s, o, d) in enumerate(market.route_list):
-        exports[nidx[(s, o)]] += sol.flow[i]
-        imports[nidx[(s, d)]] += sol.flow[i]
+    orig, dest = market.route_nodes
+    np.add.at(exports, orig, sol.flow)
+    np.add.at(imports, dest, sol.flow)
     use = np.zeros(nn)
-    for k, p in enumerate(market.processes):
-        use[nidx[(p.source, p.region)]] += p.theta * sol.processing[k]
+    np.add.at(use, market.process_nodes[0], np.array([p.theta for p in market.processes]) * sol.processing)
     made = production(market, sol)
     consumption = np.nan_to_num(sol.demand) + use
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -243,10 +240,10 @@ def supply_shares(market: Market, sol: Solution, plan=None) -> np.ndarray:
     nr = len(market.regions)
     t = trade(market, sol)
     shares = np.zeros((len(market.nodes), nr))
-    for n, (s, r) in enumerate(market.nodes):
-        shares[n, market.regions.index(r)] = max(0.0, t["production"][n] - t["exports"][n])
-    for i, (s, o, d) in enumerate(market.route_list):
-        shares[market.node_index(s, d), market.regions.index(o)] += max(0.0, sol.flow[i])
+    home = np.arange(len(market.nodes)) % nr  # nodes are stage-major
+    shares[np.arange(len(market.nodes)), home] = np.maximum(0.0, t["production"] - t["exports"])
+    orig, dest = market.route_nodes
+    np.add.at(shares, (dest, orig % nr), np.maximum(0.0, sol.flow))
     tot = shares.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(tot > 1e-12 * market.quantity_scale, shares / tot, np.nan)
