@@ -45,6 +45,10 @@ class _Group(click.Group):
             raise
         except (CaseError, MineqError) as err:
             raise click.ClickException(str(err)) from None
+        except BrokenPipeError:
+            # the reader went away (``mineq compare ... | head``): stop quietly
+            sys.stdout = open(os.devnull, "w")
+            raise click.exceptions.Exit(0) from None
         except KeyboardInterrupt:
             raise click.ClickException("Interrupted; nothing was written.") from None
         except Exception as err:  # the promise is: no traceback for users
@@ -103,17 +107,12 @@ def solve(case, scenarios, out, fmt, force, quiet):
     (or tidy CSVs) and exits non-zero if any market is not a verified
     equilibrium (its figures are still written, marked by status).
     """
-    from .case import load_case
     from .report import print_changes, print_headline, print_summary
     from .results import to_dataset, write
     from .run import solve_case
 
-    if case is None:
-        case = bundled_case_path()
-        if not Path(case).exists():
-            raise MineqError(f"The bundled case '{BUNDLED_CASE}' is missing from this installation (looked in {case}); reinstall mineq, or pass a case folder or .toml file.")
     t0 = time.perf_counter()
-    c = load_case(case)
+    c = _load(case)
     if out is not None and Path(out).exists() and not force:
         raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
     diagnoses: list = []
@@ -142,6 +141,155 @@ def solve(case, scenarios, out, fmt, force, quiet):
         lines = "; ".join(f"{sn}/{mn}: {r.message or r.status}" for sn, mn, r in bad[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
         raise click.ClickException(f"{len(bad)} market(s) have no verified equilibrium and are marked in the results' status variable: {lines}{more}.")
+
+
+def _load(case):
+    """The case at CASE, or the bundled one when CASE is None."""
+    from .case import load_case
+
+    if case is None:
+        case = bundled_case_path()
+        if not Path(case).exists():
+            raise MineqError(f"The bundled case '{BUNDLED_CASE}' is missing from this installation (looked in {case}); reinstall mineq, or pass a case folder or .toml file.")
+    return load_case(case)
+
+
+def _default_indicators(c) -> list[str]:
+    region = c.data.get("case", {}).get("headline_region", c.regions[0])
+    return [f"price[{region}]", f"net_import_reliance[{region}]"]
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path())
+@click.option("--scenario", "-s", required=True, help="The scenario whose policy is swept.")
+@click.option("--set", "setting", required=True, metavar="[POLICY.]KEY=START:STOP:N", help="The swept key and its values: START:STOP:N evenly spaced, or V1,V2,...  POLICY is the policy's number in the scenario or its type; without it every policy with KEY is swept. Example: level_vs_baseline=1:1.5:21.")
+@click.option("--indicator", "-i", "indicators", multiple=True, metavar="NAME[LABEL,...]", help="Indicator to plot against the swept value (repeatable), e.g. 'net_import_reliance[USA]', 'processing_share[USA]'. Default: price and net import reliance of the headline region.")
+@click.option("--mineral", "-m", "minerals", multiple=True, help="Solve only this mineral (repeatable). Default: all.")
+@click.option("--out", "-o", type=click.Path(), help="Result file (NetCDF; dimension 'sweep', baseline in group 'baseline') or folder (--format csv). Default: a new file under ./mineq-results/.")
+@click.option("--format", "fmt", type=click.Choice(["netcdf", "csv"]), default="netcdf", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(), help="PNG of the indicators against the swept value. Default: beside the results, same name, .png.")
+@click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
+def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet):
+    """Solve SCENARIO of CASE at many values of one policy key.
+
+    Each mineral's program is built once and re-solved at every value
+    (from the previous value's prices); every point is a verified
+    equilibrium.  Writes a result Dataset with a 'sweep' dimension and a
+    plot of the chosen indicators against the swept value.  With no CASE,
+    sweeps the bundled case.
+    """
+    from .indicators import evaluate
+    from .plot import sweep_figure
+    from .results import to_dataset, write
+    from .sweep import parse_set, sweep_case, sweep_dataset
+
+    t0 = time.perf_counter()
+    c = _load(case)
+    swept = parse_set(setting, c, scenario)
+    for mn in minerals:
+        if mn not in c.markets:
+            raise click.BadParameter(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...)", param_hint="--mineral")
+    indicators = list(indicators) or _default_indicators(c)
+    out = Path(out) if out else _default_out(f"{c.name}-sweep", fmt)
+    png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
+    for p in (out, png):
+        if p.exists() and not force and not (fmt == "csv" and p == out / "sweep.png"):
+            raise MineqError(f"The output {p} already exists; mineq does not overwrite results. Choose another --out/--plot or pass --force to replace it.")
+    pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None)
+    ds = to_dataset(pcase, results)
+    pts, base = sweep_dataset(ds, swept)
+    for text in indicators:
+        evaluate(pts, text)  # a bad indicator fails before anything is written
+    path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
+    if fmt == "csv":
+        png = path / "sweep.png" if not plot_path else png
+    sweep_figure(pts, indicators, png)
+    elapsed = time.perf_counter() - t0
+    n = sum(1 for sn, sc in results.items() if sn != "baseline" for _ in sc)
+    bad = [(sn, mn, r) for sn, sc in results.items() for mn, r in sc.items() if not r.ok]
+    if not quiet:
+        _print_sweep(pts, indicators)
+    click.echo(f"Sweep of {swept.label} over {len(swept.values)} values, {len(pcase.markets)} minerals ({n} scenario-markets): results written to {path}, plot to {png} ({elapsed:.2f} s; largest scaled residual {ds.attrs['max_residual']:.1e}).")
+    if bad:
+        lines = "; ".join(f"{sn}/{mn}: {r.message or r.status}" for sn, mn, r in bad[:5])
+        raise click.ClickException(f"{len(bad)} point(s) have no verified equilibrium and are marked in the status variable: {lines}.")
+
+
+def _print_sweep(pts, indicators) -> None:
+    """Scalar indicators as a table; per-mineral ones as their range."""
+    from .indicators import evaluate
+    from .report import _table
+
+    x = pts["sweep"].values
+    rows, head = [], [pts["sweep"].attrs.get("policy_key", "value")]
+    cols = []
+    for text in indicators:
+        da = evaluate(pts, text)
+        if "mineral" in da.dims and da.sizes["mineral"] == 1:
+            da = da.isel(mineral=0)
+        if "mineral" in da.dims:
+            lo, hi = da.min("mineral").values, da.max("mineral").values
+            cols.append([f"{a:.4g} .. {b:.4g}" for a, b in zip(lo, hi)])
+            head.append(f"{text} (min .. max over minerals)")
+        else:
+            cols.append([f"{v:.6g}" for v in da.values])
+            head.append(text)
+    step = max(1, len(x) // 12)
+    for k in range(0, len(x), step):
+        rows.append([f"{x[k]:.6g}", *(c[k] for c in cols)])
+    click.echo(_table(rows, head))
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path())
+@click.option("--scenario", "-s", required=True, help="The scenario whose policy is adjusted.")
+@click.option("--param", "-p", required=True, metavar="[POLICY.]KEY", help="The policy key to adjust, e.g. level, level_vs_baseline, 1.ad_valorem.")
+@click.option("--indicator", "-i", required=True, metavar="NAME[LABEL,...]", help="One number: an indicator naming a mineral, e.g. 'processing_share[USA,lithium]'.")
+@click.option("--value", "-v", "target_value", type=float, required=True, help="The value the indicator should take.")
+@click.option("--range", "bounds", metavar="LOW:HIGH", help="Levels to search. Default: 0.5 to 2 times the scenario's own value.")
+@click.option("--points", type=int, default=9, show_default=True, help="Grid points for the bracketing and monotonicity check.")
+@click.option("--tol", type=float, default=None, help="Accepted |indicator - value| (default: 1e-6 of the indicator's range).")
+@click.option("--out", "-o", type=click.Path(), help="Also write the result at the level found (NetCDF).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def target(case, scenario, param, indicator, target_value, bounds, points, tol, out, force):
+    """Find the level of a policy key at which an indicator reaches a value.
+
+    Solves a grid of levels, checks that the indicator is monotone in the
+    level, brackets the target and refines by regula falsi, every point a
+    verified equilibrium.  If the target cannot be reached in the range,
+    says so and gives the closest reachable value.  With no CASE, uses the
+    bundled case.
+    """
+    from .results import to_dataset, write
+    from .sweep import parse_set, sweep_case
+    from .target import find_level
+
+    c = _load(case)
+    if bounds:
+        try:
+            lo, hi = (float(v) for v in bounds.split(":"))
+        except ValueError:
+            raise click.BadParameter(f"'{bounds}'; expected LOW:HIGH, two numbers", param_hint="--range") from None
+    else:
+        sw = parse_set(f"{param}=0", c, scenario)
+        now = next(s for s in c.scenarios if s.name == scenario).policies[sw.policies[0]][sw.key]
+        if not now:
+            raise click.BadParameter(f"the scenario's own {sw.key} is {now}, so no default range; give --range LOW:HIGH", param_hint="--range")
+        lo, hi = sorted((0.5 * now, 2.0 * now))
+    if out and Path(out).exists() and not force:
+        raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+    r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)
+    click.echo(f"{indicator} against {param} in [{lo:g}, {hi:g}] ({r.mineral}, {len(r.evaluations)} verified solves, {r.monotone}):")
+    for x, v in sorted(r.evaluations)[:: max(1, len(r.evaluations) // 15)]:
+        click.echo(f"  {param} = {x:<12.6g} {indicator} = {v:.6g}")
+    if out:
+        pcase, results = sweep_case(c, parse_set(f"{param}={r.level!r}", c, scenario), minerals=[r.mineral])
+        click.echo(f"Result at the level found written to {write(to_dataset(pcase, results), out, force=force)}.")
+    if r.reached:
+        click.echo(f"{param} = {r.level:.8g} gives {indicator} = {r.value:.8g} (target {target_value:g}; verified equilibrium, largest scaled residual {r.residual:.1e}).{(' ' + r.message) if r.message else ''}")
+    else:
+        raise click.ClickException(r.message)
 
 
 @main.command()

@@ -336,11 +336,14 @@ def forbidden_flows(ds: xr.Dataset, case: Case) -> list[str]:
 # ----------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------
-def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False) -> Path:
+def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False, groups: dict[str, xr.Dataset] | None = None) -> Path:
     """Write atomically: to a temporary file beside ``path``, then rename.
 
-    An existing output is never replaced unless ``force``.
+    An existing output is never replaced unless ``force``.  ``groups``
+    are written beside the main Dataset: NetCDF groups, or sub-folders of
+    CSVs (a sweep's baseline).
     """
+    groups = groups or {}
     path = Path(path)
     if path.exists() and not force:
         raise MineqError(f"The output {path} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
@@ -350,6 +353,8 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
         os.close(fd)
         try:
             ds.to_netcdf(tmp, engine="h5netcdf")
+            for name, g in groups.items():
+                g.to_netcdf(tmp, engine="h5netcdf", mode="a", group=name)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -359,9 +364,17 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
         tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
             write_csv(ds, tmpdir)
+            for name, g in groups.items():
+                write_csv(g, tmpdir / name)
             if path.exists():
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-            os.replace(tmpdir, path)
+                # move the old output aside first: an interruption leaves it
+                # under the aside name, never half-deleted
+                aside = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, aside)
+                os.replace(tmpdir, path)
+                shutil.rmtree(aside) if aside.is_dir() else aside.unlink()
+            else:
+                os.replace(tmpdir, path)
         finally:
             if tmpdir.exists():
                 shutil.rmtree(tmpdir)

@@ -112,9 +112,19 @@ class _Null:
         return False
 
 
-def open_results(path: str | Path) -> xr.Dataset:
+def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
+    """Read a result file.  A sweep file (dimension ``sweep``, baseline in
+    the group ``baseline``) comes back in scenario form unless
+    ``scenarios=False``: the baseline and one scenario per point."""
     try:
-        return xr.load_dataset(path, engine="h5netcdf")
+        ds = xr.load_dataset(path, engine="h5netcdf")
+        if scenarios and "sweep" in ds.dims:
+            from .sweep import scenario_form
+
+            ds = scenario_form(ds, xr.load_dataset(path, engine="h5netcdf", group="baseline"))
+        return ds
+    except MineqError:
+        raise
     except Exception as err:
         raise MineqError(f"Cannot read {path} as a mineq NetCDF result file ({type(err).__name__}: {err}).") from None
 

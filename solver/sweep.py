@@ -21,6 +21,7 @@ type (``price_floor``); without it, every policy of the scenario that has
 from __future__ import annotations
 
 import copy
+import json
 import math
 from dataclasses import dataclass
 
@@ -41,10 +42,12 @@ class Swept:
     policies: list[int]  #: 0-based positions in the scenario's policies
     key: str
     values: list[float]
+    #: how the user named the policies ("" for all with the key)
+    who: str = ""
 
     @property
     def label(self) -> str:
-        return self.key if len(self.policies) != 1 else f"{self.policies[0] + 1}.{self.key}"
+        return f"{self.who}.{self.key}" if self.who else self.key
 
     def point_name(self, v: float) -> str:
         return f"{self.scenario} [{self.label}={v:.6g}]"
@@ -81,7 +84,7 @@ def parse_set(text: str, case: Case, scenario: str) -> Swept:
         v = pols[i][key]
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise MineqError(f"--set '{text}': policy {i + 1} of scenario '{scenario}' has {key} = {v!r}, not a number; only numeric keys can be swept.")
-    return Swept(scenario, having, key, values)
+    return Swept(scenario, having, key, values, who)
 
 
 def _values(text: str, rhs: str) -> list[float]:
@@ -116,6 +119,7 @@ def point_case(case: Case, swept: Swept) -> Case:
     for v in swept.values:
         s = copy.deepcopy(src)
         s["name"] = swept.point_name(v)
+        s["description"] = f"{s.get('description', '')} [swept: {swept.label} = {v:.6g}]".strip()
         for i in swept.policies:
             s["policies"][i][swept.key] = v
         points.append(s)
@@ -124,6 +128,25 @@ def point_case(case: Case, swept: Swept) -> Case:
         return build_case(data)
     except CaseError as err:
         raise MineqError(f"The swept value is not valid for the scenario: {err}") from None
+
+
+def point_instruments(case: Case, swept: Swept, value: float) -> list:
+    """The scenario's instruments with the swept key set to ``value``."""
+    from models.errors import SpecError
+    from models.policies import INSTRUMENTS, Regions
+
+    scen = _scenario(case, swept.scenario)
+    reg = Regions(list(case.regions), {k: list(v) for k, v in case.groups.items()})
+    out = []
+    for i, p in enumerate(scen.policies):
+        spec = dict(p)
+        if i in swept.policies:
+            spec[swept.key] = value
+        try:
+            out.append(INSTRUMENTS[spec["type"]](spec, reg, case.markets))
+        except SpecError as err:
+            raise MineqError(f"Scenario '{swept.scenario}', policy {i + 1} ({spec['type']}) with {swept.key} = {value:g}: {err.field} = {err.value!r}; expected {err.expected}.") from None
+    return out
 
 
 def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None) -> tuple[Case, dict[str, dict[str, MarketResult]]]:
@@ -163,3 +186,35 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
                     results[sn][m.name] = _dropped(r)
                 bar.update(1)
     return pcase, results
+
+
+def sweep_dataset(ds, swept: Swept):
+    """Split a scenario-form result Dataset into (points along ``sweep``, baseline).
+
+    The points keep every variable, ``scenario`` becoming ``sweep`` with the
+    swept values as its coordinate; the baseline is the one-scenario
+    Dataset their ``_change`` variables refer to.
+    """
+    import xarray as xr
+
+    names = [swept.point_name(v) for v in swept.values]
+    pts = ds.sel(scenario=names).rename(scenario="sweep")
+    pts = pts.assign_coords(sweep=np.asarray(swept.values, dtype=float), point_scenario=("sweep", names))
+    pts["sweep"].attrs.update(long_name=f"{swept.label} of scenario {swept.scenario}", policy_key=swept.key)
+    pts.attrs.update(sweep_scenario=swept.scenario, sweep_key=swept.key, sweep_policies=json.dumps([i + 1 for i in swept.policies]), title=f"mineq sweep of {swept.label} in scenario '{swept.scenario}' of case '{ds.attrs.get('case_name', '')}'")
+    base = ds.sel(scenario=[BASELINE])
+    base.attrs = {k: v for k, v in ds.attrs.items() if k != "case_json"}
+    return pts, xr.Dataset(base.data_vars, attrs=base.attrs)
+
+
+def scenario_form(pts, base):
+    """The inverse of :func:`sweep_dataset`: baseline and points along ``scenario``."""
+    import xarray as xr
+
+    sc = pts.rename(sweep="scenario").drop_vars("scenario").assign_coords(scenario=pts["point_scenario"].values).drop_vars("point_scenario")
+    shared = [v for v in base.data_vars if "scenario" not in base[v].dims]
+    out = xr.concat([base.drop_vars(shared), sc.drop_vars(shared, errors="ignore")], dim="scenario", data_vars="all", coords="minimal", compat="override", join="outer")
+    for v in shared:
+        out[v] = pts[v]
+    out.attrs = dict(pts.attrs)
+    return out

@@ -1,0 +1,105 @@
+"""Figures (matplotlib, no display needed: the Agg backend).
+
+Every figure has a title, axis labels with units, a legend and a source
+note (case, scenario, base year), and is written as PNG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+#: at most this many lines per panel (the minerals that move most)
+MAX_LINES = 10
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (works without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def source_note(ds: xr.Dataset, scenario: str | None = None) -> str:
+    year = ds.attrs.get("base_year", "")
+    parts = [f"Source: mineq {ds.attrs.get('mineq_version', '')}".strip(), f"case '{ds.attrs.get('case_name', '')}'"]
+    if scenario:
+        parts.append(f"scenario '{scenario}'")
+    if year not in ("", None):
+        parts.append(f"base year {year}")
+    return ", ".join(parts)
+
+
+def _units(da: xr.DataArray, ds: xr.Dataset | None = None, minerals: list[str] | None = None) -> str:
+    """Short units for an axis label; the case's own unit where all shown
+    minerals share it."""
+    u = str(da.attrs.get("units", "")).split(":")[0].split(" (")[0].strip()
+    if ds is not None and minerals:
+        for generic, var in (("price unit x quantity unit", None), ("price unit", "mineral_price_unit"), ("quantity unit", "mineral_quantity_unit")):
+            if u.startswith(generic):
+                if var is None:
+                    from .report import money_unit
+
+                    u = money_unit(ds.sel(mineral=minerals)) or u
+                else:
+                    vals = set(ds[var].sel(mineral=minerals).values.tolist())
+                    if len(vals) == 1:
+                        u = vals.pop()
+                break
+    return f" ({u})" if u else ""
+
+
+def top_movers(da: xr.DataArray, dim: str, n: int = MAX_LINES) -> list[str]:
+    """The ``n`` minerals whose indicator varies most along ``dim`` (relative range)."""
+    vals = da.transpose("mineral", dim).values
+    with np.errstate(all="ignore"):
+        span = np.nanmax(vals, axis=1) - np.nanmin(vals, axis=1)
+        scale = np.maximum(np.nanmax(np.abs(vals), axis=1), 1e-300)
+    score = np.nan_to_num(span / scale, nan=-1.0)
+    order = np.argsort(-score, kind="stable")
+    floor = 1e-9 if (score > 1e-9).any() else 0.0  # hide flat lines when some move
+    return [str(da.mineral.values[i]) for i in order[:n] if score[i] >= floor]
+
+
+def sweep_figure(pts: xr.Dataset, indicators: list[str], path: str | Path) -> Path:
+    """Indicator curves against the swept level: one panel per indicator,
+    one line per mineral (the :data:`MAX_LINES` that move most)."""
+    from .indicators import evaluate
+
+    plt = pyplot()
+    n = len(indicators)
+    fig, axes = plt.subplots(n, 1, figsize=(8.5, 3.6 * n + 0.6), squeeze=False)
+    x = pts["sweep"].values
+    xlabel = f"{pts['sweep'].attrs.get('long_name', 'swept value')}"
+    for ax, text in zip(axes[:, 0], indicators):
+        da = evaluate(pts, text)
+        shown = None
+        if "mineral" in da.dims:
+            shown = top_movers(da, "sweep")
+            for mn in shown:
+                ax.plot(x, da.sel(mineral=mn).values, marker="o", ms=3, label=mn)
+            total = da.sizes["mineral"]
+            title = f"{text}" + (f": {len(shown)} of {total} minerals (those that move most)" if len(shown) < total else "")
+        else:
+            ax.plot(x, da.values, marker="o", ms=3, label=text)
+            title = text
+            shown = [str(da["mineral"].values)] if "mineral" in da.coords else None
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{da.attrs.get('long_name', text.split('[')[0]).replace('_', ' ')}{_units(da, pts, shown)}", fontsize=9)
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2, loc="best")
+    fig.suptitle(pts.attrs.get("title", "mineq sweep"), fontsize=11)
+    fig.text(0.01, 0.005, source_note(pts, pts.attrs.get("sweep_scenario")), fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,154 @@
+"""Policy targeting: the level of a policy key that reaches an indicator value.
+
+``mineq target`` first solves a grid of levels (a sweep restricted to the
+mineral the indicator is about), checks that the indicator is monotone
+in the level, and brackets the target; then it refines inside the bracket
+by regula falsi (Illinois variant), re-solving the same persistent
+program, until the indicator is within the tolerance of the target.
+Every evaluation is a verified equilibrium; the answer is reported only if
+the final one is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .case import BASELINE, Case
+from .errors import MineqError
+from .indicators import parse, scalar
+from .results import to_dataset
+from .solve import MarketResult, solve_market
+from .sweep import Swept, parse_set, point_instruments
+
+
+@dataclass
+class TargetResult:
+    """What :func:`find_level` found."""
+
+    reached: bool
+    level: float  #: the level found (or the best one on the grid)
+    value: float  #: the indicator there
+    residual: float  #: the verifier's largest scaled residual there
+    monotone: str  #: "increasing", "decreasing" or "not monotone"
+    evaluations: list[tuple[float, float]] = field(default_factory=list)
+    result: MarketResult | None = None
+    mineral: str = ""
+    message: str = ""
+
+
+class _Evaluator:
+    """The indicator at a level: one mineral's market, re-solved in place."""
+
+    def __init__(self, case: Case, swept: Swept, mineral: str, indicator: str):
+        from types import SimpleNamespace
+
+        self.case, self.swept, self.mineral, self.indicator = case, swept, mineral, indicator
+        self.market = case.markets[mineral]
+        base = solve_market(self.market)
+        if not base.ok:
+            raise MineqError(f"The baseline of {mineral} has no verified equilibrium ({base.message}); nothing to target.")
+        self.base = base
+        self.model = None
+        self.last = None
+        # a one-mineral view of the case for the result Dataset
+        self.view = SimpleNamespace(**{**case.__dict__, "markets": {mineral: self.market}, "scenarios": []})
+        self.view.digest = case.digest
+
+    def __call__(self, level: float) -> tuple[float, MarketResult]:
+        from models.policies import build_plan
+
+        insts = [i for i in point_instruments(self.case, self.swept, level) if i.covers(self.market)]
+        if not insts:
+            raise MineqError(f"Scenario '{self.swept.scenario}' does not touch {self.mineral}; its level cannot move {self.indicator}.")
+        plan = build_plan(self.market, insts, self.base.solution)
+        r = solve_market(self.market, plan=plan, start=self.last or self.base.solution, reuse=self.model)
+        self.model = r.model
+        if not r.ok:
+            raise MineqError(f"At {self.swept.label} = {level:g}, {self.mineral} has no verified equilibrium ({r.message}); narrow --range.")
+        self.last = r.solution
+        name = self.swept.point_name(level)
+        ds = to_dataset(self.view, {BASELINE: {self.mineral: self.base}, name: {self.mineral: r}})
+        return float(scalar(ds.sel(scenario=[name]), self.indicator).values[0]), r
+
+
+def _mineral_of(case: Case, indicator: str, swept: Swept) -> str:
+    labels = [x for x in parse(indicator).labels if x in case.markets]
+    if len(labels) == 1:
+        return labels[0]
+    scen = next(s for s in case.scenarios if s.name == swept.scenario)
+    touched = [mn for mn, mk in case.markets.items() if any(i.covers(mk) for i in scen.instruments)]
+    if not labels and len(touched) == 1:
+        return touched[0]
+    raise MineqError(f"Indicator '{indicator}': name exactly one mineral among its labels (the scenario touches {len(touched)} minerals, e.g. {', '.join(touched[:4])}); a target is one number.")
+
+
+def find_level(case: Case, scenario: str, param: str, indicator: str, value: float, lo: float, hi: float, points: int = 9, tol: float | None = None, max_evaluations: int = 60) -> TargetResult:
+    """The level of ``param`` in [lo, hi] at which ``indicator`` equals ``value``.
+
+    ``tol`` is the accepted |indicator − value| (default 1e-6 relative to
+    the indicator's range on the grid, at least 1e-9).  Raises MineqError
+    for bad input; returns ``reached=False`` with the best grid point when
+    the target is outside what the range can reach.
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise MineqError(f"--range {lo:g}:{hi:g}: expected LOW:HIGH with LOW < HIGH, both finite.")
+    if points < 3:
+        raise MineqError(f"--points {points}: expected at least 3 grid points.")
+    swept = parse_set(f"{param}={lo}:{hi}:{points}", case, scenario)
+    mineral = _mineral_of(case, indicator, swept)
+    f = _Evaluator(case, swept, mineral, indicator)
+    grid = np.asarray(swept.values)
+    vals, runs = [], []
+    for x in grid:
+        v, r = f(float(x))
+        vals.append(v)
+        runs.append(r)
+    vals = np.asarray(vals)
+    evals = list(zip(grid.tolist(), vals.tolist()))
+    if not np.all(np.isfinite(vals)):
+        bad = [f"{x:g}" for x, v in evals if not np.isfinite(v)]
+        raise MineqError(f"Indicator '{indicator}' is undefined (NaN) at {swept.label} = {', '.join(bad)}; choose an indicator defined for {mineral} (e.g. a region with consumption) or another range.")
+    span = float(vals.max() - vals.min())
+    eps = 1e-9 * max(1.0, float(np.abs(vals).max()))
+    d = np.diff(vals)
+    monotone = "increasing" if np.all(d >= -eps) else "decreasing" if np.all(d <= eps) else "not monotone"
+    tol = tol if tol is not None else max(1e-9, 1e-6 * span)
+    hit = np.flatnonzero(np.abs(vals - value) <= tol)
+    if hit.size:
+        k = int(hit[0])
+        return TargetResult(True, float(grid[k]), float(vals[k]), runs[k].max_residual, monotone, evals, runs[k], mineral)
+    side = np.sign(vals - value)
+    cross = np.flatnonzero(side[:-1] * side[1:] < 0)
+    if not cross.size:
+        k = int(np.argmin(np.abs(vals - value)))
+        msg = (f"{indicator} cannot reach {value:g} with {swept.label} in [{lo:g}, {hi:g}]: it ranges over [{vals.min():.6g}, {vals.max():.6g}] ({monotone}); "
+               f"the closest is {vals[k]:.6g} at {swept.label} = {grid[k]:g}.")
+        return TargetResult(False, float(grid[k]), float(vals[k]), runs[k].max_residual, monotone, evals, runs[k], mineral, msg)
+    k = int(cross[0])
+    a, b, fa, fb = float(grid[k]), float(grid[k + 1]), float(vals[k] - value), float(vals[k + 1] - value)
+    best = None
+    side_kept = 0
+    for _ in range(max_evaluations):
+        x = b - fb * (b - a) / (fb - fa)
+        if not (min(a, b) < x < max(a, b)):
+            x = 0.5 * (a + b)
+        v, r = f(x)
+        evals.append((x, v))
+        fx = v - value
+        best = (x, v, r)
+        if abs(fx) <= tol or abs(b - a) <= 1e-12 * max(1.0, abs(a), abs(b)):
+            break
+        if fx * fb < 0:
+            a, fa = b, fb
+            side_kept = 0
+        else:
+            side_kept += 1
+            fa = fa / 2 if side_kept > 1 else fa  # Illinois: halve the stale end
+        b, fb = x, fx
+    x, v, r = best
+    ok = abs(v - value) <= tol
+    note = "" if monotone != "not monotone" else f" The indicator is not monotone in {swept.label} on the grid; other levels may reach the target too (this is the lowest bracket)."
+    msg = ("" if ok else f"Stopped after {max_evaluations} refinements {abs(v - value):.2e} from the target.") + note
+    return TargetResult(ok, float(x), float(v), r.max_residual, monotone, evals, r, mineral, msg.strip())
