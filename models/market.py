@@ -92,6 +92,16 @@ class Market:
         return o, d
 
     @cached_property
+    def route_costs(self) -> np.ndarray:
+        """Unit transport cost per route of :attr:`route_list`."""
+        return np.array([self.routes[k] for k in self.route_list], dtype=float)
+
+    @cached_property
+    def route_labels(self) -> np.ndarray:
+        """``"route stage o->d"`` per route, for messages."""
+        return np.array([f"route {s} {o}->{d}" for s, o, d in self.route_list], dtype=object)
+
+    @cached_property
     def process_nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Per process: its source (input) node and target (output) node."""
         pos = self._node_position
@@ -107,7 +117,7 @@ class Market:
         that change a market build a new one)."""
         return sorted(self.routes, key=lambda k: (self.stages.index(k[0]), self.regions.index(k[1]), self.regions.index(k[2])))
 
-    @property
+    @cached_property
     def connected(self) -> np.ndarray:
         """Per node: does anything (a curve, a route, a process) touch it?
 
@@ -132,19 +142,19 @@ class Market:
         for p in self.processes:
             yield "processing", (p.target, p.region), p.cost
 
-    @property
+    @cached_property
     def exact(self) -> bool:
         """True when one quadratic program gives the equilibrium."""
         return all(c.exact for _, _, c in self.curves())
 
-    @property
+    @cached_property
     def quantity_scale(self) -> float:
         """A typical quantity (largest reference quantity), for scaling."""
         qs = [c.reference_quantity() for _, _, c in self.curves()]
         qs = [abs(q) for q in qs if math.isfinite(q) and q > 0]
         return float(max(qs)) if qs else 1.0
 
-    @property
+    @cached_property
     def price_scale(self) -> float:
         """A typical price (median of curve levels near reference), for scaling."""
         ps = []
@@ -205,16 +215,27 @@ def _dense_matrix(lp) -> np.ndarray:
     a = lp.a_matrix_
     M = np.zeros((lp.num_row_, lp.num_col_))
     start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    outer = np.repeat(np.arange(len(start) - 1), np.diff(start))
     if a.format_ == highspy.MatrixFormat.kRowwise:
-        for i in range(lp.num_row_):
-            M[i, index[start[i]:start[i + 1]]] = value[start[i]:start[i + 1]]
+        M[outer, index] = value
     else:
-        for j in range(lp.num_col_):
-            M[index[start[j]:start[j + 1]], j] = value[start[j]:start[j + 1]]
+        M[index, outer] = value
     return M
 
 
-def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
+def _kkt_step(K: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Solve ``K·step = r``: by LU when K is well conditioned, else the
+    minimum-norm least-squares step (degenerate active sets)."""
+    try:
+        step = np.linalg.solve(K, r)
+        if np.all(np.isfinite(step)) and np.abs(K @ step - r).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(r).max(initial=0.0)) and np.abs(step).max(initial=0.0) < 1e6:
+            return step
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(K, r, rcond=None)[0]
+
+
+def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False):
     """Exact KKT solution on the active set of an approximate QP optimum.
 
     ``model`` is a HiGHS model (``lp_`` and ``hessian_``); ``col_value`` and
@@ -229,7 +250,10 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
     one variable per round, worst first (an active-set method started at
     HiGHS's active set).  Returns (col_value, row_dual) in HiGHS's
     sign convention, or None if no consistent active set was found; the
-    verifier judges the result either way.
+    verifier judges the result either way.  ``strict`` (for a start that
+    is not this program's solver point: a warm start) also returns None
+    when the equations are inconsistent on the final active set, so that
+    only a KKT point of this program, hence its optimum, comes back.
     """
     lp, hs = model.lp_, model.hessian_
     n, m = lp.num_col_, lp.num_row_
@@ -239,12 +263,18 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
     rlo, rup = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
     c = np.asarray(lp.col_cost_, dtype=float)
     A = _dense_matrix(lp)
-    H = np.zeros((n, n))
+    # the Hessian: a vector when diagonal (every mineq program), else dense
+    hd = np.zeros(n)
+    H = None
     if hs.dim_:
         st, ix, val = np.asarray(hs.start_), np.asarray(hs.index_), np.asarray(hs.value_)
-        for j in range(hs.dim_):
-            H[ix[st[j]:st[j + 1]], j] = val[st[j]:st[j + 1]]
-        H = H + H.T - np.diag(np.diag(H))
+        cols = np.repeat(np.arange(hs.dim_), np.diff(st))
+        if np.all(ix == cols):
+            hd[ix] = val
+        else:
+            H = np.zeros((n, n))
+            H[ix, cols] = val
+            H = H + H.T - np.diag(np.diag(H))
     import highspy
 
     # HiGHS's convention, either sense: grad f(x) - A'y - z = 0 with column
@@ -257,32 +287,40 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
     rscale = np.maximum(1.0, np.abs(ax))
     eq = np.isfinite(rlo) & np.isfinite(rup) & (rlo == rup)
     act_lo = ~eq & np.isfinite(rlo) & (np.abs(ax - rlo) <= tol * rscale)
-    act_up = ~eq & np.isfinite(rup) & (np.abs(ax - rup) <= tol * rscale)
-    rows = np.where(eq | act_lo | act_up)[0]
-    b = np.where(eq | act_lo, rlo, rup)[rows]
-    Ar = A[rows]
-    x, y = x0.copy(), y0.copy()
+    act_up = ~eq & np.isfinite(rup) & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
+    x = x0.copy()
     for _ in range(rounds):
+        rows = np.flatnonzero(eq | act_lo | act_up)
+        b = np.where(eq | act_lo, rlo, rup)[rows]
+        Ar = A[rows]
         fixed = at_lo | at_up
         xf = x0.copy()
         xf[at_lo] = lo[at_lo]
         xf[at_up] = up[at_up]
         F, X = np.where(~fixed)[0], np.where(fixed)[0]
         Af, Ax = Ar[:, F], Ar[:, X]
-        g = c[F] + H[np.ix_(F, X)] @ xf[X]
-        nF, nr = len(F), len(rows)
+        g = c[F] + (H[np.ix_(F, X)] @ xf[X] if H is not None else 0.0)
+        # a row with no free variable (a node whose quantities are all at
+        # bounds) constrains nothing here and its multiplier, a price
+        # anywhere in an interval, stays where it was: dropping it keeps K
+        # regular in the common degenerate case
+        live = np.any(Af != 0, axis=1)
+        Afl = Af[live]
+        nF, nr = len(F), int(live.sum())
         K = np.zeros((nF + nr, nF + nr))
-        K[:nF, :nF] = H[np.ix_(F, F)]
-        K[:nF, nF:] = -Af.T
-        K[nF:, :nF] = Af
-        rhs = np.concatenate([-g, b - Ax @ xf[X]])
-        start = np.concatenate([x0[F], y0[rows]])
-        step, *_ = np.linalg.lstsq(K, rhs - K @ start, rcond=None)
+        K[:nF, :nF] = H[np.ix_(F, F)] if H is not None else np.diag(hd[F])
+        K[:nF, nF:] = -Afl.T
+        K[nF:, :nF] = Afl
+        rhs = np.concatenate([-g, (b - Ax @ xf[X])[live]])
+        start = np.concatenate([x0[F], y0[rows[live]]])
+        step = _kkt_step(K, rhs - K @ start)
         sol = start + step
         xf[F] = sol[:nF]
-        yr = sol[nF:]
+        y = np.zeros(m)
+        y[rows[~live]] = y0[rows[~live]]
+        y[rows[live]] = sol[nF:]
         # reduced costs of the minimisation form: >= 0 at a lower bound
-        red = sense * (c + H @ xf - Ar.T @ yr)
+        red = sense * (c + (H @ xf if H is not None else hd * xf) - A.T @ y)
         wrong = (at_lo & (red < -tol)) | (at_up & (red > tol))  # scaled units: prices near one
         below, above = xf < lo - tol * scale, xf > up + tol * scale
         # a free variable whose equation could not be met (the least-squares
@@ -290,25 +328,55 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60):
         # move to a bound
         push_lo = ~fixed & (red > tol) & np.isfinite(lo)
         push_up = ~fixed & (red < -tol) & np.isfinite(up)
+        # rows: an active inequality whose multiplier has the wrong sign is
+        # released, an inactive one that the point violates is activated
+        # (only possible when the start is not the optimum of this program,
+        # as in a warm start from a neighbouring program)
+        ymin = sense * y
+        ax = A @ xf
+        rscale = np.maximum(1.0, np.abs(ax))
+        row_wrong = (act_lo & (ymin < -tol)) | (act_up & (ymin > tol))
+        row_lo = ~eq & ~act_lo & ~act_up & np.isfinite(rlo) & (ax < rlo - tol * rscale)
+        row_up = ~eq & ~act_lo & ~act_up & np.isfinite(rup) & (ax > rup + tol * rscale)
         x = xf
-        y = y0.copy()
-        y[rows] = yr
-        if not (wrong.any() or below.any() or above.any() or push_lo.any() or push_up.any()):
+        # a free variable that wants to move where it has no bound, or an
+        # active row its equation does not meet: the least-squares system
+        # was inconsistent and no single change fixes it; give up (HiGHS
+        # solves instead)
+        if strict:
+            unmet = (~fixed & (np.abs(red) > tol) & ~(push_lo | push_up)).any()
+            if unmet or (np.abs(Ar @ xf - b) > tol * np.maximum(1.0, np.abs(b))).any():
+                return None
+        if not (wrong.any() or below.any() or above.any() or push_lo.any() or push_up.any() or row_wrong.any() or row_lo.any() or row_up.any()):
             return x, y
-        # change the active set one variable at a time, the worst first:
-        # changing all at once makes degenerate markets oscillate
+        # change the active set one variable or row at a time, the worst
+        # first: changing all at once makes degenerate markets oscillate
         primal = np.maximum(lo - xf, xf - up) / scale
-        if (below | above).any():
-            j = int(np.argmax(np.where(below | above, primal, -np.inf)))
-            at_lo[j], at_up[j] = bool(below[j]), bool(above[j] and not below[j])
+        rowviol = np.maximum(rlo - ax, ax - rup) / rscale
+        if (below | above).any() or (row_lo | row_up).any():
+            jv = np.where(below | above, primal, -np.inf)
+            jr = np.where(row_lo | row_up, rowviol, -np.inf)
+            if jv.max() >= jr.max():
+                j = int(np.argmax(jv))
+                at_lo[j], at_up[j] = bool(below[j]), bool(above[j] and not below[j])
+            else:
+                i = int(np.argmax(jr))
+                act_lo[i], act_up[i] = bool(row_lo[i]), bool(row_up[i])
         else:
             move = wrong | push_lo | push_up
-            j = int(np.argmax(np.where(move, np.abs(red), -np.inf)))
-            if wrong[j]:
-                at_lo[j] = at_up[j] = False
+            jv = np.where(move, np.abs(red), -np.inf)
+            jr = np.where(row_wrong, np.abs(ymin), -np.inf)
+            if jv.max() >= jr.max():
+                j = int(np.argmax(jv))
+                if wrong[j]:
+                    at_lo[j] = at_up[j] = False
+                else:
+                    at_lo[j], at_up[j] = bool(push_lo[j]), bool(push_up[j] and not push_lo[j])
             else:
-                at_lo[j], at_up[j] = bool(push_lo[j]), bool(push_up[j] and not push_lo[j])
+                i = int(np.argmax(jr))
+                act_lo[i] = act_up[i] = False
         x0 = np.clip(xf, lo, up)
+        y0 = y
     return None
 
 
@@ -491,6 +559,9 @@ class MarketModel:
         value += [m.credit[j] * m.u[j] for j in m.C]
         m.welfare = pyo.Objective(expr=sum(value), sense=pyo.maximize)
         self._solver = None
+        # numpy copies of the mutable parameters, kept equal by _set: the
+        # fast path (_push) reads these instead of the Pyomo components
+        self._vals = {name: np.array([getattr(m, name)[i].value for i in getattr(m, name)], dtype=float) for name in ("lb", "ub", "level", "slope", "cost", "credit", "floor_q", "quota_q", "release")}
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
             self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
@@ -525,11 +596,11 @@ class MarketModel:
         m, Q = self.model, self.Q
         self.plan = plan
         for j, n in enumerate(self._floor_nodes):
-            m.floor_q[j] = self.floor_quantity(n) / Q
+            self._set("floor_q", j, self.floor_quantity(n) / Q)
         for j, q in enumerate(plan.quotas):
-            m.quota_q[j] = q.quantity / Q
+            self._set("quota_q", j, q.quantity / Q)
         for n in m.N:
-            m.release[n] = float(plan.release[n]) / Q
+            self._set("release", n, float(plan.release[n]) / Q)
         offtakes = iter(plan.offtakes)
         for pos, (kind, owner, _) in enumerate(self._owners):
             if kind == "offtake":
@@ -545,9 +616,15 @@ class MarketModel:
                 (seg,) = curve.segments(points.get(pos))
                 self._blocks[b] = (pos, seg)
                 (lo,), (up,), (lev,), (slo,) = self._scaled([(pos, seg)])
-                m.lb[b], m.ub[b], m.level[b], m.slope[b] = lo, up, lev, slo
+                for name, v in (("lb", lo), ("ub", up), ("level", lev), ("slope", slo)):
+                    self._set(name, b, v)
         self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {k: 0.0 for k in self._credited})
         return True
+
+    def _set(self, name: str, index: int, value: float) -> None:
+        """Set a mutable parameter of the Pyomo model and its numpy copy."""
+        getattr(self.model, name)[index] = value
+        self._vals[name][index] = value
 
     def floor_quantity(self, node: int) -> float:
         """Output a deficiency-payment floor guarantees at a supply node."""
@@ -560,10 +637,10 @@ class MarketModel:
         m, mk = self.model, self.market
         routes = mk.route_list
         for i, w in route.items():
-            m.cost[i] = (mk.routes[routes[i]] + w) / self.P
+            self._set("cost", i, (mk.routes[routes[i]] + w) / self.P)
         for j, k in enumerate(self._credited):
             if k in credit:
-                m.credit[j] = credit[k] / self.P
+                self._set("credit", j, credit[k] / self.P)
 
     # -- data ----------------------------------------------------------
     def _scaled(self, blocks):
@@ -587,10 +664,8 @@ class MarketModel:
                 continue
             (seg,) = curve.segments(points[pos])
             (lo,), (up,), (lev,), (slo,) = self._scaled([(pos, seg)])
-            m.lb[b] = lo
-            m.ub[b] = up
-            m.level[b] = lev
-            m.slope[b] = slo
+            for name, v in (("lb", lo), ("ub", up), ("level", lev), ("slope", slo)):
+                self._set(name, b, v)
 
     def owner_quantities(self, z: np.ndarray) -> np.ndarray:
         """Quantity of each curve owner (node supply/demand, process)."""
@@ -628,6 +703,16 @@ class MarketModel:
             self._index()
         else:
             self._push()
+            if self._last is not None and not tight:
+                # the previous optimum's active set, corrected by polish's own
+                # active-set steps: HiGHS's QP solver cannot hot start (1.16),
+                # and between nearby programs (a sweep, the next fixed-point
+                # step) a few steps from the old active set are much cheaper
+                # than a cold solve.  A KKT point of this convex program is
+                # its optimum; when polish finds none, HiGHS solves.
+                warm = polish(self._highs.getModel(), *self._last, rounds=20, strict=True)
+                if warm is not None:
+                    return self._result(*warm, None)
         h = self._highs
         h.setOptionValue("output_flag", False)
         for k, v in options.items():
@@ -652,6 +737,11 @@ class MarketModel:
             polished = polish(h.getModel(), col, row)
             if polished is not None:
                 col, row = polished
+        return self._result(col, row, obj)
+
+    def _result(self, col, row, obj) -> tuple[Solution, np.ndarray]:
+        """Solution and owner quantities from HiGHS-ordered primal and duals."""
+        self._last = (np.array(col, dtype=float), np.array(row, dtype=float))
         ix = self._ix
         z, x = col[ix["z"]], col[ix["x"]]
         # For a maximisation HiGHS reports the row dual of the negated
@@ -660,7 +750,11 @@ class MarketModel:
         price = np.full(len(self.market.nodes), np.nan)
         price[ix["nodes"]] = -row[ix["balance"]]
         q = self.owner_quantities(z)
-        sol = self._assemble(q, x, price * self.P, float(obj) * self.P * self.Q if obj is not None else math.nan)
+        if obj is None:
+            # the program's value at this point (the Hessian is diagonal)
+            cost = np.asarray(self._highs.getLp().col_cost_, dtype=float)
+            obj = float(cost @ col + 0.5 * self._hessian @ (np.asarray(col) ** 2))
+        sol = self._assemble(q, x, price * self.P, float(obj) * self.P * self.Q)
         # a quota's rent is what one more unit of quota is worth: for a <=
         # row of a maximisation HiGHS reports it with the opposite sign of
         # the balance rows' duals (tests/test_policies.py)
@@ -682,6 +776,7 @@ class MarketModel:
         cols = lambda var: np.array([vmap[id(var[i])] for i in var], dtype=np.int32)  # noqa: E731
         rows = lambda con: np.array([cmap[con[i]] for i in con], dtype=np.int32)  # noqa: E731
         self._highs = opt._solver_model
+        self._last = None  # (col, row) of the last solution: a warm start
         self._ran = False  # the Pyomo call above already ran HiGHS once
         self._ix = {
             "z": cols(m.z), "x": cols(m.x), "u": cols(m.u),
@@ -703,15 +798,14 @@ class MarketModel:
         """
         import highspy
 
-        m, h, ix = self.model, self._highs, self._ix
-        val = lambda p: np.fromiter((p[i].value for i in p), dtype=float, count=len(p))  # noqa: E731
+        h, ix, v = self._highs, self._ix, self._vals
         nz, nx, nu = len(ix["z"]), len(ix["x"]), len(ix["u"])
         if nz:
-            h.changeColsCost(nz, ix["z"], self._zsign * val(m.level))
-            ub = val(m.ub)
-            h.changeColsBounds(nz, ix["z"], val(m.lb), np.where(np.isfinite(ub), ub, highspy.kHighsInf))
+            h.changeColsCost(nz, ix["z"], self._zsign * v["level"])
+            ub = v["ub"]
+            h.changeColsBounds(nz, ix["z"], v["lb"], np.where(np.isfinite(ub), ub, highspy.kHighsInf))
             diag = np.zeros(h.getNumCol())
-            diag[ix["z"]] = -val(m.slope)
+            diag[ix["z"]] = -v["slope"]
             # only the nonzeros: an all-zero Hessian makes the program an LP again
             nzc = np.flatnonzero(diag)
             if self._hessian is not None and np.array_equal(diag, self._hessian):
@@ -727,16 +821,16 @@ class MarketModel:
             hess.value_ = diag[nzc]
             h.passHessian(hess)
         if nx:
-            h.changeColsCost(nx, ix["x"], -val(m.cost))
+            h.changeColsCost(nx, ix["x"], -v["cost"])
         if nu:
-            h.changeColsCost(nu, ix["u"], val(m.credit))
-        rel = -np.array([m.release[n].value for n in ix["nodes"]], dtype=float)
+            h.changeColsCost(nu, ix["u"], v["credit"])
+        rel = -v["release"][ix["nodes"]]
         if len(rel):
             h.changeRowsBounds(len(rel), ix["balance"], rel, rel)
         if len(ix["floor"]):
-            h.changeRowsBounds(len(ix["floor"]), ix["floor"], val(m.floor_q), np.full(len(ix["floor"]), highspy.kHighsInf))
+            h.changeRowsBounds(len(ix["floor"]), ix["floor"], v["floor_q"], np.full(len(ix["floor"]), highspy.kHighsInf))
         if len(ix["quota"]):
-            h.changeRowsBounds(len(ix["quota"]), ix["quota"], np.full(len(ix["quota"]), -highspy.kHighsInf), val(m.quota_q))
+            h.changeRowsBounds(len(ix["quota"]), ix["quota"], np.full(len(ix["quota"]), -highspy.kHighsInf), v["quota_q"])
 
     def _assemble(self, q, x, price, objective) -> Solution:
         """Node and process arrays from owner quantities ``q`` (own units)."""

@@ -43,7 +43,7 @@ class Verification:
 
     def add(self, name: str, values, labels) -> None:
         self.residuals[name] = np.asarray(values, dtype=float)
-        self.labels[name] = list(labels)
+        self.labels[name] = labels
 
     @property
     def max_residual(self) -> float:
@@ -102,7 +102,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     Q, P = market.quantity_scale, market.price_scale
     dq = tol * Q
     nodes = market.nodes
-    nidx = {n: i for i, n in enumerate(nodes)}
+    nidx = market._node_position
     v = Verification(tolerance=tol)
     price = np.asarray(sol.price, dtype=float)
     # a node nothing touches has no price; every other node needs one
@@ -131,13 +131,13 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         net = net + plan.release
     for k, o in enumerate(offtakes):
         net[o.node] -= G[k]
-    for i, p in enumerate(market.processes):
-        net[nidx[(p.target, p.region)]] += Y[i]
-        net[nidx[(p.source, p.region)]] -= p.theta * Y[i]
+    src, tgt = market.process_nodes
+    np.add.at(net, tgt, Y)
+    np.add.at(net, src, -np.array([p.theta for p in market.processes]) * Y)
     routes = market.route_list
-    for i, (s, o, d) in enumerate(routes):
-        net[nidx[(s, o)]] -= X[i]
-        net[nidx[(s, d)]] += X[i]
+    ro, rd = market.route_nodes
+    np.add.at(net, ro, -X)
+    np.add.at(net, rd, X)
     v.add("balance", np.abs(net) / Q, [f"{s}/{r}" for s, r in nodes])
 
     # 2-3. producers and consumers at each node (floors: §3 price_floor)
@@ -167,21 +167,17 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     # 4. spatial arbitrage on every allowed route (border measures: §3)
     terms = plan.routes if plan is not None else {}
     rent = plan.quota_rent_by_route(lam, orig) if plan is not None else np.zeros(len(routes))
-    res, lab, bres, blab = [], [], [], []
-    for i, (s, o, d) in enumerate(routes):
-        po, pd_ = price[nidx[(s, o)]], price[nidx[(s, d)]]
-        t = market.routes[(s, o, d)]
-        landed = terms[i].landed(po, t) if i in terms else po + t
-        gap = (landed + rent[i] - pd_) / P  # landed minus destination price
-        r_ = max(0.0, -X[i] / Q, -gap)
-        if X[i] > dq:
-            r_ = max(r_, gap)
-        if i in terms or rent[i]:
-            bres.append(r_)
-            blab.append(f"route {s} {o}->{d} (border measures)")
-        else:
-            res.append(r_)
-            lab.append(f"route {s} {o}->{d}")
+    # landed minus destination price, per route; border measures route by route
+    landed = price[ro] + market.route_costs
+    special = np.zeros(len(routes), dtype=bool)
+    for i in terms:
+        landed[i] = terms[i].landed(price[ro[i]], market.route_costs[i])
+        special[i] = True
+    special |= rent != 0
+    gap = (landed + rent - price[rd]) / P
+    resid = np.maximum.reduce([np.zeros(len(routes)), -X / Q, -gap, np.where(X > dq, gap, 0.0)]) if len(routes) else np.zeros(0)
+    res, lab = resid[~special], market.route_labels[~special]
+    bres, blab = resid[special], [f"{label} (border measures)" for label in market.route_labels[special]]
     v.add("arbitrage", res, lab)
     if blab:
         v.add("border", bres, blab)
