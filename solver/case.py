@@ -37,7 +37,7 @@ from .errors import CaseError
 BASELINE = "baseline"
 CURVE_SIDES = ("demand", "supply")
 
-CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group")
+CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group", "uncertainty")
 MINERAL_KEYS = ("name", "stages", "quantity_unit", "price_unit", "default_transport_cost", "nodes", "routes", "processing", *PROVENANCE_KEYS)
 NODE_KEYS = ("stage", "region", "demand", "supply", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
 ROUTE_KEYS = ("stage", "origin", "destination", "cost", *PROVENANCE_KEYS)
@@ -337,6 +337,9 @@ def build_case(data: dict) -> Case:
         raise CaseError(fname, "[case]", "headline_region", head["headline_region"], "a region of the case: " + ", ".join(regions))
     if "headline_group" in head and (not isinstance(head["headline_group"], str) or head["headline_group"] not in groups):
         raise CaseError(fname, "[case]", "headline_group", head["headline_group"], "a group of the case: " + (", ".join(groups) or "(none defined)"))
+
+    if "uncertainty" in head and (not isinstance(head["uncertainty"], str) or not head["uncertainty"].strip()):
+        raise CaseError(fname, "[case]", "uncertainty", head["uncertainty"], "the file name of the uncertainty table (CSV with mineral, parameter, central, low, high), relative to the case file")
 
     scenarios = []
     if not isinstance(data.get("scenarios", []), list):

@@ -293,6 +293,107 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
 
 
 @main.command()
+@click.argument("case", required=False, type=click.Path())
+@click.option("--draws", "-n", type=click.IntRange(min=1), required=True, help="Number of Monte Carlo draws.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed; draw i uses the stream (seed, i), whatever the number of workers.")
+@click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario in each draw (repeatable). Default: all.")
+@click.option("--uncertainty", type=click.Path(dir_okay=False), help="Uncertainty table (CSV: mineral, parameter, central, low, high). Default: the case's [case] uncertainty.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="Workers of the local Dask cluster. Default: all cores.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:8786); its workers need mineq installed.")
+@click.option("--chunk", type=click.IntRange(min=1), default=2, show_default=True, help="Draws per task and per chunk file.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Run folder (chunk files, then ensemble.nc). Default: a new folder under ./mineq-results/.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out: solve only the chunks not yet written.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chunk, out, resume, quiet):
+    """Monte Carlo over uncertain elasticities and trade costs, on Dask.
+
+    Each draw perturbs the case by factors from triangular distributions
+    (the case's uncertainty table) and solves the baseline and scenarios,
+    every market verified.  Chunks of draws are written as they finish, so
+    an interrupted run keeps them and --resume continues it.  The result,
+    ensemble.nc, has a 'draw' dimension and '_quantiles' summaries.
+    """
+    import json as _json
+
+    from .ensemble import chunk_path, combine, manifest, plan_chunks, read_uncertainty, solve_chunk
+
+    c = _load(case)
+    for sn in scenarios:
+        if sn not in [x.name for x in c.scenarios]:
+            raise MineqError(f"Scenario '{sn}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
+    if uncertainty is None:
+        name = c.data.get("case", {}).get("uncertainty")
+        if not name:
+            raise MineqError(f"Case '{c.name}' names no uncertainty table ([case] uncertainty = \"file.csv\"); pass --uncertainty FILE.")
+        uncertainty = Path(c.data.get("_file", ".")).parent / name
+    rows = read_uncertainty(uncertainty, c)
+    skipped = sorted({r["parameter"] for r in rows} - {"demand_elasticity", "supply_elasticity", "trade_cost_half_gap"})
+    if skipped:
+        click.echo(f"Not drawn (no rule for these parameters; they stay at their central values): {', '.join(skipped)}.", err=True)
+    folder = Path(out) if out else _default_out(f"{c.name}-ensemble", "csv")
+    meta = manifest(c, rows, seed, draws, chunk, list(scenarios) or None)
+    mfile = folder / "manifest.json"
+    if folder.exists() and any(folder.iterdir()):
+        if not resume:
+            raise MineqError(f"The run folder {folder} is not empty; pass --resume to continue the run in it, or choose another --out.")
+        try:
+            old = _json.loads(mfile.read_text())
+        except (OSError, ValueError):
+            raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.") from None
+        if old != _json.loads(_json.dumps(meta)):
+            diff = [k for k in meta if _json.dumps(old.get(k)) != _json.dumps(meta[k])]
+            raise MineqError(f"--resume: the run in {folder} was started with different {', '.join(diff)}; resume with the same case, table, --seed, --draws, --chunk and --scenario, or choose another --out.")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not mfile.exists():
+        mfile.write_text(_json.dumps(meta, indent=1))
+    chunks = plan_chunks(draws, chunk)
+    todo = [k for k in range(len(chunks)) if not chunk_path(folder, k).exists()]
+    if resume:
+        click.echo(f"Resuming: {len(chunks) - len(todo)} of {len(chunks)} chunks already written.")
+    t0 = time.perf_counter()
+    done = {"verified": 0, "markets": 0}
+    if todo:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        import logging
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        cluster = None
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except Exception as err:
+                raise MineqError(f"Cannot connect to the Dask scheduler at {scheduler} ({type(err).__name__}: {err}).") from None
+        else:
+            n = workers or os.cpu_count() or 1
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+        try:
+            case_json = _json.dumps(c.data)
+            futures = [client.submit(solve_chunk, case_json, rows, seed, chunks[k], str(chunk_path(folder, k).resolve()), list(scenarios) or None, pure=False) for k in todo]
+            with click.progressbar(length=sum(len(chunks[k]) for k in todo), label="Draws", show_pos=True, show_eta=True, file=None if not quiet else open(os.devnull, "w")) as bar:
+                for fut in as_completed(futures):
+                    r = fut.result()
+                    done["verified"] += r["verified"]
+                    done["markets"] += r["markets"]
+                    bar.update(r["draws"])
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    elapsed = time.perf_counter() - t0
+    ds = combine(folder, chunks, c, meta)
+    from .results import write
+
+    path = write(ds, folder / "ensemble.nc", force=True)
+    rate = f"; {done['verified'] / elapsed:.1f} verified mineral-solves per second" if done["markets"] else ""
+    bad = int((ds["status"] != "equilibrium").sum())
+    click.echo(f"{draws} draws ({len(todo)} chunks solved in {elapsed:.1f} s{rate}) combined in {path}; largest scaled residual {ds.attrs['max_residual']:.1e}.")
+    if bad:
+        raise click.ClickException(f"{bad} draw-scenario-mineral markets have no verified equilibrium; they are marked in the status variable of {path}.")
+
+
+@main.command()
 @click.argument("case", type=click.Path())
 def check(case):
     """Validate CASE without solving it.
