@@ -63,7 +63,8 @@ def run_once() -> dict:
 
     def spy(self, tight=False):
         out = orig(self, tight)
-        programs.append(self._solver._solver_model.getModel())
+        if self.ran_highs:  # warm re-solves that needed no HiGHS run are not its work
+            programs.append(self._solver._solver_model.getModel())
         return out
 
     MarketModel.solve = spy

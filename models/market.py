@@ -712,7 +712,9 @@ class MarketModel:
                 # its optimum; when polish finds none, HiGHS solves.
                 warm = polish(self._highs.getModel(), *self._last, rounds=20, strict=True)
                 if warm is not None:
+                    self.ran_highs = False
                     return self._result(*warm, None)
+        self.ran_highs = True
         h = self._highs
         h.setOptionValue("output_flag", False)
         for k, v in options.items():
