@@ -74,6 +74,7 @@ def diagnose(market: Market, plan=None, scenario: str = "baseline") -> list[Diag
     for (s, r), c in mk.demand.items():
         if c.lower > 0 and nidx[(s, r)] not in reach:
             out.append(Diagnosis("error", mk.name, f"{s}/{r}", f"a fixed demand of {c.lower:g} {mk.quantity_unit} that no supply can reach{tag} (no producer, no open route, no processing feeds it): no equilibrium exists"))
+    out += _unbounded(mk, tag)
     for p in mk.processes:
         if nidx[(p.source, p.region)] not in reach:
             out.append(Diagnosis("warning", mk.name, f"{p.source}->{p.target}/{p.region}", f"processing has no upstream {p.source} supply it can reach{tag}; it stays idle"))
@@ -93,4 +94,30 @@ def diagnose(market: Market, plan=None, scenario: str = "baseline") -> list[Diag
             if t.mip > -math.inf and (s, d) not in seen and (s, d) not in mk.demand and not any(p.source == s and p.region == d for p in mk.processes):
                 seen.add((s, d))
                 out.append(Diagnosis("warning", mk.name, f"{s}/{d}", f"minimum import price ({', '.join(dict.fromkeys(t.sources))}) on an importer with no demand and no refining{tag}; it can only affect trans-shipment"))
+    return out
+
+
+def _limit_price(curve) -> float:
+    """The curve's price as the quantity grows without bound (inf if capped
+    or rising without limit)."""
+    if curve.upper < math.inf:
+        return math.inf if curve.side == "supply" else -math.inf
+    q = curve.reference_quantity()
+    big = 1e12 * (q if math.isfinite(q) and q > 0 else 1.0)
+    return curve.value(big)
+
+
+def _unbounded(mk: Market, tag: str) -> list[Diagnosis]:
+    """Uncapped supply whose price stays below what an unchoked demand pays,
+    at its own node or across one open route: welfare grows without bound."""
+    out = []
+    sup = {n: _limit_price(c) for n, c in mk.supply.items()}
+    dem = {n: _limit_price(c) for n, c in mk.demand.items()}
+    pairs = [(n, n, 0.0) for n in sup if n in dem]
+    pairs += [((s, o), (s, d), t) for (s, o, d), t in mk.routes.items() if (s, o) in sup and (s, d) in dem]
+    for a, b, t in pairs:
+        if sup[a] + t < dem[b]:
+            via = "" if a == b else f" shipped from {a[1]} at {t:g}"
+            out.append(Diagnosis("error", mk.name, f"{b[0]}/{b[1]}", f"unbounded: the supply at {a[0]}/{a[1]} has no capacity and its price stays at or below {sup[a]:.4g} {mk.price_unit}{via}, while the demand at {b[0]}/{b[1]} has no choke (it still pays {dem[b]:.4g} for unlimited quantities){tag}; give the supply a capacity or the demand a choke price"))
+            break
     return out

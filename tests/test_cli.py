@@ -301,3 +301,95 @@ def test_ill_posed_scenario_is_diagnosed(tmp_path):
     assert str(ds.status.sel(scenario="ban", mineral="m").values) == "infeasible"
     assert "no supply can reach" in ds.attrs["diagnoses"]
     ds.close()
+
+
+UNBOUNDED = """
+[case]
+name = "unbounded"
+regions = ["A", "B"]
+
+[[minerals]]
+name = "m"
+stages = ["refined"]
+quantity_unit = "kt"
+price_unit = "USD/kg"
+default_transport_cost = "none"
+nodes = [
+  {stage = "refined", region = "A", supply = {form = "linear", intercept = 10.0, slope = 0.0}},
+  {stage = "refined", region = "B", demand = {form = "linear", intercept = 50.0, slope = 0.0}},
+]
+routes = [{stage = "refined", origin = "A", destination = "B", cost = 5.0}]
+"""
+
+
+def test_unbounded_market_is_diagnosed(tmp_path):
+    """Perfectly elastic, uncapped supply at 10 + 5 transport against a
+    demand that pays 50 for any quantity: no equilibrium; the message says
+    which supply and which demand, before the solver's word."""
+    case = tmp_path / "u.toml"
+    case.write_text(UNBOUNDED)
+    code, text = run("solve", case, "--out", tmp_path / "u.nc", "--quiet")
+    assert code != 0 and "Traceback" not in text
+    assert "unbounded: the supply at refined/A has no capacity" in text and "no choke" in text
+    code, text = run("check", case)
+    assert code == 0 and "Diagnosis: error: m refined/B: unbounded" in text
+
+
+def test_interrupted_write_keeps_the_old_file(solved, tmp_path, monkeypatch):
+    """An interruption while the new result is being written leaves the old
+    file untouched and no temporary file behind (write to a temporary file,
+    then rename)."""
+    from solver import results
+
+    target = tmp_path / "r.nc"
+    shutil.copy(solved, target)
+    before = target.read_bytes()
+    ds = xr.load_dataset(solved)
+    real = xr.Dataset.to_netcdf
+
+    def dies_halfway(self, path, *a, **k):
+        real(self, path, *a, **k)  # the temporary file is complete on disk...
+        raise KeyboardInterrupt  # ...and the run is stopped before the rename
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        results.write(ds, target, force=True)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc"]
+    # the same for a folder of CSVs replaced with --force
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", real)
+    folder = results.write(ds, tmp_path / "csv", fmt="csv")
+    old = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real_csv = results.write_csv
+
+    def csv_dies(ds_, f):
+        real_csv(ds_, f)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results, "write_csv", csv_dies)
+    with pytest.raises(KeyboardInterrupt):
+        results.write(ds, folder, fmt="csv", force=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "r.nc"]
+
+
+def test_killed_solve_leaves_old_or_new_file(solved, tmp_path):
+    """SIGKILL at several moments of a `mineq solve --force` over an existing
+    file: afterwards the file is always a complete result (old or new),
+    never torn."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "r.nc"
+    shutil.copy(solved, target)
+    for delay in (0.5, 1.5, 2.5, 3.5, 5.0):
+        p = subprocess.Popen([sys.executable, "-c", "from solver.cli import main; main()", "solve", str(DEMO), "--out", str(target), "--force", "--quiet"], cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        ds = xr.load_dataset(target)  # loads: complete
+        assert ds.sizes["scenario"] == 4 and "case_json" in ds.attrs
+    code, text = run("verify", target)
+    assert code == 0, text
