@@ -83,7 +83,7 @@ def main():
 def _default_out(case_name: str, fmt: str) -> Path:
     """A results path that does not exist yet (never overwrite silently)."""
     stem = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in case_name)
-    ext = ".nc" if fmt == "netcdf" else ""
+    ext = {"netcdf": ".nc", "xlsx": ".xlsx"}.get(fmt, "")
     base = Path("mineq-results") / f"{stem}{ext}"
     n = 2
     while base.exists():
@@ -96,7 +96,7 @@ def _default_out(case_name: str, fmt: str) -> Path:
 @click.argument("case", required=False, type=click.Path())
 @click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario (repeatable). Default: all scenarios of the case.")
 @click.option("--out", "-o", type=click.Path(), help="Result file (NetCDF) or folder (--format csv). Default: a new file under ./mineq-results/.")
-@click.option("--format", "fmt", type=click.Choice(["netcdf", "csv"]), default="netcdf", show_default=True, help="Result file format.")
+@click.option("--format", "fmt", type=click.Choice(["netcdf", "csv", "xlsx"]), default="netcdf", show_default=True, help="Result file format: NetCDF (everything; what verify, compare and report read), a folder of tidy CSVs, or an Excel workbook (one sheet per table, units in the headers).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
 def solve(case, scenarios, out, fmt, force, quiet):
@@ -394,6 +394,33 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
 
 
 @main.command()
+@click.argument("results", type=click.Path(exists=True))
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for report.html and figures/. Default: beside RESULTS, named after it with -report.")
+@click.option("--force", is_flag=True, help="Replace the report in --out if there is one.")
+def report(results, out, force):
+    """Write an HTML report (figures embedded; opens offline) and its PNGs.
+
+    RESULTS is a result file of `solve`, `sweep` or `ensemble` (its
+    ensemble.nc).  The report shows the checks of every equilibrium, per
+    scenario the price, production, welfare, fiscal and trade-flow changes,
+    and across minerals the headline region's import reliance and
+    sourcing; sweeps get indicator curves, ensembles quantile bands.
+    """
+    import xarray as xr
+
+    from .html_report import build_report
+    from .run import open_results
+
+    folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
+    if (folder / "report.html").exists() and not force:
+        raise MineqError(f"{folder / 'report.html'} already exists; mineq does not overwrite it. Choose another --out or pass --force.")
+    ds = open_results(results)
+    sweep_view = open_results(results, scenarios=False) if "sweep" in xr.open_dataset(results, engine="h5netcdf").dims else None
+    rep = build_report(ds, folder, sweep_view)
+    click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
+
+
+@main.command()
 @click.argument("case", type=click.Path())
 def check(case):
     """Validate CASE without solving it.
@@ -423,7 +450,10 @@ def check(case):
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
 @click.option("--baseline", "reference", default="baseline", show_default=True, help="Scenario to compare against.")
 @click.option("--scenario", "-s", "scenarios", multiple=True, help="Compare only this scenario (repeatable). Default: every other scenario.")
-def compare(results, reference, scenarios):
+@click.option("--format", "fmt", type=click.Choice(["text", "xlsx"]), default="text", show_default=True, help="Print tables, or write them to a workbook (--out): sheets 'nodes' (before, after, price change) and 'welfare_change', units in columns.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Workbook for --format xlsx.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+def compare(results, reference, scenarios, fmt, out, force):
     """Print what each scenario of a RESULTS file changes.
 
     Per mineral that changes: prices, production, processing, imports and
@@ -440,7 +470,27 @@ def compare(results, reference, scenarios):
     for s in (reference, *scenarios):
         if s not in names:
             raise MineqError(f"Scenario '{s}' is not in {results}; it holds: {', '.join(names)}.")
-    for sn in scenarios or [s for s in names if s != reference]:
+    chosen = list(scenarios) or [s for s in names if s != reference]
+    if fmt == "xlsx":
+        from .results import change_tables, write_sheets
+
+        if not out:
+            raise click.BadParameter("give the workbook to write with --out FILE.xlsx", param_hint="--out")
+        if Path(out).exists() and not force:
+            raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+        import tempfile as _tf
+
+        fd, tmp = _tf.mkstemp(prefix=f".{Path(out).name}.", suffix=".xlsx", dir=Path(out).resolve().parent)
+        os.close(fd)
+        try:
+            write_sheets(change_tables(ds, chosen, reference), Path(tmp), {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
+        return
+    for sn in chosen:
         print_changes(ds, sn, reference)
 
 

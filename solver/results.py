@@ -379,28 +379,98 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
             if tmpdir.exists():
                 shutil.rmtree(tmpdir)
         return path
-    raise MineqError(f"Unknown result format '{fmt}'; expected netcdf or csv.")
+    if fmt == "xlsx":
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".xlsx", dir=path.parent)
+        os.close(fd)
+        try:
+            write_sheets(tables(ds, units=True), Path(tmp), {k: v for k, v in ds.attrs.items() if k != "case_json"})
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+    raise MineqError(f"Unknown result format '{fmt}'; expected netcdf, csv or xlsx.")
 
 
-def write_csv(ds: xr.Dataset, folder: Path) -> None:
-    """Tidy CSVs: one row per observation, one column per variable."""
-    folder.mkdir(parents=True, exist_ok=True)
-    groups = {
-        "nodes": list(NODE_VARS),
-        "flows": list(ROUTE_VARS),
-        "welfare": list(WELFARE_VARS + CHANGE_VARS),
-        "supply_shares": ["supply_share"],
-        "sourcing_shares": ["sourcing_share"],
-        "concentration": ["production_top_share", "production_hhi"],
-        "quotas": ["quota_shadow_price", "quota_label"],
-        "solve": ["status", "method", "fallback_used", "iterations", "max_residual", "welfare_objective", "welfare_objective_change", "message"],
-    }
-    for name, vars_ in groups.items():
+#: the tables of a result file: CSV files, or sheets of a workbook
+TABLES = {
+    "nodes": list(NODE_VARS),
+    "flows": list(ROUTE_VARS),
+    "welfare": list(WELFARE_VARS + CHANGE_VARS),
+    "supply_shares": ["supply_share"],
+    "sourcing_shares": ["sourcing_share"],
+    "concentration": ["production_top_share", "production_hhi"],
+    "quotas": ["quota_shadow_price", "quota_label"],
+    "solve": ["status", "method", "fallback_used", "iterations", "max_residual", "welfare_objective", "welfare_objective_change", "message"],
+}
+
+
+def tables(ds: xr.Dataset, units: bool = False) -> dict:
+    """Tidy tables (pandas DataFrames): one row per observation, one column
+    per variable; rows where every number is NaN (combinations that do not
+    exist) are left out.  ``units`` puts each column's unit in its header."""
+    out = {}
+    for name, vars_ in TABLES.items():
+        vars_ = [v for v in vars_ if v in ds]
+        if not vars_:
+            continue
         df = ds[vars_].to_dataframe()
         num = [v for v in vars_ if ds[v].dtype.kind == "f"]
         if num:
             df = df.dropna(how="all", subset=num)
+        if units:
+            if "mineral" in df.index.names and "mineral_price_unit" in ds:
+                mins = df.index.get_level_values("mineral")
+                df.insert(0, "quantity_unit", ds["mineral_quantity_unit"].sel(mineral=mins).values)
+                df.insert(0, "price_unit", ds["mineral_price_unit"].sel(mineral=mins).values)
+            df = df.rename(columns={v: f"{v} [{str(ds[v].attrs['units']).split(':')[0]}]" for v in vars_ if ds[v].attrs.get("units")})
+        out[name] = df
+    return out
+
+
+def write_csv(ds: xr.Dataset, folder: Path) -> None:
+    """Tidy CSVs: one per table of :data:`TABLES`, plus attributes and inputs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables(ds).items():
         df.to_csv(folder / f"{name}.csv")
     meta = {k: v for k, v in ds.attrs.items() if k != "case_json"}
     (folder / "attributes.json").write_text(json.dumps(meta, indent=2, default=str))
     (folder / "case.json").write_text(ds.attrs.get("case_json", "{}"))
+
+
+def write_sheets(sheets: dict, path: Path, about: dict) -> None:
+    """A workbook: one sheet per table (index as columns), then 'about'."""
+    import pandas as pd
+
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for name, df in sheets.items():
+            df.reset_index().to_excel(xl, sheet_name=name[:31], index=False)
+        pd.DataFrame({"attribute": list(about), "value": [str(v) for v in about.values()]}).to_excel(xl, sheet_name="about", index=False)
+
+
+def change_tables(ds: xr.Dataset, scenarios: list[str], reference: str = "baseline") -> dict:
+    """What each scenario changes against ``reference``, as tidy tables:
+    node quantities and prices before and after, and welfare changes by
+    region (money in each mineral's price unit x quantity unit)."""
+    import pandas as pd
+
+    node_vars = ["price", "producer_price", "supply", "demand", "production", "processing", "imports", "exports", "net_import_reliance"]
+    nodes, welfare_rows = [], []
+    for sn in scenarios:
+        before = ds[node_vars].sel(scenario=reference).to_dataframe().drop(columns="scenario", errors="ignore")
+        after = ds[node_vars].sel(scenario=sn).to_dataframe().drop(columns="scenario", errors="ignore")
+        df = before.add_suffix(" (before)").join(after.add_suffix(" (after)"))
+        df = df.dropna(how="all")
+        with np.errstate(all="ignore"):
+            df["price change %"] = 100 * (df["price (after)"] - df["price (before)"]) / df["price (before)"].abs()
+        df.insert(0, "scenario", sn)
+        nodes.append(df)
+        w = ds[[f"{v}_change" for v in WELFARE_ITEMS]].sel(scenario=sn).to_dataframe().drop(columns="scenario", errors="ignore").dropna(how="all")
+        w.insert(0, "scenario", sn)
+        welfare_rows.append(w)
+    out = {"nodes": pd.concat(nodes), "welfare_change": pd.concat(welfare_rows)}
+    for df in out.values():
+        mins = df.index.get_level_values("mineral")
+        df.insert(1, "quantity_unit", ds["mineral_quantity_unit"].sel(mineral=mins).values)
+        df.insert(1, "price_unit", ds["mineral_price_unit"].sel(mineral=mins).values)
+    return out

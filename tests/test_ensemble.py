@@ -92,6 +92,12 @@ def test_ensemble_same_on_one_and_two_workers_and_resumes(tmp_path):
     # the quantiles summarise the draws
     med = a.price_quantiles.sel(quantile=0.5)
     assert np.allclose(med.values, a.price.median("draw").values, equal_nan=True)
+    # the report of an ensemble: checks and quantile bands
+    r = cli.invoke(main, ["report", str(tmp_path / "w2" / "ensemble.nc"), "-o", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "Ensemble: distributions over the draws" in page and "Checks: every equilibrium verified" in page
+    assert [p.name for p in (tmp_path / "rep" / "figures").glob("*.png")] == ["01-ensemble-nir.png"]
     # an interrupted run: one chunk missing; --resume solves only it
     out = tmp_path / "w1"
     (out / "chunk-00001.nc").unlink()

@@ -1,0 +1,374 @@
+"""``mineq report``: one self-contained HTML file per result file, plus PNGs.
+
+Every figure is written as a PNG in ``DIR/figures`` and embedded in
+``DIR/report.html`` as a data URI, so the HTML opens offline and can be
+mailed on its own.  Sections (those that apply to the file):
+
+* the checks: status and largest residual of every scenario and mineral;
+* per scenario: price and quantity changes by region and stage, the welfare
+  decomposition by region, the fiscal cost of floors and offtake, and
+  trade flows (origin-destination heat maps, baseline beside scenario) for
+  the minerals whose flows change most;
+* across minerals: the headline region's net import reliance and sourcing
+  (home, group, China) before and after, sorted;
+* sweeps: indicator curves against the swept level; ensembles: quantile
+  bands.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .plot import pyplot, source_note, sweep_figure
+from .report import money_unit
+
+#: welfare groups: label -> variables (changes) summed into it
+WELFARE_GROUPS = {
+    "consumers": ["consumer_surplus_change"],
+    "producers": ["producer_surplus_change"],
+    "processors": ["processor_surplus_change"],
+    "government": ["government_net_change"],
+    "rents": ["rents_change"],
+    "stockpile": ["stockpile_value_change"],
+}
+#: flows shown per scenario (the minerals whose flows change most)
+FLOW_MINERALS = 3
+
+
+class Report:
+    """Collects sections and figures, then writes the HTML."""
+
+    def __init__(self, folder: Path, title: str):
+        self.folder = Path(folder)
+        self.figdir = self.folder / "figures"
+        self.figdir.mkdir(parents=True, exist_ok=True)
+        self.title = title
+        self.parts: list[str] = []
+        self.figures: list[Path] = []
+
+    def h(self, level: int, text: str, anchor: str | None = None) -> None:
+        a = f' id="{html.escape(anchor)}"' if anchor else ""
+        self.parts.append(f"<h{level}{a}>{html.escape(text)}</h{level}>")
+
+    def p(self, text: str) -> None:
+        self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def table(self, header: list[str], rows: list[list], caption: str = "", collapsed: bool = False) -> None:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+        t = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        if collapsed:
+            t = f"<details><summary>{html.escape(caption)}</summary>{t}</details>"
+        elif caption:
+            t = f"<p class='cap'>{html.escape(caption)}</p>{t}"
+        self.parts.append(t)
+
+    def figure(self, fig, name: str, caption: str) -> Path:
+        plt = pyplot()
+        path = self.figdir / f"{len(self.figures) + 1:02d}-{_slug(name)}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        self.add_png(path, caption)
+        return path
+
+    def add_png(self, path: Path, caption: str) -> None:
+        self.figures.append(path)
+        data = base64.b64encode(path.read_bytes()).decode()
+        self.parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'/><figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def write(self) -> Path:
+        css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+               "table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+               "td:first-child,th:first-child{text-align:left}img{max-width:100%}figcaption,.cap{font-size:12px;color:#555}"
+               "nav a{margin-right:1em}")
+        doc = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+               f"<style>{css}</style></head><body>" + "\n".join(self.parts) + "</body></html>")
+        out = self.folder / "report.html"
+        out.write_text(doc, encoding="utf-8")
+        return out
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")[:60]
+
+
+def _pct(new, old):
+    with np.errstate(all="ignore"):
+        return np.where(np.abs(old) > 0, 100.0 * (new - old) / np.abs(old), np.nan)
+
+
+def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None) -> Report:
+    """Write ``folder/report.html`` and ``folder/figures/*.png`` for ``ds``
+    (scenario form; ``sweep`` is the sweep-dimension view of a sweep file,
+    a Dataset with a ``draw`` dimension is an ensemble)."""
+    name = ds.attrs.get("case_name", "")
+    rep = Report(Path(folder), f"mineq report: {name}")
+    rep.h(1, f"mineq report: case '{name}'")
+    rep.p(f"{ds.attrs.get('title', '')}. Base year {ds.attrs.get('base_year', '')}; mineq {ds.attrs.get('mineq_version', '')}, "
+          f"HiGHS {ds.attrs.get('highs_version', '')}, Pyomo {ds.attrs.get('pyomo_version', '')}; inputs {str(ds.attrs.get('input_hash', ''))[:12]}.")
+    ensemble = "draw" in ds.dims
+    scen = ds.scenario.values.tolist()
+    others = [s for s in scen if s != "baseline"]
+    rep.parts.append("<nav>" + "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t in [("checks", "Checks")] + ([] if ensemble else [("across", "Across minerals")] + [(f"s-{_slug(s)}", s) for s in others]) + ([("sweep", "Sweep")] if sweep is not None else []) + ([("ensemble", "Ensemble")] if ensemble else [])) + "</nav>")
+    _checks(rep, ds)
+    region = _headline_region(ds)
+    if not ensemble:  # an ensemble keeps no flows or welfare decomposition per draw
+        _across(rep, ds, region)
+        for sn in others:
+            _scenario(rep, ds, sn)
+    if sweep is not None:
+        rep.h(2, "Sweep", "sweep")
+        inds = [f"price[{region}]", f"net_import_reliance[{region}]", f"processing_share[{region}]"]
+        path = sweep_figure(sweep, inds, rep.figdir / f"{len(rep.figures) + 1:02d}-sweep.png")
+        rep.add_png(path, f"Indicators of {region} against {sweep['sweep'].attrs.get('long_name', 'the swept value')} (one line per mineral that moves)")
+    if ensemble:
+        _ensemble(rep, ds, region)
+    rep.write()
+    return rep
+
+
+def _headline_region(ds):
+    import json
+
+    try:
+        head = json.loads(ds.attrs.get("case_json", "{}")).get("case", {})
+    except ValueError:
+        head = {}
+    return head.get("headline_region", str(ds.region.values[0]))
+
+
+def _checks(rep: Report, ds: xr.Dataset) -> None:
+    rep.h(2, "Checks: every equilibrium verified", "checks")
+    st, res = ds["status"], ds["max_residual"]
+    if "draw" in ds.dims:
+        st = st.stack(run=("draw", "scenario"))
+        res = res.stack(run=("draw", "scenario"))
+    else:
+        st, res = st.rename(scenario="run"), res.rename(scenario="run")
+    rows = []
+    for i in range(st.sizes["run"]):
+        s, r = st.isel(run=i).values, res.isel(run=i).values
+        label = st.run.values[i]
+        label = " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
+        rows.append([label, len(s), int((s == "equilibrium").sum()), f"{np.nanmax(r):.1e}" if np.isfinite(r).any() else "-"])
+    rep.p("A market counts as an equilibrium only after mineq's verifier recomputed every condition of SPEC §2 (and each policy's own) from the primal values, with the largest scaled residual at most 1e-6.")
+    rep.table(["scenario", "markets", "verified equilibria", "largest scaled residual"], rows)
+    detail = []
+    for i in range(st.sizes["run"]):
+        label = st.run.values[i]
+        label = " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
+        for j, mn in enumerate(ds.mineral.values.tolist()):
+            detail.append([label, mn, str(st.isel(run=i).values[j]), f"{float(res.isel(run=i).values[j]):.1e}", str(ds["method"].values.reshape(-1, ds.sizes['mineral'])[i][j]) if "method" in ds else ""])
+    rep.table(["scenario", "mineral", "status", "largest scaled residual", "method"], detail, caption=f"Every market ({len(detail)} rows)", collapsed=True)
+
+
+def _across(rep: Report, ds: xr.Dataset, region: str) -> None:
+    from .indicators import evaluate
+
+    rep.h(2, f"Across minerals: {region}'s import reliance and sourcing", "across")
+    plt = pyplot()
+    nir = evaluate(ds, f"net_import_reliance[{region}]")
+    srcs = [s for s in ds.source.values.tolist() if s != "home"][:1]
+    scen = ds.scenario.values.tolist()
+    for sn in scen[1:] or scen:
+        b, a = nir.sel(scenario=scen[0]), nir.sel(scenario=sn)
+        order = np.argsort(np.nan_to_num(b.values, nan=-9))
+        mins = [str(m) for m in b.mineral.values[order]]
+        home_b = evaluate(ds, f"sourcing_share[{region},home]").sel(scenario=scen[0]).values[order]
+        home_a = evaluate(ds, f"sourcing_share[{region},home]").sel(scenario=sn).values[order]
+        grp = {g: (evaluate(ds, f"sourcing_share[{region},{g}]").sel(scenario=scen[0]).values[order], evaluate(ds, f"sourcing_share[{region},{g}]").sel(scenario=sn).values[order]) for g in srcs}
+        chn = "CHN" if "CHN" in ds.origin.values.tolist() else None
+        fig, axes = plt.subplots(1, 2, figsize=(11, max(4.5, 0.17 * len(mins) + 1.5)), sharey=True)
+        y = np.arange(len(mins))
+        axes[0].barh(y - 0.2, 100 * b.values[order], 0.4, label="baseline", color="0.6")
+        axes[0].barh(y + 0.2, 100 * a.values[order], 0.4, label=sn, color="C0")
+        axes[0].set_yticks(y, mins, fontsize=7)
+        axes[0].set_xlabel(f"net import reliance of {region} (% of apparent consumption)")
+        axes[0].legend(fontsize=8)
+        axes[1].plot(100 * home_b, y, "o", ms=3, color="0.6", label="home, baseline")
+        axes[1].plot(100 * home_a, y, "o", ms=3, color="C0", label=f"home, {sn}")
+        for g, (gb, ga) in grp.items():
+            axes[1].plot(100 * gb, y, "s", ms=3, color="0.75", label=f"{g}, baseline")
+            axes[1].plot(100 * ga, y, "s", ms=3, color="C1", label=f"{g}, {sn}")
+        if chn:
+            sh = ds["supply_share"].sel(region=region, origin=chn)
+            from .indicators import _last_valid
+
+            sh = _last_valid(sh, "stage")
+            axes[1].plot(100 * sh.sel(scenario=scen[0]).values[order], y, "^", ms=3, color="0.8", label="China, baseline")
+            axes[1].plot(100 * sh.sel(scenario=sn).values[order], y, "^", ms=3, color="C3", label=f"China, {sn}")
+        axes[1].set_xlabel(f"share of {region}'s supply by origin (%; last stage)")
+        axes[1].legend(fontsize=7, loc="lower right")
+        for ax in axes:
+            ax.grid(alpha=0.3, axis="x")
+        fig.suptitle(f"{region}: net import reliance and sourcing by mineral, baseline and '{sn}' (sorted by baseline reliance)", fontsize=10)
+        fig.text(0.01, 0.005, source_note(ds, sn), fontsize=7, color="0.35")
+        fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+        rep.figure(fig, f"across-{sn}", f"{region}'s net import reliance and supply shares (home, {', '.join(srcs) or 'no group'}, China) for every mineral, baseline against '{sn}'.")
+
+
+def _scenario(rep: Report, ds: xr.Dataset, sn: str) -> None:
+    plt = pyplot()
+    desc = str(ds["scenario_description"].sel(scenario=sn).values) if "scenario_description" in ds else ""
+    rep.h(2, f"Scenario '{sn}'", f"s-{_slug(sn)}")
+    if desc:
+        rep.p(desc)
+    b, s = ds.sel(scenario="baseline"), ds.sel(scenario=sn)
+    ok = (s["status"] == "equilibrium") & (b["status"] == "equilibrium")
+    dp = xr.DataArray(_pct(s["price"].values, b["price"].values), dims=b["price"].dims, coords=b["price"].coords).where(ok)
+    moved = np.nanmax(np.abs(dp.values), axis=(1, 2)) if dp.size else np.zeros(0)
+    moved = np.nan_to_num(moved)
+    order = [int(i) for i in np.argsort(-moved) if moved[i] > 1e-9][:15]
+    if not order:
+        rep.p("No price moves by more than 1e-9 %: the scenario leaves every verified market as it was.")
+        return
+    mins = [str(ds.mineral.values[i]) for i in order]
+    # price and quantity changes: heat maps minerals x (stage, region)
+    cols = [(g, r) for g in ds.stage.values.tolist() for r in ds.region.values.tolist()]
+    for var, label in (("price", "price change (%)"), ("production", "production change (%)")):
+        d = xr.DataArray(_pct(s[var].values, b[var].values), dims=b[var].dims, coords=b[var].coords).where(ok)
+        mat = np.array([[float(d.sel(mineral=m, stage=g, region=r)) for g, r in cols] for m in mins])
+        keep = ~np.all(np.isnan(mat), axis=0)
+        mat, cl = mat[:, keep], [f"{g[:4]} {r}" for (g, r), k in zip(cols, keep) if k]
+        fig, ax = plt.subplots(figsize=(min(14, 1.0 + 0.45 * len(cl)), 1.2 + 0.3 * len(mins)))
+        lim = np.nanmax(np.abs(mat)) if np.isfinite(mat).any() else 1.0
+        im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_xticks(range(len(cl)), cl, rotation=60, fontsize=7, ha="right")
+        ax.set_yticks(range(len(mins)), mins, fontsize=7)
+        fig.colorbar(im, ax=ax, label=label)
+        ax.set_title(f"'{sn}': {label} against the baseline, by stage and region ({len(mins)} minerals that move most)", fontsize=9)
+        fig.text(0.01, 0.005, source_note(ds, sn), fontsize=7, color="0.35")
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        rep.figure(fig, f"{sn}-{var}", f"{label} by mineral, stage and region in '{sn}' (grey: no such node or no verified equilibrium).")
+    # welfare decomposition by region: summed over verified minerals when
+    # they share a money unit, else one chart per mineral that moves most
+    unit = money_unit(ds)
+    okm = ok.values
+    if unit is not None:
+        _welfare(rep, ds, s, sn, okm, unit, f"summed over {int(okm.sum())} verified minerals")
+    else:
+        from .report import _money
+
+        for mn in mins[:FLOW_MINERALS]:
+            j = ds.mineral.values.tolist().index(mn)
+            one = np.zeros_like(okm)
+            one[j] = okm[j]
+            mu = _money(str(ds["mineral_price_unit"].values[j]), str(ds["mineral_quantity_unit"].values[j]))
+            _welfare(rep, ds, s, sn, one, mu, mn)
+    # trade flows of the minerals whose flows change most
+    regs = ds.region.values.tolist()
+    f0, f1 = b["flow"].fillna(0.0), s["flow"].fillna(0.0)
+    with np.errstate(all="ignore"):
+        change = (np.abs(f1 - f0).sum(("stage", "origin", "destination")) / f0.sum(("stage", "origin", "destination")).where(lambda v: v > 0)).where(ok)
+    top = [str(m) for m in change.mineral.values[np.argsort(-np.nan_to_num(change.values))][:FLOW_MINERALS] if np.nan_to_num(change.sel(mineral=m).values) > 1e-9]
+    for mn in top:
+        stage = [g for g in ds.stage.values.tolist() if np.isfinite(b["flow"].sel(mineral=mn, stage=g).values).any()][-1]
+        m0 = f0.sel(mineral=mn, stage=stage).values
+        m1 = f1.sel(mineral=mn, stage=stage).values
+        vmax = max(m0.max(), m1.max(), 1e-300)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+        for ax, mat, t in ((axes[0], m0, "baseline"), (axes[1], m1, sn)):
+            im = ax.imshow(mat, cmap="Blues", vmin=0, vmax=vmax)
+            ax.set_xticks(range(len(regs)), regs, rotation=60, fontsize=7)
+            ax.set_yticks(range(len(regs)), regs, fontsize=7)
+            ax.set_xlabel("destination")
+            ax.set_ylabel("origin")
+            ax.set_title(t, fontsize=9)
+            for i in range(len(regs)):
+                for j in range(len(regs)):
+                    if mat[i, j] > 0.1 * vmax:  # label the main flows only
+                        ax.text(j, i, f"{mat[i, j]:.2g}", ha="center", va="center", fontsize=5, color="k" if mat[i, j] < 0.6 * vmax else "w")
+        qu = str(ds["mineral_quantity_unit"].sel(mineral=mn).values)
+        fig.colorbar(im, ax=axes, label=f"flow ({qu})", shrink=0.8)
+        fig.suptitle(f"{mn} ({stage}) trade flows, origin (rows) to destination (columns): baseline and '{sn}'", fontsize=10)
+        fig.text(0.01, 0.005, source_note(ds, sn), fontsize=7, color="0.35")
+        rep.figure(fig, f"{sn}-flows-{mn}", f"{mn} {stage} trade flows ({qu}), baseline beside '{sn}'; a row is what an origin ships, a column what a destination receives.")
+
+
+def _welfare(rep: Report, ds: xr.Dataset, s: xr.Dataset, sn: str, okm: np.ndarray, unit: str, what: str) -> None:
+    """Stacked welfare changes by region and group with the total marked,
+    and the fiscal cost of floors and offtake, for the minerals in ``okm``."""
+    plt = pyplot()
+    regs = ds.region.values.tolist()
+    parts = {g: np.nansum(np.stack([s[v].values[okm] for v in vs]), axis=(0, 1)) for g, vs in WELFARE_GROUPS.items()}
+    total = np.nansum(s["total_welfare_change"].values[okm], axis=0)
+    scale, su = _money_scale(np.nanmax(np.abs(np.concatenate([*parts.values(), total]))), unit)
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    x = np.arange(len(regs))
+    pos, neg = np.zeros(len(regs)), np.zeros(len(regs))
+    for k, (g, v) in enumerate(parts.items()):
+        v = v / scale
+        ax.bar(x, np.where(v > 0, v, 0), bottom=pos, color=f"C{k}", label=g)
+        ax.bar(x, np.where(v < 0, v, 0), bottom=neg, color=f"C{k}")
+        pos += np.where(v > 0, v, 0)
+        neg += np.where(v < 0, v, 0)
+    ax.plot(x, total / scale, "k_", ms=18, mew=2.5, label="total")
+    lo_, hi_ = min(neg.min(), (total / scale).min(), 0.0), max(pos.max(), (total / scale).max(), 0.0)
+    pad = 0.08 * max(hi_ - lo_, 1e-12)
+    ax.set_ylim(lo_ - pad, hi_ + pad)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(x, regs)
+    ax.set_ylabel(f"welfare change ({su})")
+    ax.set_title(f"'{sn}': welfare change by region and group, {what}", fontsize=10)
+    ax.legend(fontsize=7, ncol=4)
+    fig.text(0.01, 0.005, source_note(ds, sn) + "; government = revenue minus payments, by instrument in the result file", fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    rep.figure(fig, f"{sn}-welfare-{what.split()[0] if okm.sum() == 1 else 'all'}", f"Welfare change by region in '{sn}', {what} ({su}): consumers, producers, processors, government (net of tariff, levy and export-tax revenue, deficiency payments, offtake outlay and release revenue), rents and stockpile value; black bar: total.")
+    fiscal = {v: np.nansum(s[v].values[okm], axis=0) for v in ("deficiency_payments", "offtake_outlay") if v in s}
+    if any(np.abs(f).sum() > 0 for f in fiscal.values()):
+        fig, ax = plt.subplots(figsize=(10, 3.4))
+        bottom = np.zeros(len(regs))
+        for k, (v, f) in enumerate(fiscal.items()):
+            ax.bar(x, f / scale, bottom=bottom, label=v.replace("_", " "), color=f"C{k + 4}")
+            bottom += f / scale
+        ax.set_xticks(x, regs)
+        ax.set_ylabel(f"fiscal cost ({su})")
+        ax.set_title(f"'{sn}': fiscal cost of floors and offtake by paying government, {what}", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.text(0.01, 0.005, source_note(ds, sn), fontsize=7, color="0.35")
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        rep.figure(fig, f"{sn}-fiscal", f"Deficiency payments and offtake outlays in '{sn}', {what} ({su}).")
+
+
+def _money_scale(biggest: float, unit: str) -> tuple[float, str]:
+    for f, word in ((1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if biggest >= f:
+            return f, f"{word} {unit}"
+    return 1.0, unit
+
+
+def _ensemble(rep: Report, ds: xr.Dataset, region: str) -> None:
+    from .indicators import evaluate
+
+    plt = pyplot()
+    rep.h(2, "Ensemble: distributions over the draws", "ensemble")
+    rep.p(f"{ds.sizes['draw']} draws, seed {ds.attrs.get('seed', '')}; {ds.attrs.get('distribution', '')}.")
+    scen = ds.scenario.values.tolist()
+    nir = evaluate(ds, f"net_import_reliance[{region}]")
+    q = nir.quantile([0.05, 0.25, 0.5, 0.75, 0.95], dim="draw")
+    med = q.sel(quantile=0.5).isel(scenario=0)
+    order = np.argsort(np.nan_to_num(med.values, nan=-9))
+    mins = [str(m) for m in nir.mineral.values[order]]
+    fig, ax = plt.subplots(figsize=(11, max(4, 0.16 * len(mins) + 1.5)))
+    y = np.arange(len(mins))
+    for k, sn in enumerate(scen[:4]):
+        qq = q.sel(scenario=sn).values[:, order] * 100
+        off = (k - (min(len(scen), 4) - 1) / 2) * 0.18
+        ax.hlines(y + off, qq[0], qq[4], color=f"C{k}", lw=1, alpha=0.6)
+        ax.hlines(y + off, qq[1], qq[3], color=f"C{k}", lw=4, alpha=0.8)
+        ax.plot(qq[2], y + off, "|", color="k", ms=5)
+        ax.plot([], [], color=f"C{k}", lw=4, label=sn)
+    ax.set_yticks(y, mins, fontsize=7)
+    ax.set_xlabel(f"net import reliance of {region} (%): 5-95% (thin), 25-75% (thick), median (|)")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="x")
+    ax.set_title(f"Uncertainty of {region}'s net import reliance over {ds.sizes['draw']} draws", fontsize=10)
+    fig.text(0.01, 0.005, source_note(ds), fontsize=7, color="0.35")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    rep.figure(fig, "ensemble-nir", f"Quantile bands of {region}'s net import reliance by mineral and scenario over the draws.")
