@@ -484,7 +484,16 @@ class MarketModel:
         m.ub = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(up)))
         m.level = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(lev)))
         m.slope = pyo.Param(m.B, mutable=True, initialize=dict(enumerate(slo)))
-        m.z = pyo.Var(m.B, bounds=lambda m, b: (m.lb[b], m.ub[b] if math.isfinite(up[b]) else None))
+        # Per-variable scales (units of Q) for markets whose quantities span
+        # many orders of magnitude: a block counts in units of its node's
+        # size, a flow in units of its ends' geometric mean, and every row is divided
+        # by the size of its node, so that HiGHS sees numbers near one in a
+        # market that holds 0.001 t here and 1e7 t there.
+        e = self._node_sizes(owners)
+        self._e = e  # row scale of each node's balance (units of Q)
+        fb = np.array([e[self._owner_node(owners[pos])] for pos, _ in blocks]) if blocks else np.zeros(0)
+        self._f = fb  # block b's actual quantity / Q = f[b] * z[b]
+        m.z = pyo.Var(m.B, bounds=lambda m, b: (lo[b] / fb[b], up[b] / fb[b] if math.isfinite(up[b]) else None))
         owner_blocks: list[list] = [[] for _ in owners]
         for b, (pos, _) in enumerate(blocks):
             owner_blocks[pos].append(b)
@@ -498,48 +507,58 @@ class MarketModel:
         # route cost = transport cost + border wedge (set by set_wedges)
         m.cost = pyo.Param(m.R, mutable=True, initialize={i: market.routes[r] / P for i, r in enumerate(routes)})
         m.x = pyo.Var(m.R, bounds=(0, None))
+        # a flow counts in the geometric mean of its ends' sizes: the
+        # coefficients in both rows stay within sqrt(span) of one (HiGHS
+        # drops matrix entries below 1e-9 as it reads the rows)
+        g = np.array([math.sqrt(e[nidx[(s, o)]] * e[nidx[(s, d)]]) for s, o, d in routes]) if routes else np.zeros(0)
+        self._g = g  # route i's actual flow / Q = g[i] * x[i]
 
         # balance rows: + for what arrives at a node, − for what leaves it
         terms: list[list] = [[] for _ in nodes]
         for b, (pos, _) in enumerate(blocks):
             kind, owner, _ = owners[pos]
             if kind == "supply":
-                terms[owner].append(m.z[b])
+                terms[owner].append((fb[b], m.z[b]))
             elif kind in ("demand", "offtake"):
-                terms[owner].append(-m.z[b])
+                terms[owner].append((-fb[b], m.z[b]))
             else:
                 p = market.processes[owner]
-                terms[nidx[(p.target, p.region)]].append(m.z[b])
-                terms[nidx[(p.source, p.region)]].append(-p.theta * m.z[b])
+                terms[nidx[(p.target, p.region)]].append((fb[b], m.z[b]))
+                terms[nidx[(p.source, p.region)]].append((-p.theta * fb[b], m.z[b]))
         for i, (s, o, d) in enumerate(routes):
-            terms[nidx[(s, o)]].append(-m.x[i])
-            terms[nidx[(s, d)]].append(m.x[i])
+            terms[nidx[(s, o)]].append((-g[i], m.x[i]))
+            terms[nidx[(s, d)]].append((g[i], m.x[i]))
+        terms = [[(c / e[n], v) for c, v in t] for n, t in enumerate(terms)]
         release = np.zeros(len(nodes)) if plan is None else np.asarray(plan.release, dtype=float)
         m.N = pyo.RangeSet(0, len(nodes) - 1)
         m.release = pyo.Param(m.N, mutable=True, initialize={n: release[n] / Q for n in range(len(nodes))})
-        m.balance = pyo.Constraint(m.N, rule=lambda m, n: (sum(terms[n]) + m.release[n] == 0) if terms[n] else pyo.Constraint.Skip)
+        m.balance = pyo.Constraint(m.N, rule=lambda m, n: (sum(c * v for c, v in terms[n]) + m.release[n] / e[n] == 0) if terms[n] else pyo.Constraint.Skip)
 
         # deficiency-payment floors on producers: S >= min(cap, MC^-1(F))
         floors = [] if plan is None else sorted(plan.supply_floors)
         self._floor_nodes = floors
         m.FL = pyo.RangeSet(0, len(floors) - 1) if floors else pyo.Set(initialize=[])
         m.floor_q = pyo.Param(m.FL, mutable=True, initialize={j: self.floor_quantity(n) / Q for j, n in enumerate(floors)})
-        m.floor = pyo.Constraint(m.FL, rule=lambda m, j: sum(m.z[b] for b in self._supply_blocks[floors[j]]) >= m.floor_q[j])
+        m.floor = pyo.Constraint(m.FL, rule=lambda m, j: sum(fb[b] / e[floors[j]] * m.z[b] for b in self._supply_blocks[floors[j]]) >= m.floor_q[j] / e[floors[j]])
 
         # floors on processors: a credit per unit on u <= min(Y, cap)
         credited = [] if plan is None else sorted(plan.process_floors)
         self._credited = credited
         m.C = pyo.RangeSet(0, len(credited) - 1) if credited else pyo.Set(initialize=[])
-        caps = [plan.process_floors[k].cap / Q for k in credited]
+        fu = np.array([e[nidx[(market.processes[k].target, market.processes[k].region)]] for k in credited])
+        self._fu = fu
+        caps = [plan.process_floors[k].cap / Q / fu[j] for j, k in enumerate(credited)]
         m.u = pyo.Var(m.C, bounds=lambda m, j: (0, caps[j] if math.isfinite(caps[j]) else None))
         m.credit = pyo.Param(m.C, mutable=True, initialize={j: 0.0 for j in range(len(credited))})
-        m.credit_row = pyo.Constraint(m.C, rule=lambda m, j: m.u[j] - sum(m.z[b] for b in self._process_blocks[credited[j]]) <= 0)
+        m.credit_row = pyo.Constraint(m.C, rule=lambda m, j: m.u[j] - sum(fb[b] / fu[j] * m.z[b] for b in self._process_blocks[credited[j]]) <= 0)
 
         # quotas on sums of flows
         quotas = [] if plan is None else plan.quotas
         m.QT = pyo.RangeSet(0, len(quotas) - 1) if quotas else pyo.Set(initialize=[])
         m.quota_q = pyo.Param(m.QT, mutable=True, initialize={j: q.quantity / Q for j, q in enumerate(quotas)})
-        m.quota = pyo.Constraint(m.QT, rule=lambda m, j: sum(m.x[i] for i in quotas[j].routes) <= m.quota_q[j])
+        eq = np.array([max([g[i] for i in q.routes], default=1.0) for q in quotas])
+        self._eq = eq
+        m.quota = pyo.Constraint(m.QT, rule=lambda m, j: sum(g[i] / eq[j] * m.x[i] for i in quotas[j].routes) <= m.quota_q[j] / eq[j])
 
         # rules of origin: covered exports <= own output (supply + refining)
         rules = [] if plan is None else plan.origin_rules
@@ -549,14 +568,15 @@ class MarketModel:
             made_at.setdefault(nidx[(p.target, p.region)], []).extend(bs)
         self._made_at = made_at  # node -> blocks of its own output
         m.OR = pyo.RangeSet(0, len(rules) - 1) if rules else pyo.Set(initialize=[])
-        m.origin = pyo.Constraint(m.OR, rule=lambda m, j: sum(m.x[i] for i in rules[j].routes) - sum(m.z[b] for b in made_at.get(rules[j].node, [])) <= 0)
+        self._eo = np.array([e[r.node] for r in rules])
+        m.origin = pyo.Constraint(m.OR, rule=lambda m, j: sum(g[i] / e[rules[j].node] * m.x[i] for i in rules[j].routes) - sum(fb[b] / e[rules[j].node] * m.z[b] for b in made_at.get(rules[j].node, [])) <= 0)
 
         value = []
         for b, (pos, _) in enumerate(blocks):
             sign = 1.0 if owners[pos][0] in ("demand", "offtake") else -1.0
-            value.append(sign * (m.level[b] * m.z[b] - sign * 0.5 * m.slope[b] * m.z[b] ** 2))
-        value += [-m.cost[i] * m.x[i] for i in m.R]
-        value += [m.credit[j] * m.u[j] for j in m.C]
+            value.append(sign * (m.level[b] * fb[b] * m.z[b] - sign * 0.5 * m.slope[b] * fb[b] ** 2 * m.z[b] ** 2))
+        value += [-m.cost[i] * g[i] * m.x[i] for i in m.R]
+        value += [m.credit[j] * fu[j] * m.u[j] for j in m.C]
         m.welfare = pyo.Objective(expr=sum(value), sense=pyo.maximize)
         self._solver = None
         # numpy copies of the mutable parameters, kept equal by _set: the
@@ -565,6 +585,36 @@ class MarketModel:
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
             self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+
+    #: within-market quantity span above which variables get their own scales
+    SPAN = 1e8
+
+    def _owner_node(self, owner) -> int:
+        kind, idx, _ = owner
+        if kind == "processing":
+            p = self.market.processes[idx]
+            return self.market.node_index(p.target, p.region)
+        return idx
+
+    def _node_sizes(self, owners) -> np.ndarray:
+        """Each node's size in units of Q: its largest reference quantity,
+        when the market's quantities span more than :data:`SPAN`; else 1."""
+        mk, Q = self.market, self.Q
+        size = np.zeros(len(mk.nodes))
+        for owner in owners:
+            q = owner[2].reference_quantity()
+            if math.isfinite(q) and q > 0:
+                n = self._owner_node(owner)
+                size[n] = max(size[n], q / Q)
+                if owner[0] == "processing":
+                    p = mk.processes[owner[1]]
+                    src = mk.node_index(p.source, p.region)
+                    size[src] = max(size[src], p.theta * q / Q)
+        known = size[size > 0]
+        if not len(known) or known.max() / known.min() <= self.SPAN:
+            return np.ones(len(mk.nodes))
+        # a node with no curve of its own (a hub) counts as the median size
+        return np.clip(np.where(size > 0, size, np.median(known)), 1e-12, 1.0)
 
     @staticmethod
     def structure(plan) -> tuple:
@@ -745,12 +795,13 @@ class MarketModel:
         """Solution and owner quantities from HiGHS-ordered primal and duals."""
         self._last = (np.array(col, dtype=float), np.array(row, dtype=float))
         ix = self._ix
-        z, x = col[ix["z"]], col[ix["x"]]
+        # back to units of Q (blocks, flows) and of P (prices, rents)
+        z, x = col[ix["z"]] * self._f, col[ix["x"]] * self._g
         # For a maximisation HiGHS reports the row dual of the negated
         # (minimisation) problem: the shadow price of a unit more at the
         # node is minus the reported dual (tests/test_closed_form.py).
         price = np.full(len(self.market.nodes), np.nan)
-        price[ix["nodes"]] = -row[ix["balance"]]
+        price[ix["nodes"]] = -row[ix["balance"]] / self._e[ix["nodes"]]
         q = self.owner_quantities(z)
         if obj is None:
             # the program's value at this point (the Hessian is diagonal)
@@ -760,8 +811,8 @@ class MarketModel:
         # a quota's rent is what one more unit of quota is worth: for a <=
         # row of a maximisation HiGHS reports it with the opposite sign of
         # the balance rows' duals (tests/test_policies.py)
-        sol.quota_rent = np.maximum(0.0, row[ix["quota"]]) * self.P
-        sol.origin_rent = np.maximum(0.0, row[ix["origin"]]) * self.P
+        sol.quota_rent = np.maximum(0.0, row[ix["quota"]] / self._eq) * self.P
+        sol.origin_rent = np.maximum(0.0, row[ix["origin"]] / self._eo) * self.P
         sol.block_values = z
         return sol, q
 
@@ -787,7 +838,7 @@ class MarketModel:
         }
         # the Hessian Pyomo passed: -slope on the block columns
         self._hessian = np.zeros(self._highs.getNumCol())
-        self._hessian[self._ix["z"]] = -np.array([m.slope[b].value for b in m.B], dtype=float)
+        self._hessian[self._ix["z"]] = -np.array([m.slope[b].value for b in m.B], dtype=float) * self._f ** 2
         self._zsign = np.array([1.0 if self._owners[pos][0] in ("demand", "offtake") else -1.0 for pos, _ in self._blocks])
 
     def _push(self) -> None:
@@ -803,11 +854,12 @@ class MarketModel:
         h, ix, v = self._highs, self._ix, self._vals
         nz, nx, nu = len(ix["z"]), len(ix["x"]), len(ix["u"])
         if nz:
-            h.changeColsCost(nz, ix["z"], self._zsign * v["level"])
-            ub = v["ub"]
-            h.changeColsBounds(nz, ix["z"], v["lb"], np.where(np.isfinite(ub), ub, highspy.kHighsInf))
+            f = self._f
+            h.changeColsCost(nz, ix["z"], self._zsign * v["level"] * f)
+            ub = v["ub"] / f
+            h.changeColsBounds(nz, ix["z"], v["lb"] / f, np.where(np.isfinite(ub), ub, highspy.kHighsInf))
             diag = np.zeros(h.getNumCol())
-            diag[ix["z"]] = -v["slope"]
+            diag[ix["z"]] = -v["slope"] * f * f
             # only the nonzeros: an all-zero Hessian makes the program an LP again
             nzc = np.flatnonzero(diag)
             if self._hessian is not None and np.array_equal(diag, self._hessian):
@@ -823,16 +875,16 @@ class MarketModel:
             hess.value_ = diag[nzc]
             h.passHessian(hess)
         if nx:
-            h.changeColsCost(nx, ix["x"], -v["cost"])
+            h.changeColsCost(nx, ix["x"], -v["cost"] * self._g)
         if nu:
-            h.changeColsCost(nu, ix["u"], v["credit"])
-        rel = -v["release"][ix["nodes"]]
+            h.changeColsCost(nu, ix["u"], v["credit"] * self._fu)
+        rel = -(v["release"] / self._e)[ix["nodes"]]
         if len(rel):
             h.changeRowsBounds(len(rel), ix["balance"], rel, rel)
         if len(ix["floor"]):
-            h.changeRowsBounds(len(ix["floor"]), ix["floor"], v["floor_q"], np.full(len(ix["floor"]), highspy.kHighsInf))
+            h.changeRowsBounds(len(ix["floor"]), ix["floor"], v["floor_q"] / self._e[self._floor_nodes], np.full(len(ix["floor"]), highspy.kHighsInf))
         if len(ix["quota"]):
-            h.changeRowsBounds(len(ix["quota"]), ix["quota"], np.full(len(ix["quota"]), -highspy.kHighsInf), v["quota_q"])
+            h.changeRowsBounds(len(ix["quota"]), ix["quota"], np.full(len(ix["quota"]), -highspy.kHighsInf), v["quota_q"] / self._eq)
 
     def _assemble(self, q, x, price, objective) -> Solution:
         """Node and process arrays from owner quantities ``q`` (own units)."""

@@ -393,3 +393,16 @@ def test_killed_solve_leaves_old_or_new_file(solved, tmp_path):
         assert ds.sizes["scenario"] == 4 and "case_json" in ds.attrs
     code, text = run("verify", target)
     assert code == 0, text
+
+
+def test_same_case_gives_identical_numbers(solved, tmp_path):
+    """Run to run, every number of the result file is the same (bit for
+    bit); tests/test_ensemble.py checks 1 against 2 Dask workers."""
+    out = tmp_path / "again.nc"
+    code, text = run("solve", DEMO, "--out", out, "--quiet")
+    assert code == 0, text
+    a, b = xr.load_dataset(solved), xr.load_dataset(out)
+    for v in a.data_vars:
+        assert a[v].equals(b[v]), v
+    keep = {"mineq_version", "input_hash", "case_json", "max_residual", "all_equilibria"}
+    assert {k: a.attrs[k] for k in keep} == {k: b.attrs[k] for k in keep}

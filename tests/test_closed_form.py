@@ -216,22 +216,74 @@ def test_degenerate_markets_where_the_qp_cycles(name):
     assert res.times["solve"] < 10
 
 
-def test_scale_span_is_diagnosed_not_called_unbounded():
+def _calibrated(p, q, e):
+    """Intercept and slope of a linear curve through (p, q) with elasticity e."""
+    slope = abs(p / (e * q))
+    return p - (1 if e > 0 else -1) * slope * q, slope
+
+
+def test_numeric_range_within_one_market():
     """A tiny dear region (0.001 units at 100,000) beside a huge cheap one
-    (1e7 units at 0.01) in one market: HiGHS gives up with "unbounded",
-    which would wrongly blame a missing choke price; mineq says it is a
-    numerical range problem and names the spans."""
+    (1e7 units at 0.01) in one market: quantities span 1e10, prices 1e7.
+    Per-node scaling keeps it solvable.  Closed form: B ships X to A, so
+    S_B(P) − D_B(P) = X = D_A(P + t) − S_A(P + t) with P = P_B, t = 0.005;
+    the curves are linear, so P solves one linear equation."""
     from solver.case import build_case
     from solver.solve import solve_market
 
     from helpers import case_dict
 
+    A = {"supply": (1e5, 0.001, 0.5), "demand": (1e5, 0.002, -0.3)}
+    B = {"supply": (0.01, 1e7, 0.5), "demand": (0.01, 9.9e6, -0.3)}
     m = mineral(nodes=[
-        {"stage": R, "region": "A", "supply": {"form": "linear", "price": 1e5, "quantity": 0.001, "elasticity": 0.5}, "demand": {"form": "linear", "price": 1e5, "quantity": 0.002, "elasticity": -0.3}},
-        {"stage": R, "region": "B", "supply": {"form": "linear", "price": 0.01, "quantity": 1e7, "elasticity": 0.5}, "demand": {"form": "linear", "price": 0.01, "quantity": 9.9e6, "elasticity": -0.3}},
+        {"stage": R, "region": r, **{side: {"form": "linear", "price": p, "quantity": q, "elasticity": e} for side, (p, q, e) in spec.items()}}
+        for r, spec in (("A", A), ("B", B))
     ], routes=[{"origin": "B", "destination": "A", "cost": 0.005}, {"origin": "A", "destination": "B", "cost": 0.005}])
     res = solve_market(build_case(case_dict(["A", "B"], [m])).markets["m"])
-    if res.ok:  # a future scaling that handles it is welcome; then it must verify
-        assert res.max_residual <= 1e-6
-    else:
-        assert res.status == "numerical trouble" and "span 1e+10" in res.message and "choke" in res.message
+    assert res.ok and res.max_residual <= 1e-6, res.message
+    (sa, ka), (da, ja), (sb, kb), (db, jb) = (_calibrated(*A["supply"]), _calibrated(*A["demand"]), _calibrated(*B["supply"]), _calibrated(*B["demand"]))
+    # S(P) = (P − a)/k (clipped at 0), D(P) = (a − P)/k
+    t = 0.005
+    # A's supply is above zero at these prices (negative intercept); solve
+    # (P − sb)/kb − (db − P)/jb = (da − P − t)/ja − (P + t − sa)/ka
+    lhs = 1 / kb + 1 / jb + 1 / ja + 1 / ka
+    rhs = sb / kb + db / jb + (da - t) / ja + (sa - t) / ka
+    pb = rhs / lhs
+    x = (da - pb - t) / ja - (pb + t - sa) / ka
+    mk = res.market
+    assert res.solution.price[mk.node_index(R, "B")] == pytest.approx(pb, rel=1e-7)
+    assert res.solution.price[mk.node_index(R, "A")] == pytest.approx(pb + t, rel=1e-7)
+    assert res.solution.flow[mk.route_list.index((R, "B", "A"))] == pytest.approx(x, rel=1e-6)
+
+
+def test_numeric_range_across_a_case(tmp_path):
+    """One case with prices from 0.01 to 100,000 per unit and quantities
+    from 0.001 to 10,000,000 (within and across minerals), baseline and a
+    minimum-import-price scenario: every market verifies through the CLI
+    and the file, residuals reported relative to each market's scales."""
+    from click.testing import CliRunner
+
+    from solver.cli import main
+
+    def node(r, p, q, es=0.5, ed=-0.3):
+        return f'{{stage = "refined", region = "{r}", supply = {{form = "linear", price = {p}, quantity = {q}, elasticity = {es}}}, demand = {{form = "linear", price = {p}, quantity = {q * 1.1}, elasticity = {ed}}}}}'
+
+    minerals = {
+        "tiny_dear": [node("A", 1e5, 0.001), node("B", 9e4, 0.003)],
+        "huge_cheap": [node("A", 0.01, 1e7), node("B", 0.012, 5e6)],
+        "mixed": [node("A", 1e5, 0.001), node("B", 0.01, 1e7)],
+    }
+    text = '[case]\nname = "range"\nregions = ["A", "B"]\n'
+    for name, nodes in minerals.items():
+        text += f'\n[[minerals]]\nname = "{name}"\nstages = ["refined"]\nquantity_unit = "t"\nprice_unit = "USD/t"\ndefault_transport_cost = "none"\nnodes = [{", ".join(nodes)}]\n'
+        cost = 0.002 if name != "tiny_dear" else 500.0
+        text += f'routes = [{{stage = "refined", origin = "A", destination = "B", cost = {cost}}}, {{stage = "refined", origin = "B", destination = "A", cost = {cost}}}]\n'
+    text += '\n[[scenarios]]\nname = "mip"\npolicies = [{type = "minimum_import_price", minerals = "*", importers = "A", level_vs_baseline = 1.2}]\n'
+    case = tmp_path / "range.toml"
+    case.write_text(text)
+    out = tmp_path / "r.nc"
+    cli = CliRunner()
+    r = cli.invoke(main, ["solve", str(case), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(main, ["verify", str(out)])
+    assert r.exit_code == 0 and "6 equilibria, 0 failures" in r.output, r.output

@@ -1,0 +1,103 @@
+"""Benchmark: one mineral market as the number of regions grows.
+
+    python benchmarks/scaling.py [--regions 12 25 50 100 200] [--seed 0]
+
+For each size, a one-stage market with a linear supply and demand in every
+region (random reference prices and quantities) and either *dense* routes
+(every ordered pair of regions) or *sparse* ones (each region to its four
+neighbours on a ring and to and from three hubs).  Reports, in one run:
+
+* build: the Pyomo model and its hand-over to HiGHS (first solve included);
+* HiGHS: the cold QP solve alone (its active-set method), measured on the
+  same program outside mineq;
+* polish + verify: mineq's exact KKT step and the independent check;
+* re-solve: one warm re-solve after all transport costs rise by 1%
+  (polish from the previous active set, HiGHS only if that fails).
+
+Every solution is verified; a size that does not verify is reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.market import MarketModel  # noqa: E402
+from solver.case import build_case  # noqa: E402
+from solver.verify import verify  # noqa: E402
+
+
+def market(n: int, dense: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    regions = [f"R{i:03d}" for i in range(n)]
+    nodes = []
+    for r in regions:
+        p = float(rng.uniform(80, 120))
+        nodes.append({"stage": "refined", "region": r,
+                      "supply": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": float(rng.uniform(0.2, 1.5))},
+                      "demand": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": -float(rng.uniform(0.1, 0.8))}})
+    pairs = set()
+    if dense:
+        pairs = {(a, b) for a in range(n) for b in range(n) if a != b}
+    else:
+        for a in range(n):
+            for d in (1, 2):
+                pairs |= {(a, (a + d) % n), ((a + d) % n, a)}
+            for h in range(3):
+                if a != h:
+                    pairs |= {(a, h), (h, a)}
+    routes = [{"stage": "refined", "origin": regions[a], "destination": regions[b], "cost": float(rng.uniform(2, 15))} for a, b in sorted(pairs)]
+    data = {"_file": "scaling.toml", "case": {"name": "scaling", "regions": regions}, "groups": {}, "scenarios": [],
+            "minerals": [{"name": "m", "stages": ["refined"], "quantity_unit": "kt", "price_unit": "USD/kg", "default_transport_cost": "none", "nodes": nodes, "routes": routes, "processing": []}]}
+    return build_case(data).markets["m"]
+
+
+def run(n: int, dense: bool, seed: int) -> dict:
+    import highspy
+
+    mk = market(n, dense, seed)
+    t = time.perf_counter()
+    mm = MarketModel(mk)
+    sol, _ = mm.solve()
+    t_build_first = time.perf_counter() - t
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.passModel(mm.highs.getModel())
+    t = time.perf_counter()
+    h.run()
+    t_highs = time.perf_counter() - t
+    t = time.perf_counter()
+    ver = verify(mk, sol)
+    t_verify = time.perf_counter() - t
+    # warm re-solve: every transport cost 1% higher
+    for i in range(len(mk.route_list)):
+        mm._set("cost", i, mm._vals["cost"][i] * 1.01)
+    t = time.perf_counter()
+    sol2, _ = mm.solve()
+    t_resolve = time.perf_counter() - t
+    return {"regions": n, "routes": len(mk.routes), "build+first": t_build_first, "highs": t_highs, "verify": t_verify,
+            "resolve": t_resolve, "resolve_highs": mm.ran_highs, "ok": ver.ok, "residual": ver.max_residual}
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--regions", type=int, nargs="+", default=[12, 25, 50, 100, 200])
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    print(f"{'routes':<7}{'regions':>8}{'arcs':>8}{'build+1st solve s':>19}{'HiGHS cold s':>14}{'verify s':>10}{'warm re-solve s':>17}  verified (residual)")
+    for dense in (False, True):
+        for n in a.regions:
+            r = run(n, dense, a.seed)
+            how = "HiGHS" if r["resolve_highs"] else "polish"
+            print(f"{'dense' if dense else 'sparse':<7}{r['regions']:>8}{r['routes']:>8}{r['build+first']:>19.3f}{r['highs']:>14.3f}{r['verify']:>10.4f}{r['resolve']:>11.3f} ({how}){'':>1}  {r['ok']} ({r['residual']:.1e})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
