@@ -27,7 +27,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .curves import Curve, Segment
+from .curves import Curve
 
 
 @dataclass
@@ -684,7 +684,7 @@ class MarketModel:
 
     def set_wedges(self, route: dict[int, float], credit: dict[int, float]) -> None:
         """Border wedges per route and processing credits (price units per unit)."""
-        m, mk = self.model, self.market
+        mk = self.market
         routes = mk.route_list
         for i, w in route.items():
             self._set("cost", i, (mk.routes[routes[i]] + w) / self.P)
@@ -707,7 +707,6 @@ class MarketModel:
         ``points`` maps an owner position (see :meth:`owner_quantities`)
         to the quantity to linearise at.  Exact curves are left alone.
         """
-        m = self.model
         for b, (pos, _) in enumerate(self._blocks):
             curve = self._owners[pos][2]
             if curve.exact or pos not in points:

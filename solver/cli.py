@@ -478,16 +478,10 @@ def compare(results, reference, scenarios, fmt, out, force):
             raise click.BadParameter("give the workbook to write with --out FILE.xlsx", param_hint="--out")
         if Path(out).exists() and not force:
             raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
-        import tempfile as _tf
+        from .results import atomic_file
 
-        fd, tmp = _tf.mkstemp(prefix=f".{Path(out).name}.", suffix=".xlsx", dir=Path(out).resolve().parent)
-        os.close(fd)
-        try:
-            write_sheets(change_tables(ds, chosen, reference), Path(tmp), {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_file(Path(out), ".xlsx") as tmp:
+            write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
         click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
         return
     for sn in chosen:

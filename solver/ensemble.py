@@ -31,14 +31,12 @@ import copy
 import csv
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .case import BASELINE, Case, build_case
+from .case import Case, build_case
 from .errors import MineqError
 
 #: what each draw keeps (a full result per draw would be mostly flows)
@@ -134,15 +132,10 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
         parts.append(ds[[v for v in KEPT if v in ds]].expand_dims(draw=[d]))
     chunk = xr.concat(parts, dim="draw")
     chunk.attrs = {"seed": seed, "draws": json.dumps(draws)}
-    path = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    from .results import atomic_file
+
+    with atomic_file(Path(out)) as tmp:
         chunk.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return {"draws": len(draws), "verified": ok, "markets": total}
 
 

@@ -14,12 +14,13 @@ import os
 import platform
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from models.market import Market, Solution
+from models.market import Solution
 
 from . import __version__
 from .case import Case, build_case, canonical_json
@@ -336,6 +337,22 @@ def forbidden_flows(ds: xr.Dataset, case: Case) -> list[str]:
 # ----------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------
+@contextmanager
+def atomic_file(path: Path, suffix: str = ".tmp"):
+    """A temporary file beside ``path`` that becomes ``path`` only when the
+    block finishes: an interruption leaves the old file (or none), never a
+    torn one, and removes the temporary file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.resolve().parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False, groups: dict[str, xr.Dataset] | None = None) -> Path:
     """Write atomically: to a temporary file beside ``path``, then rename.
 
@@ -349,16 +366,10 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
         raise MineqError(f"The output {path} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "netcdf":
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_file(path) as tmp:
             ds.to_netcdf(tmp, engine="h5netcdf")
             for name, g in groups.items():
                 g.to_netcdf(tmp, engine="h5netcdf", mode="a", group=name)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return path
     if fmt == "csv":
         tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -380,14 +391,8 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
                 shutil.rmtree(tmpdir)
         return path
     if fmt == "xlsx":
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".xlsx", dir=path.parent)
-        os.close(fd)
-        try:
-            write_sheets(tables(ds, units=True), Path(tmp), {k: v for k, v in ds.attrs.items() if k != "case_json"})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_file(path, ".xlsx") as tmp:
+            write_sheets(tables(ds, units=True), tmp, {k: v for k, v in ds.attrs.items() if k != "case_json"})
         return path
     raise MineqError(f"Unknown result format '{fmt}'; expected netcdf, csv or xlsx.")
 

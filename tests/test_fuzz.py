@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import tomllib
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings

@@ -10,7 +10,6 @@ Without policy (tests/test_closed_form.py): ``P_A = 72.5``,
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
