@@ -384,3 +384,19 @@ def test_rules_of_origin_stop_a_ban_leaking_through_a_third_country():
     mk, base, milp = solve_policy([ban, roo, {"type": "tariff", "importers": "M", "ad_valorem": 0.0001}], market=transit_market(), regions=("A", "M", "B"), max_iterations=1)
     assert milp.ok and milp.method == "milp"
     assert milp.solution.origin_rent[0] == pytest.approx(40, rel=1e-3)
+
+
+def test_floor_without_eligible_producers_is_diagnosed():
+    """A deficiency-payment floor in a region with no producers (B has a
+    supply curve, a region C with only demand has none): nothing changes
+    and the diagnosis names the mineral, node and policy."""
+    from solver.diagnose import diagnose
+
+    m = two_regions()
+    m["nodes"].append({"stage": R, "region": "C", "demand": lin(120, 1)})
+    m["routes"].append({"origin": "A", "destination": "C", "cost": 10.0})
+    mk, base, res = solve_policy([{"type": "price_floor", "mechanism": "deficiency_payment", "regions": "C", "level": 95.0, "description": "floor in C"}], market=m, regions=("A", "B", "C"))
+    assert res.ok
+    assert res.solution.price == pytest.approx(base.solution.price, rel=1e-9)
+    notes = [str(d) for d in diagnose(mk, res.plan, "s")]
+    assert notes == ["warning: m refined/C: price floor (floor in C) has no eligible producers or processors in C at the refined stage; it pays nothing there in scenario 's'"]

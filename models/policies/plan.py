@@ -147,6 +147,9 @@ class PolicyPlan:
     quotas: list[Quota] = field(default_factory=list)
     origin_rules: list[OriginRule] = field(default_factory=list)
     release: np.ndarray | None = None
+    #: (where, text) of policy parts that found nothing to act on (a floor
+    #: in a region with no eligible producer or processor): diagnoses
+    idle: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self):
         if self.release is None:

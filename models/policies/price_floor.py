@@ -63,6 +63,10 @@ class PriceFloor(Instrument):
                 plan.offtakes.append(Offtake(node=n, level=level, quantity=qty, region=r, source=self.label))
                 continue
             floor = Floor(level=level, cap=self.cap, region=r, source=self.label)
+            eligible = (self.covers_what in ("producers", "all") and (stage, r) in mk.supply) or (
+                self.covers_what in ("processors", "all") and any(p.target == stage and p.region == r for p in mk.processes))
+            if not eligible:
+                plan.idle.append((f"{stage}/{r}", f"price floor ({self.label}) has no eligible {'producers or processors' if self.covers_what == 'all' else self.covers_what} in {r} at the {stage} stage; it pays nothing there"))
             if self.covers_what in ("producers", "all") and (stage, r) in mk.supply:
                 if n in plan.supply_floors:
                     raise SpecError("regions", r, f"one deficiency-payment floor per node ({mk.name} {stage}/{r} has two)")
