@@ -119,10 +119,15 @@ def solve(case, scenarios, out, fmt, force, quiet):
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses)
     ds = to_dataset(c, results)
     ds.attrs["diagnoses"] = "\n".join(f"{sn}: {d}" for sn, d in diagnoses)
-    for sn, d in diagnoses[:20]:
+    errors = [(sn, d) for sn, d in diagnoses if d.severity == "error"]
+    warnings = [(sn, d) for sn, d in diagnoses if d.severity != "error"]
+    # errors always; warnings (policies or processes with nothing to act on)
+    # in full only when few, else counted, so they do not bury the answer
+    shown = errors[:20] + (warnings if len(warnings) <= 5 else [])
+    for sn, d in shown:
         click.echo(f"Diagnosis ({sn}): {d}", err=True)
-    if len(diagnoses) > 20:
-        click.echo(f"... and {len(diagnoses) - 20} more diagnoses (attribute 'diagnoses' of the result file)", err=True)
+    if len(diagnoses) > len(shown):
+        click.echo(f"{len(diagnoses) - len(shown)} more diagnoses ({len(warnings)} warnings: policies or processing with nothing to act on) are listed in the attribute 'diagnoses' of the result file.", err=True)
     path = write(ds, out or _default_out(c.name, fmt), fmt=fmt, force=force)
     elapsed = time.perf_counter() - t0
     if not quiet:
