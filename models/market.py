@@ -288,7 +288,6 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, stri
     eq = np.isfinite(rlo) & np.isfinite(rup) & (rlo == rup)
     act_lo = ~eq & np.isfinite(rlo) & (np.abs(ax - rlo) <= tol * rscale)
     act_up = ~eq & np.isfinite(rup) & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
-    x = x0.copy()
     for _ in range(rounds):
         rows = np.flatnonzero(eq | act_lo | act_up)
         b = np.where(eq | act_lo, rlo, rup)[rows]
@@ -493,7 +492,8 @@ class MarketModel:
         self._e = e  # row scale of each node's balance (units of Q)
         fb = np.array([e[self._owner_node(owners[pos])] for pos, _ in blocks]) if blocks else np.zeros(0)
         self._f = fb  # block b's actual quantity / Q = f[b] * z[b]
-        m.z = pyo.Var(m.B, bounds=lambda m, b: (lo[b] / fb[b], up[b] / fb[b] if math.isfinite(up[b]) else None))
+        # bounds follow the mutable parameters (a tangent moves them)
+        m.z = pyo.Var(m.B, bounds=lambda m, b: (m.lb[b] / fb[b], m.ub[b] / fb[b] if math.isfinite(up[b]) else None))
         owner_blocks: list[list] = [[] for _ in owners]
         for b, (pos, _) in enumerate(blocks):
             owner_blocks[pos].append(b)
@@ -845,8 +845,9 @@ class MarketModel:
 
         The program is ``max Σ sign·level·z − ½·slope·z² − cost·x + credit·u``;
         its bounds and right-hand sides are the block bounds, the floor and
-        quota quantities and the released stocks (``tests`` compare the
-        result with what Pyomo itself hands HiGHS).
+        quota quantities and the released stocks
+        (``tests/test_closed_form.py`` compares the result with what Pyomo
+        itself hands HiGHS).
         """
         import highspy
 
@@ -859,20 +860,10 @@ class MarketModel:
             h.changeColsBounds(nz, ix["z"], v["lb"] / f, np.where(np.isfinite(ub), ub, highspy.kHighsInf))
             diag = np.zeros(h.getNumCol())
             diag[ix["z"]] = -v["slope"] * f * f
-            # only the nonzeros: an all-zero Hessian makes the program an LP again
-            nzc = np.flatnonzero(diag)
-            if self._hessian is not None and np.array_equal(diag, self._hessian):
-                nzc = None  # unchanged: passing it again would drop HiGHS's basis
-            else:
+            # unchanged: passing it again would drop HiGHS's basis
+            if not np.array_equal(diag, self._hessian):
                 self._hessian = diag
-        if nz and nzc is not None:
-            hess = highspy.HighsHessian()
-            hess.dim_ = len(diag) if len(nzc) else 0
-            hess.format_ = highspy.HessianFormat.kTriangular
-            hess.start_ = np.searchsorted(nzc, np.arange(len(diag) + 1)).astype(np.int32) if len(nzc) else np.zeros(1, dtype=np.int32)
-            hess.index_ = nzc.astype(np.int32)
-            hess.value_ = diag[nzc]
-            h.passHessian(hess)
+                self._pass_hessian(diag)
         if nx:
             h.changeColsCost(nx, ix["x"], -v["cost"] * self._g)
         if nu:
@@ -884,6 +875,20 @@ class MarketModel:
             h.changeRowsBounds(len(ix["floor"]), ix["floor"], v["floor_q"] / self._e[self._floor_nodes], np.full(len(ix["floor"]), highspy.kHighsInf))
         if len(ix["quota"]):
             h.changeRowsBounds(len(ix["quota"]), ix["quota"], np.full(len(ix["quota"]), -highspy.kHighsInf), v["quota_q"] / self._eq)
+
+    def _pass_hessian(self, diag: np.ndarray) -> None:
+        """Give HiGHS a diagonal Hessian; only the nonzeros, because an
+        all-zero Hessian makes the program an LP again."""
+        import highspy
+
+        nzc = np.flatnonzero(diag)
+        hess = highspy.HighsHessian()
+        hess.dim_ = len(diag) if len(nzc) else 0
+        hess.format_ = highspy.HessianFormat.kTriangular
+        hess.start_ = np.searchsorted(nzc, np.arange(len(diag) + 1)).astype(np.int32) if len(nzc) else np.zeros(1, dtype=np.int32)
+        hess.index_ = nzc.astype(np.int32)
+        hess.value_ = diag[nzc]
+        self._highs.passHessian(hess)
 
     def _assemble(self, q, x, price, objective) -> Solution:
         """Node and process arrays from owner quantities ``q`` (own units)."""
@@ -913,4 +918,5 @@ def _status_words(status) -> str:
         "kUnbounded": "unbounded (a supply with no capacity and a demand with no choke price)",
         "kIterationLimit": "iteration limit reached",
         "kTimeLimit": "time limit reached",
+        "kSolveError": "numerical trouble (HiGHS stopped with a solver error)",
     }.get(name, name.lstrip("k"))
