@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.market import MarketModel  # noqa: E402
+from models.program import MarketModel  # noqa: E402
 from solver.case import BASELINE, load_case  # noqa: E402
 from solver.results import _versions, to_dataset, write  # noqa: E402
 from solver.run import scenario_plans  # noqa: E402
@@ -64,7 +64,7 @@ def run_once() -> dict:
     def spy(self, tight=False):
         out = orig(self, tight)
         if self.ran_highs:  # warm re-solves that needed no HiGHS run are not its work
-            programs.append(self._solver._solver_model.getModel())
+            programs.append(self.highs.getModel())
         return out
 
     MarketModel.solve = spy

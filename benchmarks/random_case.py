@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.market import MarketModel  # noqa: E402
+from models.program import MarketModel  # noqa: E402
 from solver.case import load_case  # noqa: E402
 from solver.run import scenario_plans  # noqa: E402
 from solver.solve import solve_market  # noqa: E402
@@ -85,7 +85,7 @@ def floor_solve(models) -> float:
     Passes each already-built program to HiGHS as matrices (the model
     build is not counted) and solves it cold.
     """
-    return highs_floor([mm._solver._solver_model.getModel() for mm in models if hasattr(mm._solver, "_solver_model")])
+    return highs_floor([mm.highs.getModel() for mm in models if mm._highs is not None])
 
 
 def run_once(folder: Path) -> dict:

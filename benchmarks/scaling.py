@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.market import MarketModel  # noqa: E402
+from models.program import MarketModel  # noqa: E402
 from solver.case import build_case  # noqa: E402
 from solver.verify import verify  # noqa: E402
 

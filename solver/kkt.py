@@ -73,8 +73,9 @@ class _Program:
     def highs(self):
         import highspy
 
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        from models.active_set import new_highs
+
+        h = new_highs()
         lp = highspy.HighsLp()
         n = len(self.lo)
         lp.num_col_, lp.num_row_ = n, len(self.rows)
@@ -113,19 +114,18 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
     ``start`` (a Solution with ``block_values``) predicts every binary's
     regime, recorded in ``program.hints`` with a confidence.
     """
-    import pyomo.environ as pyo
-
-    m, mk = model.model, model.market
+    mk = model.market
+    v = model._vals
     P, Q = model.P, model.Q
     nodes = mk.nodes
     nidx = {n: i for i, n in enumerate(nodes)}
     routes = mk.route_list
     prog = _Program()
     big = 4.0 * Mp
-    blocks = [(pos, pyo.value(m.lb[b]), pyo.value(m.ub[b]), pyo.value(m.level[b]), pyo.value(m.slope[b])) for b, (pos, _) in enumerate(model._blocks)]
+    blocks = [(pos, v["lb"][b], v["ub"][b], v["level"][b], v["slope"][b]) for b, (pos, _) in enumerate(model._blocks)]
     big = max(big, 4.0 * Mp + max((slo * min(ub, Mq) for _, _, ub, _, slo in blocks), default=0.0))
 
-    price = {n: prog.col(-Mp, Mp) for n in range(len(nodes)) if n in m.balance}
+    price = {int(n): prog.col(-Mp, Mp) for n in model._ix["nodes"]}
     has = start is not None and start.block_values is not None and len(start.block_values) == len(blocks)
     sp = np.nan_to_num(np.asarray(start.price, dtype=float) / P) if has else None
     sz = np.asarray(start.block_values) if has else None
@@ -335,14 +335,12 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
 
 def _bounds(model, plan) -> tuple[float, float]:
     """Price and quantity bounds (scaled) from the program's data."""
-    import pyomo.environ as pyo
-
-    m, mk, P, Q = model.model, model.market, model.P, model.Q
+    mk, P, Q, v = model.market, model.P, model.Q, model._vals
     levels = [1.0]
     qmax, qfix = 0.0, 0.0
     for b, (pos, _) in enumerate(model._blocks):
         kind = model._owners[pos][0]
-        lb, ub, lev, slo = (pyo.value(v[b]) for v in (m.lb, m.ub, m.level, m.slope))
+        lb, ub, lev, slo = (v[k][b] for k in ("lb", "ub", "level", "slope"))
         levels.append(abs(lev))
         if math.isfinite(ub):
             levels.append(abs(lev) + slo * ub)
@@ -361,7 +359,7 @@ def _bounds(model, plan) -> tuple[float, float]:
         qmax = 0.0
         for b, (pos, _) in enumerate(model._blocks):
             if model._owners[pos][0] == "supply":
-                ub, lev, slo = pyo.value(m.ub[b]), pyo.value(m.level[b]), pyo.value(m.slope[b])
+                ub, lev, slo = v["ub"][b], v["level"][b], v["slope"][b]
                 qmax += ub if math.isfinite(ub) else ((Mp - lev) / slo if slo > 0 else 100.0)
     Mq = 2.0 * max(qmax + float(np.sum(plan.release)) / Q, qfix, 1.0)
     return Mp, Mq

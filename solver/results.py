@@ -88,11 +88,12 @@ for _v in WELFARE_VARS + CHANGE_VARS:
 
 
 def _versions() -> dict[str, str]:
-    import highspy
     import pyomo
 
+    from models.active_set import new_highs
+
     try:
-        h = highspy.Highs()
+        h = new_highs()
         hv = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
     except Exception:  # pragma: no cover - version query differs by build
         hv = "unknown"

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.market import Market, MarketModel, Solution, SolveError
+from models.market import Market, Solution
+from models.program import MarketModel, SolveError
 
 from .verify import TOLERANCE, Verification, verify
 

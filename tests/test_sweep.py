@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-import models.market
+import models.program
 from solver.case import build_case
 from solver.cli import main
 from solver.errors import MineqError
@@ -47,13 +47,13 @@ def case():
 
 def test_sweep_matches_closed_form_and_builds_once(case, monkeypatch):
     builds = []
-    orig = models.market.MarketModel.__init__
+    orig = models.program.MarketModel.__init__
 
     def counting(self, *a, **k):
         builds.append(1)
         orig(self, *a, **k)
 
-    monkeypatch.setattr(models.market.MarketModel, "__init__", counting)
+    monkeypatch.setattr(models.program.MarketModel, "__init__", counting)
     swept = parse_set("level=70:110:9", case, "mip")
     pcase, res = sweep_case(case, swept)
     # one program for the baseline, one re-used across all nine points

@@ -1,0 +1,297 @@
+"""Exact optima of the welfare program from an approximate active set.
+
+HiGHS's active-set QP solver regularises its Hessian and stops at
+tolerances near 1e-7; :func:`polish` solves the KKT system of the active
+set it found exactly, and changes that set one variable or row at a time
+when a sign or a bound is wrong.  Started from a neighbouring program's
+optimum (a warm start) it is itself an active-set method; in ``strict``
+mode it returns only a KKT point of the given program, which for a convex
+program is its optimum.
+
+The program is held as a :class:`QP` in HiGHS's form (either sense):
+
+    min/max  c·x + ½·x'Hx   s.t.  rlo <= A·x <= rup,  lo <= x <= up
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+_BANNER_SHOWN = False
+
+
+def new_highs():
+    """A silent ``highspy.Highs`` instance.
+
+    HiGHS prints its banner to the C-level stdout when the first instance
+    of a process is made, whatever ``output_flag`` says; that first
+    construction runs with file descriptor 1 pointed at the null device
+    (as Pyomo's own HiGHS interface does), so that ``mineq solve -q`` and
+    piped CSV output stay clean.
+    """
+    import os
+    import sys
+
+    import highspy
+
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+@dataclass
+class QP:
+    """A quadratic program in HiGHS's form; ``A`` dense, ``hd`` the Hessian's
+    diagonal (``H`` the full matrix when it is not diagonal, else None);
+    ``sense`` is +1 to minimise, -1 to maximise."""
+
+    A: np.ndarray
+    c: np.ndarray
+    lo: np.ndarray
+    up: np.ndarray
+    rlo: np.ndarray
+    rup: np.ndarray
+    hd: np.ndarray
+    sense: float
+    H: np.ndarray | None = None
+
+    @classmethod
+    def from_highs(cls, model) -> "QP":
+        """From a ``highspy.HighsModel`` (``lp_`` and ``hessian_``)."""
+        import highspy
+
+        lp, hs = model.lp_, model.hessian_
+        n = lp.num_col_
+        a = lp.a_matrix_
+        A = np.zeros((lp.num_row_, n))
+        start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+        outer = np.repeat(np.arange(len(start) - 1), np.diff(start))
+        if a.format_ == highspy.MatrixFormat.kRowwise:
+            A[outer, index] = value
+        else:
+            A[index, outer] = value
+        hd = np.zeros(n)
+        H = None
+        if hs.dim_:
+            st, ix, val = np.asarray(hs.start_), np.asarray(hs.index_), np.asarray(hs.value_)
+            cols = np.repeat(np.arange(hs.dim_), np.diff(st))
+            if np.all(ix == cols):
+                hd[ix] = val
+            else:
+                H = np.zeros((n, n))
+                H[ix, cols] = val
+                H = H + H.T - np.diag(np.diag(H))
+        sense = -1.0 if lp.sense_ == highspy.ObjSense.kMaximize else 1.0
+        f = lambda v: np.asarray(v, dtype=float)  # noqa: E731
+        return cls(A, f(lp.col_cost_), f(lp.col_lower_), f(lp.col_upper_), f(lp.row_lower_), f(lp.row_upper_), hd, sense, H)
+
+
+def _kkt_step(K: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Solve ``K·step = r``: by LU when K is well conditioned, else the
+    minimum-norm least-squares step (degenerate active sets)."""
+    try:
+        step = np.linalg.solve(K, r)
+        if np.all(np.isfinite(step)) and np.abs(K @ step - r).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(r).max(initial=0.0)) and np.abs(step).max(initial=0.0) < 1e6:
+            return step
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(K, r, rcond=None)[0]
+
+
+def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False):
+    """Exact KKT solution on the active set of an approximate QP optimum.
+
+    ``model`` is a :class:`QP` (or a HiGHS model); ``col_value`` and
+    ``row_dual`` the solver's approximate primal and row duals.  Variables
+    within ``tol`` of a bound are fixed there and inequality rows within
+    ``tol`` of a side are made equalities; the remaining stationarity and
+    feasibility equations are linear and solved by least squares, as the
+    smallest correction of the solver's point (so that a degenerate price,
+    anywhere between two steps, stays where HiGHS put it).  A fixed
+    variable whose reduced cost then has the wrong sign is freed, and a
+    free one that crosses its bound or cannot meet its equation is fixed,
+    one variable per round, worst first (an active-set method started at
+    HiGHS's active set).  Returns (col_value, row_dual) in HiGHS's
+    sign convention, or None if no consistent active set was found; the
+    verifier judges the result either way.  ``strict`` (for a start that
+    is not this program's solver point: a warm start) also returns None
+    when the equations are inconsistent on the final active set, so that
+    only a KKT point of this program, hence its optimum, comes back.
+    """
+    qp = model if isinstance(model, QP) else QP.from_highs(model)
+    A, c, lo, up, rlo, rup, hd, H, sense = qp.A, qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.H, qp.sense
+    m, n = A.shape
+    x0 = np.asarray(col_value, dtype=float)
+    y0 = np.asarray(row_dual, dtype=float)
+    # HiGHS's convention, either sense: grad f(x) - A'y - z = 0 with column
+    # duals z >= 0 at a lower bound when minimising, <= 0 when maximising
+    scale = np.maximum(1.0, np.abs(x0))
+    at_lo = np.isfinite(lo) & (np.abs(x0 - lo) <= tol * np.maximum(1.0, np.abs(lo)))
+    at_up = np.isfinite(up) & (np.abs(x0 - up) <= tol * np.maximum(1.0, np.abs(up))) & ~at_lo
+    ax = A @ x0
+    rscale = np.maximum(1.0, np.abs(ax))
+    eq = np.isfinite(rlo) & np.isfinite(rup) & (rlo == rup)
+    act_lo = ~eq & np.isfinite(rlo) & (np.abs(ax - rlo) <= tol * rscale)
+    act_up = ~eq & np.isfinite(rup) & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
+    for _ in range(rounds):
+        rows = np.flatnonzero(eq | act_lo | act_up)
+        b = np.where(eq | act_lo, rlo, rup)[rows]
+        Ar = A[rows]
+        fixed = at_lo | at_up
+        xf = x0.copy()
+        xf[at_lo] = lo[at_lo]
+        xf[at_up] = up[at_up]
+        F, X = np.where(~fixed)[0], np.where(fixed)[0]
+        Af, Ax = Ar[:, F], Ar[:, X]
+        g = c[F] + (H[np.ix_(F, X)] @ xf[X] if H is not None else 0.0)
+        # a row with no free variable (a node whose quantities are all at
+        # bounds) constrains nothing here and its multiplier, a price
+        # anywhere in an interval, stays where it was: dropping it keeps K
+        # regular in the common degenerate case
+        live = np.any(Af != 0, axis=1)
+        Afl = Af[live]
+        nF, nr = len(F), int(live.sum())
+        K = np.zeros((nF + nr, nF + nr))
+        K[:nF, :nF] = H[np.ix_(F, F)] if H is not None else np.diag(hd[F])
+        K[:nF, nF:] = -Afl.T
+        K[nF:, :nF] = Afl
+        rhs = np.concatenate([-g, (b - Ax @ xf[X])[live]])
+        start = np.concatenate([x0[F], y0[rows[live]]])
+        step = _kkt_step(K, rhs - K @ start)
+        sol = start + step
+        xf[F] = sol[:nF]
+        y = np.zeros(m)
+        y[rows[~live]] = y0[rows[~live]]
+        y[rows[live]] = sol[nF:]
+        # reduced costs of the minimisation form: >= 0 at a lower bound
+        red = sense * (c + (H @ xf if H is not None else hd * xf) - A.T @ y)
+        wrong = (at_lo & (red < -tol)) | (at_up & (red > tol))  # scaled units: prices near one
+        below, above = xf < lo - tol * scale, xf > up + tol * scale
+        # a free variable whose equation could not be met (the least-squares
+        # system was inconsistent, e.g. a flow on a costly cycle) wants to
+        # move to a bound
+        push_lo = ~fixed & (red > tol) & np.isfinite(lo)
+        push_up = ~fixed & (red < -tol) & np.isfinite(up)
+        # rows: an active inequality whose multiplier has the wrong sign is
+        # released, an inactive one that the point violates is activated
+        # (only possible when the start is not the optimum of this program,
+        # as in a warm start from a neighbouring program)
+        ymin = sense * y
+        ax = A @ xf
+        rscale = np.maximum(1.0, np.abs(ax))
+        row_wrong = (act_lo & (ymin < -tol)) | (act_up & (ymin > tol))
+        row_lo = ~eq & ~act_lo & ~act_up & np.isfinite(rlo) & (ax < rlo - tol * rscale)
+        row_up = ~eq & ~act_lo & ~act_up & np.isfinite(rup) & (ax > rup + tol * rscale)
+        x = xf
+        # a free variable that wants to move where it has no bound, or an
+        # active row its equation does not meet: the least-squares system
+        # was inconsistent and no single change fixes it; give up (HiGHS
+        # solves instead)
+        if strict:
+            unmet = (~fixed & (np.abs(red) > tol) & ~(push_lo | push_up)).any()
+            if unmet or (np.abs(Ar @ xf - b) > tol * np.maximum(1.0, np.abs(b))).any():
+                return None
+        if not (wrong.any() or below.any() or above.any() or push_lo.any() or push_up.any() or row_wrong.any() or row_lo.any() or row_up.any()):
+            return x, y
+        # change the active set one variable or row at a time, the worst
+        # first: changing all at once makes degenerate markets oscillate
+        primal = np.maximum(lo - xf, xf - up) / scale
+        rowviol = np.maximum(rlo - ax, ax - rup) / rscale
+        if (below | above).any() or (row_lo | row_up).any():
+            jv = np.where(below | above, primal, -np.inf)
+            jr = np.where(row_lo | row_up, rowviol, -np.inf)
+            if jv.max() >= jr.max():
+                j = int(np.argmax(jv))
+                at_lo[j], at_up[j] = bool(below[j]), bool(above[j] and not below[j])
+            else:
+                i = int(np.argmax(jr))
+                act_lo[i], act_up[i] = bool(row_lo[i]), bool(row_up[i])
+        else:
+            move = wrong | push_lo | push_up
+            jv = np.where(move, np.abs(red), -np.inf)
+            jr = np.where(row_wrong, np.abs(ymin), -np.inf)
+            if jv.max() >= jr.max():
+                j = int(np.argmax(jv))
+                if wrong[j]:
+                    at_lo[j] = at_up[j] = False
+                else:
+                    at_lo[j], at_up[j] = bool(push_lo[j]), bool(push_up[j] and not push_lo[j])
+            else:
+                i = int(np.argmax(jr))
+                act_lo[i] = act_up[i] = False
+        x0 = np.clip(xf, lo, up)
+        y0 = y
+    return None
+
+
+def rescue(qp: QP, seed: int = 0):
+    """Solve ``qp`` again where HiGHS failed on it, then polish on the true program.
+
+    HiGHS 1.16's active-set QP can cycle on degenerate markets (ties and
+    zero-cost route cycles) and its presolve can call a feasible program
+    infeasible; both depend on the order of the columns.  Each attempt
+    hands HiGHS the columns in a new random order (seeded: reproducible);
+    the second and third also lower every cost by a random relative 1e-5
+    (then 1e-3), which removes the ties.  :func:`polish` then finds the
+    exact KKT point of the unperturbed program from there.  Returns
+    (col_value, row_dual) in ``qp``'s order, or None.
+    """
+    import highspy
+
+    rng = np.random.default_rng(seed)
+    m, n = qp.A.shape
+    for eps in (0.0, 1e-5, 1e-3):
+        perm = rng.permutation(n)
+        h = new_highs()
+        h.setOptionValue("time_limit", 10.0)
+        h.setOptionValue("qp_iteration_limit", max(20000, 20 * n))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, m
+        lp.sense_ = highspy.ObjSense.kMaximize if qp.sense < 0 else highspy.ObjSense.kMinimize
+        # every cost moves the unattractive way (less welfare per unit)
+        c = qp.c + qp.sense * eps * rng.random(n) * np.maximum(1.0, np.abs(qp.c))
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = c[perm], qp.lo[perm], qp.up[perm]
+        lp.row_lower_, lp.row_upper_ = qp.rlo, qp.rup
+        A = qp.A[:, perm]
+        cj, ri = np.nonzero(A.T)  # column-major: by column, then row
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.searchsorted(cj, np.arange(n + 1)).astype(np.int32)
+        lp.a_matrix_.index_ = ri.astype(np.int32)
+        lp.a_matrix_.value_ = A.T[cj, ri]
+        h.passModel(lp)
+        H = np.diag(qp.hd) if qp.H is None else qp.H
+        H = np.tril(H[np.ix_(perm, perm)])
+        if H.any():
+            hc, hr = np.nonzero(H.T)
+            hs = highspy.HighsHessian()
+            hs.dim_, hs.format_ = n, highspy.HessianFormat.kTriangular
+            hs.start_ = np.searchsorted(hc, np.arange(n + 1)).astype(np.int32)
+            hs.index_ = hr.astype(np.int32)
+            hs.value_ = H.T[hc, hr]
+            h.passHessian(hs)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            continue
+        sol = h.getSolution()
+        col = np.empty(n)
+        col[perm] = np.asarray(sol.col_value)
+        out = polish(qp, col, np.asarray(sol.row_dual), rounds=200)
+        if out is not None:
+            return out
+    return None

@@ -1,0 +1,677 @@
+"""The welfare program of one market, and its solution by HiGHS.
+
+The equilibrium of SPEC §2 without policy wedges is the solution of the
+Takayama–Judge program
+
+    max  Σ_nodes ∫ demand value  −  Σ_nodes ∫ supply cost
+         − Σ_regions ∫ processing cost  −  Σ_routes t·X  (+ Σ credits·u)
+
+with columns
+
+    z[b]  the quantity of curve block b (a supply, demand, processing or
+          offtake block; :meth:`models.curves.Curve.segments`)
+    x[i]  the flow on allowed route i
+    u[j]  the credited output of a processor floor j
+
+and rows
+
+    balance[n]  S + processing output + inflows + released stocks
+                − D − θ·processing input − outflows − offtake = 0
+                (one per node; its shadow price is the node price P)
+    floor[j]    a floored producer's output >= its guaranteed quantity
+    credit[j]   u[j] <= the floored processor's output
+    quota[j]    Σ covered flows <= the quota
+    origin[j]   Σ covered exports <= the node's own output
+
+Its KKT conditions are exactly SPEC §2.1–§2.5, so the optimum is the
+equilibrium.  An isoelastic curve enters as its tangent and
+``solver.solve`` re-linearises until the true curve's conditions hold.
+
+The rows are written once, below, as coefficient lists; :class:`MarketModel`
+hands them to HiGHS directly (a persistent instance, changed in place for
+re-solves) and :meth:`MarketModel.pyomo` gives the same program as a Pyomo
+model, for reading, writing (``.lp``/``.nl``) or other solvers
+(``tests/test_closed_form.py`` checks the two are identical).  Going
+through Pyomo at every solve cost ten times HiGHS's own time on the
+bundled case (``benchmarks/full_case.py``).
+
+Internally the program is scaled (quantities by ``quantity_scale``,
+prices by ``price_scale``, and per node when a market's quantities span
+more than :data:`MarketModel.SPAN`) so that HiGHS sees numbers near one
+whatever the units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .active_set import QP, new_highs, polish, rescue
+from .curves import Linear
+from .market import Market, Solution
+
+#: HiGHS settings.  The active-set QP solver regularises the Hessian (by
+#: 1e-7), which shifts prices by about 1e-6 relative; tighter settings
+#: make it cycle on degenerate markets (zero-cost route cycles).  So HiGHS
+#: runs with its robust defaults and :func:`models.active_set.polish` then
+#: solves the KKT system of the active set it found exactly.
+HIGHS_OPTIONS = {"time_limit": 60.0}
+#: the second attempt when the first does not verify: little
+#: regularisation, tight KKT tolerances, and a short leash because these
+#: settings can cycle on degenerate markets
+HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feasibility_tolerance": 1e-9, "dual_feasibility_tolerance": 1e-9, "optimality_tolerance": 1e-9}
+#: HiGHS's own values of the options above, restored when a persistent
+#: instance goes back from tight to normal settings
+_HIGHS_DEFAULTS = {"qp_regularization_value": 1e-7, "primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7, "optimality_tolerance": 1e-7}
+
+#: column groups and row groups, in the order HiGHS numbers them
+COLUMNS = ("z", "x", "u")
+ROWS = ("balance", "floor", "credit", "quota", "origin")
+
+
+class SolveError(RuntimeError):
+    """HiGHS did not return an optimal solution of the welfare program."""
+
+    def __init__(self, market: str, status: str, detail: str = ""):
+        self.market = market
+        self.status = status
+        super().__init__(f"{market}: {status}{': ' + detail if detail else ''}")
+
+
+class MarketModel:
+    """The welfare program of one :class:`Market` (scaled units).
+
+    Built once, re-solved persistently: linearisation points, wedges,
+    credits and policy quantities are parameters (:attr:`_vals`, changed
+    through :meth:`_set`), so a re-solve changes numbers in HiGHS without
+    rebuilding anything.
+    """
+
+    #: within-market quantity span above which variables get their own scales
+    SPAN = 1e8
+
+    def __init__(self, market: Market, plan=None, points: dict | None = None):
+        """``plan`` (a :class:`models.policies.PolicyPlan` for ``market``)
+        adds the policy primitives: offtake blocks, floor rows, processing
+        credits, quota rows, released stocks and route wedges."""
+        self.market = market
+        self.plan = plan
+        self.P = market.price_scale
+        self.Q = market.quantity_scale
+        nodes = market.nodes
+        nidx = market._node_position
+
+        # Blocks of every curve: (owner kind, owner index, curve).  Owner
+        # index is a node for supply/demand/offtake and a process for
+        # processing.  An offtake is a demand that values the good at the
+        # floor, up to its quantity cap.
+        owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
+        owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
+        owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+        if plan is not None:
+            for o in plan.offtakes:
+                owners.append(("offtake", o.node, _offtake_curve(o)))
+        self._owners = owners
+        points = dict(points or {})
+        if plan is not None:
+            # a floored isoelastic producer starts at its guaranteed output,
+            # so the tangent's trust region contains the floor row's bound
+            for pos, (kind, owner, curve) in enumerate(owners):
+                if kind == "supply" and owner in plan.supply_floors and not curve.exact:
+                    points.setdefault(pos, max(curve.reference_quantity(), self.floor_quantity(owner)))
+        blocks = []  # (owner position, segment)
+        for pos, (_, _, curve) in enumerate(owners):
+            for seg in curve.segments(points.get(pos)):
+                blocks.append((pos, seg))
+        self._blocks = blocks
+        nb = len(blocks)
+        owner_blocks: list[list] = [[] for _ in owners]
+        for b, (pos, _) in enumerate(blocks):
+            owner_blocks[pos].append(b)
+        # blocks of each supply node and of each process (floors, credits,
+        # rules of origin and the MILP fallback all sum over them)
+        self._supply_blocks = {owner: owner_blocks[pos] for pos, (kind, owner, _) in enumerate(owners) if kind == "supply"}
+        self._process_blocks = {owner: owner_blocks[pos] for pos, (kind, owner, _) in enumerate(owners) if kind == "processing"}
+
+        # Per-variable scales (units of Q) for markets whose quantities span
+        # many orders of magnitude: a block counts in units of its node's
+        # size, a flow in units of its ends' geometric mean, and every row
+        # is divided by the size of its node, so that HiGHS sees numbers
+        # near one in a market that holds 0.001 t here and 1e7 t there.
+        e = self._e = self._node_sizes(owners)  # row scale of each node's balance
+        block_node = np.array([self._owner_node(owners[pos]) for pos, _ in blocks], dtype=np.intp)
+        fb = self._f = e[block_node] if nb else np.zeros(0)  # block b's quantity / Q = f[b]·z[b]
+        kinds = [owners[pos][0] for pos, _ in blocks]
+        # +1: the block's value counts positive in welfare (consumers)
+        self._zsign = np.array([1.0 if k in ("demand", "offtake") else -1.0 for k in kinds])
+        routes = market.route_list
+        nr = len(routes)
+        ro, rd = market.route_nodes
+        # a flow counts in the geometric mean of its ends' sizes: the
+        # coefficients in both rows stay within sqrt(span) of one (HiGHS
+        # drops matrix entries below 1e-9 as it reads the rows)
+        g = self._g = np.sqrt(e[ro] * e[rd]) if nr else np.zeros(0)  # route i's flow / Q = g[i]·x[i]
+
+        floors = [] if plan is None else sorted(plan.supply_floors)
+        self._floor_nodes = floors
+        credited = [] if plan is None else sorted(plan.process_floors)
+        self._credited = credited
+        src, tgt = market.process_nodes
+        fu = self._fu = e[tgt[credited]] if credited else np.zeros(0)
+        quotas = [] if plan is None else plan.quotas
+        eq = self._eq = np.array([max([g[i] for i in q.routes], default=1.0) for q in quotas])
+        rules = [] if plan is None else plan.origin_rules
+        made_at: dict[int, list] = {n: list(bs) for n, bs in self._supply_blocks.items()}
+        for k, bs in self._process_blocks.items():
+            made_at.setdefault(int(tgt[k]), []).extend(bs)
+        self._made_at = made_at  # node -> blocks of its own output
+        eo = self._eo = np.array([e[r.node] for r in rules])
+
+        # -- columns -------------------------------------------------------
+        nu = len(credited)
+        self._ix = {"z": np.arange(nb), "x": nb + np.arange(nr), "u": nb + nr + np.arange(nu)}
+        self._ncol = nb + nr + nu
+        Z, X, U = self._ix["z"], self._ix["x"], self._ix["u"]
+        self._ucap = np.array([plan.process_floors[k].cap / self.Q for k in credited]) / fu if nu else np.zeros(0)
+
+        # -- rows: (row, column, coefficient) triplets, group by group -------
+        # balance: + for what arrives at a node, − for what leaves it
+        at, col, coef = [], [], []
+        for b, (pos, _) in enumerate(blocks):
+            kind, owner, _ = owners[pos]
+            if kind == "processing":
+                at += [int(tgt[owner]), int(src[owner])]
+                col += [Z[b], Z[b]]
+                coef += [fb[b], -market.processes[owner].theta * fb[b]]
+            else:
+                at.append(owner)
+                col.append(Z[b])
+                coef.append(fb[b] if kind == "supply" else -fb[b])
+        at = np.concatenate([np.asarray(at, dtype=np.intp), ro, rd])
+        col = np.concatenate([np.asarray(col, dtype=np.intp), X, X])
+        coef = np.concatenate([np.asarray(coef, dtype=float), -g, g]) / e[at] if len(at) else np.zeros(0)
+        # a node nothing touches has no row (and no price)
+        self._ix["nodes"] = np.unique(at)
+        groups = {"balance": (np.searchsorted(self._ix["nodes"], at), col, coef)}
+
+        def group(rows):
+            """Triplets of a group given as one list of (column, coefficient) per row."""
+            r = [j for j, terms in enumerate(rows) for _ in terms]
+            return np.asarray(r, dtype=np.intp), np.array([c for terms in rows for c, _ in terms], dtype=np.intp), np.array([v for terms in rows for _, v in terms], dtype=float)
+
+        # deficiency-payment floors on producers: S >= min(cap, MC^-1(F))
+        groups["floor"] = group([[(Z[b], fb[b] / e[n]) for b in self._supply_blocks[n]] for n in floors])
+        # floors on processors: a credit per unit on u <= min(Y, cap)
+        groups["credit"] = group([[(U[j], 1.0)] + [(Z[b], -fb[b] / fu[j]) for b in self._process_blocks[k]] for j, k in enumerate(credited)])
+        # quotas on sums of flows
+        groups["quota"] = group([[(X[i], g[i] / eq[j]) for i in q.routes] for j, q in enumerate(quotas)])
+        # rules of origin: covered exports <= own output (supply + refining)
+        groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -fb[b] / eo[j]) for b in made_at.get(r.node, [])] for j, r in enumerate(rules)])
+        self._nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
+        offset = 0
+        rr, cc, vv = [], [], []
+        for name in ROWS:
+            r, c, v = groups[name]
+            self._ix[name] = offset + np.arange(self._nrows[name])
+            rr.append(r + offset)
+            cc.append(c)
+            vv.append(v)
+            offset += self._nrows[name]
+        self._nrow = offset
+        self._matrix = _compressed(np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), self._ncol)
+        self._dense = None
+
+        # -- parameters (scaled), changed in place by _set -----------------
+        lo, up, lev, slo = self._scaled(blocks)
+        release = np.zeros(len(nodes)) if plan is None else np.asarray(plan.release, dtype=float)
+        self._vals = {
+            "lb": np.array(lo, dtype=float), "ub": np.array(up, dtype=float),
+            "level": np.array(lev, dtype=float), "slope": np.array(slo, dtype=float),
+            "cost": market.route_costs / self.P if nr else np.zeros(0),
+            "credit": np.zeros(nu),
+            "floor_q": np.array([self.floor_quantity(n) / self.Q for n in floors]),
+            "quota_q": np.array([q.quantity / self.Q for q in quotas]),
+            "release": release / self.Q,
+        }
+        self._numbers_cache = None
+        self._highs = None
+        self._synced = False  # HiGHS holds the current numbers
+        self._hessian = None  # the Hessian diagonal HiGHS holds
+        self._last = None  # (col, row) of the last solution: a warm start
+        self.ran_highs = False
+        if plan is not None:
+            # the fixed per-unit parts; price-dependent parts are set by the solve loop
+            self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+
+    def _owner_node(self, owner) -> int:
+        kind, idx, _ = owner
+        if kind == "processing":
+            return int(self.market.process_nodes[1][idx])
+        return idx
+
+    def _node_sizes(self, owners) -> np.ndarray:
+        """Each node's size in units of Q: its largest reference quantity,
+        when the market's quantities span more than :data:`SPAN`; else 1."""
+        mk, Q = self.market, self.Q
+        size = np.zeros(len(mk.nodes))
+        for owner in owners:
+            q = owner[2].reference_quantity()
+            if math.isfinite(q) and q > 0:
+                n = self._owner_node(owner)
+                size[n] = max(size[n], q / Q)
+                if owner[0] == "processing":
+                    p = mk.processes[owner[1]]
+                    src = mk.node_index(p.source, p.region)
+                    size[src] = max(size[src], p.theta * q / Q)
+        known = size[size > 0]
+        if not len(known) or known.max() / known.min() <= self.SPAN:
+            return np.ones(len(mk.nodes))
+        # a node with no curve of its own (a hub) counts as the median size
+        return np.clip(np.where(size > 0, size, np.median(known)), 1e-12, 1.0)
+
+    @staticmethod
+    def structure(plan) -> tuple:
+        """What fixes the program's rows and columns for a plan: plans with
+        equal structure differ only in numbers, so one model serves both."""
+        if plan is None:
+            return (None,)
+        return (
+            id(plan.market),
+            tuple(o.node for o in plan.offtakes),
+            tuple(sorted(plan.supply_floors)),
+            tuple((k, plan.process_floors[k].cap) for k in sorted(plan.process_floors)),
+            tuple(tuple(q.routes) for q in plan.quotas),
+            tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
+        )
+
+    def update_plan(self, plan) -> bool:
+        """Take the numbers of another plan of the same structure.
+
+        Floor and quota quantities, offtake prices and caps, released stocks
+        and the fixed parts of the route wedges change in place (the next
+        solve re-uses the HiGHS instance and starts from the last optimum).
+        Returns False, changing nothing, when the structure differs: build
+        a new model.
+        """
+        if self.structure(plan) != self.structure(self.plan):
+            return False
+        Q = self.Q
+        self.plan = plan
+        for j, n in enumerate(self._floor_nodes):
+            self._set("floor_q", j, self.floor_quantity(n) / Q)
+        for j, q in enumerate(plan.quotas):
+            self._set("quota_q", j, q.quantity / Q)
+        for n in range(len(self.market.nodes)):
+            self._set("release", n, float(plan.release[n]) / Q)
+        offtakes = iter(plan.offtakes)
+        for pos, (kind, owner, _) in enumerate(self._owners):
+            if kind == "offtake":
+                self._owners[pos] = (kind, owner, _offtake_curve(next(offtakes)))
+        points = {}
+        for pos, (kind, owner, curve) in enumerate(self._owners):
+            if kind == "supply" and owner in plan.supply_floors and not curve.exact:
+                points[pos] = max(curve.reference_quantity(), self.floor_quantity(owner))
+        for b, (pos, _) in enumerate(self._blocks):
+            kind, _, curve = self._owners[pos]
+            if kind == "offtake" or pos in points:
+                (seg,) = curve.segments(points.get(pos))
+                self._blocks[b] = (pos, seg)
+                self._set_block(b, seg)
+        self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {k: 0.0 for k in self._credited})
+        return True
+
+    def _set(self, name: str, index: int, value: float) -> None:
+        """Set one parameter (scaled units)."""
+        self._vals[name][index] = value
+        self._numbers_cache = None
+        self._synced = False
+
+    def _set_block(self, b: int, seg) -> None:
+        (lo,), (up,), (lev,), (slo,) = self._scaled([(None, seg)])
+        for name, v in (("lb", lo), ("ub", up), ("level", lev), ("slope", slo)):
+            self._set(name, b, v)
+
+    def floor_quantity(self, node: int) -> float:
+        """Output a deficiency-payment floor guarantees at a supply node."""
+        f = self.plan.supply_floors[node]
+        curve = self.market.supply[self.market.nodes[node]]
+        return min(f.cap, curve.quantity_at(f.level), curve.upper)
+
+    def set_wedges(self, route: dict[int, float], credit: dict[int, float]) -> None:
+        """Border wedges per route and processing credits (price units per unit)."""
+        mk = self.market
+        costs = mk.route_costs
+        for i, w in route.items():
+            self._set("cost", i, (costs[i] + w) / self.P)
+        for j, k in enumerate(self._credited):
+            if k in credit:
+                self._set("credit", j, credit[k] / self.P)
+
+    # -- data ----------------------------------------------------------
+    def _scaled(self, blocks):
+        P, Q = self.P, self.Q
+        lo = [s.lower / Q for _, s in blocks]
+        up = [s.upper / Q for _, s in blocks]
+        lev = [s.level / P for _, s in blocks]
+        slo = [s.slope * Q / P for _, s in blocks]
+        return lo, up, lev, slo
+
+    def relinearise(self, points: dict[int, float]) -> None:
+        """Replace the blocks of non-exact curves by tangents at ``points``.
+
+        ``points`` maps an owner position (see :meth:`owner_quantities`)
+        to the quantity to linearise at.  Exact curves are left alone.
+        """
+        for b, (pos, _) in enumerate(self._blocks):
+            curve = self._owners[pos][2]
+            if curve.exact or pos not in points:
+                continue
+            (seg,) = curve.segments(points[pos])
+            self._set_block(b, seg)
+
+    def owner_quantities(self, z: np.ndarray) -> np.ndarray:
+        """Quantity of each curve owner (node supply/demand, process)."""
+        q = np.zeros(len(self._owners))
+        for b, (pos, _) in enumerate(self._blocks):
+            q[pos] += z[b]
+        return q * self.Q
+
+    @property
+    def nonlinear_owners(self) -> list[int]:
+        return [pos for pos, (_, _, c) in enumerate(self._owners) if not c.exact]
+
+    # -- the numbers of the program ------------------------------------
+    def numbers(self) -> dict[str, np.ndarray]:
+        """Costs, bounds, right-hand sides and Hessian diagonal of the
+        program at the current parameters, in HiGHS's column and row order.
+
+        The objective is ``max Σ sign·level·z − ½·slope·z² − cost·x +
+        credit·u`` (blocks, flows, credits, in their scaled units).
+        """
+        if self._numbers_cache is not None:
+            return self._numbers_cache
+        v, ix, f = self._vals, self._ix, self._f
+        inf = math.inf
+        cost = np.zeros(self._ncol)
+        lower = np.zeros(self._ncol)
+        upper = np.full(self._ncol, inf)
+        hess = np.zeros(self._ncol)
+        cost[ix["z"]] = self._zsign * v["level"] * f
+        cost[ix["x"]] = -v["cost"] * self._g
+        cost[ix["u"]] = v["credit"] * self._fu
+        lower[ix["z"]] = v["lb"] / f
+        upper[ix["z"]] = v["ub"] / f
+        upper[ix["u"]] = self._ucap
+        hess[ix["z"]] = -v["slope"] * f * f
+        row_lower = np.full(self._nrow, -inf)
+        row_upper = np.zeros(self._nrow)
+        rel = -(v["release"] / self._e)[ix["nodes"]]
+        row_lower[ix["balance"]] = row_upper[ix["balance"]] = rel
+        row_lower[ix["floor"]] = v["floor_q"] / self._e[self._floor_nodes] if self._floor_nodes else 0.0
+        row_upper[ix["floor"]] = inf
+        row_upper[ix["quota"]] = v["quota_q"] / self._eq if len(self._eq) else 0.0
+        self._numbers_cache = {"cost": cost, "lower": lower, "upper": upper, "row_lower": row_lower, "row_upper": row_upper, "hessian": hess}
+        return self._numbers_cache
+
+    def qp(self) -> QP:
+        """The program at the current parameters as a :class:`QP` (dense)."""
+        if self._dense is None:
+            start, index, value = self._matrix
+            A = np.zeros((self._nrow, self._ncol))
+            A[index, np.repeat(np.arange(self._ncol), np.diff(start))] = value
+            self._dense = A
+        n = self.numbers()
+        return QP(self._dense, n["cost"], n["lower"], n["upper"], n["row_lower"], n["row_upper"], n["hessian"], -1.0)
+
+    @property
+    def highs(self):
+        """The persistent HiGHS instance (``highspy.Highs``), holding the
+        program at the current parameters."""
+        self._sync()
+        return self._highs
+
+    def _sync(self) -> None:
+        """Create the HiGHS instance, or write changed numbers into it.
+
+        Costs and bounds change in place, so HiGHS keeps its basis; the
+        Hessian is passed again only when it changed (passing it drops the
+        basis).
+        """
+        import highspy
+
+        if self._synced:
+            return
+        num = self.numbers()
+        fin = lambda a: a  # noqa: E731  (highspy.kHighsInf is math.inf)
+        if self._highs is None:
+            h = self._highs = new_highs()
+            lp = highspy.HighsLp()
+            lp.num_col_, lp.num_row_ = self._ncol, self._nrow
+            lp.sense_ = highspy.ObjSense.kMaximize
+            lp.col_cost_ = num["cost"]
+            lp.col_lower_, lp.col_upper_ = fin(num["lower"]), fin(num["upper"])
+            lp.row_lower_, lp.row_upper_ = fin(num["row_lower"]), fin(num["row_upper"])
+            start, index, value = self._matrix
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
+            h.passModel(lp)
+            self._hessian = np.zeros(self._ncol)
+        else:
+            h, n, m = self._highs, self._ncol, self._nrow
+            cols, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
+            if n:
+                h.changeColsCost(n, cols, num["cost"])
+                h.changeColsBounds(n, cols, fin(num["lower"]), fin(num["upper"]))
+            if m:
+                h.changeRowsBounds(m, rows, fin(num["row_lower"]), fin(num["row_upper"]))
+        if not np.array_equal(num["hessian"], self._hessian):
+            self._hessian = num["hessian"].copy()
+            self._pass_hessian(self._hessian)
+        self._synced = True
+
+    def _pass_hessian(self, diag: np.ndarray) -> None:
+        """Give HiGHS a diagonal Hessian; only the nonzeros, because an
+        all-zero Hessian makes the program an LP again."""
+        import highspy
+
+        nzc = np.flatnonzero(diag)
+        hess = highspy.HighsHessian()
+        hess.dim_ = len(diag) if len(nzc) else 0
+        hess.format_ = highspy.HessianFormat.kTriangular
+        hess.start_ = np.searchsorted(nzc, np.arange(len(diag) + 1)).astype(np.int32) if len(nzc) else np.zeros(1, dtype=np.int32)
+        hess.index_ = nzc.astype(np.int32)
+        hess.value_ = diag[nzc]
+        self._highs.passHessian(hess)
+
+    def pyomo(self):
+        """The program at the current parameters as a Pyomo ``ConcreteModel``.
+
+        Components: variables ``z`` (blocks), ``x`` (flows), ``u``
+        (credits); constraint lists named as :data:`ROWS`; objective
+        ``welfare`` (maximised).  All in the scaled units HiGHS sees:
+        quantities / ``Q`` (and / the node sizes of a wide market), prices
+        / ``P``.  A snapshot: later parameter changes do not reach it.
+        """
+        import pyomo.environ as pyo
+
+        num = self.numbers()
+        m = pyo.ConcreteModel(name=self.market.name)
+        bound = lambda v: None if not math.isfinite(v) else float(v)  # noqa: E731
+        var = [None] * self._ncol
+        for name in COLUMNS:
+            ix = self._ix[name]
+            setattr(m, name, pyo.Var(range(len(ix)), bounds=lambda _, k, ix=ix: (bound(num["lower"][ix[k]]), bound(num["upper"][ix[k]]))))
+            comp = getattr(m, name)
+            for k, j in enumerate(ix):
+                var[j] = comp[k]
+        start, index, value = self._matrix
+        terms: list[list] = [[] for _ in range(self._nrow)]
+        for j in range(self._ncol):
+            for k in range(start[j], start[j + 1]):
+                terms[index[k]].append((value[k], var[j]))
+
+        def row(i):
+            body = sum(c * v for c, v in terms[i])
+            lo, up = bound(num["row_lower"][i]), bound(num["row_upper"][i])
+            return body == lo if lo is not None and lo == up else (lo, body, up)
+
+        for name in ROWS:
+            ix = self._ix[name]
+            setattr(m, name, pyo.Constraint(range(len(ix)), rule=lambda _, k, ix=ix: row(ix[k])))
+        c, h = num["cost"], num["hessian"]
+        m.welfare = pyo.Objective(expr=sum(c[j] * var[j] + 0.5 * h[j] * var[j] ** 2 for j in range(self._ncol) if c[j] or h[j]), sense=pyo.maximize)
+        return m
+
+    # -- solving ---------------------------------------------------------
+    def start_from(self, sol: Solution | None) -> None:
+        """Take a warm start from a solution of a related program.
+
+        ``sol`` is usually the baseline's solution of the same market (a
+        scenario's program adds policy rows and columns to it): its block
+        quantities, flows and prices give the first active set that
+        :meth:`solve` tries; offtakes and credits start at zero.  Ignored
+        when the blocks do not match.
+        """
+        if sol is None or sol.block_values is None or self._last is not None:
+            return
+        nb = len(self._blocks)
+        base = len(sol.block_values)
+        if base > nb or any(self._owners[pos][0] == "offtake" for pos, _ in self._blocks[:base]) or any(self._owners[pos][0] != "offtake" for pos, _ in self._blocks[base:]):
+            return
+        col = np.zeros(self._ncol)
+        z = np.zeros(nb)
+        z[:base] = np.asarray(sol.block_values) / self.Q
+        col[self._ix["z"]] = z / self._f
+        flow = np.nan_to_num(np.asarray(sol.flow, dtype=float))
+        if len(flow) != len(self._ix["x"]):
+            return
+        col[self._ix["x"]] = flow / self.Q / self._g
+        row = np.zeros(self._nrow)
+        price = np.nan_to_num(np.asarray(sol.price, dtype=float)[self._ix["nodes"]])
+        row[self._ix["balance"]] = -price / self.P * self._e[self._ix["nodes"]]
+        self._last = (col, row)
+
+    def solve(self, tight: bool = False) -> tuple[Solution, np.ndarray]:
+        """Solve the program; returns the solution and owner quantities.
+
+        ``tight`` uses :data:`HIGHS_TIGHT` instead of :data:`HIGHS_OPTIONS`.
+        A re-solve (or a solve after :meth:`start_from`) first tries
+        :func:`models.active_set.polish` from the last optimum's active
+        set, because HiGHS's QP solver cannot hot start (1.16) and between
+        nearby programs (a sweep, the next fixed-point step, a scenario
+        beside its baseline) a few active-set steps are much cheaper than
+        a cold solve.  A KKT point of this convex program is its optimum;
+        when polish finds none, HiGHS solves.
+        """
+        import highspy
+
+        if self._last is not None and not tight:
+            warm = polish(self.qp(), *self._last, rounds=20, strict=True)
+            if warm is not None:
+                self.ran_highs = False
+                return self._result(*warm, None)
+        self.ran_highs = True
+        h = self.highs
+        # the active-set QP can cycle on degenerate markets (zero-cost route
+        # cycles with ties); a generous iteration limit catches it early
+        options = {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, **(HIGHS_TIGHT if tight else {}), "qp_iteration_limit": max(20000, 20 * self._ncol)}
+        for k, v in options.items():
+            h.setOptionValue(k, v)
+        h.run()
+        status = h.getModelStatus()
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
+            # cycling, HiGHS's own error exit on degenerate programs, or an
+            # infeasible/unbounded verdict from a presolve that HiGHS 1.16
+            # sometimes gets wrong (tests/test_closed_form.py::
+            # test_highs_presolve_verdict_is_not_trusted): solve again with
+            # the columns in another order; a verdict stands when that fails
+            rescued = rescue(self.qp())
+            if rescued is None:
+                raise SolveError(self.market.name, _status_words(status))
+            col, row = rescued
+            obj = None
+        else:
+            raw = h.getSolution()
+            col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
+            obj = h.getInfo().objective_function_value
+            polished = polish(self.qp(), col, row)
+            if polished is not None:
+                col, row = polished
+        return self._result(col, row, obj)
+
+    def _result(self, col, row, obj) -> tuple[Solution, np.ndarray]:
+        """Solution and owner quantities from HiGHS-ordered primal and duals."""
+        self._last = (np.array(col, dtype=float), np.array(row, dtype=float))
+        ix = self._ix
+        # back to units of Q (blocks, flows) and of P (prices, rents)
+        z, x = col[ix["z"]] * self._f, col[ix["x"]] * self._g
+        # For a maximisation HiGHS reports the row dual of the negated
+        # (minimisation) problem: the shadow price of a unit more at the
+        # node is minus the reported dual (tests/test_closed_form.py).
+        price = np.full(len(self.market.nodes), np.nan)
+        price[ix["nodes"]] = -row[ix["balance"]] / self._e[ix["nodes"]]
+        q = self.owner_quantities(z)
+        if obj is None:
+            # the program's value at this point (the Hessian is diagonal)
+            num = self.numbers()
+            obj = float(num["cost"] @ col + 0.5 * num["hessian"] @ (np.asarray(col) ** 2))
+        sol = self._assemble(q, x, price * self.P, float(obj) * self.P * self.Q)
+        # a quota's rent is what one more unit of quota is worth: for a <=
+        # row of a maximisation HiGHS reports it with the opposite sign of
+        # the balance rows' duals (tests/test_policies.py)
+        sol.quota_rent = np.maximum(0.0, row[ix["quota"]] / self._eq) * self.P
+        sol.origin_rent = np.maximum(0.0, row[ix["origin"]] / self._eo) * self.P
+        sol.block_values = z
+        return sol, q
+
+    def _assemble(self, q, x, price, objective) -> Solution:
+        """Node and process arrays from owner quantities ``q`` (own units)."""
+        mk = self.market
+        nn = len(mk.nodes)
+        supply = np.full(nn, np.nan)
+        demand = np.full(nn, np.nan)
+        processing = np.zeros(len(mk.processes))
+        offtake = []
+        for pos, (kind, owner, _) in enumerate(self._owners):
+            if kind == "offtake":
+                offtake.append(q[pos])
+            elif kind == "supply":
+                supply[owner] = q[pos]
+            elif kind == "demand":
+                demand[owner] = q[pos]
+            else:
+                processing[owner] = q[pos]
+        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=np.asarray(offtake, dtype=float))
+
+
+def _offtake_curve(o) -> Linear:
+    """An offtake: a demand that values the good at the floor, up to its cap."""
+    return Linear({"intercept": o.level, "slope": 0.0, "capacity": o.quantity}, "demand")
+
+
+def _compressed(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncol: int):
+    """Column-wise (start, index, value) from triplets, duplicates summed and
+    zeros dropped (as Pyomo hands HiGHS a row)."""
+    key = cols.astype(np.int64) * (int(rows.max(initial=-1)) + 1) + rows
+    uniq, inv = np.unique(key, return_inverse=True)
+    value = np.zeros(len(uniq))
+    np.add.at(value, inv, vals)
+    keep = value != 0.0
+    uniq, value = uniq[keep], value[keep]
+    nrow = int(rows.max(initial=-1)) + 1
+    c, r = (uniq // nrow, uniq % nrow) if nrow else (uniq, uniq)
+    start = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
+    return start, r.astype(np.int32), value
+
+
+def _status_words(status) -> str:
+    name = getattr(status, "name", str(status))
+    return {
+        "kInfeasible": "infeasible (no quantities satisfy every balance and bound)",
+        "kUnboundedOrInfeasible": "infeasible or unbounded",
+        "kUnbounded": "unbounded (a supply with no capacity and a demand with no choke price)",
+        "kIterationLimit": "iteration limit reached",
+        "kTimeLimit": "time limit reached",
+        "kSolveError": "numerical trouble (HiGHS stopped with a solver error)",
+    }.get(name, name.lstrip("k"))
