@@ -524,44 +524,18 @@ class MarketModel:
         return m
 
     # -- solving ---------------------------------------------------------
-    def start_from(self, sol: Solution | None) -> None:
-        """Take a warm start from a solution of a related program.
-
-        ``sol`` is usually the baseline's solution of the same market (a
-        scenario's program adds policy rows and columns to it): its block
-        quantities, flows and prices give the first active set that
-        :meth:`solve` tries; offtakes and credits start at zero.  Ignored
-        when the blocks do not match.
-        """
-        if sol is None or sol.block_values is None or self._last is not None:
-            return
-        nb = len(self._blocks)
-        base = len(sol.block_values)
-        if base > nb or any(self._owners[pos][0] == "offtake" for pos, _ in self._blocks[:base]) or any(self._owners[pos][0] != "offtake" for pos, _ in self._blocks[base:]):
-            return
-        col = np.zeros(self._ncol)
-        z = np.zeros(nb)
-        z[:base] = np.asarray(sol.block_values) / self.Q
-        col[self._ix["z"]] = z / self._f
-        flow = np.nan_to_num(np.asarray(sol.flow, dtype=float))
-        if len(flow) != len(self._ix["x"]):
-            return
-        col[self._ix["x"]] = flow / self.Q / self._g
-        row = np.zeros(self._nrow)
-        price = np.nan_to_num(np.asarray(sol.price, dtype=float)[self._ix["nodes"]])
-        row[self._ix["balance"]] = -price / self.P * self._e[self._ix["nodes"]]
-        self._last = (col, row)
-
     def solve(self, tight: bool = False) -> tuple[Solution, np.ndarray]:
         """Solve the program; returns the solution and owner quantities.
 
         ``tight`` uses :data:`HIGHS_TIGHT` instead of :data:`HIGHS_OPTIONS`.
-        A re-solve (or a solve after :meth:`start_from`) first tries
+        A re-solve first tries
         :func:`models.active_set.polish` from the last optimum's active
         set, because HiGHS's QP solver cannot hot start (1.16) and between
-        nearby programs (a sweep, the next fixed-point step, a scenario
-        beside its baseline) a few active-set steps are much cheaper than
-        a cold solve.  A KKT point of this convex program is its optimum;
+        nearby programs (a sweep, the next fixed-point step) a few
+        active-set steps are much cheaper than a cold solve.  (From a
+        baseline's optimum to a scenario's program they mostly are not:
+        most such starts fail within 20 steps, so a scenario's first
+        solve is HiGHS's.)  A KKT point of this convex program is its optimum;
         when polish finds none, HiGHS solves.
         """
         import highspy

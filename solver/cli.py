@@ -414,13 +414,14 @@ def report(results, out, force):
     import xarray as xr
 
     from .html_report import build_report
+    from .results import ENGINE
     from .run import open_results
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
     if (folder / "report.html").exists() and not force:
         raise MineqError(f"{folder / 'report.html'} already exists; mineq does not overwrite it. Choose another --out or pass --force.")
     ds = open_results(results)
-    sweep_view = open_results(results, scenarios=False) if "sweep" in xr.open_dataset(results, engine="h5netcdf").dims else None
+    sweep_view = open_results(results, scenarios=False) if "sweep" in xr.open_dataset(results, engine=ENGINE).dims else None
     rep = build_report(ds, folder, sweep_view)
     click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
 

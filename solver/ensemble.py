@@ -132,10 +132,10 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
         parts.append(ds[[v for v in KEPT if v in ds]].expand_dims(draw=[d]))
     chunk = xr.concat(parts, dim="draw")
     chunk.attrs = {"seed": seed, "draws": json.dumps(draws)}
-    from .results import atomic_file
+    from .results import ENGINE, atomic_file
 
     with atomic_file(Path(out)) as tmp:
-        chunk.to_netcdf(tmp, engine="h5netcdf")
+        chunk.to_netcdf(tmp, engine=ENGINE)
     return {"draws": len(draws), "verified": ok, "markets": total}
 
 
@@ -154,7 +154,9 @@ def manifest(case: Case, rows: list[dict], seed: int, draws: int, chunk: int, sc
 
 def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr.Dataset:
     """All chunks along ``draw``, with quantiles of every numeric variable."""
-    parts = [xr.load_dataset(chunk_path(folder, k), engine="h5netcdf") for k in range(len(chunks))]
+    from .results import ENGINE
+
+    parts = [xr.load_dataset(chunk_path(folder, k), engine=ENGINE) for k in range(len(chunks))]
     ds = xr.concat(parts, dim="draw").sortby("draw")
     num = [v for v in ds.data_vars if ds[v].dtype.kind == "f"]
     import warnings

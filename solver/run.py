@@ -9,7 +9,7 @@ import xarray as xr
 
 from .case import BASELINE, Case
 from .errors import MineqError
-from .results import case_from_dataset, forbidden_flows, solutions_from_dataset
+from .results import ENGINE, case_from_dataset, forbidden_flows, solutions_from_dataset
 from models.market import Solution
 
 from .solve import MarketResult, solve_market
@@ -117,11 +117,11 @@ def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
     the group ``baseline``) comes back in scenario form unless
     ``scenarios=False``: the baseline and one scenario per point."""
     try:
-        ds = xr.load_dataset(path, engine="h5netcdf")
+        ds = xr.load_dataset(path, engine=ENGINE)
         if scenarios and "sweep" in ds.dims:
             from .sweep import scenario_form
 
-            ds = scenario_form(ds, xr.load_dataset(path, engine="h5netcdf", group="baseline"))
+            ds = scenario_form(ds, xr.load_dataset(path, engine=ENGINE, group="baseline"))
         return ds
     except MineqError:
         raise

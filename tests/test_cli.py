@@ -11,6 +11,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from solver.cli import main
+from solver.results import ENGINE
 
 DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
 
@@ -50,7 +51,7 @@ def test_tampered_price_fails_verify(solved, tmp_path):
     ds = xr.load_dataset(solved)
     ds["price"].loc[dict(scenario="baseline", mineral="lithium", stage="refined", region="USA")] *= 1.01
     bad = tmp_path / "tampered.nc"
-    ds.to_netcdf(bad, engine="h5netcdf")
+    ds.to_netcdf(bad, engine=ENGINE)
     code, text = run("verify", bad)
     assert code == 1
     assert "FAIL baseline/lithium" in text and "Traceback" not in text
@@ -60,7 +61,7 @@ def test_tampered_flow_fails_verify(solved, tmp_path):
     ds = xr.load_dataset(solved)
     ds["flow"].loc[dict(scenario="baseline", mineral="rare_earths", stage="mine", origin="CHN", destination="USA")] += 1.0
     bad = tmp_path / "tampered.nc"
-    ds.to_netcdf(bad, engine="h5netcdf")
+    ds.to_netcdf(bad, engine=ENGINE)
     code, text = run("verify", bad)
     assert code == 1 and "balance" in text
 
@@ -100,7 +101,7 @@ def test_tampered_scenario_fails_verify(solved, tmp_path, var, where, delta, con
     ds = xr.load_dataset(solved)
     ds[var].loc[where] += delta
     bad = tmp_path / "tampered.nc"
-    ds.to_netcdf(bad, engine="h5netcdf")
+    ds.to_netcdf(bad, engine=ENGINE)
     code, text = run("verify", bad)
     assert code == 1, text
     assert f"FAIL {where['scenario']}/{where['mineral']}" in text and condition in text, text
