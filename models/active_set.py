@@ -114,10 +114,10 @@ def _kkt_step(K: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(K, r, rcond=None)[0]
 
 
-def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False):
+def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False):
     """Exact KKT solution on the active set of an approximate QP optimum.
 
-    ``model`` is a :class:`QP` (or a HiGHS model); ``col_value`` and
+    ``qp`` is the program; ``col_value`` and
     ``row_dual`` the solver's approximate primal and row duals.  Variables
     within ``tol`` of a bound are fixed there and inequality rows within
     ``tol`` of a side are made equalities; the remaining stationarity and
@@ -134,7 +134,6 @@ def polish(model, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, stri
     when the equations are inconsistent on the final active set, so that
     only a KKT point of this program, hence its optimum, comes back.
     """
-    qp = model if isinstance(model, QP) else QP.from_highs(model)
     A, c, lo, up, rlo, rup, hd, H, sense = qp.A, qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.H, qp.sense
     m, n = A.shape
     x0 = np.asarray(col_value, dtype=float)
@@ -255,36 +254,14 @@ def rescue(qp: QP, seed: int = 0):
     import highspy
 
     rng = np.random.default_rng(seed)
-    m, n = qp.A.shape
+    n = qp.A.shape[1]
     for eps in (0.0, 1e-5, 1e-3):
         perm = rng.permutation(n)
-        h = new_highs()
+        # every cost moves the unattractive way (less welfare per unit)
+        cost = qp.c + qp.sense * eps * rng.random(n) * np.maximum(1.0, np.abs(qp.c))
+        h = highs_of(qp, perm, cost)
         h.setOptionValue("time_limit", 10.0)
         h.setOptionValue("qp_iteration_limit", max(20000, 20 * n))
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = n, m
-        lp.sense_ = highspy.ObjSense.kMaximize if qp.sense < 0 else highspy.ObjSense.kMinimize
-        # every cost moves the unattractive way (less welfare per unit)
-        c = qp.c + qp.sense * eps * rng.random(n) * np.maximum(1.0, np.abs(qp.c))
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = c[perm], qp.lo[perm], qp.up[perm]
-        lp.row_lower_, lp.row_upper_ = qp.rlo, qp.rup
-        A = qp.A[:, perm]
-        cj, ri = np.nonzero(A.T)  # column-major: by column, then row
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(cj, np.arange(n + 1)).astype(np.int32)
-        lp.a_matrix_.index_ = ri.astype(np.int32)
-        lp.a_matrix_.value_ = A.T[cj, ri]
-        h.passModel(lp)
-        H = np.diag(qp.hd) if qp.H is None else qp.H
-        H = np.tril(H[np.ix_(perm, perm)])
-        if H.any():
-            hc, hr = np.nonzero(H.T)
-            hs = highspy.HighsHessian()
-            hs.dim_, hs.format_ = n, highspy.HessianFormat.kTriangular
-            hs.start_ = np.searchsorted(hc, np.arange(n + 1)).astype(np.int32)
-            hs.index_ = hr.astype(np.int32)
-            hs.value_ = H.T[hc, hr]
-            h.passHessian(hs)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             continue
@@ -295,3 +272,52 @@ def rescue(qp: QP, seed: int = 0):
         if out is not None:
             return out
     return None
+
+
+def highs_of(qp: QP, perm: np.ndarray | None = None, cost: np.ndarray | None = None):
+    """A silent HiGHS instance holding ``qp``, its columns in the order
+    ``perm`` (default: as they are) and with ``cost`` instead of ``qp.c``."""
+    import highspy
+
+    m, n = qp.A.shape
+    perm = np.arange(n) if perm is None else perm
+    cost = qp.c if cost is None else cost
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, m
+    lp.sense_ = highspy.ObjSense.kMaximize if qp.sense < 0 else highspy.ObjSense.kMinimize
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost[perm], qp.lo[perm], qp.up[perm]
+    lp.row_lower_, lp.row_upper_ = qp.rlo, qp.rup
+    At = qp.A[:, perm].T
+    cj, ri = np.nonzero(At)  # column-major: by column, then row
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cj, np.arange(n + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = ri.astype(np.int32)
+    lp.a_matrix_.value_ = At[cj, ri]
+    h = new_highs()
+    h.passModel(lp)
+    hs = highs_hessian(qp.hd[perm], None if qp.H is None else qp.H[np.ix_(perm, perm)])
+    if hs.dim_:
+        h.passHessian(hs)
+    return h
+
+
+def highs_hessian(diag: np.ndarray, full: np.ndarray | None = None):
+    """HiGHS's lower-triangular Hessian of a diagonal ``diag`` (or of a full
+    symmetric matrix); only the nonzeros, and dimension 0 when there are
+    none, because an all-zero Hessian makes the program an LP again."""
+    import highspy
+
+    n = len(diag)
+    if full is None:
+        col = row = np.flatnonzero(diag)
+        val = diag[col]
+    else:
+        col, row = np.nonzero(np.tril(full).T)  # by column, then row
+        val = full[row, col]
+    hs = highspy.HighsHessian()
+    hs.format_ = highspy.HessianFormat.kTriangular
+    hs.dim_ = n if len(val) else 0
+    hs.start_ = np.searchsorted(col, np.arange(n + 1)).astype(np.int32) if len(val) else np.zeros(1, dtype=np.int32)
+    hs.index_ = row.astype(np.int32)
+    hs.value_ = np.asarray(val, dtype=float)
+    return hs

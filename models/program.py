@@ -47,7 +47,7 @@ import math
 
 import numpy as np
 
-from .active_set import QP, new_highs, polish, rescue
+from .active_set import QP, highs_hessian, highs_of, polish, rescue
 from .curves import Linear
 from .market import Market, Solution
 
@@ -208,19 +208,16 @@ class MarketModel:
         groups["quota"] = group([[(X[i], g[i] / eq[j]) for i in q.routes] for j, q in enumerate(quotas)])
         # rules of origin: covered exports <= own output (supply + refining)
         groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -fb[b] / eo[j]) for b in made_at.get(r.node, [])] for j, r in enumerate(rules)])
-        self._nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
+        nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
+        self._nrow = sum(nrows.values())
+        # dense: polish solves on it, and these programs are small
+        A = self._A = np.zeros((self._nrow, self._ncol))
         offset = 0
-        rr, cc, vv = [], [], []
         for name in ROWS:
             r, c, v = groups[name]
-            self._ix[name] = offset + np.arange(self._nrows[name])
-            rr.append(r + offset)
-            cc.append(c)
-            vv.append(v)
-            offset += self._nrows[name]
-        self._nrow = offset
-        self._matrix = _compressed(np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), self._ncol)
-        self._dense = None
+            self._ix[name] = offset + np.arange(nrows[name])
+            np.add.at(A, (r + offset, c), v)  # a column twice in a row: summed
+            offset += nrows[name]
 
         # -- parameters (scaled), changed in place by _set -----------------
         lo, up, lev, slo = self._scaled(blocks)
@@ -416,13 +413,8 @@ class MarketModel:
 
     def qp(self) -> QP:
         """The program at the current parameters as a :class:`QP` (dense)."""
-        if self._dense is None:
-            start, index, value = self._matrix
-            A = np.zeros((self._nrow, self._ncol))
-            A[index, np.repeat(np.arange(self._ncol), np.diff(start))] = value
-            self._dense = A
         n = self.numbers()
-        return QP(self._dense, n["cost"], n["lower"], n["upper"], n["row_lower"], n["row_upper"], n["hessian"], -1.0)
+        return QP(self._A, n["cost"], n["lower"], n["upper"], n["row_lower"], n["row_upper"], n["hessian"], -1.0)
 
     @property
     def highs(self):
@@ -438,51 +430,23 @@ class MarketModel:
         Hessian is passed again only when it changed (passing it drops the
         basis).
         """
-        import highspy
-
         if self._synced:
             return
         num = self.numbers()
-        fin = lambda a: a  # noqa: E731  (highspy.kHighsInf is math.inf)
         if self._highs is None:
-            h = self._highs = new_highs()
-            lp = highspy.HighsLp()
-            lp.num_col_, lp.num_row_ = self._ncol, self._nrow
-            lp.sense_ = highspy.ObjSense.kMaximize
-            lp.col_cost_ = num["cost"]
-            lp.col_lower_, lp.col_upper_ = fin(num["lower"]), fin(num["upper"])
-            lp.row_lower_, lp.row_upper_ = fin(num["row_lower"]), fin(num["row_upper"])
-            start, index, value = self._matrix
-            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = start, index, value
-            h.passModel(lp)
-            self._hessian = np.zeros(self._ncol)
+            self._highs = highs_of(self.qp())
         else:
             h, n, m = self._highs, self._ncol, self._nrow
             cols, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
             if n:
                 h.changeColsCost(n, cols, num["cost"])
-                h.changeColsBounds(n, cols, fin(num["lower"]), fin(num["upper"]))
+                h.changeColsBounds(n, cols, num["lower"], num["upper"])
             if m:
-                h.changeRowsBounds(m, rows, fin(num["row_lower"]), fin(num["row_upper"]))
-        if not np.array_equal(num["hessian"], self._hessian):
-            self._hessian = num["hessian"].copy()
-            self._pass_hessian(self._hessian)
+                h.changeRowsBounds(m, rows, num["row_lower"], num["row_upper"])
+            if not np.array_equal(num["hessian"], self._hessian):
+                h.passHessian(highs_hessian(num["hessian"]))
+        self._hessian = num["hessian"].copy()
         self._synced = True
-
-    def _pass_hessian(self, diag: np.ndarray) -> None:
-        """Give HiGHS a diagonal Hessian; only the nonzeros, because an
-        all-zero Hessian makes the program an LP again."""
-        import highspy
-
-        nzc = np.flatnonzero(diag)
-        hess = highspy.HighsHessian()
-        hess.dim_ = len(diag) if len(nzc) else 0
-        hess.format_ = highspy.HessianFormat.kTriangular
-        hess.start_ = np.searchsorted(nzc, np.arange(len(diag) + 1)).astype(np.int32) if len(nzc) else np.zeros(1, dtype=np.int32)
-        hess.index_ = nzc.astype(np.int32)
-        hess.value_ = diag[nzc]
-        self._highs.passHessian(hess)
 
     def pyomo(self):
         """The program at the current parameters as a Pyomo ``ConcreteModel``.
@@ -505,11 +469,9 @@ class MarketModel:
             comp = getattr(m, name)
             for k, j in enumerate(ix):
                 var[j] = comp[k]
-        start, index, value = self._matrix
         terms: list[list] = [[] for _ in range(self._nrow)]
-        for j in range(self._ncol):
-            for k in range(start[j], start[j + 1]):
-                terms[index[k]].append((value[k], var[j]))
+        for i, j in zip(*np.nonzero(self._A)):
+            terms[i].append((self._A[i, j], var[j]))
 
         def row(i):
             body = sum(c * v for c, v in terms[i])
@@ -622,21 +584,6 @@ class MarketModel:
 def _offtake_curve(o) -> Linear:
     """An offtake: a demand that values the good at the floor, up to its cap."""
     return Linear({"intercept": o.level, "slope": 0.0, "capacity": o.quantity}, "demand")
-
-
-def _compressed(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ncol: int):
-    """Column-wise (start, index, value) from triplets, duplicates summed and
-    zeros dropped (as Pyomo hands HiGHS a row)."""
-    key = cols.astype(np.int64) * (int(rows.max(initial=-1)) + 1) + rows
-    uniq, inv = np.unique(key, return_inverse=True)
-    value = np.zeros(len(uniq))
-    np.add.at(value, inv, vals)
-    keep = value != 0.0
-    uniq, value = uniq[keep], value[keep]
-    nrow = int(rows.max(initial=-1)) + 1
-    c, r = (uniq // nrow, uniq % nrow) if nrow else (uniq, uniq)
-    start = np.searchsorted(c, np.arange(ncol + 1)).astype(np.int32)
-    return start, r.astype(np.int32), value
 
 
 def _status_words(status) -> str:
