@@ -141,52 +141,57 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     # HiGHS's convention, either sense: grad f(x) - A'y - z = 0 with column
     # duals z >= 0 at a lower bound when minimising, <= 0 when maximising
     scale = np.maximum(1.0, np.abs(x0))
-    at_lo = np.isfinite(lo) & (np.abs(x0 - lo) <= tol * np.maximum(1.0, np.abs(lo)))
-    at_up = np.isfinite(up) & (np.abs(x0 - up) <= tol * np.maximum(1.0, np.abs(up))) & ~at_lo
+    has_lo, has_up = np.isfinite(lo), np.isfinite(up)
+    lo_tol, up_tol = lo - tol * scale, up + tol * scale
+    at_lo = has_lo & (np.abs(x0 - lo) <= tol * np.maximum(1.0, np.abs(lo)))
+    at_up = has_up & (np.abs(x0 - up) <= tol * np.maximum(1.0, np.abs(up))) & ~at_lo
     ax = A @ x0
     rscale = np.maximum(1.0, np.abs(ax))
     eq = np.isfinite(rlo) & np.isfinite(rup) & (rlo == rup)
-    act_lo = ~eq & np.isfinite(rlo) & (np.abs(ax - rlo) <= tol * rscale)
-    act_up = ~eq & np.isfinite(rup) & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
+    ineq_lo, ineq_up = ~eq & np.isfinite(rlo), ~eq & np.isfinite(rup)
+    act_lo = ineq_lo & (np.abs(ax - rlo) <= tol * rscale)
+    act_up = ineq_up & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
     for _ in range(rounds):
-        rows = np.flatnonzero(eq | act_lo | act_up)
-        b = np.where(eq | act_lo, rlo, rup)[rows]
+        active = eq | act_lo | act_up
+        rows = np.flatnonzero(active)
+        b = np.where(act_up, rup, rlo)[rows]
         Ar = A[rows]
         fixed = at_lo | at_up
-        xf = x0.copy()
-        xf[at_lo] = lo[at_lo]
-        xf[at_up] = up[at_up]
-        F, X = np.where(~fixed)[0], np.where(fixed)[0]
-        Af, Ax = Ar[:, F], Ar[:, X]
-        g = c[F] + (H[np.ix_(F, X)] @ xf[X] if H is not None else 0.0)
+        free = ~fixed
+        xf = np.where(at_lo, lo, np.where(at_up, up, x0))
+        F = np.flatnonzero(free)
+        Af = Ar[:, F]
+        g = c[F] + (H[np.ix_(F, np.flatnonzero(fixed))] @ xf[fixed] if H is not None else 0.0)
         # a row with no free variable (a node whose quantities are all at
         # bounds) constrains nothing here and its multiplier, a price
         # anywhere in an interval, stays where it was: dropping it keeps K
         # regular in the common degenerate case
-        live = np.any(Af != 0, axis=1)
-        Afl = Af[live]
-        nF, nr = len(F), int(live.sum())
+        live = Af.any(axis=1)
+        Afl, rl = Af[live], rows[live]
+        nF, nr = len(F), len(rl)
         K = np.zeros((nF + nr, nF + nr))
-        K[:nF, :nF] = H[np.ix_(F, F)] if H is not None else np.diag(hd[F])
+        if H is None:
+            K.flat[: nF * (nF + nr + 1) : nF + nr + 1] = hd[F]
+        else:
+            K[:nF, :nF] = H[np.ix_(F, F)]
         K[:nF, nF:] = -Afl.T
         K[nF:, :nF] = Afl
-        rhs = np.concatenate([-g, (b - Ax @ xf[X])[live]])
-        start = np.concatenate([x0[F], y0[rows[live]]])
-        step = _kkt_step(K, rhs - K @ start)
-        sol = start + step
+        rhs = np.concatenate([-g, (b - Ar @ np.where(fixed, xf, 0.0))[live]])
+        start = np.concatenate([x0[F], y0[rl]])
+        sol = start + _kkt_step(K, rhs - K @ start)
         xf[F] = sol[:nF]
-        y = np.zeros(m)
-        y[rows[~live]] = y0[rows[~live]]
-        y[rows[live]] = sol[nF:]
+        y = np.where(active, y0, 0.0)
+        y[rl] = sol[nF:]
         # reduced costs of the minimisation form: >= 0 at a lower bound
         red = sense * (c + (H @ xf if H is not None else hd * xf) - A.T @ y)
-        wrong = (at_lo & (red < -tol)) | (at_up & (red > tol))  # scaled units: prices near one
-        below, above = xf < lo - tol * scale, xf > up + tol * scale
+        pos, neg = red > tol, red < -tol  # scaled units: prices near one
+        wrong = (at_lo & neg) | (at_up & pos)
+        below, above = xf < lo_tol, xf > up_tol
         # a free variable whose equation could not be met (the least-squares
         # system was inconsistent, e.g. a flow on a costly cycle) wants to
         # move to a bound
-        push_lo = ~fixed & (red > tol) & np.isfinite(lo)
-        push_up = ~fixed & (red < -tol) & np.isfinite(up)
+        push_lo = free & pos & has_lo
+        push_up = free & neg & has_up
         # rows: an active inequality whose multiplier has the wrong sign is
         # released, an inactive one that the point violates is activated
         # (only possible when the start is not the optimum of this program,
@@ -195,26 +200,25 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
         ax = A @ xf
         rscale = np.maximum(1.0, np.abs(ax))
         row_wrong = (act_lo & (ymin < -tol)) | (act_up & (ymin > tol))
-        row_lo = ~eq & ~act_lo & ~act_up & np.isfinite(rlo) & (ax < rlo - tol * rscale)
-        row_up = ~eq & ~act_lo & ~act_up & np.isfinite(rup) & (ax > rup + tol * rscale)
+        row_lo = ~active & ineq_lo & (ax < rlo - tol * rscale)
+        row_up = ~active & ineq_up & (ax > rup + tol * rscale)
         x = xf
         # a free variable that wants to move where it has no bound, or an
         # active row its equation does not meet: the least-squares system
         # was inconsistent and no single change fixes it; give up (HiGHS
         # solves instead)
         if strict:
-            unmet = (~fixed & (np.abs(red) > tol) & ~(push_lo | push_up)).any()
-            if unmet or (np.abs(Ar @ xf - b) > tol * np.maximum(1.0, np.abs(b))).any():
+            unmet = (free & (pos | neg) & ~(push_lo | push_up)).any()
+            if unmet or (np.abs(ax[rows] - b) > tol * np.maximum(1.0, np.abs(b))).any():
                 return None
-        if not (wrong.any() or below.any() or above.any() or push_lo.any() or push_up.any() or row_wrong.any() or row_lo.any() or row_up.any()):
+        bound_bad, row_bad, move = below | above, row_lo | row_up, wrong | push_lo | push_up
+        if not (bound_bad.any() or row_bad.any() or move.any() or row_wrong.any()):
             return x, y
         # change the active set one variable or row at a time, the worst
         # first: changing all at once makes degenerate markets oscillate
-        primal = np.maximum(lo - xf, xf - up) / scale
-        rowviol = np.maximum(rlo - ax, ax - rup) / rscale
-        if (below | above).any() or (row_lo | row_up).any():
-            jv = np.where(below | above, primal, -np.inf)
-            jr = np.where(row_lo | row_up, rowviol, -np.inf)
+        if bound_bad.any() or row_bad.any():
+            jv = np.where(bound_bad, np.maximum(lo - xf, xf - up) / scale, -np.inf)
+            jr = np.where(row_bad, np.maximum(rlo - ax, ax - rup) / rscale, -np.inf)
             if jv.max() >= jr.max():
                 j = int(np.argmax(jv))
                 at_lo[j], at_up[j] = bool(below[j]), bool(above[j] and not below[j])
@@ -222,7 +226,6 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
                 i = int(np.argmax(jr))
                 act_lo[i], act_up[i] = bool(row_lo[i]), bool(row_up[i])
         else:
-            move = wrong | push_lo | push_up
             jv = np.where(move, np.abs(red), -np.inf)
             jr = np.where(row_wrong, np.abs(ymin), -np.inf)
             if jv.max() >= jr.max():

@@ -26,7 +26,7 @@ from . import __version__
 from .case import Case, build_case, canonical_json
 from .errors import MineqError
 from .solve import MarketResult
-from .statistics import WELFARE_ITEMS, concentration, floor_payments, objective, supply_shares, trade, welfare, welfare_change
+from .statistics import WELFARE_ITEMS, nan_to_zero, concentration, floor_payments, objective, supply_shares, trade, welfare, welfare_change
 
 #: the NetCDF library: netCDF4 (the Unidata C library) writes the bundled
 #: case's 80 variables six times faster than h5netcdf (benchmarks/full_case.py)
@@ -92,16 +92,24 @@ for _v in WELFARE_VARS + CHANGE_VARS:
 
 
 def _versions() -> dict[str, str]:
-    import pyomo
+    from importlib.metadata import PackageNotFoundError, version
 
     from models.active_set import new_highs
+
+    # from the installed metadata: importing Pyomo (and the SciPy it loads)
+    # only for its version costs most of a second, and nothing else in a
+    # solve needs it
+    try:
+        pv = version("pyomo")
+    except PackageNotFoundError:  # pragma: no cover - pyomo is a dependency
+        pv = "unknown"
 
     try:
         h = new_highs()
         hv = f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
     except Exception:  # pragma: no cover - version query differs by build
         hv = "unknown"
-    return {"mineq_version": __version__, "pyomo_version": pyomo.version.version, "highs_version": hv, "xarray_version": xr.__version__, "python_version": platform.python_version()}
+    return {"mineq_version": __version__, "pyomo_version": pv, "highs_version": hv, "xarray_version": xr.__version__, "python_version": platform.python_version()}
 
 
 def all_stages(case: Case) -> list[str]:
@@ -152,6 +160,8 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             tcost[j, stages.index(s), regs.index(o), regs.index(d)] = c
     base = results.get("baseline", {})
     done: dict[int, int] = {}  # id(result) -> scenario row already filled
+    base_welfare: dict[str, dict] = {}  # every scenario compares with one baseline
+    layout: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for i, sn in enumerate(scen):
         for j, mn in enumerate(mins):
             res = results[sn].get(mn)
@@ -174,14 +184,17 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             if res.solution is None:
                 continue
             mk, sol, plan = res.market, res.solution, res.plan
-            gi = np.array([stages.index(s) for s in mk.stages]).repeat(len(mk.regions))
-            ri = np.tile([regs.index(r) for r in mk.regions], len(mk.stages))
+            key = (tuple(mk.stages), tuple(mk.regions))
+            if key not in layout:
+                # a market's nodes in the case-wide (stage, region) grid
+                layout[key] = (np.array([stages.index(s) for s in mk.stages]).repeat(len(mk.regions)), np.tile([regs.index(r) for r in mk.regions], len(mk.stages)))
+            gi, ri = layout[key]
             node["price"][i, j, gi, ri] = sol.price
             node["supply"][i, j, gi, ri] = sol.supply
             node["demand"][i, j, gi, ri] = sol.demand
             per_unit, _ = floor_payments(mk, sol, plan)
             node["floor_payment"][i, j, gi, ri] = per_unit
-            node["producer_price"][i, j, gi, ri] = sol.price + np.nan_to_num(per_unit)
+            node["producer_price"][i, j, gi, ri] = sol.price + nan_to_zero(per_unit)
             tr = trade(mk, sol, plan)
             for k, v in tr.items():
                 node[k][i, j, gi, ri] = v
@@ -213,21 +226,23 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                     route["tariff_per_unit"][cell] = parts["tariff"]
                 if plan.quotas:
                     route["quota_rent_per_unit"][at] = plan.quota_rent_by_route(sol.quota_rent)
-            share[i, j, gi, ri, :] = supply_shares(mk, sol, plan)
-            for s in mk.stages:
-                g = stages.index(s)
+            share[i, j, gi, ri, :] = supply_shares(mk, sol, plan, flows=tr)
+            for g in np.unique(gi):
                 top[i, j, g], hhi[i, j, g] = concentration(node["production"][i, j, g][ri[gi == g]])
             if plan is not None:
                 for k, (q, lam) in enumerate(zip(plan.quotas, sol.quota_rent)):
                     qprice[i, j, k] = lam
                     qlabel[i, j, k] = q.label
-            for k, v in welfare(mk, sol, plan).items():
+            now = welfare(mk, sol, plan)
+            for k, v in now.items():
                 wel[k][i, j] = v
             obj[i, j] = objective(mk, sol, plan)
             b = base.get(mn)
             if b is not None and b.solution is not None:
                 bm = case.markets[mn]
-                for k, v in welfare_change(bm, sol, b.solution, plan).items():
+                if mn not in base_welfare:
+                    base_welfare[mn] = welfare(bm, b.solution, None)
+                for k, v in welfare_change(bm, sol, b.solution, plan, now=now, before=base_welfare[mn]).items():
                     wel[f"{k}_change"][i, j] = v
                 dobj[i, j] = float(np.sum(wel["total_welfare_change"][i, j]))
     coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq), "source": ["home", *case.groups]}

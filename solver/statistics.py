@@ -43,13 +43,24 @@ WELFARE_ITEMS = (
 )
 
 
+def nan_to_zero(a) -> np.ndarray:
+    """``a`` as floats with NaN (no curve, no flow) read as zero.
+
+    ``np.nan_to_num`` does the same but costs ten times more on the short
+    arrays of one market, which the result assembly handles thousands of
+    times in a sweep.
+    """
+    a = np.asarray(a, dtype=float)
+    return np.where(np.isnan(a), 0.0, a)
+
+
 def _integral(curve, q: float) -> float:
     return curve.integral(q) if math.isfinite(q) else math.nan
 
 
 def production(market: Market, sol: Solution) -> np.ndarray:
     """Own output at each node: supply plus processing output into it."""
-    out = np.nan_to_num(np.asarray(sol.supply, dtype=float)).copy()
+    out = nan_to_zero(sol.supply)
     np.add.at(out, market.process_nodes[1], sol.processing)
     return out
 
@@ -145,16 +156,18 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     return w
 
 
-def welfare_change(market: Market, sol: Solution, base: Solution, plan=None) -> dict[str, np.ndarray]:
+def welfare_change(market: Market, sol: Solution, base: Solution, plan=None, now: dict | None = None, before: dict | None = None) -> dict[str, np.ndarray]:
     """Changes of every welfare item versus ``base`` (the baseline solution).
 
     Consumer surplus changes are computed between the two quantities
     (``∫_{D0}^{D1} PD − P1·D1 + P0·D0``, the Marshallian change), which is
     finite even where the surplus itself diverges.  Demand curves are the
-    same in every scenario; ``market`` is the baseline market.
+    same in every scenario; ``market`` is the baseline market.  ``now`` and
+    ``before`` are :func:`welfare` of ``sol`` and ``base`` when the caller
+    has them already (a sweep compares every point with one baseline).
     """
-    now = welfare(market, sol, plan)
-    before = welfare(market, base, None)
+    now = welfare(market, sol, plan) if now is None else now
+    before = welfare(market, base, None) if before is None else before
     if plan is not None:
         market = plan.market
     out = {k: now[k] - before[k] for k in WELFARE_ITEMS}
@@ -187,8 +200,7 @@ def objective(market: Market, sol: Solution, plan=None) -> float:
         total -= _integral(c, sol.supply[nidx[(s, r)]])
     for k, p in enumerate(market.processes):
         total -= _integral(p.cost, sol.processing[k])
-    for i, key in enumerate(market.route_list):
-        total -= market.routes[key] * sol.flow[i]
+    total -= float(market.route_costs @ np.asarray(sol.flow, dtype=float))
     if plan is not None:
         total += sum(o.level * g for o, g in zip(plan.offtakes, sol.offtake))
     return total
@@ -214,7 +226,7 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     use = np.zeros(nn)
     np.add.at(use, market.process_nodes[0], np.array([p.theta for p in market.processes]) * sol.processing)
     made = production(market, sol)
-    consumption = np.nan_to_num(sol.demand) + use
+    consumption = nan_to_zero(sol.demand) + use
     with np.errstate(divide="ignore", invalid="ignore"):
         nir = np.where(consumption > 1e-12 * market.quantity_scale, (consumption - made) / consumption, np.nan)
     return {
@@ -228,17 +240,18 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     }
 
 
-def supply_shares(market: Market, sol: Solution, plan=None) -> np.ndarray:
+def supply_shares(market: Market, sol: Solution, plan=None, flows: dict | None = None) -> np.ndarray:
     """Share of each node's supply by origin region, shape (nodes, regions).
 
     A region's own output net of its exports counts as "home"; imports
     count for the exporting region (re-exports are not traced).  Rows sum
-    to one where the node has any supply, NaN elsewhere.
+    to one where the node has any supply, NaN elsewhere.  ``flows`` is
+    :func:`trade` of the same solution, when the caller has it.
     """
     if plan is not None:
         market = plan.market
     nr = len(market.regions)
-    t = trade(market, sol)
+    t = trade(market, sol) if flows is None else flows
     shares = np.zeros((len(market.nodes), nr))
     home = np.arange(len(market.nodes)) % nr  # nodes are stage-major
     shares[np.arange(len(market.nodes)), home] = np.maximum(0.0, t["production"] - t["exports"])
@@ -251,7 +264,7 @@ def supply_shares(market: Market, sol: Solution, plan=None) -> np.ndarray:
 
 def concentration(production: np.ndarray) -> tuple[float, float]:
     """Top share and Herfindahl–Hirschman index (0–1) of one stage's output."""
-    p = np.clip(np.nan_to_num(production), 0.0, None)
+    p = np.maximum(nan_to_zero(production), 0.0)
     tot = p.sum()
     if tot <= 0:
         return math.nan, math.nan

@@ -23,7 +23,7 @@ import numpy as np
 
 from models.market import Market, Solution
 
-from .statistics import production
+from .statistics import nan_to_zero, production
 
 #: default tolerance on every scaled residual
 TOLERANCE = 1e-6
@@ -40,15 +40,23 @@ class Verification:
     residuals: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, list[str]] = field(default_factory=dict)
     tolerance: float = TOLERANCE
+    #: the largest residual so far (kept by :meth:`add`: the solve loop asks often)
+    _max: float = field(default=0.0, repr=False)
 
     def add(self, name: str, values, labels) -> None:
-        self.residuals[name] = np.asarray(values, dtype=float)
+        vals = np.asarray(values, dtype=float)
+        if name in self.residuals:
+            raise ValueError(f"condition {name!r} is checked twice")
+        self.residuals[name] = vals
         self.labels[name] = labels
+        if vals.size:
+            # a NaN residual is a failed check, never one that max() skips
+            worst = float(np.max(np.where(np.isnan(vals), np.inf, vals)))
+            self._max = max(self._max, worst)
 
     @property
     def max_residual(self) -> float:
-        vals = [float(np.max(v)) for v in self.residuals.values() if v.size]
-        return max(vals) if vals else 0.0
+        return self._max
 
     @property
     def ok(self) -> bool:
@@ -109,8 +117,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     bad_price = ~np.isfinite(price) & market.connected
     v.add("price_defined", np.where(bad_price, np.inf, 0.0), [f"price {s}/{r}" for s, r in nodes])
 
-    S = np.nan_to_num(np.asarray(sol.supply, dtype=float))
-    D = np.nan_to_num(np.asarray(sol.demand, dtype=float))
+    S = nan_to_zero(sol.supply)
+    D = nan_to_zero(sol.demand)
     X = np.asarray(sol.flow, dtype=float)
     Y = np.asarray(sol.processing, dtype=float)
     offtakes = plan.offtakes if plan is not None else []
