@@ -114,7 +114,7 @@ def _kkt_step(K: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(K, r, rcond=None)[0]
 
 
-def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False):
+def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False, active: tuple | None = None):
     """Exact KKT solution on the active set of an approximate QP optimum.
 
     ``qp`` is the program; ``col_value`` and
@@ -127,12 +127,20 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     variable whose reduced cost then has the wrong sign is freed, and a
     free one that crosses its bound or cannot meet its equation is fixed,
     one variable per round, worst first (an active-set method started at
-    HiGHS's active set).  Returns (col_value, row_dual) in HiGHS's
-    sign convention, or None if no consistent active set was found; the
-    verifier judges the result either way.  ``strict`` (for a start that
-    is not this program's solver point: a warm start) also returns None
-    when the equations are inconsistent on the final active set, so that
-    only a KKT point of this program, hence its optimum, comes back.
+    HiGHS's active set).  Returns (col_value, row_dual, active) with the
+    first two in HiGHS's sign convention and ``active`` the final active
+    set, or None if no consistent active set was found; the verifier
+    judges the result either way.  ``strict`` (for a start that is not
+    this program's solver point: a warm start) also returns None when the
+    equations are inconsistent on the final active set, so that only a
+    KKT point of this program, hence its optimum, comes back.
+
+    ``active`` (the set an earlier call returned) starts from that set
+    instead of the bounds ``col_value`` touches: between neighbouring
+    programs (a sweep, the next fixed-point step) a bound or row side that
+    moved stays active at its new value, which is what a warm start needs;
+    re-detecting it from the old point would drop it and take a round to
+    find it again.
     """
     A, c, lo, up, rlo, rup, hd, H, sense = qp.A, qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.H, qp.sense
     m, n = A.shape
@@ -143,14 +151,21 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     scale = np.maximum(1.0, np.abs(x0))
     has_lo, has_up = np.isfinite(lo), np.isfinite(up)
     lo_tol, up_tol = lo - tol * scale, up + tol * scale
-    at_lo = has_lo & (np.abs(x0 - lo) <= tol * np.maximum(1.0, np.abs(lo)))
-    at_up = has_up & (np.abs(x0 - up) <= tol * np.maximum(1.0, np.abs(up))) & ~at_lo
-    ax = A @ x0
-    rscale = np.maximum(1.0, np.abs(ax))
     eq = np.isfinite(rlo) & np.isfinite(rup) & (rlo == rup)
     ineq_lo, ineq_up = ~eq & np.isfinite(rlo), ~eq & np.isfinite(rup)
-    act_lo = ineq_lo & (np.abs(ax - rlo) <= tol * rscale)
-    act_up = ineq_up & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
+    if active is None:
+        at_lo = has_lo & (np.abs(x0 - lo) <= tol * np.maximum(1.0, np.abs(lo)))
+        at_up = has_up & (np.abs(x0 - up) <= tol * np.maximum(1.0, np.abs(up))) & ~at_lo
+        ax = A @ x0
+        rscale = np.maximum(1.0, np.abs(ax))
+        act_lo = ineq_lo & (np.abs(ax - rlo) <= tol * rscale)
+        act_up = ineq_up & (np.abs(ax - rup) <= tol * rscale) & ~act_lo
+    else:
+        # only sides that still exist (a bound may have become infinite)
+        at_lo = active[0] & has_lo
+        at_up = active[1] & has_up & ~at_lo
+        act_lo = active[2] & ineq_lo
+        act_up = active[3] & ineq_up & ~act_lo
     for _ in range(rounds):
         active = eq | act_lo | act_up
         rows = np.flatnonzero(active)
@@ -213,7 +228,7 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
                 return None
         bound_bad, row_bad, move = below | above, row_lo | row_up, wrong | push_lo | push_up
         if not (bound_bad.any() or row_bad.any() or move.any() or row_wrong.any()):
-            return x, y
+            return x, y, (at_lo, at_up, act_lo, act_up)
         # change the active set one variable or row at a time, the worst
         # first: changing all at once makes degenerate markets oscillate
         if bound_bad.any() or row_bad.any():
@@ -251,8 +266,8 @@ def rescue(qp: QP, seed: int = 0):
     hands HiGHS the columns in a new random order (seeded: reproducible);
     the second and third also lower every cost by a random relative 1e-5
     (then 1e-3), which removes the ties.  :func:`polish` then finds the
-    exact KKT point of the unperturbed program from there.  Returns
-    (col_value, row_dual) in ``qp``'s order, or None.
+    exact KKT point of the unperturbed program from there.  Returns what
+    :func:`polish` returns, in ``qp``'s order, or None.
     """
     import highspy
 

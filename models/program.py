@@ -235,7 +235,7 @@ class MarketModel:
         self._highs = None
         self._synced = False  # HiGHS holds the current numbers
         self._hessian = None  # the Hessian diagonal HiGHS holds
-        self._last = None  # (col, row) of the last solution: a warm start
+        self._last = None  # (col, row, active set) of the last solution: a warm start
         self.ran_highs = False
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
@@ -503,7 +503,8 @@ class MarketModel:
         import highspy
 
         if self._last is not None and not tight:
-            warm = polish(self.qp(), *self._last, rounds=20, strict=True)
+            col, row, active = self._last
+            warm = polish(self.qp(), col, row, rounds=20, strict=True, active=active)
             if warm is not None:
                 self.ran_highs = False
                 return self._result(*warm, None)
@@ -525,20 +526,22 @@ class MarketModel:
             rescued = rescue(self.qp())
             if rescued is None:
                 raise SolveError(self.market.name, _status_words(status))
-            col, row = rescued
+            col, row, active = rescued
             obj = None
         else:
             raw = h.getSolution()
             col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
             obj = h.getInfo().objective_function_value
+            active = None
             polished = polish(self.qp(), col, row)
             if polished is not None:
-                col, row = polished
-        return self._result(col, row, obj)
+                col, row, active = polished
+        return self._result(col, row, active, obj)
 
-    def _result(self, col, row, obj) -> tuple[Solution, np.ndarray]:
-        """Solution and owner quantities from HiGHS-ordered primal and duals."""
-        self._last = (np.array(col, dtype=float), np.array(row, dtype=float))
+    def _result(self, col, row, active, obj) -> tuple[Solution, np.ndarray]:
+        """Solution and owner quantities from HiGHS-ordered primal and duals
+        (``active``: the active set polish found, None if it found none)."""
+        self._last = (np.array(col, dtype=float), np.array(row, dtype=float), active)
         ix = self._ix
         # back to units of Q (blocks, flows) and of P (prices, rents)
         z, x = col[ix["z"]] * self._f, col[ix["x"]] * self._g
