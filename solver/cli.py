@@ -92,6 +92,10 @@ def _default_out(case_name: str, fmt: str) -> Path:
     return base
 
 
+def _threads_option(default_help: str):
+    return click.option("--threads", "-j", type=click.IntRange(1, 64), default=None, help=f"Threads for the market solves; the results do not depend on it. {default_help}")
+
+
 @main.command()
 @click.argument("case", required=False, type=click.Path())
 @click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario (repeatable). Default: all scenarios of the case.")
@@ -99,7 +103,8 @@ def _default_out(case_name: str, fmt: str) -> Path:
 @click.option("--format", "fmt", type=click.Choice(["netcdf", "csv", "xlsx"]), default="netcdf", show_default=True, help="Result file format: NetCDF (everything; what verify, compare and report read), a folder of tidy CSVs, or an Excel workbook (one sheet per table, units in the headers).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
-def solve(case, scenarios, out, fmt, force, quiet):
+@_threads_option("Default: the cores available, at most 4 (HiGHS runs while Python prepares the next market).")
+def solve(case, scenarios, out, fmt, force, quiet, threads):
     """Solve the baseline and the scenarios of CASE and write the results.
 
     With no CASE, solves the bundled 54-mineral case.  Prints a summary
@@ -116,7 +121,7 @@ def solve(case, scenarios, out, fmt, force, quiet):
     if out is not None and Path(out).exists() and not force:
         raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
     diagnoses: list = []
-    results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses)
+    results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
     ds.attrs["diagnoses"] = "\n".join(f"{sn}: {d}" for sn, d in diagnoses)
     errors = [(sn, d) for sn, d in diagnoses if d.severity == "error"]
@@ -175,7 +180,8 @@ def _default_indicators(c) -> list[str]:
 @click.option("--plot", "plot_path", type=click.Path(), help="PNG of the indicators against the swept value. Default: beside the results, same name, .png.")
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
-def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet):
+@_threads_option("Default: 1 (a sweep's re-solves are Python active-set steps that a second thread only slows down).")
+def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads):
     """Solve SCENARIO of CASE at many values of one policy key.
 
     Each mineral's program is built once and re-solved at every value
@@ -201,7 +207,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     for p in (out, png):
         if p.exists() and not force and not (fmt == "csv" and p == out / "sweep.png"):
             raise MineqError(f"The output {p} already exists; mineq does not overwrite results. Choose another --out/--plot or pass --force to replace it.")
-    pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None)
+    pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads or 1)
     ds = to_dataset(pcase, results)
     pts, base = sweep_dataset(ds, swept)
     for text in indicators:

@@ -125,7 +125,8 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
     ok = total = 0
     for d in draws:
         case = build_case(perturbed_data(data, draw_factors(rows, seed, d)))
-        res = solve_case(case, scenarios)
+        # one thread: the workers are the parallelism
+        res = solve_case(case, scenarios, threads=1)
         ok += sum(r.ok for sc in res.values() for r in sc.values())
         total += sum(len(sc) for sc in res.values())
         ds = to_dataset(case, res)

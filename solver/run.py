@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -10,6 +12,7 @@ import xarray as xr
 from .case import BASELINE, Case
 from .errors import MineqError
 from .results import ENGINE, case_from_dataset, forbidden_flows, solutions_from_dataset
+from models.active_set import new_highs
 from models.market import Solution
 
 from .solve import MarketResult, solve_market
@@ -41,7 +44,35 @@ def scenario_plans(case: Case, scenario: str, baseline: dict[str, Solution | Non
     return plans
 
 
-def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None) -> dict[str, dict[str, MarketResult]]:
+def default_threads() -> int:
+    """Threads for a case solve: the cores this process may use, at most 4.
+
+    HiGHS releases the GIL while it solves, so a second thread runs one
+    market's HiGHS solve while the first does another's Python work (on 2
+    cores the bundled case's HiGHS time is almost hidden); beyond a few
+    threads the Python parts, which hold the GIL, set the pace.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def in_threads(fn, items: list, threads: int):
+    """``map(fn, items)`` in order, on ``threads`` threads when more than one."""
+    if threads <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    # HiGHS prints its banner on the first instance of a process (and
+    # new_highs hides it by pointing stdout away for a moment): make that
+    # instance here, before other threads might print
+    new_highs()
+    with ThreadPoolExecutor(threads) as pool:
+        yield from pool.map(fn, items)
+
+
+def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None, threads: int | None = None) -> dict[str, dict[str, MarketResult]]:
     """Solve the baseline and the scenarios of ``case``, mineral by mineral.
 
     Returns ``results[scenario][mineral]``.  Minerals are independent
@@ -50,7 +81,9 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     from the baseline solution; a mineral no policy touches keeps the
     baseline result.  ``diagnoses``, if given, receives (scenario,
     :class:`solver.diagnose.Diagnosis`) for every ill-posed market or idle
-    policy found before solving.
+    policy found before solving.  Markets are solved on ``threads``
+    threads (default :func:`default_threads`); the results do not depend
+    on it.
     """
     known = [s.name for s in case.scenarios]
     for s in scenarios or []:
@@ -59,30 +92,40 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     wanted = [s for s in known if scenarios is None or s in scenarios]
     from .diagnose import diagnose
 
+    threads = default_threads() if threads is None else threads
     markets = list(case.markets.values())
     out: dict[str, dict[str, MarketResult]] = {BASELINE: {}}
     found = diagnoses if diagnoses is not None else []
-    jobs = [(BASELINE, m) for m in markets]
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
+
+    def one(job):
+        sn, m, plan, start = job
+        diag = diagnose(m) if plan is None else diagnose(m, plan, sn)
+        res = solve_market(m) if plan is None else solve_market(m, plan=plan, start=start)
+        return diag, _explained(_dropped(res), diag)
+
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
-        for _, m in jobs:
-            diag = diagnose(m)
+        for m, (diag, res) in zip(markets, in_threads(one, [(BASELINE, m, None, None) for m in markets], threads)):
             found += [(BASELINE, d) for d in diag]
-            out[BASELINE][m.name] = _explained(_dropped(solve_market(m)), diag)
+            out[BASELINE][m.name] = res
             bar.update(1)
         base = {mn: r.solution if r.ok else None for mn, r in out[BASELINE].items()}
+        jobs = []
         for sn in wanted:
             plans = scenario_plans(case, sn, base)
             out[sn] = {}
             for m in markets:
                 if m.name in plans:
-                    diag = diagnose(m, plans[m.name], sn)
-                    found += [(sn, d) for d in diag]
-                    out[sn][m.name] = _explained(_dropped(solve_market(m, plan=plans[m.name], start=base.get(m.name))), diag)
+                    jobs.append((sn, m, plans[m.name], base.get(m.name)))
                 else:
                     out[sn][m.name] = out[BASELINE][m.name]
-                bar.update(1)
-    return out
+                    bar.update(1)
+        for (sn, m, _, _), (diag, res) in zip(jobs, in_threads(one, jobs, threads)):
+            found += [(sn, d) for d in diag]
+            out[sn][m.name] = res
+            bar.update(1)
+    # the order of minerals within a scenario as in the case file
+    return {sn: {m.name: per[m.name] for m in markets} for sn, per in out.items()}
 
 
 def _dropped(res: MarketResult) -> MarketResult:

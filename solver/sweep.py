@@ -30,7 +30,7 @@ import numpy as np
 
 from .case import BASELINE, Case, build_case
 from .errors import CaseError, MineqError
-from .run import _dropped, _Null, scenario_plans
+from .run import _dropped, _Null, in_threads, scenario_plans
 from .solve import MarketResult, solve_market
 
 
@@ -149,42 +149,57 @@ def point_instruments(case: Case, swept: Swept, value: float) -> list:
     return out
 
 
-def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None) -> tuple[Case, dict[str, dict[str, MarketResult]]]:
+def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None, threads: int = 1) -> tuple[Case, dict[str, dict[str, MarketResult]]]:
     """Solve the baseline and every point of ``swept``.
 
     Returns the derived case (scenarios = points) and
     ``results[scenario][mineral]`` like :func:`solver.run.solve_case`.
     Each mineral's program is re-used from point to point when the plan's
     structure allows; every point is verified.  ``minerals`` restricts the
-    solve (the others are left out of the results).
+    solve (the others are left out of the results).  Minerals are
+    independent, so their chains of points can run on ``threads``
+    threads; the results do not depend on it.  The default is one: a
+    chain's re-solves are active-set steps in Python (HiGHS runs only at
+    the baseline), which hold the GIL, so a second thread made a 100-point
+    sweep of the bundled case slower (5.0 s against 4.4 s, measured).
     """
     pcase = point_case(case, swept)
     if minerals is not None:
         pcase.markets = {mn: pcase.markets[mn] for mn in minerals}
     markets = list(pcase.markets.values())
-    results: dict[str, dict[str, MarketResult]] = {BASELINE: {}}
     names = [s.name for s in pcase.scenarios]
     quiet = not progress
     with click.progressbar(length=len(markets) * (1 + len(names)), label="Sweeping", show_pos=True, file=_Null() if quiet else None) as bar:
-        for m in markets:
-            results[BASELINE][m.name] = _dropped(solve_market(m))
+        baseline = {}
+        for m, r in zip(markets, in_threads(solve_market, markets, threads)):
+            baseline[m.name] = _dropped(r)
             bar.update(1)
-        base = {mn: r.solution if r.ok else None for mn, r in results[BASELINE].items()}
-        models: dict[str, object] = {}
-        last = dict(base)
-        for sn in names:
-            plans = scenario_plans(pcase, sn, base)
-            results[sn] = {}
-            for m in markets:
-                if m.name not in plans:
-                    results[sn][m.name] = results[BASELINE][m.name]
-                else:
-                    r = solve_market(m, plan=plans[m.name], start=last.get(m.name) or base.get(m.name), reuse=models.get(m.name))
-                    models[m.name] = r.model
-                    if r.ok:
-                        last[m.name] = r.solution
-                    results[sn][m.name] = _dropped(r)
-                bar.update(1)
+        base = {mn: r.solution if r.ok else None for mn, r in baseline.items()}
+        plans = {sn: scenario_plans(pcase, sn, base) for sn in names}
+
+        def chain(m) -> list[MarketResult]:
+            # one mineral through every point, each solve starting from the
+            # program and the prices of the point before
+            model, last, out = None, base.get(m.name), []
+            for sn in names:
+                plan = plans[sn].get(m.name)
+                if plan is None:
+                    out.append(baseline[m.name])
+                    continue
+                r = solve_market(m, plan=plan, start=last or base.get(m.name), reuse=model)
+                model = r.model
+                if r.ok:
+                    last = r.solution
+                out.append(_dropped(r))
+            return out
+
+        chains = {}
+        for m, out in zip(markets, in_threads(chain, markets, threads)):
+            chains[m.name] = out
+            bar.update(len(names))
+    results: dict[str, dict[str, MarketResult]] = {BASELINE: baseline}
+    for k, sn in enumerate(names):
+        results[sn] = {m.name: chains[m.name][k] for m in markets}
     return pcase, results
 
 

@@ -105,3 +105,20 @@ def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
     assert len(r.output.splitlines()) <= 40
     r = CliRunner().invoke(main, ["verify", "mineq-results/critical-minerals-54.nc"])
     assert r.exit_code == 0 and "378 equilibria, 0 failures" in r.output, r.output[-500:]
+
+
+def test_threads_do_not_change_results(solved):
+    """Markets solved on several threads (the default on a multi-core
+    machine) give exactly what one thread gives: every market is its own
+    program with its own HiGHS instance, and nothing is shared."""
+    case, results, _ = solved
+    one = solve_case(case, threads=1)
+    many = solve_case(case, threads=3)
+    assert list(one) == list(many) == list(results)
+    for sn in one:
+        assert list(one[sn]) == list(many[sn]) == list(case.markets)
+        for mn in one[sn]:
+            a, b = one[sn][mn], many[sn][mn]
+            assert a.status == b.status and a.method == b.method and a.iterations == b.iterations
+            np.testing.assert_array_equal(a.solution.price, b.solution.price)
+            np.testing.assert_array_equal(a.solution.flow, b.solution.flow)

@@ -185,3 +185,22 @@ def test_cli_sweep_and_target(tmp_path):
     assert f"level = {nir_level(0.25):.6g}" in r4.output.replace("level = 91.428571", "level = 91.4286")
     r5 = cli.invoke(main, ["target", str(case), "-s", "mip", "-p", "level", "-i", "net_import_reliance[B]", "-v", "0.9", "--range", "80:105"])
     assert r5.exit_code != 0 and "cannot reach 0.9" in r5.output and "Traceback" not in r5.output
+
+
+def test_sweep_threads_do_not_change_results():
+    """Chains of points on several threads give exactly what one thread gives."""
+    from solver.cli import bundled_case_path
+    from solver.case import load_case
+
+    bundled = load_case(bundled_case_path())
+    swept = parse_set("level_vs_baseline=1:1.4:6", bundled, "partner-floor-club")
+    picked = list(bundled.markets)[:6]
+    _, one = sweep_case(bundled, swept, minerals=picked, threads=1)
+    _, two = sweep_case(bundled, swept, minerals=picked, threads=2)
+    assert list(one) == list(two)
+    for sn in one:
+        assert list(one[sn]) == list(two[sn]) == picked
+        for mn in picked:
+            assert one[sn][mn].ok and two[sn][mn].ok
+            np.testing.assert_array_equal(one[sn][mn].solution.price, two[sn][mn].solution.price)
+            np.testing.assert_array_equal(one[sn][mn].solution.flow, two[sn][mn].solution.flow)
