@@ -79,6 +79,14 @@ class Market:
         return o, d
 
     @cached_property
+    def route_table(self) -> dict[str, dict[str, dict[str, int]]]:
+        """``route_table[stage][origin][destination]``: the route's index in :attr:`route_list`."""
+        table: dict[str, dict[str, dict[str, int]]] = {}
+        for i, (s, o, d) in enumerate(self.route_list):
+            table.setdefault(s, {}).setdefault(o, {})[d] = i
+        return table
+
+    @cached_property
     def route_costs(self) -> np.ndarray:
         """Unit transport cost per route of :attr:`route_list`."""
         return np.array([self.routes[k] for k in self.route_list], dtype=float)

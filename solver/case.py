@@ -72,11 +72,16 @@ class Case:
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical inputs: equal digests, equal inputs."""
-        return hashlib.sha256(canonical_json(self.data).encode()).hexdigest()
+        return digest_of(canonical_json(self.data))
 
 
 def canonical_json(data: dict) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def digest_of(text: str) -> str:
+    """The digest of a case's canonical JSON (:attr:`Case.digest`)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------

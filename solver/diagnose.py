@@ -42,25 +42,24 @@ def _open_routes(market: Market, plan) -> set[int]:
 
 def _supplied(market: Market, plan) -> set[int]:
     """Nodes some supply can reach (through routes and processing)."""
-    nidx = {n: i for i, n in enumerate(market.nodes)}
-    routes = market.route_list
-    open_ = _open_routes(market, plan)
+    nidx = market._node_position
+    ro, rd = market.route_nodes
+    # edges along which goods can move: open routes and working processes
+    succ: dict[int, list[int]] = {}
+    for i in _open_routes(market, plan):
+        succ.setdefault(int(ro[i]), []).append(int(rd[i]))
+    for p in market.processes:
+        if p.cost.upper > 0:
+            succ.setdefault(nidx[(p.source, p.region)], []).append(nidx[(p.target, p.region)])
     reach = {nidx[k] for k, c in market.supply.items() if c.upper > 0}
     if plan is not None:
         reach |= {n for n, r in enumerate(plan.release) if r > 0}
-    changed = True
-    while changed:
-        changed = False
-        for i in open_:
-            s, o, d = routes[i]
-            if nidx[(s, o)] in reach and nidx[(s, d)] not in reach:
-                reach.add(nidx[(s, d)])
-                changed = True
-        for p in market.processes:
-            src, dst = nidx[(p.source, p.region)], nidx[(p.target, p.region)]
-            if src in reach and dst not in reach and p.cost.upper > 0:
-                reach.add(dst)
-                changed = True
+    todo = list(reach)
+    while todo:
+        for nxt in succ.get(todo.pop(), ()):
+            if nxt not in reach:
+                reach.add(nxt)
+                todo.append(nxt)
     return reach
 
 

@@ -23,7 +23,7 @@ import xarray as xr
 from models.market import Solution
 
 from . import __version__
-from .case import Case, build_case, canonical_json
+from .case import Case, build_case, canonical_json, digest_of
 from .errors import MineqError
 from .solve import MarketResult
 from .statistics import WELFARE_ITEMS, nan_to_zero, concentration, floor_payments, objective, supply_shares, trade, welfare, welfare_change
@@ -280,14 +280,15 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         if v in ds:
             ds[v].attrs["units"] = u
     worst = float(np.nanmax(resid)) if np.isfinite(resid).any() else float("nan")
+    text = canonical_json(case.data)  # once: the stored inputs and their digest
     ds.attrs.update(
         {
             "title": f"mineq results for case '{case.name}'",
             "case_name": case.name,
             "case_description": case.description,
             "base_year": case.base_year if case.base_year is not None else "",
-            "input_hash": case.digest,
-            "case_json": canonical_json(case.data),
+            "input_hash": digest_of(text),
+            "case_json": text,
             "max_residual": worst,
             "all_equilibria": int(all(r.ok for sc in results.values() for r in sc.values())),
             "Conventions": "CF-1.8; NaN marks combinations that do not exist",

@@ -34,7 +34,10 @@ class Verification:
     """Residuals of every condition, keyed by condition name.
 
     ``labels[name][i]`` says where residual ``residuals[name][i]`` sits
-    (node, route or process) so that a failure can be reported.
+    (node, route or process) so that a failure can be reported; it may be
+    given as a function that makes the list, called only when a report
+    needs it (the solve loop verifies thousands of points and reads only
+    the largest residual of most).
     """
 
     residuals: dict[str, np.ndarray] = field(default_factory=dict)
@@ -62,11 +65,18 @@ class Verification:
     def ok(self) -> bool:
         return math.isfinite(self.max_residual) and self.max_residual <= self.tolerance
 
+    def where(self, name: str) -> list[str]:
+        """The labels of condition ``name``, one per residual."""
+        labels = self.labels[name]
+        if callable(labels):
+            labels = self.labels[name] = list(labels())
+        return labels
+
     def worst(self, n: int = 3) -> list[tuple[float, str, str]]:
         """The ``n`` largest residuals as (value, condition, where)."""
         rows = []
         for name, vals in self.residuals.items():
-            for v, lab in zip(vals, self.labels[name]):
+            for v, lab in zip(vals, self.where(name)):
                 rows.append((float(v) if math.isfinite(v) else math.inf, name, lab))
         rows.sort(key=lambda r: -r[0])
         return rows[:n]
@@ -115,7 +125,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     price = np.asarray(sol.price, dtype=float)
     # a node nothing touches has no price; every other node needs one
     bad_price = ~np.isfinite(price) & market.connected
-    v.add("price_defined", np.where(bad_price, np.inf, 0.0), [f"price {s}/{r}" for s, r in nodes])
+    v.add("price_defined", np.where(bad_price, np.inf, 0.0), lambda: [f"price {s}/{r}" for s, r in nodes])
 
     S = nan_to_zero(sol.supply)
     D = nan_to_zero(sol.demand)
@@ -146,29 +156,30 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     ro, rd = market.route_nodes
     np.add.at(net, ro, -X)
     np.add.at(net, rd, X)
-    v.add("balance", np.abs(net) / Q, [f"{s}/{r}" for s, r in nodes])
+    v.add("balance", np.abs(net) / Q, lambda: [f"{s}/{r}" for s, r in nodes])
 
     # 2-3. producers and consumers at each node (floors: §3 price_floor)
     floors = plan.supply_floors if plan is not None else {}
-    for side, curves, qty in (("supply", market.supply, S), ("demand", market.demand, D)):
+    # Python floats: the loop below reads one element at a time
+    price_, bonus_ = price.tolist(), bonus.tolist()
+    for side, curves, qty in (("supply", market.supply, S.tolist()), ("demand", market.demand, D.tolist())):
         res, lab, fres, flab = [], [], [], []
         for (s, r), c in curves.items():
             i = nidx[(s, r)]
             if side == "supply" and i in floors:
-                lo, hi = _paid(floors[i], qty[i], price[i] + bonus[i], dq)
+                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], dq)
                 fres.append(max(_range_gap(c, qty[i], lo, dq, hi) / P, _bound_gap(c, qty[i]) / Q))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
-            earned = price[i] + (bonus[i] if side == "supply" else 0.0)
+            earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
             res.append(max(_range_gap(c, qty[i], earned, dq) / P, _bound_gap(c, qty[i]) / Q))
-            lab.append(f"{side} {s}/{r}")
-        absent = [i for i, n in enumerate(nodes) if n not in curves]
+            lab.append((s, r))
         raw = np.asarray(sol.supply if side == "supply" else sol.demand, dtype=float)
-        for i in absent:
-            if np.isfinite(raw[i]) and abs(raw[i]) > 0:
+        for i, n in enumerate(nodes):
+            if n not in curves and np.isfinite(raw[i]) and abs(raw[i]) > 0:
                 res.append(abs(raw[i]) / Q)
-                lab.append(f"{side} {nodes[i][0]}/{nodes[i][1]} (no {side} curve)")
-        v.add(side, res, lab)
+                lab.append(f"{side} {n[0]}/{n[1]} (no {side} curve)")
+        v.add(side, res, lambda lab=lab, side=side: [x if isinstance(x, str) else f"{side} {x[0]}/{x[1]}" for x in lab])
         if flab:
             v.add("price_floor", fres, flab)
 
@@ -185,10 +196,10 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     gap = (landed + rent - price[rd]) / P
     resid = np.maximum.reduce([np.zeros(len(routes)), -X / Q, -gap, np.where(X > dq, gap, 0.0)]) if len(routes) else np.zeros(0)
     res, lab = resid[~special], market.route_labels[~special]
-    bres, blab = resid[special], [f"{label} (border measures)" for label in market.route_labels[special]]
+    bres = resid[special]
     v.add("arbitrage", res, lab)
-    if blab:
-        v.add("border", bres, blab)
+    if bres.size:
+        v.add("border", bres, lambda: [f"{label} (border measures)" for label in market.route_labels[special]])
 
     # 5. processing margins (floors on processors: §2.5)
     pfloors = plan.process_floors if plan is not None else {}
@@ -200,8 +211,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         if i in pfloors:
             lo, hi = _paid(pfloors[i], Y[i], lo, dq)
         res.append(max(_range_gap(p.cost, Y[i], lo - p.theta * p_in, dq, hi - p.theta * p_in) / P, _bound_gap(p.cost, Y[i]) / Q))
-        lab.append(f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else ""))
-    v.add("processing", res, lab)
+    v.add("processing", res, lambda: [f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else "") for i, p in enumerate(market.processes)])
 
     # 6. the policies' own conditions
     if offtakes:

@@ -180,10 +180,10 @@ class Instrument:
     def route_indices(self, market: Market, stage: str, importers: list[str] | None, exporters: list[str] | None) -> list[int]:
         """Indices of allowed routes at ``stage`` from ``exporters`` to ``importers``."""
         out = []
-        for i, (s, o, d) in enumerate(market.route_list):
-            if s == stage and (importers is None or d in importers) and (exporters is None or o in exporters):
-                out.append(i)
-        return out
+        for o, dests in market.route_table.get(stage, {}).items():
+            if exporters is None or o in exporters:
+                out += [i for d, i in dests.items() if importers is None or d in importers]
+        return sorted(out)
 
 
 def origins_of(spec: dict, regions: Regions, key_list: str) -> list[str] | None:
