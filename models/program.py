@@ -47,6 +47,7 @@ import math
 
 import numpy as np
 
+from . import routes as route_generation
 from .active_set import QP, highs_hessian, highs_of, polish, rescue
 from .curves import Linear
 from .market import Market, Solution
@@ -237,6 +238,7 @@ class MarketModel:
         self._hessian = None  # the Hessian diagonal HiGHS holds
         self._last = None  # (col, row, active set) of the last solution: a warm start
         self.ran_highs = False
+        self.route_rounds = 0  # HiGHS solves of the last route generation (models/routes.py)
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
             self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
@@ -498,7 +500,10 @@ class MarketModel:
         baseline's optimum to a scenario's program they mostly are not:
         most such starts fail within 20 steps, so a scenario's first
         solve is HiGHS's.)  A KKT point of this convex program is its optimum;
-        when polish finds none, HiGHS solves.
+        when polish finds none, HiGHS solves: on the whole program, or, for
+        a market with at least :data:`models.routes.MIN_ROUTES` routes, on
+        a few routes at a time (:mod:`models.routes`), then polish on the
+        whole program.
         """
         import highspy
 
@@ -509,10 +514,21 @@ class MarketModel:
                 self.ran_highs = False
                 return self._result(*warm, None)
         self.ran_highs = True
-        h = self.highs
         # the active-set QP can cycle on degenerate markets (zero-cost route
         # cycles with ties); a generous iteration limit catches it early
         options = {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, **(HIGHS_TIGHT if tight else {}), "qp_iteration_limit": max(20000, 20 * self._ncol)}
+        if not tight and len(self._ix["x"]) >= route_generation.MIN_ROUTES:
+            # many routes: HiGHS on a few at a time (models/routes.py)
+            qp = self.qp()
+            got = route_generation.solve(qp, self._ix["x"], *self.market.route_nodes, options)
+            if got is not None:
+                col, row, self.route_rounds = got
+                polished = polish(qp, col, row)
+                active = None
+                if polished is not None:
+                    col, row, active = polished
+                return self._result(col, row, active, None)
+        h = self.highs
         for k, v in options.items():
             h.setOptionValue(k, v)
         h.run()

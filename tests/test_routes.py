@@ -1,0 +1,96 @@
+"""Route generation (models/routes.py) is exact: a market with many routes,
+solved on a few at a time, has the equilibrium of its whole program.
+
+Property: for random dense markets (every ordered pair of 23-26 regions a
+route, 506-650 routes, at or past ``MIN_ROUTES``; a few routes free),
+the generated solve is verified and has the prices and quantities of
+HiGHS on the whole program (both polished).  A closed-form
+market checks that a profitable route the first restriction leaves out
+comes back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import models.routes
+from models.program import MarketModel
+from solver.case import build_case
+from solver.verify import verify
+
+from helpers import case_dict, mineral
+
+@st.composite
+def dense_market(draw):
+    n = draw(st.integers(23, 26))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    regions = [f"R{i:02d}" for i in range(n)]
+    nodes = []
+    for r in regions:
+        p = float(rng.uniform(60, 140))
+        nodes.append({"stage": "refined", "region": r,
+                      "supply": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": float(rng.uniform(0.2, 1.5))},
+                      "demand": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": -float(rng.uniform(0.1, 0.8))}})
+    # a few routes cost nothing: ties between origins, which a restricted
+    # program must not settle differently from the whole one
+    routes = [{"stage": "refined", "origin": a, "destination": b, "cost": float(rng.choice([0.0, rng.uniform(1, 30)], p=[0.05, 0.95]))} for a in regions for b in regions if a != b]
+    return build_case(case_dict(regions, [mineral(nodes=nodes, routes=routes)])).markets["m"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dense_market())
+def test_route_generation_is_exact(mk):
+    assert len(mk.route_list) >= models.routes.MIN_ROUTES
+    gen = MarketModel(mk)
+    sol, _ = gen.solve()
+    assert gen.ran_highs and gen.route_rounds >= 1  # generation was used
+    ver = verify(mk, sol)
+    assert ver.ok, ver.worst(3)
+    whole = MarketModel(mk)
+    old = models.routes.MIN_ROUTES
+    models.routes.MIN_ROUTES = 10**9  # the whole program on HiGHS
+    try:
+        ref, _ = whole.solve()
+    finally:
+        models.routes.MIN_ROUTES = old
+    assert whole.route_rounds == 0
+    assert verify(mk, ref).ok
+    scale = mk.price_scale
+    np.testing.assert_allclose(sol.price, ref.price, rtol=0, atol=1e-7 * scale)
+    np.testing.assert_allclose(sol.supply, ref.supply, rtol=0, atol=1e-7 * mk.quantity_scale)
+    np.testing.assert_allclose(sol.demand, ref.demand, rtol=0, atol=1e-7 * mk.quantity_scale)
+
+
+def test_profitable_left_out_route_returns():
+    """Closed form: two cheap routes into B are in the first restriction,
+    the cheapest origin is far (cost order) but it is the only one with
+    cheap supply; the equilibrium must use it."""
+    n = 24
+    regions = [f"R{i:02d}" for i in range(n)]
+    nodes = [{"stage": "refined", "region": r, "demand": {"form": "linear", "intercept": 100.0, "slope": 1.0}} for r in regions]
+    # only R00 can produce, at marginal cost 10 + S
+    nodes[0]["supply"] = {"form": "linear", "intercept": 10.0, "slope": 1.0}
+    for k in range(1, n):
+        nodes[k]["supply"] = {"form": "linear", "intercept": 200.0, "slope": 1.0, "capacity": 1.0}
+    routes = []
+    for i, a in enumerate(regions):
+        for j, b in enumerate(regions):
+            if a != b:
+                # R00's routes are the dearest, so no first restriction holds them
+                routes.append({"stage": "refined", "origin": a, "destination": b, "cost": 20.0 if i == 0 else float(1 + (7 * i + 3 * j) % 5)})
+    mk = build_case(case_dict(regions, [mineral(nodes=nodes, routes=routes)])).markets["m"]
+    gen = MarketModel(mk)
+    sol, _ = gen.solve()
+    assert gen.route_rounds >= 2
+    assert verify(mk, sol).ok
+    # closed form: price at R00 is p, elsewhere p + 20; R00 supplies all:
+    # S = p - 10 = (100 - p) + 23 (100 - (p + 20))  =>  p = 78
+    p = (10 + 100 + 23 * 80) / 25
+    assert sol.price[mk.node_index("refined", "R00")] == pytest.approx(p, rel=1e-9)
+    for r in regions[1:]:
+        assert sol.price[mk.node_index("refined", r)] == pytest.approx(p + 20, rel=1e-9)
+    assert sol.supply[mk.node_index("refined", "R00")] == pytest.approx(p - 10, rel=1e-9)
