@@ -124,6 +124,15 @@ def read_case(path: str | Path) -> dict:
         raise CaseError(fname, "[tables]", "tables", tables, "a table with keys " + ", ".join(TABLES))
     _check_keys(tables, TABLES, fname, "[tables]")
     shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}") for k in TABLES if k in tables}
+    # shared rows by mineral, in file order (one pass, not one per mineral)
+    by_mineral: dict[str, dict[Any, list[dict]]] = {}
+    for key, rows in shared.items():
+        if key == "minerals":
+            continue
+        for row in rows:
+            if "mineral" not in row:
+                raise CaseError(row["_file"], row["_where"], "mineral", "(missing)", "a mineral column in a shared [tables] table")
+            by_mineral.setdefault(key, {}).setdefault(row["mineral"], []).append(row)
 
     out_minerals = []
     for i, m in enumerate(minerals):
@@ -147,12 +156,8 @@ def read_case(path: str | Path) -> dict:
                 m[key] = [dict(e, _file=m["_file"], _where=f"{where}, {key} entry {j + 1}") if isinstance(e, dict) else e for j, e in enumerate(val)]
             else:
                 raise CaseError(m["_file"], where, key, val, "an array of tables or the name of a CSV file")
-            if key in shared:
-                for row in shared[key]:
-                    if "mineral" not in row:
-                        raise CaseError(row["_file"], row["_where"], "mineral", "(missing)", "a mineral column in a shared [tables] table")
-                    if row["mineral"] == name:
-                        m[key].append({k: v for k, v in row.items() if k != "mineral"})
+            for row in by_mineral.get(key, {}).get(name, []):
+                m[key].append({k: v for k, v in row.items() if k != "mineral"})
         for key in ("nodes", "routes", "processing"):
             for e in m[key]:
                 if isinstance(e, dict) and e.get("_file", "").endswith(".csv"):
