@@ -53,9 +53,9 @@ class Verification:
         self.residuals[name] = vals
         self.labels[name] = labels
         if vals.size:
+            worst = float(vals.max())  # NaN if any residual is NaN
             # a NaN residual is a failed check, never one that max() skips
-            worst = float(np.max(np.where(np.isnan(vals), np.inf, vals)))
-            self._max = max(self._max, worst)
+            self._max = max(self._max, math.inf if math.isnan(worst) else worst)
 
     @property
     def max_residual(self) -> float:
