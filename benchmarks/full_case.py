@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from models.program import MarketModel  # noqa: E402
-from solver.case import BASELINE, load_case  # noqa: E402
+from solver.case import load_case  # noqa: E402
 from solver.results import _versions, to_dataset, write  # noqa: E402
 from solver.run import default_threads, in_threads, solve_case  # noqa: E402
 

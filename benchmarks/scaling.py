@@ -34,32 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from models.program import MarketModel  # noqa: E402
 from solver.case import build_case  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from helpers import case_dict, random_linear_market  # noqa: E402
 from solver.verify import verify  # noqa: E402
 
 
 def market(n: int, dense: bool, seed: int):
-    rng = np.random.default_rng(seed)
-    regions = [f"R{i:03d}" for i in range(n)]
-    nodes = []
-    for r in regions:
-        p = float(rng.uniform(80, 120))
-        nodes.append({"stage": "refined", "region": r,
-                      "supply": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": float(rng.uniform(0.2, 1.5))},
-                      "demand": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": -float(rng.uniform(0.1, 0.8))}})
-    pairs = set()
-    if dense:
-        pairs = {(a, b) for a in range(n) for b in range(n) if a != b}
-    else:
-        for a in range(n):
-            for d in (1, 2):
-                pairs |= {(a, (a + d) % n), ((a + d) % n, a)}
-            for h in range(3):
-                if a != h:
-                    pairs |= {(a, h), (h, a)}
-    routes = [{"stage": "refined", "origin": regions[a], "destination": regions[b], "cost": float(rng.uniform(2, 15))} for a, b in sorted(pairs)]
-    data = {"_file": "scaling.toml", "case": {"name": "scaling", "regions": regions}, "groups": {}, "scenarios": [],
-            "minerals": [{"name": "m", "stages": ["refined"], "quantity_unit": "kt", "price_unit": "USD/kg", "default_transport_cost": "none", "nodes": nodes, "routes": routes, "processing": []}]}
-    return build_case(data).markets["m"]
+    regions, mineral = random_linear_market(n, np.random.default_rng(seed), dense=dense)
+    return build_case(case_dict(regions, [mineral], name="scaling")).markets["m"]
 
 
 def run(n: int, dense: bool, seed: int) -> dict:

@@ -1,4 +1,4 @@
-"""Small builders shared by the tests."""
+"""Small builders shared by the tests (and the scaling benchmark)."""
 
 from __future__ import annotations
 
@@ -46,3 +46,32 @@ def node_value(market, arr, stage, region):
 
 def flow_value(market, sol, stage, o, d):
     return sol.flow[market.route_list.index((stage, o, d))]
+
+
+def random_linear_market(n, rng, dense=True, price=(80.0, 120.0), cost=(2.0, 15.0), free_share=0.0):
+    """A one-stage mineral 'm' on ``n`` regions (``R000``...): a linear
+    supply and demand in every region through a random reference point,
+    and routes between every ordered pair (``dense``) or from each region
+    to its two neighbours either way round a ring and to and from three
+    hubs.  ``free_share`` of the routes cost nothing (ties).  Returns
+    (regions, mineral dict); shared by tests/test_routes.py and
+    benchmarks/scaling.py."""
+    regions = [f"R{i:03d}" for i in range(n)]
+    nodes = []
+    for r in regions:
+        p = float(rng.uniform(*price))
+        nodes.append({"stage": "refined", "region": r,
+                      "supply": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": float(rng.uniform(0.2, 1.5))},
+                      "demand": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": -float(rng.uniform(0.1, 0.8))}})
+    if dense:
+        pairs = {(a, b) for a in range(n) for b in range(n) if a != b}
+    else:
+        pairs = set()
+        for a in range(n):
+            for d in (1, 2):
+                pairs |= {(a, (a + d) % n), ((a + d) % n, a)}
+            for h in range(3):
+                if a != h:
+                    pairs |= {(a, h), (h, a)}
+    routes = [{"stage": "refined", "origin": regions[a], "destination": regions[b], "cost": 0.0 if rng.random() < free_share else float(rng.uniform(*cost))} for a, b in sorted(pairs)]
+    return regions, mineral(nodes=nodes, routes=routes)

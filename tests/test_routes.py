@@ -21,7 +21,7 @@ from models.program import MarketModel
 from solver.case import build_case
 from solver.verify import verify
 
-from helpers import case_dict, mineral
+from helpers import case_dict, mineral, random_linear_market
 
 def _whole(solve):
     """``solve()`` with route generation off: HiGHS on the whole program."""
@@ -36,19 +36,11 @@ def _whole(solve):
 @st.composite
 def dense_market(draw):
     n = draw(st.integers(23, 26))
-    seed = draw(st.integers(0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
-    regions = [f"R{i:02d}" for i in range(n)]
-    nodes = []
-    for r in regions:
-        p = float(rng.uniform(60, 140))
-        nodes.append({"stage": "refined", "region": r,
-                      "supply": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": float(rng.uniform(0.2, 1.5))},
-                      "demand": {"form": "linear", "price": p, "quantity": float(rng.uniform(1, 100)), "elasticity": -float(rng.uniform(0.1, 0.8))}})
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     # a few routes cost nothing: ties between origins, which a restricted
     # program must not settle differently from the whole one
-    routes = [{"stage": "refined", "origin": a, "destination": b, "cost": float(rng.choice([0.0, rng.uniform(1, 30)], p=[0.05, 0.95]))} for a in regions for b in regions if a != b]
-    return build_case(case_dict(regions, [mineral(nodes=nodes, routes=routes)])).markets["m"]
+    regions, m = random_linear_market(n, rng, price=(60.0, 140.0), cost=(1.0, 30.0), free_share=0.05)
+    return build_case(case_dict(regions, [m])).markets["m"]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
