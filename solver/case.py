@@ -385,10 +385,10 @@ def _provenance(d: dict, file: str, where: str) -> None:
         raise CaseError(file, where, "confidence", conf, "one of " + ", ".join(CONFIDENCE_LABELS))
 
 
-def _regions_ref(value, file, where, key, regions, groups) -> list[str]:
+def _regions_ref(value, file, where, key, reg: Regions) -> list[str]:
     """Regions named by ``value`` (a region, ``"@group"`` or a list of them)."""
     try:
-        return Regions(list(regions), groups).resolve(value, key)
+        return reg.resolve(value, key)
     except SpecError as err:
         raise CaseError(file, where, err.field, err.value, err.expected) from None
 
@@ -450,14 +450,15 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                     if o != d:
                         routes[(s, o, d)] = float(dtc)
     explicit: dict = {}
+    reg = Regions(list(regions), groups)
     for e in sorted(m.get("routes", []), key=lambda e: isinstance(e, dict) and "stage" in e):
         if not isinstance(e, dict):
             raise CaseError(file, where, "routes", e, "a table per route")
         f, w = e.get("_file", file), e.get("_where", where)
         _check_keys(e, ROUTE_KEYS, f, w)
         _provenance(e, f, w)
-        origins = _regions_ref(e.get("origin", "(missing)"), f, w, "origin", regions, groups)
-        dests = _regions_ref(e.get("destination", "(missing)"), f, w, "destination", regions, groups)
+        origins = _regions_ref(e.get("origin", "(missing)"), f, w, "origin", reg)
+        dests = _regions_ref(e.get("destination", "(missing)"), f, w, "destination", reg)
         st = e.get("stage")
         if st is not None and st not in stages:
             raise CaseError(f, w, "stage", st, f"a stage of {name}: " + ", ".join(stages) + " (or no stage: all stages)")
