@@ -32,7 +32,7 @@ from .active_set import QP, highs_of
 #: against 41 ms generated)
 MIN_ROUTES = 500
 #: the cheapest routes into and out of each node that start in the program
-FIRST = 2
+FIRST = 3
 #: at most this many profitable routes per destination return per round:
 #: the first rounds' prices are rough, and taking every route they make
 #: look profitable would bring back most of the program
