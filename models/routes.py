@@ -38,8 +38,10 @@ FIRST = 3
 #: look profitable would bring back most of the program
 PER_ROUND = 3
 #: a left-out route returns when its reduced cost (program units: prices
-#: near one) is below minus this
-TOL = 1e-9
+#: near one) is below minus this: polish's own tolerance, so that a route
+#: polish would call optimal at zero is not brought back (routes tied at
+#: zero profit would otherwise return a few per round for nothing)
+TOL = 1e-7
 
 
 def restricted(qp: QP, cols: np.ndarray) -> QP:
