@@ -68,8 +68,13 @@ def in_threads(fn, items: list, threads: int):
     # new_highs hides it by pointing stdout away for a moment): make that
     # instance here, before other threads might print
     new_highs()
-    with ThreadPoolExecutor(threads) as pool:
+    pool = ThreadPoolExecutor(threads)
+    try:
         yield from pool.map(fn, items)
+    finally:
+        # an error, Ctrl-C or a consumer that stops early: the markets not
+        # yet started are dropped, not solved before the error surfaces
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None, threads: int | None = None) -> dict[str, dict[str, MarketResult]]:

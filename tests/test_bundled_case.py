@@ -122,3 +122,27 @@ def test_threads_do_not_change_results(solved):
             assert a.status == b.status and a.method == b.method and a.iterations == b.iterations
             np.testing.assert_array_equal(a.solution.price, b.solution.price)
             np.testing.assert_array_equal(a.solution.flow, b.solution.flow)
+
+
+def test_an_error_on_a_thread_stops_the_queue():
+    """A failing job (or Ctrl-C) surfaces at once: the jobs not yet
+    started are dropped, not run first."""
+    import threading
+    import time
+
+    from solver.run import in_threads
+
+    ran = []
+    lock = threading.Lock()
+
+    def job(k):
+        if k == 0:
+            raise RuntimeError("market 0 failed")
+        time.sleep(0.01)
+        with lock:
+            ran.append(k)
+        return k
+
+    with pytest.raises(RuntimeError, match="market 0 failed"):
+        list(in_threads(job, list(range(200)), 2))
+    assert len(ran) < 20
