@@ -47,6 +47,7 @@ import math
 
 import numpy as np
 
+from . import hot_start
 from . import routes as route_generation
 from .active_set import QP, highs_hessian, highs_of, polish, rescue
 from .curves import Linear
@@ -239,9 +240,59 @@ class MarketModel:
         self._last = None  # (col, row, active set) of the last solution: a warm start
         self.ran_highs = False
         self.route_rounds = 0  # HiGHS solves of the last route generation (models/routes.py)
+        self._hot = None  # a hot_start.Start for the next HiGHS run
+        self._block_keys = self._row_keys = None
+        self.hot_started = False  # the last HiGHS run started from one
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
             self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+
+    # -- names of columns and rows (hot starts carry values by name) ------
+    def block_keys(self) -> list[tuple]:
+        """A name per block column that another program of the same market
+        gives the same block: (owner kind, owner, k-th block of the owner).
+        Flows are named by :attr:`Market.route_list` order, credits by
+        ``self._credited``."""
+        if self._block_keys is None:  # fixed: a re-linearisation replaces blocks in place
+            keys, seen = [], {}
+            for pos, _ in self._blocks:
+                kind, owner, _ = self._owners[pos]
+                k = seen[(kind, owner)] = seen.get((kind, owner), -1) + 1
+                keys.append((kind, owner, k))
+            self._block_keys = keys
+        return self._block_keys
+
+    def column_scale(self) -> np.ndarray:
+        """Natural units (of Q) per unit of each column."""
+        return np.concatenate([self._f, self._g, self._fu])
+
+    def row_keys(self) -> list[tuple]:
+        """A name per row: (group, node, process, or the routes it sums)."""
+        if self._row_keys is not None:  # fixed: plans of one structure only
+            return self._row_keys
+        keys: list = [None] * self._nrow
+        named = {
+            "balance": [int(n) for n in self._ix["nodes"]],
+            "floor": list(self._floor_nodes),
+            "credit": list(self._credited),
+            "quota": [tuple(q.routes) for q in (self.plan.quotas if self.plan is not None else [])],
+            "origin": [(r.node, tuple(r.routes)) for r in (self.plan.origin_rules if self.plan is not None else [])],
+        }
+        for name in ROWS:
+            for i, who in zip(self._ix[name], named[name]):
+                keys[i] = (name, who)
+        self._row_keys = keys
+        return keys
+
+    def start_basis(self):
+        """The last HiGHS run's basis and solution, for :meth:`hot_start` of
+        another program of this market (None if HiGHS did not solve this one)."""
+        return hot_start.export(self)
+
+    def hot_start(self, start) -> None:
+        """Start the next HiGHS run from ``start`` (:meth:`start_basis` of a
+        neighbouring program, e.g. the baseline's); see :mod:`models.hot_start`."""
+        self._hot = start
 
     def _owner_node(self, owner) -> int:
         kind, idx, _ = owner
@@ -531,7 +582,21 @@ class MarketModel:
         h = self.highs
         for k, v in options.items():
             h.setOptionValue(k, v)
+        hot = self._hot is not None and not tight and hot_start.apply(self, h, self._hot)
+        self._hot = None
         h.run()
+        polished = None
+        if hot:
+            h.setOptionValue("qp_allow_hot_start", False)
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                raw = h.getSolution()
+                polished = polish(self.qp(), np.asarray(raw.col_value), np.asarray(raw.row_dual))
+            if polished is None:
+                # HiGHS did not finish the hot start well (#2521): solve cold
+                h.clearSolver()
+                h.run()
+                hot = False
+        self.hot_started = hot
         status = h.getModelStatus()
         if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
             # cycling, HiGHS's own error exit on degenerate programs, or an
@@ -549,7 +614,8 @@ class MarketModel:
             col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
             obj = h.getInfo().objective_function_value
             active = None
-            polished = polish(self.qp(), col, row)
+            if polished is None:
+                polished = polish(self.qp(), col, row)
             if polished is not None:
                 col, row, active = polished
         return self._result(col, row, active, obj)

@@ -103,10 +103,17 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     found = diagnoses if diagnoses is not None else []
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
 
+    bases: dict[str, object] = {}  # each baseline program's HiGHS basis, to hot-start its scenarios
+
     def one(job):
         sn, m, plan, start = job
         diag = diagnose(m) if plan is None else diagnose(m, plan, sn)
-        res = solve_market(m) if plan is None else solve_market(m, plan=plan, start=start)
+        if plan is None:
+            res = solve_market(m)
+            if res.model is not None:
+                bases[m.name] = res.model.start_basis()
+        else:
+            res = solve_market(m, plan=plan, start=start, basis=bases.get(m.name))
         return diag, _explained(_dropped(res), diag)
 
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:

@@ -153,6 +153,7 @@ def solve_market(
     memory: int = 5,
     damping: float = 1.0,
     reuse: MarketModel | None = None,
+    basis=None,
 ) -> MarketResult:
     """Solve and verify one market; never raises for solver trouble.
 
@@ -163,7 +164,9 @@ def solve_market(
     fixed point (``memory=0, damping=1``: the plain iteration).
     ``reuse`` is the model of an earlier result: when ``plan`` has the
     same structure (a sweep over a level), it is updated in place and
-    re-solved from its last basis instead of rebuilt.
+    re-solved from its last basis instead of rebuilt.  ``basis``
+    (:meth:`models.program.MarketModel.start_basis` of the baseline's
+    program) hot-starts HiGHS on a new program (:mod:`models.hot_start`).
     """
     if plan is not None:
         market = plan.market
@@ -173,6 +176,8 @@ def solve_market(
         model = reuse
     else:
         model = MarketModel(market, plan)
+        if basis is not None:
+            model.hot_start(basis)
     times["build"] = time.perf_counter() - t0
     times["solve"] = times["verify"] = 0.0
     wedged = plan is not None and plan.price_dependent

@@ -170,8 +170,9 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     names = [s.name for s in pcase.scenarios]
     quiet = not progress
     with click.progressbar(length=len(markets) * (1 + len(names)), label="Sweeping", show_pos=True, file=_Null() if quiet else None) as bar:
-        baseline = {}
+        baseline, bases = {}, {}
         for m, r in zip(markets, in_threads(solve_market, markets, threads)):
+            bases[m.name] = r.model.start_basis() if r.model is not None else None
             baseline[m.name] = _dropped(r)
             bar.update(1)
         base = {mn: r.solution if r.ok else None for mn, r in baseline.items()}
@@ -186,7 +187,7 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
                 if plan is None:
                     out.append(baseline[m.name])
                     continue
-                r = solve_market(m, plan=plan, start=last or base.get(m.name), reuse=model)
+                r = solve_market(m, plan=plan, start=last or base.get(m.name), reuse=model, basis=bases[m.name])
                 model = r.model
                 if r.ok:
                     last = r.solution

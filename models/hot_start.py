@@ -1,0 +1,131 @@
+"""Hot starts of HiGHS's active-set QP from a neighbouring program.
+
+A scenario's program is the baseline's plus a few policy columns and rows
+(floors, credits, quotas, rules of origin) and other numbers.  HiGHS 1.16
+can start its active-set QP from a given solution and basis, but only
+when the option ``qp_allow_hot_start`` is on (off by default: HiGHS issue
+#2521, a hot start that can call a point optimal wrongly).  So the
+baseline's final HiGHS basis and solution are carried over by column and
+row *name* (:meth:`models.program.MarketModel.column_keys`), in natural
+units (the two programs may scale a node differently), and the new
+policy rows start inactive (their slacks basic), which keeps the basis
+square and regular; new columns start at their lower bound.
+
+Nothing here is trusted: the solve polishes HiGHS's answer on the
+program (:func:`models.active_set.polish`), solves again cold when HiGHS
+does not report an optimum or polish finds no KKT point, and the
+verifier judges the result.  Measured on the bundled case's 215 scenario
+programs: 11 810 QP iterations instead of 20 997, the same optima.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+#: HiGHS's basis statuses by their integer codes (kLower = 0, kBasic = 1,
+#: kUpper = 2, kZero = 3, kNonbasic = 4)
+LOWER, BASIC, UPPER = 0, 1, 2
+
+
+@dataclass
+class Start:
+    """A solved program's HiGHS basis and solution, by column and row name.
+
+    ``value`` (natural units) and ``col_status`` (HiGHS status codes) are
+    in that program's column order: blocks named by ``blocks`` (name ->
+    position), then one flow per route of ``routes``, then one credit per
+    process of ``credited``; ``row_status[name]`` is a row's code.
+    """
+
+    blocks: dict
+    routes: list
+    credited: dict
+    value: np.ndarray
+    col_status: np.ndarray
+    row_status: dict
+
+
+def export(model) -> Start | None:
+    """The basis and solution of ``model``'s last HiGHS run, or None when
+    HiGHS has not run on it (a program solved by route generation or by
+    polish alone)."""
+    import highspy
+
+    h = model._highs
+    if h is None or h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    basis = h.getBasis()
+    if not basis.valid:
+        return None
+    return Start(
+        {k: i for i, k in enumerate(model.block_keys())},
+        model.market.route_list,
+        {k: j for j, k in enumerate(model._credited)},
+        np.asarray(h.getSolution().col_value) * model.column_scale(),
+        np.array([int(c) for c in basis.col_status], dtype=np.int8),
+        dict(zip(model.row_keys(), (int(r) for r in basis.row_status))),
+    )
+
+
+def _positions(model, start: Start) -> np.ndarray:
+    """Per column of ``model``, its position in ``start`` (-1: new)."""
+    nb, nr = len(start.blocks), len(start.routes)
+    routes = model.market.route_list
+    if routes is start.routes or routes == start.routes:
+        flows = nb + np.arange(nr)
+    else:
+        where = {r: nb + i for i, r in enumerate(start.routes)}
+        flows = np.array([where.get(r, -1) for r in routes], dtype=int)
+    return np.concatenate([
+        np.array([start.blocks.get(k, -1) for k in model.block_keys()], dtype=int),
+        flows,
+        np.array([nb + nr + start.credited[k] if k in start.credited else -1 for k in model._credited], dtype=int),
+    ])
+
+
+def apply(model, h, start: Start) -> bool:
+    """Hand ``start`` to ``h`` (the HiGHS instance holding ``model``'s
+    program) and allow the hot start.  Returns False, changing nothing,
+    when the carried basis does not fit the program (a bound it sat on
+    is gone, or it is not square)."""
+    import highspy
+
+    num = model.numbers()
+    lo, up = num["lower"], num["upper"]
+    at = _positions(model, start)
+    known = at >= 0
+    status = np.where(known, start.col_status[at], LOWER)
+    value = np.where(known, start.value[at] / model.column_scale(), 0.0)
+    # at a bound: the bound of this program; elsewhere: the value, inside them
+    value = np.where(status == LOWER, lo, np.where(status == UPPER, up, np.clip(value, lo, up)))
+    if not np.all(np.isfinite(value)):
+        return False
+    rows = np.array([start.row_status.get(k, BASIC) for k in model.row_keys()], dtype=np.int8)
+    if np.count_nonzero(status == BASIC) + np.count_nonzero(rows == BASIC) != len(rows):
+        return False
+    sol = highspy.HighsSolution()
+    sol.col_value = value
+    sol.value_valid = True
+    basis = highspy.HighsBasis()
+    codes = _statuses()
+    basis.col_status = [codes[c] for c in status.tolist()]
+    basis.row_status = [codes[c] for c in rows.tolist()]
+    basis.valid = True
+    # the solution first: passing one invalidates the basis (HiGHS #2521)
+    if h.setSolution(sol) != highspy.HighsStatus.kOk or h.setBasis(basis) != highspy.HighsStatus.kOk:
+        h.clearSolver()
+        return False
+    h.setOptionValue("qp_allow_hot_start", True)
+    return True
+
+
+@lru_cache(maxsize=None)
+def _statuses() -> dict:
+    """HiGHS's basis statuses by code."""
+    import highspy
+
+    return {int(c): c for c in highspy.HighsBasisStatus.__members__.values()}
