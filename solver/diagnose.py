@@ -114,6 +114,9 @@ def _unbounded(mk: Market, tag: str) -> list[Diagnosis]:
     out = []
     sup = {n: _limit_price(c) for n, c in mk.supply.items()}
     dem = {n: _limit_price(c) for n, c in mk.demand.items()}
+    if not sup or not dem or min(sup.values()) >= max(dem.values()):
+        # transport costs are >= 0: no supply can undercut any demand's limit
+        return out
     pairs = [(n, n, 0.0) for n in sup if n in dem]
     pairs += [((s, o), (s, d), t) for (s, o, d), t in mk.routes.items() if (s, o) in sup and (s, d) in dem]
     for a, b, t in pairs:
