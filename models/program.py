@@ -545,16 +545,16 @@ class MarketModel:
         ``tight`` uses :data:`HIGHS_TIGHT` instead of :data:`HIGHS_OPTIONS`.
         A re-solve first tries
         :func:`models.active_set.polish` from the last optimum's active
-        set, because HiGHS's QP solver cannot hot start (1.16) and between
-        nearby programs (a sweep, the next fixed-point step) a few
-        active-set steps are much cheaper than a cold solve.  (From a
-        baseline's optimum to a scenario's program they mostly are not:
-        most such starts fail within 20 steps, so a scenario's first
-        solve is HiGHS's.)  A KKT point of this convex program is its optimum;
-        when polish finds none, HiGHS solves: on the whole program, or, for
-        a market with at least :data:`models.routes.MIN_ROUTES` routes, on
-        a few routes at a time (:mod:`models.routes`), then polish on the
-        whole program.
+        set: between nearby programs (a sweep, the next fixed-point step)
+        a few active-set steps are much cheaper than a HiGHS run.  (From a
+        baseline's optimum to a scenario's program they are not: measured
+        on the bundled case, 91 of 215 such starts reach a KKT point, so a
+        scenario's first solve is HiGHS's, hot-started from the baseline's
+        basis when :meth:`hot_start` gave one.)  A KKT point of this convex
+        program is its optimum; when polish finds none, HiGHS solves: on
+        the whole program, or, for a market with at least
+        :data:`models.routes.MIN_ROUTES` routes, on a few routes at a time
+        (:mod:`models.routes`), then polish on the whole program.
         """
         import highspy
 
