@@ -7,9 +7,11 @@ Times in one process, after one warm-up run (imports), repeated
 programs, solve them -- HiGHS, polish, fixed points, fallbacks -- and
 verify every one, on ``--threads`` threads; the per-market phases are
 also shown summed), results (Dataset + NetCDF write) and total.  In the
-same run, HiGHS alone re-solves every program mineq passed it (matrices
-taken from the built models; model building not counted), on one thread
-and on ``--threads``: the floor of what the solver itself costs.  The
+same run, HiGHS alone solves every program mineq passed it, cold
+(snapshots of the programs, built into HiGHS models as mineq builds them,
+outside the clock), on one thread and on ``--threads``: the floor of
+what the solver itself costs (mineq's own runs are partly hot-started,
+``models/hot_start.py``).  The
 ratio mineq / floor is reported with both on one thread (the same work
 on the same resources) and both threaded.  The JSON records the commit,
 machine, versions and thread count so results can be tracked.
