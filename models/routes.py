@@ -28,7 +28,7 @@ from .active_set import QP, highs_of
 
 #: a market with at least this many routes is solved by route generation;
 #: below, HiGHS on the whole program is as fast or faster (measured,
-#: benchmarks/scaling.py: 132 routes, 12 regions, 4 ms generated against
+#: 132 routes, 12 regions, 8 ms generated against
 #: 2 ms whole; 600 routes, 25 regions, 10 ms against 14 ms; 2 450 routes,
 #: 50 regions, 40 ms against 182 ms)
 MIN_ROUTES = 500
