@@ -71,6 +71,13 @@ class QP:
     sense: float
     H: np.ndarray | None = None
 
+    def reduced_costs(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Column reduced costs at primal ``x`` and row duals ``y``, in the
+        minimisation form whatever the sense: >= 0 is optimal at a lower
+        bound, <= 0 at an upper one, 0 between."""
+        grad = self.c + (self.H @ x if self.H is not None else self.hd * x)
+        return self.sense * (grad - self.A.T @ y)
+
     @classmethod
     def from_highs(cls, model) -> "QP":
         """From a ``highspy.HighsModel`` (``lp_`` and ``hessian_``)."""
@@ -198,7 +205,7 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
         y = np.where(active, y0, 0.0)
         y[rl] = sol[nF:]
         # reduced costs of the minimisation form: >= 0 at a lower bound
-        red = sense * (c + (H @ xf if H is not None else hd * xf) - A.T @ y)
+        red = qp.reduced_costs(xf, y)
         pos, neg = red > tol, red < -tol  # scaled units: prices near one
         wrong = (at_lo & neg) | (at_up & pos)
         below, above = xf < lo_tol, xf > up_tol

@@ -574,11 +574,7 @@ class MarketModel:
             got = route_generation.solve(qp, self._ix["x"], *self.market.route_nodes, options)
             if got is not None:
                 col, row, self.route_rounds = got
-                polished = polish(qp, col, row)
-                active = None
-                if polished is not None:
-                    col, row, active = polished
-                return self._result(col, row, active, None)
+                return self._result(*_polished(qp, col, row), None)
         h = self.highs
         for k, v in options.items():
             h.setOptionValue(k, v)
@@ -610,14 +606,11 @@ class MarketModel:
             col, row, active = rescued
             obj = None
         else:
-            raw = h.getSolution()
-            col, row = np.asarray(raw.col_value), np.asarray(raw.row_dual)
             obj = h.getInfo().objective_function_value
-            active = None
             if polished is None:
-                polished = polish(self.qp(), col, row)
-            if polished is not None:
-                col, row, active = polished
+                raw = h.getSolution()
+                polished = _polished(self.qp(), np.asarray(raw.col_value), np.asarray(raw.row_dual))
+            col, row, active = polished
         return self._result(col, row, active, obj)
 
     def _result(self, col, row, active, obj) -> tuple[Solution, np.ndarray]:
@@ -664,6 +657,14 @@ class MarketModel:
             else:
                 processing[owner] = q[pos]
         return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=np.asarray(offtake, dtype=float))
+
+
+def _polished(qp: QP, col, row) -> tuple:
+    """(col, row, active): :func:`models.active_set.polish`'s exact KKT
+    point near a solver's answer, or the answer itself (active set None)
+    when polish finds none; the verifier judges either."""
+    got = polish(qp, col, row)
+    return got if got is not None else (col, row, None)
 
 
 def _offtake_curve(o) -> Linear:

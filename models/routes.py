@@ -59,10 +59,7 @@ def first_routes(qp: QP, flows: np.ndarray, starts: np.ndarray, ends: np.ndarray
     keep[flows] = False
     cost = np.abs(qp.c[flows])
     for side in (ends, starts):
-        order = np.lexsort((cost, side))  # by node, cheapest first
-        sorted_side = side[order]
-        rank = np.arange(len(order)) - np.searchsorted(sorted_side, sorted_side)
-        keep[flows[order[rank < first]]] = True
+        keep[_first_per_group(flows, side, cost, first)] = True
     # a flow that cannot sit at zero (a forced minimum) never leaves
     keep[flows[qp.lo[flows] != 0.0]] = True
     return keep
@@ -94,15 +91,20 @@ def solve(qp: QP, flows: np.ndarray, starts: np.ndarray, ends: np.ndarray, optio
         x = np.zeros(n)
         x[cols] = sol.col_value
         y = np.asarray(sol.row_dual, dtype=float)
-        # reduced costs of the minimisation form: a left-out flow sits at
-        # its lower bound (zero), where a negative one means profit
-        red = qp.sense * (qp.c + qp.hd * x - qp.A.T @ y) if qp.H is None else qp.sense * (qp.c + qp.H @ x - qp.A.T @ y)
+        # a left-out flow sits at its lower bound (zero), where a negative
+        # reduced cost means profit
+        red = qp.reduced_costs(x, y)
         profitable = np.flatnonzero(is_flow & ~keep & (red < -TOL))
         if not len(profitable):
             return x, y, rounds
         # per destination, the most profitable first
-        order = profitable[np.lexsort((red[profitable], dest[profitable]))]
-        d = dest[order]
-        rank = np.arange(len(order)) - np.searchsorted(d, d)
-        keep[order[rank < PER_ROUND]] = True
+        keep[_first_per_group(profitable, dest[profitable], red[profitable], PER_ROUND)] = True
     return None
+
+
+def _first_per_group(items: np.ndarray, group: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` items with the smallest ``key`` in each ``group``."""
+    order = np.lexsort((key, group))  # by group, smallest key first
+    g = group[order]
+    rank = np.arange(len(order)) - np.searchsorted(g, g)  # position within the group
+    return items[order[rank < k]]
