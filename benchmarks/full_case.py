@@ -8,8 +8,8 @@ programs, solve them -- HiGHS, polish, fixed points, fallbacks -- and
 verify every one, on ``--threads`` threads; the per-market phases are
 also shown summed), results (Dataset + NetCDF write) and total.  In the
 same run, HiGHS alone solves every program mineq passed it, cold
-(snapshots of the programs, built into HiGHS models as mineq builds them,
-outside the clock), on one thread and on ``--threads``: the floor of
+(the programs are captured in a separate, untimed run and built into
+HiGHS models as mineq builds them, outside the clock), on one thread and on ``--threads``: the floor of
 what the solver itself costs (mineq's own runs are partly hot-started,
 ``models/hot_start.py``).  The
 ratio mineq / floor is reported with both on one thread (the same work
@@ -53,12 +53,11 @@ def highs_floor(programs, threads: int = 1) -> float:
     return time.perf_counter() - t
 
 
-def run_once(threads: int) -> dict:
-    t0 = time.perf_counter()
-    case = load_case(CASE)
-    t_load = time.perf_counter() - t0
+def programs_of(case, threads: int) -> list:
+    """Every program mineq passes HiGHS in ``solve_case`` (deterministic:
+    the same programs as the timed run's), captured in a separate, untimed
+    run so that the capture costs mineq's clock nothing."""
     programs = []
-    # capture each program HiGHS saw, for the floor
     orig = MarketModel.solve
 
     def spy(self, tight=False):
@@ -72,11 +71,25 @@ def run_once(threads: int) -> dict:
 
     MarketModel.solve = spy
     try:
-        t1 = time.perf_counter()
-        results = solve_case(case, threads=threads)
-        t_solve = time.perf_counter() - t1
+        solve_case(case, threads=threads)
     finally:
         MarketModel.solve = orig
+    return programs
+
+
+def run_once(threads: int) -> dict:
+    t0 = time.perf_counter()
+    case = load_case(CASE)
+    t_load = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    results = solve_case(case, threads=threads)
+    t_solve = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    ds = to_dataset(case, results)
+    with tempfile.TemporaryDirectory() as tmp:
+        write(ds, Path(tmp) / "r.nc")
+    t_results = time.perf_counter() - t1
+    total = time.perf_counter() - t0
     phases = {"build": 0.0, "solve": 0.0, "verify": 0.0, "fallback": 0.0}
     seen = set()
     for per in results.values():
@@ -86,12 +99,7 @@ def run_once(threads: int) -> dict:
             seen.add(id(r))
             for k in phases:
                 phases[k] += r.times.get(k, 0.0)
-    t1 = time.perf_counter()
-    ds = to_dataset(case, results)
-    with tempfile.TemporaryDirectory() as tmp:
-        write(ds, Path(tmp) / "r.nc")
-    t_results = time.perf_counter() - t1
-    total = time.perf_counter() - t0
+    programs = programs_of(case, threads)
     return {
         "load": t_load,
         "markets_wall": t_solve,
