@@ -33,7 +33,7 @@ from models.market import Market, Process
 from models.policies import INSTRUMENTS, Regions
 
 from .errors import CaseError
-from .heap import steady_heap
+from .runtime import steady_step
 
 BASELINE = "baseline"
 CURVE_SIDES = ("demand", "supply")
@@ -288,7 +288,7 @@ def _check_keys(d: dict, allowed, file: str, where: str) -> None:
 # ----------------------------------------------------------------------
 # step 2: canonical dictionary -> validated Case
 # ----------------------------------------------------------------------
-@steady_heap
+@steady_step
 def load_case(path: str | Path) -> Case:
     """Read and validate a case (folder or ``.toml``)."""
     return build_case(read_case(path))

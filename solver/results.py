@@ -25,7 +25,7 @@ from models.market import Solution
 from . import __version__
 from .case import Case, build_case, canonical_json, digest_of
 from .errors import MineqError
-from .heap import steady_heap
+from .runtime import steady_step
 from .solve import MarketResult
 from .statistics import WELFARE_ITEMS, nan_to_zero, concentration, floor_payments, objective, supply_shares, trade, welfare, welfare_change
 
@@ -126,7 +126,7 @@ def all_stages(case: Case) -> list[str]:
     return sorted(after, key=lambda s: -after[s])
 
 
-@steady_heap
+@steady_step
 def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Dataset:
     """Assemble solved markets into the result Dataset.
 

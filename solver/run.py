@@ -11,7 +11,7 @@ import xarray as xr
 
 from .case import BASELINE, Case
 from .errors import MineqError
-from .heap import steady_heap
+from .runtime import steady_step
 from .results import ENGINE, case_from_dataset, forbidden_flows, solutions_from_dataset
 from models.active_set import new_highs
 from models.market import Solution
@@ -78,7 +78,7 @@ def in_threads(fn, items: list, threads: int):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-@steady_heap
+@steady_step
 def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None, threads: int | None = None) -> dict[str, dict[str, MarketResult]]:
     """Solve the baseline and the scenarios of ``case``, mineral by mineral.
 

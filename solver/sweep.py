@@ -30,7 +30,7 @@ import numpy as np
 
 from .case import BASELINE, Case, build_case
 from .errors import CaseError, MineqError
-from .heap import steady_heap
+from .runtime import steady_step
 from .run import _dropped, _Null, in_threads, scenario_plans
 from .solve import MarketResult, solve_market
 
@@ -150,7 +150,7 @@ def point_instruments(case: Case, swept: Swept, value: float) -> list:
     return out
 
 
-@steady_heap
+@steady_step
 def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None, threads: int = 1) -> tuple[Case, dict[str, dict[str, MarketResult]]]:
     """Solve the baseline and every point of ``swept``.
 

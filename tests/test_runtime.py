@@ -1,24 +1,26 @@
-"""The heap freeze around long steps (solver/heap.py) is always lifted."""
+"""The settings of a long step (solver/runtime.py) are always lifted."""
 
 import gc
 import threading
 
 import pytest
 
-from solver.heap import frozen_heap, steady_heap
+from threadpoolctl import threadpool_info
+
+from solver.runtime import steady, steady_step
 
 
 def test_freeze_is_lifted_after_nested_blocks_and_errors():
     assert gc.get_freeze_count() == 0
-    with frozen_heap():
+    with steady():
         frozen = gc.get_freeze_count()
         assert frozen > 0
-        with frozen_heap():
+        with steady():
             # the inner block does not unfreeze the outer one's heap
             pass
         assert gc.get_freeze_count() == frozen
 
-    @steady_heap
+    @steady_step
     def fails():
         raise RuntimeError("boom")
 
@@ -31,7 +33,7 @@ def test_freeze_is_lifted_when_concurrent_blocks_end_in_any_order():
     inside, release = threading.Barrier(3), threading.Event()
 
     def work():
-        with frozen_heap():
+        with steady():
             inside.wait()
             release.wait()
 
@@ -55,9 +57,16 @@ def test_objects_made_before_a_step_are_collected_after_it():
     import weakref
 
     ref = weakref.ref(a)
-    with frozen_heap():
+    with steady():
         del a, b
         gc.collect()
         assert ref() is not None  # frozen: not scanned during the step
     gc.collect()
     assert ref() is None
+
+
+def test_blas_threads_are_limited_in_a_step_and_restored_after():
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    with steady():
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
