@@ -1,0 +1,88 @@
+"""The compiled active-set step (models/_polish.c) takes the steps of the
+Python reference (``polish_python``): on random markets, from HiGHS's
+point (cold) and from a neighbouring program's optimum (warm, strict), both
+find a KKT point or neither does, at the same prices and quantities.
+
+CI sets ``MINEQ_REQUIRE_KERNEL=1``: there the kernel must be built and
+found; elsewhere these tests skip when it is not (an install without a C
+compiler runs the Python step).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import models.active_set as active_set
+from models.program import MarketModel
+from solver.case import build_case
+
+from helpers import case_dict, random_linear_market
+
+REQUIRED = os.environ.get("MINEQ_REQUIRE_KERNEL") == "1"
+needs_kernel = pytest.mark.skipif(active_set.kernel_path() is None and not REQUIRED, reason="the compiled active-set step is not built here (pip install . builds it)")
+
+
+def test_kernel_is_found_where_required():
+    if not REQUIRED:
+        pytest.skip("MINEQ_REQUIRE_KERNEL is not set")
+    assert active_set.kernel_path() is not None, "pip install . should have built models/_polish.c"
+
+
+@st.composite
+def programs(draw):
+    """A random market's program, HiGHS's raw point on it, and a
+    neighbouring program (costs moved by up to 20%)."""
+    n = draw(st.integers(4, 9))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    regions, m = random_linear_market(n, rng, dense=draw(st.booleans()), free_share=draw(st.sampled_from([0.0, 0.2])))
+    for node in m["nodes"]:
+        if rng.random() < 0.3:  # some capacities bind
+            node["supply"]["capacity"] = float(rng.uniform(1, 60))
+    mk = build_case(case_dict(regions, [m])).markets["m"]
+    qp = MarketModel(mk).qp()
+    h = active_set.highs_of(qp)
+    h.run()
+    sol = h.getSolution()
+    moved = active_set.QP(qp.A, qp.c * (1 + 0.2 * rng.uniform(-1, 1, len(qp.c))), qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.sense)
+    return qp, np.asarray(sol.col_value), np.asarray(sol.row_dual), moved
+
+
+def _same(a, b, qp):
+    assert (a is None) == (b is None)
+    if a is None:
+        return
+    scale = max(1.0, float(np.abs(qp.c).max()))
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-9 * scale)
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_kernel_takes_the_python_steps(case):
+    qp, x, y, moved = case
+    cold = active_set.polish(qp, x, y)
+    _same(cold, active_set.polish_python(qp, x, y), qp)
+    assert cold is not None  # HiGHS's point of a linear market polishes
+    # warm: the neighbouring program from this optimum, strict, with its active set
+    warm = active_set.polish(moved, cold[0], cold[1], rounds=20, strict=True, active=cold[2])
+    _same(warm, active_set.polish_python(moved, cold[0], cold[1], rounds=20, strict=True, active=cold[2]), moved)
+
+
+@needs_kernel
+def test_a_kernel_failure_falls_back_to_python(monkeypatch):
+    """Status 2 (an LU step not accurate enough) hands the call to Python,
+    whose least-squares step handles it: a singular KKT system (two
+    identical free columns) still polishes."""
+    A = np.array([[1.0, 1.0]])
+    qp = active_set.QP(A, np.array([1.0, 1.0]), np.zeros(2), np.full(2, np.inf), np.array([2.0]), np.array([2.0]), np.zeros(2), 1.0)
+    out = active_set.polish(qp, np.array([1.0, 1.0]), np.array([1.0]))
+    ref = active_set.polish_python(qp, np.array([1.0, 1.0]), np.array([1.0]))
+    assert out is not None and ref is not None
+    np.testing.assert_allclose(out[0], ref[0])
+    np.testing.assert_allclose(out[0].sum(), 2.0)
