@@ -126,6 +126,40 @@ def all_stages(case: Case) -> list[str]:
     return sorted(after, key=lambda s: -after[s])
 
 
+def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
+    """The numbers of one solved market that the result Dataset needs and
+    that take computing: floor payments per unit, trade, supply shares,
+    welfare, the objective and, against the ``base`` (baseline) result,
+    the welfare change (None without a solved base).
+
+    Kept on the result (``res.numbers``; the change by baseline solution):
+    :func:`solver.run.solve_case` makes them on its worker threads as each
+    market finishes, beside the other markets' solves, and
+    :func:`to_dataset` only places them.
+    """
+    num = res.numbers
+    if num is None:
+        mk, sol, plan = res.market, res.solution, res.plan
+        tr = trade(mk, sol, plan)
+        num = res.numbers = {
+            "floor_payment": floor_payments(mk, sol, plan)[0],
+            "trade": tr,
+            "supply_share": supply_shares(mk, sol, plan, flows=tr),
+            "welfare": welfare(mk, sol, plan),
+            "objective": objective(mk, sol, plan),
+            "changes": {},
+        }
+    change = None
+    if base is not None and base.solution is not None:
+        key = id(base.solution)
+        if key not in num["changes"]:
+            # the baseline's own welfare, computed once: every scenario compares with it
+            then = market_numbers(base)["welfare"]
+            num["changes"][key] = welfare_change(base.market, res.solution, base.solution, res.plan, now=num["welfare"], before=then)
+        change = num["changes"][key]
+    return {**num, "welfare_change": change}
+
+
 @steady_step
 def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Dataset:
     """Assemble solved markets into the result Dataset.
@@ -162,7 +196,6 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             tcost[j, stages.index(s), regs.index(o), regs.index(d)] = c
     base = results.get("baseline", {})
     done: dict[int, int] = {}  # id(result) -> scenario row already filled
-    base_welfare: dict[str, dict] = {}  # every scenario compares with one baseline
     layout: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for i, sn in enumerate(scen):
         for j, mn in enumerate(mins):
@@ -194,10 +227,11 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             node["price"][i, j, gi, ri] = sol.price
             node["supply"][i, j, gi, ri] = sol.supply
             node["demand"][i, j, gi, ri] = sol.demand
-            per_unit, _ = floor_payments(mk, sol, plan)
+            b = base.get(mn)
+            num = market_numbers(res, b)
+            per_unit, tr = num["floor_payment"], num["trade"]
             node["floor_payment"][i, j, gi, ri] = per_unit
             node["producer_price"][i, j, gi, ri] = sol.price + nan_to_zero(per_unit)
-            tr = trade(mk, sol, plan)
             for k, v in tr.items():
                 node[k][i, j, gi, ri] = v
             if plan is not None:
@@ -228,23 +262,18 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                     route["tariff_per_unit"][cell] = parts["tariff"]
                 if plan.quotas:
                     route["quota_rent_per_unit"][at] = plan.quota_rent_by_route(sol.quota_rent)
-            share[i, j, gi, ri, :] = supply_shares(mk, sol, plan, flows=tr)
+            share[i, j, gi, ri, :] = num["supply_share"]
             for g in np.unique(gi):
                 top[i, j, g], hhi[i, j, g] = concentration(node["production"][i, j, g][ri[gi == g]])
             if plan is not None:
                 for k, (q, lam) in enumerate(zip(plan.quotas, sol.quota_rent)):
                     qprice[i, j, k] = lam
                     qlabel[i, j, k] = q.label
-            now = welfare(mk, sol, plan)
-            for k, v in now.items():
+            for k, v in num["welfare"].items():
                 wel[k][i, j] = v
-            obj[i, j] = objective(mk, sol, plan)
-            b = base.get(mn)
-            if b is not None and b.solution is not None:
-                bm = case.markets[mn]
-                if mn not in base_welfare:
-                    base_welfare[mn] = welfare(bm, b.solution, None)
-                for k, v in welfare_change(bm, sol, b.solution, plan, now=now, before=base_welfare[mn]).items():
+            obj[i, j] = num["objective"]
+            if num["welfare_change"] is not None:
+                for k, v in num["welfare_change"].items():
                     wel[f"{k}_change"][i, j] = v
                 dobj[i, j] = float(np.sum(wel["total_welfare_change"][i, j]))
     coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq), "source": ["home", *case.groups]}

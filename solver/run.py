@@ -12,7 +12,7 @@ import xarray as xr
 from .case import BASELINE, Case
 from .errors import MineqError
 from .runtime import steady_step
-from .results import ENGINE, case_from_dataset, forbidden_flows, solutions_from_dataset
+from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset
 from models.active_set import new_highs
 from models.market import Solution
 
@@ -108,14 +108,17 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     bases: dict[str, object] = {}  # each baseline program's HiGHS basis, to hot-start its scenarios
 
     def one(job):
-        sn, m, plan, start = job
+        sn, m, plan, base = job
         diag = diagnose(m) if plan is None else diagnose(m, plan, sn)
         if plan is None:
             res = solve_market(m)
             if res.model is not None:
                 bases[m.name] = res.model.start_basis()
         else:
-            res = solve_market(m, plan=plan, start=start, basis=bases.get(m.name))
+            res = solve_market(m, plan=plan, start=base.solution if base.ok else None, basis=bases.get(m.name))
+        if res.solution is not None:
+            # the result Dataset's numbers, here beside the other threads' solves
+            market_numbers(res, res if plan is None else base)
         return diag, _explained(_dropped(res), diag)
 
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
@@ -130,7 +133,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
             out[sn] = {}
             for m in markets:
                 if m.name in plans:
-                    jobs.append((sn, m, plans[m.name], base.get(m.name)))
+                    jobs.append((sn, m, plans[m.name], out[BASELINE][m.name]))
                 else:
                     out[sn][m.name] = out[BASELINE][m.name]
                     bar.update(1)

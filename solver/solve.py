@@ -61,6 +61,8 @@ class MarketResult:
     #: the program, for a caller that re-solves it with other numbers
     #: (``solve_market(..., reuse=result.model)``)
     model: object = field(default=None, repr=False)
+    #: numbers for the result Dataset, made once (:func:`solver.results.market_numbers`)
+    numbers: dict | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
