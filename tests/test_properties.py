@@ -166,3 +166,25 @@ def test_scaling_prices_and_costs(cd, k):
     np.testing.assert_allclose(b.price, k * a.price, rtol=1e-6, atol=1e-6 * k * mk.price_scale)
     for name in ("supply", "demand", "processing"):
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-6, atol=1e-6 * mk.quantity_scale)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["supply", "demand"]),
+    st.floats(-50, 200),
+    st.floats(0, 5),
+    st.one_of(st.none(), st.floats(0, 100)),
+    st.one_of(st.floats(-10, 120), st.sampled_from([0.0, 100.0])),
+    st.sampled_from([0.0, 1e-6, 0.5]),
+)
+def test_linear_price_range_is_the_generic_one(side, intercept, slope, capacity, q, dq):
+    """Linear curves answer ``price_range`` in closed form (the verifier's
+    hot path); it must be exactly the generic answer, kinks, capacities
+    and the tolerance band included."""
+    from models.curves import Curve, make_curve
+
+    spec = {"form": "linear", "intercept": intercept, "slope": slope}
+    if capacity is not None:
+        spec["capacity"] = capacity
+    c = make_curve(spec, side)
+    assert c.price_range(q, dq) == Curve.price_range(c, q, dq)
