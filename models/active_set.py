@@ -16,6 +16,7 @@ The program is held as a :class:`QP` in HiGHS's form (either sense):
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +24,31 @@ import numpy as np
 
 
 _BANNER_SHOWN = False
+#: cleared HiGHS instances for the next program (:func:`release_highs`)
+_SPARE: list = []
+_SPARE_LOCK = threading.Lock()
+#: at most this many kept: one or two per thread is all a solve uses
+SPARE = 8
+
+
+def release_highs(h) -> None:
+    """Give a HiGHS instance back for the next program.
+
+    Cleared (model, solver state, options: ``Highs.clear``) and kept: the
+    next :func:`new_highs` takes it instead of making one.  Freeing a
+    solved instance's memory and making a new one cost 0.2 ms a program
+    (0.06 s of the bundled case's 270, all of it holding the GIL); clearing
+    one costs 5 us and keeps its memory for the next program.
+    """
+    h.clear()
+    h.setOptionValue("output_flag", False)
+    with _SPARE_LOCK:
+        if len(_SPARE) < SPARE:
+            _SPARE.append(h)
 
 
 def new_highs():
-    """A silent ``highspy.Highs`` instance.
+    """A silent ``highspy.Highs`` instance (a released one when there is one).
 
     HiGHS prints its banner to the C-level stdout when the first instance
     of a process is made, whatever ``output_flag`` says; that first
@@ -40,6 +62,9 @@ def new_highs():
     import highspy
 
     global _BANNER_SHOWN
+    with _SPARE_LOCK:
+        if _SPARE:
+            return _SPARE.pop()
     if _BANNER_SHOWN:
         h = highspy.Highs()
     else:

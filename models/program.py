@@ -49,7 +49,7 @@ import numpy as np
 
 from . import hot_start
 from . import routes as route_generation
-from .active_set import QP, highs_hessian, highs_of, polish, rescue
+from .active_set import QP, highs_hessian, highs_of, polish, release_highs, rescue
 from .curves import Linear
 from .market import Market, Solution
 
@@ -283,6 +283,15 @@ class MarketModel:
                 keys[i] = (name, who)
         self._row_keys = keys
         return keys
+
+    def release(self) -> None:
+        """Hand the HiGHS instance back for another program
+        (:func:`models.active_set.release_highs`): for a caller done with
+        this program.  A later solve makes a new instance."""
+        if self._highs is not None:
+            release_highs(self._highs)
+            self._highs = None
+        self._synced = False
 
     def start_basis(self):
         """The last HiGHS run's basis and solution, for :meth:`hot_start` of

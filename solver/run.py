@@ -145,8 +145,12 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     return {sn: {m.name: per[m.name] for m in markets} for sn, per in out.items()}
 
 
-def _dropped(res: MarketResult) -> MarketResult:
-    """Let the program go: a whole case's models would hold memory for nothing."""
+def _dropped(res: MarketResult, release: bool = True) -> MarketResult:
+    """Let the program go: a whole case's models would hold memory for
+    nothing.  ``release`` also hands its HiGHS instance to the next
+    program (not when the caller goes on re-solving the model)."""
+    if release and res.model is not None:
+        res.model.release()
     res.model = None
     return res
 

@@ -193,7 +193,9 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
                 model = r.model
                 if r.ok:
                     last = r.solution
-                out.append(_dropped(r))
+                out.append(_dropped(r, release=False))  # the next point re-solves the model
+            if model is not None:
+                model.release()
             return out
 
         chains = {}
