@@ -24,6 +24,7 @@ import json
 import math
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,7 @@ def read_case(path: str | Path) -> dict:
     if "minerals" in shared:
         for row in shared["minerals"]:
             out_minerals.append(_mineral_from_row(row))
+    claimed: set = set()
     for m in out_minerals:
         name = m.get("name")
         where = f"mineral '{name}'"
@@ -157,19 +159,25 @@ def read_case(path: str | Path) -> dict:
                 m[key] = [dict(e, _file=m["_file"], _where=f"{where}, {key} entry {j + 1}") if isinstance(e, dict) else e for j, e in enumerate(val)]
             else:
                 raise CaseError(m["_file"], where, key, val, "an array of tables or the name of a CSV file")
-            for row in by_mineral.get(key, {}).get(name, []):
-                m[key].append({k: v for k, v in row.items() if k != "mineral"})
+            rows = by_mineral.get(key, {}).get(name, [])
+            if (key, name) in claimed:  # a mineral defined twice (build_case says so): a copy
+                m[key] += [dict(row) for row in rows]
+                continue
+            claimed.add((key, name))
+            for row in rows:  # the row is this mineral's alone: its mineral cell goes in place
+                del row["mineral"]
+                m[key].append(row)
         for key in ("nodes", "routes", "processing"):
             for e in m[key]:
                 if isinstance(e, dict) and e.get("_file", "").endswith(".csv"):
                     _unflatten(e, key)
     known = {m.get("name") for m in out_minerals}
-    for key, rows in shared.items():
-        if key == "minerals":
-            continue
-        for row in rows:
-            if row.get("mineral") not in known:
-                raise CaseError(row["_file"], row["_where"], "mineral", row.get("mineral", "(missing)"), "the name of a mineral of the case: " + ", ".join(sorted(map(str, known))))
+    for key, groups in by_mineral.items():
+        for mname, rows in groups.items():
+            if mname in known:
+                continue
+            row = rows[0]  # the first row of a mineral the case does not have
+            raise CaseError(row["_file"], row["_where"], "mineral", row.get("mineral", "(missing)"), "the name of a mineral of the case: " + ", ".join(sorted(map(str, known))))
     data["minerals"] = out_minerals
     scen = raw.get("scenarios", [])
     if not isinstance(scen, list):
@@ -194,7 +202,8 @@ def _read_table(base: Path, name: Any, owner: str, where: str) -> list[dict]:
         rows = [r for r in reader]
     except csv.Error as err:
         raise CaseError(str(path), f"line {reader.line_num}", "", "(malformed CSV)", f"well-formed CSV ({err})") from None
-    rows = [r for r in rows if any(c.strip() for c in r) and not r[0].lstrip().startswith("#")]
+    # blank rows and comment rows go ("".join: one C call a row, not a generator)
+    rows = [r for r in rows if "".join(r).strip() and not r[0].lstrip().startswith("#")]
     if not rows:
         raise CaseError(str(path), "", "", "(an empty table)", "a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
@@ -204,11 +213,12 @@ def _read_table(base: Path, name: Any, owner: str, where: str) -> list[dict]:
             raise CaseError(str(path), "header row", "", h, "unique, non-empty column names")
         seen.add(h)
     out = []
+    file = str(path)
     for i, r in enumerate(rows[1:], start=2):
         if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
-            raise CaseError(str(path), f"row {i}", "", r[len(header):], f"at most {len(header)} cells, as many as the header has")
-        cells = {h: c.strip() for h, c in zip(header, r) if c.strip() != ""}
-        cells["_file"] = str(path)
+            raise CaseError(file, f"row {i}", "", r[len(header):], f"at most {len(header)} cells, as many as the header has")
+        cells = {h: v for h, c in zip(header, r) if (v := c.strip())}
+        cells["_file"] = file
         cells["_where"] = f"row {i}"
         out.append(cells)
     if not out:
@@ -278,11 +288,15 @@ def _unflatten(row: dict, table: str) -> None:
 
 
 def _check_keys(d: dict, allowed, file: str, where: str) -> None:
-    for k in d:
-        if k.startswith("_"):
-            continue
-        if k not in allowed:
+    unknown = d.keys() - _key_set(tuple(allowed))  # one set operation a row, in C
+    for k in d:  # the first unknown key as written; "_file" and such are mineq's own
+        if k in unknown and not k.startswith("_"):
             raise CaseError(file, where, k, d[k], "one of the known keys here: " + ", ".join(allowed))
+
+
+@lru_cache(maxsize=None)
+def _key_set(allowed: tuple) -> frozenset:
+    return frozenset(allowed)
 
 
 # ----------------------------------------------------------------------

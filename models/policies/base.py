@@ -44,7 +44,12 @@ class Regions:
     regions: list[str]
     groups: dict[str, list[str]]
 
+    def __post_init__(self):
+        self._known = frozenset(r for r in self.regions if isinstance(r, str))
+
     def resolve(self, value, key: str) -> list[str]:
+        if isinstance(value, str) and value in self._known and not value.startswith("@"):
+            return [value]  # one region: the common case (a route's origin)
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not names:
             raise SpecError(key, value, "a region, '@group', or a non-empty list of them")
