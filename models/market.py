@@ -110,7 +110,9 @@ class Market:
 
         Cached: a market's routes do not change once it is built (policies
         that change a market build a new one)."""
-        return sorted(self.routes, key=lambda k: (self.stages.index(k[0]), self.regions.index(k[1]), self.regions.index(k[2])))
+        stage = {s: i for i, s in enumerate(self.stages)}
+        region = {r: i for i, r in enumerate(self.regions)}
+        return sorted(self.routes, key=lambda k: (stage[k[0]], region[k[1]], region[k[2]]))
 
     @cached_property
     def connected(self) -> np.ndarray:

@@ -128,6 +128,11 @@ class MarketModel:
                 blocks.append((pos, seg))
         self._blocks = blocks
         nb = len(blocks)
+        # fixed per program (a re-linearisation replaces a block's segment,
+        # never its owner): the owner of each block, and where each kind of
+        # owner's quantity goes in a Solution
+        self._block_owner = np.array([pos for pos, _ in blocks], dtype=np.intp)
+        self._owner_at = {kind: (np.array([pos for pos, (k, _, _) in enumerate(owners) if k == kind], dtype=np.intp), np.array([o for k, o, _ in owners if k == kind], dtype=np.intp)) for kind in ("supply", "demand", "processing", "offtake")}
         owner_blocks: list[list] = [[] for _ in owners]
         for b, (pos, _) in enumerate(blocks):
             owner_blocks[pos].append(b)
@@ -431,10 +436,8 @@ class MarketModel:
 
     def owner_quantities(self, z: np.ndarray) -> np.ndarray:
         """Quantity of each curve owner (node supply/demand, process)."""
-        q = np.zeros(len(self._owners))
-        for b, (pos, _) in enumerate(self._blocks):
-            q[pos] += z[b]
-        return q * self.Q
+        # summed block by block in order, as a loop would
+        return np.bincount(self._block_owner, weights=z, minlength=len(self._owners)) * self.Q
 
     @property
     def nonlinear_owners(self) -> list[int]:
@@ -655,17 +658,11 @@ class MarketModel:
         supply = np.full(nn, np.nan)
         demand = np.full(nn, np.nan)
         processing = np.zeros(len(mk.processes))
-        offtake = []
-        for pos, (kind, owner, _) in enumerate(self._owners):
-            if kind == "offtake":
-                offtake.append(q[pos])
-            elif kind == "supply":
-                supply[owner] = q[pos]
-            elif kind == "demand":
-                demand[owner] = q[pos]
-            else:
-                processing[owner] = q[pos]
-        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=np.asarray(offtake, dtype=float))
+        for kind, arr in (("supply", supply), ("demand", demand), ("processing", processing)):
+            pos, owner = self._owner_at[kind]
+            arr[owner] = q[pos]
+        offtake = q[self._owner_at["offtake"][0]].astype(float)
+        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=offtake)
 
 
 def _polished(qp: QP, col, row) -> tuple:
