@@ -194,6 +194,12 @@ def _load_kernel():
 
 
 _KERNEL = _load_kernel()
+#: programs with a larger (dense) constraint matrix polish in Python: the
+#: kernel copies the matrix each call and factors without blocking, so on
+#: benchmarks/scaling.py's 200 dense regions (8 million entries) it was
+#: slower (3.06 s against 2.79 s) while it was faster on 200 sparse ones
+#: (half a million entries; warm re-solve 0.010 s against 0.019 s)
+KERNEL_MAX_ENTRIES = 2_000_000
 
 
 def kernel_path() -> str | None:
@@ -212,7 +218,7 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     case's 487 calls took 0.03 s instead of 0.12 s, and the GIL is free
     while it runs.
     """
-    if _KERNEL is not None and qp.H is None:
+    if _KERNEL is not None and qp.H is None and qp.A.size <= KERNEL_MAX_ENTRIES:
         m, n = qp.A.shape
         buf = np.concatenate((qp.A.ravel(), qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
         flags = np.zeros(2 * (n + m), dtype=np.uint8) if active is None else np.concatenate(active, dtype=np.uint8)
