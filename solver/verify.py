@@ -174,11 +174,15 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
             res.append(max(_range_gap(c, qty[i], earned, dq) / P, _bound_gap(c, qty[i]) / Q))
             lab.append((s, r))
+        # a quantity where there is no curve: only the nodes that have one
+        # (one array test) are left out, the rest looked at one by one
         raw = np.asarray(sol.supply if side == "supply" else sol.demand, dtype=float)
-        for i, n in enumerate(nodes):
-            if n not in curves and np.isfinite(raw[i]) and abs(raw[i]) > 0:
-                res.append(abs(raw[i]) / Q)
-                lab.append(f"{side} {n[0]}/{n[1]} (no {side} curve)")
+        held = np.isfinite(raw) & (raw != 0)
+        held[[nidx[k] for k in curves]] = False
+        for i in np.flatnonzero(held).tolist():
+            n = nodes[i]
+            res.append(abs(raw[i]) / Q)
+            lab.append(f"{side} {n[0]}/{n[1]} (no {side} curve)")
         v.add(side, res, lambda lab=lab, side=side: [x if isinstance(x, str) else f"{side} {x[0]}/{x[1]}" for x in lab])
         if flab:
             v.add("price_floor", fres, flab)
