@@ -222,6 +222,10 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
         m, n = qp.A.shape
         buf = np.concatenate((qp.A.ravel(), qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
         flags = np.zeros(2 * (n + m), dtype=np.uint8) if active is None else np.concatenate(active, dtype=np.uint8)
+        if buf.size != m * n + 5 * n + 3 * m or flags.size != 2 * (n + m):
+            # arrays that do not fit the program: Python says what is wrong
+            # (C would read past the buffer)
+            return polish_python(qp, col_value, row_dual, tol, rounds, strict, active)
         out = np.empty(n + m)
         status = _KERNEL(m, n, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), flags.ctypes.data, out.ctypes.data)
         if status == 0:

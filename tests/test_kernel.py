@@ -86,3 +86,13 @@ def test_a_kernel_failure_falls_back_to_python(monkeypatch):
     assert out is not None and ref is not None
     np.testing.assert_allclose(out[0], ref[0])
     np.testing.assert_allclose(out[0].sum(), 2.0)
+
+
+def test_arrays_that_do_not_fit_are_refused_not_read_past():
+    """A start of the wrong length never reaches the C step (which would
+    read past its buffer): the error is Python's."""
+    qp = active_set.QP(np.array([[1.0, 1.0]]), np.array([1.0, 2.0]), np.zeros(2), np.full(2, 5.0), np.array([1.0]), np.array([1.0]), np.array([-1.0, -1.0]), -1.0)
+    with pytest.raises(ValueError):
+        active_set.polish(qp, np.array([0.5]), np.array([0.0]))
+    with pytest.raises(ValueError):
+        active_set.polish(qp, np.array([0.5, 0.5]), np.array([0.0]), active=(np.zeros(3, bool),) * 4)
