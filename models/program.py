@@ -132,7 +132,11 @@ class MarketModel:
         # never its owner): the owner of each block, and where each kind of
         # owner's quantity goes in a Solution
         self._block_owner = np.array([pos for pos, _ in blocks], dtype=np.intp)
-        self._owner_at = {kind: (np.array([pos for pos, (k, _, _) in enumerate(owners) if k == kind], dtype=np.intp), np.array([o for k, o, _ in owners if k == kind], dtype=np.intp)) for kind in ("supply", "demand", "processing", "offtake")}
+        at: dict[str, tuple[list, list]] = {kind: ([], []) for kind in ("supply", "demand", "processing", "offtake")}
+        for pos, (kind, owner, _) in enumerate(owners):
+            at[kind][0].append(pos)
+            at[kind][1].append(owner)
+        self._owner_at = {kind: (np.array(p, dtype=np.intp), np.array(o, dtype=np.intp)) for kind, (p, o) in at.items()}
         owner_blocks: list[list] = [[] for _ in owners]
         for b, (pos, _) in enumerate(blocks):
             owner_blocks[pos].append(b)
@@ -318,16 +322,17 @@ class MarketModel:
         """Each node's size in units of Q: its largest reference quantity,
         when the market's quantities span more than :data:`SPAN`; else 1."""
         mk, Q = self.market, self.Q
-        size = np.zeros(len(mk.nodes))
-        for owner in owners:
-            q = owner[2].reference_quantity()
+        size = [0.0] * len(mk.nodes)  # Python floats: one element at a time
+        src, tgt = mk.process_nodes
+        for kind, idx, curve in owners:
+            q = curve.reference_quantity()
             if math.isfinite(q) and q > 0:
-                n = self._owner_node(owner)
+                n = int(tgt[idx]) if kind == "processing" else idx
                 size[n] = max(size[n], q / Q)
-                if owner[0] == "processing":
-                    p = mk.processes[owner[1]]
-                    src = mk.node_index(p.source, p.region)
-                    size[src] = max(size[src], p.theta * q / Q)
+                if kind == "processing":
+                    s = int(src[idx])
+                    size[s] = max(size[s], mk.processes[idx].theta * q / Q)
+        size = np.array(size)
         known = size[size > 0]
         if not len(known) or known.max() / known.min() <= self.SPAN:
             return np.ones(len(mk.nodes))
