@@ -167,15 +167,20 @@ def _load_kernel():
     import importlib.machinery
 
     here = Path(__file__).resolve().parent
-    paths = [here / f"_polish{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES]
-    try:
+
+    def installed():
+        # every copy: the source tree's own egg-info lists no built files
         from importlib.metadata import distributions
 
-        # every copy: the source tree's own egg-info lists no built files
-        for dist in distributions(name="mineq"):
-            paths += [Path(dist.locate_file(f)) for f in dist.files or () if f.parts[:1] == ("models",) and f.name.startswith("_polish.") and f.suffix in (".so", ".pyd")]
-    except Exception:  # no file list: the source tree alone
-        pass
+        try:
+            for dist in distributions(name="mineq"):
+                yield from (Path(dist.locate_file(f)) for f in dist.files or () if f.parts[:1] == ("models",) and f.name.startswith("_polish.") and f.suffix in (".so", ".pyd"))
+        except Exception:  # no file list: the source tree alone
+            return
+
+    beside = [here / f"_polish{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES]
+    # the installed copies are looked up only when there is no build here
+    paths = beside if any(p.is_file() for p in beside) else [*beside, *installed()]
     for path in paths:
         if not path.is_file():
             continue
