@@ -23,6 +23,10 @@
 
 #define ABI 1
 
+/* the classification of a column (cf) and a row (rf) in one round */
+enum { BELOW = 1, ABOVE = 2, WRONG = 4, PUSH_LO = 8, PUSH_UP = 16 };
+enum { ROW_LO = 1, ROW_UP = 2, ROW_WRONG = 4 };
+
 int mineq_polish_abi(void) { return ABI; }
 
 /* Solve K s = r in place (r becomes s) by LU with partial pivoting, as
@@ -80,10 +84,10 @@ static int polish(
     double *red = malloc(sizeof(double) * (nn + 1)), *ax = malloc(sizeof(double) * (mm + 1));
     double *b = malloc(sizeof(double) * (mm + 1)), *y = malloc(sizeof(double) * (mm + 1));
     int *F = malloc(sizeof(int) * (nn + 1)), *rl = malloc(sizeof(int) * (mm + 1)), *rows = malloc(sizeof(int) * (mm + 1));
-    unsigned char *eq = malloc(mm + 1), *ilo = malloc(mm + 1), *iup = malloc(mm + 1);
+    unsigned char *eq = malloc(mm + 1), *ilo = malloc(mm + 1), *iup = malloc(mm + 1), *cf = malloc(nn + 1), *rf = malloc(mm + 1);
     double *K = NULL, *rhs = NULL, *start = NULL, *sol = NULL, *Kc = NULL;
     size_t kcap = 0;
-    if (!x0 || !y0 || !scale || !xf || !red || !ax || !b || !y || !F || !rl || !rows || !eq || !ilo || !iup) { status = 2; goto done; }
+    if (!x0 || !y0 || !scale || !xf || !red || !ax || !b || !y || !F || !rl || !rows || !eq || !ilo || !iup || !cf || !rf) { status = 2; goto done; }
     memcpy(x0, x_in, sizeof(double) * nn);
     memcpy(y0, y_in, sizeof(double) * mm);
     for (int j = 0; j < n; j++) scale[j] = fmax(1.0, fabs(x0[j]));
@@ -189,24 +193,27 @@ static int polish(
             for (int j = 0; j < n; j++) s += A[(size_t)i * n + j] * xf[j];
             ax[i] = s;
         }
+        /* what is wrong with each column and row, classified once (polish's
+         * masks below, above, wrong, push_lo, push_up, row_lo, row_up,
+         * row_wrong) */
         int unmet = 0, any_bound = 0, any_row = 0, any_move = 0, any_roww = 0;
-        double jv_best = -INFINITY, jr_best = -INFINITY;
-        int jv_at = -1, jr_at = -1;
         for (int j = 0; j < n; j++) {
             int fixed = at_lo[j] || at_up[j];
             int pos = red[j] > tol, neg = red[j] < -tol;
-            int below = xf[j] < lo[j] - tol * scale[j], above = xf[j] > up[j] + tol * scale[j];
             int push_lo = !fixed && pos && isfinite(lo[j]), push_up = !fixed && neg && isfinite(up[j]);
-            int wrong = (at_lo[j] && neg) || (at_up[j] && pos);
+            cf[j] = (xf[j] < lo[j] - tol * scale[j] ? BELOW : 0) | (xf[j] > up[j] + tol * scale[j] ? ABOVE : 0)
+                  | (((at_lo[j] && neg) || (at_up[j] && pos)) ? WRONG : 0) | (push_lo ? PUSH_LO : 0) | (push_up ? PUSH_UP : 0);
             if (!fixed && (pos || neg) && !(push_lo || push_up)) unmet = 1;
-            if (below || above) any_bound = 1;
-            if (wrong || push_lo || push_up) any_move = 1;
+            if (cf[j] & (BELOW | ABOVE)) any_bound = 1;
+            if (cf[j] & (WRONG | PUSH_LO | PUSH_UP)) any_move = 1;
         }
         for (int i = 0; i < m; i++) {
             int active = eq[i] || act_lo[i] || act_up[i];
             double ymin = sense * y[i], rs = fmax(1.0, fabs(ax[i]));
-            if ((act_lo[i] && ymin < -tol) || (act_up[i] && ymin > tol)) any_roww = 1;
-            if (!active && ((ilo[i] && ax[i] < rlo[i] - tol * rs) || (iup[i] && ax[i] > rup[i] + tol * rs))) any_row = 1;
+            rf[i] = (!active && ilo[i] && ax[i] < rlo[i] - tol * rs ? ROW_LO : 0) | (!active && iup[i] && ax[i] > rup[i] + tol * rs ? ROW_UP : 0)
+                  | (((act_lo[i] && ymin < -tol) || (act_up[i] && ymin > tol)) ? ROW_WRONG : 0);
+            if (rf[i] & ROW_WRONG) any_roww = 1;
+            if (rf[i] & (ROW_LO | ROW_UP)) any_row = 1;
         }
         if (strict) {
             if (unmet) { status = 1; goto done; }
@@ -220,65 +227,31 @@ static int polish(
             goto done;
         }
         /* one change of the active set, the worst first (first index on ties,
-         * as numpy's argmax) */
-        if (any_bound || any_row) {
-            for (int j = 0; j < n; j++) {
-                int below = xf[j] < lo[j] - tol * scale[j], above = xf[j] > up[j] + tol * scale[j];
-                if (below || above) {
-                    double v = fmax(lo[j] - xf[j], xf[j] - up[j]) / scale[j];
-                    if (jv_at < 0 || v > jv_best) { jv_best = v; jv_at = j; }
-                }
-            }
-            for (int i = 0; i < m; i++) {
-                int active = eq[i] || act_lo[i] || act_up[i];
-                double rs = fmax(1.0, fabs(ax[i]));
-                int row_lo = !active && ilo[i] && ax[i] < rlo[i] - tol * rs, row_up = !active && iup[i] && ax[i] > rup[i] + tol * rs;
-                if (row_lo || row_up) {
-                    double v = fmax(rlo[i] - ax[i], ax[i] - rup[i]) / rs;
-                    if (jr_at < 0 || v > jr_best) { jr_best = v; jr_at = i; }
-                }
-            }
-            if (jv_at >= 0 && jv_best >= jr_best) {
-                int j = jv_at;
-                int below = xf[j] < lo[j] - tol * scale[j], above = xf[j] > up[j] + tol * scale[j];
-                at_lo[j] = below; at_up[j] = above && !below;
-            } else {
-                int i = jr_at;
-                double rs = fmax(1.0, fabs(ax[i]));
-                act_lo[i] = ilo[i] && ax[i] < rlo[i] - tol * rs;
-                act_up[i] = iup[i] && ax[i] > rup[i] + tol * rs;
-            }
+         * as numpy's argmax): a bound or row the point violates, else a
+         * sign that is wrong */
+        double jv_best = -INFINITY, jr_best = -INFINITY;
+        int jv_at = -1, jr_at = -1;
+        int bounds = any_bound || any_row;
+        for (int j = 0; j < n; j++) {
+            if (!(cf[j] & (bounds ? (BELOW | ABOVE) : (WRONG | PUSH_LO | PUSH_UP)))) continue;
+            double v = bounds ? fmax(lo[j] - xf[j], xf[j] - up[j]) / scale[j] : fabs(red[j]);
+            if (jv_at < 0 || v > jv_best) { jv_best = v; jv_at = j; }
+        }
+        for (int i = 0; i < m; i++) {
+            if (!(rf[i] & (bounds ? (ROW_LO | ROW_UP) : ROW_WRONG))) continue;
+            double v = bounds ? fmax(rlo[i] - ax[i], ax[i] - rup[i]) / fmax(1.0, fabs(ax[i])) : fabs(sense * y[i]);
+            if (jr_at < 0 || v > jr_best) { jr_best = v; jr_at = i; }
+        }
+        if (jv_at >= 0 && jv_best >= jr_best) {
+            int j = jv_at, f = cf[j];
+            if (bounds) { at_lo[j] = (f & BELOW) != 0; at_up[j] = (f & ABOVE) && !(f & BELOW); }
+            else if (f & WRONG) { at_lo[j] = 0; at_up[j] = 0; }
+            else { at_lo[j] = (f & PUSH_LO) != 0; at_up[j] = (f & PUSH_UP) && !(f & PUSH_LO); }
+        } else if (bounds) {
+            act_lo[jr_at] = (rf[jr_at] & ROW_LO) != 0;
+            act_up[jr_at] = (rf[jr_at] & ROW_UP) != 0;
         } else {
-            for (int j = 0; j < n; j++) {
-                int fixed = at_lo[j] || at_up[j];
-                int pos = red[j] > tol, neg = red[j] < -tol;
-                int wrong = (at_lo[j] && neg) || (at_up[j] && pos);
-                int push = !fixed && ((pos && isfinite(lo[j])) || (neg && isfinite(up[j])));
-                if (wrong || push) {
-                    double v = fabs(red[j]);
-                    if (jv_at < 0 || v > jv_best) { jv_best = v; jv_at = j; }
-                }
-            }
-            for (int i = 0; i < m; i++) {
-                double ymin = sense * y[i];
-                if ((act_lo[i] && ymin < -tol) || (act_up[i] && ymin > tol)) {
-                    double v = fabs(ymin);
-                    if (jr_at < 0 || v > jr_best) { jr_best = v; jr_at = i; }
-                }
-            }
-            if (jv_at >= 0 && jv_best >= jr_best) {
-                int j = jv_at;
-                int fixed = at_lo[j] || at_up[j];
-                int pos = red[j] > tol, neg = red[j] < -tol;
-                int wrong = (at_lo[j] && neg) || (at_up[j] && pos);
-                if (wrong) { at_lo[j] = 0; at_up[j] = 0; }
-                else {
-                    int push_lo = !fixed && pos && isfinite(lo[j]), push_up = !fixed && neg && isfinite(up[j]);
-                    at_lo[j] = push_lo; at_up[j] = push_up && !push_lo;
-                }
-            } else {
-                act_lo[jr_at] = 0; act_up[jr_at] = 0;
-            }
+            act_lo[jr_at] = 0; act_up[jr_at] = 0;
         }
         for (int j = 0; j < n; j++) x0[j] = fmin(fmax(xf[j], lo[j]), up[j]);
         memcpy(y0, y, sizeof(double) * mm);
@@ -286,7 +259,7 @@ static int polish(
     status = 1;
 done:
     free(x0); free(y0); free(scale); free(xf); free(red); free(ax); free(b); free(y);
-    free(F); free(rl); free(rows); free(eq); free(ilo); free(iup);
+    free(F); free(rl); free(rows); free(eq); free(ilo); free(iup); free(cf); free(rf);
     free(K); free(Kc); free(rhs); free(start); free(sol);
     return status;
 }
