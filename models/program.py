@@ -323,11 +323,12 @@ class MarketModel:
         when the market's quantities span more than :data:`SPAN`; else 1."""
         mk, Q = self.market, self.Q
         size = [0.0] * len(mk.nodes)  # Python floats: one element at a time
-        src, tgt = mk.process_nodes
-        for kind, idx, curve in owners:
+        src = mk.process_nodes[0]
+        for owner in owners:
+            kind, idx, curve = owner
             q = curve.reference_quantity()
             if math.isfinite(q) and q > 0:
-                n = int(tgt[idx]) if kind == "processing" else idx
+                n = self._owner_node(owner)
                 size[n] = max(size[n], q / Q)
                 if kind == "processing":
                     s = int(src[idx])

@@ -46,9 +46,10 @@ def _supplied(market: Market, plan) -> set[int]:
             if q.quantity <= 0:
                 open_[list(q.routes)] = False
     # edges along which goods can move: open routes and working processes
-    work = [p for p in market.processes if p.cost.upper > 0]
-    src = np.concatenate([ro[open_], np.array([nidx[(p.source, p.region)] for p in work], dtype=np.intp)])
-    dst = np.concatenate([rd[open_], np.array([nidx[(p.target, p.region)] for p in work], dtype=np.intp)])
+    po, pd = market.process_nodes
+    work = np.array([p.cost.upper > 0 for p in market.processes], dtype=bool)
+    src = np.concatenate([ro[open_], po[work]])
+    dst = np.concatenate([rd[open_], pd[work]])
     reach = np.zeros(len(market.nodes), dtype=bool)
     reach[[nidx[k] for k, c in market.supply.items() if c.upper > 0]] = True
     if plan is not None:
