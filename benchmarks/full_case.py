@@ -8,8 +8,8 @@ programs, solve them -- HiGHS, polish, fixed points, fallbacks -- and
 verify every one, on ``--threads`` threads; the per-market phases are
 also shown summed), results (Dataset + NetCDF write) and total.  Each run
 is followed by HiGHS alone solving every program mineq passed it, cold
-(captured in a separate, untimed run and built into HiGHS models as mineq
-builds them, outside the clock), on one thread and on ``--threads``: the
+(captured once in a separate, untimed run and built into HiGHS models as
+mineq builds them, outside the clock), on one thread and on ``--threads``: the
 floor of what the solver itself costs (mineq's own runs are partly
 hot-started, ``models/hot_start.py``).  Runs on one thread and on
 ``--threads`` alternate; the ratio mineq / floor is the median of the
@@ -54,10 +54,12 @@ def highs_floor(programs, threads: int = 1) -> float:
     return time.perf_counter() - t
 
 
-def programs_of(case, threads: int) -> list:
-    """Every program mineq passes HiGHS in ``solve_case`` (deterministic:
-    the same programs as the timed run's), captured in a separate, untimed
-    run so that the capture costs mineq's clock nothing."""
+def programs_of(case) -> list:
+    """Every program mineq passes HiGHS in ``solve_case``, captured once in
+    a separate, untimed run so that the capture costs mineq's clock
+    nothing: they are the same in every run (results do not depend on the
+    thread count, ``tests/test_bundled_case.py``), so one thread captures
+    them in a fixed order."""
     programs = []
     orig = MarketModel.solve
 
@@ -72,13 +74,13 @@ def programs_of(case, threads: int) -> list:
 
     MarketModel.solve = spy
     try:
-        solve_case(case, threads=threads)
+        solve_case(case, threads=1)
     finally:
         MarketModel.solve = orig
     return programs
 
 
-def run_once(threads: int) -> dict:
+def run_once(threads: int, programs: list) -> dict:
     t0 = time.perf_counter()
     case = load_case(CASE)
     t_load = time.perf_counter() - t0
@@ -100,7 +102,6 @@ def run_once(threads: int) -> dict:
             seen.add(id(r))
             for k in phases:
                 phases[k] += r.times.get(k, 0.0)
-    programs = programs_of(case, threads)
     return {
         "load": t_load,
         "markets_wall": t_solve,
@@ -124,14 +125,15 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     # one warm-up run, not counted: importing xarray's optional backends
     # (dask, scipy) on the first Dataset costs ~0.7 s once per process
-    run_once(a.threads)
+    programs = programs_of(load_case(CASE))
+    run_once(a.threads, programs)
     # one thread and N alternate, so that both see the machine's slow and
     # fast spells alike (identical runs here spread by +-10%)
     one, runs = [], []
     for _ in range(a.repeat):
         if a.threads > 1:
-            one.append(run_once(1))
-        runs.append(run_once(a.threads))
+            one.append(run_once(1, programs))
+        runs.append(run_once(a.threads, programs))
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"bundled case {CASE.name}: baseline + scenarios, {int(med['markets'])} distinct markets, {int(med['highs_solves'])} HiGHS solves; {a.repeat} repeats after one warm-up run (medians, seconds)")
     print(f"  load       {med['load']:8.3f}")
