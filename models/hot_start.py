@@ -6,7 +6,8 @@ can start its active-set QP from a given solution and basis, but only
 when the option ``qp_allow_hot_start`` is on (off by default: HiGHS issue
 #2521, a hot start that can call a point optimal wrongly).  So the
 baseline's final HiGHS basis and solution are carried over by column and
-row *name* (:meth:`models.program.MarketModel.column_keys`), in natural
+row *name* (:meth:`models.program.MarketModel.block_keys` and
+:meth:`~models.program.MarketModel.row_keys`), in natural
 units (the two programs may scale a node differently), and the new
 policy rows start inactive (their slacks basic), which keeps the basis
 square and regular; new columns start at their lower bound.
@@ -14,8 +15,8 @@ square and regular; new columns start at their lower bound.
 Nothing here is trusted: the solve polishes HiGHS's answer on the
 program (:func:`models.active_set.polish`), solves again cold when HiGHS
 does not report an optimum or polish finds no KKT point, and the
-verifier judges the result.  Measured on the bundled case's 215 scenario
-programs: 11 810 QP iterations instead of 20 997, the same optima.
+verifier judges the result.  Measured on the bundled case's 216 scenario
+HiGHS runs: 11 957 QP iterations instead of 21 144 cold, the same optima.
 """
 
 from __future__ import annotations
