@@ -62,12 +62,19 @@ def export(model) -> Start | None:
     basis = h.getBasis()
     if not basis.valid:
         return None
+    # over every column of the program: a route HiGHS does not hold
+    # (models/routes.py) sits at its lower bound, zero
+    cols = model._cols
+    value = np.zeros(model._ncol)
+    value[cols] = h.getSolution().col_value
+    status = np.full(model._ncol, LOWER, dtype=np.int8)
+    status[cols] = [int(c) for c in basis.col_status]
     return Start(
         {k: i for i, k in enumerate(model.block_keys())},
         model.market.route_list,
         {k: j for j, k in enumerate(model._credited)},
-        np.asarray(h.getSolution().col_value) * model.column_scale(),
-        np.array([int(c) for c in basis.col_status], dtype=np.int8),
+        value * model.column_scale(),
+        status,
         dict(zip(model.row_keys(), (int(r) for r in basis.row_status))),
     )
 
@@ -88,19 +95,32 @@ def _positions(model, start: Start) -> np.ndarray:
     ])
 
 
+def routes_used(model, start: Start) -> np.ndarray:
+    """Per flow of ``model``: whether ``start``'s program used its route
+    (basic, at an upper bound or not zero), so that route generation
+    (:mod:`models.routes`) starts with it."""
+    at = _positions(model, start)[model._ix["x"]]
+    known = at >= 0
+    used = np.zeros(len(at), dtype=bool)
+    used[known] = (start.col_status[at[known]] != LOWER) | (start.value[at[known]] != 0.0)
+    return used
+
+
 def apply(model, h, start: Start) -> bool:
     """Hand ``start`` to ``h`` (the HiGHS instance holding ``model``'s
-    program) and allow the hot start.  Returns False, changing nothing,
-    when the carried basis does not fit the program (a bound it sat on
-    is gone, or it is not square)."""
+    program, restricted to :attr:`~models.program.MarketModel.highs_columns`)
+    and allow the hot start.  Returns False, changing nothing, when the
+    carried basis does not fit the program (a bound it sat on is gone, or
+    it is not square)."""
     import highspy
 
     num = model.numbers()
-    lo, up = num["lower"], num["upper"]
-    at = _positions(model, start)
+    cols = model.highs_columns
+    lo, up = num["lower"][cols], num["upper"][cols]
+    at = _positions(model, start)[cols]
     known = at >= 0
     status = np.where(known, start.col_status[at], LOWER)
-    value = np.where(known, start.value[at] / model.column_scale(), 0.0)
+    value = np.where(known, start.value[at] / model.column_scale()[cols], 0.0)
     # at a bound: the bound of this program; elsewhere: the value, inside them
     value = np.where(status == LOWER, lo, np.where(status == UPPER, up, np.clip(value, lo, up)))
     if not np.all(np.isfinite(value)):

@@ -244,11 +244,13 @@ class MarketModel:
         }
         self._numbers_cache = None
         self._highs = None
+        self._cols = None  # the columns HiGHS holds, in its order (models/routes.py)
         self._synced = False  # HiGHS holds the current numbers
         self._hessian = None  # the Hessian diagonal HiGHS holds
         self._last = None  # (col, row, active set) of the last solution: a warm start
         self.ran_highs = False
-        self.route_rounds = 0  # HiGHS solves of the last route generation (models/routes.py)
+        self.route_rounds = 0  # HiGHS runs of the last solve (rounds of route generation)
+        self.qp_iterations = 0  # HiGHS's QP iterations in them
         self._hot = None  # a hot_start.Start for the next HiGHS run
         self._block_keys = self._row_keys = None
         self.hot_started = False  # the last HiGHS run started from one
@@ -300,6 +302,7 @@ class MarketModel:
         if self._highs is not None:
             release_highs(self._highs)
             self._highs = None
+        self._cols = None
         self._synced = False
 
     def start_basis(self):
@@ -490,9 +493,18 @@ class MarketModel:
     @property
     def highs(self):
         """The persistent HiGHS instance (``highspy.Highs``), holding the
-        program at the current parameters."""
+        program at the current parameters, restricted to the columns
+        :attr:`highs_columns` (route generation, :mod:`models.routes`)."""
         self._sync()
         return self._highs
+
+    @property
+    def highs_columns(self) -> np.ndarray:
+        """The program's columns HiGHS holds, in HiGHS's order: all of them
+        for a market with fewer than :data:`models.routes.MIN_ROUTES`
+        routes; else all but the flows left out so far (at zero)."""
+        self._sync()
+        return self._cols
 
     def _sync(self) -> None:
         """Create the HiGHS instance, or write changed numbers into it.
@@ -505,19 +517,72 @@ class MarketModel:
             return
         num = self.numbers()
         if self._highs is None:
-            self._highs = highs_of(self.qp())
+            cols = self._cols = self._first_columns()
+            qp = self.qp()
+            self._highs = highs_of(qp if len(cols) == self._ncol else route_generation.restricted(qp, cols))
         else:
-            h, n, m = self._highs, self._ncol, self._nrow
-            cols, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
+            h, cols, m = self._highs, self._cols, self._nrow
+            n = len(cols)
+            at, rows = np.arange(n, dtype=np.int32), np.arange(m, dtype=np.int32)
             if n:
-                h.changeColsCost(n, cols, num["cost"])
-                h.changeColsBounds(n, cols, num["lower"], num["upper"])
+                h.changeColsCost(n, at, num["cost"][cols])
+                h.changeColsBounds(n, at, num["lower"][cols], num["upper"][cols])
             if m:
                 h.changeRowsBounds(m, rows, num["row_lower"], num["row_upper"])
             if not np.array_equal(num["hessian"], self._hessian):
-                h.passHessian(highs_hessian(num["hessian"]))
+                h.passHessian(highs_hessian(num["hessian"][cols]))
         self._hessian = num["hessian"].copy()
         self._synced = True
+
+    def _first_columns(self) -> np.ndarray:
+        """The columns a new HiGHS instance holds (:func:`models.routes.first_columns`),
+        with the routes the hot start's program used."""
+        flows = self._ix["x"]
+        if len(flows) < route_generation.MIN_ROUTES:
+            return np.arange(self._ncol)
+        seed = None if self._hot is None else hot_start.routes_used(self, self._hot)
+        return route_generation.first_columns(self.qp(), flows, *self.market.route_nodes, seed)
+
+    def _generate(self, h, qp: QP, warm: bool):
+        """Run HiGHS on the program it holds until no left-out route is
+        profitable (:mod:`models.routes`), adding the profitable ones to
+        ``h`` between runs (``warm``: restarting from its last basis).
+        Returns (status, col_value, row_dual, runs), the values over every
+        column of the program, zero for those left out (None when HiGHS
+        reports no optimum)."""
+        import highspy
+
+        n = self._ncol
+        left = np.ones(n, dtype=bool)
+        left[self._cols] = False
+        if left.any():
+            dest = np.full(n, -1)
+            dest[self._ix["x"]] = self.market.route_nodes[1]
+            forced = np.flatnonzero(left & (qp.lo != 0.0))  # a left-out column sits at zero
+            if len(forced):
+                route_generation.add_columns(h, qp, forced, warm=False)
+                self._cols = np.concatenate([self._cols, forced])
+                left[forced] = False
+        for runs in range(1, route_generation.MAX_ROUNDS + 1):
+            h.run()
+            self.qp_iterations += h.getInfo().qp_iteration_count
+            status = h.getModelStatus()
+            if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
+                return status, None, None, runs
+            sol = h.getSolution()
+            col = np.zeros(n)
+            col[self._cols] = sol.col_value
+            row = np.asarray(sol.row_dual, dtype=float)
+            if not left.any():
+                return status, col, row, runs
+            # the last round brings back every route: generation always ends
+            new = route_generation.profitable(qp, col, row, left, dest) if runs < route_generation.MAX_ROUNDS else np.flatnonzero(left)
+            if not len(new):
+                return status, col, row, runs
+            route_generation.add_columns(h, qp, new, warm)
+            self._cols = np.concatenate([self._cols, new])
+            left[new] = False
+        raise AssertionError("unreachable: the last round holds every column")  # pragma: no cover
 
     def pyomo(self):
         """The program at the current parameters as a Pyomo ``ConcreteModel``.
@@ -574,8 +639,6 @@ class MarketModel:
         :data:`models.routes.MIN_ROUTES` routes, on a few routes at a time
         (:mod:`models.routes`), then polish on the whole program.
         """
-        import highspy
-
         if self._last is not None and not tight:
             col, row, active = self._last
             warm = polish(self.qp(), col, row, rounds=20, strict=True, active=active)
@@ -586,39 +649,34 @@ class MarketModel:
         # the active-set QP can cycle on degenerate markets (zero-cost route
         # cycles with ties); a generous iteration limit catches it early
         options = {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, **(HIGHS_TIGHT if tight else {}), "qp_iteration_limit": max(20000, 20 * self._ncol)}
-        if not tight and len(self._ix["x"]) >= route_generation.MIN_ROUTES:
-            # many routes: HiGHS on a few at a time (models/routes.py)
-            qp = self.qp()
-            got = route_generation.solve(qp, self._ix["x"], *self.market.route_nodes, options)
-            if got is not None:
-                col, row, self.route_rounds = got
-                return self._result(*_polished(qp, col, row), None)
         h = self.highs
         for k, v in options.items():
             h.setOptionValue(k, v)
         hot = self._hot is not None and not tight and hot_start.apply(self, h, self._hot)
         self._hot = None
-        h.run()
+        qp = self.qp()
+        self.qp_iterations = 0
+        status, col, row, self.route_rounds = self._generate(h, qp, warm=True)
         polished = None
-        if hot:
+        if col is not None:
+            polished = polish(qp, col, row)
+        if polished is None and (hot or self.route_rounds > 1):
+            # a hot start took part, and HiGHS did not finish it well
+            # (#2521): solve cold
             h.setOptionValue("qp_allow_hot_start", False)
-            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-                raw = h.getSolution()
-                polished = polish(self.qp(), np.asarray(raw.col_value), np.asarray(raw.row_dual))
-            if polished is None:
-                # HiGHS did not finish the hot start well (#2521): solve cold
-                h.clearSolver()
-                h.run()
-                hot = False
+            h.clearSolver()
+            status, col, row, runs = self._generate(h, qp, warm=False)
+            self.route_rounds += runs
+            hot = False
+        h.setOptionValue("qp_allow_hot_start", False)
         self.hot_started = hot
-        status = h.getModelStatus()
-        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
+        if col is None:
             # cycling, HiGHS's own error exit on degenerate programs, or an
             # infeasible/unbounded verdict from a presolve that HiGHS 1.16
             # sometimes gets wrong (tests/test_closed_form.py::
             # test_highs_presolve_verdict_is_not_trusted): solve again with
             # the columns in another order; a verdict stands when that fails
-            rescued = rescue(self.qp())
+            rescued = rescue(qp)
             if rescued is None:
                 raise SolveError(self.market.name, _status_words(status))
             col, row, active = rescued
@@ -626,8 +684,7 @@ class MarketModel:
         else:
             obj = h.getInfo().objective_function_value
             if polished is None:
-                raw = h.getSolution()
-                polished = _polished(self.qp(), np.asarray(raw.col_value), np.asarray(raw.row_dual))
+                polished = _polished(qp, col, row)
             col, row, active = polished
         return self._result(col, row, active, obj)
 

@@ -227,13 +227,14 @@ def test_highs_presolve_verdict_is_not_trusted():
     import json
     from pathlib import Path
 
+    from models.active_set import highs_of
     from models.program import MarketModel
     from solver.case import build_case
     from solver.solve import solve_market
 
     cd = json.loads((Path(__file__).parent / "data" / "presolve_infeasible_4.json").read_text())
     mk = build_case(cd).markets["x"]
-    h = MarketModel(mk).highs
+    h = highs_of(MarketModel(mk).qp())  # the whole program (no route generation)
     h.run()
     assert h.getModelStatus().name == "kInfeasible"  # the HiGHS behaviour this guards against
     res = solve_market(mk)

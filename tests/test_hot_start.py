@@ -34,8 +34,8 @@ def _solve(case, hot: bool, monkeypatch):
 
     def spy(self, tight=False):
         out = orig(self, tight)
-        if self.ran_highs and self._highs is not None:
-            runs.append((self.hot_started, self._highs.getInfo().qp_iteration_count))
+        if self.ran_highs:
+            runs.append((self.hot_started, self.qp_iterations))
         return out
 
     with monkeypatch.context() as mp:
