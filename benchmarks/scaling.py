@@ -8,8 +8,9 @@ region (random reference prices and quantities) and either *dense* routes
 neighbours on a ring and to and from three hubs).  Reports, in one run:
 
 * build + first solve: mineq's program and its first solve (HiGHS on the
-  whole program, or route generation from 500 routes on:
-  ``models/routes.py``), polish included;
+  whole program, or route generation from ``models.routes.MIN_ROUTES``
+  routes on: ``models/routes.py``), polish included, with the number of
+  HiGHS runs it took;
 * HiGHS whole: the cold QP solve of the whole program alone (HiGHS's
   active-set method), measured outside mineq: what the first solve
   would cost without route generation;
@@ -32,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models.active_set import highs_of  # noqa: E402
 from models.program import MarketModel  # noqa: E402
 from solver.case import build_case  # noqa: E402
 
@@ -46,16 +48,12 @@ def market(n: int, dense: bool, seed: int):
 
 
 def run(n: int, dense: bool, seed: int) -> dict:
-    import highspy
-
     mk = market(n, dense, seed)
     t = time.perf_counter()
     mm = MarketModel(mk)
     sol, _ = mm.solve()
     t_build_first = time.perf_counter() - t
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.passModel(mm.highs.getModel())
+    h = highs_of(mm.qp())  # the whole program, as HiGHS alone would get it
     t = time.perf_counter()
     h.run()
     t_highs = time.perf_counter() - t
