@@ -560,12 +560,12 @@ class MarketModel:
             dest[self._ix["x"]] = self.market.route_nodes[1]
             forced = np.flatnonzero(left & (qp.lo != 0.0))  # a left-out column sits at zero
             if len(forced):
-                route_generation.add_columns(h, qp, forced, warm=False)
+                route_generation.add_columns(h, qp, forced)
                 self._cols = np.concatenate([self._cols, forced])
                 left[forced] = False
         for runs in range(1, route_generation.MAX_ROUNDS + 1):
             h.run()
-            self.qp_iterations += h.getInfo().qp_iteration_count
+            self.qp_iterations += h.getInfoValue("qp_iteration_count")[1]
             status = h.getModelStatus()
             if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
                 return status, None, None, runs
@@ -579,8 +579,8 @@ class MarketModel:
             new = route_generation.profitable(qp, col, row, left, dest) if runs < route_generation.MAX_ROUNDS else np.flatnonzero(left)
             if not len(new):
                 return status, col, row, runs
-            route_generation.add_columns(h, qp, new, warm)
             self._cols = np.concatenate([self._cols, new])
+            route_generation.add_columns(h, qp, new, col[self._cols] if warm else None)
             left[new] = False
         raise AssertionError("unreachable: the last round holds every column")  # pragma: no cover
 
@@ -682,7 +682,7 @@ class MarketModel:
             col, row, active = rescued
             obj = None
         else:
-            obj = h.getInfo().objective_function_value
+            obj = h.getObjectiveValue()
             if polished is None:
                 polished = _polished(qp, col, row)
             col, row, active = polished

@@ -91,35 +91,31 @@ def profitable(qp: QP, x: np.ndarray, y: np.ndarray, left: np.ndarray, group: np
     return np.sort(_first_per_group(cand, group[cand], -gain[cand], per_round))
 
 
-def add_columns(h, qp: QP, new: np.ndarray, warm: bool) -> None:
+def add_columns(h, qp: QP, new: np.ndarray, value: np.ndarray | None = None) -> None:
     """Append the columns ``new`` of ``qp`` to the HiGHS instance ``h``
-    (holding a restriction of ``qp`` and just solved).  ``warm``: the next
-    run restarts from the basis and solution ``h`` has, the new columns
-    nonbasic at zero, with HiGHS's hot start (its option
-    ``qp_allow_hot_start``; :mod:`models.hot_start` says why it is off
-    by default and why the answer is polished and verified anyway)."""
+    (holding a restriction of ``qp``).  With ``value`` (the solution over
+    ``h``'s columns after the append, the new ones zero), the next run
+    restarts from it and from the basis ``h`` had, which HiGHS extends
+    with the new columns nonbasic at zero: HiGHS's hot start (its option
+    ``qp_allow_hot_start``; :mod:`models.hot_start` says why it is off by
+    default and why the answer is polished and verified anyway)."""
     import highspy
 
-    if warm:
-        basis, sol = h.getBasis(), h.getSolution()
-        warm = basis.valid
     A = qp.A[:, new].T  # by column
     cj, ri = np.nonzero(A)
     start = np.searchsorted(cj, np.arange(len(new) + 1)).astype(np.int32)
     f = lambda v: np.ascontiguousarray(v, dtype=float)  # noqa: E731
     h.addCols(len(new), f(qp.c[new]), f(qp.lo[new]), f(qp.up[new]), len(ri), start, ri.astype(np.int32), f(A[cj, ri]))
-    if not warm:
+    if value is None:
         return
-    lower = highspy.HighsBasisStatus.kLower
-    nb = highspy.HighsBasis()
-    nb.col_status = list(basis.col_status) + [lower] * len(new)
-    nb.row_status = basis.row_status
-    nb.valid = True
-    ns = highspy.HighsSolution()
-    ns.col_value = np.concatenate([np.asarray(sol.col_value, dtype=float), np.zeros(len(new))])
-    ns.value_valid = True
+    basis = h.getBasis()  # a copy, extended by addCols
+    if not basis.valid:
+        return
+    sol = highspy.HighsSolution()
+    sol.col_value = f(value)
+    sol.value_valid = True
     # the solution first: passing one invalidates the basis (HiGHS #2521)
-    if h.setSolution(ns) == highspy.HighsStatus.kOk and h.setBasis(nb) == highspy.HighsStatus.kOk:
+    if h.setSolution(sol) == highspy.HighsStatus.kOk and h.setBasis(basis) == highspy.HighsStatus.kOk:
         h.setOptionValue("qp_allow_hot_start", True)
     else:
         h.clearSolver()
