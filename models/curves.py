@@ -127,6 +127,17 @@ class Curve:
         """Blocks for the welfare program (``at``: linearisation point)."""
         raise NotImplementedError
 
+    def blocks(self, at: float | None = None) -> tuple[Segment, ...]:
+        """:meth:`segments`, made once for an exact curve (they do not
+        depend on ``at``, and a curve does not change once read): every
+        program of a market, baseline and scenarios, asks for them."""
+        if not self.exact:
+            return self.segments(at)
+        made = self.__dict__.get("_blocks")
+        if made is None:
+            made = self.__dict__["_blocks"] = tuple(self.segments())
+        return made
+
     # -- shared behaviour ---------------------------------------------
     @property
     def lower(self) -> float:
@@ -205,6 +216,15 @@ class Curve:
             return (-INF if below is None else below, INF if above is None else above)
         return (-INF if above is None else above, INF if below is None else below)
 
+    def residual(self, q: float, price: float, price_hi: float, dq: float, P: float, Q: float) -> float:
+        """The equilibrium residual of an owner of this curve at ``q`` who
+        earns (or pays) any price in ``[price, price_hi]``: the larger of
+        the distance from that interval to :meth:`price_range` over ``P``
+        and the distance from ``q`` to the curve's bounds over ``Q``
+        (:func:`solver.verify.verify`, SPEC §2.2, §2.3 and §2.5)."""
+        lo, hi = self.price_range(q, dq)
+        return max(max(0.0, lo - price_hi, price - hi) / P, max(0.0, self.lower - q, q - self.upper) / Q)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.side}, {self.spec})"
 
@@ -256,6 +276,20 @@ class Linear(Curve):
         if self.side == "supply":
             return (-INF if below is None else below, INF if above is None else above)
         return (-INF if above is None else above, INF if below is None else below)
+
+    def residual(self, q, price, price_hi, dq, P, Q):
+        # Curve.residual with price_range and the bounds written out (lower
+        # = 0, upper = capacity): the verifier asks it of every curve at
+        # every iterate
+        cap = self.capacity
+        b = self.sign * self.slope
+        below = None if q - dq <= 0.0 else self.intercept + b * max(q - dq, 0.0)
+        above = None if q + dq >= cap else self.intercept + b * min(q + dq, cap)
+        if self.side == "supply":
+            lo, hi = (-INF if below is None else below), (INF if above is None else above)
+        else:
+            lo, hi = (-INF if above is None else above), (INF if below is None else below)
+        return max(max(0.0, lo - price_hi, price - hi) / P, max(0.0, -q, q - cap) / Q)
 
     def integral(self, q):
         return self.intercept * q + self.sign * 0.5 * self.slope * q * q

@@ -79,18 +79,22 @@ def export(model) -> Start | None:
     )
 
 
-def _positions(model, start: Start) -> np.ndarray:
-    """Per column of ``model``, its position in ``start`` (-1: new)."""
+def _flow_positions(model, start: Start) -> np.ndarray:
+    """Per flow of ``model``, its column in ``start`` (-1: a new route)."""
     nb, nr = len(start.blocks), len(start.routes)
     routes = model.market.route_list
     if routes is start.routes or routes == start.routes:
-        flows = nb + np.arange(nr)
-    else:
-        where = {r: nb + i for i, r in enumerate(start.routes)}
-        flows = np.array([where.get(r, -1) for r in routes], dtype=int)
+        return nb + np.arange(nr)
+    where = {r: nb + i for i, r in enumerate(start.routes)}
+    return np.array([where.get(r, -1) for r in routes], dtype=int)
+
+
+def _positions(model, start: Start) -> np.ndarray:
+    """Per column of ``model``, its position in ``start`` (-1: new)."""
+    nb, nr = len(start.blocks), len(start.routes)
     return np.concatenate([
         np.array([start.blocks.get(k, -1) for k in model.block_keys()], dtype=int),
-        flows,
+        _flow_positions(model, start),
         np.array([nb + nr + start.credited[k] if k in start.credited else -1 for k in model._credited], dtype=int),
     ])
 
@@ -99,7 +103,7 @@ def routes_used(model, start: Start) -> np.ndarray:
     """Per flow of ``model``: whether ``start``'s program used its route
     (basic, at an upper bound or not zero), so that route generation
     (:mod:`models.routes`) starts with it."""
-    at = _positions(model, start)[model._ix["x"]]
+    at = _flow_positions(model, start)
     known = at >= 0
     used = np.zeros(len(at), dtype=bool)
     used[known] = (start.col_status[at[known]] != LOWER) | (start.value[at[known]] != 0.0)

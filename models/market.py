@@ -140,6 +140,25 @@ class Market:
             yield "processing", (p.target, p.region), p.cost
 
     @cached_property
+    def node_quantities(self) -> np.ndarray:
+        """Per node: the largest finite, positive reference quantity of a
+        curve there (a process counts at its output node, and at its input
+        node as ``theta`` times its output); 0 where there is none.  What
+        :class:`models.program.MarketModel` scales a wide market's rows by."""
+        size = [0.0] * len(self.nodes)  # Python floats: one element at a time
+        src, tgt = self.process_nodes
+        pos = self._node_position
+        owners = [(pos[k], c, None) for k, c in (*self.supply.items(), *self.demand.items())]
+        owners += [(int(tgt[i]), p.cost, (int(src[i]), p.theta)) for i, p in enumerate(self.processes)]
+        for n, curve, source in owners:
+            q = curve.reference_quantity()
+            if math.isfinite(q) and q > 0:
+                size[n] = max(size[n], q)
+                if source is not None:
+                    size[source[0]] = max(size[source[0]], source[1] * q)
+        return np.array(size)
+
+    @cached_property
     def exact(self) -> bool:
         """True when one quadratic program gives the equilibrium."""
         return all(c.exact for _, _, c in self.curves())

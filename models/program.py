@@ -124,7 +124,7 @@ class MarketModel:
                     points.setdefault(pos, max(curve.reference_quantity(), self.floor_quantity(owner)))
         blocks = []  # (owner position, segment)
         for pos, (_, _, curve) in enumerate(owners):
-            for seg in curve.segments(points.get(pos)):
+            for seg in curve.blocks(points.get(pos)):
                 blocks.append((pos, seg))
         self._blocks = blocks
         nb = len(blocks)
@@ -322,21 +322,16 @@ class MarketModel:
         return idx
 
     def _node_sizes(self, owners) -> np.ndarray:
-        """Each node's size in units of Q: its largest reference quantity,
-        when the market's quantities span more than :data:`SPAN`; else 1."""
+        """Each node's size in units of Q: its largest reference quantity
+        (:attr:`Market.node_quantities`, and the program's offtakes), when
+        the market's quantities span more than :data:`SPAN`; else 1."""
         mk, Q = self.market, self.Q
-        size = [0.0] * len(mk.nodes)  # Python floats: one element at a time
-        src = mk.process_nodes[0]
-        for owner in owners:
-            kind, idx, curve = owner
-            q = curve.reference_quantity()
-            if math.isfinite(q) and q > 0:
-                n = self._owner_node(owner)
-                size[n] = max(size[n], q / Q)
-                if kind == "processing":
-                    s = int(src[idx])
-                    size[s] = max(size[s], mk.processes[idx].theta * q / Q)
-        size = np.array(size)
+        size = mk.node_quantities / Q
+        for kind, idx, curve in owners:
+            if kind == "offtake":
+                q = curve.reference_quantity()
+                if math.isfinite(q) and q > 0:
+                    size[idx] = max(size[idx], q / Q)
         known = size[size > 0]
         if not len(known) or known.max() / known.min() <= self.SPAN:
             return np.ones(len(mk.nodes))

@@ -82,17 +82,6 @@ class Verification:
         return rows[:n]
 
 
-def _range_gap(curve, q: float, price: float, dq: float, price_hi: float | None = None) -> float:
-    """Distance between the curve's price interval at ``q`` and ``[price, price_hi]``."""
-    lo, hi = curve.price_range(q, dq)
-    top = price if price_hi is None else price_hi
-    return max(0.0, lo - top, price - hi)
-
-
-def _bound_gap(curve, q: float) -> float:
-    return max(0.0, curve.lower - q, q - curve.upper)
-
-
 def _paid(floor, q: float, price: float, dq: float) -> tuple[float, float]:
     """Interval of the marginal revenue a floored seller gets at output ``q``.
 
@@ -168,11 +157,11 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             i = nidx[(s, r)]
             if side == "supply" and i in floors:
                 lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], dq)
-                fres.append(max(_range_gap(c, qty[i], lo, dq, hi) / P, _bound_gap(c, qty[i]) / Q))
+                fres.append(c.residual(qty[i], lo, hi, dq, P, Q))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
             earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
-            res.append(max(_range_gap(c, qty[i], earned, dq) / P, _bound_gap(c, qty[i]) / Q))
+            res.append(c.residual(qty[i], earned, earned, dq, P, Q))
             lab.append((s, r))
         # a quantity where there is no curve: only the nodes that have one
         # (one array test) are left out, the rest looked at one by one
@@ -214,7 +203,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         lo = hi = p_out + bonus[nidx[(p.target, p.region)]]
         if i in pfloors:
             lo, hi = _paid(pfloors[i], Y[i], lo, dq)
-        res.append(max(_range_gap(p.cost, Y[i], lo - p.theta * p_in, dq, hi - p.theta * p_in) / P, _bound_gap(p.cost, Y[i]) / Q))
+        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, dq, P, Q))
     v.add("processing", res, lambda: [f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else "") for i, p in enumerate(market.processes)])
 
     # 6. the policies' own conditions

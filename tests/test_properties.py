@@ -176,11 +176,14 @@ def test_scaling_prices_and_costs(cd, k):
     st.one_of(st.none(), st.floats(0, 100)),
     st.one_of(st.floats(-10, 120), st.sampled_from([0.0, 100.0])),
     st.sampled_from([0.0, 1e-6, 0.5]),
+    st.floats(-50, 200),
+    st.floats(0, 30),
 )
-def test_linear_price_range_is_the_generic_one(side, intercept, slope, capacity, q, dq):
-    """Linear curves answer ``price_range`` in closed form (the verifier's
-    hot path); it must be exactly the generic answer, kinks, capacities
-    and the tolerance band included."""
+def test_linear_price_range_is_the_generic_one(side, intercept, slope, capacity, q, dq, price, spread):
+    """Linear curves answer ``price_range`` and the verifier's
+    ``residual`` in closed form (the verifier's hot path); both must be
+    exactly the generic answers, kinks, capacities and the tolerance band
+    included."""
     from models.curves import Curve, make_curve
 
     spec = {"form": "linear", "intercept": intercept, "slope": slope}
@@ -188,3 +191,4 @@ def test_linear_price_range_is_the_generic_one(side, intercept, slope, capacity,
         spec["capacity"] = capacity
     c = make_curve(spec, side)
     assert c.price_range(q, dq) == Curve.price_range(c, q, dq)
+    assert c.residual(q, price, price + spread, dq, 7.0, 3.0) == Curve.residual(c, q, price, price + spread, dq, 7.0, 3.0)
