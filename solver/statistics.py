@@ -104,52 +104,57 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
         market = plan.market
     nr = len(market.regions)
     ridx = {r: i for i, r in enumerate(market.regions)}
-    nidx = {n: i for i, n in enumerate(market.nodes)}
-    w = {k: np.zeros(nr) for k in WELFARE_ITEMS}
+    nidx = market._node_position
+    # Python floats and lists while summing (the same arithmetic as numpy
+    # scalars, at a fraction of the cost), arrays at the end
+    price, demand, supply = (np.asarray(a, dtype=float).tolist() for a in (sol.price, sol.demand, sol.supply))
+    processing, flow = np.asarray(sol.processing, dtype=float).tolist(), np.asarray(sol.flow, dtype=float).tolist()
+    w = {k: [0.0] * nr for k in WELFARE_ITEMS}
     for (s, r), c in market.demand.items():
         i = nidx[(s, r)]
-        w["consumer_surplus"][ridx[r]] += _integral(c, sol.demand[i]) - sol.price[i] * sol.demand[i]
-    per_unit, proc_pay = floor_payments(market, sol, plan)
+        w["consumer_surplus"][ridx[r]] += _integral(c, demand[i]) - price[i] * demand[i]
+    per_unit, proc_pay = (a.tolist() for a in floor_payments(market, sol, plan))
     for (s, r), c in market.supply.items():
         i = nidx[(s, r)]
-        w["producer_surplus"][ridx[r]] += sol.price[i] * sol.supply[i] - _integral(c, sol.supply[i])
+        w["producer_surplus"][ridx[r]] += price[i] * supply[i] - _integral(c, supply[i])
         if plan is not None and i in plan.supply_floors:
             f = plan.supply_floors[i]
-            pay = per_unit[i] * min(sol.supply[i], f.cap)
+            pay = per_unit[i] * min(supply[i], f.cap)
             w["producer_surplus"][ridx[r]] += pay
             w["deficiency_payments"][ridx[f.region]] += pay
     for k, p in enumerate(market.processes):
-        margin = sol.price[nidx[(p.target, p.region)]] - p.theta * sol.price[nidx[(p.source, p.region)]]
-        w["processor_surplus"][ridx[p.region]] += margin * sol.processing[k] - _integral(p.cost, sol.processing[k]) + proc_pay[k]
+        margin = price[nidx[(p.target, p.region)]] - p.theta * price[nidx[(p.source, p.region)]]
+        w["processor_surplus"][ridx[p.region]] += margin * processing[k] - _integral(p.cost, processing[k]) + proc_pay[k]
         if plan is not None and k in plan.process_floors:
             w["deficiency_payments"][ridx[plan.process_floors[k].region]] += proc_pay[k]
     if plan is not None:
         routes = market.route_list
         for i, terms in plan.routes.items():
             s, o, d = routes[i]
-            x = sol.flow[i]
-            parts = terms.parts(sol.price[nidx[(s, o)]], market.routes[routes[i]])
+            x = flow[i]
+            parts = terms.parts(price[nidx[(s, o)]], market.routes[routes[i]])
             w["export_tax_revenue"][ridx[o]] += parts["export_tax"] * x
             w["tariff_revenue"][ridx[d]] += parts["tariff"] * x
             if terms.mip_rent == "levy":
                 w["levy_revenue"][ridx[d]] += parts["mip_rent"] * x
             else:
                 w["undertaking_rent"][ridx[o]] += parts["mip_rent"] * x
-        for q, lam in zip(plan.quotas, sol.quota_rent):
+        for q, lam in zip(plan.quotas, np.asarray(sol.quota_rent, dtype=float).tolist()):
             for i, holder in zip(q.routes, q.holders):
-                w["quota_rent"][ridx[holder]] += lam * sol.flow[i]
-        for o, g in zip(plan.offtakes, sol.offtake):
+                w["quota_rent"][ridx[holder]] += lam * flow[i]
+        for o, g in zip(plan.offtakes, np.asarray(sol.offtake, dtype=float).tolist()):
             r = ridx[market.nodes[o.node][1]]
             w["offtake_outlay"][ridx[o.region]] += o.level * g
-            w["offtake_premium"][r] += (o.level - sol.price[o.node]) * g
+            w["offtake_premium"][r] += (o.level - price[o.node]) * g
             w["stockpile_value"][ridx[o.region]] += o.level * g
         if plan.origin_rules:
-            made = production(market, sol)
-            for rule, lam in zip(plan.origin_rules, sol.origin_rent):
+            made = production(market, sol).tolist()
+            for rule, lam in zip(plan.origin_rules, np.asarray(sol.origin_rent, dtype=float).tolist()):
                 w["origin_rent"][ridx[market.nodes[rule.node][1]]] += lam * made[rule.node]
-        for n, rel in enumerate(plan.release):
+        for n, rel in enumerate(np.asarray(plan.release, dtype=float).tolist()):
             if rel:
-                w["stockpile_release_revenue"][ridx[market.nodes[n][1]]] += sol.price[n] * rel
+                w["stockpile_release_revenue"][ridx[market.nodes[n][1]]] += price[n] * rel
+    w = {k: np.array(v) for k, v in w.items()}
     w["government_net"] = w["tariff_revenue"] + w["levy_revenue"] + w["export_tax_revenue"] + w["stockpile_release_revenue"] - w["deficiency_payments"] - w["offtake_outlay"]
     w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"]
     w["total_welfare"] = w["consumer_surplus"] + w["producer_surplus"] + w["processor_surplus"] + w["government_net"] + w["rents"] + w["stockpile_value"]
@@ -171,13 +176,16 @@ def welfare_change(market: Market, sol: Solution, base: Solution, plan=None, now
     if plan is not None:
         market = plan.market
     out = {k: now[k] - before[k] for k in WELFARE_ITEMS}
-    nidx = {n: i for i, n in enumerate(market.nodes)}
+    nidx = market._node_position
     ridx = {r: i for i, r in enumerate(market.regions)}
-    dcs = np.zeros(len(market.regions))
+    dcs = [0.0] * len(market.regions)
+    D0, D1 = np.asarray(base.demand, dtype=float).tolist(), np.asarray(sol.demand, dtype=float).tolist()
+    P0, P1 = np.asarray(base.price, dtype=float).tolist(), np.asarray(sol.price, dtype=float).tolist()
     for (s, r), c in market.demand.items():
         i = nidx[(s, r)]
-        d0, d1 = base.demand[i], sol.demand[i]
-        dcs[ridx[r]] += c.integral_between(d0, d1) - sol.price[i] * d1 + base.price[i] * d0
+        d0, d1 = D0[i], D1[i]
+        dcs[ridx[r]] += c.integral_between(d0, d1) - P1[i] * d1 + P0[i] * d0
+    dcs = np.array(dcs)
     # equal to CS1 − CS0 where both are finite, and finite where they are not
     out["consumer_surplus"] = dcs
     out["total_welfare"] = sum(out[k] for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value"))
@@ -192,14 +200,16 @@ def objective(market: Market, sol: Solution, plan=None) -> float:
     """
     if plan is not None:
         market = plan.market
-    nidx = {n: i for i, n in enumerate(market.nodes)}
+    nidx = market._node_position
+    demand, supply = np.asarray(sol.demand, dtype=float).tolist(), np.asarray(sol.supply, dtype=float).tolist()
+    processing = np.asarray(sol.processing, dtype=float).tolist()
     total = 0.0
     for (s, r), c in market.demand.items():
-        total += _integral(c, sol.demand[nidx[(s, r)]])
+        total += _integral(c, demand[nidx[(s, r)]])
     for (s, r), c in market.supply.items():
-        total -= _integral(c, sol.supply[nidx[(s, r)]])
+        total -= _integral(c, supply[nidx[(s, r)]])
     for k, p in enumerate(market.processes):
-        total -= _integral(p.cost, sol.processing[k])
+        total -= _integral(p.cost, processing[k])
     total -= float(market.route_costs @ np.asarray(sol.flow, dtype=float))
     if plan is not None:
         total += sum(o.level * g for o, g in zip(plan.offtakes, sol.offtake))
