@@ -9,6 +9,7 @@ can recompute every equilibrium condition from the file alone.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -92,7 +93,10 @@ for _v in WELFARE_VARS + CHANGE_VARS:
     UNITS[_v] = _M
 
 
+@functools.lru_cache(maxsize=1)
 def _versions() -> dict[str, str]:
+    """Versions of mineq and what it solves with (looked up once a process:
+    the metadata lookups cost 5 ms a result file)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from models.active_set import new_highs
@@ -323,7 +327,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             "max_residual": worst,
             "all_equilibria": int(all(r.ok for sc in results.values() for r in sc.values())),
             "Conventions": "CF-1.8; NaN marks combinations that do not exist",
-            **_versions(),
+            **_versions(),  # unpacked: the cached dict itself is never handed out
         }
     )
     return ds
