@@ -116,3 +116,44 @@ def test_hot_start_property(cd, data):
     assume(cold.ok)
     assert hot.ok, hot.message
     np.testing.assert_allclose(np.nan_to_num(hot.solution.demand), np.nan_to_num(cold.solution.demand), rtol=0, atol=1e-5 * mk.quantity_scale)
+
+
+def test_a_warm_answer_polish_refuses_is_solved_again_cold(monkeypatch):
+    """HiGHS's hot starts (from the baseline's basis, and after route
+    generation adds columns) can stop at a point they wrongly call optimal
+    (HiGHS #2521).  When polish finds no KKT point near such an answer,
+    the program is solved again from scratch, route generation included,
+    to the verified optimum of a cold solve."""
+    import models.program
+
+    case = load_case(CASE)
+    base = solve_case(case, scenarios=[])["baseline"]
+    sc = case.scenarios[0]
+    from solver.run import scenario_plans
+
+    plans = scenario_plans(case, sc.name, {mn: r.solution for mn, r in base.items()})
+    mn = next(iter(plans))
+    mk, plan = case.markets[mn], plans[mn]
+    basis = MarketModel(mk)
+    basis.solve()
+    start = basis.start_basis()
+    ref = MarketModel(plan.market, plan)
+    ref_sol, _ = ref.solve()
+    real = models.program.polish
+    refused = []
+
+    def refuse_first(qp, col, row, *args, **kw):
+        if not refused and not kw.get("strict"):
+            refused.append(True)
+            return None
+        return real(qp, col, row, *args, **kw)
+
+    monkeypatch.setattr(models.program, "polish", refuse_first)
+    model = MarketModel(plan.market, plan)
+    model.hot_start(start)
+    sol, _ = model.solve()
+    assert refused and model.ran_highs and not model.hot_started
+    assert model.route_rounds >= 2  # the warm generation, then the cold one
+    # the same program (the same frozen wedges), so the same optimum
+    assert sol.objective == pytest.approx(ref_sol.objective, rel=1e-9)
+    np.testing.assert_allclose(np.nan_to_num(sol.demand), np.nan_to_num(ref_sol.demand), rtol=0, atol=1e-7 * mk.quantity_scale)
