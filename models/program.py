@@ -632,7 +632,11 @@ class MarketModel:
         program is its optimum; when polish finds none, HiGHS solves: on
         the whole program, or, for a market with at least
         :data:`models.routes.MIN_ROUTES` routes, on a few routes at a time
-        (:mod:`models.routes`), then polish on the whole program.
+        (:mod:`models.routes`: the routes that make a profit at its prices
+        are added to the same instance until none is left out), then
+        polish on the whole program.  When a hot-started run (from
+        :meth:`hot_start`, or after routes were added) gives an answer
+        polish finds no KKT point near, the program is solved again cold.
         """
         if self._last is not None and not tight:
             col, row, active = self._last

@@ -17,10 +17,12 @@ checks it like any other.
 Returning routes are added to the same HiGHS instance, which restarts from
 the basis and solution it had (the new flows at zero, nonbasic): a few QP
 iterations per round instead of a solve from scratch.  Measured on the
-bundled case's 270 programs, replayed (``benchmarks/full_case.py``
+bundled case's 270 programs, replayed cold (``benchmarks/full_case.py``
 captures them): HiGHS on the whole programs 0.66 s of run time, 26 428 QP
-iterations; generated, 0.36 s and 22 152, all optima the same (objective
-within 8e-16 relative).
+iterations; generated, 0.34-0.38 s and 21 949, all optima the same
+(objective within 8e-16 relative).  On 200 regions with every ordered
+pair a route (``benchmarks/scaling.py``): 1.0 s, five HiGHS runs, against
+31 s for HiGHS on the whole program.
 
 The first restriction holds every column but the flows, the cheapest
 route into and out of each node, every flow that cannot sit at zero, and
@@ -38,8 +40,9 @@ from .active_set import QP
 #: below, HiGHS on the whole program is as fast (a 4-region market has 12)
 MIN_ROUTES = 40
 #: the cheapest routes into and out of each node that start in the program
-#: (measured on the bundled case, with its baselines' routes as seeds: 1
-#: took 0.49 s, 2 took 0.58 s, 3 took 0.65 s, replayed)
+#: (measured on the bundled case, with its baselines' routes as seeds and
+#: 3 routes back per round: 1 took 0.49 s, 2 took 0.58 s, 3 took 0.65 s,
+#: replayed)
 FIRST = 1
 #: at most this many profitable routes per destination return per round:
 #: the first rounds' prices are rough, and taking every route they make
