@@ -194,12 +194,14 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     resid = np.full((S, M), np.nan)
     message = np.full((S, M), "", dtype=object)
     tcost = np.full((M, G, R, R), np.nan)
+    gpos, rpos = {s: k for k, s in enumerate(stages)}, {r: k for k, r in enumerate(regs)}
     for j, mn in enumerate(mins):
         mk = case.markets[mn]
         for (s, o, d), c in mk.routes.items():
-            tcost[j, stages.index(s), regs.index(o), regs.index(d)] = c
+            tcost[j, gpos[s], rpos[o], rpos[d]] = c
     base = results.get("baseline", {})
     done: dict[int, int] = {}  # id(result) -> scenario row already filled
+    repeats: list[tuple[int, int, int]] = []  # (row, mineral, the row it repeats)
     layout: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for i, sn in enumerate(scen):
         for j, mn in enumerate(mins):
@@ -208,10 +210,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                 continue
             if id(res) in done:
                 # a market the scenario leaves alone: the same result object,
-                # the same numbers (changes are versus the same baseline)
-                k = done[id(res)]
-                for arr in (*node.values(), *route.values(), share, top, hhi, *wel.values(), obj, dobj, qprice, qlabel, status, method, iters, fallback, resid, message):
-                    arr[i, j] = arr[k, j]
+                # the same numbers (changes are versus the same baseline);
+                # copied below, array by array
+                repeats.append((i, j, done[id(res)]))
                 continue
             done[id(res)] = i
             status[i, j] = res.status
@@ -280,6 +281,10 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                 for k, v in num["welfare_change"].items():
                     wel[f"{k}_change"][i, j] = v
                 dobj[i, j] = float(np.sum(wel["total_welfare_change"][i, j]))
+    if repeats:
+        I, J, K = (np.array(a) for a in zip(*repeats))
+        for arr in (*node.values(), *route.values(), share, top, hhi, *wel.values(), obj, dobj, qprice, qlabel, status, method, iters, fallback, resid, message):
+            arr[I, J] = arr[K, J]
     coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq), "source": ["home", *case.groups]}
     data = {v: (("scenario", "mineral", "stage", "region"), node[v]) for v in NODE_VARS}
     data.update({v: (("scenario", "mineral", "stage", "origin", "destination"), route[v]) for v in ROUTE_VARS})
@@ -310,10 +315,10 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     data["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))
     data["mineral_price_unit"] = (("mineral",), np.array([case.markets[m].price_unit for m in mins], dtype=str))
     data["scenario_description"] = (("scenario",), np.array(["no policy" if sn == "baseline" else next((x.description for x in case.scenarios if x.name == sn), "") for sn in scen], dtype=str))
-    ds = xr.Dataset(data, coords=coords)
     for v, u in UNITS.items():
-        if v in ds:
-            ds[v].attrs["units"] = u
+        if v in data:  # units given with the arrays: ds[v].attrs costs a DataArray each
+            data[v] = (*data[v][:2], {"units": u})
+    ds = xr.Dataset(data, coords=coords)
     worst = float(np.nanmax(resid)) if np.isfinite(resid).any() else float("nan")
     text = canonical_json(case.data)  # once: the stored inputs and their digest
     ds.attrs.update(
