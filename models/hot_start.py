@@ -40,17 +40,19 @@ class Start:
     """A solved program's HiGHS basis and solution, by column and row name.
 
     ``value`` (natural units) and ``col_status`` (HiGHS status codes) are
-    in that program's column order: blocks named by ``blocks`` (name ->
-    position), then one flow per route of ``routes``, then one credit per
-    process of ``credited``; ``row_status[name]`` is a row's code.
+    in that program's column order: blocks named by ``blocks`` (in
+    order), then one flow per route of ``routes``, then one credit per
+    process of ``credited`` (name -> position); ``row_status`` holds the
+    rows' codes in the order ``rows`` names them.
     """
 
-    blocks: dict
+    blocks: list
     routes: list
     credited: dict
     value: np.ndarray
     col_status: np.ndarray
-    row_status: dict
+    rows: list
+    row_status: np.ndarray
 
 
 def export(model) -> Start | None:
@@ -74,12 +76,13 @@ def export(model) -> Start | None:
     status = np.full(model._ncol, LOWER, dtype=np.int8)
     status[cols] = [int(c) for c in basis.col_status]
     return Start(
-        {k: i for i, k in enumerate(model.block_keys())},
+        model.block_keys(),
         model.market.route_list,
         {k: j for j, k in enumerate(model._credited)},
         value * model.column_scale(),
         status,
-        dict(zip(model.row_keys(), (int(r) for r in basis.row_status))),
+        model.row_keys(),
+        np.array([int(r) for r in basis.row_status], dtype=np.int8),
     )
 
 
@@ -96,8 +99,14 @@ def _flow_positions(model, start: Start) -> np.ndarray:
 def _positions(model, start: Start) -> np.ndarray:
     """Per column of ``model``, its position in ``start`` (-1: new)."""
     nb, nr = len(start.blocks), len(start.routes)
+    keys = model.block_keys()
+    if keys == start.blocks:  # the usual case: the same curves, the same blocks
+        blocks = np.arange(nb)
+    else:
+        where = {k: i for i, k in enumerate(start.blocks)}
+        blocks = np.array([where.get(k, -1) for k in keys], dtype=int)
     return np.concatenate([
-        np.array([start.blocks.get(k, -1) for k in model.block_keys()], dtype=int),
+        blocks,
         _flow_positions(model, start),
         np.array([nb + nr + start.credited[k] if k in start.credited else -1 for k in model._credited], dtype=int),
     ])
@@ -133,7 +142,14 @@ def apply(model, h, start: Start) -> bool:
     value = np.where(status == LOWER, lo, np.where(status == UPPER, up, np.clip(value, lo, up)))
     if not np.all(np.isfinite(value)):
         return False
-    rows = np.array([start.row_status.get(k, BASIC) for k in model.row_keys()], dtype=np.int8)
+    keys, n0 = model.row_keys(), len(start.rows)
+    if keys[:n0] == start.rows:
+        # the usual case: the start's rows first (a baseline's balance
+        # rows), then this program's policy rows
+        rows = np.concatenate([start.row_status, np.full(len(keys) - n0, BASIC, dtype=np.int8)])
+    else:
+        where = dict(zip(start.rows, start.row_status.tolist()))
+        rows = np.array([where.get(k, BASIC) for k in keys], dtype=np.int8)
     if np.count_nonzero(status == BASIC) + np.count_nonzero(rows == BASIC) != len(rows):
         return False
     sol = highspy.HighsSolution()

@@ -74,7 +74,7 @@ def test_a_basis_that_does_not_fit_is_not_used():
     base.solve()
     start = base.start_basis()
     assert start is not None
-    bad = models.hot_start.Start(start.blocks, start.routes, start.credited, start.value, start.col_status.copy(), dict(start.row_status))
+    bad = models.hot_start.Start(start.blocks, start.routes, start.credited, start.value, start.col_status.copy(), start.rows, start.row_status)
     flows = len(start.blocks) + np.arange(len(start.routes))
     bad.col_status[flows[0]] = models.hot_start.UPPER  # flows have no upper bound
     again = MarketModel(mk)
