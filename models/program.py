@@ -203,8 +203,11 @@ class MarketModel:
         col = np.concatenate([np.asarray(col, dtype=np.intp), X, X])
         coef = np.concatenate([np.asarray(coef, dtype=float), -g, g]) / e[at] if len(at) else np.zeros(0)
         # a node nothing touches has no row (and no price)
-        self._ix["nodes"] = np.unique(at)
-        groups = {"balance": (np.searchsorted(self._ix["nodes"], at), col, coef)}
+        touched = np.zeros(len(nodes), dtype=bool)
+        touched[at] = True
+        self._ix["nodes"] = np.flatnonzero(touched)
+        row_of = np.cumsum(touched) - 1  # a touched node's balance row
+        groups = {"balance": (row_of[at], col, coef)}
 
         def group(rows):
             """Triplets of a group given as one list of (column, coefficient) per row."""
