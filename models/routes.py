@@ -55,7 +55,8 @@ PER_ROUND = 10
 #: polish would call optimal at zero is not brought back (routes tied at
 #: zero profit would otherwise return a few per round for nothing)
 TOL = 1e-7
-#: rounds before giving up (the caller then solves the whole program)
+#: at the last of this many rounds every left-out route comes back (the
+#: whole program), so that generation always ends
 MAX_ROUNDS = 100
 
 
