@@ -27,22 +27,32 @@ def scenario_plans(case: Case, scenario: str, baseline: dict[str, Solution | Non
     relative to the baseline).  Minerals the scenario leaves alone are
     absent: their scenario equilibrium is the baseline.
     """
+    plans = {}
+    for mn in case.markets:
+        plan = mineral_plan(case, scenario, mn, baseline.get(mn))
+        if plan is not None:
+            plans[mn] = plan
+    return plans
+
+
+def mineral_plan(case: Case, scenario: str, mineral: str, baseline: Solution | None):
+    """The :class:`models.policies.PolicyPlan` of one mineral under a
+    scenario (None: the scenario leaves it alone), given its baseline
+    solution (None if it has none)."""
     from models.errors import SpecError
     from models.policies import build_plan
 
     scen = next(s for s in case.scenarios if s.name == scenario)
-    plans = {}
-    for mn, mk in case.markets.items():
-        insts = [i for i in scen.instruments if i.covers(mk)]
-        if not insts:
-            continue
-        if any(i.needs_baseline for i in insts) and baseline.get(mn) is None:
-            raise MineqError(f"Scenario '{scenario}' sets a level relative to the baseline for {mn}, but the baseline of {mn} has no solution.")
-        try:
-            plans[mn] = build_plan(mk, insts, baseline.get(mn))
-        except SpecError as err:
-            raise MineqError(f"Scenario '{scenario}', mineral {mn}: {err.field} = {err.value!r} cannot be applied; expected {err.expected}.") from None
-    return plans
+    mk = case.markets[mineral]
+    insts = [i for i in scen.instruments if i.covers(mk)]
+    if not insts:
+        return None
+    if any(i.needs_baseline for i in insts) and baseline is None:
+        raise MineqError(f"Scenario '{scenario}' sets a level relative to the baseline for {mineral}, but the baseline of {mineral} has no solution.")
+    try:
+        return build_plan(mk, insts, baseline)
+    except SpecError as err:
+        raise MineqError(f"Scenario '{scenario}', mineral {mineral}: {err.field} = {err.value!r} cannot be applied; expected {err.expected}.") from None
 
 
 def default_threads() -> int:
@@ -88,61 +98,66 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     from the baseline solution; a mineral no policy touches keeps the
     baseline result.  ``diagnoses``, if given, receives (scenario,
     :class:`solver.diagnose.Diagnosis`) for every ill-posed market or idle
-    policy found before solving.  Markets are solved on ``threads``
-    threads (default :func:`default_threads`); the results do not depend
-    on it.
+    policy found before solving.  Each mineral is one chain
+    (:func:`_chain`): its baseline, then the scenarios that touch it,
+    hot-started from the baseline's basis; minerals are solved on
+    ``threads`` threads (default :func:`default_threads`), and the results
+    do not depend on it.
     """
     known = [s.name for s in case.scenarios]
     for s in scenarios or []:
         if s != BASELINE and s not in known:
             raise MineqError(f"Scenario '{s}' is not in case '{case.name}'; its scenarios are: {', '.join(known) or '(none)'}.")
     wanted = [s for s in known if scenarios is None or s in scenarios]
-    from .diagnose import diagnose
-
     threads = default_threads() if threads is None else threads
     markets = list(case.markets.values())
-    out: dict[str, dict[str, MarketResult]] = {BASELINE: {}}
-    found = diagnoses if diagnoses is not None else []
+    names = [m.name for m in markets]
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
-
-    bases: dict[str, object] = {}  # each baseline program's HiGHS basis, to hot-start its scenarios
-
-    def one(job):
-        sn, m, plan, base = job
-        diag = diagnose(m) if plan is None else diagnose(m, plan, sn)
-        if plan is None:
-            res = solve_market(m)
-            if res.model is not None:
-                bases[m.name] = res.model.start_basis()
-        else:
-            res = solve_market(m, plan=plan, start=base.solution if base.ok else None, basis=bases.get(m.name))
-        if res.solution is not None:
-            # the result Dataset's numbers, here beside the other threads' solves
-            market_numbers(res, res if plan is None else base)
-        return diag, _explained(_dropped(res), diag)
-
+    chains: dict[str, list] = {}
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
-        for m, (diag, res) in zip(markets, in_threads(one, [(BASELINE, m, None, None) for m in markets], threads)):
-            found += [(BASELINE, d) for d in diag]
-            out[BASELINE][m.name] = res
-            bar.update(1)
-        base = {mn: r.solution if r.ok else None for mn, r in out[BASELINE].items()}
-        jobs = []
-        for sn in wanted:
-            plans = scenario_plans(case, sn, base)
-            out[sn] = {}
-            for m in markets:
-                if m.name in plans:
-                    jobs.append((sn, m, plans[m.name], out[BASELINE][m.name]))
-                else:
-                    out[sn][m.name] = out[BASELINE][m.name]
-                    bar.update(1)
-        for (sn, m, _, _), (diag, res) in zip(jobs, in_threads(one, jobs, threads)):
-            found += [(sn, d) for d in diag]
-            out[sn][m.name] = res
-            bar.update(1)
-    # the order of minerals within a scenario as in the case file
-    return {sn: {m.name: per[m.name] for m in markets} for sn, per in out.items()}
+        for mn, chain in zip(names, in_threads(lambda mn: _chain(case, mn, wanted), names, threads)):
+            chains[mn] = chain
+            bar.update(1 + len(wanted))
+    found = diagnoses if diagnoses is not None else []
+    out: dict[str, dict[str, MarketResult]] = {BASELINE: {}, **{sn: {} for sn in wanted}}
+    for sn in [BASELINE, *wanted]:
+        for m in markets:
+            for s, diag, res in chains[m.name]:
+                if s == sn:
+                    found += [(sn, d) for d in diag]
+                    out[sn][m.name] = res
+            if m.name not in out[sn]:
+                out[sn][m.name] = out[BASELINE][m.name]  # a mineral the scenario leaves alone
+    return out
+
+
+def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list, MarketResult]]:
+    """One mineral's baseline, then the scenarios that touch it, each
+    diagnosed, solved and verified: [(scenario, diagnoses, result), ...].
+    A scenario starts from the baseline's solution and hot-starts HiGHS
+    from its basis; the result Dataset's numbers are made here too,
+    beside the other minerals' solves."""
+    from .diagnose import diagnose
+
+    m = case.markets[mineral]
+    diag = diagnose(m)
+    res = solve_market(m)
+    basis = res.model.start_basis() if res.model is not None else None
+    if res.solution is not None:
+        market_numbers(res, res)
+    base = _explained(_dropped(res), diag)
+    out = [(BASELINE, diag, base)]
+    start = base.solution if base.ok else None
+    for sn in wanted:
+        plan = mineral_plan(case, sn, mineral, start)
+        if plan is None:
+            continue
+        diag = diagnose(m, plan, sn)
+        res = solve_market(m, plan=plan, start=start, basis=basis)
+        if res.solution is not None:
+            market_numbers(res, base)
+        out.append((sn, diag, _explained(_dropped(res), diag)))
+    return out
 
 
 def _dropped(res: MarketResult, release: bool = True) -> MarketResult:
