@@ -146,3 +146,26 @@ def test_an_error_on_a_thread_stops_the_queue():
     with pytest.raises(RuntimeError, match="market 0 failed"):
         list(in_threads(job, list(range(200)), 2))
     assert len(ran) < 20
+
+
+def test_a_level_relative_to_a_failed_baseline_is_refused_per_mineral():
+    """Each mineral is solved as one chain (baseline, then its scenarios).
+    A scenario that sets a level relative to a baseline with no solution
+    (a fixed demand no supply reaches) stops the solve with an error that
+    names the scenario and the mineral, whichever thread meets it."""
+    from solver.case import build_case
+    from solver.errors import MineqError
+
+    from helpers import case_dict, mineral
+
+    good = mineral("ok", nodes=[{"stage": "refined", "region": "A", "supply": {"form": "linear", "intercept": 10.0, "slope": 1.0}, "demand": {"form": "linear", "intercept": 50.0, "slope": 1.0}}])
+    bad = mineral("stranded", nodes=[{"stage": "refined", "region": "A", "supply": {"form": "linear", "intercept": 10.0, "slope": 1.0, "capacity": 0.0}},
+                                     {"stage": "refined", "region": "B", "demand": {"form": "fixed", "quantity": 5.0}}])
+    floor = {"name": "floor", "policies": [{"type": "price_floor", "mechanism": "deficiency_payment", "regions": "A", "level_vs_baseline": 1.2, "minerals": ["ok", "stranded"]}]}
+    case = build_case(case_dict(["A", "B"], [good, bad], scenarios=[floor]))
+    for threads in (1, 2):
+        with pytest.raises(MineqError, match="Scenario 'floor' sets a level relative to the baseline for stranded"):
+            solve_case(case, threads=threads)
+    # without the scenario the baseline solves, reporting the stranded market
+    res = solve_case(case, scenarios=[], threads=2)["baseline"]
+    assert res["ok"].ok and not res["stranded"].ok
