@@ -278,18 +278,10 @@ class Linear(Curve):
         return (-INF if above is None else above, INF if below is None else below)
 
     def residual(self, q, price, price_hi, dq, P, Q):
-        # Curve.residual with price_range and the bounds written out (lower
-        # = 0, upper = capacity): the verifier asks it of every curve at
-        # every iterate
-        cap = self.capacity
-        b = self.sign * self.slope
-        below = None if q - dq <= 0.0 else self.intercept + b * max(q - dq, 0.0)
-        above = None if q + dq >= cap else self.intercept + b * min(q + dq, cap)
-        if self.side == "supply":
-            lo, hi = (-INF if below is None else below), (INF if above is None else above)
-        else:
-            lo, hi = (-INF if above is None else above), (INF if below is None else below)
-        return max(max(0.0, lo - price_hi, price - hi) / P, max(0.0, -q, q - cap) / Q)
+        # Curve.residual with the bounds written out (lower = 0, upper =
+        # capacity): the verifier asks it of every curve at every iterate
+        lo, hi = self.price_range(q, dq)
+        return max(max(0.0, lo - price_hi, price - hi) / P, max(0.0, -q, q - self.capacity) / Q)
 
     def integral(self, q):
         return self.intercept * q + self.sign * 0.5 * self.slope * q * q
