@@ -436,13 +436,11 @@ def highs_of(qp: QP, perm: np.ndarray | None = None, cost: np.ndarray | None = N
     if perm is not None:
         cost, lo, up, A, hd = cost[perm], lo[perm], up[perm], A[:, perm], hd[perm]
         H = None if H is None else H[np.ix_(perm, perm)]
-    At = A.T
-    cj, ri = np.nonzero(At)  # column-major: by column, then row
-    a_start = np.searchsorted(cj, np.arange(n + 1)).astype(np.int32)
+    a_start, a_index, a_value = colwise(A)
     q_start, q_index, q_value = _triangular(hd, H)
     sense = -1 if qp.sense < 0 else 1
     f = lambda v: np.ascontiguousarray(v, dtype=float)  # noqa: E731
-    cost, lo, up, rlo, rup, a_index, a_value = f(cost), f(lo), f(up), f(qp.rlo), f(qp.rup), ri.astype(np.int32), At[cj, ri]
+    cost, lo, up, rlo, rup = f(cost), f(lo), f(up), f(qp.rlo), f(qp.rup)
     integrality = np.zeros(n, dtype=np.int32)
     h = new_highs()
     status = h.passModel(n, m, len(a_value), len(q_value), _COLWISE, _TRIANGULAR, sense, 0.0, cost, lo, up, rlo, rup, a_start, a_index, a_value, q_start, q_index, q_value, integrality)
@@ -456,6 +454,15 @@ def highs_of(qp: QP, perm: np.ndarray | None = None, cost: np.ndarray | None = N
         if len(q_value):
             h.passHessian(n, len(q_value), _TRIANGULAR, q_start, q_index, q_value)
     return h
+
+
+def colwise(A: np.ndarray):
+    """Start, index and value arrays of the dense matrix ``A`` column-wise
+    (its nonzeros), as HiGHS takes a matrix or new columns."""
+    At = A.T
+    cj, ri = np.nonzero(At)  # by column, then row
+    start = np.searchsorted(cj, np.arange(A.shape[1] + 1)).astype(np.int32)
+    return start, ri.astype(np.int32), np.ascontiguousarray(At[cj, ri], dtype=float)
 
 
 #: HiGHS's MatrixFormat.kColwise and HessianFormat.kTriangular (the

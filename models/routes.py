@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .active_set import QP
+from .active_set import QP, colwise
 
 #: a market with at least this many routes is solved by route generation;
 #: below, HiGHS on the whole program is as fast (a 4-region market has 12)
@@ -107,11 +107,9 @@ def add_columns(h, qp: QP, new: np.ndarray, value: np.ndarray | None = None) -> 
     default and why the answer is polished and verified anyway)."""
     import highspy
 
-    A = qp.A[:, new].T  # by column
-    cj, ri = np.nonzero(A)
-    start = np.searchsorted(cj, np.arange(len(new) + 1)).astype(np.int32)
+    a_start, a_index, a_value = colwise(qp.A[:, new])
     f = lambda v: np.ascontiguousarray(v, dtype=float)  # noqa: E731
-    h.addCols(len(new), f(qp.c[new]), f(qp.lo[new]), f(qp.up[new]), len(ri), start, ri.astype(np.int32), f(A[cj, ri]))
+    h.addCols(len(new), f(qp.c[new]), f(qp.lo[new]), f(qp.up[new]), len(a_value), a_start, a_index, a_value)
     if value is None:
         return
     basis = h.getBasis()  # a copy, extended by addCols
