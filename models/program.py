@@ -551,16 +551,12 @@ class MarketModel:
         import highspy
 
         n = self._ncol
+        # only flows are left out, and a flow's lower bound is zero in every
+        # program (numbers()), so a left-out column sits at its bound
         left = np.ones(n, dtype=bool)
         left[self._cols] = False
-        if left.any():
-            dest = np.full(n, -1)
-            dest[self._ix["x"]] = self.market.route_nodes[1]
-            forced = np.flatnonzero(left & (qp.lo != 0.0))  # a left-out column sits at zero
-            if len(forced):
-                route_generation.add_columns(h, qp, forced)
-                self._cols = np.concatenate([self._cols, forced])
-                left[forced] = False
+        dest = np.full(n, -1)
+        dest[self._ix["x"]] = self.market.route_nodes[1]
         for runs in range(1, route_generation.MAX_ROUNDS + 1):
             h.run()
             self.qp_iterations += h.getInfoValue("qp_iteration_count")[1]
