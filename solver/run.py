@@ -118,16 +118,19 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
         for mn, chain in zip(names, in_threads(lambda mn: _chain(case, mn, wanted), names, threads)):
             chains[mn] = chain
             bar.update(1 + len(wanted))
+    # by scenario, then mineral in the case's order: results and diagnoses
+    solved = {(sn, mn): (diag, res) for mn, chain in chains.items() for sn, diag, res in chain}
     found = diagnoses if diagnoses is not None else []
-    out: dict[str, dict[str, MarketResult]] = {BASELINE: {}, **{sn: {} for sn in wanted}}
+    out: dict[str, dict[str, MarketResult]] = {}
     for sn in [BASELINE, *wanted]:
-        for m in markets:
-            for s, diag, res in chains[m.name]:
-                if s == sn:
-                    found += [(sn, d) for d in diag]
-                    out[sn][m.name] = res
-            if m.name not in out[sn]:
-                out[sn][m.name] = out[BASELINE][m.name]  # a mineral the scenario leaves alone
+        out[sn] = {}
+        for mn in names:
+            if (sn, mn) not in solved:
+                out[sn][mn] = out[BASELINE][mn]  # a mineral the scenario leaves alone
+                continue
+            diag, res = solved[(sn, mn)]
+            found += [(sn, d) for d in diag]
+            out[sn][mn] = res
     return out
 
 
