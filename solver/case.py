@@ -70,11 +70,21 @@ class Case:
     markets: dict[str, Market]
     scenarios: list[Scenario]
     data: dict = field(repr=False)
+    #: :meth:`canonical`, made once (or handed over by a worker process
+    #: that made it beside its solves: :func:`solver.run.solve_case`)
+    _canonical: str | None = field(default=None, repr=False, compare=False)
+
+    def canonical(self) -> str:
+        """The inputs as canonical JSON (:func:`canonical_json`): what a
+        result file stores, and what :attr:`digest` hashes."""
+        if self._canonical is None:
+            self._canonical = canonical_json(self.data)
+        return self._canonical
 
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical inputs: equal digests, equal inputs."""
-        return digest_of(canonical_json(self.data))
+        return digest_of(self.canonical())
 
 
 def canonical_json(data: dict) -> str:

@@ -24,7 +24,7 @@ import xarray as xr
 from models.market import Solution
 
 from . import __version__
-from .case import Case, build_case, canonical_json, digest_of
+from .case import Case, build_case, digest_of
 from .errors import MineqError
 from .runtime import steady_step
 from .solve import MarketResult
@@ -320,7 +320,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             data[v] = (*data[v][:2], {"units": u})
     ds = xr.Dataset(data, coords=coords)
     worst = float(np.nanmax(resid)) if np.isfinite(resid).any() else float("nan")
-    text = canonical_json(case.data)  # once: the stored inputs and their digest
+    text = case.canonical()  # the stored inputs and their digest
     ds.attrs.update(
         {
             "title": f"mineq results for case '{case.name}'",

@@ -12,6 +12,7 @@ import xarray as xr
 from .case import BASELINE, Case
 from .errors import MineqError
 from .runtime import steady_step
+from .processes import forking, in_processes
 from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset
 from models.active_set import new_highs
 from models.market import Solution
@@ -114,8 +115,18 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     names = [m.name for m in markets]
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
     chains: dict[str, list] = {}
+    solve = lambda mn: _chain(case, mn, wanted)  # noqa: E731
+    if threads > 1 and len(names) > 1 and forking():
+        weights = [_weight(case, mn, wanted) for mn in names]
+        # the result file's copy of the inputs is made by a worker too:
+        # here, after the fork, it would also fault in every page of the
+        # case data (reading an object writes its reference count)
+        canonical = (case.canonical, lambda text: setattr(case, "_canonical", text), 0.04) if case._canonical is None else None
+        done = ((names[i], chain) for i, chain in in_processes(solve, names, threads, weights, _ship, lambda i, shipped: _land(case, names[i], shipped), aside=canonical))
+    else:
+        done = zip(names, in_threads(solve, names, threads))
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
-        for mn, chain in zip(names, in_threads(lambda mn: _chain(case, mn, wanted), names, threads)):
+        for mn, chain in done:
             chains[mn] = chain
             bar.update(1 + len(wanted))
     # by scenario, then mineral in the case's order: results and diagnoses
@@ -161,6 +172,64 @@ def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list,
             market_numbers(res, base)
         out.append((sn, diag, _explained(_dropped(res), diag)))
     return out
+
+
+def _weight(case: Case, mineral: str, wanted: list[str]) -> float:
+    """A guess at what a mineral's chain costs, to share chains between
+    worker processes: its programs' columns, once per market solved."""
+    m = case.markets[mineral]
+    touched = sum(any(i.covers(m) for i in s.instruments) for s in case.scenarios if s.name in wanted)
+    return (len(m.routes) + 2 * len(m.supply) + 2 * len(m.demand) + 20) * (1 + 2 * touched)
+
+
+def _ship(chain: list) -> list:
+    """A chain as plain data for :func:`solver.processes.in_processes`:
+    the market and policy plan stay behind (the parent has the case), the
+    verification travels as its residuals."""
+    out = []
+    for sn, diag, res in chain:
+        v = res.verification
+        sol = None if res.solution is None else dict(vars(res.solution))
+        num = res.numbers
+        if num is not None:  # welfare changes are kept by the baseline solution's id: ids do not travel
+            num = {**num, "changes": list(num["changes"].values())}
+        fields = {k: getattr(res, k) for k in ("status", "iterations", "message", "times", "method", "fallback")}
+        out.append((sn, diag, fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual), num))
+    return out
+
+
+def _land(case: Case, mineral: str, shipped: list) -> list:
+    """The chain :func:`_ship` sent, made whole again here: plans rebuilt
+    from the case and the chain's own baseline, labels of the
+    verification made on demand (by verifying again: the same residuals)."""
+    out = []
+    base = None
+    for sn, diag, fields, sol, ver, num in shipped:
+        solution = None if sol is None else Solution(**sol)
+        plan = None
+        if sn != BASELINE:
+            plan = mineral_plan(case, sn, mineral, base.solution if base.ok else None)
+        market = plan.market if plan is not None else case.markets[mineral]
+        v = None
+        if ver is not None:
+            v = Verification(residuals=ver[0], tolerance=ver[1], _max=ver[2])
+            v.labels = {name: _relabel(v, market, solution, plan, name) for name in ver[0]}
+        res = MarketResult(market, solution, v, plan=plan, **fields)
+        if num is not None:
+            key = id(solution if base is None else base.solution)
+            res.numbers = {**num, "changes": {key: num["changes"][0]} if num["changes"] else {}}
+        if base is None:
+            base = res
+        out.append((sn, diag, res))
+    return out
+
+
+def _relabel(v: Verification, market, solution, plan, name: str):
+    def labels():
+        again = verify(market, solution, v.tolerance, plan)
+        return again.where(name)
+
+    return labels
 
 
 def _dropped(res: MarketResult, release: bool = True) -> MarketResult:

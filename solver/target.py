@@ -42,7 +42,7 @@ class _Evaluator:
     """The indicator at a level: one mineral's market, re-solved in place."""
 
     def __init__(self, case: Case, swept: Swept, mineral: str, indicator: str):
-        from types import SimpleNamespace
+        import dataclasses
 
         self.case, self.swept, self.mineral, self.indicator = case, swept, mineral, indicator
         self.market = case.markets[mineral]
@@ -53,8 +53,7 @@ class _Evaluator:
         self.model = None
         self.last = None
         # a one-mineral view of the case for the result Dataset
-        self.view = SimpleNamespace(**{**case.__dict__, "markets": {mineral: self.market}, "scenarios": []})
-        self.view.digest = case.digest
+        self.view = dataclasses.replace(case, markets={mineral: self.market}, scenarios=[])
 
     def __call__(self, level: float) -> tuple[float, MarketResult]:
         from models.policies import build_plan

@@ -107,21 +107,44 @@ def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
     assert r.exit_code == 0 and "378 equilibria, 0 failures" in r.output, r.output[-500:]
 
 
-def test_threads_do_not_change_results(solved):
-    """Markets solved on several threads (the default on a multi-core
-    machine) give exactly what one thread gives: every market is its own
-    program with its own HiGHS instance, and nothing is shared."""
-    case, results, _ = solved
+@pytest.mark.parametrize("processes", [True, False])
+def test_workers_do_not_change_results(solved, monkeypatch, processes):
+    """Markets solved by several workers (the default on a multi-core
+    machine: worker processes forked from this one, or threads where
+    forking is not safe) give exactly what one thread gives, Dataset and
+    all: every market is its own program with its own HiGHS instance, and
+    nothing is shared."""
+    import xarray as xr
+
+    import solver.run as run
+    from solver.case import load_case
+
+    if not processes:
+        monkeypatch.setenv("MINEQ_PROCESSES", "0")
+    forked = []
+    spied = run.in_processes
+
+    def spy(*args, **kwargs):
+        forked.append(True)
+        yield from spied(*args, **kwargs)
+
+    monkeypatch.setattr(run, "in_processes", spy)
+    case, results, ds = solved
     one = solve_case(case, threads=1)
-    many = solve_case(case, threads=3)
+    fresh = load_case(CASE)  # a case whose inputs' JSON a worker makes
+    many = solve_case(fresh, threads=3)
+    assert bool(forked) == processes and run.forking() == processes
     assert list(one) == list(many) == list(results)
     for sn in one:
         assert list(one[sn]) == list(many[sn]) == list(case.markets)
         for mn in one[sn]:
             a, b = one[sn][mn], many[sn][mn]
             assert a.status == b.status and a.method == b.method and a.iterations == b.iterations
+            assert a.max_residual == b.max_residual
             np.testing.assert_array_equal(a.solution.price, b.solution.price)
             np.testing.assert_array_equal(a.solution.flow, b.solution.flow)
+    xr.testing.assert_identical(to_dataset(fresh, many).drop_attrs(), ds.drop_attrs())
+    assert to_dataset(fresh, many).attrs["case_json"] == ds.attrs["case_json"]
 
 
 def test_an_error_on_a_thread_stops_the_queue():

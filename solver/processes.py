@@ -1,0 +1,302 @@
+"""Independent pieces of work on forked worker processes.
+
+Threads share one interpreter lock: on the bundled case about 0.45 s of
+each whole-case solve is Python that holds it (building programs,
+polishing, verifying, the result numbers), so a second thread only hides
+HiGHS's own time behind it.  A forked process has its own interpreter and
+inherits the loaded case as it is (copy-on-write, nothing pickled): the
+workers each solve a share of the minerals and send back their results,
+which are plain arrays and numbers.
+
+:func:`in_processes` is used only where forking is safe
+(:func:`forking`): on Linux, from the main thread of a process that runs
+no other Python thread.  A worker that dies leaves its unfinished items to
+the parent, which solves them itself; an error in a worker is raised in
+the parent as it would be in-process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import select
+import signal
+import sys
+import threading
+import traceback
+
+import numpy as np
+
+from .errors import CaseError, MineqError
+
+#: set to 0 to keep every solve in this process (threads only)
+ENV = "MINEQ_PROCESSES"
+
+
+def forking() -> bool:
+    """May this process fork workers now?
+
+    Only on Linux (macOS's system libraries are not fork-safe), from the
+    main thread, when no other Python thread runs (a thread holding a lock
+    at the fork would leave it held in the child: Dask's workers, a
+    caller's thread pool), and unless ``MINEQ_PROCESSES=0``.
+    """
+    return (
+        sys.platform.startswith("linux")
+        and hasattr(os, "fork")
+        and os.environ.get(ENV, "1") != "0"
+        and threading.current_thread() is threading.main_thread()
+        and threading.active_count() == 1
+    )
+
+
+#: the parent's share against a worker's: a worker runs slower (each page
+#: of the inherited heap it writes to is copied first), the parent takes
+#: in the workers' results; measured on the bundled case, a worker took
+#: 5-10% longer than the parent for the same weight
+PARENT_SHARE = 1.1
+
+
+def shares(weights: list[float], workers: int, first_extra: float = 0.0) -> list[list[int]]:
+    """Split items (by position) into ``workers`` shares: largest first, to
+    the share that would finish first, share 0 (the parent's) working
+    :data:`PARENT_SHARE` times as fast as the others and share 1 starting
+    ``first_extra`` (a fraction of the total weight) late.  Positions keep
+    their order within a share."""
+    total = float(sum(weights)) or 1.0
+    speed = [PARENT_SHARE] + [1.0] * (workers - 1)
+    load = [0.0] * workers
+    if workers > 1:
+        load[1] = first_extra * total
+    out: list[list[int]] = [[] for _ in range(workers)]
+    for i in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
+        k = min(range(workers), key=lambda k: ((load[k] + weights[i]) / speed[k], k))
+        out[k].append(i)
+        load[k] += weights[i]
+    return [sorted(s) for s in out]
+
+
+#: workers that had not yet exited when their results were in: reaped later
+_UNREAPED: list[int] = []
+
+
+def _reap(block: bool) -> None:
+    for pid in list(_UNREAPED):
+        try:
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _UNREAPED.remove(pid)
+
+
+atexit.register(_reap, True)
+
+
+def in_processes(fn, items: list, workers: int, weights: list[float], ship, land, aside=None):
+    """Yield ``(position, fn(item))`` for every item, in the order they
+    finish, computed on ``workers`` processes: this one and ``workers - 1``
+    forked from it (call only when :func:`forking` says so).
+
+    A worker sends ``ship(result)`` (any nesting of dicts, lists and
+    tuples: its float arrays travel as one buffer, the rest pickled);
+    ``land(position, shipped)`` makes the result again here.  The parent's
+    own share is solved between reading the workers' results.  ``aside``,
+    (job, take, weight), has the first worker run ``job()`` after its
+    items and this process call ``take(value)`` with what it returned:
+    work the caller needs later, done beside the parent's share
+    (``weight``: its cost as a fraction of all the items').
+    """
+    _reap(block=False)
+    parts = shares(weights, workers, aside[2] if aside is not None else 0.0)
+    if aside is not None and not parts[1]:
+        aside = None
+    children = []  # (pid, read fd, positions)
+    finished = False
+    try:
+        for k in range(1, workers):
+            if not parts[k]:
+                continue
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+                os.close(r)
+                _child(fn, items, parts[k], ship, w, aside[0] if aside is not None and k == 1 else None)
+            os.close(w)
+            children.append((pid, r, parts[k]))
+        pending = {r: set(pos) for _, r, pos in children}
+        inbox = {r: _Inbox(r) for _, r, _ in children}
+
+        def take(block: bool):
+            while inbox:
+                ready, _, _ = select.select(list(inbox), [], [], None if block else 0)
+                if not ready:
+                    return
+                for r in ready:
+                    for msg in inbox[r].read():
+                        if msg is None:  # the worker died: whatever it did not send is ours
+                            del inbox[r]
+                            for i in sorted(pending[r]):
+                                yield i, fn(items[i])
+                            break
+                        kind, i, body = pickle.loads(msg)
+                        if kind == "error":
+                            raise body
+                        if kind == "aside":
+                            aside[1](body)
+                        elif kind == "end":
+                            del inbox[r]
+                            break
+                        else:
+                            pending[r].discard(i)
+                            yield i, land(i, unpack(body))
+
+        for i in parts[0]:
+            yield i, fn(items[i])
+            yield from take(block=False)
+        yield from take(block=True)
+        finished = True
+    finally:
+        for pid, r, _ in children:
+            os.close(r)
+            if not finished:  # an error or an interruption: stop the workers now
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            _UNREAPED.append(pid)
+        # a worker that sent everything is exiting; its exit (freeing its
+        # copy of the heap) need not hold up the results
+        _reap(block=not finished)
+
+
+def _child(fn, items, positions, ship, w, job=None) -> None:  # pragma: no cover - runs in the child
+    """A worker: solve ``positions`` and send each result, then run
+    ``job`` and send its value; never returns.
+
+    The work runs on a new thread: HiGHS keeps its task scheduler per
+    thread, and the parent's scheduler threads do not exist here.
+    """
+    code = 0
+
+    def send(obj) -> None:
+        body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        data = len(body).to_bytes(8, "little") + body
+        view = memoryview(data)
+        while view:
+            view = view[os.write(w, view):]
+
+    def work() -> None:
+        nonlocal code
+        for i in positions:
+            try:
+                out = ship(fn(items[i]))
+            except (MineqError, CaseError) as err:  # the user's to read, as in-process
+                send(("error", i, MineqError(str(err))))
+                code = 1
+                return
+            except BaseException as err:  # a bug: its traceback, raised in the parent
+                send(("error", i, RuntimeError(f"worker process {os.getpid()} failed:\n{''.join(traceback.format_exception(err))}")))
+                code = 1
+                return
+            send(("done", i, pack(out)))
+        if job is not None:
+            try:
+                send(("aside", -1, job()))
+            except Exception:  # the parent does the job itself when it needs it
+                pass
+        send(("end", -1, None))
+
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker at once; the parent cleans up
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+class _Inbox:
+    """Messages from one worker's pipe: an 8-byte length, then a pickle."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buf = fd, bytearray()
+
+    def read(self) -> list:
+        """The messages complete after one read (call when the pipe is
+        readable); None last when the worker closed it."""
+        chunk = os.read(self.fd, 1 << 20)
+        self.buf += chunk
+        out = []
+        while len(self.buf) >= 8:
+            n = int.from_bytes(self.buf[:8], "little")
+            if len(self.buf) < 8 + n:
+                break
+            out.append(bytes(self.buf[8:8 + n]))
+            del self.buf[:8 + n]
+        if not chunk:
+            out.append(None)
+        return out
+
+
+class _Slot:
+    """Where an array sat in a packed structure."""
+
+    __slots__ = ("start", "shape")
+
+    def __init__(self, start: int, shape: tuple):
+        self.start, self.shape = start, shape
+
+    def __reduce__(self):
+        return (_Slot, (self.start, self.shape))
+
+
+def pack(obj) -> tuple:
+    """``obj`` as (skeleton, buffer): every float64 array inside its
+    dicts, lists and tuples moved into one buffer.  Pickling thousands of
+    small arrays one by one costs ten times more."""
+    arrays: list[np.ndarray] = []
+    size = [0]
+
+    def strip(o):
+        t = type(o)
+        if t is np.ndarray and o.dtype == np.float64:
+            slot = _Slot(size[0], o.shape)
+            arrays.append(o.ravel())
+            size[0] += o.size
+            return slot
+        if t is dict:
+            return {k: strip(v) for k, v in o.items()}
+        if t is list:
+            return [strip(v) for v in o]
+        if t is tuple:
+            return tuple(strip(v) for v in o)
+        return o
+
+    skeleton = strip(obj)
+    return skeleton, (np.concatenate(arrays) if arrays else np.zeros(0))
+
+
+def unpack(packed: tuple):
+    """The inverse of :func:`pack` (arrays are views of one buffer)."""
+    skeleton, buf = packed
+
+    def fill(o):
+        t = type(o)
+        if t is _Slot:
+            n = 1
+            for d in o.shape:
+                n *= d
+            return buf[o.start:o.start + n].reshape(o.shape)
+        if t is dict:
+            return {k: fill(v) for k, v in o.items()}
+        if t is list:
+            return [fill(v) for v in o]
+        if t is tuple:
+            return tuple(fill(v) for v in o)
+        return o
+
+    return fill(skeleton)
