@@ -5,8 +5,12 @@
 Times in one process, after one warm-up run (imports), repeated
 (medians): load (read + validate), markets (``solve_case``: build the
 programs, solve them -- HiGHS, polish, fixed points, fallbacks -- and
-verify every one, on ``--threads`` threads; the per-market phases are
-also shown summed), results (Dataset + NetCDF write) and total.  Each run
+verify every one, by ``--threads`` workers: on Linux this process and
+worker processes forked from it, ``solver/processes.py``; the per-market
+phases are also shown summed), results (Dataset + NetCDF write) and
+total.  Where workers are processes, runs with threads instead
+(``MINEQ_PROCESSES=0``) alternate with them, and the ratio of the two
+totals is the median of the per-repeat ratios.  Each run
 is followed by HiGHS alone solving every program mineq passed it, cold
 (captured once in a separate, untimed run and built into HiGHS models as
 mineq builds them, outside the clock), on one thread and on ``--threads``: the
@@ -38,6 +42,7 @@ from models.active_set import highs_of  # noqa: E402
 from models.program import MarketModel  # noqa: E402
 from solver.case import load_case  # noqa: E402
 from solver.results import _versions, to_dataset, write  # noqa: E402
+from solver.processes import ENV, forking  # noqa: E402
 from solver.run import default_threads, in_threads, solve_case  # noqa: E402
 
 CASE = ROOT / "cases" / "critical-minerals-54"
@@ -120,7 +125,7 @@ def run_once(threads: int, programs: list) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=default_threads(), help="threads for the market solves (default: the cores, at most 4)")
+    ap.add_argument("--threads", type=int, default=default_threads(), help="workers for the market solves: processes where mineq forks them, else threads (default: the cores, at most 4)")
     ap.add_argument("--json", type=Path, help="write medians, commit, machine and versions here")
     a = ap.parse_args(argv)
     # one warm-up run, not counted: importing xarray's optional backends
@@ -129,17 +134,30 @@ def main(argv=None) -> None:
     run_once(a.threads, programs)
     # one thread and N alternate, so that both see the machine's slow and
     # fast spells alike (identical runs here spread by +-10%)
-    one, runs = [], []
+    processes = a.threads > 1 and forking()
+    one, runs, threaded = [], [], []
     for _ in range(a.repeat):
         if a.threads > 1:
             one.append(run_once(1, programs))
         runs.append(run_once(a.threads, programs))
+        if processes:
+            os.environ[ENV] = "0"
+            try:
+                threaded.append(run_once(a.threads, programs))
+            finally:
+                del os.environ[ENV]
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"bundled case {CASE.name}: baseline + scenarios, {int(med['markets'])} distinct markets, {int(med['highs_solves'])} HiGHS solves; {a.repeat} repeats after one warm-up run (medians, seconds)")
     print(f"  load       {med['load']:8.3f}")
-    print(f"  markets    {med['markets_wall']:8.3f}   on {a.threads} thread(s); summed over markets: build {med['build_summed']:.3f}, solve {med['solve_summed']:.3f}, verify {med['verify_summed']:.3f}, fallback {med['fallback_summed']:.3f}")
+    kind = "processes (this one and forked workers)" if processes else "thread(s)"
+    print(f"  markets    {med['markets_wall']:8.3f}   on {a.threads} {kind}; summed over markets: build {med['build_summed']:.3f}, solve {med['solve_summed']:.3f}, verify {med['verify_summed']:.3f}, fallback {med['fallback_summed']:.3f}")
     print(f"  results    {med['results']:8.3f}   (Dataset and NetCDF file)")
     print(f"  total      {med['total']:8.3f}   (target <= 1 s; fastest of the {a.repeat} runs {min(r['total'] for r in runs):.3f})")
+    if threaded:
+        tmed = {k: statistics.median(r[k] for r in threaded) for k in ("total", "markets_wall", "results")}
+        gain = statistics.median(t["total"] / r["total"] for t, r in zip(threaded, runs))
+        print(f"  on {a.threads} threads instead (MINEQ_PROCESSES=0): total {tmed['total']:.3f} (markets {tmed['markets_wall']:.3f}, results {tmed['results']:.3f}); threads / processes {gain:.2f} (median of per-repeat ratios)")
+        med["total_threads"], med["threads_over_processes"] = tmed["total"], gain
     print(f"  HiGHS alone on the same programs: {med['highs_floor']:.3f} s on 1 thread, {med['highs_floor_threads']:.3f} s on {a.threads}")
     if one:
         # each ratio from one run (mineq, then HiGHS on its programs, seconds apart)

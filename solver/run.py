@@ -121,7 +121,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
         # the result file's copy of the inputs is made by a worker too:
         # here, after the fork, it would also fault in every page of the
         # case data (reading an object writes its reference count)
-        canonical = (case.canonical, lambda text: setattr(case, "_canonical", text), 0.04) if case._canonical is None else None
+        canonical = (case.canonical, lambda text: setattr(case, "_canonical", text), 0.06) if case._canonical is None else None
         done = ((names[i], chain) for i, chain in in_processes(solve, names, threads, weights, _ship, lambda i, shipped: _land(case, names[i], shipped), aside=canonical))
     else:
         done = zip(names, in_threads(solve, names, threads))
