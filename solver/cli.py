@@ -93,7 +93,7 @@ def _default_out(case_name: str, fmt: str) -> Path:
 
 
 def _threads_option(default_help: str):
-    return click.option("--threads", "-j", type=click.IntRange(1, 64), default=None, help=f"Threads for the market solves; the results do not depend on it. {default_help}")
+    return click.option("--threads", "--jobs", "-j", "threads", type=click.IntRange(1, 64), default=None, help=f"Workers for the market solves; the results do not depend on it. {default_help}")
 
 
 @main.command()
@@ -103,7 +103,7 @@ def _threads_option(default_help: str):
 @click.option("--format", "fmt", type=click.Choice(["netcdf", "csv", "xlsx"]), default="netcdf", show_default=True, help="Result file format: NetCDF (everything; what verify, compare and report read), a folder of tidy CSVs, or an Excel workbook (one sheet per table, units in the headers).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
-@_threads_option("Default: the cores available, at most 4 (HiGHS runs while Python prepares the next market).")
+@_threads_option("Default: the cores available, at most 4. On Linux the workers are this process and processes forked from it, each solving a share of the minerals; elsewhere, or with MINEQ_PROCESSES=0, threads (HiGHS runs while Python prepares the next market).")
 def solve(case, scenarios, out, fmt, force, quiet, threads):
     """Solve the baseline and the scenarios of CASE and write the results.
 
@@ -180,7 +180,7 @@ def _default_indicators(c) -> list[str]:
 @click.option("--plot", "plot_path", type=click.Path(), help="PNG of the indicators against the swept value. Default: beside the results, same name, .png.")
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
-@_threads_option("Default: 1 (a sweep's re-solves are Python active-set steps that a second thread only slows down).")
+@_threads_option("Default: 1. A sweep's workers are threads, and its re-solves are Python active-set steps that a second thread only slows down.")
 def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads):
     """Solve SCENARIO of CASE at many values of one policy key.
 

@@ -52,12 +52,13 @@ def forking() -> bool:
     )
 
 
-#: how much more the parent solves than a worker for the same time: a
+#: how much more the parent solves than a worker for the same time.  A
 #: worker runs slower (each page of the inherited heap it writes to is
-#: copied first); measured on the bundled case with the canonical JSON as
-#: the first worker's extra job, 1.1-1.4 all finish within the machine's
-#: noise, and with equal shares the worker finished last
-PARENT_SHARE = 1.2
+#: copied first) and the first also makes the canonical JSON; the parent
+#: takes in the workers' results.  On the bundled case, values from 0.9
+#: to 1.4 all gave markets phases within the machine's noise of each
+#: other (medians 0.51-0.57 s over 8 interleaved runs each)
+PARENT_SHARE = 1.05
 
 
 def shares(weights: list[float], workers: int, first_extra: float = 0.0) -> list[list[int]]:

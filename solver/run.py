@@ -57,11 +57,13 @@ def mineral_plan(case: Case, scenario: str, mineral: str, baseline: Solution | N
 
 
 def default_threads() -> int:
-    """Threads for a case solve: the cores this process may use, at most 4.
+    """Workers for a case solve: the cores this process may use, at most 4.
 
-    HiGHS releases the GIL while it solves, so a second thread runs one
-    market's HiGHS solve while the first does another's Python work (on 2
-    cores the bundled case's HiGHS time is almost hidden); beyond a few
+    On Linux :func:`solve_case` makes them processes (this one and forked
+    ones: :mod:`solver.processes`), each solving its share of the minerals
+    with its own interpreter.  Elsewhere they are threads: HiGHS releases
+    the GIL while it solves, so a second thread runs one market's HiGHS
+    solve while the first does another's Python work, and beyond a few
     threads the Python parts, which hold the GIL, set the pace.
     """
     try:
@@ -101,9 +103,10 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     :class:`solver.diagnose.Diagnosis`) for every ill-posed market or idle
     policy found before solving.  Each mineral is one chain
     (:func:`_chain`): its baseline, then the scenarios that touch it,
-    hot-started from the baseline's basis; minerals are solved on
-    ``threads`` threads (default :func:`default_threads`), and the results
-    do not depend on it.
+    hot-started from the baseline's basis; minerals are solved by
+    ``threads`` workers (default :func:`default_threads`): processes where
+    :func:`solver.processes.forking` allows, else threads.  The results do
+    not depend on either.
     """
     known = [s.name for s in case.scenarios]
     for s in scenarios or []:
