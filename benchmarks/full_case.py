@@ -1,25 +1,31 @@
 """Benchmark: the bundled 54-mineral case, baseline and every scenario, by phase.
 
-    python benchmarks/full_case.py [--repeat 3] [--json benchmarks/full_case.json]
+    python benchmarks/full_case.py [--repeat 3] [--threads N] [--json benchmarks/full_case.json]
 
-Times in one process, after one warm-up run (imports), repeated
-(medians): load (read + validate), markets (``solve_case``: build the
-programs, solve them -- HiGHS, polish, fixed points, fallbacks -- and
+Each timed run is a fresh Python process, as a ``mineq solve`` is: it
+imports, makes one untimed warm-up run (the first Dataset imports
+xarray's optional backends, ~0.7 s once per process; the warm-up runs on
+one thread, so that nothing was forked before the timed run), then times
+one run by phase: load (read + validate), markets (``solve_case``: build
+the programs, solve them -- HiGHS, polish, fixed points, fallbacks -- and
 verify every one, by ``--threads`` workers: on Linux this process and
-worker processes forked from it, ``solver/processes.py``; the per-market
-phases are also shown summed), results (Dataset + NetCDF write) and
-total.  Where workers are processes, runs with threads instead
-(``MINEQ_PROCESSES=0``) alternate with them, and the ratio of the two
-totals is the median of the per-repeat ratios.  Each run
-is followed by HiGHS alone solving every program mineq passed it, cold
-(captured once in a separate, untimed run and built into HiGHS models as
-mineq builds them, outside the clock), on one thread and on ``--threads``: the
-floor of what the solver itself costs (mineq's own runs are partly
-hot-started, ``models/hot_start.py``).  Runs on one thread and on
-``--threads`` alternate; the ratio mineq / floor is the median of the
-per-run ratios, with both on one thread (the same work on the same
-resources) and both threaded.  The JSON records the commit, machine,
-versions and thread count so results can be tracked.
+workers forked from it, ``solver/processes.py``; the per-market phases
+are also shown summed), results (Dataset + NetCDF write) and total.  A
+fresh process per run because a fork write-protects every page of the
+parent, and the faults that follow would otherwise land on the next
+runs of the same process.
+
+Every repeat times, in turn, one worker, ``--threads`` workers, and (where
+workers are processes) as many threads (``MINEQ_PROCESSES=0``); medians
+are reported and ratios are medians of per-repeat ratios, so that all see
+the machine's slow and fast spells alike (identical runs here spread by
++-10%).  After the one-worker run, this process has HiGHS alone solve
+every program mineq passed it, cold (captured once in a separate, untimed
+run and built into HiGHS models as mineq builds them, outside the clock),
+on one thread and on ``--threads``: the floor of what the solver itself
+costs (mineq's own runs are partly hot-started, ``models/hot_start.py``).
+The JSON records the commit, machine, versions and worker count so results
+can be tracked.
 """
 
 from __future__ import annotations
@@ -85,7 +91,8 @@ def programs_of(case) -> list:
     return programs
 
 
-def run_once(threads: int, programs: list) -> dict:
+def run_once(threads: int) -> dict:
+    """One timed run in this process, by phase (seconds)."""
     t0 = time.perf_counter()
     case = load_case(CASE)
     t_load = time.perf_counter() - t0
@@ -113,13 +120,26 @@ def run_once(threads: int, programs: list) -> dict:
         **{f"{k}_summed": v for k, v in phases.items()},
         "results": t_results,
         "total": total,
-        "highs_floor": highs_floor(programs),
-        "highs_floor_threads": highs_floor(programs, threads),
         "markets": len(seen),
-        "highs_solves": len(programs),
         "equilibria": sum(r.ok for per in results.values() for r in per.values()),
         "max_residual": float(ds.attrs["max_residual"]),
     }
+
+
+def sample(threads: int, processes: bool) -> dict:
+    """A timed run in a fresh process: a warm-up run on one thread, then
+    one run on ``threads`` workers (processes or threads)."""
+    env = {**os.environ, ENV: "0"}
+    code = (
+        "import json, os, sys; sys.path.insert(0, sys.argv[1]); import full_case as f; "
+        "f.run_once(1); "
+        "os.environ.pop(f.ENV) if sys.argv[3] == '1' else None; "
+        "print(json.dumps(f.run_once(int(sys.argv[2]))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(threads), "1" if processes else "0"], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"a benchmark run failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> None:
@@ -128,26 +148,22 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=default_threads(), help="workers for the market solves: processes where mineq forks them, else threads (default: the cores, at most 4)")
     ap.add_argument("--json", type=Path, help="write medians, commit, machine and versions here")
     a = ap.parse_args(argv)
-    # one warm-up run, not counted: importing xarray's optional backends
-    # (dask, scipy) on the first Dataset costs ~0.7 s once per process
     programs = programs_of(load_case(CASE))
-    run_once(a.threads, programs)
-    # one thread and N alternate, so that both see the machine's slow and
-    # fast spells alike (identical runs here spread by +-10%)
     processes = a.threads > 1 and forking()
-    one, runs, threaded = [], [], []
+    one, runs, threaded, floor1, floorn = [], [], [], [], []
     for _ in range(a.repeat):
         if a.threads > 1:
-            one.append(run_once(1, programs))
-        runs.append(run_once(a.threads, programs))
+            one.append(sample(1, False))
+        # HiGHS right after the one-worker run: each ratio from runs seconds apart
+        floor1.append(highs_floor(programs))
+        floorn.append(highs_floor(programs, a.threads))
+        runs.append(sample(a.threads, processes))
         if processes:
-            os.environ[ENV] = "0"
-            try:
-                threaded.append(run_once(a.threads, programs))
-            finally:
-                del os.environ[ENV]
+            threaded.append(sample(a.threads, False))
+    for r, f1, fn in zip(runs, floor1, floorn):
+        r["highs_floor"], r["highs_floor_threads"], r["highs_solves"] = f1, fn, len(programs)
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(f"bundled case {CASE.name}: baseline + scenarios, {int(med['markets'])} distinct markets, {int(med['highs_solves'])} HiGHS solves; {a.repeat} repeats after one warm-up run (medians, seconds)")
+    print(f"bundled case {CASE.name}: baseline + scenarios, {int(med['markets'])} distinct markets, {int(med['highs_solves'])} HiGHS solves; {a.repeat} repeats, each run a fresh process after a warm-up run (medians, seconds)")
     print(f"  load       {med['load']:8.3f}")
     kind = "processes (this one and forked workers)" if processes else "thread(s)"
     print(f"  markets    {med['markets_wall']:8.3f}   on {a.threads} {kind}; summed over markets: build {med['build_summed']:.3f}, solve {med['solve_summed']:.3f}, verify {med['verify_summed']:.3f}, fallback {med['fallback_summed']:.3f}")
@@ -162,9 +178,10 @@ def main(argv=None) -> None:
     if one:
         # each ratio from one run (mineq, then HiGHS on its programs, seconds apart)
         m1 = statistics.median(r["total"] for r in one)
-        ratio = statistics.median(r["total"] / r["highs_floor"] for r in one)
-        print(f"  mineq total on 1 thread: {m1:.3f}; mineq / HiGHS, both on 1 thread: {ratio:.2f} (median of per-run ratios, lowest {min(r['total'] / r['highs_floor'] for r in one):.2f}; target <= 2)")
-    print(f"  mineq total / HiGHS, both on {a.threads} thread(s): {statistics.median(r['total'] / r['highs_floor_threads'] for r in runs):.2f}")
+        ratios = [r["total"] / f for r, f in zip(one, floor1)]
+        ratio = statistics.median(ratios)
+        print(f"  mineq total on 1 thread: {m1:.3f}; mineq / HiGHS, both on 1 thread: {ratio:.2f} (median of per-run ratios, lowest {min(ratios):.2f}; target <= 2)")
+    print(f"  mineq total / HiGHS, both on {a.threads} workers: {statistics.median(r['total'] / r['highs_floor_threads'] for r in runs):.2f}")
     print(f"  {int(med['equilibria'])} verified scenario-markets; largest scaled residual {med['max_residual']:.1e}")
     if one:
         med["total_1_thread"] = m1
