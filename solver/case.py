@@ -299,6 +299,8 @@ def _unflatten(row: dict, table: str) -> None:
 
 def _check_keys(d: dict, allowed, file: str, where: str) -> None:
     unknown = d.keys() - _key_set(tuple(allowed))  # one set operation a row, in C
+    if not unknown:  # every row of a valid table: nothing more to look at
+        return
     for k in d:  # the first unknown key as written; "_file" and such are mineq's own
         if k in unknown and not k.startswith("_"):
             raise CaseError(file, where, k, d[k], "one of the known keys here: " + ", ".join(allowed))
@@ -306,7 +308,8 @@ def _check_keys(d: dict, allowed, file: str, where: str) -> None:
 
 @lru_cache(maxsize=None)
 def _key_set(allowed: tuple) -> frozenset:
-    return frozenset(allowed)
+    # with the locations every CSV row carries: a valid row leaves nothing over
+    return frozenset(allowed) | {"_file", "_where"}
 
 
 # ----------------------------------------------------------------------
