@@ -115,8 +115,8 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
 
     _reap(block=False)
     parts = shares(weights, workers, aside[2] if aside is not None else 0.0)
-    if aside is not None and not parts[1]:
-        aside = None
+    if aside is not None and (workers < 2 or not parts[1]):
+        aside = None  # no first worker: the caller does the job when it needs it
     children = []  # (pid, read fd, positions)
     finished = False
     try:
@@ -203,6 +203,13 @@ def _child(fn, items, positions, ship, w, job=None) -> None:  # pragma: no cover
 
     def work() -> None:
         nonlocal code
+        try:
+            run()
+        except BaseException:  # the pipe broke: the parent is gone or gave up
+            code = 1
+
+    def run() -> None:
+        nonlocal code
         for i in positions:
             try:
                 out = ship(fn(items[i]))
@@ -270,6 +277,19 @@ class _Slot:
         return (_Slot, (self.start, self.shape))
 
 
+def _mapped(o, leaf):
+    """``o`` with every element of its dicts, lists and tuples that is
+    none of those replaced by ``leaf(element)``."""
+    t = type(o)
+    if t is dict:
+        return {k: _mapped(v, leaf) for k, v in o.items()}
+    if t is list:
+        return [_mapped(v, leaf) for v in o]
+    if t is tuple:
+        return tuple(_mapped(v, leaf) for v in o)
+    return leaf(o)
+
+
 def pack(obj) -> tuple:
     """``obj`` as (skeleton, buffer): every float64 array inside its
     dicts, lists and tuples moved into one buffer.  Pickling thousands of
@@ -278,21 +298,14 @@ def pack(obj) -> tuple:
     size = [0]
 
     def strip(o):
-        t = type(o)
-        if t is np.ndarray and o.dtype == np.float64:
+        if type(o) is np.ndarray and o.dtype == np.float64:
             slot = _Slot(size[0], o.shape)
             arrays.append(o.ravel())
             size[0] += o.size
             return slot
-        if t is dict:
-            return {k: strip(v) for k, v in o.items()}
-        if t is list:
-            return [strip(v) for v in o]
-        if t is tuple:
-            return tuple(strip(v) for v in o)
         return o
 
-    skeleton = strip(obj)
+    skeleton = _mapped(obj, strip)
     return skeleton, (np.concatenate(arrays) if arrays else np.zeros(0))
 
 
@@ -301,18 +314,11 @@ def unpack(packed: tuple):
     skeleton, buf = packed
 
     def fill(o):
-        t = type(o)
-        if t is _Slot:
+        if type(o) is _Slot:
             n = 1
             for d in o.shape:
                 n *= d
             return buf[o.start:o.start + n].reshape(o.shape)
-        if t is dict:
-            return {k: fill(v) for k, v in o.items()}
-        if t is list:
-            return [fill(v) for v in o]
-        if t is tuple:
-            return tuple(fill(v) for v in o)
         return o
 
-    return fill(skeleton)
+    return _mapped(skeleton, fill)

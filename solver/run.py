@@ -179,7 +179,8 @@ def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list,
 
 def _weight(case: Case, mineral: str, wanted: list[str]) -> float:
     """A guess at what a mineral's chain costs, to share chains between
-    worker processes: its programs' columns, once per market solved."""
+    worker processes: its programs' columns, once for the baseline and
+    twice for each scenario market (a fixed point solves it again)."""
     m = case.markets[mineral]
     touched = sum(any(i.covers(m) for i in s.instruments) for s in case.scenarios if s.name in wanted)
     return (len(m.routes) + 2 * len(m.supply) + 2 * len(m.demand) + 20) * (1 + 2 * touched)
@@ -194,7 +195,7 @@ def _ship(chain: list) -> list:
         v = res.verification
         sol = None if res.solution is None else dict(vars(res.solution))
         num = res.numbers
-        if num is not None:  # welfare changes are kept by the baseline solution's id: ids do not travel
+        if num is not None:  # welfare changes are kept by the baseline solution's id (one: the chain's); ids do not travel
             num = {**num, "changes": list(num["changes"].values())}
         fields = {k: getattr(res, k) for k in ("status", "iterations", "message", "times", "method", "fallback")}
         out.append((sn, diag, fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual), num))
