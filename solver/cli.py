@@ -180,7 +180,7 @@ def _default_indicators(c) -> list[str]:
 @click.option("--plot", "plot_path", type=click.Path(), help="PNG of the indicators against the swept value. Default: beside the results, same name, .png.")
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
-@_threads_option("Default: 1. A sweep's workers are threads, and its re-solves are Python active-set steps that a second thread only slows down.")
+@_threads_option("Default: the cores available, at most 4, where the workers are processes (on Linux: this process and processes forked from it, each sweeping a share of the minerals); 1 where they would be threads (MINEQ_PROCESSES=0, other systems), since a sweep's re-solves are Python active-set steps that a second thread only slows down.")
 def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads):
     """Solve SCENARIO of CASE at many values of one policy key.
 
@@ -193,6 +193,8 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     from .indicators import evaluate
     from .plot import sweep_figure
     from .results import to_dataset, write
+    from .processes import forking
+    from .run import default_threads
     from .sweep import parse_set, sweep_case, sweep_dataset
 
     t0 = time.perf_counter()
@@ -207,7 +209,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     for p in (out, png):
         if p.exists() and not force and not (fmt == "csv" and p == out / "sweep.png"):
             raise MineqError(f"The output {p} already exists; mineq does not overwrite results. Choose another --out/--plot or pass --force to replace it.")
-    pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads or 1)
+    pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads or (default_threads() if forking() else 1))
     ds = to_dataset(pcase, results)
     pts, base = sweep_dataset(ds, swept)
     for text in indicators:

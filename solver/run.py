@@ -177,55 +177,72 @@ def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list,
     return out
 
 
+def market_size(m) -> float:
+    """A guess at what solving a market costs, to share markets between
+    worker processes: about its program's columns."""
+    return len(m.routes) + 2 * len(m.supply) + 2 * len(m.demand) + 20
+
+
 def _weight(case: Case, mineral: str, wanted: list[str]) -> float:
-    """A guess at what a mineral's chain costs, to share chains between
-    worker processes: its programs' columns, once for the baseline and
-    twice for each scenario market (a fixed point solves it again)."""
+    """A guess at what a mineral's chain costs: its market, once for the
+    baseline and twice for each scenario that touches it (a fixed point
+    solves it again)."""
     m = case.markets[mineral]
     touched = sum(any(i.covers(m) for i in s.instruments) for s in case.scenarios if s.name in wanted)
-    return (len(m.routes) + 2 * len(m.supply) + 2 * len(m.demand) + 20) * (1 + 2 * touched)
+    return market_size(m) * (1 + 2 * touched)
 
 
 def _ship(chain: list) -> list:
-    """A chain as plain data for :func:`solver.processes.in_processes`:
-    the market and policy plan stay behind (the parent has the case), the
-    verification travels as its residuals."""
-    out = []
-    for sn, diag, res in chain:
-        v = res.verification
-        sol = None if res.solution is None else dict(vars(res.solution))
-        num = res.numbers
-        if num is not None:  # welfare changes are kept by the baseline solution's id (one: the chain's); ids do not travel
-            num = {**num, "changes": list(num["changes"].values())}
-        fields = {k: getattr(res, k) for k in ("status", "iterations", "message", "times", "method", "fallback")}
-        out.append((sn, diag, fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual), num))
-    return out
+    """A chain as plain data for :func:`solver.processes.in_processes`
+    (:func:`ship_result` for each market)."""
+    return [(sn, diag, ship_result(res)) for sn, diag, res in chain]
 
 
 def _land(case: Case, mineral: str, shipped: list) -> list:
-    """The chain :func:`_ship` sent, made whole again here: plans rebuilt
-    from the case and the chain's own baseline, labels of the
-    verification made on demand (by verifying again: the same residuals)."""
+    """The chain :func:`_ship` sent, made whole again here, with plans
+    rebuilt from the case and the chain's own baseline."""
     out = []
     base = None
-    for sn, diag, fields, sol, ver, num in shipped:
-        solution = None if sol is None else Solution(**sol)
+    for sn, diag, fields in shipped:
         plan = None
         if sn != BASELINE:
             plan = mineral_plan(case, sn, mineral, base.solution if base.ok else None)
-        market = plan.market if plan is not None else case.markets[mineral]
-        v = None
-        if ver is not None:
-            v = Verification(residuals=ver[0], tolerance=ver[1], _max=ver[2])
-            v.labels = {name: _relabel(v, market, solution, plan, name) for name in ver[0]}
-        res = MarketResult(market, solution, v, plan=plan, **fields)
-        if num is not None:
-            key = id(solution if base is None else base.solution)
-            res.numbers = {**num, "changes": {key: num["changes"][0]} if num["changes"] else {}}
+        res = land_result(fields, plan.market if plan is not None else case.markets[mineral], plan, base)
         if base is None:
             base = res
         out.append((sn, diag, res))
     return out
+
+
+def ship_result(res: MarketResult) -> tuple:
+    """A solved market as plain data for a worker process to send: the
+    market and policy plan stay behind (the parent has them), the
+    verification travels as its residuals."""
+    v = res.verification
+    sol = None if res.solution is None else dict(vars(res.solution))
+    num = res.numbers
+    if num is not None:  # welfare changes are kept by the baseline solution's id (one: the chain's); ids do not travel
+        num = {**num, "changes": list(num["changes"].values())}
+    fields = {k: getattr(res, k) for k in ("status", "iterations", "message", "times", "method", "fallback")}
+    return fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual), num
+
+
+def land_result(shipped: tuple, market, plan, base: MarketResult | None) -> MarketResult:
+    """The market :func:`ship_result` sent, made whole with its ``market``
+    and ``plan`` and the ``base`` (baseline) result its welfare change
+    refers to (None: it is the baseline); the verification's labels are
+    made on demand, by verifying again (the same residuals)."""
+    fields, sol, ver, num = shipped
+    solution = None if sol is None else Solution(**sol)
+    v = None
+    if ver is not None:
+        v = Verification(residuals=ver[0], tolerance=ver[1], _max=ver[2])
+        v.labels = {name: _relabel(v, market, solution, plan, name) for name in ver[0]}
+    res = MarketResult(market, solution, v, plan=plan, **fields)
+    if num is not None:
+        key = id(solution if base is None else base.solution)
+        res.numbers = {**num, "changes": {key: num["changes"][0]} if num["changes"] else {}}
+    return res
 
 
 def _relabel(v: Verification, market, solution, plan, name: str):

@@ -31,7 +31,9 @@ import numpy as np
 from .case import BASELINE, Case, build_case
 from .errors import CaseError, MineqError
 from .runtime import steady_step
-from .run import _dropped, _Null, in_threads, scenario_plans
+from .processes import forking, in_processes
+from .results import market_numbers
+from .run import _dropped, _Null, in_threads, land_result, market_size, scenario_plans, ship_result
 from .solve import MarketResult, solve_market
 
 
@@ -160,11 +162,14 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     structure allows; every point is verified.  ``minerals`` restricts the
     solve (the others are left out of the results).  Minerals are
     independent, so their chains of points can run on ``threads``
-    threads; the results do not depend on it.  The default is one: a
-    chain's re-solves are active-set steps (HiGHS runs only at the
-    baseline) wrapped in Python that holds the GIL, so a second thread
-    made a 100-point sweep of the bundled case slower (``mineq sweep``,
-    7.6 s against 7.2 s end to end, measured).
+    workers: processes where :func:`solver.processes.forking` allows
+    (each sweeps a share of the minerals), else threads; the results do
+    not depend on it.  Threads gain nothing here: a chain's re-solves are
+    active-set steps (HiGHS runs only at the baseline) wrapped in Python
+    that holds the GIL, and a second thread made a 100-point sweep of the
+    bundled case slower (``mineq sweep``, 7.6 s against 7.2 s end to end,
+    measured).  The result Dataset's numbers of each point are made in
+    its chain.
     """
     pcase = point_case(case, swept)
     if minerals is not None:
@@ -194,13 +199,29 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
                 model = r.model
                 if r.ok:
                     last = r.solution
+                if r.solution is not None:
+                    market_numbers(r, baseline[m.name])
                 out.append(_dropped(r, release=False))  # the next point re-solves the model
             if model is not None:
                 model.release()
             return out
 
+        def ship(out: list) -> list:
+            # a point the scenario leaves alone is the baseline, which the parent has
+            return [None if r is baseline.get(r.market.name) else ship_result(r) for r in out]
+
+        def land(i: int, shipped: list) -> list:
+            m = markets[i]
+            return [baseline[m.name] if x is None else land_result(x, plans[sn][m.name].market, plans[sn][m.name], baseline[m.name]) for sn, x in zip(names, shipped)]
+
+        if threads > 1 and len(markets) > 1 and forking():
+            # the result file's copy of the inputs, made by a worker (see solver.run.solve_case)
+            canonical = (pcase.canonical, lambda text: setattr(pcase, "_canonical", text), 0.01) if pcase._canonical is None else None
+            done = ((markets[i], out) for i, out in in_processes(chain, markets, threads, [market_size(m) for m in markets], ship, land, aside=canonical))
+        else:
+            done = zip(markets, in_threads(chain, markets, threads))
         chains = {}
-        for m, out in zip(markets, in_threads(chain, markets, threads)):
+        for m, out in done:
             chains[m.name] = out
             bar.update(len(names))
     results: dict[str, dict[str, MarketResult]] = {BASELINE: baseline}

@@ -75,3 +75,21 @@ def random_linear_market(n, rng, dense=True, price=(80.0, 120.0), cost=(2.0, 15.
                     pairs |= {(a, h), (h, a)}
     routes = [{"stage": "refined", "origin": regions[a], "destination": regions[b], "cost": 0.0 if rng.random() < free_share else float(rng.uniform(*cost))} for a, b in sorted(pairs)]
     return regions, mineral(nodes=nodes, routes=routes)
+
+
+def in_fresh_process(module: str, func: str, *args):
+    """``tests/<module>.py``'s ``func(*args)`` run in a fresh Python
+    process, returning what it returned (pickled).  For the worker
+    processes: forking is refused once a process runs other Python
+    threads (the Dask tests leave one behind), so tests of the forking
+    path run where nothing else ran before them."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    code = "import pickle, sys; sys.path.insert(0, sys.argv[1]); m = __import__(sys.argv[2]); sys.stdout.buffer.write(pickle.dumps(getattr(m, sys.argv[3])(*pickle.loads(bytes.fromhex(sys.argv[4])))))"
+    out = subprocess.run([sys.executable, "-c", code, str(tests), module, func, pickle.dumps(args).hex()], capture_output=True, cwd=tests.parent)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")[-3000:]
+    return pickle.loads(out.stdout)

@@ -107,20 +107,21 @@ def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
     assert r.exit_code == 0 and "378 equilibria, 0 failures" in r.output, r.output[-500:]
 
 
-@pytest.mark.parametrize("processes", [True, False])
-def test_workers_do_not_change_results(solved, monkeypatch, processes):
-    """Markets solved by several workers (the default on a multi-core
-    machine: worker processes forked from this one, or threads where
-    forking is not safe) give exactly what one thread gives, Dataset and
-    all: every market is its own program with its own HiGHS instance, and
-    nothing is shared."""
-    import xarray as xr
+def _summary(results) -> dict:
+    """What must not depend on the workers, market by market."""
+    return {(sn, mn): (r.status, r.method, r.iterations, r.max_residual, r.solution.price, r.solution.flow, r.verification.worst(3)) for sn, per in results.items() for mn, r in per.items()}
+
+
+def _solved_by_workers(processes: bool):
+    """The bundled case solved by three workers (processes, or threads),
+    in a fresh process (tests/helpers.py): whether workers were forked,
+    :func:`_summary` and the result Dataset."""
+    import os
 
     import solver.run as run
-    from solver.case import load_case
 
     if not processes:
-        monkeypatch.setenv("MINEQ_PROCESSES", "0")
+        os.environ["MINEQ_PROCESSES"] = "0"
     forked = []
     spied = run.in_processes
 
@@ -128,26 +129,37 @@ def test_workers_do_not_change_results(solved, monkeypatch, processes):
         forked.append(True)
         yield from spied(*args, **kwargs)
 
-    monkeypatch.setattr(run, "in_processes", spy)
-    case, results, ds = solved
+    run.in_processes = spy
+    case = load_case(CASE)  # its inputs' JSON made by a worker
+    results = solve_case(case, threads=3)
+    return bool(forked), _summary(results), to_dataset(case, results)
+
+
+@pytest.mark.parametrize("processes", [True, False])
+def test_workers_do_not_change_results(solved, processes):
+    """Markets solved by several workers (the default on a multi-core
+    machine: worker processes forked from this one, or threads where
+    forking is not safe) give exactly what one thread gives, Dataset and
+    all: every market is its own program with its own HiGHS instance, and
+    nothing is shared.  A worker's verification comes back as residuals;
+    where each sits is found again on demand (``worst``)."""
+    import xarray as xr
+
+    from helpers import in_fresh_process
+
+    case, _, _ = solved
     one = solve_case(case, threads=1)
-    fresh = load_case(CASE)  # a case whose inputs' JSON a worker makes
-    many = solve_case(fresh, threads=3)
-    assert bool(forked) == processes and run.forking() == processes
-    assert list(one) == list(many) == list(results)
-    for sn in one:
-        assert list(one[sn]) == list(many[sn]) == list(case.markets)
-        for mn in one[sn]:
-            a, b = one[sn][mn], many[sn][mn]
-            assert a.status == b.status and a.method == b.method and a.iterations == b.iterations
-            assert a.max_residual == b.max_residual
-            # a worker's verification comes back as residuals; where each
-            # sits is found again on demand
-            assert a.verification.worst(3) == b.verification.worst(3)
-            np.testing.assert_array_equal(a.solution.price, b.solution.price)
-            np.testing.assert_array_equal(a.solution.flow, b.solution.flow)
-    xr.testing.assert_identical(to_dataset(fresh, many).drop_attrs(), ds.drop_attrs())
-    assert to_dataset(fresh, many).attrs["case_json"] == ds.attrs["case_json"]
+    forked, many, ds = in_fresh_process("test_bundled_case", "_solved_by_workers", processes)
+    assert forked == processes
+    want = _summary(one)
+    assert list(many) == list(want)
+    for key, (status, method, iterations, resid, price, flow, worst) in many.items():
+        assert (status, method, iterations, resid, worst) == (want[key][0], want[key][1], want[key][2], want[key][3], want[key][6]), key
+        np.testing.assert_array_equal(price, want[key][4])
+        np.testing.assert_array_equal(flow, want[key][5])
+    mine = to_dataset(case, one)
+    xr.testing.assert_identical(ds.drop_attrs(), mine.drop_attrs())
+    assert ds.attrs["case_json"] == mine.attrs["case_json"]
 
 
 def test_an_error_on_a_thread_stops_the_queue():

@@ -187,20 +187,37 @@ def test_cli_sweep_and_target(tmp_path):
     assert r5.exit_code != 0 and "cannot reach 0.9" in r5.output and "Traceback" not in r5.output
 
 
-def test_sweep_threads_do_not_change_results():
-    """Chains of points on several threads give exactly what one thread gives."""
+def _swept_by_workers(workers: int, processes: bool):
+    """Six bundled minerals swept over six points by ``workers`` workers,
+    in a fresh process (tests/helpers.py): whether forking was allowed,
+    prices and flows per point, and the result Dataset."""
+    import os
+
     from solver.cli import bundled_case_path
     from solver.case import load_case
+    from solver.processes import forking
 
+    if not processes:
+        os.environ["MINEQ_PROCESSES"] = "0"
     bundled = load_case(bundled_case_path())
     swept = parse_set("level_vs_baseline=1:1.4:6", bundled, "partner-floor-club")
-    picked = list(bundled.markets)[:6]
-    _, one = sweep_case(bundled, swept, minerals=picked, threads=1)
-    _, two = sweep_case(bundled, swept, minerals=picked, threads=2)
+    pcase, res = sweep_case(bundled, swept, minerals=list(bundled.markets)[:6], threads=workers)
+    points = {(sn, mn): (r.ok, r.solution.price, r.solution.flow) for sn, per in res.items() for mn, r in per.items()}
+    return forking(), points, to_dataset(pcase, res)
+
+
+@pytest.mark.parametrize("processes", [True, False])
+def test_sweep_workers_do_not_change_results(processes):
+    """Chains of points on several workers (processes forked from this
+    one, or threads) give exactly what one gives, result Dataset and all."""
+    from helpers import in_fresh_process
+
+    _, one, ds1 = _swept_by_workers(1, True)  # one worker: nothing to fork
+    forked, two, ds2 = in_fresh_process("test_sweep", "_swept_by_workers", 2, processes)
+    assert forked == processes
     assert list(one) == list(two)
-    for sn in one:
-        assert list(one[sn]) == list(two[sn]) == picked
-        for mn in picked:
-            assert one[sn][mn].ok and two[sn][mn].ok
-            np.testing.assert_array_equal(one[sn][mn].solution.price, two[sn][mn].solution.price)
-            np.testing.assert_array_equal(one[sn][mn].solution.flow, two[sn][mn].solution.flow)
+    for key, (ok, price, flow) in two.items():
+        assert ok and one[key][0], key
+        np.testing.assert_array_equal(price, one[key][1])
+        np.testing.assert_array_equal(flow, one[key][2])
+    xr.testing.assert_identical(ds1.drop_attrs(), ds2.drop_attrs())
