@@ -121,11 +121,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     solve = lambda mn: _chain(case, mn, wanted)  # noqa: E731
     if threads > 1 and len(names) > 1 and forking():
         weights = [_weight(case, mn, wanted) for mn in names]
-        # the result file's copy of the inputs is made by a worker too:
-        # here, after the fork, it would also fault in every page of the
-        # case data (reading an object writes its reference count)
-        canonical = (case.canonical, lambda text: setattr(case, "_canonical", text), 0.06) if case._canonical is None else None
-        done = ((names[i], chain) for i, chain in in_processes(solve, names, threads, weights, _ship, lambda i, shipped: _land(case, names[i], shipped), aside=canonical))
+        done = ((names[i], chain) for i, chain in in_processes(solve, names, threads, weights, _ship, lambda i, shipped: _land(case, names[i], shipped), aside=canonical_aside(case, 0.06)))
     else:
         done = zip(names, in_threads(solve, names, threads))
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
@@ -175,6 +171,18 @@ def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list,
             market_numbers(res, base)
         out.append((sn, diag, _explained(_dropped(res), diag)))
     return out
+
+
+def canonical_aside(case: Case, weight: float):
+    """The ``aside`` job of :func:`solver.processes.in_processes` that
+    has a worker make the result file's copy of the inputs
+    (:meth:`solver.case.Case.canonical`) beside its solves (None when it
+    is made already): here, after the fork, it would also fault in every
+    page of the case data, since reading an object writes its reference
+    count.  ``weight``: its cost against the solves'."""
+    if case._canonical is not None:
+        return None
+    return case.canonical, lambda text: setattr(case, "_canonical", text), weight
 
 
 def market_size(m) -> float:

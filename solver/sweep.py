@@ -33,7 +33,7 @@ from .errors import CaseError, MineqError
 from .runtime import steady_step
 from .processes import forking, in_processes
 from .results import market_numbers
-from .run import _dropped, _Null, in_threads, land_result, market_size, scenario_plans, ship_result
+from .run import _dropped, _Null, canonical_aside, in_threads, land_result, market_size, scenario_plans, ship_result
 from .solve import MarketResult, solve_market
 
 
@@ -215,9 +215,7 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
             return [baseline[m.name] if x is None else land_result(x, plans[sn][m.name].market, plans[sn][m.name], baseline[m.name]) for sn, x in zip(names, shipped)]
 
         if threads > 1 and len(markets) > 1 and forking():
-            # the result file's copy of the inputs, made by a worker (see solver.run.solve_case)
-            canonical = (pcase.canonical, lambda text: setattr(pcase, "_canonical", text), 0.01) if pcase._canonical is None else None
-            done = ((markets[i], out) for i, out in in_processes(chain, markets, threads, [market_size(m) for m in markets], ship, land, aside=canonical))
+            done = ((markets[i], out) for i, out in in_processes(chain, markets, threads, [market_size(m) for m in markets], ship, land, aside=canonical_aside(pcase, 0.01)))
         else:
             done = zip(markets, in_threads(chain, markets, threads))
         chains = {}
