@@ -125,6 +125,7 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
         aside = None  # no first worker: the caller does the job when it needs it
     children = []  # (pid, read fd, positions)
     finished = False
+    parent = os.getpid()
     try:
         for k in range(1, workers):
             if not parts[k]:
@@ -138,7 +139,7 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
                 pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
                 os.close(r)
-                _child(fn, items, parts[k], ship, w, aside[0] if aside is not None and k == 1 else None)
+                _child(fn, items, parts[k], ship, w, aside[0] if aside is not None and k == 1 else None, parent)
             os.close(w)
             try:  # room for a few chains' results: a worker seldom waits for the parent to read
                 fcntl.fcntl(r, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
@@ -191,14 +192,24 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
         _reap(block=not finished)
 
 
-def _child(fn, items, positions, ship, w, job=None) -> None:  # pragma: no cover - runs in the child
+def _child(fn, items, positions, ship, w, job=None, parent=None) -> None:  # pragma: no cover - runs in the child
     """A worker: solve ``positions`` and send each result, then run
     ``job`` and send its value; never returns.
 
     The work runs on a new thread: HiGHS keeps its task scheduler per
-    thread, and the parent's scheduler threads do not exist here.
+    thread, and the parent's scheduler threads do not exist here.  The
+    worker ends with its parent (killed, say, by a job scheduler) instead
+    of solving on for nobody.
     """
     code = 0
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux's C library: the broken pipe ends it after its chain
+        pass
+    if parent is not None and os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
     def send(obj) -> None:
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)

@@ -170,3 +170,55 @@ def test_an_aside_job_comes_back_from_the_first_worker():
     got = _run(_square, aside=(lambda: ("made in", os.getpid()), kept.append, 0.1))
     assert sorted(got) == list(range(12))
     assert len(kept) == 1 and kept[0][0] == "made in" and kept[0][1] != PARENT
+
+
+def _running(pid: int) -> bool:
+    """Is ``pid`` alive (not gone, nor a zombie waiting for a reaper)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _orphan_script() -> str:
+    return """
+import os, signal, sys, time
+sys.path.insert(0, sys.argv[1])
+from solver.processes import in_processes
+PARENT = os.getpid()
+def job(i):
+    if os.getpid() != PARENT:
+        print(os.getpid(), flush=True)
+        time.sleep(60)
+    return i
+for _ in in_processes(job, list(range(4)), 2, [1.0] * 4, lambda r: r, lambda i, r: r):
+    time.sleep(60)
+"""
+
+
+@needs_fork
+def test_a_worker_ends_with_its_parent():
+    """A worker whose parent is killed (a job scheduler's SIGKILL) does
+    not go on solving for nobody."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen([sys.executable, "-c", _orphan_script(), root], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(proc.stdout.readline())
+        assert _running(worker)  # alive while its parent is
+        proc.kill()
+        proc.wait()
+        for _ in range(100):
+            if not _running(worker):
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            pytest.fail("the worker outlived its parent by 5 s")
+    finally:
+        proc.kill()
