@@ -8,8 +8,9 @@ inherits the loaded case as it is (copy-on-write, nothing pickled): the
 workers each solve a share of the minerals and send back their results,
 which are plain arrays and numbers.  Measured on the 2-core development
 machine (``benchmarks/full_case.py``, each run a fresh process): the
-bundled case's markets phase 0.49-0.54 s on two processes against
-0.69 s on two threads, the whole case 0.77-0.79 s against 0.94-0.97 s.
+bundled case's markets phase 0.48-0.54 s on two processes against
+0.64-0.69 s on two threads, the whole case 0.71-0.79 s against
+0.89-0.97 s (medians of four invocations).
 What forking costs: every page of the inherited heap that a process
 writes to afterwards is copied first (about 9 000 page faults in each
 process, a few microseconds each on these virtual machines).
