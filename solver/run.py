@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -245,20 +246,13 @@ def land_result(shipped: tuple, market, plan, base: MarketResult | None) -> Mark
     v = None
     if ver is not None:
         v = Verification(residuals=ver[0], tolerance=ver[1], _max=ver[2])
-        v.labels = {name: _relabel(v, market, solution, plan, name) for name in ver[0]}
+        again = functools.cache(lambda: verify(market, solution, v.tolerance, plan))  # once, for every condition's labels
+        v.labels = {name: (lambda name=name: again().where(name)) for name in ver[0]}
     res = MarketResult(market, solution, v, plan=plan, **fields)
     if num is not None:
         key = id(solution if base is None else base.solution)
         res.numbers = {**num, "changes": {key: num["changes"][0]} if num["changes"] else {}}
     return res
-
-
-def _relabel(v: Verification, market, solution, plan, name: str):
-    def labels():
-        again = verify(market, solution, v.tolerance, plan)
-        return again.where(name)
-
-    return labels
 
 
 def _dropped(res: MarketResult, release: bool = True) -> MarketResult:

@@ -220,4 +220,4 @@ def test_sweep_workers_do_not_change_results(processes):
         assert ok and one[key][0], key
         np.testing.assert_array_equal(price, one[key][1])
         np.testing.assert_array_equal(flow, one[key][2])
-    xr.testing.assert_identical(ds1.drop_attrs(), ds2.drop_attrs())
+    xr.testing.assert_identical(ds1, ds2)
