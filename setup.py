@@ -5,4 +5,4 @@ which gives the same results more slowly."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("models._polish", sources=["models/_polish.c"], optional=True)])
+setup(ext_modules=[Extension("mineq.models._polish", sources=["models/_polish.c"], optional=True)])

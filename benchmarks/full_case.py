@@ -44,12 +44,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.active_set import highs_of  # noqa: E402
-from models.program import MarketModel  # noqa: E402
-from solver.case import load_case  # noqa: E402
-from solver.results import _versions, to_dataset, write  # noqa: E402
-from solver.processes import ENV, forking  # noqa: E402
-from solver.run import default_threads, in_threads, solve_case  # noqa: E402
+from mineq.models.active_set import highs_of  # noqa: E402
+from mineq.models.program import MarketModel  # noqa: E402
+from mineq.solver.case import load_case  # noqa: E402
+from mineq.solver.results import _versions, to_dataset, write  # noqa: E402
+from mineq.solver.processes import ENV, forking  # noqa: E402
+from mineq.solver.run import default_threads, in_threads, solve_case  # noqa: E402
 
 CASE = ROOT / "cases" / "critical-minerals-54"
 

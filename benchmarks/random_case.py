@@ -32,11 +32,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.program import MarketModel  # noqa: E402
-from solver.case import load_case  # noqa: E402
-from solver.run import scenario_plans  # noqa: E402
-from solver.solve import solve_market  # noqa: E402
-from solver.verify import verify  # noqa: E402
+from mineq.models.program import MarketModel  # noqa: E402
+from mineq.solver.case import load_case  # noqa: E402
+from mineq.solver.run import scenario_plans  # noqa: E402
+from mineq.solver.solve import solve_market  # noqa: E402
+from mineq.solver.verify import verify  # noqa: E402
 
 from full_case import highs_floor  # noqa: E402  (same folder)
 

@@ -8,7 +8,7 @@ region (random reference prices and quantities) and either *dense* routes
 neighbours on a ring and to and from three hubs).  Reports, in one run:
 
 * build + first solve: mineq's program and its first solve (HiGHS on the
-  whole program, or route generation from ``models.routes.MIN_ROUTES``
+  whole program, or route generation from ``mineq.models.routes.MIN_ROUTES``
   routes on: ``models/routes.py``), polish included, with the number of
   HiGHS runs it took;
 * HiGHS whole: the cold QP solve of the whole program alone (HiGHS's
@@ -33,13 +33,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.active_set import highs_of  # noqa: E402
-from models.program import MarketModel  # noqa: E402
-from solver.case import build_case  # noqa: E402
+from mineq.models.active_set import highs_of  # noqa: E402
+from mineq.models.program import MarketModel  # noqa: E402
+from mineq.solver.case import build_case  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from helpers import case_dict, random_linear_market  # noqa: E402
-from solver.verify import verify  # noqa: E402
+from mineq.solver.verify import verify  # noqa: E402
 
 
 def market(n: int, dense: bool, seed: int):

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def mineq(*args) -> tuple[float, str]:
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", "from solver.cli import main; main()", *args], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", "from mineq.solver.cli import main; main()", *args], cwd=ROOT, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(out.stdout + out.stderr)
     return time.perf_counter() - t, out.stdout

@@ -175,7 +175,7 @@ def _load_kernel():
 
         try:
             for dist in distributions(name="mineq"):
-                yield from (Path(dist.locate_file(f)) for f in dist.files or () if f.parts[:1] == ("models",) and f.name.startswith("_polish.") and f.suffix in (".so", ".pyd"))
+                yield from (Path(dist.locate_file(f)) for f in dist.files or () if f.parts[:2] == ("mineq", "models") and f.name.startswith("_polish.") and f.suffix in (".so", ".pyd"))
         except Exception:  # no file list: the source tree alone
             return
 

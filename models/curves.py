@@ -7,12 +7,12 @@ non-decreasing, demand curves non-increasing.
 
 Each curve serves two readers:
 
-* the welfare program (``models.market``) asks for :meth:`Curve.segments`,
+* the welfare program (``mineq.models.market``) asks for :meth:`Curve.segments`,
   blocks whose marginal value is affine in the block quantity.  For linear,
   step and fixed curves the blocks *are* the curve; an isoelastic curve
   returns its tangent at a linearisation point (successive linearisation,
-  see ``solver.solve``).
-* the verifier (``solver.verify``) asks for :meth:`Curve.price_range`, the
+  see ``mineq.solver.solve``).
+* the verifier (``mineq.solver.verify``) asks for :meth:`Curve.price_range`, the
   prices at which a quantity is an optimal response of the true curve.  It
   never sees the blocks.
 
@@ -221,7 +221,7 @@ class Curve:
         earns (or pays) any price in ``[price, price_hi]``: the larger of
         the distance from that interval to :meth:`price_range` over ``P``
         and the distance from ``q`` to the curve's bounds over ``Q``
-        (:func:`solver.verify.verify`, SPEC §2.2, §2.3 and §2.5)."""
+        (:func:`mineq.solver.verify.verify`, SPEC §2.2, §2.3 and §2.5)."""
         lo, hi = self.price_range(q, dq)
         return max(max(0.0, lo - price_hi, price - hi) / P, max(0.0, self.lower - q, q - self.upper) / Q)
 

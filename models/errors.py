@@ -1,7 +1,7 @@
 """The error that formulation code raises for bad input.
 
 Formulation code knows *which field* is wrong but not *where* it was written
-(file, row, mineral).  The case loader in ``solver.case`` catches
+(file, row, mineral).  The case loader in ``mineq.solver.case`` catches
 :class:`SpecError` and adds that location before it reaches the user.
 """
 

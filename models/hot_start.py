@@ -6,17 +6,17 @@ can start its active-set QP from a given solution and basis, but only
 when the option ``qp_allow_hot_start`` is on (off by default: HiGHS issue
 #2521, a hot start that can call a point optimal wrongly).  So the
 baseline's final HiGHS basis and solution are carried over by column and
-row *name* (:meth:`models.program.MarketModel.block_keys` and
-:meth:`~models.program.MarketModel.row_keys`), in natural
+row *name* (:meth:`mineq.models.program.MarketModel.block_keys` and
+:meth:`~mineq.models.program.MarketModel.row_keys`), in natural
 units (the two programs may scale a node differently), and the new
 policy rows start inactive (their slacks basic), which keeps the basis
 square and regular; new columns start at their lower bound.
 
 Nothing here is trusted: the solve polishes HiGHS's answer on the
-program (:func:`models.active_set.polish`), solves again cold when HiGHS
+program (:func:`mineq.models.active_set.polish`), solves again cold when HiGHS
 does not report an optimum or polish finds no KKT point, and the
 verifier judges the result.  The routes the baseline used also start in
-a scenario's restricted program (route generation, :mod:`models.routes`).
+a scenario's restricted program (route generation, :mod:`mineq.models.routes`).
 Measured on the bundled case's 216 scenario programs (``tests/
 test_hot_start.py`` counts the same): 11 373 QP iterations in 336 HiGHS
 runs, against 19 739 in 431 cold, the same optima.
@@ -115,7 +115,7 @@ def _positions(model, start: Start) -> np.ndarray:
 def routes_used(model, start: Start) -> np.ndarray:
     """Per flow of ``model``: whether ``start``'s program used its route
     (basic, at an upper bound or not zero), so that route generation
-    (:mod:`models.routes`) starts with it."""
+    (:mod:`mineq.models.routes`) starts with it."""
     at = _flow_positions(model, start)
     known = at >= 0
     used = np.zeros(len(at), dtype=bool)
@@ -125,7 +125,7 @@ def routes_used(model, start: Start) -> np.ndarray:
 
 def apply(model, h, start: Start) -> bool:
     """Hand ``start`` to ``h`` (the HiGHS instance holding ``model``'s
-    program, restricted to :attr:`~models.program.MarketModel.highs_columns`)
+    program, restricted to :attr:`~mineq.models.program.MarketModel.highs_columns`)
     and allow the hot start.  Returns False, changing nothing, when the
     carried basis does not fit the program (a bound it sat on is gone, or
     it is not square)."""

@@ -2,8 +2,8 @@
 (:class:`Solution`), in the mineral's own units.
 
 The welfare program whose optimum is the market's equilibrium is in
-:mod:`models.program`; the exact active-set step on its KKT system in
-:mod:`models.active_set`.
+:mod:`mineq.models.program`; the exact active-set step on its KKT system in
+:mod:`mineq.models.active_set`.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ class Market:
         """Per node: the largest finite, positive reference quantity of a
         curve there (a process counts at its output node, and at its input
         node as ``theta`` times its output); 0 where there is none.  What
-        :class:`models.program.MarketModel` scales a wide market's rows by."""
+        :class:`mineq.models.program.MarketModel` scales a wide market's rows by."""
         size = [0.0] * len(self.nodes)  # Python floats: one element at a time
         src, tgt = self.process_nodes
         pos = self._node_position

@@ -9,7 +9,7 @@ Takayama–Judge program
 with columns
 
     z[b]  the quantity of curve block b (a supply, demand, processing or
-          offtake block; :meth:`models.curves.Curve.segments`)
+          offtake block; :meth:`mineq.models.curves.Curve.segments`)
     x[i]  the flow on allowed route i
     u[j]  the credited output of a processor floor j
 
@@ -25,7 +25,7 @@ and rows
 
 Its KKT conditions are exactly SPEC §2.1–§2.5, so the optimum is the
 equilibrium.  An isoelastic curve enters as its tangent and
-``solver.solve`` re-linearises until the true curve's conditions hold.
+``mineq.solver.solve`` re-linearises until the true curve's conditions hold.
 
 The rows are written once, below, as coefficient lists; :class:`MarketModel`
 hands them to HiGHS directly (a persistent instance, changed in place for
@@ -56,7 +56,7 @@ from .market import Market, Solution
 #: HiGHS settings.  The active-set QP solver regularises the Hessian (by
 #: 1e-7), which shifts prices by about 1e-6 relative; tighter settings
 #: make it cycle on degenerate markets (zero-cost route cycles).  So HiGHS
-#: runs with its robust defaults and :func:`models.active_set.polish` then
+#: runs with its robust defaults and :func:`mineq.models.active_set.polish` then
 #: solves the KKT system of the active set it found exactly.
 HIGHS_OPTIONS = {"time_limit": 60.0}
 #: the second attempt when the first does not verify: little
@@ -94,7 +94,7 @@ class MarketModel:
     SPAN = 1e8
 
     def __init__(self, market: Market, plan=None, points: dict | None = None):
-        """``plan`` (a :class:`models.policies.PolicyPlan` for ``market``)
+        """``plan`` (a :class:`mineq.models.policies.PolicyPlan` for ``market``)
         adds the policy primitives: offtake blocks, floor rows, processing
         credits, quota rows, released stocks and route wedges."""
         self.market = market
@@ -300,7 +300,7 @@ class MarketModel:
 
     def release(self) -> None:
         """Hand the HiGHS instance back for another program
-        (:func:`models.active_set.release_highs`): for a caller done with
+        (:func:`mineq.models.active_set.release_highs`): for a caller done with
         this program.  A later solve makes a new instance."""
         if self._highs is not None:
             release_highs(self._highs)
@@ -315,7 +315,7 @@ class MarketModel:
 
     def hot_start(self, start) -> None:
         """Start the next HiGHS run from ``start`` (:meth:`start_basis` of a
-        neighbouring program, e.g. the baseline's); see :mod:`models.hot_start`."""
+        neighbouring program, e.g. the baseline's); see :mod:`mineq.models.hot_start`."""
         self._hot = start
 
     def _owner_node(self, owner) -> int:
@@ -492,14 +492,14 @@ class MarketModel:
     def highs(self):
         """The persistent HiGHS instance (``highspy.Highs``), holding the
         program at the current parameters, restricted to the columns
-        :attr:`highs_columns` (route generation, :mod:`models.routes`)."""
+        :attr:`highs_columns` (route generation, :mod:`mineq.models.routes`)."""
         self._sync()
         return self._highs
 
     @property
     def highs_columns(self) -> np.ndarray:
         """The program's columns HiGHS holds, in HiGHS's order: all of them
-        for a market with fewer than :data:`models.routes.MIN_ROUTES`
+        for a market with fewer than :data:`mineq.models.routes.MIN_ROUTES`
         routes; else all but the flows left out so far (at zero)."""
         self._sync()
         return self._cols
@@ -533,7 +533,7 @@ class MarketModel:
         self._synced = True
 
     def _first_columns(self) -> np.ndarray:
-        """The columns a new HiGHS instance holds (:func:`models.routes.first_columns`),
+        """The columns a new HiGHS instance holds (:func:`mineq.models.routes.first_columns`),
         with the routes the hot start's program used."""
         flows = self._ix["x"]
         if len(flows) < route_generation.MIN_ROUTES:
@@ -543,7 +543,7 @@ class MarketModel:
 
     def _generate(self, h, qp: QP, warm: bool):
         """Run HiGHS on the program it holds until no left-out route is
-        profitable (:mod:`models.routes`), adding the profitable ones to
+        profitable (:mod:`mineq.models.routes`), adding the profitable ones to
         ``h`` between runs (``warm``: restarting from its last basis).
         Returns (status, col_value, row_dual, runs), the values over every
         column of the program, zero for those left out (None when HiGHS
@@ -621,7 +621,7 @@ class MarketModel:
 
         ``tight`` uses :data:`HIGHS_TIGHT` instead of :data:`HIGHS_OPTIONS`.
         A re-solve first tries
-        :func:`models.active_set.polish` from the last optimum's active
+        :func:`mineq.models.active_set.polish` from the last optimum's active
         set: between nearby programs (a sweep, the next fixed-point step)
         a few active-set steps are much cheaper than a HiGHS run.  (From a
         baseline's optimum to a scenario's program they are not: measured
@@ -630,8 +630,8 @@ class MarketModel:
         basis when :meth:`hot_start` gave one.)  A KKT point of this convex
         program is its optimum; when polish finds none, HiGHS solves: on
         the whole program, or, for a market with at least
-        :data:`models.routes.MIN_ROUTES` routes, on a few routes at a time
-        (:mod:`models.routes`: the routes that make a profit at its prices
+        :data:`mineq.models.routes.MIN_ROUTES` routes, on a few routes at a time
+        (:mod:`mineq.models.routes`: the routes that make a profit at its prices
         are added to the same instance until none is left out), then
         polish on the whole program.  When a hot-started run (from
         :meth:`hot_start`, or after routes were added) gives an answer
@@ -727,7 +727,7 @@ class MarketModel:
 
 
 def _polished(qp: QP, col, row) -> tuple:
-    """(col, row, active): :func:`models.active_set.polish`'s exact KKT
+    """(col, row, active): :func:`mineq.models.active_set.polish`'s exact KKT
     point near a solver's answer, or the answer itself (active set None)
     when polish finds none; the verifier judges either."""
     got = polish(qp, col, row)

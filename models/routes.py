@@ -11,7 +11,7 @@ program's units, is positive.  When no left-out route is profitable, the
 restricted optimum satisfies every condition of the full program (a flow
 at zero whose gap is not positive is optimal), so it is the full
 program's optimum: exact, not an approximation.  The caller then polishes
-it on the full program (:func:`models.active_set.polish`) and the verifier
+it on the full program (:func:`mineq.models.active_set.polish`) and the verifier
 checks it like any other.
 
 Returning routes are added to the same HiGHS instance, which restarts from
@@ -27,7 +27,7 @@ pair a route (``benchmarks/scaling.py``): 1.0 s, five HiGHS runs, against
 The first restriction holds every column but the flows, the cheapest
 route into and out of each node, every flow that cannot sit at zero, and
 the routes a neighbouring program used (a scenario starts with its
-baseline's routes, :mod:`models.hot_start`).
+baseline's routes, :mod:`mineq.models.hot_start`).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def add_columns(h, qp: QP, new: np.ndarray, value: np.ndarray | None = None) -> 
     ``h``'s columns after the append, the new ones zero), the next run
     restarts from it and from the basis ``h`` had, which HiGHS extends
     with the new columns nonbasic at zero: HiGHS's hot start (its option
-    ``qp_allow_hot_start``; :mod:`models.hot_start` says why it is off by
+    ``qp_allow_hot_start``; :mod:`mineq.models.hot_start` says why it is off by
     default and why the answer is polished and verified anyway)."""
     import highspy
 

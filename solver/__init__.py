@@ -1,4 +1,4 @@
 """mineq engine: case I/O and validation, solve loop, verification,
 results and the command line."""
 
-__version__ = "0.1.0"
+from mineq import __version__  # noqa: F401 (one version for the package)

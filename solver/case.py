@@ -8,9 +8,9 @@ Loading has two steps:
    dictionary is JSON-serialisable and is stored in result files, so that
    ``mineq verify`` can rebuild the exact inputs.
 2. :func:`build_case` validates the canonical dictionary and builds a
-   :class:`Case` of :class:`models.market.Market` objects.
+   :class:`Case` of :class:`mineq.models.market.Market` objects.
 
-Every problem is a :class:`solver.errors.CaseError` naming the file, the
+Every problem is a :class:`mineq.solver.errors.CaseError` naming the file, the
 place, the field, the value and what was expected.  Unknown keys and
 unknown CSV columns are errors.
 """
@@ -28,10 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, make_curve
-from models.errors import SpecError
-from models.market import Market, Process
-from models.policies import INSTRUMENTS, Regions
+from mineq.models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, make_curve
+from mineq.models.errors import SpecError
+from mineq.models.market import Market, Process
+from mineq.models.policies import INSTRUMENTS, Regions
 
 from .errors import CaseError
 from .runtime import steady_step
@@ -54,7 +54,7 @@ class Scenario:
     name: str
     description: str
     policies: list[dict]
-    #: the validated instruments (``models.policies``), one per policy entry
+    #: the validated instruments (``mineq.models.policies``), one per policy entry
     instruments: list = field(default_factory=list)
 
 
@@ -71,7 +71,7 @@ class Case:
     scenarios: list[Scenario]
     data: dict = field(repr=False)
     #: :meth:`canonical`, made once (or handed over by a worker process
-    #: that made it beside its solves: :func:`solver.run.solve_case`)
+    #: that made it beside its solves: :func:`mineq.solver.run.solve_case`)
     _canonical: str | None = field(default=None, repr=False, compare=False)
 
     def canonical(self) -> str:

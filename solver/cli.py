@@ -30,7 +30,7 @@ def bundled_case_path() -> Path:
     from importlib import resources
 
     try:
-        return Path(str(resources.files("cases") / BUNDLED_CASE))
+        return Path(str(resources.files("mineq.cases") / BUNDLED_CASE))
     except ModuleNotFoundError:  # pragma: no cover - broken install
         return here
 
@@ -72,7 +72,7 @@ def main():
     are loaded from the entry-point group `mineq.instruments` and from the
     modules named in MINEQ_PLUGINS (comma-separated).
     """
-    from models.policies import load_plugins
+    from mineq.models.policies import load_plugins
 
     try:
         load_plugins()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.market import Market
+from mineq.models.market import Market
 
 
 @dataclass

@@ -73,7 +73,7 @@ class _Program:
     def highs(self):
         import highspy
 
-        from models.active_set import new_highs
+        from mineq.models.active_set import new_highs
 
         h = new_highs()
         lp = highspy.HighsLp()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from models.market import Solution
+from mineq.models.market import Solution
 
 from . import __version__
 from .case import Case, build_case, digest_of
@@ -99,7 +99,7 @@ def _versions() -> dict[str, str]:
     the metadata lookups cost 5 ms a result file)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from models.active_set import new_highs
+    from mineq.models.active_set import new_highs
 
     # from the installed metadata: importing Pyomo (and the SciPy it loads)
     # only for its version costs most of a second, and nothing else in a
@@ -137,7 +137,7 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
     the welfare change (None without a solved base).
 
     Kept on the result (``res.numbers``; the change by baseline solution):
-    :func:`solver.run.solve_case` makes them on its worker threads as each
+    :func:`mineq.solver.run.solve_case` makes them on its worker threads as each
     market finishes, beside the other markets' solves, and
     :func:`to_dataset` only places them.
     """

@@ -15,15 +15,15 @@ from .errors import MineqError
 from .runtime import steady_step
 from .processes import forking, in_processes
 from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset
-from models.active_set import new_highs
-from models.market import Solution
+from mineq.models.active_set import new_highs
+from mineq.models.market import Solution
 
 from .solve import MarketResult, solve_market
 from .verify import TOLERANCE, Verification, verify
 
 
 def scenario_plans(case: Case, scenario: str, baseline: dict[str, Solution | None]) -> dict[str, object]:
-    """The :class:`models.policies.PolicyPlan` of each mineral a scenario touches.
+    """The :class:`mineq.models.policies.PolicyPlan` of each mineral a scenario touches.
 
     ``baseline`` gives the baseline solution per mineral (for levels
     relative to the baseline).  Minerals the scenario leaves alone are
@@ -38,11 +38,11 @@ def scenario_plans(case: Case, scenario: str, baseline: dict[str, Solution | Non
 
 
 def mineral_plan(case: Case, scenario: str, mineral: str, baseline: Solution | None):
-    """The :class:`models.policies.PolicyPlan` of one mineral under a
+    """The :class:`mineq.models.policies.PolicyPlan` of one mineral under a
     scenario (None: the scenario leaves it alone), given its baseline
     solution (None if it has none)."""
-    from models.errors import SpecError
-    from models.policies import build_plan
+    from mineq.models.errors import SpecError
+    from mineq.models.policies import build_plan
 
     scen = next(s for s in case.scenarios if s.name == scenario)
     mk = case.markets[mineral]
@@ -61,7 +61,7 @@ def default_threads() -> int:
     """Workers for a case solve: the cores this process may use, at most 4.
 
     On Linux :func:`solve_case` makes them processes (this one and forked
-    ones: :mod:`solver.processes`), each solving its share of the minerals
+    ones: :mod:`mineq.solver.processes`), each solving its share of the minerals
     with its own interpreter.  Elsewhere they are threads: HiGHS releases
     the GIL while it solves, so a second thread runs one market's HiGHS
     solve while the first does another's Python work, and beyond a few
@@ -101,12 +101,12 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     its result and the others still finish.  A scenario market starts
     from the baseline solution; a mineral no policy touches keeps the
     baseline result.  ``diagnoses``, if given, receives (scenario,
-    :class:`solver.diagnose.Diagnosis`) for every ill-posed market or idle
+    :class:`mineq.solver.diagnose.Diagnosis`) for every ill-posed market or idle
     policy found before solving.  Each mineral is one chain
     (:func:`_chain`): its baseline, then the scenarios that touch it,
     hot-started from the baseline's basis; minerals are solved by
     ``threads`` workers (default :func:`default_threads`): processes where
-    :func:`solver.processes.forking` allows, else threads.  The results do
+    :func:`mineq.solver.processes.forking` allows, else threads.  The results do
     not depend on either.
     """
     known = [s.name for s in case.scenarios]
@@ -175,9 +175,9 @@ def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list,
 
 
 def canonical_aside(case: Case, weight: float):
-    """The ``aside`` job of :func:`solver.processes.in_processes` that
+    """The ``aside`` job of :func:`mineq.solver.processes.in_processes` that
     has a worker make the result file's copy of the inputs
-    (:meth:`solver.case.Case.canonical`) beside its solves (None when it
+    (:meth:`mineq.solver.case.Case.canonical`) beside its solves (None when it
     is made already): here, after the fork, it would also fault in every
     page of the case data, since reading an object writes its reference
     count.  ``weight``: its cost against the solves'."""
@@ -202,7 +202,7 @@ def _weight(case: Case, mineral: str, wanted: list[str]) -> float:
 
 
 def _ship(chain: list) -> list:
-    """A chain as plain data for :func:`solver.processes.in_processes`
+    """A chain as plain data for :func:`mineq.solver.processes.in_processes`
     (:func:`ship_result` for each market)."""
     return [(sn, diag, ship_result(res)) for sn, diag, res in chain]
 

@@ -12,7 +12,7 @@ Two settings that cost a solve time without changing a number:
   what it makes, and unfrozen when it ends: nothing lives longer than one
   step, and collection works as before between steps.
 * **BLAS threads.**  mineq runs markets side by side on its own threads
-  (:func:`solver.run.in_threads`); OpenBLAS's threads on top of them only
+  (:func:`mineq.solver.run.in_threads`); OpenBLAS's threads on top of them only
   spin on the cores those threads need.  Limiting BLAS to one thread cut
   the bundled case's CPU time from 1.2 to 1.06 s on one thread and from
   1.30 to 1.18 s on two (wall 0.82 -> 0.76 s), and left the 200-region

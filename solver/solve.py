@@ -1,6 +1,6 @@
 """The solve loop: one welfare program per mineral and scenario, verified.
 
-For each market the program is built once (:class:`models.market.MarketModel`)
+For each market the program is built once (:class:`mineq.models.market.MarketModel`)
 and re-solved persistently:
 
 * isoelastic curves are replaced by their tangent at the current quantity
@@ -13,9 +13,9 @@ and re-solved persistently:
 until the verifier, which uses the true curves and the true wedges,
 accepts the solution.  When the fixed point does not get there, the
 equilibrium is sought as a mixed-integer program over the complementarity
-conditions (:mod:`solver.kkt`), which does not depend on the iteration
+conditions (:mod:`mineq.solver.kkt`), which does not depend on the iteration
 converging.  No result leaves this module without a
-:class:`solver.verify.Verification`.
+:class:`mineq.solver.verify.Verification`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.market import Market, Solution
-from models.program import MarketModel, SolveError
+from mineq.models.market import Market, Solution
+from mineq.models.program import MarketModel, SolveError
 
 from .verify import TOLERANCE, Verification, verify
 
@@ -61,7 +61,7 @@ class MarketResult:
     #: the program, for a caller that re-solves it with other numbers
     #: (``solve_market(..., reuse=result.model)``)
     model: object = field(default=None, repr=False)
-    #: numbers for the result Dataset, made once (:func:`solver.results.market_numbers`)
+    #: numbers for the result Dataset, made once (:func:`mineq.solver.results.market_numbers`)
     numbers: dict | None = field(default=None, repr=False)
 
     @property
@@ -159,7 +159,7 @@ def solve_market(
 ) -> MarketResult:
     """Solve and verify one market; never raises for solver trouble.
 
-    ``plan`` (a :class:`models.policies.PolicyPlan`) adds a scenario's
+    ``plan`` (a :class:`mineq.models.policies.PolicyPlan`) adds a scenario's
     policies; ``start`` (usually the baseline solution) gives the first
     frozen wedges.  ``fallback`` enables the MILP when the iteration does
     not reach a verified equilibrium; ``memory`` and ``damping`` tune the
@@ -167,8 +167,8 @@ def solve_market(
     ``reuse`` is the model of an earlier result: when ``plan`` has the
     same structure (a sweep over a level), it is updated in place and
     re-solved from its last basis instead of rebuilt.  ``basis``
-    (:meth:`models.program.MarketModel.start_basis` of the baseline's
-    program) hot-starts HiGHS on a new program (:mod:`models.hot_start`).
+    (:meth:`mineq.models.program.MarketModel.start_basis` of the baseline's
+    program) hot-starts HiGHS on a new program (:mod:`mineq.models.hot_start`).
     """
     if plan is not None:
         market = plan.market

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from models.market import Market, Solution
+from mineq.models.market import Market, Solution
 
 #: per-region welfare items, in the order results and reports show them
 WELFARE_ITEMS = (

@@ -135,8 +135,8 @@ def point_case(case: Case, swept: Swept) -> Case:
 
 def point_instruments(case: Case, swept: Swept, value: float) -> list:
     """The scenario's instruments with the swept key set to ``value``."""
-    from models.errors import SpecError
-    from models.policies import INSTRUMENTS, Regions
+    from mineq.models.errors import SpecError
+    from mineq.models.policies import INSTRUMENTS, Regions
 
     scen = _scenario(case, swept.scenario)
     reg = Regions(list(case.regions), {k: list(v) for k, v in case.groups.items()})
@@ -157,12 +157,12 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     """Solve the baseline and every point of ``swept``.
 
     Returns the derived case (scenarios = points) and
-    ``results[scenario][mineral]`` like :func:`solver.run.solve_case`.
+    ``results[scenario][mineral]`` like :func:`mineq.solver.run.solve_case`.
     Each mineral's program is re-used from point to point when the plan's
     structure allows; every point is verified.  ``minerals`` restricts the
     solve (the others are left out of the results).  Minerals are
     independent, so their chains of points can run on ``threads``
-    workers: processes where :func:`solver.processes.forking` allows
+    workers: processes where :func:`mineq.solver.processes.forking` allows
     (each sweeps a share of the minerals), else threads; the results do
     not depend on it.  Threads gain nothing here: a chain's re-solves are
     active-set steps (HiGHS runs only at the baseline) wrapped in Python

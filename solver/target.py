@@ -56,7 +56,7 @@ class _Evaluator:
         self.view = dataclasses.replace(case, markets={mineral: self.market}, scenarios=[])
 
     def __call__(self, level: float) -> tuple[float, MarketResult]:
-        from models.policies import build_plan
+        from mineq.models.policies import build_plan
 
         insts = [i for i in point_instruments(self.case, self.swept, level) if i.covers(self.market)]
         if not insts:

@@ -11,7 +11,7 @@ market's quantity scale, price residuals by its price scale.  A
 complementarity condition ``a ⟂ b`` is judged with a quantity tolerance
 ``dq = tol * quantity_scale``: a quantity within ``dq`` of a bound or kink
 counts as being at it, and the price must then lie in the interval the
-curve allows there (see :meth:`models.curves.Curve.price_range`).
+curve allows there (see :meth:`mineq.models.curves.Curve.price_range`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.market import Market, Solution
+from mineq.models.market import Market, Solution
 
 from .statistics import nan_to_zero, production
 
@@ -100,7 +100,7 @@ def _paid(floor, q: float, price: float, dq: float) -> tuple[float, float]:
 def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> Verification:
     """Check SPEC §2 conditions 1–6 for ``sol`` against ``market``.
 
-    With a :class:`models.policies.PolicyPlan`, ``market`` should be
+    With a :class:`mineq.models.policies.PolicyPlan`, ``market`` should be
     ``plan.market`` and every policy's own condition is checked too:
     floors (``price_floor``), offtake, quotas and border measures.
     """

@@ -5,9 +5,9 @@ times the origin's emission intensity (t CO2 per quantity unit).  It is
 a specific tariff per route, so it needs only the route primitive.
 """
 
-from models.errors import SpecError
-from models.policies import Instrument, register
-from models.policies.base import number
+from mineq.models.errors import SpecError
+from mineq.models.policies import Instrument, register
+from mineq.models.policies.base import number
 
 
 @register

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from solver.case import build_case
-from solver.solve import solve_market
+from mineq.solver.case import build_case
+from mineq.solver.solve import solve_market
 
 
 def case_dict(regions, minerals, groups=None, scenarios=None, name="test"):

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from solver.case import load_case
-from solver.cli import bundled_case_path, main
-from solver.results import to_dataset
-from solver.run import solve_case
+from mineq.solver.case import load_case
+from mineq.solver.cli import bundled_case_path, main
+from mineq.solver.results import to_dataset
+from mineq.solver.run import solve_case
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
 
@@ -118,7 +118,7 @@ def _solved_by_workers(processes: bool):
     :func:`_summary` and the result Dataset."""
     import os
 
-    import solver.run as run
+    import mineq.solver.run as run
 
     if not processes:
         os.environ["MINEQ_PROCESSES"] = "0"
@@ -167,7 +167,7 @@ def test_an_error_on_a_thread_stops_the_queue():
     import threading
     import time
 
-    from solver.run import in_threads
+    from mineq.solver.run import in_threads
 
     ran = []
     lock = threading.Lock()
@@ -190,8 +190,8 @@ def test_a_level_relative_to_a_failed_baseline_is_refused_per_mineral():
     A scenario that sets a level relative to a baseline with no solution
     (a fixed demand no supply reaches) stops the solve with an error that
     names the scenario and the mineral, whichever thread meets it."""
-    from solver.case import build_case
-    from solver.errors import MineqError
+    from mineq.solver.case import build_case
+    from mineq.solver.errors import MineqError
 
     from helpers import case_dict, mineral
 

@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from solver.cli import main
-from solver.results import ENGINE
+from mineq.solver.cli import main
+from mineq.solver.results import ENGINE
 
 DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
 
@@ -340,7 +340,7 @@ def test_interrupted_write_keeps_the_old_file(solved, tmp_path, monkeypatch):
     """An interruption while the new result is being written leaves the old
     file untouched and no temporary file behind (write to a temporary file,
     then rename)."""
-    from solver import results
+    from mineq.solver import results
 
     target = tmp_path / "r.nc"
     shutil.copy(solved, target)
@@ -386,7 +386,7 @@ def test_killed_solve_leaves_old_or_new_file(solved, tmp_path):
     target = tmp_path / "r.nc"
     shutil.copy(solved, target)
     for delay in (0.5, 1.5, 2.5, 3.5, 5.0):
-        p = subprocess.Popen([sys.executable, "-c", "from solver.cli import main; main()", "solve", str(DEMO), "--out", str(target), "--force", "--quiet"], cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen([sys.executable, "-c", "from mineq.solver.cli import main; main()", "solve", str(DEMO), "--out", str(target), "--force", "--quiet"], cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()

@@ -173,7 +173,7 @@ def test_welfare_sums_to_objective():
     is paid out of price gaps), here for the two-region market above:
     CS_A = 27.5^2/2, PS_A = 62.5^2/2, CS_B = 77.5^2/2, PS_B = 42.5^2/2,
     objective = their sum."""
-    from solver.statistics import objective, welfare
+    from mineq.solver.statistics import objective, welfare
 
     m = two_regions()
     mk, res = solve_one(["A", "B"], m)
@@ -208,8 +208,8 @@ def test_degenerate_markets_where_the_qp_cycles(name):
     import json
     from pathlib import Path
 
-    from solver.case import build_case
-    from solver.solve import solve_market
+    from mineq.solver.case import build_case
+    from mineq.solver.solve import solve_market
 
     cd = json.loads((Path(__file__).parent / "data" / name).read_text())
     res = solve_market(build_case(cd).markets["x"])
@@ -227,10 +227,10 @@ def test_highs_presolve_verdict_is_not_trusted():
     import json
     from pathlib import Path
 
-    from models.active_set import highs_of
-    from models.program import MarketModel
-    from solver.case import build_case
-    from solver.solve import solve_market
+    from mineq.models.active_set import highs_of
+    from mineq.models.program import MarketModel
+    from mineq.solver.case import build_case
+    from mineq.solver.solve import solve_market
 
     cd = json.loads((Path(__file__).parent / "data" / "presolve_infeasible_4.json").read_text())
     mk = build_case(cd).markets["x"]
@@ -253,8 +253,8 @@ def test_numeric_range_within_one_market():
     Per-node scaling keeps it solvable.  Closed form: B ships X to A, so
     S_B(P) − D_B(P) = X = D_A(P + t) − S_A(P + t) with P = P_B, t = 0.005;
     the curves are linear, so P solves one linear equation."""
-    from solver.case import build_case
-    from solver.solve import solve_market
+    from mineq.solver.case import build_case
+    from mineq.solver.solve import solve_market
 
     from helpers import case_dict
 
@@ -288,7 +288,7 @@ def test_numeric_range_across_a_case(tmp_path):
     and the file, residuals reported relative to each market's scales."""
     from click.testing import CliRunner
 
-    from solver.cli import main
+    from mineq.solver.cli import main
 
     def node(r, p, q, es=0.5, ed=-0.3):
         return f'{{stage = "refined", region = "{r}", supply = {{form = "linear", price = {p}, quantity = {q}, elasticity = {es}}}, demand = {{form = "linear", price = {p}, quantity = {q * 1.1}, elasticity = {ed}}}}}'
@@ -319,7 +319,7 @@ def _program(highs, cols=None, rows=None):
     matrix (dense) a HiGHS instance holds; ``cols``/``rows`` reorder them."""
     import highspy
 
-    from models.active_set import QP
+    from mineq.models.active_set import QP
 
     model = highs.getModel()
     qp = QP.from_highs(model)
@@ -344,10 +344,10 @@ def test_program_handed_to_highs_equals_the_pyomo_model():
 
     from pyomo.contrib.solver.common.factory import SolverFactory
 
-    from models.program import COLUMNS, ROWS, MarketModel
-    from solver.case import build_case, load_case
-    from solver.run import scenario_plans
-    from solver.solve import solve_market
+    from mineq.models.program import COLUMNS, ROWS, MarketModel
+    from mineq.solver.case import build_case, load_case
+    from mineq.solver.run import scenario_plans
+    from mineq.solver.solve import solve_market
 
     from helpers import case_dict
 
@@ -364,13 +364,13 @@ def test_program_handed_to_highs_equals_the_pyomo_model():
     assert (MarketModel(cases[-1][0])._e != 1).any()  # the per-node scaling is in play
     # enough routes for route generation: HiGHS holds part of the columns
     from helpers import random_linear_market
-    import models.routes
+    import mineq.models.routes
 
     regions, dense = random_linear_market(8, np.random.default_rng(5))
     cases.append((build_case(case_dict(regions, [dense])).markets["m"], None))
-    assert len(cases[-1][0].route_list) >= models.routes.MIN_ROUTES
+    assert len(cases[-1][0].route_list) >= mineq.models.routes.MIN_ROUTES
     # a producer floor and a rule of origin (rows the demo does not have)
-    from models.policies import build_plan
+    from mineq.models.policies import build_plan
     from test_policies import transit_market
 
     pols = [{"type": "export_quota", "exporters": "A", "destinations": ["B"], "quantity": 0.0}, {"type": "rules_of_origin", "exporters": ["M"], "importers": ["B"]},

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solver.case import build_case, load_case
-from solver.cli import main
-from solver.ensemble import draw_factors, perturbed_data, read_uncertainty
-from solver.errors import MineqError
-from solver.solve import solve_market
+from mineq.solver.case import build_case, load_case
+from mineq.solver.cli import main
+from mineq.solver.ensemble import draw_factors, perturbed_data, read_uncertainty
+from mineq.solver.errors import MineqError
+from mineq.solver.solve import solve_market
 
 from helpers import case_dict, mineral
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.case import build_case, read_case
-from solver.errors import CaseError, MineqError
-from solver.run import solve_case
+from mineq.solver.case import build_case, read_case
+from mineq.solver.errors import CaseError, MineqError
+from mineq.solver.run import solve_case
 
 DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo" / "case.toml"
 SETTINGS = dict(max_examples=int(os.environ.get("MINEQ_FUZZ_EXAMPLES", 150)), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

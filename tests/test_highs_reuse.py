@@ -1,4 +1,4 @@
-"""HiGHS instances handed back (models.active_set.release_highs) carry
+"""HiGHS instances handed back (mineq.models.active_set.release_highs) carry
 nothing into the next program: not its model, its basis, its solution nor
 an option changed for it."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import models.active_set as active_set
-from models.program import MarketModel
-from solver.case import build_case
+import mineq.models.active_set as active_set
+from mineq.models.program import MarketModel
+from mineq.solver.case import build_case
 
 from helpers import case_dict, random_linear_market
 

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import models.hot_start
-from models.errors import SpecError
-from models.policies import build_plan
-from models.program import MarketModel
-from solver.case import build_case, load_case
-from solver.run import solve_case
-from solver.solve import solve_market
-from solver.verify import verify
+import mineq.models.hot_start
+from mineq.models.errors import SpecError
+from mineq.models.policies import build_plan
+from mineq.models.program import MarketModel
+from mineq.solver.case import build_case, load_case
+from mineq.solver.run import solve_case
+from mineq.solver.solve import solve_market
+from mineq.solver.verify import verify
 
 from test_properties import market_case
 
@@ -74,11 +74,11 @@ def test_a_basis_that_does_not_fit_is_not_used():
     base.solve()
     start = base.start_basis()
     assert start is not None
-    bad = models.hot_start.Start(start.blocks, start.routes, start.credited, start.value, start.col_status.copy(), start.rows, start.row_status)
+    bad = mineq.models.hot_start.Start(start.blocks, start.routes, start.credited, start.value, start.col_status.copy(), start.rows, start.row_status)
     flows = len(start.blocks) + np.arange(len(start.routes))
-    bad.col_status[flows[0]] = models.hot_start.UPPER  # flows have no upper bound
+    bad.col_status[flows[0]] = mineq.models.hot_start.UPPER  # flows have no upper bound
     again = MarketModel(mk)
-    assert not models.hot_start.apply(again, again.highs, bad)
+    assert not mineq.models.hot_start.apply(again, again.highs, bad)
     again.hot_start(bad)
     sol, _ = again.solve()
     assert not again.hot_started and verify(mk, sol).ok
@@ -124,12 +124,12 @@ def test_a_warm_answer_polish_refuses_is_solved_again_cold(monkeypatch):
     (HiGHS #2521).  When polish finds no KKT point near such an answer,
     the program is solved again from scratch, route generation included,
     to the verified optimum of a cold solve."""
-    import models.program
+    import mineq.models.program
 
     case = load_case(CASE)
     base = solve_case(case, scenarios=[])["baseline"]
     sc = case.scenarios[0]
-    from solver.run import scenario_plans
+    from mineq.solver.run import scenario_plans
 
     plans = scenario_plans(case, sc.name, {mn: r.solution for mn, r in base.items()})
     mn = next(iter(plans))
@@ -139,7 +139,7 @@ def test_a_warm_answer_polish_refuses_is_solved_again_cold(monkeypatch):
     start = basis.start_basis()
     ref = MarketModel(plan.market, plan)
     ref_sol, _ = ref.solve()
-    real = models.program.polish
+    real = mineq.models.program.polish
     refused = []
 
     def refuse_first(qp, col, row, *args, **kw):
@@ -148,7 +148,7 @@ def test_a_warm_answer_polish_refuses_is_solved_again_cold(monkeypatch):
             return None
         return real(qp, col, row, *args, **kw)
 
-    monkeypatch.setattr(models.program, "polish", refuse_first)
+    monkeypatch.setattr(mineq.models.program, "polish", refuse_first)
     model = MarketModel(plan.market, plan)
     model.hot_start(start)
     sol, _ = model.solve()

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import models.active_set as active_set
-from models.program import MarketModel
-from solver.case import build_case
+import mineq.models.active_set as active_set
+from mineq.models.program import MarketModel
+from mineq.solver.case import build_case
 
 from helpers import case_dict, random_linear_market
 

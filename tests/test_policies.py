@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.policies import build_plan
-from solver.case import build_case
-from solver.solve import solve_market
-from solver.statistics import objective, welfare, welfare_change
+from mineq.models.policies import build_plan
+from mineq.solver.case import build_case
+from mineq.solver.solve import solve_market
+from mineq.solver.statistics import objective, welfare, welfare_change
 
 from helpers import case_dict, lin, mineral
 from test_closed_form import two_regions
@@ -279,7 +279,7 @@ def test_milp_agrees_with_fixed_point_on_a_two_stage_market():
     """MIP and a processor floor together on the demo's rare-earth market,
     solved by the fixed point and by the MILP alone (one iteration, then
     fallback): both verify and agree."""
-    from solver.case import load_case
+    from mineq.solver.case import load_case
     from pathlib import Path
 
     case = load_case(Path(__file__).resolve().parent.parent / "cases" / "three-region-demo")
@@ -301,7 +301,7 @@ def test_milp_agrees_with_fixed_point_on_a_two_stage_market():
 
 
 def test_bad_policy_entries_name_the_field():
-    from solver.errors import CaseError
+    from mineq.solver.errors import CaseError
 
     bad = [
         ({"type": "price_floor", "mechanism": "cfd", "regions": "A", "level": 1.0}, "mechanism"),
@@ -334,8 +334,8 @@ def test_offtake_below_the_market_price_buys_nothing():
 def test_sourcing_shares_in_results():
     """In the two-region baseline B buys 35 from A and makes 42.5 itself:
     B's supply is 42.5/77.5 home and 35/77.5 from A (the group 'partners')."""
-    from solver.results import to_dataset
-    from solver.solve import MarketResult  # noqa: F401
+    from mineq.solver.results import to_dataset
+    from mineq.solver.solve import MarketResult  # noqa: F401
 
     case = build_case(case_dict(["A", "B"], [two_regions()], groups={"partners": ["A"]}))
     res = {"baseline": {"m": solve_market(case.markets["m"])}}
@@ -390,7 +390,7 @@ def test_floor_without_eligible_producers_is_diagnosed():
     """A deficiency-payment floor in a region with no producers (B has a
     supply curve, a region C with only demand has none): nothing changes
     and the diagnosis names the mineral, node and policy."""
-    from solver.diagnose import diagnose
+    from mineq.solver.diagnose import diagnose
 
     m = two_regions()
     m["nodes"].append({"stage": R, "region": "C", "demand": lin(120, 1)})

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from models.policies import build_plan
-from solver.case import build_case
-from solver.solve import solve_market
-from solver.statistics import objective, welfare
+from mineq.models.policies import build_plan
+from mineq.solver.case import build_case
+from mineq.solver.solve import solve_market
+from mineq.solver.statistics import objective, welfare
 
 from test_properties import market_case
 

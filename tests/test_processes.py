@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from solver import processes
-from solver.errors import MineqError
-from solver.processes import forking, in_processes, pack, shares, unpack
+from mineq.solver import processes
+from mineq.solver.errors import MineqError
+from mineq.solver.processes import forking, in_processes, pack, shares, unpack
 
 PARENT = os.getpid()
 
@@ -185,7 +185,7 @@ def _orphan_script() -> str:
     return """
 import os, signal, sys, time
 sys.path.insert(0, sys.argv[1])
-from solver.processes import in_processes
+from mineq.solver.processes import in_processes
 PARENT = os.getpid()
 def job(i):
     if os.getpid() != PARENT:

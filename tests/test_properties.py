@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from solver.case import build_case
-from solver.solve import solve_market
-from solver.statistics import objective, welfare
+from mineq.solver.case import build_case
+from mineq.solver.solve import solve_market
+from mineq.solver.statistics import objective, welfare
 
 from helpers import case_dict
 
@@ -184,7 +184,7 @@ def test_linear_price_range_is_the_generic_one(side, intercept, slope, capacity,
     ``residual`` in closed form (the verifier's hot path); both must be
     exactly the generic answers, kinks, capacities and the tolerance band
     included."""
-    from models.curves import Curve, make_curve
+    from mineq.models.curves import Curve, make_curve
 
     spec = {"form": "linear", "intercept": intercept, "slope": slope}
     if capacity is not None:

@@ -9,10 +9,10 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from models.policies import INSTRUMENTS, build_plan
-from solver.case import build_case
-from solver.solve import solve_market
-from solver.statistics import welfare
+from mineq.models.policies import INSTRUMENTS, build_plan
+from mineq.solver.case import build_case
+from mineq.solver.solve import solve_market
+from mineq.solver.statistics import welfare
 
 from helpers import case_dict
 from test_closed_form import two_regions
@@ -44,7 +44,7 @@ def test_external_instrument_solves_like_its_closed_form(plugin):
 
 
 def test_external_instrument_validates_and_runs_from_the_cli(plugin, tmp_path):
-    from solver.cli import main
+    from mineq.solver.cli import main
 
     case = tmp_path / "cbam.toml"
     case.write_text(textwrap.dedent('''

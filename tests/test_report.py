@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from solver.cli import main
+from mineq.solver.cli import main
 
 DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
 

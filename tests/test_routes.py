@@ -16,21 +16,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import models.routes
-from models.program import MarketModel
-from solver.case import build_case
-from solver.verify import verify
+import mineq.models.routes
+from mineq.models.program import MarketModel
+from mineq.solver.case import build_case
+from mineq.solver.verify import verify
 
 from helpers import case_dict, mineral, random_linear_market
 
 def _whole(solve):
     """``solve()`` with route generation off: HiGHS on the whole program."""
-    old = models.routes.MIN_ROUTES
-    models.routes.MIN_ROUTES = 10**9
+    old = mineq.models.routes.MIN_ROUTES
+    mineq.models.routes.MIN_ROUTES = 10**9
     try:
         return solve()
     finally:
-        models.routes.MIN_ROUTES = old
+        mineq.models.routes.MIN_ROUTES = old
 
 
 @st.composite
@@ -46,7 +46,7 @@ def dense_market(draw):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dense_market())
 def test_route_generation_is_exact(mk):
-    assert len(mk.route_list) >= models.routes.MIN_ROUTES
+    assert len(mk.route_list) >= mineq.models.routes.MIN_ROUTES
     gen = MarketModel(mk)
     sol, _ = gen.solve()
     assert gen.ran_highs and len(gen.highs_columns) < gen._ncol  # generation was used
@@ -99,8 +99,8 @@ def test_route_generation_with_policies(mk, which):
     """Scenario programs (wedges, quota rows, floor rows, a closed route set)
     on a many-route market: the full solve loop with route generation
     reaches the verified equilibrium the whole program gives."""
-    from models.policies import build_plan
-    from solver.solve import solve_market
+    from mineq.models.policies import build_plan
+    from mineq.solver.solve import solve_market
 
     regions = list(mk.regions)
     policy = {

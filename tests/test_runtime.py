@@ -7,7 +7,7 @@ import pytest
 
 from threadpoolctl import threadpool_info
 
-from solver.runtime import steady, steady_step
+from mineq.solver.runtime import steady, steady_step
 
 
 def test_freeze_is_lifted_after_nested_blocks_and_errors():

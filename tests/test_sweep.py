@@ -15,15 +15,15 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-import models.program
-from solver.case import build_case
-from solver.cli import main
-from solver.errors import MineqError
-from solver.indicators import evaluate, scalar
-from solver.results import to_dataset, write
-from solver.run import open_results, verify_file
-from solver.sweep import parse_set, sweep_case, sweep_dataset
-from solver.target import find_level
+import mineq.models.program
+from mineq.solver.case import build_case
+from mineq.solver.cli import main
+from mineq.solver.errors import MineqError
+from mineq.solver.indicators import evaluate, scalar
+from mineq.solver.results import to_dataset, write
+from mineq.solver.run import open_results, verify_file
+from mineq.solver.sweep import parse_set, sweep_case, sweep_dataset
+from mineq.solver.target import find_level
 
 from helpers import case_dict
 from test_closed_form import two_regions
@@ -47,13 +47,13 @@ def case():
 
 def test_sweep_matches_closed_form_and_builds_once(case, monkeypatch):
     builds = []
-    orig = models.program.MarketModel.__init__
+    orig = mineq.models.program.MarketModel.__init__
 
     def counting(self, *a, **k):
         builds.append(1)
         orig(self, *a, **k)
 
-    monkeypatch.setattr(models.program.MarketModel, "__init__", counting)
+    monkeypatch.setattr(mineq.models.program.MarketModel, "__init__", counting)
     swept = parse_set("level=70:110:9", case, "mip")
     pcase, res = sweep_case(case, swept)
     # one program for the baseline, one re-used across all nine points
@@ -193,9 +193,9 @@ def _swept_by_workers(workers: int, processes: bool):
     prices and flows per point, and the result Dataset."""
     import os
 
-    from solver.cli import bundled_case_path
-    from solver.case import load_case
-    from solver.processes import forking
+    from mineq.solver.cli import bundled_case_path
+    from mineq.solver.case import load_case
+    from mineq.solver.processes import forking
 
     if not processes:
         os.environ["MINEQ_PROCESSES"] = "0"

@@ -3,7 +3,7 @@
 An instrument is a class with a ``type`` (its name in case files), the
 keys it accepts, a constructor that validates one case-file entry, and
 :meth:`Instrument.apply`, which writes primitives on a
-:class:`models.policies.plan.PolicyPlan`.  Register it with
+:class:`mineq.models.policies.plan.PolicyPlan`.  Register it with
 :func:`register`; the case reader, the solver, the verifier and the
 welfare accounts then know it.  See ``README.md`` ("Adding an
 instrument") for a complete example written outside the package.

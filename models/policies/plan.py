@@ -13,8 +13,8 @@ entry into a few primitives on a :class:`PolicyPlan`:
 * quotas (:class:`Quota`) on sums of flows;
 * exogenous supply (``release``) and a modified market (capacity shocks).
 
-The engine (``models.market``, ``solver.solve``, ``solver.verify`` and
-``solver.statistics``) understands only these primitives, so a new
+The engine (``mineq.models.market``, ``mineq.solver.solve``, ``mineq.solver.verify`` and
+``mineq.solver.statistics``) understands only these primitives, so a new
 instrument that can be written with them needs no change anywhere else.
 
 All figures are in the mineral's own units: prices in its price unit,
