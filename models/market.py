@@ -42,7 +42,12 @@ class Market:
     producers or no consumers at that node).  ``routes`` maps
     ``(stage, origin, destination)`` to the unit transport cost of every
     *allowed* route (``origin != destination``); a missing key is a
-    forbidden route.
+    forbidden route.  ``route_slopes`` gives some routes a marginal cost
+    that rises with the flow, ``t + s·X`` (price unit per unit; ``s`` in
+    price unit per unit, per unit of flow): the quadratic route term that
+    lets a baseline reproduce observed bilateral flows and keeps responses
+    to shocks smooth (Paris, Drogué & Anania 2011, Economic Modelling 28;
+    Jansson & Heckelei 2009); a missing key is ``s = 0``.
     """
 
     name: str
@@ -54,6 +59,7 @@ class Market:
     demand: dict[tuple[str, str], Curve]
     routes: dict[tuple[str, str, str], float]
     processes: list[Process]
+    route_slopes: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     # -- index helpers shared by the model, the verifier and results --
     # (cached: a market does not change once built; policies that change a
@@ -90,6 +96,13 @@ class Market:
     def route_costs(self) -> np.ndarray:
         """Unit transport cost per route of :attr:`route_list`."""
         return np.array([self.routes[k] for k in self.route_list], dtype=float)
+
+    @cached_property
+    def route_slope(self) -> np.ndarray:
+        """Per route of :attr:`route_list`: the slope ``s`` of its marginal
+        cost ``t + s·X`` (0 for a constant unit cost)."""
+        get = self.route_slopes.get
+        return np.array([get(k, 0.0) for k in self.route_list], dtype=float)
 
     @cached_property
     def route_labels(self) -> np.ndarray:

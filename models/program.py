@@ -4,7 +4,8 @@ The equilibrium of SPEC §2 without policy wedges is the solution of the
 Takayama–Judge program
 
     max  Σ_nodes ∫ demand value  −  Σ_nodes ∫ supply cost
-         − Σ_regions ∫ processing cost  −  Σ_routes t·X  (+ Σ credits·u)
+         − Σ_regions ∫ processing cost  −  Σ_routes (t·X + ½·s·X²)
+         (+ Σ credits·u)
 
 with columns
 
@@ -240,6 +241,8 @@ class MarketModel:
             "lb": np.array(lo, dtype=float), "ub": np.array(up, dtype=float),
             "level": np.array(lev, dtype=float), "slope": np.array(slo, dtype=float),
             "cost": market.route_costs / self.P if nr else np.zeros(0),
+            # d(marginal route cost)/d(flow), in program units (like a block's slope)
+            "rslope": market.route_slope * self.Q / self.P if nr else np.zeros(0),
             "credit": np.zeros(nu),
             "floor_q": np.array([self.floor_quantity(n) / self.Q for n in floors]),
             "quota_q": np.array([q.quantity / self.Q for q in quotas]),
@@ -455,8 +458,9 @@ class MarketModel:
         """Costs, bounds, right-hand sides and Hessian diagonal of the
         program at the current parameters, in HiGHS's column and row order.
 
-        The objective is ``max Σ sign·level·z − ½·slope·z² − cost·x +
-        credit·u`` (blocks, flows, credits, in their scaled units).
+        The objective is ``max Σ sign·level·z − ½·slope·z² − cost·x −
+        ½·rslope·x² + credit·u`` (blocks, flows, credits, in their scaled
+        units).
         """
         if self._numbers_cache is not None:
             return self._numbers_cache
@@ -473,6 +477,7 @@ class MarketModel:
         upper[ix["z"]] = v["ub"] / f
         upper[ix["u"]] = self._ucap
         hess[ix["z"]] = -v["slope"] * f * f
+        hess[ix["x"]] = -v["rslope"] * self._g * self._g
         row_lower = np.full(self._nrow, -inf)
         row_upper = np.zeros(self._nrow)
         rel = -(v["release"] / self._e)[ix["nodes"]]
@@ -574,7 +579,7 @@ class MarketModel:
             if not len(new):
                 return status, col, row, runs
             self._cols = np.concatenate([self._cols, new])
-            route_generation.add_columns(h, qp, new, col[self._cols] if warm else None)
+            route_generation.add_columns(h, qp, new, col[self._cols] if warm else None, qp.hd[self._cols])
             left[new] = False
         raise AssertionError("unreachable: the last round holds every column")  # pragma: no cover
 

@@ -97,19 +97,26 @@ def profitable(qp: QP, x: np.ndarray, y: np.ndarray, left: np.ndarray, group: np
     return np.sort(_first_per_group(cand, group[cand], -gain[cand], per_round))
 
 
-def add_columns(h, qp: QP, new: np.ndarray, value: np.ndarray | None = None) -> None:
+def add_columns(h, qp: QP, new: np.ndarray, value: np.ndarray | None = None, hessian: np.ndarray | None = None) -> None:
     """Append the columns ``new`` of ``qp`` to the HiGHS instance ``h``
     (holding a restriction of ``qp``).  With ``value`` (the solution over
     ``h``'s columns after the append, the new ones zero), the next run
     restarts from it and from the basis ``h`` had, which HiGHS extends
     with the new columns nonbasic at zero: HiGHS's hot start (its option
     ``qp_allow_hot_start``; :mod:`mineq.models.hot_start` says why it is off by
-    default and why the answer is polished and verified anyway)."""
+    default and why the answer is polished and verified anyway).
+    ``hessian``: the Hessian diagonal over ``h``'s columns after the
+    append; passed to HiGHS when a new column has a quadratic term (a
+    route whose cost rises with its flow)."""
     import highspy
 
     a_start, a_index, a_value = colwise(qp.A[:, new])
     f = lambda v: np.ascontiguousarray(v, dtype=float)  # noqa: E731
     h.addCols(len(new), f(qp.c[new]), f(qp.lo[new]), f(qp.up[new]), len(a_value), a_start, a_index, a_value)
+    if hessian is not None and np.any(qp.hd[new] != 0.0):
+        from .active_set import highs_hessian
+
+        h.passHessian(highs_hessian(hessian))
     if value is None:
         return
     basis = h.getBasis()  # a copy, extended by addCols

@@ -42,7 +42,7 @@ CURVE_SIDES = ("demand", "supply")
 CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group", "uncertainty")
 MINERAL_KEYS = ("name", "stages", "quantity_unit", "price_unit", "default_transport_cost", "nodes", "routes", "processing", *PROVENANCE_KEYS)
 NODE_KEYS = ("stage", "region", "demand", "supply", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
-ROUTE_KEYS = ("stage", "origin", "destination", "cost", *PROVENANCE_KEYS)
+ROUTE_KEYS = ("stage", "origin", "destination", "cost", "slope", *PROVENANCE_KEYS)
 PROCESS_KEYS = ("region", "from", "to", "theta", "cost", "capacity", *PROVENANCE_KEYS)
 TABLES = ("minerals", "nodes", "routes", "processing")
 SCENARIO_KEYS = ("name", "description", "policies")
@@ -291,7 +291,7 @@ def _unflatten(row: dict, table: str) -> None:
                 curve[sub] = _cell_number(row, k)
             del row[k]
         row[p] = curve
-    numeric = {"routes": ("cost",), "processing": ("theta", "capacity")}.get(table, ())
+    numeric = {"routes": ("cost", "slope"), "processing": ("theta", "capacity")}.get(table, ())
     for k in numeric:
         if k in row and isinstance(row[k], str):
             row[k] = _cell_number(row, k, allow_none=(table == "routes"))
@@ -472,6 +472,7 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                     raise CaseError(f, w, f"{side}.{err.field}" if err.field else side, err.value, err.expected) from None
 
     routes: dict[tuple[str, str, str], float] = {}
+    slopes: dict[tuple[str, str, str], float] = {}
     if dtc != "none":
         for s in stages:
             for o in regions:
@@ -494,6 +495,11 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
         cost = e.get("cost", "(missing)")
         if not (cost == "none" or (isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0)):
             raise CaseError(f, w, "cost", cost, "a unit transport cost >= 0 or \"none\" (route forbidden)")
+        slope = e.get("slope", 0.0)
+        if not (isinstance(slope, (int, float)) and not isinstance(slope, bool) and math.isfinite(slope) and slope >= 0):
+            raise CaseError(f, w, "slope", slope, "a number >= 0: how much the route's marginal cost rises per unit of flow (price unit per quantity unit), 0 for a constant unit cost")
+        if slope and cost == "none":
+            raise CaseError(f, w, "slope", slope, "no slope on a forbidden route (cost = \"none\")")
         for o in origins:
             for d in dests:
                 if o == d:
@@ -505,10 +511,13 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                     if key in explicit:
                         raise CaseError(f, w, "destination", d, f"one route entry per stage, origin and destination ({o}->{d} at {s} is also given in {explicit[key]})")
                     explicit[key] = w
+                    slopes.pop((s, o, d), None)
                     if cost == "none":
                         routes.pop((s, o, d), None)
                     else:
                         routes[(s, o, d)] = float(cost)
+                        if slope:
+                            slopes[(s, o, d)] = float(slope)
 
     processes = []
     seen = {}
@@ -548,7 +557,7 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
             raise CaseError(f, w, field_, err.value, err.expected) from None
         processes.append(Process(region=region, source=src, target=dst, theta=float(theta), cost=curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e}))
     processes.sort(key=lambda p: (stages.index(p.source), regions.index(p.region)))
-    return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes)
+    return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes, route_slopes=slopes)
 
 
 def _build_scenario(s: Any, fname: str, markets: dict, regions: list, groups: dict) -> Scenario:

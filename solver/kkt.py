@@ -250,6 +250,9 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         for j, rule in enumerate(plan.origin_rules):
             if i in rule.routes:
                 _add(row, origin_cols[j], 1.0)
+        if mk.route_slopes:
+            # a rising route cost t + s·X: s·X adds to the landed price
+            _add(row, xc, mk.route_slope[i] * Q / P)
         prog.row(row, -const, -const)
         hint = None
         if has:
@@ -258,6 +261,7 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             rent = sum(start.quota_rent[j] for j, q in enumerate(plan.quotas) if i in q.routes) / P if len(start.quota_rent) == len(plan.quotas) else 0.0
             if len(start.origin_rent) == len(plan.origin_rules):
                 rent += sum(start.origin_rent[j] for j, r in enumerate(plan.origin_rules) if i in r.routes) / P
+            landed += mk.route_slope[i] * start.flow[i] / P
             hint = (max(landed + rent - sp[nd], 0.0), sx)
         prog.comp(g, big, {xc: 1.0}, 0.0, Mq, hint)
     for j, q in enumerate(plan.quotas):

@@ -84,7 +84,8 @@ UNITS = {
     "tariff_per_unit": _P,
     "quota_rent_per_unit": _P,
     "quota_shadow_price": _P + ": rent per unit of each quota",
-    "transport_cost": _P,
+    "transport_cost": _P + ": unit route cost t at zero flow",
+    "transport_cost_slope": _P + " per unit of flow: the route's marginal cost is t + slope x flow",
     "welfare_objective": _M,
     "welfare_objective_change": _M,
     "max_residual": "dimensionless (scaled residual)",
@@ -194,11 +195,13 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     resid = np.full((S, M), np.nan)
     message = np.full((S, M), "", dtype=object)
     tcost = np.full((M, G, R, R), np.nan)
+    tslope = np.full((M, G, R, R), np.nan)
     gpos, rpos = {s: k for k, s in enumerate(stages)}, {r: k for k, r in enumerate(regs)}
     for j, mn in enumerate(mins):
         mk = case.markets[mn]
         for (s, o, d), c in mk.routes.items():
             tcost[j, gpos[s], rpos[o], rpos[d]] = c
+            tslope[j, gpos[s], rpos[o], rpos[d]] = mk.route_slopes.get((s, o, d), 0.0)
     base = results.get("baseline", {})
     done: dict[int, int] = {}  # id(result) -> scenario row already filled
     repeats: list[tuple[int, int, int]] = []  # (row, mineral, the row it repeats)
@@ -312,6 +315,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     data["max_residual"] = (("scenario", "mineral"), resid)
     data["message"] = (("scenario", "mineral"), message.astype(str))
     data["transport_cost"] = (("mineral", "stage", "origin", "destination"), tcost)
+    data["transport_cost_slope"] = (("mineral", "stage", "origin", "destination"), tslope)
     data["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))
     data["mineral_price_unit"] = (("mineral",), np.array([case.markets[m].price_unit for m in mins], dtype=str))
     data["scenario_description"] = (("scenario",), np.array(["no policy" if sn == "baseline" else next((x.description for x in case.scenarios if x.name == sn), "") for sn in scen], dtype=str))

@@ -37,6 +37,7 @@ WELFARE_ITEMS = (
     "undertaking_rent",
     "offtake_premium",
     "origin_rent",
+    "trade_margin_rent",
     "rents",
     "stockpile_value",
     "total_welfare",
@@ -99,6 +100,9 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     rents (quota licences, price undertakings, the premium of offtake
     purchases above the market price, origin rents of exporters under
     rules of origin); the stockpile bought, valued at the price paid.
+    A route whose cost rises with its flow (``t + s·X``) earns its
+    traders the inframarginal margin ``½·s·X²``, credited to the
+    destination region (``trade_margin_rent``).
     """
     if plan is not None:
         market = plan.market
@@ -127,6 +131,11 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
         w["processor_surplus"][ridx[p.region]] += margin * processing[k] - _integral(p.cost, processing[k]) + proc_pay[k]
         if plan is not None and k in plan.process_floors:
             w["deficiency_payments"][ridx[plan.process_floors[k].region]] += proc_pay[k]
+    if market.route_slopes:
+        margin = 0.5 * market.route_slope * np.asarray(sol.flow, dtype=float) ** 2
+        dest = market.route_nodes[1] % nr  # nodes are stage-major
+        for i in np.flatnonzero(margin).tolist():
+            w["trade_margin_rent"][int(dest[i])] += float(margin[i])
     if plan is not None:
         routes = market.route_list
         for i, terms in plan.routes.items():
@@ -156,7 +165,7 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
                 w["stockpile_release_revenue"][ridx[market.nodes[n][1]]] += price[n] * rel
     w = {k: np.array(v) for k, v in w.items()}
     w["government_net"] = w["tariff_revenue"] + w["levy_revenue"] + w["export_tax_revenue"] + w["stockpile_release_revenue"] - w["deficiency_payments"] - w["offtake_outlay"]
-    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"]
+    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"] + w["trade_margin_rent"]
     w["total_welfare"] = w["consumer_surplus"] + w["producer_surplus"] + w["processor_surplus"] + w["government_net"] + w["rents"] + w["stockpile_value"]
     return w
 
@@ -210,7 +219,8 @@ def objective(market: Market, sol: Solution, plan=None) -> float:
         total -= _integral(c, supply[nidx[(s, r)]])
     for k, p in enumerate(market.processes):
         total -= _integral(p.cost, processing[k])
-    total -= float(market.route_costs @ np.asarray(sol.flow, dtype=float))
+    x = np.asarray(sol.flow, dtype=float)
+    total -= float(market.route_costs @ x) + 0.5 * float(market.route_slope @ (x * x))
     if plan is not None:
         total += sum(o.level * g for o, g in zip(plan.offtakes, sol.offtake))
     return total

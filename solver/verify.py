@@ -185,6 +185,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     for i in terms:
         landed[i] = terms[i].landed(price[ro[i]], market.route_costs[i])
         special[i] = True
+    # a rising route cost t + s·X: the part s·X is a real cost of the
+    # route (not a border price), so border measures apply to t alone
+    landed = landed + market.route_slope * X
     special |= rent != 0
     gap = (landed + rent - price[rd]) / P
     resid = np.maximum.reduce([np.zeros(len(routes)), -X / Q, -gap, np.where(X > dq, gap, 0.0)]) if len(routes) else np.zeros(0)

@@ -142,3 +142,26 @@ def test_route_generation_on_a_calibrated_market():
     assert gen.route_rounds >= 1 and verify(mk, sol).ok
     ref, _ = _whole(MarketModel(mk).solve)
     np.testing.assert_allclose(sol.price, ref.price, rtol=1e-9)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**31 - 1))
+def test_route_generation_with_rising_route_costs(seed):
+    """Routes with a marginal cost t + s·X (a Hessian entry per flow):
+    generation adds their columns with their quadratic terms, and ends at
+    the whole program's optimum.  The program is strictly concave in the
+    flows, so the flows themselves (not only prices) are unique."""
+    rng = np.random.default_rng(seed)
+    regions, m = random_linear_market(24, rng, price=(60.0, 140.0), cost=(1.0, 30.0))
+    for r in m["routes"]:
+        r["slope"] = float(rng.uniform(0.01, 1.0))
+    mk = build_case(case_dict(regions, [m])).markets["m"]
+    gen = MarketModel(mk)
+    sol, _ = gen.solve()
+    assert gen.ran_highs and len(gen.highs_columns) < gen._ncol
+    assert verify(mk, sol).ok
+    whole = MarketModel(mk)
+    ref, _ = _whole(whole.solve)
+    assert verify(mk, ref).ok
+    np.testing.assert_allclose(sol.price, ref.price, rtol=0, atol=1e-7 * mk.price_scale)
+    np.testing.assert_allclose(sol.flow, ref.flow, rtol=0, atol=1e-7 * mk.quantity_scale)
