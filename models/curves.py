@@ -489,6 +489,135 @@ class Fixed(Curve):
         return [Segment(self.quantity, self.quantity, 0.0, 0.0)]
 
 
+class Sum(Curve):
+    """Several groups of suppliers at one node: the horizontal sum of their
+    (exact) curves, e.g. primary output and secondary (scrap) output.
+
+    The welfare program sees every part's blocks, so it uses the cheapest
+    first whatever part they belong to; the verifier sees the inverse of
+    the summed supply, computed here from the parts' blocks.  :meth:`split`
+    tells how much of a node's total each part supplies (at the price the
+    total implies; on a flat step shared by several parts, the earlier
+    parts first).  Built by the case reader from a node's ``supply`` and
+    ``secondary`` curves; not a form a case names.
+    """
+
+    form = "sum"
+    required = ("parts",)
+    optional = ()
+
+    def __init__(self, parts: list[Curve], side: str = "supply", names: tuple[str, ...] | None = None):
+        #: what each part is (e.g. ``("primary", "secondary")``)
+        self.names = tuple(names) if names is not None else tuple(f"part{k}" for k in range(len(parts)))
+        for k, p in enumerate(parts):
+            if not p.exact:
+                raise SpecError(f"parts[{k}].form", p.form, "an exact form (linear, steps or fixed) for a curve summed with another")
+            if p.side != side:
+                raise ValueError("parts of a Sum are on one side")
+        self.parts = list(parts)
+        super().__init__({"form": "sum", "parts": [p.spec for p in parts]}, side)
+
+    def _read(self, spec):
+        segs = [s for p in self.parts for s in p.blocks()]
+        self._lev = np.array([s.level for s in segs], dtype=float)
+        self._slo = np.array([s.slope for s in segs], dtype=float)
+        self._lo = np.array([s.lower for s in segs], dtype=float)
+        self._up = np.array([s.upper for s in segs], dtype=float)
+        width = self._up - self._lo
+        ends = self._lev + self._slo * np.where(np.isfinite(width), width, 0.0)
+        self._knots = np.unique(np.concatenate([self._lev, ends]))
+
+    def _qmax(self, p: float) -> float:
+        """Total supply at price ``p``, flat blocks at ``p`` counted in full."""
+        lev, slo, lo, up = self._lev, self._slo, self._lo, self._up
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where(lev <= p, up, lo))
+        return float(np.minimum(z, up).sum())
+
+    def _qmin(self, p: float) -> float:
+        """Total supply at price ``p``, flat blocks at ``p`` not counted."""
+        lev, slo, lo, up = self._lev, self._slo, self._lo, self._up
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where(lev < p, up, lo))
+        return float(np.minimum(z, up).sum())
+
+    def _inverse(self, q: float, strict: bool) -> float:
+        """The smallest price at which total supply reaches ``q``
+        (``strict``: exceeds ``q``), between knots by linear interpolation."""
+        reach = (lambda v: v > q) if strict else (lambda v: v >= q)
+        knots = self._knots
+        prev = None
+        for p in knots:
+            if reach(self._qmax(p)):
+                if prev is None:
+                    return float(p)
+                a, b = self._qmax(prev), self._qmin(p)  # linear in between
+                if b > a and (b > q if strict else b >= q):
+                    return float(prev + (p - prev) * (q - a) / (b - a))
+                return float(p)
+            prev = p
+        # past the last knot only sloped blocks without a bound still rise
+        a = self._qmax(prev) if prev is not None else 0.0
+        rate = float(np.sum(np.where((self._slo > 0) & ~np.isfinite(self._up), 1.0 / np.where(self._slo > 0, self._slo, 1.0), 0.0)))
+        if rate <= 0:
+            return INF
+        return float(prev + (q - a) / rate)
+
+    @property
+    def lower(self):
+        return float(self._lo.sum())
+
+    @property
+    def upper(self):
+        return float(sum(p.upper for p in self.parts))
+
+    def left(self, q):
+        return self._inverse(q, strict=False)
+
+    def right(self, q):
+        return self._inverse(q, strict=True)
+
+    def value(self, q):
+        return self.left(q)
+
+    def split(self, q: float) -> list[float]:
+        """The part of a total output ``q`` each part supplies."""
+        p = self.left(q)
+        lev, slo, lo, up = self._lev, self._slo, self._lo, self._up
+        z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where(lev < p, up, lo))
+        z = np.minimum(z, up)
+        rest = q - float(z.sum())
+        for k in np.flatnonzero((slo == 0) & (lev == p)):
+            add = min(max(rest, 0.0), up[k] - z[k])
+            z[k] += add
+            rest -= add
+        out, at = [], 0
+        for part in self.parts:
+            n = len(part.blocks())
+            out.append(float(z[at:at + n].sum()))
+            at += n
+        return out
+
+    def integral(self, q):
+        return float(sum(p.integral(x) for p, x in zip(self.parts, self.split(q))))
+
+    def quantity_at(self, price):
+        return float(sum(p.quantity_at(price) for p in self.parts))
+
+    def reference_quantity(self):
+        return float(sum(p.reference_quantity() for p in self.parts))
+
+    def segments(self, at=None):
+        return [s for p in self.parts for s in p.blocks()]
+
+    def scaled(self, factor):
+        return Sum([p.scaled(factor) for p in self.parts], self.side, self.names)
+
+    def part(self, name: str) -> Curve | None:
+        """The part called ``name``, or None."""
+        return self.parts[self.names.index(name)] if name in self.names else None
+
+
 #: form name -> class.  A new form is one subclass and one entry here.
 FORMS: dict[str, type[Curve]] = {cls.form: cls for cls in (Linear, Isoelastic, Steps, Fixed)}
 

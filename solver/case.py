@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mineq.models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, make_curve
+from mineq.models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, Sum, make_curve
 from mineq.models.errors import SpecError
 from mineq.models.market import Market, Process
 from mineq.models.policies import INSTRUMENTS, Regions
@@ -41,7 +41,7 @@ CURVE_SIDES = ("demand", "supply")
 
 CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group", "uncertainty")
 MINERAL_KEYS = ("name", "stages", "quantity_unit", "price_unit", "default_transport_cost", "nodes", "routes", "processing", *PROVENANCE_KEYS)
-NODE_KEYS = ("stage", "region", "demand", "supply", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
+NODE_KEYS = ("stage", "region", "demand", "supply", "secondary", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
 ROUTE_KEYS = ("stage", "origin", "destination", "cost", "slope", *PROVENANCE_KEYS)
 PROCESS_KEYS = ("region", "from", "to", "theta", "cost", "capacity", *PROVENANCE_KEYS)
 TABLES = ("minerals", "nodes", "routes", "processing")
@@ -275,7 +275,7 @@ def _parse_blocks(row: dict, key: str) -> list:
 
 def _unflatten(row: dict, table: str) -> None:
     """Turn a CSV row's prefixed columns (``supply_slope``) into nested curves."""
-    prefixes = CURVE_SIDES if table == "nodes" else ("cost",) if table == "processing" else ()
+    prefixes = (*CURVE_SIDES, "secondary") if table == "nodes" else ("cost",) if table == "processing" else ()
     for p in prefixes:
         cols = [k for k in list(row) if k.startswith(p + "_")]
         if not cols:
@@ -462,7 +462,7 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
         _provenance(e, f, w)
         if (stage, region) in supply or (stage, region) in demand:
             raise CaseError(f, w, "region", region, f"one entry per stage and region ({stage}/{region} appears twice)")
-        if "demand" not in e and "supply" not in e:
+        if "demand" not in e and "supply" not in e and "secondary" not in e:
             raise CaseError(f, w, "demand", "(missing)", "a demand or a supply curve (or both) at a listed node")
         for side, store in (("supply", supply), ("demand", demand)):
             if side in e:
@@ -470,6 +470,15 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                     store[(stage, region)] = make_curve(e[side], side)
                 except SpecError as err:
                     raise CaseError(f, w, f"{side}.{err.field}" if err.field else side, err.value, err.expected) from None
+        if "secondary" in e:
+            # secondary (scrap-based) output is its own supply at the node;
+            # the node's supply is the horizontal sum of both
+            try:
+                sec = make_curve(e["secondary"], "supply")
+                parts, names = ([supply[(stage, region)], sec], ("primary", "secondary")) if (stage, region) in supply else ([sec], ("secondary",))
+                supply[(stage, region)] = Sum(parts, "supply", names)
+            except SpecError as err:
+                raise CaseError(f, w, f"secondary.{err.field}" if err.field else "secondary", err.value, err.expected + " (primary and secondary supply at one node are summed)") from None
 
     routes: dict[tuple[str, str, str], float] = {}
     slopes: dict[tuple[str, str, str], float] = {}

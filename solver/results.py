@@ -49,6 +49,7 @@ NODE_VARS = (
     "exports",
     "net_imports",
     "production",
+    "secondary_production",
     "apparent_consumption",
     "net_import_reliance",
 )
@@ -72,6 +73,7 @@ UNITS = {
     "exports": _Q,
     "net_imports": _Q,
     "production": _Q,
+    "secondary_production": _Q + ": output from old and new scrap, part of production (NaN: no secondary supply at the node)",
     "apparent_consumption": _Q,
     "net_import_reliance": "fraction (apparent consumption - production) / apparent consumption (USGS: net imports net of stock changes)",
     "supply_share": "fraction of the node's supply by origin (home = own output net of exports)",

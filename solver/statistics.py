@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from mineq.models.curves import Sum
 from mineq.models.market import Market, Solution
 
 #: per-region welfare items, in the order results and reports show them
@@ -229,7 +230,10 @@ def objective(market: Market, sol: Solution, plan=None) -> float:
 def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     """Per node: imports, exports, production, use and net import reliance.
 
-    ``production`` = own supply + processing output at the node;
+    ``production`` = own supply + processing output at the node, with
+    ``secondary_production`` (old and new scrap; NaN where a node has no
+    secondary supply) part of it, so that net import reliance follows the
+    USGS definition (secondary output is domestic supply);
     ``apparent_consumption`` = final demand + processing input, which by
     the balance equals production + stock released + imports − exports −
     government stockpiling (USGS definition: stock changes are not
@@ -246,6 +250,11 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     use = np.zeros(nn)
     np.add.at(use, market.process_nodes[0], np.array([p.theta for p in market.processes]) * sol.processing)
     made = production(market, sol)
+    secondary = np.full(nn, np.nan)
+    for key, c in market.supply.items():
+        if isinstance(c, Sum) and "secondary" in c.names:
+            i = market._node_position[key]
+            secondary[i] = c.split(float(sol.supply[i]))[c.names.index("secondary")]
     consumption = nan_to_zero(sol.demand) + use
     with np.errstate(divide="ignore", invalid="ignore"):
         nir = np.where(consumption > 1e-12 * market.quantity_scale, (consumption - made) / consumption, np.nan)
@@ -254,6 +263,7 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
         "exports": exports,
         "net_imports": imports - exports,
         "production": made,
+        "secondary_production": secondary,
         "processing_input": use,
         "apparent_consumption": consumption,
         "net_import_reliance": nir,
