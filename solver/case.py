@@ -39,7 +39,7 @@ from .runtime import steady_step
 BASELINE = "baseline"
 CURVE_SIDES = ("demand", "supply")
 
-CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group", "uncertainty")
+CASE_KEYS = ("name", "description", "base_year", "regions", "headline_minerals", "headline_region", "headline_group", "uncertainty", "calibration")
 MINERAL_KEYS = ("name", "stages", "quantity_unit", "price_unit", "default_transport_cost", "nodes", "routes", "processing", *PROVENANCE_KEYS)
 NODE_KEYS = ("stage", "region", "demand", "supply", "secondary", "quantity_unit", "price_unit", *PROVENANCE_KEYS)
 ROUTE_KEYS = ("stage", "origin", "destination", "cost", "slope", *PROVENANCE_KEYS)
@@ -379,6 +379,8 @@ def build_case(data: dict) -> Case:
 
     if "uncertainty" in head and (not isinstance(head["uncertainty"], str) or not head["uncertainty"].strip()):
         raise CaseError(fname, "[case]", "uncertainty", head["uncertainty"], "the file name of the uncertainty table (CSV with mineral, parameter, central, low, high), relative to the case file")
+    if "calibration" in head and (not isinstance(head["calibration"], str) or not head["calibration"].strip()):
+        raise CaseError(fname, "[case]", "calibration", head["calibration"], "the file name of the calibration table (CSV of observed figures: mineral, indicator, stage, region, origin, observed, lower, upper, ...), relative to the case file")
 
     scenarios = []
     if not isinstance(data.get("scenarios", []), list):

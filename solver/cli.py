@@ -123,6 +123,11 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
+    from .calibration import attach, compare, read_targets, targets_path
+
+    if (cpath := targets_path(c)) is not None:
+        # the baseline against the observed figures travels with the results
+        attach(ds, compare(ds, read_targets(cpath, c)))
     ds.attrs["diagnoses"] = "\n".join(f"{sn}: {d}" for sn, d in diagnoses)
     errors = [(sn, d) for sn, d in diagnoses if d.severity == "error"]
     warnings = [(sn, d) for sn, d in diagnoses if d.severity != "error"]
@@ -151,6 +156,56 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
         lines = "; ".join(f"{sn}/{mn}: {r.message or r.status}" for sn, mn, r in bad[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
         raise click.ClickException(f"{len(bad)} market(s) have no verified equilibrium and are marked in the results' status variable: {lines}{more}.")
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path())
+@click.option("--mineral", "-m", "minerals", multiple=True, help="Show only this mineral (repeatable). Default: all.")
+@click.option("--failing", is_flag=True, help="Show only the figures outside their bands.")
+@click.option("--csv", "csv_path", type=click.Path(), help="Also write the table as tidy CSV (not overwritten: choose a new name).")
+@_threads_option("Default: the cores available, at most 4.")
+def calibration(case, minerals, failing, csv_path, threads):
+    """Compare CASE's baseline with the observed figures it names.
+
+    With no CASE, the bundled case.  Solves the baseline only and prints,
+    per mineral, the model's value and the observed one (USGS net import
+    reliance in percent, US import shares by origin in percent, China's
+    share of world mine and refinery output in percent, prices, US
+    production, secondary production and consumption in the mineral's
+    units), the band the model must fall in, and the source and
+    confidence of each observed figure; then how many lie inside their
+    bands.  Exits non-zero if any does not.  The table is the case's
+    ``calibration`` file (see its README); `mineq solve` stores the same
+    comparison in the result file.
+    """
+    from .calibration import compare, format_table, read_targets, targets_path
+    from .results import to_dataset
+    from .run import solve_case
+
+    c = _load(case)
+    path = targets_path(c)
+    if path is None:
+        raise MineqError(f"Case '{c.name}' names no calibration table: add calibration = \"file.csv\" to its [case] section (columns mineral, indicator, stage, region, origin, observed, lower, upper, unit, source, confidence).")
+    rows = read_targets(path, c)
+    if minerals:
+        unknown = [m for m in minerals if m not in c.markets]
+        if unknown:
+            raise MineqError(f"--mineral {unknown[0]}: not a mineral of case '{c.name}'.")
+    if csv_path is not None and Path(csv_path).exists():
+        raise MineqError(f"The output {csv_path} already exists; mineq does not overwrite files. Choose another --csv.")
+    from .case import BASELINE
+
+    results = solve_case(c, [BASELINE], threads=threads)
+    ds = to_dataset(c, results)
+    table = compare(ds, rows)
+    shown = table if not failing else table[~table.inside]
+    click.echo(format_table(shown, list(minerals) or None))
+    if csv_path is not None:
+        with open(csv_path, "x", newline="", encoding="utf-8") as f:
+            table.to_csv(f, index=False)
+    if not bool(table.inside.all()):
+        n = int((~table.inside).sum())
+        raise click.ClickException(f"{n} of {len(table)} observed figures are outside their bands.")
 
 
 def _load(case):

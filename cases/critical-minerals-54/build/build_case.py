@@ -3,30 +3,46 @@
     python cases/critical-minerals-54/build/build_case.py
 
 Reads the copies in ``../data/`` (USGS MCS 2026 figures, IEA refining
-shares, elasticities; see ``data/SOURCES.md``) and the assumptions below,
-and writes ``minerals.csv``, ``nodes.csv``, ``routes.csv``,
-``processing.csv`` and ``assumptions.csv`` next to ``case.toml``.  Every
+shares, elasticities, the calibration targets of ``data/calibration_targets.csv``;
+see ``data/SOURCES.md``) and the assumptions below, and writes
+``minerals.csv``, ``nodes.csv``, ``routes.csv``, ``processing.csv``,
+``assumptions.csv`` and ``calibration.csv`` next to ``case.toml``.  Every
 row carries ``source``, ``confidence`` and ``notes``; a curve's confidence
 is the weakest label among its parts (a reported quantity with an assumed
-elasticity is ``assumed``).  Nothing here is tuned to a result: the
-method is the documentation (``README.md`` of the case).
+elasticity is ``assumed``).  Nothing here is tuned to a result: the method
+is the documentation (``README.md`` of the case), and ``calibration.csv``
+(the observed figures with their bands) is what ``mineq calibration`` and
+``tests/test_calibration.py`` hold the baseline to.
 
 Method in short
 ---------------
-* Regions: 12 blocs (``REGIONS``); countries of the USGS tables map to
-  them by ``COUNTRY_REGION``.
-* Production by region: USGS country production aggregated to blocs where
-  the country table exists, else the top-3 shares with the rest in ROW.
-  Refining by region (two-stage minerals): IEA shares where given, the
-  rest spread like mine output (stated per mineral in ``REFINING``).
-* Consumption: the USA from USGS apparent consumption; other regions
-  share the rest of world output by ``CONSUMPTION_KEY`` (assumed).
-* Prices: the USGS reference price converted to USD per quantity unit;
-  exporters' price is ``P·(1 − τ)`` and importers' ``P·(1 + τ)``; routes
-  from exporters to importers cost ``2τP`` and every other route ``3τP``,
-  so the baseline reproduces every region's production and consumption
-  exactly at these prices (a homogeneous good cannot reproduce bilateral
-  flows: only net positions).
+* Regions: 16 (``REGIONS``); countries of the USGS tables map to them by
+  ``COUNTRY_REGION``.  Mexico, Chile, Malaysia and South Africa are their
+  own regions because US import sources need them.
+* World production by region: USGS country production aggregated to
+  regions where the country table exists, else the top-3 shares with the
+  rest in ROW.  Refining by region (two-stage minerals): IEA shares where
+  given, the rest spread like mine output.
+* The USA at the last stage (where USGS measures net import reliance):
+  apparent consumption from USGS; domestic output (primary + secondary)
+  = consumption × (1 − NIR), so that the model's NIR is the USGS figure;
+  secondary output from USGS (old and new scrap) is its own supply curve;
+  US primary output is the rest.  Other regions consume the rest of world
+  output in assumed shares (``CONSUMPTION_KEY``).
+* Bilateral trade: US imports are shared among origins by the USGS import
+  sources (MCS 2026, 2021–24); every other region's surplus goes to the
+  regions short of the good in proportion to their shortfall (assumed).
+  Exporters' price is ``P·(1 − 2τ)``, importers' ``P·(1 − τ)`` and the
+  US price is the sourced ``P`` (when the USA imports), so that every
+  used route climbs in price.  A used route's marginal cost is
+  ``t + s·X`` with ``t`` half the price gap and ``s·X`` the other half at
+  the observed flow (positive-mathematical-programming route terms; Paris,
+  Drogué & Anania 2011): the baseline reproduces every flow exactly, and
+  a small change of a price or cost moves flows by a small amount.  An
+  unused route costs ``τ·P`` more than the price gap (a constant unit
+  cost).  The proportional flows are thinned (pairs under 5% of either
+  end dropped, then scaled back to the totals) so that no route is
+  calibrated to a sliver of trade.
 * Curves: linear through (regional price, quantity) with an elasticity.
 """
 
@@ -40,25 +56,30 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 DATA = HERE / "data"
 
-REGIONS = ["USA", "CAN", "LAT", "EU", "CHN", "JPK", "IND", "IDN", "AUS", "AFR", "RUS", "ROW"]
+REGIONS = ["USA", "CAN", "MEX", "CHL", "LAT", "EU", "CHN", "JPK", "MYS", "IND", "IDN", "AUS", "ZAF", "AFR", "RUS", "ROW"]
 COUNTRY_REGION = {
-    "United States": "USA", "Canada": "CAN",
-    "Argentina": "LAT", "Bolivia": "LAT", "Brazil": "LAT", "Chile": "LAT", "Cuba": "LAT", "Guatemala": "LAT", "Mexico": "LAT", "Peru": "LAT",
-    "Austria": "EU", "Belgium": "EU", "Bulgaria": "EU", "Finland": "EU", "France": "EU", "Germany": "EU", "Poland": "EU", "Portugal": "EU", "Spain": "EU", "Sweden": "EU", "Norway": "EU", "Iceland": "EU",
-    "China": "CHN", "Japan": "JPK", "Korea, Republic of": "JPK", "India": "IND", "Indonesia": "IDN", "Australia": "AUS",
-    "Congo (Kinshasa)": "AFR", "South Africa": "AFR", "Gabon": "AFR", "Ghana": "AFR", "Mali": "AFR", "Morocco": "AFR", "Mozambique": "AFR", "Nigeria": "AFR", "Rwanda": "AFR", "Senegal": "AFR", "Sierra Leone": "AFR", "Tanzania": "AFR", "Zambia": "AFR", "Zimbabwe": "AFR", "Madagascar": "AFR", "Burundi": "AFR", "Ethiopia": "AFR", "Cote d'Ivoire": "AFR", "Guinea": "AFR",
+    "United States": "USA", "Canada": "CAN", "Mexico": "MEX", "Chile": "CHL",
+    "Argentina": "LAT", "Bolivia": "LAT", "Brazil": "LAT", "Cuba": "LAT", "Guatemala": "LAT", "Peru": "LAT", "Colombia": "LAT",
+    "Austria": "EU", "Belgium": "EU", "Bulgaria": "EU", "Czechia": "EU", "Estonia": "EU", "Finland": "EU", "France": "EU", "Germany": "EU", "Italy": "EU", "Latvia": "EU",
+    "Netherlands": "EU", "Poland": "EU", "Portugal": "EU", "Spain": "EU", "Sweden": "EU", "Norway": "EU", "Iceland": "EU", "United Kingdom": "EU", "Switzerland": "EU", "Greenland": "EU",
+    "China": "CHN", "Japan": "JPK", "Korea, Republic of": "JPK", "Malaysia": "MYS", "India": "IND", "Indonesia": "IDN", "Australia": "AUS",
+    "South Africa": "ZAF",
+    "Congo (Kinshasa)": "AFR", "Gabon": "AFR", "Ghana": "AFR", "Mali": "AFR", "Morocco": "AFR", "Mozambique": "AFR", "Nigeria": "AFR", "Rwanda": "AFR", "Senegal": "AFR", "Sierra Leone": "AFR",
+    "Tanzania": "AFR", "Zambia": "AFR", "Zimbabwe": "AFR", "Madagascar": "AFR", "Burundi": "AFR", "Ethiopia": "AFR", "Cote d'Ivoire": "AFR", "Guinea": "AFR",
     "Russia": "RUS", "Belarus": "RUS",
 }  # every other country (and "Other countries") -> ROW
 
 #: share of world consumption outside the USA (assumed; normalised after
-#: the USA's reported figure is set).  Order of magnitude from the metals
+#: the USA's figure is set).  Order of magnitude from the metals
 #: literature: China about half of world metal use.
-CONSUMPTION_KEY = {"CAN": 0.015, "LAT": 0.03, "EU": 0.13, "CHN": 0.50, "JPK": 0.11, "IND": 0.05, "IDN": 0.015, "AUS": 0.005, "AFR": 0.015, "RUS": 0.025, "ROW": 0.10}
+CONSUMPTION_KEY = {"CAN": 0.015, "MEX": 0.012, "CHL": 0.004, "LAT": 0.014, "EU": 0.13, "CHN": 0.50, "JPK": 0.11, "MYS": 0.01, "IND": 0.05, "IDN": 0.015, "AUS": 0.005, "ZAF": 0.006, "AFR": 0.009, "RUS": 0.025, "ROW": 0.09}
 
 #: elasticities (assumed where no study value): demand and supply of every
-#: mineral without a published number, and the refining margin elasticity
+#: mineral without a published number, secondary (scrap) supply, and the
+#: refining margin elasticity
 DEFAULT_DEMAND_E = (-0.3, -0.6, -0.1)  # central, low, high
 DEFAULT_SUPPLY_E = (0.5, 0.2, 1.5)
+SECONDARY_E = (0.3, 0.1, 1.0)
 PROCESSING_E = (1.0, 0.5, 2.0)
 STUDY_ELASTICITIES = {  # from data/elasticities.csv (mineral: (demand, supply, citation))
     "copper": (-0.5, 1.5, "Pindyck & Rubinfeld (2013) Microeconomics 8e, Example 2.8 (long run), via data/elasticities.csv"),
@@ -86,11 +107,12 @@ TWO_STAGE = {
     "tungsten": dict(theta=1.02, price_stage="mine", ratio=0.8, refining={"CHN": 85.0}, src="no figure: China 85% of tungsten refining assumed (USGS: China 79% of mine output; IEA: China leading refiner)"),
 }
 REE = ["lanthanum", "cerium", "praseodymium", "neodymium", "samarium", "europium", "gadolinium", "terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium", "lutetium", "yttrium"]
+HEAVY_REE = ["terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium", "lutetium"]
 #: element shares of world rare-earth oxide output (assumed: typical mix of
 #: bastnaesite, monazite and ionic-clay production; not a data figure)
 REE_SHARE = {"lanthanum": 0.26, "cerium": 0.38, "praseodymium": 0.045, "neodymium": 0.15, "samarium": 0.02, "europium": 0.002, "gadolinium": 0.015, "terbium": 0.002, "dysprosium": 0.008, "holmium": 0.002, "erbium": 0.005, "thulium": 0.0008, "ytterbium": 0.004, "lutetium": 0.0008, "yttrium": 0.10}
 for _m in REE:
-    TWO_STAGE[_m] = dict(theta=1.05, price_stage="refined", ratio=0.4, refining={"CHN": 92.0, "ROW": 5.0}, src="IEA GCMO 2024 via SEAISI: China 92%, Malaysia 5% of refined rare earths (2023)")
+    TWO_STAGE[_m] = dict(theta=1.05, price_stage="refined", ratio=0.4, refining={"CHN": 92.0, "MYS": 5.0}, src="IEA GCMO 2024 via SEAISI: China 92%, Malaysia 5% of refined rare earths (2023)")
 
 #: minerals with no production figure in the data set: assumed world
 #: output (quantity unit), price where none, and where it is produced
@@ -101,18 +123,22 @@ NO_DATA = {
     "iridium": dict(unit="kg Ir", world=7000.0, shares_like="platinum", note="world iridium about 7 t assumed (about 4% of platinum output in PGM ores)"),
     "rhodium": dict(unit="kg Rh", world=23000.0, shares_like="platinum", note="world rhodium about 23 t assumed (about 13% of platinum output in PGM ores)"),
     "ruthenium": dict(unit="kg Ru", world=30000.0, shares_like="platinum", note="world ruthenium about 30 t assumed (about 18% of platinum output in PGM ores)"),
-    "cesium": dict(unit="t Cs", world=20.0, price=80000000.0, shares={"CAN": 40.0, "ROW": 40.0, "AFR": 20.0}, note="no USGS production or price: world 20 t and 80 USD/g (cesium formate/metal order of magnitude) assumed; results for cesium are illustrative only"),
-    "rubidium": dict(unit="t Rb", world=10.0, price=100000000.0, shares={"CAN": 40.0, "CHN": 40.0, "ROW": 20.0}, note="no USGS production or price: world 10 t and 100 USD/g assumed; results for rubidium are illustrative only"),
+    "cesium": dict(unit="t Cs", world=20.0, price=80000000.0, shares={"CAN": 40.0, "ROW": 40.0, "AFR": 20.0}, note="no USGS production or bulk price: world 20 t and 80 USD/g (cesium formate/metal order of magnitude) assumed; results for cesium are illustrative only"),
+    "rubidium": dict(unit="t Rb", world=10.0, price=100000000.0, shares={"CAN": 40.0, "CHN": 40.0, "ROW": 20.0}, note="no USGS production or bulk price: world 10 t and 100 USD/g assumed; results for rubidium are illustrative only"),
 }
 #: quantity units: the data unit, converted to tonnes or kilograms so that
 #: price x quantity is in USD for every mineral
 KG_MINERALS = {"gallium", "palladium", "platinum", "rhenium", "germanium", "hafnium", "scandium", "iridium", "rhodium", "ruthenium"}
 #: single-stage minerals whose data are processing-stage (metal) figures
 PROCESSING_DATA = {"aluminum", "bismuth", "copper", "indium", "magnesium", "silicon", "titanium"}
+#: USGS states no US production at the stage the model holds (NIR 100 with
+#: no domestic output, or a chapter that says so)
+US_NONE = {"gallium": "USGS MCS 2026: no domestic primary (low-purity) gallium production"}
 
-TAU_HIGH, TAU_MID, TAU_BULK = 0.02, 0.04, 0.06  # half the exporter-importer price gap, fraction of price (assumed)
-OFFTAKE_KEY = ["neodymium", "praseodymium", "dysprosium", "terbium", "lithium", "cobalt", "nickel", "graphite", "gallium", "germanium", "manganese", "tungsten", "antimony"]
-FLOOR_CLUB = ["USA", "CAN", "LAT", "JPK", "AUS"]
+TAU_HIGH, TAU_MID, TAU_BULK = 0.02, 0.04, 0.06  # price gap between tiers, fraction of price (assumed)
+FLOOR_CLUB = ["USA", "CAN", "MEX", "CHL", "JPK", "AUS"]
+#: bands the baseline must fall in (calibration.csv)
+NIR_BAND, SHARE_BAND, CHINA_BAND, PRICE_BAND = 2.0, 5.0, 1.0, 0.02
 
 LABELS = ["reported", "derived", "estimated", "assumed"]
 
@@ -172,13 +198,73 @@ def spread(fixed: dict[str, float], like: dict[str, float]) -> dict[str, float]:
     return out
 
 
+# ----------------------------------------------------------------------
+# the calibration targets (data/calibration_targets.csv)
+# ----------------------------------------------------------------------
+def unit_factor(unit: str, qunit: str) -> float | None:
+    """Factor from a USGS unit to the model's quantity unit (t or kg of
+    the mineral's basis), or None when the units do not convert."""
+    u = unit.lower()
+    if "percent" in u or "%" in u or "usd" in u or "$" in u:
+        return None
+    if u.startswith(("thousand metric tons", "kt")) or "thousand metric tons" in u:
+        t = 1000.0
+    elif u.startswith(("million metric tons",)) or "million metric tons" in u:
+        t = 1e6
+    elif u.startswith(("metric tons", "t ")) or "metric tons" in u or u == "t":
+        t = 1.0
+    elif "kilogram" in u or u.startswith("kg"):
+        t = 0.001
+    else:
+        return None
+    return t * (1000.0 if qunit.startswith("kg ") else 1.0)
+
+
+def load_targets() -> dict[str, dict]:
+    """Per mineral: its observed figures from ``data/calibration_targets.csv``."""
+    path = DATA / "calibration_targets.csv"
+    out: dict[str, dict] = defaultdict(lambda: {"imports": []})
+    if not path.exists():
+        return out
+    for r in read(path.name):
+        m, ind = r["mineral"].strip(), r["indicator"].strip()
+        v = num(r.get("value", ""))
+        rec = dict(value=v, unit=r.get("unit", ""), bound=(r.get("bound") or "").strip(), stage=r.get("stage", ""), source=r.get("source", ""), confidence=r.get("confidence", "") or "reported", note=r.get("note", ""), origin=(r.get("origin") or "").strip())
+        if ind == "us_import_share_pct":
+            if v is not None:
+                out[m]["imports"].append(rec)
+        elif ind not in out[m]:
+            out[m][ind] = rec
+    return out
+
+
+def import_shares(recs: list[dict]) -> tuple[dict[str, float], str, str]:
+    """US import shares (%) by region from the origin countries of one
+    import-source line; "Other" goes to the regions no named country maps
+    to (ROW first).  Returns (shares, source, weakest confidence)."""
+    named: dict[str, float] = defaultdict(float)
+    other = 0.0
+    for r in recs:
+        if r["origin"].lower() in ("other", "others", "other countries", "all other"):
+            other += r["value"]
+        else:
+            named[COUNTRY_REGION.get(r["origin"], "ROW")] += r["value"]
+    tot = sum(named.values()) + other
+    if tot <= 0:
+        return {}, "", "assumed"
+    shares = {k: 100.0 * v / tot for k, v in named.items()}
+    if other > 0:
+        shares["_other"] = 100.0 * other / tot
+    src = recs[0]["source"] if recs else ""
+    return shares, src, weakest(*(r["confidence"] if r["confidence"] in LABELS else "derived" for r in recs))
+
+
 def main() -> None:
     rows = {r["mineral"]: r for r in read("critical_minerals_2025.csv")}
+    targets = load_targets()
     by_series: dict[str, list[dict]] = defaultdict(list)
     for r in read("usgs_mcs2026_country_production_2025e.csv"):
         by_series[r["series"]].append(r)
-    series_of = {m: s for s in by_series for m in [s.split("_")[0]]}
-    series_of["rare"] = "ree_mine"
     mine_shares = {}
     for name in rows:
         key = "ree_mine" if name in REE else next((s for s in by_series if s.startswith(name + "_")), None)
@@ -191,62 +277,230 @@ def main() -> None:
         elif rows[name]["proc_top1"] and rows[name]["processing_unit"] != "share only":
             mine_shares[name] = (top_shares(rows[name], "proc"), "USGS MCS 2026 top-3 processing shares (data/critical_minerals_2025.csv), rest in ROW", "derived")
 
-    # REE prices missing for heavy elements: log price on log abundance share
+    # REE prices missing in the data: log price on log abundance share
     priced = [(math.log(REE_SHARE[m]), math.log(num(rows[m]["price_usd_per_t_of_quoted_form"]))) for m in REE if num(rows[m]["price_usd_per_t_of_quoted_form"])]
     mx = sum(a for a, _ in priced) / len(priced)
     my = sum(b for _, b in priced) / len(priced)
     slope = sum((a - mx) * (b - my) for a, b in priced) / sum((a - mx) ** 2 for a, _ in priced)
 
-    minerals_out, nodes_out, routes_out, proc_out, assumptions = [], [], [], [], []
-    us_nir = {}
+    out = dict(minerals=[], nodes=[], routes=[], processing=[], assumptions=[], calibration=[])
     for name, row in rows.items():
-        base_src = f"USGS MCS 2026 via data/critical_minerals_2025.csv (row {name}); {row['source'][:160]}"
-        nd = NO_DATA.get(name)
-        two = TWO_STAGE.get(name)
-        # ---- quantity unit and world output --------------------------------
-        if nd:
-            qunit, world, wconf, wsrc = nd["unit"], nd["world"], "assumed", nd["note"]
+        build_mineral(name, row, rows, targets.get(name, {"imports": []}), mine_shares, (mx, my, slope), out)
+    for table in ("minerals", "nodes", "routes", "processing", "assumptions", "calibration"):
+        write(HERE / f"{table}.csv", out[table])
+    print(f"wrote {len(out['minerals'])} minerals, {len(out['nodes'])} nodes, {len(out['routes'])} routes, {len(out['processing'])} processing entries, {len(out['calibration'])} calibration targets")
+
+
+def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
+    mx, my, slope = ree_fit
+    base_src = f"USGS MCS 2026 via data/critical_minerals_2025.csv (row {name}); {row['source'][:160]}"
+    nd = NO_DATA.get(name)
+    two = TWO_STAGE.get(name)
+    # ---- quantity unit and world output ---------------------------------
+    if nd:
+        qunit, world, wconf, wsrc = nd["unit"], nd["world"], "assumed", nd["note"]
+    else:
+        if name in PROCESSING_DATA or (not row["world_mine_production"] and row["world_processing_production"]):
+            unit, world = row["processing_unit"], num(row["world_processing_production"])
         else:
-            if name in PROCESSING_DATA or (not row["world_mine_production"] and row["world_processing_production"]):
-                unit, world = row["processing_unit"], num(row["world_processing_production"])
-            else:
-                unit, world = row["mine_unit"], num(row["world_mine_production"])
-            if name in REE:
-                world = world * REE_SHARE[name] / sum(REE_SHARE.values())
-            qunit, world = unit, world
-            wconf = "derived" if name in REE or row["confidence"] != "reported" else "reported"
-            wsrc = base_src + (f"; element share {REE_SHARE[name] / sum(REE_SHARE.values()):.4f} of the rare-earth group total (assumed composition, build/build_case.py REE_SHARE)" if name in REE else "")
-        # convert kt -> t and everything into t or kg
-        scale = 1.0
-        if qunit.startswith("kt "):
-            qunit, scale = "t " + qunit[3:], 1000.0
-        if name in KG_MINERALS and qunit.startswith("t "):
-            qunit, scale = "kg " + qunit[2:], scale * 1000.0
-        world *= scale
-        per_kg = qunit.startswith("kg ")
-        price_unit = "USD/kg" if per_kg else "USD/t"
-        # ---- price ---------------------------------------------------------
-        praw = num(row["price_usd_per_t_of_quoted_form"])
-        if praw is None and nd and "price" in nd:
-            price, pconf, psrc = nd["price"], "assumed", nd["note"]
-        elif praw is None and name in REE:
-            price = math.exp(my + slope * (math.log(REE_SHARE[name]) - mx))
-            pconf, psrc = "estimated", f"no price in the data set: log price regressed on log abundance share over the 7 priced rare-earth oxides (slope {slope:.2f}), build/build_case.py"
+            unit, world = row["mine_unit"], num(row["world_mine_production"])
+        if name in REE:
+            world = world * REE_SHARE[name] / sum(REE_SHARE.values())
+        qunit = unit
+        wconf = "derived" if name in REE or row["confidence"] != "reported" else "reported"
+        wsrc = base_src + (f"; element share {REE_SHARE[name] / sum(REE_SHARE.values()):.4f} of the rare-earth group total (assumed composition, build/build_case.py REE_SHARE)" if name in REE else "")
+    scale = 1.0
+    if qunit.startswith("kt "):
+        qunit, scale = "t " + qunit[3:], 1000.0
+    if name in KG_MINERALS and qunit.startswith("t "):
+        qunit, scale = "kg " + qunit[2:], scale * 1000.0
+    world *= scale
+    per_kg = qunit.startswith("kg ")
+    price_unit = "USD/kg" if per_kg else "USD/t"
+    # ---- price: the sourced content price where the targets give one -----
+    praw = num(row["price_usd_per_t_of_quoted_form"])
+    ptg = tg.get("price_usd_per_t_content")
+    if ptg and ptg["value"]:
+        price, pconf, psrc = ptg["value"], ptg["confidence"] if ptg["confidence"] in LABELS else "derived", f"{ptg['source'][:160]} ({ptg['note'][:80]})"
+    elif praw is None and nd and "price" in nd:
+        price, pconf, psrc = nd["price"], "assumed", nd["note"]
+    elif praw is None and name in REE:
+        price = math.exp(my + slope * (math.log(REE_SHARE[name]) - mx))
+        pconf, psrc = "estimated", f"no price in the data set: log price regressed on log abundance share over the priced rare-earth oxides (slope {slope:.2f}), build/build_case.py"
+    else:
+        f, fnote = PRICE_FACTOR.get(name, (1.0, ""))
+        price = praw * f
+        pconf = "reported" if row["confidence"] == "reported" and not fnote else "derived"
+        psrc = f"{row['price']} {row['price_unit']} ({row['price_basis'][:80]}), USGS MCS 2026" + (f"; {fnote}" if fnote else "")
+    if per_kg:
+        price /= 1000.0
+    # ---- regional production shares --------------------------------------
+    if nd and "shares" in nd:
+        prod_sh, sh_src, sh_conf = nd["shares"], nd["note"], "assumed"
+    elif nd:
+        prod_sh, sh_src, sh_conf = mine_shares[nd["shares_like"]][0], f"spread like {nd['shares_like']} ({nd['note']})", "assumed"
+    else:
+        prod_sh, sh_src, sh_conf = mine_shares[name]
+    stages = ["mine", "refined"] if two else ["refined"]
+    theta = two["theta"] if two else 1.0
+    refined_world = world / theta if two else world
+    if two:
+        if two.get("refining") is None:
+            ref_sh = dict(prod_sh)
+            feed_sh = mine_shares[two["feed"]][0]
+            ref_src, ref_conf = two["src"], "derived"
         else:
-            f, fnote = PRICE_FACTOR.get(name, (1.0, ""))
-            price = praw * f
-            pconf = "reported" if row["confidence"] == "reported" and not fnote else "derived"
-            psrc = f"{row['price']} {row['price_unit']} ({row['price_basis'][:80]}), USGS MCS 2026" + (f"; {fnote}" if fnote else "")
-        if per_kg:
-            price /= 1000.0
-        # ---- regional production ------------------------------------------
-        if nd and "shares" in nd:
-            prod_sh, sh_src, sh_conf = nd["shares"], nd["note"], "assumed"
-        elif nd:
-            prod_sh, sh_src, sh_conf = mine_shares[nd["shares_like"]][0], f"spread like {nd['shares_like']} ({nd['note']})", "assumed"
+            like = prod_sh if "feed" not in two else mine_shares[two["feed"]][0]
+            ref_sh = spread(two["refining"], like)
+            ref_src, ref_conf = two["src"] + "; the rest spread like mine output (assumed)", "estimated"
+            feed_sh = mine_shares[two["feed"]][0] if "feed" in two else prod_sh
+        mine_sh = dict(feed_sh if "feed" in two else prod_sh)
+        if name in US_NONE:
+            mine_sh.pop("USA", None)
+    else:
+        ref_sh, ref_src, ref_conf = dict(prod_sh), sh_src, sh_conf
+        mine_sh = None
+
+    # ---- the USA at the last stage: consumption, NIR, secondary ----------
+    us = us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd)
+    D_us, H_us, sec_us = us["consumption"], us["domestic"], us["secondary"]
+    prim_us = max(H_us - sec_us, 0.0)
+    # non-US output shares of what the rest of the world refines
+    others = {r: s for r, s in ref_sh.items() if r != "USA" and s > 0}
+    tot_others = sum(others.values())
+    ref_prod = {r: 0.0 for r in REGIONS}
+    for r, s in others.items():
+        ref_prod[r] = (refined_world - prim_us) * s / tot_others
+    ref_prod["USA"] = prim_us
+    sec = {r: 0.0 for r in REGIONS}
+    sec["USA"] = sec_us
+    supply_total = refined_world + sec_us
+    rest = supply_total - D_us
+    key_tot = sum(CONSUMPTION_KEY.values())
+    demand = {"USA": D_us, **{r: rest * CONSUMPTION_KEY[r] / key_tot for r in CONSUMPTION_KEY}}
+
+    tau = TAU_HIGH if price * (1000.0 if per_kg else 1.0) >= 5000 else TAU_BULK if price * (1000.0 if per_kg else 1.0) < 1000 else TAU_MID
+    p_ref = price / (two["ratio"] if two and two["price_stage"] == "mine" else 1.0)
+    refined_conf = weakest(pconf, "assumed") if two and two["price_stage"] == "mine" else pconf
+    ed, es = DEFAULT_DEMAND_E, DEFAULT_SUPPLY_E
+    e_src, e_conf = "assumed: minerals' demand and supply are typically price inelastic (Bogmans et al. 2024, IMF WP/24/77, finding only; data/elasticities.csv); central value with a range", "assumed"
+    if name in STUDY_ELASTICITIES:
+        d_, s_, cit = STUDY_ELASTICITIES[name]
+        ed, es, e_src, e_conf = (d_, d_ * 2, d_ / 2), (s_, s_ / 2, s_ * 2), cit, "estimated"
+    A = out["assumptions"]
+    A.append(dict(mineral=name, parameter="demand_elasticity", central=ed[0], low=ed[1], high=ed[2], confidence=e_conf, source=e_src + "; horizon: one year"))
+    A.append(dict(mineral=name, parameter="supply_elasticity", central=es[0], low=es[1], high=es[2], confidence=e_conf, source=e_src + "; horizon: one year"))
+    if sec_us > 0:
+        A.append(dict(mineral=name, parameter="secondary_elasticity", central=SECONDARY_E[0], low=SECONDARY_E[1], high=SECONDARY_E[2], confidence="assumed", source="old-scrap supply responds less to price than primary output (assumed); horizon: one year"))
+    A.append(dict(mineral=name, parameter="trade_cost_half_gap", central=tau, low=tau / 2, high=tau * 2, confidence="assumed", source="price gap between exporters, importers and the USA as a fraction of the price: 2% high-value, 4% mid, 6% bulk (assumed)"))
+    out["minerals"].append(dict(name=name, stages=";".join(stages), quantity_unit=qunit, price_unit=price_unit, default_transport_cost="none",
+                                source=wsrc[:400], confidence=weakest(wconf, pconf), notes=f"world output {world:.6g} {qunit} ({wconf}); reference price {price:.6g} {price_unit} ({pconf}: {psrc[:200]}); US NIR as published: {us['nir_raw'] or 'n/a'}; {us['note']}"))
+
+    # ---- last stage: flows, prices, curves ---------------------------------
+    net = {r: ref_prod[r] + sec[r] - demand[r] for r in REGIONS}
+    shares, imp_src, imp_conf = import_shares(tg["imports"]) if tg["imports"] else ({}, "", "assumed")
+    flows, price_at = trade_pattern(net, p_ref, tau, shares)
+    for r in REGIONS:
+        node = dict(mineral=name, stage="refined", region=r)
+        pr = price_at[r]
+        if not two and ref_prod[r] > 0:
+            conf = us["conf"] if r == "USA" else sh_conf
+            node.update(supply_form="linear", supply_price=f"{pr:.10g}", supply_quantity=f"{ref_prod[r]:.10g}", supply_elasticity=es[0], supply_confidence=weakest(conf, pconf, e_conf),
+                        supply_source=(f"quantity: {us['src'][:150]}" if r == "USA" else f"quantity: {sh_src[:150]}") + f"; price: {psrc[:120]}; elasticity: {e_src[:80]}")
+        if sec[r] > 0:
+            node.update(secondary_form="linear", secondary_price=f"{pr:.10g}", secondary_quantity=f"{sec[r]:.10g}", secondary_elasticity=SECONDARY_E[0], secondary_confidence=weakest(us["sec_conf"], pconf, "assumed"),
+                        secondary_source=f"quantity: {us['sec_src'][:180]}; price: {psrc[:100]}; elasticity {SECONDARY_E[0]} (assumed)")
+        if demand[r] > 0:
+            dconf = us["d_conf"] if r == "USA" else "assumed"
+            node.update(demand_form="linear", demand_price=f"{pr:.10g}", demand_quantity=f"{demand[r]:.10g}", demand_elasticity=ed[0], demand_confidence=weakest(dconf, refined_conf, e_conf),
+                        demand_source=(f"quantity: {us['d_src'][:150]}" if r == "USA" else "quantity: world output minus US consumption, shared by the regional consumption key (assumed, build_case.py CONSUMPTION_KEY)") + f"; price: {psrc[:100]}; elasticity: {e_src[:80]}")
+        if len(node) > 3:
+            out["nodes"].append(node)
+    write_routes(out["routes"], name, "refined", flows, price_at, tau * p_ref, "US imports by origin: " + (imp_src[:120] if shares else "no USGS import-source line; proportional to surpluses (assumed)"))
+    if two:
+        mine_prod = {r: world * mine_sh.get(r, 0.0) / 100.0 for r in REGIONS}
+        tot_mine = sum(mine_prod.values())
+        mine_prod = {r: v * world / tot_mine for r, v in mine_prod.items()}  # US_NONE: the rest keep the world total
+        use = {r: theta * ref_prod[r] for r in REGIONS}
+        p_mine = p_ref * two["ratio"]
+        mflows, mprice = trade_pattern({r: mine_prod[r] - use[r] for r in REGIONS}, p_mine, tau, {}, centre=True)
+        for r in REGIONS:
+            if mine_prod[r] > 0:
+                out["nodes"].append(dict(mineral=name, stage="mine", region=r, supply_form="linear", supply_price=f"{mprice[r]:.10g}", supply_quantity=f"{mine_prod[r]:.10g}", supply_elasticity=es[0],
+                                         supply_confidence=weakest(sh_conf, pconf, "assumed", e_conf),
+                                         supply_source=f"quantity: {sh_src[:150]}; price: mine/refined price ratio {two['ratio']:.3g} (assumed) on {psrc[:100]}; elasticity: {e_src[:60]}"))
+        write_routes(out["routes"], name, "mine", mflows, mprice, tau * p_mine, "proportional to surpluses (assumed)")
+        for r in REGIONS:
+            margin = price_at[r] - theta * mprice[r]
+            if margin <= 0:
+                raise SystemExit(f"{name}/{r}: refining margin {margin:g} <= 0; lower the mine/refined price ratio")
+            if ref_prod[r] > 0:
+                slope_ = margin / (PROCESSING_E[0] * ref_prod[r])
+                out["processing"].append(dict(mineral=name, region=r, **{"from": "mine", "to": "refined"}, theta=theta, cost_form="linear", cost_intercept=f"{margin - slope_ * ref_prod[r]:.10g}", cost_slope=f"{slope_:.10g}",
+                                              capacity=f"{1.25 * ref_prod[r]:.10g}", source=(f"output: {us['src'][:200]}" if r == "USA" else f"output: {ref_src[:200]}") + "; margin = refined price - theta x mine price; capacity 1.25 x output (80% utilisation, assumed); margin elasticity 1 (assumed)",
+                                              confidence=weakest(ref_conf, "assumed")))
+            elif r in FLOOR_CLUB and demand[r] > 0:
+                # latent refining: dearer than the local margin, so idle at
+                # baseline prices; at most half the region's own use, so a
+                # floor cannot turn an importer into an exporter of a good it
+                # does not make
+                yl = min(0.02 * refined_world, 0.5 * demand[r] / 3)
+                out["processing"].append(dict(mineral=name, region=r, **{"from": "mine", "to": "refined"}, theta=theta, cost_form="linear", cost_intercept=f"{1.25 * margin:.10g}", cost_slope=f"{margin / yl:.10g}",
+                                              capacity=f"{3 * yl:.10g}", source="latent refining capacity (assumed): cost 25% above the local margin, up to the smaller of 6% of world output and half the region's consumption; idle at baseline prices", confidence="assumed"))
+        A.append(dict(mineral=name, parameter="mine_to_refined_price_ratio", central=two["ratio"], low=two["ratio"] * 0.8, high=min(0.95 / theta, two["ratio"] * 1.2), confidence="assumed", source="concentrate payable / feed value as a share of the refined price (assumed)"))
+        A.append(dict(mineral=name, parameter="theta", central=theta, low=1.0, high=theta * 1.1, confidence="assumed", source="mine units per refined unit: recovery losses (assumed)"))
+
+    # ---- calibration targets in the case's terms ---------------------------
+    C = out["calibration"]
+    if us["nir_band"] is not None:
+        lo, hi, obs = us["nir_band"]
+        C.append(dict(mineral=name, indicator="net_import_reliance_pct", stage="refined", region="USA", origin="", observed=_f(obs), lower=_f(lo), upper=_f(hi), unit="percent", source=us["nir_src"][:300], confidence=us["nir_conf"], note=f"USGS: {us['nir_raw']}"))
+    for r, s in sorted(shares.items()):
+        if r.startswith("_") or r == "USA":
+            continue
+        C.append(dict(mineral=name, indicator="import_share_pct", stage="refined", region="USA", origin=r, observed=_f(s), lower=_f(max(s - SHARE_BAND, 0.0)), upper=_f(min(s + SHARE_BAND, 100.0)), unit="percent", source=imp_src[:300], confidence=imp_conf, note="USGS origin countries mapped to regions (COUNTRY_REGION); 'Other' spread over unnamed regions"))
+    metal_basis = name in PROCESSING_DATA or (not row["world_mine_production"] and bool(row["world_processing_production"]))
+    for ind in ("china_mine_share_pct", "china_refinery_share_pct"):
+        t = tg.get(ind)
+        if t is None or t["value"] is None:
+            continue
+        if two:
+            stage = "mine" if ind == "china_mine_share_pct" else "refined"
+        elif (ind == "china_refinery_share_pct") == metal_basis:
+            stage = "refined"  # the one stage holds output on this basis
         else:
-            prod_sh, sh_src, sh_conf = mine_shares[name]
-        # ---- US consumption ------------------------------------------------
+            continue
+        C.append(dict(mineral=name, indicator="production_share_pct", stage=stage, region="CHN", origin="", observed=_f(t["value"]), lower=_f(t["value"] - CHINA_BAND), upper=_f(t["value"] + CHINA_BAND), unit="percent", source=t["source"][:300], confidence=t["confidence"], note=ind))
+    if pconf in ("reported", "derived"):
+        if not two or two["price_stage"] == "refined":
+            pstage, pregion, pnote = "refined", "USA", "sourced reference price at the US node"
+        else:
+            # a mine-stage price is an import price (CIF, unit value of imports)
+            pstage, pnote = "mine", "sourced import price at a mine-stage importer"
+            pregion = next(r for r in ("USA", "CHN", "EU", "JPK", *REGIONS) if mprice[r] == max(mprice.values()))
+        C.append(dict(mineral=name, indicator="price", stage=pstage, region=pregion, origin="", observed=_f(price), lower=_f(price * (1 - PRICE_BAND)), upper=_f(price * (1 + PRICE_BAND)), unit=price_unit, source=psrc[:300], confidence=pconf, note=pnote))
+    if us["d_conf"] == "reported":
+        C.append(dict(mineral=name, indicator="apparent_consumption", stage="refined", region="USA", origin="", observed=_f(D_us), lower=_f(D_us * 0.98), upper=_f(D_us * 1.02), unit=qunit, source=us["d_src"][:300], confidence="reported", note="USGS apparent consumption in the model's unit"))
+    if us["sec_conf"] == "reported" and sec_us > 0:
+        C.append(dict(mineral=name, indicator="secondary_production", stage="refined", region="USA", origin="", observed=_f(us["sec_obs"]), lower=_f(us["sec_obs"] * 0.98), upper=_f(us["sec_obs"] * 1.02), unit=qunit, source=us["sec_src"][:300], confidence="reported", note="USGS secondary production (old + new scrap where given)"))
+
+
+def _f(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd) -> dict:
+    """The USA at the model's last stage: consumption, domestic output
+    (primary + secondary) consistent with the USGS net import reliance,
+    secondary output, and the band the model's NIR must fall in."""
+    res = dict(note="", conf="derived", src="", d_conf="assumed", d_src="", sec_conf="assumed", sec_src="", sec_obs=0.0, nir_band=None, nir_src="", nir_conf="reported", nir_raw=row["us_net_import_reliance_raw"])
+    # consumption
+    ac_t = tg.get("us_apparent_consumption")
+    f = unit_factor(ac_t["unit"], qunit) if ac_t and ac_t["value"] is not None else None
+    D = None
+    if f is not None and name not in REE:
+        D, res["d_conf"], res["d_src"] = ac_t["value"] * f, ac_t["confidence"], f"USGS apparent consumption {ac_t['value']:g} {ac_t['unit']} ({ac_t['stage']}): {ac_t['source'][:120]}"
+    if D is None:
         ac = num(row["us_apparent_consumption"])
         if ac is not None and row["us_apparent_consumption_unit"] and not nd:
             acu = row["us_apparent_consumption_unit"]
@@ -255,118 +509,195 @@ def main() -> None:
                 ac *= REE_SHARE[name] / sum(REE_SHARE.values())
             if name == "chromium":
                 ac /= 0.30  # Cr content -> chromite gross weight (about 30% Cr), assumed
-            ac_conf = "derived" if name in REE or name == "chromium" else "reported"
-            ac_src = f"USGS MCS 2026 US apparent consumption {row['us_apparent_consumption']} {acu}" + (" x element share" if name in REE else "") + (" / 0.30 (Cr content -> chromite)" if name == "chromium" else "")
+            D = ac
+            res["d_conf"] = "derived" if name in REE or name == "chromium" else "reported"
+            res["d_src"] = f"USGS MCS 2026 US apparent consumption {row['us_apparent_consumption']} {acu}" + (" x element share (assumed composition)" if name in REE else "") + (" / 0.30 (Cr content -> chromite)" if name == "chromium" else "")
+    # net import reliance: the figure, its USGS flag and the band
+    t = tg.get("us_nir_pct")
+    raw = row["us_net_import_reliance_raw"] or ""
+    if name in HEAVY_REE or name == "yttrium":
+        nir, bound, res["nir_src"] = 100.0, "=", "USGS MCS 2026 Rare Earths (Heavy) and Yttrium chapters: 100% (2021-2025)"
+    elif t is not None and (t["value"] is not None or t["bound"] == "E"):
+        nir, bound, res["nir_src"], res["nir_conf"] = t["value"], t["bound"] or "=", t["source"], t["confidence"] if t["confidence"] in LABELS else "reported"
+        res["nir_raw"] = (t["bound"] if t["bound"] not in ("=", "") else "") + (f"{t['value']:g}" if t["value"] is not None else "")
+    else:
+        v = num(raw)
+        bound = "E" if raw.startswith("E") else ">" if raw.startswith(">") else "<" if raw.startswith("<") else "=" if v is not None else ""
+        nir, res["nir_src"] = v, f"USGS MCS 2026 via data/critical_minerals_2025.csv (us_net_import_reliance_raw = {raw})"
+    # secondary output (old + new scrap where both are given)
+    sec_obs, sec_parts = 0.0, []
+    for key in ("us_secondary_production", "us_secondary_old_scrap", "us_secondary_new_scrap"):
+        s = tg.get(key)
+        fs = unit_factor(s["unit"], qunit) if s and s["value"] is not None else None
+        if fs is not None:
+            if key == "us_secondary_production":
+                sec_obs, sec_parts = s["value"] * fs, [s]
+                break
+            sec_obs += s["value"] * fs
+            sec_parts.append(s)
+    if sec_parts:
+        res["sec_conf"] = weakest(*(s["confidence"] if s["confidence"] in LABELS else "derived" for s in sec_parts))
+        res["sec_src"] = "USGS secondary production " + " + ".join(f"{s['value']:g} {s['unit']}" for s in sec_parts) + f": {sec_parts[0]['source'][:120]}"
+    res["sec_obs"] = sec_obs
+    # observed primary output at this stage (to size a withheld consumption)
+    p = tg.get("us_primary_production")
+    fp = unit_factor(p["unit"], qunit) if p and p["value"] is not None else None
+    prim_obs = p["value"] * fp if fp is not None else None
+    if name in US_NONE:
+        prim_obs = 0.0
+    if D is None:
+        usprod = prim_obs if prim_obs is not None else refined_world * ref_sh.get("USA", 0.0) / 100.0
+        usprod += sec_obs
+        if nir is not None and bound in ("=", ">", "<") and nir < 100 and usprod > 0:
+            D = usprod / (1.0 - _inside(nir, bound) / 100.0)
+            res["d_conf"], res["d_src"] = "estimated", f"US consumption = US output / (1 - NIR): USGS withholds apparent consumption (NIR {raw})"
         else:
-            nir = num(row["us_net_import_reliance_pct"])
-            usprod = world * prod_sh.get("USA", 0.0) / 100.0
-            if nir is not None and nir < 100 and usprod > 0 and not row["us_net_import_reliance_raw"].startswith("E"):
-                ac = usprod / (1.0 - nir / 100.0)
-                ac_conf, ac_src = "estimated", f"US consumption = US production / (1 - NIR {row['us_net_import_reliance_raw']}%): USGS withholds apparent consumption"
-            else:
-                ac = 0.08 * world
-                ac_conf, ac_src = "assumed", "US consumption not published: 8% of world output assumed"
-        us_nir[name] = row["us_net_import_reliance_raw"]
-        stages = ["mine", "refined"] if two else ["refined"]
-        theta = two["theta"] if two else 1.0
-        refined_world = world / theta if two else world
-        # refined production by region
-        if two:
-            if two.get("refining") is None:
-                ref_sh = prod_sh
-                feed_sh = mine_shares[two["feed"]][0]
-                ref_src, ref_conf = two["src"], "derived"
-            else:
-                like = prod_sh if "feed" not in two else mine_shares[two["feed"]][0]
-                ref_sh = spread(two["refining"], like)
-                ref_src, ref_conf = two["src"] + "; the rest spread like mine output (assumed)", "estimated"
-                feed_sh = mine_shares[two["feed"]][0] if "feed" in two else prod_sh
-            mine_sh = feed_sh if "feed" in two else prod_sh
+            D = 0.08 * refined_world
+            res["d_conf"], res["d_src"] = "assumed", "US consumption not published: 8% of world output assumed"
+    D = min(D, 0.9 * (refined_world + sec_obs))
+    # domestic output consistent with the NIR target
+    if bound == "E":
+        out_obs = (prim_obs or 0.0) + sec_obs
+        H = out_obs if out_obs > D else 1.2 * D
+        res["nir_band"] = (-math.inf, 0.0, math.nan)
+        res["note"] = "US net exporter (USGS 'E')" + ("" if out_obs > D else "; output 1.2 x consumption assumed")
+    elif nir is not None and bound in ("=", ">", "<"):
+        target = _inside(nir, bound)
+        H = D * (1.0 - target / 100.0)
+        if bound == "=":
+            res["nir_band"] = (max(nir - NIR_BAND, -math.inf), min(nir + NIR_BAND, 100.0), nir)
+        elif bound == ">":
+            res["nir_band"] = (nir, 100.0, nir)
         else:
-            ref_sh, ref_src, ref_conf = prod_sh, sh_src, sh_conf
-            mine_sh = None
-        # consumption: USA reported, the rest by the key
-        us_d = min(ac, 0.9 * refined_world)
-        rest = refined_world - us_d
-        key_tot = sum(CONSUMPTION_KEY.values())
-        demand = {"USA": us_d, **{r: rest * CONSUMPTION_KEY[r] / key_tot for r in CONSUMPTION_KEY}}
-        tau = TAU_HIGH if price * (1000.0 if per_kg else 1.0) >= 5000 else TAU_BULK if price * (1000.0 if per_kg else 1.0) < 1000 else TAU_MID
-        p_ref = price / (two["ratio"] if two and two["price_stage"] == "mine" else 1.0)
-        p_mine = p_ref * two["ratio"] if two else None
-        refined_conf = weakest(pconf, "assumed") if two and two["price_stage"] == "mine" else pconf
-        ed, es = DEFAULT_DEMAND_E, DEFAULT_SUPPLY_E
-        e_src, e_conf = "assumed: minerals' demand and supply are typically price inelastic (Bogmans et al. 2024, IMF WP/24/77, finding only; data/elasticities.csv); central value with a range", "assumed"
-        if name in STUDY_ELASTICITIES:
-            d_, s_, cit = STUDY_ELASTICITIES[name]
-            ed, es, e_src, e_conf = (d_, d_ * 2, d_ / 2), (s_, s_ / 2, s_ * 2), cit, "estimated"
-        assumptions.append(dict(mineral=name, parameter="demand_elasticity", central=ed[0], low=ed[1], high=ed[2], confidence=e_conf, source=e_src))
-        assumptions.append(dict(mineral=name, parameter="supply_elasticity", central=es[0], low=es[1], high=es[2], confidence=e_conf, source=e_src))
-        assumptions.append(dict(mineral=name, parameter="trade_cost_half_gap", central=tau, low=tau / 2, high=tau * 2, confidence="assumed", source="half the exporter-importer price gap as a fraction of the price: 2% high-value, 4% mid, 6% bulk (assumed)"))
-        minerals_out.append(dict(name=name, stages=";".join(stages), quantity_unit=qunit, price_unit=price_unit, default_transport_cost="none",
-                                 source=wsrc[:400], confidence=weakest(wconf, pconf), notes=f"world output {world:.6g} {qunit} ({wconf}); reference price {price:.6g} {price_unit} ({pconf}: {psrc[:200]}); US NIR as published: {row['us_net_import_reliance_raw'] or 'n/a'}"))
+            res["nir_band"] = (0.0, nir, nir)
+        res["note"] = f"US domestic output set so that NIR = {target:g}% (USGS {raw or bound + format(nir, 'g')})"
+    else:
+        H = min(prim_obs if prim_obs is not None else refined_world * ref_sh.get("USA", 0.0) / 100.0, D) + sec_obs
+        res["note"] = "no USGS NIR: US output from the production shares"
+    sec = min(sec_obs, H)
+    res.update(consumption=D, domestic=H, secondary=sec)
+    res["src"] = f"US primary output = consumption x (1 - NIR) - secondary output ({res['note']})"
+    res["conf"] = "derived"
+    return res
 
-        def price_at(p, exporter):
-            return p * (1.0 - tau) if exporter else p * (1.0 + tau)
 
-        # refined stage: production (own supply or processing) and demand
-        ref_prod = {r: refined_world * ref_sh.get(r, 0.0) / 100.0 for r in REGIONS}
-        ref_exp = {r: ref_prod[r] > demand.get(r, 0.0) for r in REGIONS}
-        for r in REGIONS:
-            node = dict(mineral=name, stage="refined", region=r)
-            pr = price_at(p_ref, ref_exp[r])
-            if not two and ref_prod[r] > 0:
-                node.update(supply_form="linear", supply_price=f"{pr:.10g}", supply_quantity=f"{ref_prod[r]:.10g}", supply_elasticity=es[0], supply_confidence=weakest(sh_conf, pconf, e_conf),
-                            supply_source=f"quantity: {sh_src[:150]}; price: {psrc[:120]}; elasticity: {e_src[:80]}")
-            if demand[r] > 0:
-                dconf = ac_conf if r == "USA" else "assumed"
-                node.update(demand_form="linear", demand_price=f"{pr:.10g}", demand_quantity=f"{demand[r]:.10g}", demand_elasticity=ed[0], demand_confidence=weakest(dconf, refined_conf, e_conf),
-                            demand_source=(f"quantity: {ac_src[:150]}" if r == "USA" else "quantity: world output minus US consumption, shared by the regional consumption key (assumed, build_case.py CONSUMPTION_KEY)") + f"; price: {psrc[:100]}; elasticity: {e_src[:80]}")
-            if len(node) > 3:
-                nodes_out.append(node)
-        if two:
-            mine_prod = {r: world * mine_sh.get(r, 0.0) / 100.0 for r in REGIONS}
-            use = {r: theta * ref_prod[r] for r in REGIONS}
-            mine_exp = {r: mine_prod[r] > use[r] for r in REGIONS}
-            for r in REGIONS:
-                if mine_prod[r] > 0:
-                    pm = price_at(p_mine, mine_exp[r])
-                    nodes_out.append(dict(mineral=name, stage="mine", region=r, supply_form="linear", supply_price=f"{pm:.10g}", supply_quantity=f"{mine_prod[r]:.10g}", supply_elasticity=es[0],
-                                          supply_confidence=weakest(sh_conf, pconf, "assumed", e_conf),
-                                          supply_source=f"quantity: {sh_src[:150]}; price: mine/refined price ratio {two['ratio']:.3g} (assumed) on {psrc[:100]}; elasticity: {e_src[:60]}"))
-            for r in REGIONS:
-                pr = price_at(p_ref, ref_exp[r])
-                pm = price_at(p_mine, mine_exp[r])
-                margin = pr - theta * pm
-                if ref_prod[r] > 0:
-                    slope_ = margin / (PROCESSING_E[0] * ref_prod[r])
-                    proc_out.append(dict(mineral=name, region=r, **{"from": "mine", "to": "refined"}, theta=theta, cost_form="linear", cost_intercept=f"{margin - slope_ * ref_prod[r]:.10g}", cost_slope=f"{slope_:.10g}",
-                                         capacity=f"{1.25 * ref_prod[r]:.10g}", source=f"output: {ref_src[:200]}; margin = refined price - theta x mine price; capacity 1.25 x output (80% utilisation, assumed); margin elasticity {PROCESSING_E[0]} (assumed)",
-                                         confidence=weakest(ref_conf, "assumed")))
-                elif r in FLOOR_CLUB:
-                    # latent refining: 25% dearer than the local margin, so idle at
-                    # baseline prices and able to start under a floor
-                    yl = 0.02 * refined_world
-                    proc_out.append(dict(mineral=name, region=r, **{"from": "mine", "to": "refined"}, theta=theta, cost_form="linear", cost_intercept=f"{1.25 * margin:.10g}", cost_slope=f"{margin / yl:.10g}",
-                                         capacity=f"{3 * yl:.10g}", source="latent refining capacity (assumed): cost 25% above the local margin, up to 6% of world output; idle at baseline prices", confidence="assumed"))
-            assumptions.append(dict(mineral=name, parameter="mine_to_refined_price_ratio", central=two["ratio"], low=two["ratio"] * 0.8, high=min(0.95 / theta, two["ratio"] * 1.2), confidence="assumed", source="concentrate payable / feed value as a share of the refined price (assumed)"))
-            assumptions.append(dict(mineral=name, parameter="theta", central=theta, low=1.0, high=theta * 1.1, confidence="assumed", source="mine units per refined unit: recovery losses (assumed)"))
-        # routes: exporters -> importers at the price gap, everything else dearer
-        for s in stages:
-            exp = ref_exp if s == "refined" else mine_exp
-            p = p_ref if s == "refined" else p_mine
-            for o in REGIONS:
-                for d in REGIONS:
-                    if o == d:
-                        continue
-                    gap = exp[o] and not exp[d]
-                    routes_out.append(dict(mineral=name, stage=s, origin=o, destination=d, cost=f"{(2 if gap else 3) * tau * p:.10g}", confidence="assumed",
-                                           notes="exporter to importer: the calibrated price gap 2*tau*P" if gap else "no trade at baseline prices: 3*tau*P"))
-    write(HERE / "minerals.csv", minerals_out)
-    write(HERE / "nodes.csv", nodes_out)
-    write(HERE / "routes.csv", routes_out)
-    write(HERE / "processing.csv", proc_out)
-    write(HERE / "assumptions.csv", assumptions)
-    print(f"wrote {len(minerals_out)} minerals, {len(nodes_out)} nodes, {len(routes_out)} routes, {len(proc_out)} processing entries")
+def _inside(nir: float, bound: str) -> float:
+    """The NIR the baseline aims at: the figure, or the middle of a USGS bound."""
+    if bound == ">":
+        return (nir + 100.0) / 2.0
+    if bound == "<":
+        return nir / 2.0
+    return nir
+
+
+def trade_pattern(net: dict[str, float], p: float, tau: float, us_shares: dict[str, float], centre: bool = False):
+    """Baseline flows and regional prices at one stage from net positions
+    (output − use per region, summing to zero).
+
+    The USA's imports go to origins by ``us_shares`` (% by region;
+    ``_other`` over the regions no named origin maps to); every other
+    surplus goes to the regions short of the good in proportion to their
+    shortfall.  Prices climb along every used route: exporters
+    ``P(1 − 2τ)``, importers ``P(1 − τ)``, the USA ``P`` when it imports
+    (``centre``, for a stage whose sourced price is an import price:
+    exporters ``P(1 − τ)``, importers ``P``)."""
+    flows: dict[tuple[str, str], float] = {}
+    surplus = dict(net)
+    tiny = 1e-9 * max(1.0, max(abs(v) for v in net.values()))
+    M = -net["USA"]
+    if M > tiny and us_shares and not centre:
+        sh = {r: s for r, s in us_shares.items() if r in net and r != "USA"}
+        other = us_shares.get("_other", 0.0)
+        if other > 0:
+            pool = {r: max(net[r], 0.0) for r in net if r != "USA" and r not in sh}
+            if sum(pool.values()) <= 0:
+                pool = {"ROW": 1.0} if "ROW" not in sh else {r: 1.0 for r in sh}
+            tot = sum(pool.values())
+            for r, v in pool.items():
+                sh[r] = sh.get(r, 0.0) + other * v / tot
+        tot = sum(sh.values())
+        for r, s in sh.items():
+            x = M * s / tot
+            if x > tiny:
+                flows[(r, "USA")] = x
+                surplus[r] -= x
+        surplus["USA"] = 0.0
+    pos = {r: v for r, v in surplus.items() if v > tiny}
+    neg = {r: -v for r, v in surplus.items() if v < -tiny}
+    for (o, d), x in sparse_proportional(pos, neg).items():
+        flows[(o, d)] = flows.get((o, d), 0.0) + x
+    importers = {d for (_, d) in flows}
+    price = {}
+    for r in net:
+        if centre:
+            price[r] = p if r in importers else p * (1 - tau)
+        elif r == "USA":
+            price[r] = p if M > tiny else p * (1 - 2 * tau)
+        else:
+            price[r] = p * (1 - tau) if r in importers else p * (1 - 2 * tau)
+    if not centre and M <= tiny:
+        # the USA exports: it sits with the exporters at the sourced price
+        price = {r: (p * (1 + tau) if r in importers else p) for r in net}
+    return flows, price
+
+
+def sparse_proportional(pos: dict[str, float], neg: dict[str, float], keep: float = 0.05) -> dict[tuple[str, str], float]:
+    """Flows from surpluses ``pos`` to shortfalls ``neg`` (equal totals):
+    proportional (each exporter serves each importer in proportion to its
+    shortfall), then the pairs carrying less than ``keep`` of the smaller
+    of the two ends' totals dropped, except the largest exporter's and the
+    largest importer's, and the rest scaled back to the totals (iterative
+    proportional fitting).  Tiny flows would make tiny-flow routes' calibrated
+    slopes (half the price gap over the flow) huge and the program badly
+    conditioned; the largest exporter and importer keep every pair so that
+    the totals can always be met."""
+    if not pos or not neg:
+        return {}
+    S = sum(pos.values())
+    top_o, top_d = max(pos, key=pos.get), max(neg, key=neg.get)
+    x = {(o, d): a * b / S for o, a in pos.items() for d, b in neg.items()}
+    x = {k: v for k, v in x.items() if k[0] == top_o or k[1] == top_d or v >= keep * min(pos[k[0]], neg[k[1]])}
+    for _ in range(500):
+        err = 0.0
+        for o, a in pos.items():
+            row = sum(v for k, v in x.items() if k[0] == o)
+            err = max(err, abs(row - a) / a)
+            for k in [k for k in x if k[0] == o]:
+                x[k] *= a / row
+        for d, b in neg.items():
+            col = sum(v for k, v in x.items() if k[1] == d)
+            err = max(err, abs(col - b) / b)
+            for k in [k for k in x if k[1] == d]:
+                x[k] *= b / col
+        if err < 1e-13:
+            break
+    return x
+
+
+def write_routes(routes_out, name, stage, flows, price, gap, used_note) -> None:
+    """Every route of a stage: a used route costs t + s·X with t half its
+    price gap and s·X the other half at the baseline flow; an unused one
+    costs ``gap`` more than the price gap, at a constant unit cost."""
+    for (o, d), x in flows.items():
+        if price[d] - price[o] <= 0:
+            raise SystemExit(f"{name}/{stage}: a used route {o}->{d} does not climb in price ({price[d] - price[o]:g})")
+    # unused routes keep a constant unit cost: a rising cost on all of them
+    # made HiGHS 3x slower on the bundled case (a Hessian entry per flow),
+    # and a route that opens under a shock still opens from zero flow
+    s_unused = 0.0
+    for o in REGIONS:
+        for d in REGIONS:
+            if o == d:
+                continue
+            x = flows.get((o, d))
+            if x:
+                m = price[d] - price[o]
+                routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost=f"{0.5 * m:.10g}", slope=f"{0.5 * m / x:.10g}", confidence="derived",
+                                       notes=f"used at baseline: {x:.6g} units; marginal cost t + s*X equals the price gap at that flow (t half of it); flow: {used_note}"))
+            else:
+                t = max(price[d] - price[o], 0.0) + gap
+                routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost=f"{t:.10g}", slope=f"{s_unused:.10g}", confidence="assumed",
+                                       notes="unused at baseline: the price gap plus tau*P, constant unit cost"))
 
 
 def write(path: Path, rows: list[dict]) -> None:

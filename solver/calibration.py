@@ -1,0 +1,173 @@
+"""The baseline against the observed world: a calibration table.
+
+A case may name a table of observed figures (``calibration = "file.csv"``
+in its ``[case]`` section), one row per figure, in the case's own terms
+(regions, stages, the mineral's units)::
+
+    mineral, indicator, stage, region, origin, observed, lower, upper,
+    unit, source, confidence, note
+
+``lower``/``upper`` are the band the baseline must fall in (a USGS bound
+such as ">50" is a band with one open side; a net exporter "E" is
+``upper = 0``).  Indicators, computed from a result's baseline:
+
+* ``net_import_reliance_pct``: 100 × (apparent consumption − production)
+  / apparent consumption at (stage, region); production counts secondary
+  output (the USGS definition);
+* ``import_share_pct``: 100 × flow origin → region / all flows into
+  region at the stage (origin is a region of the case);
+* ``production_share_pct``: 100 × the region's share of world output at
+  the stage;
+* ``price``: the node price, in the mineral's price unit;
+* ``production``, ``secondary_production``, ``apparent_consumption``: at
+  (stage, region), in the mineral's quantity unit.
+
+:func:`compare` gives one row per figure with the model's value and
+whether it lies in its band; ``mineq calibration`` prints it, ``mineq
+solve`` stores it in the result file (variables ``calibration_*`` along a
+``target`` dimension), and the bundled case's tests hold every band.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MineqError
+
+INDICATORS = {
+    "net_import_reliance_pct": "percent of apparent consumption",
+    "import_share_pct": "percent of the region's imports at the stage",
+    "production_share_pct": "percent of world output at the stage",
+    "price": "the mineral's price unit",
+    "production": "the mineral's quantity unit",
+    "secondary_production": "the mineral's quantity unit",
+    "apparent_consumption": "the mineral's quantity unit",
+}
+COLUMNS = ("mineral", "indicator", "stage", "region", "origin", "observed", "lower", "upper", "unit", "source", "confidence", "note")
+
+
+def targets_path(case) -> Path | None:
+    """The calibration table a case names (``[case] calibration``), or None."""
+    name = case.data.get("case", {}).get("calibration")
+    if not name:
+        return None
+    base = Path(case.data.get("_file", ".")).parent
+    return base / name
+
+
+def read_targets(path: str | Path, case) -> list[dict]:
+    """Rows of a calibration table, checked against the case (one paragraph
+    naming file, row, field and value for anything wrong)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MineqError(f"The calibration table {path} does not exist (named by 'calibration' in the [case] section of case '{case.name}').")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = {"mineral", "indicator", "stage", "region", "observed", "lower", "upper"} - set(reader.fieldnames or [])
+        if missing:
+            raise MineqError(f"{path}: the header lacks {', '.join(sorted(missing))}; expected columns {', '.join(COLUMNS)}.")
+        rows = []
+        for n, r in enumerate(reader, start=2):
+            r = {k: (v or "").strip() for k, v in r.items() if k is not None}
+            if not any(r.values()) or r.get("mineral", "").startswith("#"):
+                continue
+            mn = r["mineral"]
+            if mn not in case.markets:
+                raise MineqError(f"{path}, row {n}, field mineral: '{mn}' is not a mineral of case '{case.name}'.")
+            mk = case.markets[mn]
+            if r["indicator"] not in INDICATORS:
+                raise MineqError(f"{path}, row {n}, field indicator: '{r['indicator']}' is not one of {', '.join(INDICATORS)}.")
+            if r["stage"] not in mk.stages:
+                raise MineqError(f"{path}, row {n}, field stage: '{r['stage']}' is not a stage of {mn} ({', '.join(mk.stages)}).")
+            for key in ("region", "origin"):
+                if r.get(key) and r[key] not in case.regions:
+                    raise MineqError(f"{path}, row {n}, field {key}: '{r[key]}' is not a region of case '{case.name}' ({', '.join(case.regions)}).")
+            if r["indicator"] == "import_share_pct" and not r.get("origin"):
+                raise MineqError(f"{path}, row {n}, field origin: empty; an import share needs the exporting region.")
+            vals = {}
+            for key in ("observed", "lower", "upper"):
+                text = r[key]
+                if text == "" and key != "observed":
+                    vals[key] = -math.inf if key == "lower" else math.inf
+                    continue
+                try:
+                    vals[key] = float(text) if text != "" else math.nan
+                except ValueError:
+                    raise MineqError(f"{path}, row {n}, field {key}: '{text}' is not a number (leave it empty for an open band).") from None
+            if not vals["lower"] <= vals["upper"]:
+                raise MineqError(f"{path}, row {n}: lower {vals['lower']:g} exceeds upper {vals['upper']:g}.")
+            rows.append({**{k: r.get(k, "") for k in COLUMNS}, **vals, "_row": n})
+    return rows
+
+
+def model_value(ds, row: dict, scenario: str = "baseline") -> float:
+    """The model's value of one calibration row in a result Dataset."""
+    sel = dict(scenario=scenario, mineral=row["mineral"], stage=row["stage"])
+    ind, region = row["indicator"], row["region"]
+    if ind == "net_import_reliance_pct":
+        return 100.0 * float(ds["net_import_reliance"].sel(**sel, region=region))
+    if ind == "import_share_pct":
+        inflow = ds["flow"].sel(**sel, destination=region).fillna(0.0)
+        total = float(inflow.sum())
+        return 100.0 * float(inflow.sel(origin=row["origin"])) / total if total > 0 else math.nan
+    if ind == "production_share_pct":
+        prod = ds["production"].sel(**sel).fillna(0.0)
+        total = float(prod.sum())
+        return 100.0 * float(prod.sel(region=region)) / total if total > 0 else math.nan
+    var = {"price": "price", "production": "production", "secondary_production": "secondary_production", "apparent_consumption": "apparent_consumption"}[ind]
+    v = float(ds[var].sel(**sel, region=region))
+    return 0.0 if math.isnan(v) and ind == "secondary_production" else v
+
+
+def compare(ds, rows: list[dict], scenario: str = "baseline"):
+    """One row per figure: the model's value, the observed one, the band
+    and whether the model lies in it (a pandas DataFrame)."""
+    import pandas as pd
+
+    out = []
+    for r in rows:
+        m = model_value(ds, r, scenario)
+        inside = bool(np.isfinite(m) and r["lower"] <= m <= r["upper"])
+        out.append({k: r[k] for k in ("mineral", "indicator", "stage", "region", "origin")} | {"model": m, "observed": r["observed"], "lower": r["lower"], "upper": r["upper"], "inside": inside, "unit": r["unit"] or INDICATORS[r["indicator"]], "source": r["source"], "confidence": r["confidence"]})
+    return pd.DataFrame(out, columns=["mineral", "indicator", "stage", "region", "origin", "model", "observed", "lower", "upper", "inside", "unit", "source", "confidence"])
+
+
+def attach(ds, table) -> None:
+    """Store a :func:`compare` table in a result Dataset (``target`` dimension)."""
+    n = len(table)
+    ds.coords["target"] = np.arange(n)
+    for col in ("mineral", "indicator", "stage", "region", "origin", "unit", "source", "confidence"):
+        ds[f"calibration_{col}"] = (("target",), table[col].astype(str).to_numpy())
+    for col in ("model", "observed", "lower", "upper"):
+        ds[f"calibration_{col}"] = (("target",), table[col].to_numpy(dtype=float))
+    ds["calibration_inside"] = (("target",), table["inside"].to_numpy(dtype=np.int8))
+    ds["calibration_model"].attrs["description"] = "the baseline's value of each observed figure (see calibration_indicator)"
+
+
+def format_table(table, minerals=None) -> str:
+    """The table as text: one line per figure, then the count inside bands."""
+    lines = []
+    t = table if not minerals else table[table.mineral.isin(minerals)]
+    head = f"{'mineral':<14}{'indicator':<26}{'where':<22}{'model':>12}{'observed':>12}  {'band':<22}{'ok':<4}source"
+    lines.append(head)
+    for r in t.itertuples():
+        where = f"{r.stage}/{r.region}" + (f"<-{r.origin}" if r.origin else "")
+        band = f"[{_num(r.lower)}, {_num(r.upper)}]"
+        src = (r.source or "")[:70]
+        lines.append(f"{r.mineral:<14}{r.indicator:<26}{where:<22}{_num(r.model):>12}{_num(r.observed):>12}  {band:<22}{'yes' if r.inside else 'NO':<4}{src} ({r.confidence})")
+    n_in = int(t.inside.sum())
+    lines.append(f"{n_in} of {len(t)} observed figures inside their bands.")
+    return "\n".join(lines)
+
+
+def _num(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if math.isinf(v):
+        return "-inf" if v < 0 else "inf"
+    a = abs(v)
+    return f"{v:.4g}" if a < 1e5 else f"{v:.3e}"
