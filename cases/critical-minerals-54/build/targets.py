@@ -322,9 +322,13 @@ US_TEXT_ROWS = [
 ]
 
 
-def us_targets(t: Table, sec: pd.DataFrame) -> None:
+def us_targets(t: Table, sec: pd.DataFrame, release: pd.DataFrame, cstage: pd.DataFrame) -> None:
+    cst = cstage[cstage.year == "2025"]
     for mineral, ind, series, item, label, stage in US_ROWS:
         r = _sec_row(sec, series, item, label)
+        defn = cst[(cst.mineral == series) & (cst.measure == r.mcs_label)]
+        if ind == "us_apparent_consumption" and len(defn) == 1:
+            stage = defn.refers_to.iloc[0]  # curated definition (data/us_consumption_stage.csv)
         raw = str(r.value_raw).strip()
         if raw in ("W", "NA", "nan", ""):
             continue  # withheld / not available: no row
@@ -372,11 +376,14 @@ def us_targets(t: Table, sec: pd.DataFrame) -> None:
     ni = _sec_row(sec, "nickel", "reported consumption (secondary / purchased scrap)")
     t.add("nickel", "us_secondary_production", _num(ni.value), ni.unit, "Ni content of purchased scrap consumed (secondary supply; USGS gives no secondary production line)",
           ni.source, "derived", "USGS 2025e 'Consumption: Reported, secondary, purchased scrap' used as secondary supply; MCS text: scrap ~60% of apparent consumption")
-    # heavy REE group: consumption = imports (NIR 100, no export data)
-    t.add("rare_earths_heavy", "us_apparent_consumption", 100.0, "metric tons, rare-earth-oxide (REO) equivalent",
+    # heavy REE group: consumption = imports (NIR 100, no export data) -- read from the release
+    rel = release
+    h = rel[(rel["MCS chapter"] == "RARE EARTHS (Heavy)") & (rel.Year == "2025") & (rel.Statistics_detail == "Imports, compounds and metals")].iloc[0]
+    t.add("rare_earths_heavy", "us_apparent_consumption", _num(h.Value), "metric tons, rare-earth-oxide (REO) equivalent",
           "GROUP: heavy-rare-earth compounds and metals (Tb..Lu, excl. Y), REO",
-          "USGS MCS 2026 Rare Earths (Heavy) chapter PDF, Salient Statistics: 'Imports, compounds and metals' 2025e = 100 (data/usgs_mcs2026_rare_earths_heavy.txt)",
-          "derived", "= imports 2025e (100 t REO, estimated from shipping records); USGS: NIR 100%, quantitative export data not available, so apparent consumption = imports")
+          _release_source("RARE EARTHS (Heavy)", h.Section, h.Statistics_detail, "United States").replace("p.2 (world table)", "p.1 (salient statistics)"),
+          "derived", f"= imports 2025e ({h.Value} t REO, estimated by USGS from shipping records); USGS: NIR 100%, quantitative export "
+          "data not available, so apparent consumption = imports")
 
 
 def derived_production(t: Table) -> None:
@@ -783,7 +790,7 @@ def main() -> None:
     sec, imp, prices, cm, raw, iea, _stage = load()
     t = Table()
     nir_targets(t, sec)
-    us_targets(t, sec)
+    us_targets(t, sec, raw, _stage)
     derived_production(t)
     chosen = import_targets(t, imp)
     world_and_china(t, raw, iea)
