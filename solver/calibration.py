@@ -16,8 +16,9 @@ such as ">50" is a band with one open side; a net exporter "E" is
   output (the USGS definition);
 * ``import_share_pct``: 100 × flow origin → region / all flows into
   region at the stage (origin is a region of the case);
-* ``production_share_pct``: 100 × the region's share of world output at
-  the stage;
+* ``production_share_pct``: 100 × the region's share of world primary
+  output at the stage (production less secondary output: the basis of the
+  USGS world production tables);
 * ``price``: the node price, in the mineral's price unit;
 * ``production``, ``secondary_production``, ``apparent_consumption``: at
   (stage, region), in the mineral's quantity unit.
@@ -115,7 +116,8 @@ def model_value(ds, row: dict, scenario: str = "baseline") -> float:
         total = float(inflow.sum())
         return 100.0 * float(inflow.sel(origin=row["origin"])) / total if total > 0 else math.nan
     if ind == "production_share_pct":
-        prod = ds["production"].sel(**sel).fillna(0.0)
+        # world production tables (USGS) count primary output
+        prod = (ds["production"].sel(**sel).fillna(0.0) - ds["secondary_production"].sel(**sel).fillna(0.0)).clip(min=0.0)
         total = float(prod.sum())
         return 100.0 * float(prod.sel(region=region)) / total if total > 0 else math.nan
     var = {"price": "price", "production": "production", "secondary_production": "secondary_production", "apparent_consumption": "apparent_consumption"}[ind]

@@ -134,6 +134,12 @@ PROCESSING_DATA = {"aluminum", "bismuth", "copper", "indium", "magnesium", "sili
 #: USGS states no US production at the stage the model holds (NIR 100 with
 #: no domestic output, or a chapter that says so)
 US_NONE = {"gallium": "USGS MCS 2026: no domestic primary (low-purity) gallium production"}
+#: minerals held in gross weight (ore or concentrate): their price is the
+#: gross-weight price, not a contained-element one
+GROSS_WEIGHT = {"barite", "chromium", "fluorspar", "graphite", "zirconium"}
+#: chromium: USGS counts consumption and scrap in Cr content, the model
+#: holds chromite (gross weight); Cr content of chromite (assumed)
+CR_IN_CHROMITE = 0.30
 
 TAU_HIGH, TAU_MID, TAU_BULK = 0.02, 0.04, 0.06  # price gap between tiers, fraction of price (assumed)
 FLOOR_CLUB = ["USA", "CAN", "MEX", "CHL", "JPK", "AUS"]
@@ -319,8 +325,14 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
     price_unit = "USD/kg" if per_kg else "USD/t"
     # ---- price: the sourced content price where the targets give one -----
     praw = num(row["price_usd_per_t_of_quoted_form"])
-    ptg = tg.get("price_usd_per_t_content")
-    if ptg and ptg["value"]:
+    ptg, pox = tg.get("price_usd_per_t_content"), tg.get("price")
+    oxide_basis = any(k in qunit for k in ("REO", "Sc2O3"))
+    if nd and "price" in nd:
+        # catalogue prices of gram ampoules are no bulk price (data/SOURCES.md)
+        price, pconf, psrc = nd["price"], "assumed", nd["note"]
+    elif oxide_basis and pox and pox["value"] and pox["unit"] == "USD/kg":
+        price, pconf, psrc = pox["value"] * 1000.0, pox["confidence"] if pox["confidence"] in LABELS else "derived", f"{pox['value']:g} USD/kg oxide ({pox['stage'][:60]}): {pox['source'][:140]}"
+    elif ptg and ptg["value"] and not oxide_basis and name not in GROSS_WEIGHT:
         price, pconf, psrc = ptg["value"], ptg["confidence"] if ptg["confidence"] in LABELS else "derived", f"{ptg['source'][:160]} ({ptg['note'][:80]})"
     elif praw is None and nd and "price" in nd:
         price, pconf, psrc = nd["price"], "assumed", nd["note"]
@@ -362,16 +374,15 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
         mine_sh = None
 
     # ---- the USA at the last stage: consumption, NIR, secondary ----------
-    us = us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd)
+    us = us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd, bool(two))
     D_us, H_us, sec_us = us["consumption"], us["domestic"], us["secondary"]
     prim_us = max(H_us - sec_us, 0.0)
-    # non-US output shares of what the rest of the world refines
-    others = {r: s for r, s in ref_sh.items() if r != "USA" and s > 0}
-    tot_others = sum(others.values())
-    ref_prod = {r: 0.0 for r in REGIONS}
-    for r, s in others.items():
-        ref_prod[r] = (refined_world - prim_us) * s / tot_others
-    ref_prod["USA"] = prim_us
+    # primary output at the last stage: the USA as calibrated, China at its
+    # observed share of world output, the rest of the world in proportion
+    # to its shares
+    metal_basis = name in PROCESSING_DATA or (not row["world_mine_production"] and bool(row["world_processing_production"]))
+    china_last = china_target(tg, "china_refinery_share_pct" if two or metal_basis else "china_mine_share_pct", (two or {}).get("refining") or {})
+    ref_prod = pinned_output(refined_world, ref_sh, {"USA": prim_us, **({"CHN": refined_world * china_last[0] / 100.0} if china_last else {})})
     sec = {r: 0.0 for r in REGIONS}
     sec["USA"] = sec_us
     supply_total = refined_world + sec_us
@@ -399,7 +410,8 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
     # ---- last stage: flows, prices, curves ---------------------------------
     net = {r: ref_prod[r] + sec[r] - demand[r] for r in REGIONS}
     shares, imp_src, imp_conf = import_shares(tg["imports"]) if tg["imports"] else ({}, "", "assumed")
-    flows, price_at = trade_pattern(net, p_ref, tau, shares)
+    gross = us_net_imports(row["mcs_chapter"] or name, qunit) if us["note"].startswith("US net exporter") else None
+    flows, price_at = trade_pattern(net, p_ref, tau, shares, us_gross=gross[2] if gross else None)
     for r in REGIONS:
         node = dict(mineral=name, stage="refined", region=r)
         pr = price_at[r]
@@ -418,9 +430,9 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
             out["nodes"].append(node)
     write_routes(out["routes"], name, "refined", flows, price_at, tau * p_ref, "US imports by origin: " + (imp_src[:120] if shares else "no USGS import-source line; proportional to surpluses (assumed)"))
     if two:
-        mine_prod = {r: world * mine_sh.get(r, 0.0) / 100.0 for r in REGIONS}
-        tot_mine = sum(mine_prod.values())
-        mine_prod = {r: v * world / tot_mine for r, v in mine_prod.items()}  # US_NONE: the rest keep the world total
+        china_mine = china_target(tg, "china_mine_share_pct", {})
+        # US_NONE: the USA has none, the rest keep the world total
+        mine_prod = pinned_output(world, mine_sh, {"USA": world * mine_sh.get("USA", 0.0) / 100.0, **({"CHN": world * china_mine[0] / 100.0} if china_mine else {})})
         use = {r: theta * ref_prod[r] for r in REGIONS}
         p_mine = p_ref * two["ratio"]
         mflows, mprice = trade_pattern({r: mine_prod[r] - use[r] for r in REGIONS}, p_mine, tau, {}, centre=True)
@@ -459,7 +471,6 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
         if r.startswith("_") or r == "USA":
             continue
         C.append(dict(mineral=name, indicator="import_share_pct", stage="refined", region="USA", origin=r, observed=_f(s), lower=_f(max(s - SHARE_BAND, 0.0)), upper=_f(min(s + SHARE_BAND, 100.0)), unit="percent", source=imp_src[:300], confidence=imp_conf, note="USGS origin countries mapped to regions (COUNTRY_REGION); 'Other' spread over unnamed regions"))
-    metal_basis = name in PROCESSING_DATA or (not row["world_mine_production"] and bool(row["world_processing_production"]))
     for ind in ("china_mine_share_pct", "china_refinery_share_pct"):
         t = tg.get(ind)
         if t is None or t["value"] is None:
@@ -470,7 +481,9 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
             stage = "refined"  # the one stage holds output on this basis
         else:
             continue
-        C.append(dict(mineral=name, indicator="production_share_pct", stage=stage, region="CHN", origin="", observed=_f(t["value"]), lower=_f(t["value"] - CHINA_BAND), upper=_f(t["value"] + CHINA_BAND), unit="percent", source=t["source"][:300], confidence=t["confidence"], note=ind))
+        v, b = t["value"], t["bound"]
+        lo, hi = (v, 100.0) if b == ">" else (0.0, v) if b in ("<", "<=") else (v - CHINA_BAND, v + CHINA_BAND)
+        C.append(dict(mineral=name, indicator="production_share_pct", stage=stage, region="CHN", origin="", observed=_f(v), lower=_f(lo), upper=_f(hi), unit="percent", source=t["source"][:300], confidence=t["confidence"], note=f"{ind} (USGS/IEA: {'' if b in ('=', '~', '') else b}{v:g}); share of world primary output"))
     if pconf in ("reported", "derived"):
         if not two or two["price_stage"] == "refined":
             pstage, pregion, pnote = "refined", "USA", "sourced reference price at the US node"
@@ -482,36 +495,103 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
     if us["d_conf"] == "reported":
         C.append(dict(mineral=name, indicator="apparent_consumption", stage="refined", region="USA", origin="", observed=_f(D_us), lower=_f(D_us * 0.98), upper=_f(D_us * 1.02), unit=qunit, source=us["d_src"][:300], confidence="reported", note="USGS apparent consumption in the model's unit"))
     if us["sec_conf"] == "reported" and sec_us > 0:
-        C.append(dict(mineral=name, indicator="secondary_production", stage="refined", region="USA", origin="", observed=_f(us["sec_obs"]), lower=_f(us["sec_obs"] * 0.98), upper=_f(us["sec_obs"] * 1.02), unit=qunit, source=us["sec_src"][:300], confidence="reported", note="USGS secondary production (old + new scrap where given)"))
+        C.append(dict(mineral=name, indicator="secondary_production", stage="refined", region="USA", origin="", observed=_f(us["sec_obs"]), lower=_f(us["sec_obs"] * 0.95), upper=_f(us["sec_obs"] * 1.05), unit=qunit, source=us["sec_src"][:300], confidence="reported", note="USGS secondary production (old + new scrap where given)"))
+
+
+def china_target(tg: dict, key: str, assumed: dict) -> tuple[float, str] | None:
+    """China's share (%) of world output to pin: the observed figure, or
+    for a lower bound (">75") the assumed share if it respects the bound,
+    else one point above it; None for an upper bound or no figure."""
+    t = tg.get(key)
+    if t is None or t["value"] is None or t["bound"] in ("<", "<="):
+        return None
+    if t["bound"] == ">":
+        a = assumed.get("CHN")
+        return (a if a is not None and a > t["value"] else t["value"] + 1.0), t["source"]
+    return t["value"], t["source"]
+
+
+def pinned_output(world: float, shares: dict[str, float], pinned: dict[str, float]) -> dict[str, float]:
+    """Output by region: ``pinned`` regions at their figures, the rest of
+    ``world`` shared by the other regions in proportion to ``shares``."""
+    rest = world - sum(pinned.values())
+    if rest < -1e-9 * world:
+        raise SystemExit(f"pinned output {pinned} exceeds the world total {world:g}")
+    pool = {r: v for r, v in shares.items() if r not in pinned and v > 0}
+    tot = sum(pool.values())
+    out = {r: 0.0 for r in REGIONS}
+    out.update(pinned)
+    if tot <= 0:
+        if rest > 1e-9 * world:
+            out["ROW"] = out.get("ROW", 0.0) + rest
+        return out
+    for r, v in pool.items():
+        out[r] = max(rest, 0.0) * v / tot
+    return out
 
 
 def _f(x: float) -> str:
     return f"{x:.10g}"
 
 
-def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd) -> dict:
+#: US consumption of rare-earth compounds and metals (t REO, MCS 2026): the
+#: group, and the heavy rare earths (Tb, Dy, Ho, Er, Tm, Yb, Lu)
+REE_GROUP_USE = {
+    "all": (27000.0, "USGS MCS 2026 Rare Earths: US apparent consumption of compounds and metals 27,000 t REO (2025e)"),
+    "heavy": (100.0, "USGS MCS 2026 Rare Earths (Heavy): US consumption of heavy-rare-earth compounds and metals 100 t REO (2025e, = imports)"),
+}
+
+
+def us_net_imports(chapter: str, qunit: str) -> tuple[float, str, float] | None:
+    """US imports for consumption minus exports in 2025 from the MCS 2026
+    data release (every import and export line of the chapter's US
+    salient statistics: ores, metal and other forms, in content), in the
+    model's unit, the source, and the gross
+    imports; None where either is missing."""
+    path = DATA / "usgs_mcs2026_commodities_data.csv"
+    if not path.exists():
+        return None
+    got: dict[str, float] = defaultdict(float)
+    names = {chapter.strip().lower(), chapter.strip().lower() + " metal"}
+    with open(path, newline="", encoding="latin-1") as f:
+        for r in csv.DictReader(f):
+            if r["MCS chapter"].strip().lower() not in names or r["Year"] != "2025" or not r["Section"].startswith("Salient"):
+                continue
+            kind = r["Statistics"].strip()
+            if kind not in ("Import", "Export"):
+                continue
+            # every form the chapter lists (ores, metal, other forms), in content
+            v = num(r["Value"])
+            fct = unit_factor(r["Unit"] + " " + r.get("Other notes", ""), qunit)
+            if v is None or fct is None:
+                return None
+            got[kind] += v * fct
+    if len(got) < 2:
+        return None
+    return got["Import"] - got["Export"], f"MCS 2026 data release: imports {got['Import']:.6g} - exports {got['Export']:.6g} {qunit} (2025e)", got["Import"]
+
+
+def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd, two_stage) -> dict:
     """The USA at the model's last stage: consumption, domestic output
     (primary + secondary) consistent with the USGS net import reliance,
     secondary output, and the band the model's NIR must fall in."""
     res = dict(note="", conf="derived", src="", d_conf="assumed", d_src="", sec_conf="assumed", sec_src="", sec_obs=0.0, nir_band=None, nir_src="", nir_conf="reported", nir_raw=row["us_net_import_reliance_raw"])
     # consumption
     ac_t = tg.get("us_apparent_consumption")
-    f = unit_factor(ac_t["unit"], qunit) if ac_t and ac_t["value"] is not None else None
+    f = unit_factor(ac_t["unit"], qunit) if ac_t and ac_t["value"] is not None and ac_t["bound"] in ("=", "~", "") else None
+    cr = 1.0 / CR_IN_CHROMITE if name == "chromium" else 1.0
     D = None
-    if f is not None and name not in REE:
-        D, res["d_conf"], res["d_src"] = ac_t["value"] * f, ac_t["confidence"], f"USGS apparent consumption {ac_t['value']:g} {ac_t['unit']} ({ac_t['stage']}): {ac_t['source'][:120]}"
-    if D is None:
-        ac = num(row["us_apparent_consumption"])
-        if ac is not None and row["us_apparent_consumption_unit"] and not nd:
-            acu = row["us_apparent_consumption_unit"]
-            ac = ac * (1000.0 if acu.startswith("kt") else 1.0) * (1000.0 if per_kg and acu.startswith(("t ", "kt")) else 1.0)
-            if name in REE:
-                ac *= REE_SHARE[name] / sum(REE_SHARE.values())
-            if name == "chromium":
-                ac /= 0.30  # Cr content -> chromite gross weight (about 30% Cr), assumed
-            D = ac
-            res["d_conf"] = "derived" if name in REE or name == "chromium" else "reported"
-            res["d_src"] = f"USGS MCS 2026 US apparent consumption {row['us_apparent_consumption']} {acu}" + (" x element share (assumed composition)" if name in REE else "") + (" / 0.30 (Cr content -> chromite)" if name == "chromium" else "")
+    if f is not None and (name not in REE or name == "yttrium"):
+        D, res["d_conf"] = ac_t["value"] * f * cr, ac_t["confidence"] if ac_t["confidence"] in LABELS else "derived"
+        res["d_src"] = f"USGS apparent consumption {ac_t['value']:g} {ac_t['unit']} ({ac_t['stage'][:60]})" + (f" / {CR_IN_CHROMITE} (Cr content -> chromite, assumed)" if cr != 1 else "") + f": {ac_t['source'][:120]}"
+        if cr != 1:
+            res["d_conf"] = "derived"
+    elif name in REE and name != "yttrium":
+        heavy = name in HEAVY_REE
+        grp = REE_GROUP_USE["heavy" if heavy else "all"]
+        pool = sum(REE_SHARE[m] for m in (HEAVY_REE if heavy else REE))
+        D = grp[0] * REE_SHARE[name] / pool
+        res["d_conf"], res["d_src"] = "derived", f"{grp[1]} x element share {REE_SHARE[name] / pool:.4f} of the group (assumed composition, REE_SHARE)"
     # net import reliance: the figure, its USGS flag and the band
     t = tg.get("us_nir_pct")
     raw = row["us_net_import_reliance_raw"] or ""
@@ -524,31 +604,35 @@ def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd) -
         v = num(raw)
         bound = "E" if raw.startswith("E") else ">" if raw.startswith(">") else "<" if raw.startswith("<") else "=" if v is not None else ""
         nir, res["nir_src"] = v, f"USGS MCS 2026 via data/critical_minerals_2025.csv (us_net_import_reliance_raw = {raw})"
-    # secondary output (old + new scrap where both are given)
+    # secondary output: old scrap where USGS gives it apart (new scrap is
+    # largely recirculated within consumption, and USGS leaves it out of
+    # net import reliance), else the secondary total
     sec_obs, sec_parts = 0.0, []
-    for key in ("us_secondary_production", "us_secondary_old_scrap", "us_secondary_new_scrap"):
-        s = tg.get(key)
-        fs = unit_factor(s["unit"], qunit) if s and s["value"] is not None else None
+    for key in ("us_secondary_old_scrap", "us_secondary_production"):
+        s_ = tg.get(key)
+        fs = unit_factor(s_["unit"], qunit) if s_ and s_["value"] is not None else None
         if fs is not None:
-            if key == "us_secondary_production":
-                sec_obs, sec_parts = s["value"] * fs, [s]
-                break
-            sec_obs += s["value"] * fs
-            sec_parts.append(s)
-    if sec_parts:
-        res["sec_conf"] = weakest(*(s["confidence"] if s["confidence"] in LABELS else "derived" for s in sec_parts))
-        res["sec_src"] = "USGS secondary production " + " + ".join(f"{s['value']:g} {s['unit']}" for s in sec_parts) + f": {sec_parts[0]['source'][:120]}"
+            sec_obs, sec_parts = s_["value"] * fs * (1.0 / CR_IN_CHROMITE if name == "chromium" else 1.0), [s_]
+            break
     res["sec_obs"] = sec_obs
+    if sec_parts:
+        s_ = sec_parts[0]
+        res["sec_conf"] = "derived" if name == "chromium" or s_["confidence"] not in LABELS else s_["confidence"]
+        res["sec_src"] = f"USGS {s_['stage'][:70]}: {s_['value']:g} {s_['unit']}" + (f" / {CR_IN_CHROMITE}" if name == "chromium" else "") + f"; {s_['source'][:120]}"
     # observed primary output at this stage (to size a withheld consumption)
     p = tg.get("us_primary_production")
-    fp = unit_factor(p["unit"], qunit) if p and p["value"] is not None else None
+    fp = unit_factor(p["unit"], qunit) if p and p["value"] is not None and p["bound"] in ("=", "~", "") else None
     prim_obs = p["value"] * fp if fp is not None else None
     if name in US_NONE:
         prim_obs = 0.0
     if D is None:
         usprod = prim_obs if prim_obs is not None else refined_world * ref_sh.get("USA", 0.0) / 100.0
         usprod += sec_obs
-        if nir is not None and bound in ("=", ">", "<") and nir < 100 and usprod > 0:
+        trade = us_net_imports(row["mcs_chapter"] or name, qunit)
+        if trade is not None and nir is not None and bound in ("=", ">", "<", "~") and 0 < _inside(nir, bound):
+            D = trade[0] / (_inside(nir, bound) / 100.0)
+            res["d_conf"], res["d_src"] = "derived", f"US consumption = net imports / NIR ({trade[1]}; NIR {raw}, the middle of a bound): USGS withholds apparent consumption"
+        elif nir is not None and bound in ("=", ">", "<") and nir < 100 and usprod > 0:
             D = usprod / (1.0 - _inside(nir, bound) / 100.0)
             res["d_conf"], res["d_src"] = "estimated", f"US consumption = US output / (1 - NIR): USGS withholds apparent consumption (NIR {raw})"
         else:
@@ -572,10 +656,17 @@ def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd) -
             res["nir_band"] = (0.0, nir, nir)
         res["note"] = f"US domestic output set so that NIR = {target:g}% (USGS {raw or bound + format(nir, 'g')})"
     else:
-        H = min(prim_obs if prim_obs is not None else refined_world * ref_sh.get("USA", 0.0) / 100.0, D) + sec_obs
-        res["note"] = "no USGS NIR: US output from the production shares"
-    sec = min(sec_obs, H)
-    res.update(consumption=D, domestic=H, secondary=sec)
+        # USGS publishes no NIR (hafnium "NA"; Ir, Rh, Ru): half of US use
+        # imported (assumed), so that the US import sources have imports
+        H = 0.5 * D
+        res["note"] = "no USGS NIR: half of US consumption imported (assumed)"
+    if two_stage or prim_obs is None or prim_obs + sec_obs <= 0:
+        # the observed primary figure is mine output (or none): secondary first
+        sec = min(sec_obs, H)
+    else:
+        # keep USGS's ratio of primary to secondary output at this stage
+        sec = H * sec_obs / (prim_obs + sec_obs)
+    res.update(consumption=D, domestic=H, secondary=sec, prim_obs=prim_obs)
     res["src"] = f"US primary output = consumption x (1 - NIR) - secondary output ({res['note']})"
     res["conf"] = "derived"
     return res
@@ -590,22 +681,27 @@ def _inside(nir: float, bound: str) -> float:
     return nir
 
 
-def trade_pattern(net: dict[str, float], p: float, tau: float, us_shares: dict[str, float], centre: bool = False):
+def trade_pattern(net: dict[str, float], p: float, tau: float, us_shares: dict[str, float], centre: bool = False, us_gross: float | None = None):
     """Baseline flows and regional prices at one stage from net positions
     (output − use per region, summing to zero).
 
     The USA's imports go to origins by ``us_shares`` (% by region;
-    ``_other`` over the regions no named origin maps to); every other
-    surplus goes to the regions short of the good in proportion to their
-    shortfall.  Prices climb along every used route: exporters
-    ``P(1 − 2τ)``, importers ``P(1 − τ)``, the USA ``P`` when it imports
-    (``centre``, for a stage whose sourced price is an import price:
-    exporters ``P(1 − τ)``, importers ``P``)."""
+    ``_other`` over the regions no named origin maps to): its net imports,
+    or ``us_gross`` (gross imports) when the USA is a net exporter that
+    still imports; every other surplus (the USA's exports included) goes
+    to the regions short of the good in proportion to their shortfall.
+    Prices climb along every used route.  The USA importing: exporters
+    ``P(1 − 2τ)``, importers ``P(1 − τ)``, the USA the sourced ``P``.  The
+    USA exporting: exporters ``P(1 − τ)`` (``P(1 − τ/2)`` for one that
+    buys abroad to sell to the USA), the USA ``P``, importers ``P(1 + τ)``.
+    ``centre``, for a stage whose sourced price is an import price and
+    without US import sources: exporters ``P(1 − τ)``, importers ``P``."""
     flows: dict[tuple[str, str], float] = {}
     surplus = dict(net)
     tiny = 1e-9 * max(1.0, max(abs(v) for v in net.values()))
     M = -net["USA"]
-    if M > tiny and us_shares and not centre:
+    G = M if M > tiny else (us_gross or 0.0)
+    if G > tiny and us_shares and not centre:
         sh = {r: s for r, s in us_shares.items() if r in net and r != "USA"}
         other = us_shares.get("_other", 0.0)
         if other > 0:
@@ -617,13 +713,31 @@ def trade_pattern(net: dict[str, float], p: float, tau: float, us_shares: dict[s
                 sh[r] = sh.get(r, 0.0) + other * v / tot
         tot = sum(sh.values())
         for r, s in sh.items():
-            x = M * s / tot
+            x = G * s / tot
             if x > tiny:
                 flows[(r, "USA")] = x
                 surplus[r] -= x
-        surplus["USA"] = 0.0
+        surplus["USA"] += G
+    to_us = {o for (o, d) in flows if d == "USA"}
     pos = {r: v for r, v in surplus.items() if v > tiny}
     neg = {r: -v for r, v in surplus.items() if v < -tiny}
+    if pos.get("USA", 0.0) > tiny and not centre:
+        # US exports go to regions that do not also sell to the USA (no
+        # route may run both ways round a price ladder)
+        ok = {d: b for d, b in neg.items() if d not in to_us}
+        if sum(ok.values()) < pos["USA"] - tiny:
+            if us_gross:
+                # too few buyers outside the USA's suppliers: import less
+                fit = max(sum(ok.values()) + M, 0.0) * 0.999
+                return trade_pattern(net, p, tau, us_shares, centre, fit if fit > us_gross * 0.01 else None)
+            raise SystemExit(f"US exports {pos['USA']:g} exceed the shortfall of the regions that do not sell to the USA")
+        tot = sum(ok.values())
+        for d, b in ok.items():
+            x = pos["USA"] * b / tot
+            flows[("USA", d)] = x
+            neg[d] -= x
+        del pos["USA"]
+        neg = {d: b for d, b in neg.items() if b > tiny}
     for (o, d), x in sparse_proportional(pos, neg).items():
         flows[(o, d)] = flows.get((o, d), 0.0) + x
     importers = {d for (_, d) in flows}
@@ -631,13 +745,14 @@ def trade_pattern(net: dict[str, float], p: float, tau: float, us_shares: dict[s
     for r in net:
         if centre:
             price[r] = p if r in importers else p * (1 - tau)
+        elif M > tiny:
+            price[r] = p if r == "USA" else p * (1 - tau) if r in importers else p * (1 - 2 * tau)
         elif r == "USA":
-            price[r] = p if M > tiny else p * (1 - 2 * tau)
+            price[r] = p
+        elif r in to_us:
+            price[r] = p * (1 - tau / 2) if r in importers else p * (1 - tau)
         else:
-            price[r] = p * (1 - tau) if r in importers else p * (1 - 2 * tau)
-    if not centre and M <= tiny:
-        # the USA exports: it sits with the exporters at the sourced price
-        price = {r: (p * (1 + tau) if r in importers else p) for r in net}
+            price[r] = p * (1 + tau) if r in importers else p * (1 - tau)
     return flows, price
 
 
