@@ -34,11 +34,11 @@ Method in short
   regions short of the good in proportion to their shortfall (assumed).
   Exporters' price is ``P·(1 − 2τ)``, importers' ``P·(1 − τ)`` and the
   US price is the sourced ``P`` (when the USA imports), so that every
-  used route climbs in price.  A used route's marginal cost is
-  ``t + s·X`` with ``t`` half the price gap and ``s·X`` the other half at
-  the observed flow (positive-mathematical-programming route terms; Paris,
-  Drogué & Anania 2011): the baseline reproduces every flow exactly, and
-  a small change of a price or cost moves flows by a small amount.  An
+  used route climbs in price.  A used route's marginal cost is ``s·X``,
+  zero at zero flow and the whole price gap at the observed flow
+  (positive-mathematical-programming route terms; Paris, Drogué & Anania
+  2011): the baseline reproduces every flow exactly, and a change of a
+  route's margin moves its flow by the same fraction, never all at once.  An
   unused route costs ``τ·P`` more than the price gap (a constant unit
   cost).  The proportional flows are thinned (pairs under 5% of either
   end dropped, then scaled back to the totals) so that no route is
@@ -790,9 +790,12 @@ def sparse_proportional(pos: dict[str, float], neg: dict[str, float], keep: floa
 
 
 def write_routes(routes_out, name, stage, flows, price, gap, used_note) -> None:
-    """Every route of a stage: a used route costs t + s·X with t half its
-    price gap and s·X the other half at the baseline flow; an unused one
-    costs ``gap`` more than the price gap, at a constant unit cost."""
+    """Every route of a stage: a used route's marginal cost is ``s·X``,
+    zero at zero flow and the whole price gap at the baseline flow (the
+    largest slope a non-negative unit cost allows, so the smoothest
+    response: a route's flow moves by the same fraction as its margin);
+    an unused one costs ``gap`` more than the price gap, at a constant
+    unit cost."""
     for (o, d), x in flows.items():
         if price[d] - price[o] <= 0:
             raise SystemExit(f"{name}/{stage}: a used route {o}->{d} does not climb in price ({price[d] - price[o]:g})")
@@ -807,8 +810,8 @@ def write_routes(routes_out, name, stage, flows, price, gap, used_note) -> None:
             x = flows.get((o, d))
             if x:
                 m = price[d] - price[o]
-                routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost=f"{0.5 * m:.10g}", slope=f"{0.5 * m / x:.10g}", confidence="derived",
-                                       notes=f"used at baseline: {x:.6g} units; marginal cost t + s*X equals the price gap at that flow (t half of it); flow: {used_note}"))
+                routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost="0", slope=f"{m / x:.10g}", confidence="derived",
+                                       notes=f"used at baseline: {x:.6g} units; marginal cost s*X rises from zero to the price gap at that flow; flow: {used_note}"))
             else:
                 t = max(price[d] - price[o], 0.0) + gap
                 routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost=f"{t:.10g}", slope=f"{s_unused:.10g}", confidence="assumed",
