@@ -666,6 +666,10 @@ def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd, t
     else:
         # keep USGS's ratio of primary to secondary output at this stage
         sec = H * sec_obs / (prim_obs + sec_obs)
+    if 0 < H - sec < 0.02 * H and sec > 0:
+        # a sliver of primary output is the rounding of a published NIR,
+        # not a plant: all domestic output is secondary
+        sec = H
     res.update(consumption=D, domestic=H, secondary=sec, prim_obs=prim_obs)
     res["src"] = f"US primary output = consumption x (1 - NIR) - secondary output ({res['note']})"
     res["conf"] = "derived"
@@ -811,7 +815,7 @@ def write_routes(routes_out, name, stage, flows, price, gap, used_note) -> None:
             if x:
                 m = price[d] - price[o]
                 routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost="0", slope=f"{m / x:.10g}", confidence="derived",
-                                       notes=f"used at baseline: {x:.6g} units; marginal cost s*X rises from zero to the price gap at that flow; flow: {used_note}"))
+                                       notes=f"used at baseline: {x:.10g} units; marginal cost s*X rises from zero to the price gap at that flow; flow: {used_note}"))
             else:
                 t = max(price[d] - price[o], 0.0) + gap
                 routes_out.append(dict(mineral=name, stage=stage, origin=o, destination=d, cost=f"{t:.10g}", slope=f"{s_unused:.10g}", confidence="assumed",
