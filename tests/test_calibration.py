@@ -124,3 +124,36 @@ def test_import_sources_move_smoothly(baseline, pick, frac):
     assert x_old - x_new <= x_old * dc / m * (1 + 1e-6) + 1e-9 * mk.quantity_scale
     if dc < m:
         assert x_new > 0  # a fraction of the margin never closes the route
+
+
+def test_calibration_command_and_result_file(tmp_path, monkeypatch):
+    """`mineq calibration` prints the table and the count inside bands
+    and exits 0 on the bundled case; a result file carries the same
+    comparison; a broken table is one clear paragraph."""
+    from click.testing import CliRunner
+
+    from mineq.solver.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["calibration", "--mineral", "cobalt", "--csv", "cal.csv"])
+    assert r.exit_code == 0, r.output
+    assert "cobalt" in r.output and "net_import_reliance_pct" in r.output and "observed figures inside their bands" in r.output
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "cal.csv")
+    assert bool(table.inside.all()) and len(table) > 300
+    # a bad row names file, row, field and value
+    bad = tmp_path / "case"
+    import shutil
+
+    shutil.copytree(CASE, bad, ignore=shutil.ignore_patterns("build", "data"))
+    text = (bad / "calibration.csv").read_text(encoding="utf-8").splitlines()
+    cols = text[0].split(",")
+    row = next(csv.reader([text[1]]))
+    row[cols.index("observed")] = "lots"
+    text[1] = ",".join(f'"{c}"' for c in row)
+    (bad / "calibration.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["calibration", str(bad)])
+    assert r.exit_code != 0
+    assert "calibration.csv, row 2, field observed: 'lots' is not a number" in r.output
+    assert "Traceback" not in r.output
