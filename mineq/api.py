@@ -9,7 +9,7 @@ with the same numbers, as one made by ``mineq solve``:
 >>> case = mineq.load_case("three-region-demo")            # a bundled case, by name
 >>> dearer = case.with_policy_level("us-mip", 1, level=45.0)  # a new case; ``case`` is unchanged
 >>> ds = mineq.solve(dearer)                                  # an xarray.Dataset, every market verified
->>> float(ds.price.sel(scenario="us-mip", mineral="lithium", stage="refined", region="USA"))
+>>> round(float(ds.price.sel(scenario="us-mip", mineral="lithium", stage="refined", region="USA")), 9)
 45.0
 
 Units and signs.  Every figure is in its mineral's own units, as in the
@@ -55,9 +55,9 @@ __all__ = ["Case", "CaseError", "MineqError", "NotEquilibrium", "SweepResult", "
 
 class NotEquilibrium(MineqError):
     """Some market has no verified equilibrium.  ``dataset`` holds every
-    figure anyway, the failed markets marked in its ``status`` and
-    ``message`` variables (what ``mineq solve`` writes before it exits
-    non-zero)."""
+    figure anyway (a :class:`SweepResult` for a sweep), the failed markets
+    marked in its ``status`` and ``message`` variables (what ``mineq
+    solve`` writes before it exits non-zero)."""
 
     def __init__(self, message: str, dataset):
         super().__init__(message)
