@@ -89,7 +89,7 @@ def default_range(case: Case, scenario: str, param: str) -> tuple[float, float]:
     sw = parse_set(f"{param}=0", case, scenario)
     now = next(s for s in case.scenarios if s.name == scenario).policies[sw.policies[0]][sw.key]
     if not now:
-        raise MineqError(f"The scenario's own {sw.key} is {now}, so there is no default range; give the range to search (--range LOW:HIGH).")
+        raise MineqError(f"The scenario's own {sw.key} is {now}, so there is no default range; give the range to search (--range LOW:HIGH; in Python, bounds=(low, high)).")
     lo, hi = sorted((0.5 * now, 2.0 * now))
     return lo, hi
 
