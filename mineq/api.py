@@ -142,8 +142,8 @@ class Case(_case.Case):
 
         ``policy`` is the policy's position in the scenario counted from 1
         (as in ``mineq sweep --set 1.level=...``), its type (every policy
-        of that type), or None (every policy of the scenario).  A level
-        key replaces the other level key.
+        of that type), or None (every policy of the scenario that has the
+        keys already).  A level key replaces the other level key.
         """
         note = f"with_policy({scenario!r}, {policy!r}, " + ", ".join(f"{k}={v!r}" for k, v in keys.items()) + ")"
         return Case.of(_derive.derive(self, lambda d: _derive.set_policy(d, scenario, policy, keys), note))

@@ -143,10 +143,19 @@ def chosen_policies(data: dict, scenario: str, policy: int | str | None) -> list
 def set_policy(data: dict, scenario: str, policy: int | str | None, keys: dict[str, Any]) -> None:
     """Set ``keys`` on the chosen policies (:func:`chosen_policies`).
 
-    A level key (``level`` or ``level_vs_baseline``) replaces the other
-    one: a policy has exactly one.
+    With ``policy`` None, only the policies that have the keys already
+    (as ``mineq sweep --set KEY=...`` without POLICY): a tariff's
+    ``ad_valorem`` is not pushed onto the scenario's quota.  A level key
+    (``level`` or ``level_vs_baseline``) replaces the other one: a policy
+    has exactly one.
     """
     chosen = chosen_policies(data, scenario, policy)
+    if policy is None:
+        def has(p, k):
+            return any(x in p for x in LEVEL_KEYS) if k in LEVEL_KEYS else k in p
+        chosen = [p for p in chosen if all(has(p, k) for k in keys)]
+        if not chosen:
+            raise MineqError(f"No policy of scenario '{scenario}' has the keys {', '.join(keys)}; name the policy (its position, counted from 1, or its type) to add them.")
     for p in chosen:
         if any(k in keys for k in LEVEL_KEYS):
             for k in LEVEL_KEYS:

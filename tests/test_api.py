@@ -151,6 +151,23 @@ def test_relative_level_replaces_the_absolute_one(demo):
         demo.with_policy_level("china-ban", "price_floor", level=-1.0)
 
 
+def test_with_policy_sets_keys_where_they_belong(demo):
+    """china-ban: an export ban on rare earths and a lithium offtake at 40
+    with a budget of 200 (so at most 5 units).  A cap of 3 binds first."""
+    capped = demo.with_policy("china-ban", "price_floor", cap=3.0)
+    assert capped.data["scenarios"][2]["policies"][1]["cap"] == 3.0 and "cap" not in capped.data["scenarios"][2]["policies"][0]
+    ds = mineq.solve(capped, ["china-ban"])
+    # the price stays below the floor, so the government buys up to its cap and pays F·G
+    assert usa(ds, "price", "china-ban") < 40.0
+    assert usa(ds, "offtake", "china-ban") == pytest.approx(3.0, abs=1e-9)
+    assert float(ds.offtake_outlay.sel(scenario="china-ban", mineral="lithium", region="USA")) == pytest.approx(40.0 * 3.0, rel=1e-12)
+    # without a policy named: only those that have the key (the offtake's budget, not the quota)
+    loose = demo.with_policy("china-ban", budget=1e6)
+    assert [("budget" in p) for p in loose.data["scenarios"][2]["policies"]] == [False, True]
+    with pytest.raises(mineq.MineqError, match="name the policy"):
+        demo.with_policy("china-ban", ad_valorem=0.1)
+
+
 def test_changed_built_objects_are_refused(demo):
     """The hazard the API closes: a built object changed in place would be
     solved while the stored case_json keeps the old value."""
