@@ -27,3 +27,19 @@ _here = _os.path.dirname(_os.path.abspath(__file__))
 _root = _os.path.dirname(_here)
 if not _os.path.isdir(_os.path.join(_here, "solver")) and _os.path.isfile(_os.path.join(_root, "solver", "cli.py")) and _os.path.isfile(_os.path.join(_root, "pyproject.toml")):
     __path__.append(_root)  # noqa: F821 (a package's own __path__)
+
+#: the public API (:mod:`mineq.api`), imported on first use (PEP 562):
+#: ``import mineq`` loads no numpy, xarray, Pyomo or HiGHS
+_API = ("Case", "CaseError", "MineqError", "NotEquilibrium", "SweepResult", "load_case", "solve", "verify", "compare", "sweep", "target", "write", "read")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'mineq' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_API])

@@ -331,7 +331,7 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
     """
     from .results import to_dataset, write
     from .sweep import parse_set, sweep_case
-    from .target import find_level
+    from .target import default_range, find_level
 
     c = _load(case)
     if bounds:
@@ -340,11 +340,7 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
         except ValueError:
             raise click.BadParameter(f"'{bounds}'; expected LOW:HIGH, two numbers", param_hint="--range") from None
     else:
-        sw = parse_set(f"{param}=0", c, scenario)
-        now = next(s for s in c.scenarios if s.name == scenario).policies[sw.policies[0]][sw.key]
-        if not now:
-            raise click.BadParameter(f"the scenario's own {sw.key} is {now}, so no default range; give --range LOW:HIGH", param_hint="--range")
-        lo, hi = sorted((0.5 * now, 2.0 * now))
+        lo, hi = default_range(c, scenario, param)
     if out and Path(out).exists() and not force:
         raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
     r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)

@@ -309,7 +309,14 @@ def verify_file(path: str | Path, tol: float = TOLERANCE) -> list[tuple[str, str
     Scenario policies are rebuilt from the stored case and the file's own
     baseline solution (for levels relative to the baseline).
     """
-    ds = open_results(path)
+    return verify_dataset(open_results(path), tol)
+
+
+def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> list[tuple[str, str, Verification]]:
+    """:func:`verify_file` of a result Dataset in scenario form (what
+    :func:`open_results` gives, and what :func:`mineq.solver.results.to_dataset`
+    makes): every scenario and mineral, from its primal values and the
+    inputs stored in its ``case_json`` attribute."""
     case = case_from_dataset(ds)
     bad = forbidden_flows(ds, case)
     sols = solutions_from_dataset(ds, case, {}, only=BASELINE)

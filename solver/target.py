@@ -83,6 +83,17 @@ def _mineral_of(case: Case, indicator: str, swept: Swept) -> str:
     raise MineqError(f"Indicator '{indicator}': name exactly one mineral among its labels (the scenario touches {len(touched)} minerals, e.g. {', '.join(touched[:4])}); a target is one number.")
 
 
+def default_range(case: Case, scenario: str, param: str) -> tuple[float, float]:
+    """The levels ``mineq target`` searches when none are given: 0.5 to 2
+    times the scenario's own value of ``param`` (``[POLICY.]KEY``)."""
+    sw = parse_set(f"{param}=0", case, scenario)
+    now = next(s for s in case.scenarios if s.name == scenario).policies[sw.policies[0]][sw.key]
+    if not now:
+        raise MineqError(f"The scenario's own {sw.key} is {now}, so there is no default range; give the range to search (--range LOW:HIGH; in Python, bounds=(low, high)).")
+    lo, hi = sorted((0.5 * now, 2.0 * now))
+    return lo, hi
+
+
 def find_level(case: Case, scenario: str, param: str, indicator: str, value: float, lo: float, hi: float, points: int = 9, tol: float | None = None, max_evaluations: int = 60) -> TargetResult:
     """The level of ``param`` in [lo, hi] at which ``indicator`` equals ``value``.
 
