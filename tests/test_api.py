@@ -80,10 +80,14 @@ def test_load_case_by_path_name_and_default(demo):
     # read from CSV tables, it round-trips through its canonical JSON unchanged
     assert bundled.drift() == []
     # a CSV row's curve is derived like an inline one: aluminum's US demand is
-    # linear through (4126.72 USD/t, 5.7e6 t), so elasticity -0.6 halves its slope
+    # linear through (P, Q) of its row (the sourced price and USGS apparent
+    # consumption, 5.7e6 t), so elasticity -0.6 halves its slope
     al = bundled.with_elasticity("aluminum", "refined", "USA", "demand", -0.6)
     old, new = (c.markets["aluminum"].demand[("refined", "USA")] for c in (bundled, al))
-    assert new.slope == pytest.approx(4126.72 / (0.6 * 5.7e6), rel=1e-12) and new.slope == pytest.approx(old.slope / 2, rel=1e-12)
+    row = next(n for n in bundled.data["minerals"][0]["nodes"] if n["region"] == "USA" and n["stage"] == "refined")
+    P, Q = row["demand"]["price"], row["demand"]["quantity"]
+    assert Q == 5.7e6
+    assert new.slope == pytest.approx(P / (0.6 * Q), rel=1e-12) and new.slope == pytest.approx(old.slope / 2, rel=1e-12)
     assert bundled.data["minerals"][0]["nodes"][0]["demand"]["elasticity"] == -0.3
     with pytest.raises(mineq.CaseError, match="no such file"):
         mineq.load_case("no-such-case-anywhere")
