@@ -11,7 +11,11 @@ Each draw takes every parameter from the triangular distribution
   demand (supply) curve of the mineral that has one, so each curve still
   passes through its reference point (calibration is kept) but is steeper
   or flatter;
-* ``trade_cost_half_gap``: every route cost of the mineral.
+* ``secondary_elasticity``: the ``elasticity`` of every secondary-supply
+  curve of the mineral;
+* ``trade_cost_half_gap``: every route cost of the mineral, the unit cost
+  and the slope of a rising one alike (a calibrated route's whole margin
+  scales with the price gap it was calibrated to).
 
 Rows with other parameters are reported as not drawn.  Draw ``i`` uses the
 random stream ``(seed, i)``: the same seed gives the same draws in any
@@ -45,7 +49,7 @@ KEPT = ("price", "supply", "demand", "production", "processing", "net_import_rel
         "status", "max_residual", "method", "iterations")
 #: summary quantiles written beside the draws
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-DRAWN = {"demand_elasticity", "supply_elasticity", "trade_cost_half_gap"}
+DRAWN = {"demand_elasticity", "supply_elasticity", "secondary_elasticity", "trade_cost_half_gap"}
 
 
 def read_uncertainty(path: str | Path, case: Case) -> list[dict]:
@@ -102,12 +106,13 @@ def perturbed_data(data: dict, factors: list[tuple[str, str, float]]) -> dict:
                 continue
             if par == "trade_cost_half_gap":
                 for r in m.get("routes", []):
-                    if isinstance(r.get("cost"), (int, float)):
-                        r["cost"] = r["cost"] * k
+                    for key in ("cost", "slope"):
+                        if isinstance(r.get(key), (int, float)):
+                            r[key] = r[key] * k
                 if isinstance(m.get("default_transport_cost"), (int, float)):
                     m["default_transport_cost"] = m["default_transport_cost"] * k
             else:
-                side = "demand" if par == "demand_elasticity" else "supply"
+                side = {"demand_elasticity": "demand", "supply_elasticity": "supply", "secondary_elasticity": "secondary"}[par]
                 for nd in m.get("nodes", []):
                     c = nd.get(side)
                     if isinstance(c, dict) and isinstance(c.get("elasticity"), (int, float)):

@@ -114,8 +114,10 @@ def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = 
     ensemble = "draw" in ds.dims
     scen = ds.scenario.values.tolist()
     others = [s for s in scen if s != "baseline"]
-    rep.parts.append("<nav>" + "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t in [("checks", "Checks")] + ([] if ensemble else [("across", "Across minerals")] + [(f"s-{_slug(s)}", s) for s in others]) + ([("sweep", "Sweep")] if sweep is not None else []) + ([("ensemble", "Ensemble")] if ensemble else [])) + "</nav>")
+    rep.parts.append("<nav>" + "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t in [("checks", "Checks")] + ([("calibration", "Calibration")] if "calibration_model" in ds else []) + ([] if ensemble else [("across", "Across minerals")] + [(f"s-{_slug(s)}", s) for s in others]) + ([("sweep", "Sweep")] if sweep is not None else []) + ([("ensemble", "Ensemble")] if ensemble else [])) + "</nav>")
     _checks(rep, ds)
+    if "calibration_model" in ds:
+        _calibration(rep, ds)
     region = _headline_region(ds)
     if not ensemble:  # an ensemble keeps no flows or welfare decomposition per draw
         _across(rep, ds, region)
@@ -371,3 +373,28 @@ def _ensemble(rep: Report, ds: xr.Dataset, region: str) -> None:
     fig.text(0.01, 0.005, source_note(ds), fontsize=7, color="0.35")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     rep.figure(fig, "ensemble-nir", f"Quantile bands of {region}'s net import reliance by mineral and scenario over the draws.")
+
+
+def _calibration(rep: Report, ds: xr.Dataset) -> None:
+    """The baseline against the observed figures the case names
+    (:mod:`mineq.solver.calibration`): the count inside their bands by
+    indicator, then every figure with its source."""
+    rep.h(2, "Calibration: the baseline against observed figures", "calibration")
+    ind = ds["calibration_indicator"].values.astype(str)
+    inside = ds["calibration_inside"].values.astype(bool)
+    rows = [[k, int((ind == k).sum()), int(inside[ind == k].sum())] for k in dict.fromkeys(ind.tolist())]
+    rep.p(f"{int(inside.sum())} of {len(inside)} observed figures lie inside their bands. Read them before trusting a headline: "
+          "each row names its source and confidence; bands are the tolerance the calibration test holds (net import reliance ±2 points, import shares ±5, China's output shares ±1, prices ±2%).")
+    rep.table(["indicator", "figures", "inside their band"], rows)
+
+    def num(v):
+        v = float(v)
+        return "" if not np.isfinite(v) else f"{v:.4g}"
+
+    detail = []
+    for k in range(ds.sizes["target"]):
+        g = lambda c: str(ds[f"calibration_{c}"].values[k])  # noqa: E731
+        where = f"{g('stage')}/{g('region')}" + (f" from {g('origin')}" if g("origin") else "")
+        detail.append([g("mineral"), g("indicator"), where, num(ds["calibration_model"].values[k]), num(ds["calibration_observed"].values[k]),
+                       f"[{num(ds['calibration_lower'].values[k])}, {num(ds['calibration_upper'].values[k])}]", "yes" if inside[k] else "NO", g("unit"), f"{g('source')[:160]} ({g('confidence')})"])
+    rep.table(["mineral", "indicator", "where", "model", "observed", "band", "inside", "unit", "source"], detail, caption=f"Every observed figure ({len(detail)} rows)", collapsed=True)

@@ -474,6 +474,8 @@ TABLES = {
     "concentration": ["production_top_share", "production_hhi"],
     "quotas": ["quota_shadow_price", "quota_label"],
     "solve": ["status", "method", "fallback_used", "iterations", "max_residual", "welfare_objective", "welfare_objective_change", "message"],
+    # the baseline against observed figures (solver/calibration.py), where the case names them
+    "calibration": [f"calibration_{c}" for c in ("mineral", "indicator", "stage", "region", "origin", "model", "observed", "lower", "upper", "inside", "unit", "source", "confidence")],
 }
 
 

@@ -157,3 +157,26 @@ def test_calibration_command_and_result_file(tmp_path, monkeypatch):
     assert r.exit_code != 0
     assert "calibration.csv, row 2, field observed: 'lots' is not a number" in r.output
     assert "Traceback" not in r.output
+
+
+def test_result_file_and_report_carry_the_calibration(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import xarray as xr
+
+    from mineq.solver.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["solve", "-s", "baseline", "--out", "base.nc", "--quiet"])
+    assert r.exit_code == 0, r.output
+    ds = xr.open_dataset(tmp_path / "base.nc")
+    n = ds.sizes["target"]
+    assert n > 300 and int(ds.calibration_inside.sum()) == n
+    i = int(np.flatnonzero((ds.calibration_mineral.values == "lithium") & (ds.calibration_indicator.values == "import_share_pct") & (ds.calibration_origin.values == "CHL"))[0])
+    assert float(ds.calibration_observed[i]) == pytest.approx(54, abs=0.5)  # USGS: Chile 54% of US lithium imports
+    assert abs(float(ds.calibration_model[i]) - 54) <= 5
+    ds.close()
+    r = CliRunner().invoke(main, ["report", "base.nc", "--out", "rep"])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert "Calibration: the baseline against observed figures" in text and f"{n} of {n} observed figures lie inside their bands" in text

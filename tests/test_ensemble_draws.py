@@ -1,0 +1,18 @@
+"""What a draw changes in the case data (solver.ensemble.perturbed_data)."""
+
+import pytest
+
+from mineq.solver.ensemble import perturbed_data
+
+
+def test_a_trade_cost_draw_scales_rising_route_costs_and_secondary_elasticities_are_drawn():
+    """A calibrated route's marginal cost is t + s·X with its whole margin
+    in t + s·X0: a draw of the price gap by a factor k must scale both,
+    or the draw would leave every calibrated (t = 0) route untouched."""
+    data = {"minerals": [{"name": "m", "routes": [{"origin": "A", "destination": "B", "cost": 0.0, "slope": 2.0}, {"origin": "B", "destination": "A", "cost": 5.0}],
+                          "nodes": [{"stage": "refined", "region": "A", "secondary": {"form": "linear", "price": 10.0, "quantity": 1.0, "elasticity": 0.3}}]}]}
+    out = perturbed_data(data, [("m", "trade_cost_half_gap", 1.5), ("*", "secondary_elasticity", 2.0)])
+    assert out["minerals"][0]["routes"][0]["slope"] == pytest.approx(3.0)
+    assert out["minerals"][0]["routes"][1]["cost"] == pytest.approx(7.5)
+    assert out["minerals"][0]["nodes"][0]["secondary"]["elasticity"] == pytest.approx(0.6)
+    assert data["minerals"][0]["routes"][0]["slope"] == 2.0  # the original is not changed
