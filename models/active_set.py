@@ -224,7 +224,9 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     case's 487 calls, replayed, took 0.045 s instead of 0.12 s (0.03 s of
     it in C, with the GIL free).
     """
-    if _KERNEL is not None and qp.H is None and qp.A.size <= KERNEL_MAX_ENTRIES:
+    from .speed import plain
+
+    if _KERNEL is not None and qp.H is None and qp.A.size <= KERNEL_MAX_ENTRIES and not plain():
         m, n = qp.A.shape
         buf = np.concatenate((qp.A.ravel(), qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
         flags = np.zeros(2 * (n + m), dtype=np.uint8) if active is None else np.concatenate(active, dtype=np.uint8)

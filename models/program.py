@@ -52,6 +52,7 @@ from . import hot_start
 from . import routes as route_generation
 from .active_set import QP, highs_hessian, highs_of, polish, release_highs, rescue
 from .curves import Linear
+from .speed import plain
 from .market import Market, Solution
 
 #: HiGHS settings.  The active-set QP solver regularises the Hessian (by
@@ -319,6 +320,8 @@ class MarketModel:
     def hot_start(self, start) -> None:
         """Start the next HiGHS run from ``start`` (:meth:`start_basis` of a
         neighbouring program, e.g. the baseline's); see :mod:`mineq.models.hot_start`."""
+        if plain():
+            return  # the plain path solves every program cold
         self._hot = start
 
     def _owner_node(self, owner) -> int:
@@ -541,7 +544,7 @@ class MarketModel:
         """The columns a new HiGHS instance holds (:func:`mineq.models.routes.first_columns`),
         with the routes the hot start's program used."""
         flows = self._ix["x"]
-        if len(flows) < route_generation.MIN_ROUTES:
+        if len(flows) < route_generation.MIN_ROUTES or plain():
             return np.arange(self._ncol)
         seed = None if self._hot is None else hot_start.routes_used(self, self._hot)
         return route_generation.first_columns(self.qp(), flows, *self.market.route_nodes, seed)

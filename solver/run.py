@@ -16,6 +16,7 @@ from .runtime import steady_step
 from .processes import forking, in_processes
 from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset
 from mineq.models.active_set import new_highs
+from mineq.models.speed import plain
 from mineq.models.market import Solution
 
 from .solve import MarketResult, solve_market
@@ -114,7 +115,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
         if s != BASELINE and s not in known:
             raise MineqError(f"Scenario '{s}' is not in case '{case.name}'; its scenarios are: {', '.join(known) or '(none)'}.")
     wanted = [s for s in known if scenarios is None or s in scenarios]
-    threads = default_threads() if threads is None else threads
+    threads = 1 if plain() else default_threads() if threads is None else threads
     markets = list(case.markets.values())
     names = [m.name for m in markets]
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)

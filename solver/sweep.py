@@ -33,6 +33,8 @@ from .errors import CaseError, MineqError
 from .runtime import steady_step
 from .processes import forking, in_processes
 from .results import market_numbers
+from mineq.models.speed import plain
+
 from .run import _dropped, _Null, canonical_aside, in_threads, land_result, market_size, scenario_plans, ship_result
 from .solve import MarketResult, solve_market
 
@@ -171,6 +173,8 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     measured).  The result Dataset's numbers of each point are made in
     its chain.
     """
+    if plain():
+        threads = 1  # the plain path: one market after another
     pcase = point_case(case, swept)
     if minerals is not None:
         pcase.markets = {mn: pcase.markets[mn] for mn in minerals}
