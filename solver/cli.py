@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,9 @@ class _Group(click.Group):
     """Turns every error into one paragraph and an exit status."""
 
     def invoke(self, ctx):
+        from .results import WRITTEN
+
+        WRITTEN.clear()
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -49,8 +53,13 @@ class _Group(click.Group):
             # the reader went away (``mineq compare ... | head``): stop quietly
             sys.stdout = open(os.devnull, "w")
             raise click.exceptions.Exit(0) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("Interrupted; nothing was written.") from None
+        except KeyboardInterrupt as err:
+            # what was written decides the message: an interruption may come
+            # after a result is in place (while the summary prints)
+            what = "Terminated" if getattr(err, "signum", None) == signal.SIGTERM else "Interrupted"
+            if WRITTEN:
+                raise click.ClickException(f"{what} after writing {', '.join(map(str, WRITTEN))} (complete); nothing else was written.") from None
+            raise click.ClickException(f"{what}; nothing was written (any earlier result at the output path is unchanged).") from None
         except Exception as err:  # the promise is: no traceback for users
             if os.environ.get("MINEQ_DEBUG"):
                 raise
@@ -113,13 +122,13 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
     equilibrium (its figures are still written, marked by status).
     """
     from .report import print_changes, print_headline, print_summary
-    from .results import to_dataset, write
+    from .results import OutputExists, check_target, to_dataset, write
     from .run import solve_case
 
     t0 = time.perf_counter()
     c = _load(case)
-    if out is not None and Path(out).exists() and not force:
-        raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+    target = Path(out) if out is not None else _default_out(c.name, fmt)
+    check_target(target, fmt, force)  # before the solve, not after it
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
@@ -133,7 +142,15 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
         click.echo(f"Diagnosis ({sn}): {d}", err=True)
     if len(diagnoses) > len(shown):
         click.echo(f"{len(diagnoses) - len(shown)} more diagnoses ({len(warnings)} warnings: policies or processing with nothing to act on) are listed in the attribute 'diagnoses' of the result file.", err=True)
-    path = write(ds, out or _default_out(c.name, fmt), fmt=fmt, force=force)
+    while True:
+        try:
+            path = write(ds, target, fmt=fmt, force=force)
+            break
+        except OutputExists:
+            if out is not None:
+                raise
+            # a name mineq chose was taken meanwhile (another run): the next free one
+            target = _default_out(c.name, fmt)
     elapsed = time.perf_counter() - t0
     if not quiet:
         head = c.data.get("case", {})
@@ -192,7 +209,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     """
     from .indicators import evaluate
     from .plot import sweep_figure
-    from .results import to_dataset, write
+    from .results import atomic_file, check_target, to_dataset, write
     from .processes import forking
     from .run import default_threads
     from .sweep import parse_set, sweep_case, sweep_dataset
@@ -206,18 +223,18 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     indicators = list(indicators) or _default_indicators(c)
     out = Path(out) if out else _default_out(f"{c.name}-sweep", fmt)
     png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
-    for p in (out, png):
-        if p.exists() and not force and not (fmt == "csv" and p == out / "sweep.png"):
-            raise MineqError(f"The output {p} already exists; mineq does not overwrite results. Choose another --out/--plot or pass --force to replace it.")
+    check_target(out, fmt, force)
+    inside = fmt == "csv" and png == out / "sweep.png"  # written into the new folder
+    if not inside:
+        check_target(png, "png", force, hint="--plot")
     pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads or (default_threads() if forking() else 1))
     ds = to_dataset(pcase, results)
     pts, base = sweep_dataset(ds, swept)
     for text in indicators:
         evaluate(pts, text)  # a bad indicator fails before anything is written
     path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
-    if fmt == "csv":
-        png = path / "sweep.png" if not plot_path else png
-    sweep_figure(pts, indicators, png)
+    with atomic_file(png, ".png", replace=force or inside, hint="--plot") as tmp:
+        sweep_figure(pts, indicators, tmp)
     elapsed = time.perf_counter() - t0
     n = sum(1 for sn, sc in results.items() if sn != "baseline" for _ in sc)
     bad = [(sn, mn, r) for sn, sc in results.items() for mn, r in sc.items() if not r.ok]
@@ -274,7 +291,7 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
     says so and gives the closest reachable value.  With no CASE, uses the
     bundled case.
     """
-    from .results import to_dataset, write
+    from .results import check_target, to_dataset, write
     from .sweep import parse_set, sweep_case
     from .target import find_level
 
@@ -290,8 +307,8 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
         if not now:
             raise click.BadParameter(f"the scenario's own {sw.key} is {now}, so no default range; give --range LOW:HIGH", param_hint="--range")
         lo, hi = sorted((0.5 * now, 2.0 * now))
-    if out and Path(out).exists() and not force:
-        raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+    if out:
+        check_target(out, "netcdf", force)
     r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)
     click.echo(f"{indicator} against {param} in [{lo:g}, {hi:g}] ({r.mineral}, {len(r.evaluations)} verified solves, {r.monotone}):")
     for x, v in sorted(r.evaluations)[:: max(1, len(r.evaluations) // 15)]:
@@ -358,7 +375,11 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
             raise MineqError(f"--resume: the run in {folder} was started with different {', '.join(diff)}; resume with the same case, table, --seed, --draws, --chunk and --scenario, or choose another --out.")
     folder.mkdir(parents=True, exist_ok=True)
     if not mfile.exists():
-        mfile.write_text(_json.dumps(meta, indent=1))
+        try:
+            with open(mfile, "x") as f:  # create-if-absent: of two runs starting in one folder, one owns it
+                f.write(_json.dumps(meta, indent=1))
+        except FileExistsError:
+            raise MineqError(f"Another run started in {folder} at the same moment; choose another --out, or --resume once it has stopped.") from None
     chunks = plan_chunks(draws, chunk)
     todo = [k for k in range(len(chunks)) if not chunk_path(folder, k).exists()]
     if resume:
@@ -422,15 +443,16 @@ def report(results, out, force):
     import xarray as xr
 
     from .html_report import build_report
-    from .results import ENGINE
+    from .results import ENGINE, check_target
     from .run import open_results
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
-    if (folder / "report.html").exists() and not force:
-        raise MineqError(f"{folder / 'report.html'} already exists; mineq does not overwrite it. Choose another --out or pass --force.")
+    check_target(folder / "report.html", "html", force)
     ds = open_results(results)
-    sweep_view = open_results(results, scenarios=False) if "sweep" in xr.open_dataset(results, engine=ENGINE).dims else None
-    rep = build_report(ds, folder, sweep_view)
+    with xr.open_dataset(results, engine=ENGINE) as raw:
+        is_sweep = "sweep" in raw.dims
+    sweep_view = open_results(results, scenarios=False) if is_sweep else None
+    rep = build_report(ds, folder, sweep_view, replace=force)
     click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
 
 
@@ -490,11 +512,10 @@ def compare(results, reference, scenarios, fmt, out, force):
 
         if not out:
             raise click.BadParameter("give the workbook to write with --out FILE.xlsx", param_hint="--out")
-        if Path(out).exists() and not force:
-            raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
-        from .results import atomic_file
+        from .results import atomic_file, check_target
 
-        with atomic_file(Path(out), ".xlsx") as tmp:
+        check_target(out, "xlsx", force)
+        with atomic_file(Path(out), ".xlsx", replace=force) as tmp:
             write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
         click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
         return
