@@ -60,6 +60,14 @@ class _Group(click.Group):
             if WRITTEN:
                 raise click.ClickException(f"{what} after writing {', '.join(map(str, WRITTEN))} (complete); nothing else was written.") from None
             raise click.ClickException(f"{what}; nothing was written (any earlier result at the output path is unchanged).") from None
+        except RecursionError:
+            if os.environ.get("MINEQ_DEBUG"):
+                raise
+            raise click.ClickException("The input is nested too deeply to process (lists or tables inside one another hundreds of levels deep); a mineq case or result file is nested a few levels at most. Check the file for runaway brackets.") from None
+        except OverflowError as err:
+            if os.environ.get("MINEQ_DEBUG"):
+                raise
+            raise click.ClickException(f"A number outgrew the floating-point range ({err}). The usual cause is a curve too steep for its figures: an isoelastic elasticity very close to 0, or prices and quantities spanning hundreds of orders of magnitude; check the case's curves (form = \"fixed\" for a quantity that does not respond to price).") from None
         except Exception as err:  # the promise is: no traceback for users
             if os.environ.get("MINEQ_DEBUG"):
                 raise
@@ -101,6 +109,10 @@ def _default_out(case_name: str, fmt: str) -> Path:
     return base
 
 
+def _outside_option(fn):
+    return click.option("--allow-outside-case", "allow_outside", is_flag=True, help="Read tables the case names outside its folder (../, absolute paths, links that lead out). Off by default: a case from elsewhere cannot make mineq read other files.")(fn)
+
+
 def _threads_option(default_help: str):
     return click.option("--threads", "--jobs", "-j", "threads", type=click.IntRange(1, 64), default=None, help=f"Workers for the market solves; the results do not depend on it. {default_help}")
 
@@ -113,7 +125,8 @@ def _threads_option(default_help: str):
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
 @_threads_option("Default: the cores available, at most 4. On Linux the workers are this process and processes forked from it, each solving a share of the minerals; elsewhere, or with MINEQ_PROCESSES=0, threads (HiGHS runs while Python prepares the next market).")
-def solve(case, scenarios, out, fmt, force, quiet, threads):
+@_outside_option
+def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     """Solve the baseline and the scenarios of CASE and write the results.
 
     With no CASE, solves the bundled 54-mineral case.  Prints a summary
@@ -126,7 +139,7 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
     from .run import solve_case
 
     t0 = time.perf_counter()
-    c = _load(case)
+    c = _load(case, allow_outside)
     target = Path(out) if out is not None else _default_out(c.name, fmt)
     check_target(target, fmt, force)  # before the solve, not after it
     diagnoses: list = []
@@ -170,7 +183,7 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
         raise click.ClickException(f"{len(bad)} market(s) have no verified equilibrium and are marked in the results' status variable: {lines}{more}.")
 
 
-def _load(case):
+def _load(case, allow_outside: bool = False):
     """The case at CASE, or the bundled one when CASE is None."""
     from .case import load_case
 
@@ -178,7 +191,7 @@ def _load(case):
         case = bundled_case_path()
         if not Path(case).exists():
             raise MineqError(f"The bundled case '{BUNDLED_CASE}' is missing from this installation (looked in {case}); reinstall mineq, or pass a case folder or .toml file.")
-    return load_case(case)
+    return load_case(case, allow_outside)
 
 
 def _default_indicators(c) -> list[str]:
@@ -198,7 +211,8 @@ def _default_indicators(c) -> list[str]:
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
 @_threads_option("Default: the cores available, at most 4, where the workers are processes (on Linux: this process and processes forked from it, each sweeping a share of the minerals); 1 where they would be threads (MINEQ_PROCESSES=0, other systems), since a sweep's re-solves are Python active-set steps that a second thread only slows down.")
-def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads):
+@_outside_option
+def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads, allow_outside):
     """Solve SCENARIO of CASE at many values of one policy key.
 
     Each mineral's program is built once and re-solved at every value
@@ -215,7 +229,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     from .sweep import parse_set, sweep_case, sweep_dataset
 
     t0 = time.perf_counter()
-    c = _load(case)
+    c = _load(case, allow_outside)
     swept = parse_set(setting, c, scenario)
     for mn in minerals:
         if mn not in c.markets:
@@ -282,7 +296,8 @@ def _print_sweep(pts, indicators) -> None:
 @click.option("--tol", type=float, default=None, help="Accepted |indicator - value| (default: 1e-6 of the indicator's range).")
 @click.option("--out", "-o", type=click.Path(), help="Also write the result at the level found (NetCDF).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def target(case, scenario, param, indicator, target_value, bounds, points, tol, out, force):
+@_outside_option
+def target(case, scenario, param, indicator, target_value, bounds, points, tol, out, force, allow_outside):
     """Find the level of a policy key at which an indicator reaches a value.
 
     Solves a grid of levels, checks that the indicator is monotone in the
@@ -295,7 +310,7 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
     from .sweep import parse_set, sweep_case
     from .target import find_level
 
-    c = _load(case)
+    c = _load(case, allow_outside)
     if bounds:
         try:
             lo, hi = (float(v) for v in bounds.split(":"))
@@ -334,7 +349,8 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Run folder (chunk files, then ensemble.nc). Default: a new folder under ./mineq-results/.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out: solve only the chunks not yet written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chunk, out, resume, quiet):
+@_outside_option
+def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chunk, out, resume, quiet, allow_outside):
     """Monte Carlo over uncertain elasticities and trade costs, on Dask.
 
     Each draw perturbs the case by factors from triangular distributions
@@ -347,7 +363,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
 
     from .ensemble import chunk_path, combine, manifest, plan_chunks, read_uncertainty, solve_chunk
 
-    c = _load(case)
+    c = _load(case, allow_outside)
     for sn in scenarios:
         if sn not in [x.name for x in c.scenarios]:
             raise MineqError(f"Scenario '{sn}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
@@ -355,7 +371,9 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
         name = c.data.get("case", {}).get("uncertainty")
         if not name:
             raise MineqError(f"Case '{c.name}' names no uncertainty table ([case] uncertainty = \"file.csv\"); pass --uncertainty FILE.")
-        uncertainty = Path(c.data.get("_file", ".")).parent / name
+        from .case import inside_case
+
+        uncertainty = inside_case(Path(c.data.get("_file", ".")).parent, name, c.data.get("_file", "case.toml"), "[case]", "uncertainty", allow_outside)
     rows = read_uncertainty(uncertainty, c)
     skipped = sorted({r["parameter"] for r in rows} - {"demand_elasticity", "supply_elasticity", "trade_cost_half_gap"})
     if skipped:
@@ -458,7 +476,8 @@ def report(results, out, force):
 
 @main.command()
 @click.argument("case", type=click.Path())
-def check(case):
+@_outside_option
+def check(case, allow_outside):
     """Validate CASE without solving it.
 
     Reads case.toml and every CSV table it names, checks every field, and
@@ -466,7 +485,7 @@ def check(case):
     """
     from .case import load_case
 
-    c = load_case(case)
+    c = load_case(case, allow_outside)
     click.echo(f"Case '{c.name}' is valid: {len(c.regions)} regions, {len(c.groups)} groups, {len(c.markets)} minerals, {len(c.scenarios)} scenarios.")
     for name, m in c.markets.items():
         click.echo(

@@ -177,11 +177,15 @@ def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None) -> None:
 def _headline_region(ds):
     import json
 
+    # the stored case only picks the region to feature: a damaged one
+    # (not JSON, not an object, nested absurdly deep) falls back to the first
     try:
-        head = json.loads(ds.attrs.get("case_json", "{}")).get("case", {})
-    except ValueError:
-        head = {}
-    return head.get("headline_region", str(ds.region.values[0]))
+        data = json.loads(ds.attrs.get("case_json", "{}"))
+    except (ValueError, TypeError, RecursionError):
+        data = {}
+    head = data.get("case", {}) if isinstance(data, dict) else {}
+    region = head.get("headline_region") if isinstance(head, dict) else None
+    return region if isinstance(region, str) and region in ds.region.values.tolist() else str(ds.region.values[0])
 
 
 def _checks(rep: Report, ds: xr.Dataset) -> None:

@@ -376,10 +376,17 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
 def case_from_dataset(ds: xr.Dataset) -> Case:
     if "case_json" not in ds.attrs:
         raise MineqError("The result file has no stored case inputs (attribute 'case_json'); it was not written by mineq solve, so it cannot be verified.")
+    text = ds.attrs["case_json"]
+    if not isinstance(text, str):
+        raise MineqError(f"The stored case inputs in the result file (attribute 'case_json') are a {type(text).__name__}, not JSON text; the file was edited or is damaged.")
     try:
-        data = json.loads(ds.attrs["case_json"])
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise MineqError(f"The stored case inputs in the result file are not valid JSON ({err}); the file was edited or is damaged.") from None
+    except RecursionError:
+        raise MineqError("The stored case inputs in the result file (attribute 'case_json') are nested too deeply to be a mineq case; the file was edited or is damaged.") from None
+    if not isinstance(data, dict):
+        raise MineqError(f"The stored case inputs in the result file (attribute 'case_json') are a JSON {type(data).__name__}, not an object with the case's [case], minerals and scenarios; the file was edited or is damaged.")
     return build_case(data)
 
 
@@ -554,6 +561,14 @@ def check_target(path: str | Path, fmt: str = "netcdf", force: bool = False, hin
         raise MineqError(f"Cannot write {path}: {parent} is a file, so the folder {path.parent} cannot be made. Choose another {hint}.")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise MineqError(f"Cannot write {path}: the folder {parent} is not writable by this user (or is on a read-only file system). Choose another {hint}.")
+    if parent == path.absolute().parent:
+        # access() answers for permissions only (and yes to root): a file
+        # made and removed is the true answer, before hours of solving
+        try:
+            probe = _new_file(parent / path.name, ".probe")
+        except OSError as err:
+            raise MineqError(f"Cannot write {path}: the folder {parent} does not take new files ({err.strerror}). Choose another {hint}.") from None
+        os.unlink(probe)
 
 
 def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False, groups: dict[str, xr.Dataset] | None = None, hint: str = "--out") -> Path:
@@ -660,11 +675,40 @@ def tables(ds: xr.Dataset, units: bool = False) -> dict:
     return out
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP, CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value):
+    """A cell as a spreadsheet must show it: text that a spreadsheet would
+    run as a formula (``=HYPERLINK(...)``, ``=cmd|...``, ``@SUM(...)``)
+    gets a leading apostrophe.  Numbers, and text that is a number
+    (``-1.5``), are left alone: a negative number is not a formula."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def safe_frame(df):
+    """``df`` with its index as columns and every text cell through
+    :func:`cell_text` (names are index levels: mineral, region, scenario)."""
+    df = df.reset_index()
+    for col in df.columns:
+        if df[col].dtype.kind in "OSU" or str(df[col].dtype) in ("string", "str"):
+            df[col] = df[col].map(cell_text)
+    df.columns = [cell_text(str(c)) for c in df.columns]
+    return df
+
+
 def write_csv(ds: xr.Dataset, folder: Path) -> None:
     """Tidy CSVs: one per table of :data:`TABLES`, plus attributes and inputs."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, df in tables(ds).items():
-        df.to_csv(folder / f"{name}.csv")
+        safe_frame(df).to_csv(folder / f"{name}.csv", index=False)
     meta = {k: v for k, v in ds.attrs.items() if k != "case_json"}
     (folder / "attributes.json").write_text(json.dumps(meta, indent=2, default=str))
     (folder / "case.json").write_text(ds.attrs.get("case_json", "{}"))
@@ -676,8 +720,9 @@ def write_sheets(sheets: dict, path: Path, about: dict) -> None:
 
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, df in sheets.items():
-            df.reset_index().to_excel(xl, sheet_name=name[:31], index=False)
-        pd.DataFrame({"attribute": list(about), "value": [str(v) for v in about.values()]}).to_excel(xl, sheet_name="about", index=False)
+            safe_frame(df).to_excel(xl, sheet_name=name[:31], index=False)
+        about = pd.DataFrame({"attribute": list(about), "value": [str(v) for v in about.values()]})
+        safe_frame(about.set_index("attribute")).to_excel(xl, sheet_name="about", index=False)
 
 
 def change_tables(ds: xr.Dataset, scenarios: list[str], reference: str = "baseline") -> dict:
