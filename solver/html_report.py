@@ -115,8 +115,8 @@ class Report:
                 for f in self.figures:
                     if os.path.lexists(f):  # a file the user keeps there: never replaced without --force
                         raise OutputExists(f)
-            self.figdir.mkdir(exist_ok=True)
             publish(self.draft / "report.html", out, self.replace)
+            self.figdir.mkdir(exist_ok=True)
             for f in self.figures:
                 os.replace(self.draft / f.name, f)
         return out
