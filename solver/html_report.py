@@ -51,15 +51,18 @@ class Report:
         self.folder = Path(folder)
         self.replace = replace
         self.figdir = self.folder / "figures"
-        self.folder.mkdir(parents=True, exist_ok=True)
         # drafts beside the report, so the final renames stay on one file
         # system; nothing of a run shows under the report's names until
-        # write() claims report.html
+        # write() claims report.html.  Made by start(), inside the caller's
+        # try, so that discard() removes them whenever an interruption lands
         self.draft = _temp_path(self.folder / "report", ".tmp")
-        os.mkdir(self.draft, 0o777)
         self.title = title
         self.parts: list[str] = []
         self.figures: list[Path] = []
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.mkdir(self.draft, 0o777)
 
     def h(self, level: int, text: str, anchor: str | None = None) -> None:
         a = f' id="{html.escape(anchor)}"' if anchor else ""
@@ -143,6 +146,7 @@ def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = 
     with terminate_as_interrupt():
         rep = Report(Path(folder), f"mineq report: {ds.attrs.get('case_name', '')}", replace)
         try:
+            rep.start()
             _build(rep, ds, sweep)
             rep.write()
         finally:

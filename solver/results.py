@@ -564,11 +564,12 @@ def check_target(path: str | Path, fmt: str = "netcdf", force: bool = False, hin
     if parent == path.absolute().parent:
         # access() answers for permissions only (and yes to root): a file
         # made and removed is the true answer, before hours of solving
-        try:
-            probe = _new_file(parent / path.name, ".probe")
-        except OSError as err:
-            raise MineqError(f"Cannot write {path}: the folder {parent} does not take new files ({err.strerror}). Choose another {hint}.") from None
-        os.unlink(probe)
+        with signals_held():  # the probe never outlives an interruption
+            try:
+                probe = _new_file(parent / path.name, ".probe")
+            except OSError as err:
+                raise MineqError(f"Cannot write {path}: the folder {parent} does not take new files ({err.strerror}). Choose another {hint}.") from None
+            os.unlink(probe)
 
 
 def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False, groups: dict[str, xr.Dataset] | None = None, hint: str = "--out") -> Path:
