@@ -223,7 +223,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     """
     from .indicators import evaluate
     from .plot import sweep_figure
-    from .results import atomic_file, check_target, to_dataset, write
+    from .results import OutputExists, atomic_file, check_target, to_dataset, write
     from .processes import forking
     from .run import default_threads
     from .sweep import parse_set, sweep_case, sweep_dataset
@@ -235,6 +235,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
         if mn not in c.markets:
             raise click.BadParameter(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...)", param_hint="--mineral")
     indicators = list(indicators) or _default_indicators(c)
+    chosen = out is not None
     out = Path(out) if out else _default_out(f"{c.name}-sweep", fmt)
     png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
     check_target(out, fmt, force)
@@ -246,7 +247,17 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     pts, base = sweep_dataset(ds, swept)
     for text in indicators:
         evaluate(pts, text)  # a bad indicator fails before anything is written
-    path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
+    while True:
+        try:
+            path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
+            break
+        except OutputExists:
+            if chosen:
+                raise
+            # a name mineq chose was taken meanwhile (another run): the next free one
+            out = _default_out(f"{c.name}-sweep", fmt)
+            png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
+            inside = fmt == "csv" and png == out / "sweep.png"
     with atomic_file(png, ".png", replace=force or inside, hint="--plot") as tmp:
         sweep_figure(pts, indicators, tmp)
     elapsed = time.perf_counter() - t0

@@ -463,3 +463,15 @@ def test_steep_but_valid_isoelastic_curves_solve(tmp_path):
         (folder / "case.toml").write_text((DEMO / "case.toml").read_text().replace("elasticity = 1.2 }", f"elasticity = {e} }}"))
         code, text = run("solve", folder, "--out", tmp_path / f"r{e}.nc", "--quiet")
         assert code == 0, text
+
+
+def test_uncertainty_table_outside_the_case_folder_is_refused(tmp_path):
+    (tmp_path / "secret.csv").write_text(SECRET)
+    folder = tmp_path / "case"
+    folder.mkdir()
+    text = (DEMO / "case.toml").read_text().replace("base_year = 2024\n", 'base_year = 2024\nuncertainty = "../secret.csv"\n', 1)
+    (folder / "case.toml").write_text(text)
+    code, text = run("ensemble", folder, "-n", "1", "--out", tmp_path / "run")
+    one_paragraph(text)
+    assert "field 'uncertainty'" in text and "--allow-outside-case" in text and "secret-line" not in text, text
+    assert not (tmp_path / "run").exists()
