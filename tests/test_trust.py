@@ -203,6 +203,10 @@ PESTERED = textwrap.dedent(
     random.seed(0)
 
     def pester():
+        if sys.argv[4] == "SIGTERM":  # once: by default it ends the process
+            time.sleep(random.uniform(0.5, 1.5))
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         while time.time() < stop:
             time.sleep(random.uniform(0.001, 0.05))
             os.kill(os.getpid(), signal.SIGINT)
@@ -217,13 +221,14 @@ PESTERED = textwrap.dedent(
 )
 
 
-def test_ctrl_c_at_any_moment_of_writes_leaves_no_temporary_file(solved, tmp_path):
-    """Ctrl-C at random moments of repeated writes: never a hang (the
-    NetCDF library interrupted inside xarray's lock), never a temporary
-    file, never a torn result."""
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signals_at_any_moment_of_writes_leave_no_temporary_file(solved, tmp_path, sig):
+    """Ctrl-C at random moments of repeated writes, or one SIGTERM: never a
+    hang (the NetCDF library interrupted inside xarray's lock), never a
+    temporary file, never a torn result."""
     target = tmp_path / "r.nc"
     shutil.copy(solved, target)
-    subprocess.run([sys.executable, "-c", PESTERED, str(solved), str(target), "6"], cwd=ROOT, capture_output=True, timeout=90)
+    subprocess.run([sys.executable, "-c", PESTERED, str(solved), str(target), "5", sig], cwd=ROOT, capture_output=True, timeout=90)
     assert leftovers(tmp_path, {"r.nc"}) == []
     assert xr.load_dataset(target).sizes["scenario"] == 4
 
