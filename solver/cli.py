@@ -63,11 +63,11 @@ class _Group(click.Group):
         except RecursionError:
             if os.environ.get("MINEQ_DEBUG"):
                 raise
-            raise click.ClickException("The input is nested too deeply to process (lists or tables inside one another hundreds of levels deep); a mineq case or result file is nested a few levels at most. Check the file for runaway brackets.") from None
+            raise click.ClickException("The input is nested too deeply to process (lists or tables inside one another hundreds of levels deep); a mineq case or result file is nested a few levels at most. Check the file for runaway brackets (if nothing is nested deeply, this is a bug in mineq: please report it, with MINEQ_DEBUG=1 for the traceback).") from None
         except OverflowError as err:
             if os.environ.get("MINEQ_DEBUG"):
                 raise
-            raise click.ClickException(f"A number outgrew the floating-point range ({err}). The usual cause is a curve too steep for its figures: an isoelastic elasticity very close to 0, or prices and quantities spanning hundreds of orders of magnitude; check the case's curves (form = \"fixed\" for a quantity that does not respond to price).") from None
+            raise click.ClickException(f"A number outgrew the floating-point range ({err}). The usual cause is a curve too steep for its figures: an isoelastic elasticity very close to 0, or prices and quantities spanning hundreds of orders of magnitude; check the case's curves (form = \"fixed\" for a quantity that does not respond to price). If they look sound, this is a bug in mineq: please report it, with MINEQ_DEBUG=1 for the traceback.") from None
         except Exception as err:  # the promise is: no traceback for users
             if os.environ.get("MINEQ_DEBUG"):
                 raise
@@ -160,7 +160,7 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
             path = write(ds, target, fmt=fmt, force=force)
             break
         except OutputExists:
-            if out is not None:
+            if out is not None or not os.path.lexists(target):
                 raise
             # a name mineq chose was taken meanwhile (another run): the next free one
             target = _default_out(c.name, fmt)
@@ -252,7 +252,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
             path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
             break
         except OutputExists:
-            if chosen:
+            if chosen or not os.path.lexists(out):
                 raise
             # a name mineq chose was taken meanwhile (another run): the next free one
             out = _default_out(f"{c.name}-sweep", fmt)
@@ -397,7 +397,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
             raise MineqError(f"The run folder {folder} is not empty; pass --resume to continue the run in it, or choose another --out.")
         try:
             old = _json.loads(mfile.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.") from None
         if old != _json.loads(_json.dumps(meta)):
             diff = [k for k in meta if _json.dumps(old.get(k)) != _json.dumps(meta[k])]
