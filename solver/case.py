@@ -113,14 +113,34 @@ def case_file(path: str | Path) -> Path:
     return p
 
 
-def read_case(path: str | Path) -> dict:
-    """Read a case folder or ``.toml`` file into the canonical dictionary."""
+def inside_case(base: Path, name: str, owner: str, where: str, field: str, allow_outside: bool) -> Path:
+    """``base / name``, refused when it leads out of the case folder
+    ``base`` (``..``, an absolute path, a link pointing elsewhere) unless
+    ``allow_outside``: a case from someone else must not make mineq read,
+    and show in its messages, files the user did not hand over."""
+    path = base / name
+    if allow_outside:
+        return path
+    root, real = base.resolve(), path.resolve()
+    if real != root and root not in real.parents:
+        how = "lies" if Path(name).is_absolute() or ".." in Path(name).parts else "is a link that leads"
+        raise CaseError(owner, where, field, name, f"a file inside the case folder {base} (this one {how} outside it, at {real}); pass --allow-outside-case to read files outside the case folder")
+    return path
+
+
+def read_case(path: str | Path, allow_outside: bool = False) -> dict:
+    """Read a case folder or ``.toml`` file into the canonical dictionary.
+
+    Tables named by the case must lie inside its folder unless
+    ``allow_outside`` (:func:`inside_case`)."""
     toml_path = case_file(path)
     fname = str(toml_path)
     try:
         raw = tomllib.loads(toml_path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as err:
         raise CaseError(fname, "", "", "(not valid TOML)", f"valid TOML syntax ({err})") from None
+    except RecursionError:
+        raise CaseError(fname, "", "", "(arrays or tables nested too deeply to read)", "a case nested a few levels deep, as the case format is") from None
     except UnicodeDecodeError as err:
         raise CaseError(fname, "", "", "(not UTF-8 text)", f"a UTF-8 text file ({err.reason} at byte {err.start})") from None
     base = toml_path.parent
@@ -135,7 +155,7 @@ def read_case(path: str | Path) -> dict:
     if not isinstance(tables, dict):
         raise CaseError(fname, "[tables]", "tables", tables, "a table with keys " + ", ".join(TABLES))
     _check_keys(tables, TABLES, fname, "[tables]")
-    shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}") for k in TABLES if k in tables}
+    shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}", allow_outside) for k in TABLES if k in tables}
     # shared rows by mineral, in file order (one pass, not one per mineral)
     by_mineral: dict[str, dict[Any, list[dict]]] = {}
     for key, rows in shared.items():
@@ -161,7 +181,7 @@ def read_case(path: str | Path) -> dict:
         for key in ("nodes", "routes", "processing"):
             val = m.get(key)
             if isinstance(val, str):
-                rows = _read_table(base, val, m["_file"], f"{where} {key}")
+                rows = _read_table(base, val, m["_file"], f"{where} {key}", allow_outside)
                 m[key] = [r for r in rows if r.pop("mineral", name) == name]
             elif val is None:
                 m[key] = []
@@ -196,11 +216,11 @@ def read_case(path: str | Path) -> dict:
     return data
 
 
-def _read_table(base: Path, name: Any, owner: str, where: str) -> list[dict]:
+def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bool = False) -> list[dict]:
     """Rows of a CSV table as dicts of non-empty cells, with locations."""
     if not isinstance(name, str) or not name.strip():
         raise CaseError(owner, where, "", name, "the file name of a CSV table, relative to the case folder")
-    path = base / name
+    path = inside_case(base, name, owner, where, "", allow_outside)
     if not path.is_file():
         raise CaseError(owner, where, "", name, f"an existing CSV file (looked for {path})")
     try:
@@ -226,7 +246,8 @@ def _read_table(base: Path, name: Any, owner: str, where: str) -> list[dict]:
     file = str(path)
     for i, r in enumerate(rows[1:], start=2):
         if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
-            raise CaseError(file, f"row {i}", "", r[len(header):], f"at most {len(header)} cells, as many as the header has")
+            extra = next(c for c in r[len(header):] if c.strip())  # that cell only: the rest of the file stays unshown
+            raise CaseError(file, f"row {i}", "", extra, f"at most {len(header)} cells, as many as the header has (this cell is beyond them)")
         cells = {h: v for h, c in zip(header, r) if (v := c.strip())}
         cells["_file"] = file
         cells["_where"] = f"row {i}"
@@ -316,9 +337,9 @@ def _key_set(allowed: tuple) -> frozenset:
 # step 2: canonical dictionary -> validated Case
 # ----------------------------------------------------------------------
 @steady_step
-def load_case(path: str | Path) -> Case:
+def load_case(path: str | Path, allow_outside: bool = False) -> Case:
     """Read and validate a case (folder or ``.toml``)."""
-    return build_case(read_case(path))
+    return build_case(read_case(path, allow_outside))
 
 
 def build_case(data: dict) -> Case:
@@ -469,7 +490,7 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
         for side, store in (("supply", supply), ("demand", demand)):
             if side in e:
                 try:
-                    store[(stage, region)] = make_curve(e[side], side)
+                    store[(stage, region)] = _steep_checked(make_curve(e[side], side))
                 except SpecError as err:
                     raise CaseError(f, w, f"{side}.{err.field}" if err.field else side, err.value, err.expected) from None
         if "secondary" in e:
@@ -562,13 +583,25 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                 raise CaseError(f, w, "capacity", e["capacity"], "capacity given once: beside the cost curve or inside it, not both")
             cost = dict(cost, capacity=e["capacity"])
         try:
-            curve = make_curve(cost, "supply")
+            curve = _steep_checked(make_curve(cost, "supply"))
         except SpecError as err:
             field_ = "capacity" if err.field == "capacity" and "capacity" in e else f"cost.{err.field}"
             raise CaseError(f, w, field_, err.value, err.expected) from None
         processes.append(Process(region=region, source=src, target=dst, theta=float(theta), cost=curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e}))
     processes.sort(key=lambda p: (stages.index(p.source), regions.index(p.region)))
     return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes, route_slopes=slopes)
+
+
+#: the smallest |elasticity| of an isoelastic curve: its price goes as
+#: quantity**(1/elasticity), and at 1e-9 a change of one part in a million
+#: in the quantity already puts the price beyond any float (OverflowError)
+MIN_ISOELASTIC = 1e-6
+
+
+def _steep_checked(curve):
+    if curve.form == "isoelastic" and abs(curve.e) < MIN_ISOELASTIC:
+        raise SpecError("elasticity", curve.e, f"an isoelastic elasticity of magnitude at least {MIN_ISOELASTIC:g} (the price goes as quantity**(1/elasticity)); for a quantity that does not respond to price use form = \"fixed\"")
+    return curve
 
 
 def _build_scenario(s: Any, fname: str, markets: dict, regions: list, groups: dict) -> Scenario:

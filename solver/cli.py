@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,9 @@ class _Group(click.Group):
     """Turns every error into one paragraph and an exit status."""
 
     def invoke(self, ctx):
+        from .results import WRITTEN
+
+        WRITTEN.clear()
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -49,8 +53,21 @@ class _Group(click.Group):
             # the reader went away (``mineq compare ... | head``): stop quietly
             sys.stdout = open(os.devnull, "w")
             raise click.exceptions.Exit(0) from None
-        except KeyboardInterrupt:
-            raise click.ClickException("Interrupted; nothing was written.") from None
+        except KeyboardInterrupt as err:
+            # what was written decides the message: an interruption may come
+            # after a result is in place (while the summary prints)
+            what = "Terminated" if getattr(err, "signum", None) == signal.SIGTERM else "Interrupted"
+            if WRITTEN:
+                raise click.ClickException(f"{what} after writing {', '.join(map(str, WRITTEN))} (complete); nothing else was written.") from None
+            raise click.ClickException(f"{what}; nothing was written (any earlier result at the output path is unchanged).") from None
+        except RecursionError:
+            if os.environ.get("MINEQ_DEBUG"):
+                raise
+            raise click.ClickException("The input is nested too deeply to process (lists or tables inside one another hundreds of levels deep); a mineq case or result file is nested a few levels at most. Check the file for runaway brackets (if nothing is nested deeply, this is a bug in mineq: please report it, with MINEQ_DEBUG=1 for the traceback).") from None
+        except OverflowError as err:
+            if os.environ.get("MINEQ_DEBUG"):
+                raise
+            raise click.ClickException(f"A number outgrew the floating-point range ({err}). The usual cause is a curve too steep for its figures: an isoelastic elasticity very close to 0, or prices and quantities spanning hundreds of orders of magnitude; check the case's curves (form = \"fixed\" for a quantity that does not respond to price). If they look sound, this is a bug in mineq: please report it, with MINEQ_DEBUG=1 for the traceback.") from None
         except Exception as err:  # the promise is: no traceback for users
             if os.environ.get("MINEQ_DEBUG"):
                 raise
@@ -92,6 +109,10 @@ def _default_out(case_name: str, fmt: str) -> Path:
     return base
 
 
+def _outside_option(fn):
+    return click.option("--allow-outside-case", "allow_outside", is_flag=True, help="Read tables the case names outside its folder (../, absolute paths, links that lead out). Off by default: a case from elsewhere cannot make mineq read other files.")(fn)
+
+
 def _threads_option(default_help: str):
     return click.option("--threads", "--jobs", "-j", "threads", type=click.IntRange(1, 64), default=None, help=f"Workers for the market solves; the results do not depend on it. {default_help}")
 
@@ -104,7 +125,8 @@ def _threads_option(default_help: str):
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
 @_threads_option("Default: the cores available, at most 4. On Linux the workers are this process and processes forked from it, each solving a share of the minerals; elsewhere, or with MINEQ_PROCESSES=0, threads (HiGHS runs while Python prepares the next market).")
-def solve(case, scenarios, out, fmt, force, quiet, threads):
+@_outside_option
+def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     """Solve the baseline and the scenarios of CASE and write the results.
 
     With no CASE, solves the bundled 54-mineral case.  Prints a summary
@@ -113,13 +135,13 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
     equilibrium (its figures are still written, marked by status).
     """
     from .report import print_changes, print_headline, print_summary
-    from .results import to_dataset, write
+    from .results import OutputExists, check_target, to_dataset, write
     from .run import solve_case
 
     t0 = time.perf_counter()
-    c = _load(case)
-    if out is not None and Path(out).exists() and not force:
-        raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+    c = _load(case, allow_outside)
+    target = Path(out) if out is not None else _default_out(c.name, fmt)
+    check_target(target, fmt, force)  # before the solve, not after it
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
@@ -138,7 +160,15 @@ def solve(case, scenarios, out, fmt, force, quiet, threads):
         click.echo(f"Diagnosis ({sn}): {d}", err=True)
     if len(diagnoses) > len(shown):
         click.echo(f"{len(diagnoses) - len(shown)} more diagnoses ({len(warnings)} warnings: policies or processing with nothing to act on) are listed in the attribute 'diagnoses' of the result file.", err=True)
-    path = write(ds, out or _default_out(c.name, fmt), fmt=fmt, force=force)
+    while True:
+        try:
+            path = write(ds, target, fmt=fmt, force=force)
+            break
+        except OutputExists:
+            if out is not None or not os.path.lexists(target):
+                raise
+            # a name mineq chose was taken meanwhile (another run): the next free one
+            target = _default_out(c.name, fmt)
     elapsed = time.perf_counter() - t0
     if not quiet:
         head = c.data.get("case", {})
@@ -208,7 +238,7 @@ def calibration(case, minerals, failing, csv_path, threads):
         raise click.ClickException(f"{n} of {len(table)} observed figures are outside their bands.")
 
 
-def _load(case):
+def _load(case, allow_outside: bool = False):
     """The case at CASE, or the bundled one when CASE is None."""
     from .case import load_case
 
@@ -216,7 +246,7 @@ def _load(case):
         case = bundled_case_path()
         if not Path(case).exists():
             raise MineqError(f"The bundled case '{BUNDLED_CASE}' is missing from this installation (looked in {case}); reinstall mineq, or pass a case folder or .toml file.")
-    return load_case(case)
+    return load_case(case, allow_outside)
 
 
 def _default_indicators(c) -> list[str]:
@@ -236,7 +266,8 @@ def _default_indicators(c) -> list[str]:
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
 @_threads_option("Default: the cores available, at most 4, where the workers are processes (on Linux: this process and processes forked from it, each sweeping a share of the minerals); 1 where they would be threads (MINEQ_PROCESSES=0, other systems), since a sweep's re-solves are Python active-set steps that a second thread only slows down.")
-def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads):
+@_outside_option
+def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads, allow_outside):
     """Solve SCENARIO of CASE at many values of one policy key.
 
     Each mineral's program is built once and re-solved at every value
@@ -247,32 +278,43 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     """
     from .indicators import evaluate
     from .plot import sweep_figure
-    from .results import to_dataset, write
+    from .results import OutputExists, atomic_file, check_target, to_dataset, write
     from .processes import forking
     from .run import default_threads
     from .sweep import parse_set, sweep_case, sweep_dataset
 
     t0 = time.perf_counter()
-    c = _load(case)
+    c = _load(case, allow_outside)
     swept = parse_set(setting, c, scenario)
     for mn in minerals:
         if mn not in c.markets:
             raise click.BadParameter(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...)", param_hint="--mineral")
     indicators = list(indicators) or _default_indicators(c)
+    chosen = out is not None
     out = Path(out) if out else _default_out(f"{c.name}-sweep", fmt)
     png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
-    for p in (out, png):
-        if p.exists() and not force and not (fmt == "csv" and p == out / "sweep.png"):
-            raise MineqError(f"The output {p} already exists; mineq does not overwrite results. Choose another --out/--plot or pass --force to replace it.")
+    check_target(out, fmt, force)
+    inside = fmt == "csv" and png == out / "sweep.png"  # written into the new folder
+    if not inside:
+        check_target(png, "png", force, hint="--plot")
     pcase, results = sweep_case(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads or (default_threads() if forking() else 1))
     ds = to_dataset(pcase, results)
     pts, base = sweep_dataset(ds, swept)
     for text in indicators:
         evaluate(pts, text)  # a bad indicator fails before anything is written
-    path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
-    if fmt == "csv":
-        png = path / "sweep.png" if not plot_path else png
-    sweep_figure(pts, indicators, png)
+    while True:
+        try:
+            path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
+            break
+        except OutputExists:
+            if chosen or not os.path.lexists(out):
+                raise
+            # a name mineq chose was taken meanwhile (another run): the next free one
+            out = _default_out(f"{c.name}-sweep", fmt)
+            png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
+            inside = fmt == "csv" and png == out / "sweep.png"
+    with atomic_file(png, ".png", replace=force or inside, hint="--plot") as tmp:
+        sweep_figure(pts, indicators, tmp)
     elapsed = time.perf_counter() - t0
     n = sum(1 for sn, sc in results.items() if sn != "baseline" for _ in sc)
     bad = [(sn, mn, r) for sn, sc in results.items() for mn, r in sc.items() if not r.ok]
@@ -320,7 +362,8 @@ def _print_sweep(pts, indicators) -> None:
 @click.option("--tol", type=float, default=None, help="Accepted |indicator - value| (default: 1e-6 of the indicator's range).")
 @click.option("--out", "-o", type=click.Path(), help="Also write the result at the level found (NetCDF).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def target(case, scenario, param, indicator, target_value, bounds, points, tol, out, force):
+@_outside_option
+def target(case, scenario, param, indicator, target_value, bounds, points, tol, out, force, allow_outside):
     """Find the level of a policy key at which an indicator reaches a value.
 
     Solves a grid of levels, checks that the indicator is monotone in the
@@ -329,11 +372,11 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
     says so and gives the closest reachable value.  With no CASE, uses the
     bundled case.
     """
-    from .results import to_dataset, write
+    from .results import check_target, to_dataset, write
     from .sweep import parse_set, sweep_case
     from .target import default_range, find_level
 
-    c = _load(case)
+    c = _load(case, allow_outside)
     if bounds:
         try:
             lo, hi = (float(v) for v in bounds.split(":"))
@@ -341,8 +384,8 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
             raise click.BadParameter(f"'{bounds}'; expected LOW:HIGH, two numbers", param_hint="--range") from None
     else:
         lo, hi = default_range(c, scenario, param)
-    if out and Path(out).exists() and not force:
-        raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
+    if out:
+        check_target(out, "netcdf", force)
     r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)
     click.echo(f"{indicator} against {param} in [{lo:g}, {hi:g}] ({r.mineral}, {len(r.evaluations)} verified solves, {r.monotone}):")
     for x, v in sorted(r.evaluations)[:: max(1, len(r.evaluations) // 15)]:
@@ -368,7 +411,8 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Run folder (chunk files, then ensemble.nc). Default: a new folder under ./mineq-results/.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out: solve only the chunks not yet written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chunk, out, resume, quiet):
+@_outside_option
+def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chunk, out, resume, quiet, allow_outside):
     """Monte Carlo over uncertain elasticities and trade costs, on Dask.
 
     Each draw perturbs the case by factors from triangular distributions
@@ -381,7 +425,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
 
     from .ensemble import chunk_path, combine, manifest, plan_chunks, read_uncertainty, solve_chunk
 
-    c = _load(case)
+    c = _load(case, allow_outside)
     for sn in scenarios:
         if sn not in [x.name for x in c.scenarios]:
             raise MineqError(f"Scenario '{sn}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
@@ -389,7 +433,9 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
         name = c.data.get("case", {}).get("uncertainty")
         if not name:
             raise MineqError(f"Case '{c.name}' names no uncertainty table ([case] uncertainty = \"file.csv\"); pass --uncertainty FILE.")
-        uncertainty = Path(c.data.get("_file", ".")).parent / name
+        from .case import inside_case
+
+        uncertainty = inside_case(Path(c.data.get("_file", ".")).parent, name, c.data.get("_file", "case.toml"), "[case]", "uncertainty", allow_outside)
     rows = read_uncertainty(uncertainty, c)
     skipped = sorted({r["parameter"] for r in rows} - {"demand_elasticity", "supply_elasticity", "trade_cost_half_gap"})
     if skipped:
@@ -402,14 +448,18 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
             raise MineqError(f"The run folder {folder} is not empty; pass --resume to continue the run in it, or choose another --out.")
         try:
             old = _json.loads(mfile.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.") from None
         if old != _json.loads(_json.dumps(meta)):
             diff = [k for k in meta if _json.dumps(old.get(k)) != _json.dumps(meta[k])]
             raise MineqError(f"--resume: the run in {folder} was started with different {', '.join(diff)}; resume with the same case, table, --seed, --draws, --chunk and --scenario, or choose another --out.")
     folder.mkdir(parents=True, exist_ok=True)
     if not mfile.exists():
-        mfile.write_text(_json.dumps(meta, indent=1))
+        try:
+            with open(mfile, "x") as f:  # create-if-absent: of two runs starting in one folder, one owns it
+                f.write(_json.dumps(meta, indent=1))
+        except FileExistsError:
+            raise MineqError(f"Another run started in {folder} at the same moment; choose another --out, or --resume once it has stopped.") from None
     chunks = plan_chunks(draws, chunk)
     todo = [k for k in range(len(chunks)) if not chunk_path(folder, k).exists()]
     if resume:
@@ -473,21 +523,23 @@ def report(results, out, force):
     import xarray as xr
 
     from .html_report import build_report
-    from .results import ENGINE
+    from .results import ENGINE, check_target
     from .run import open_results
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
-    if (folder / "report.html").exists() and not force:
-        raise MineqError(f"{folder / 'report.html'} already exists; mineq does not overwrite it. Choose another --out or pass --force.")
+    check_target(folder / "report.html", "html", force)
     ds = open_results(results)
-    sweep_view = open_results(results, scenarios=False) if "sweep" in xr.open_dataset(results, engine=ENGINE).dims else None
-    rep = build_report(ds, folder, sweep_view)
+    with xr.open_dataset(results, engine=ENGINE) as raw:
+        is_sweep = "sweep" in raw.dims
+    sweep_view = open_results(results, scenarios=False) if is_sweep else None
+    rep = build_report(ds, folder, sweep_view, replace=force)
     click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
 
 
 @main.command()
 @click.argument("case", type=click.Path())
-def check(case):
+@_outside_option
+def check(case, allow_outside):
     """Validate CASE without solving it.
 
     Reads case.toml and every CSV table it names, checks every field, and
@@ -495,7 +547,7 @@ def check(case):
     """
     from .case import load_case
 
-    c = load_case(case)
+    c = load_case(case, allow_outside)
     click.echo(f"Case '{c.name}' is valid: {len(c.regions)} regions, {len(c.groups)} groups, {len(c.markets)} minerals, {len(c.scenarios)} scenarios.")
     for name, m in c.markets.items():
         click.echo(
@@ -541,11 +593,10 @@ def compare(results, reference, scenarios, fmt, out, force):
 
         if not out:
             raise click.BadParameter("give the workbook to write with --out FILE.xlsx", param_hint="--out")
-        if Path(out).exists() and not force:
-            raise MineqError(f"The output {out} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
-        from .results import atomic_file
+        from .results import atomic_file, check_target
 
-        with atomic_file(Path(out), ".xlsx") as tmp:
+        check_target(out, "xlsx", force)
+        with atomic_file(Path(out), ".xlsx", replace=force) as tmp:
             write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
         click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
         return

@@ -104,7 +104,12 @@ def _limit_price(curve) -> float:
         return math.inf if curve.side == "supply" else -math.inf
     q = curve.reference_quantity()
     big = 1e12 * (q if math.isfinite(q) and q > 0 else 1.0)
-    return curve.value(big)
+    try:
+        return curve.value(big)
+    except OverflowError:
+        # a steep curve (isoelastic, |elasticity| < 0.05): its price
+        # outgrows any float long before that quantity, so it is unbounded
+        return math.inf if curve.side == "supply" else -math.inf
 
 
 def _unbounded(mk: Market, tag: str) -> list[Diagnosis]:

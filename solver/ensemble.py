@@ -140,7 +140,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
     chunk.attrs = {"seed": seed, "draws": json.dumps(draws)}
     from .results import ENGINE, atomic_file
 
-    with atomic_file(Path(out)) as tmp:
+    with atomic_file(Path(out), replace=True) as tmp:  # a chunk is only written where none is
         chunk.to_netcdf(tmp, engine=ENGINE)
     return {"draws": len(draws), "verified": ok, "markets": total}
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ import xarray as xr
 
 from .plot import pyplot, source_note, sweep_figure
 from .report import money_unit
+from .results import OutputExists, _temp_path, publish, signals_held, terminate_as_interrupt
 
 #: welfare groups: label -> variables (changes) summed into it
 WELFARE_GROUPS = {
@@ -41,15 +44,25 @@ FLOW_MINERALS = 3
 
 
 class Report:
-    """Collects sections and figures, then writes the HTML."""
+    """Collects sections and figures in a private draft folder, then
+    publishes the HTML and the PNGs (:meth:`write`)."""
 
-    def __init__(self, folder: Path, title: str):
+    def __init__(self, folder: Path, title: str, replace: bool = False):
         self.folder = Path(folder)
+        self.replace = replace
         self.figdir = self.folder / "figures"
-        self.figdir.mkdir(parents=True, exist_ok=True)
+        # drafts beside the report, so the final renames stay on one file
+        # system; nothing of a run shows under the report's names until
+        # write() claims report.html.  Made by start(), inside the caller's
+        # try, so that discard() removes them whenever an interruption lands
+        self.draft = _temp_path(self.folder / "report", ".tmp")
         self.title = title
         self.parts: list[str] = []
         self.figures: list[Path] = []
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.mkdir(self.draft, 0o777)
 
     def h(self, level: int, text: str, anchor: str | None = None) -> None:
         a = f' id="{html.escape(anchor)}"' if anchor else ""
@@ -68,20 +81,30 @@ class Report:
             t = f"<p class='cap'>{html.escape(caption)}</p>{t}"
         self.parts.append(t)
 
+    def next_png(self, name: str) -> Path:
+        """The draft path of the next figure."""
+        return self.draft / f"{len(self.figures) + 1:02d}-{_slug(name)}.png"
+
     def figure(self, fig, name: str, caption: str) -> Path:
         plt = pyplot()
-        path = self.figdir / f"{len(self.figures) + 1:02d}-{_slug(name)}.png"
+        path = self.next_png(name)
         fig.savefig(path, dpi=100)
         plt.close(fig)
         self.add_png(path, caption)
-        return path
+        return self.figures[-1]
 
-    def add_png(self, path: Path, caption: str) -> None:
-        self.figures.append(path)
-        data = base64.b64encode(path.read_bytes()).decode()
+    def add_png(self, draft: Path, caption: str) -> None:
+        self.figures.append(self.figdir / draft.name)
+        data = base64.b64encode(draft.read_bytes()).decode()
         self.parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'/><figcaption>{html.escape(caption)}</figcaption></figure>")
 
     def write(self) -> Path:
+        """Publish report.html, then the PNGs.
+
+        report.html is the claim: it is linked into place only if absent
+        (or replaced with ``replace``), so of two runs on one folder one
+        writes the report and the other stops with nothing of it shown.
+        """
         css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
                "table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
                "td:first-child,th:first-child{text-align:left}img{max-width:100%}figcaption,.cap{font-size:12px;color:#555}"
@@ -89,8 +112,21 @@ class Report:
         doc = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
                f"<style>{css}</style></head><body>" + "\n".join(self.parts) + "</body></html>")
         out = self.folder / "report.html"
-        out.write_text(doc, encoding="utf-8")
+        (self.draft / "report.html").write_text(doc, encoding="utf-8")
+        with signals_held():
+            if not self.replace:
+                for f in self.figures:
+                    if os.path.lexists(f):  # a file the user keeps there: never replaced without --force
+                        raise OutputExists(f)
+            publish(self.draft / "report.html", out, self.replace)
+            self.figdir.mkdir(exist_ok=True)
+            for f in self.figures:
+                os.replace(self.draft / f.name, f)
         return out
+
+    def discard(self) -> None:
+        """Remove the drafts (after write, or when the report failed)."""
+        shutil.rmtree(self.draft, ignore_errors=True)
 
 
 def _slug(text: str) -> str:
@@ -102,12 +138,24 @@ def _pct(new, old):
         return np.where(np.abs(old) > 0, 100.0 * (new - old) / np.abs(old), np.nan)
 
 
-def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None) -> Report:
+def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None, replace: bool = False) -> Report:
     """Write ``folder/report.html`` and ``folder/figures/*.png`` for ``ds``
     (scenario form; ``sweep`` is the sweep-dimension view of a sweep file,
-    a Dataset with a ``draw`` dimension is an ensemble)."""
+    a Dataset with a ``draw`` dimension is an ensemble).  An existing
+    report is replaced only with ``replace``."""
+    with terminate_as_interrupt():
+        rep = Report(Path(folder), f"mineq report: {ds.attrs.get('case_name', '')}", replace)
+        try:
+            rep.start()
+            _build(rep, ds, sweep)
+            rep.write()
+        finally:
+            rep.discard()
+    return rep
+
+
+def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None) -> None:
     name = ds.attrs.get("case_name", "")
-    rep = Report(Path(folder), f"mineq report: {name}")
     rep.h(1, f"mineq report: case '{name}'")
     rep.p(f"{ds.attrs.get('title', '')}. Base year {ds.attrs.get('base_year', '')}; mineq {ds.attrs.get('mineq_version', '')}, "
           f"HiGHS {ds.attrs.get('highs_version', '')}, Pyomo {ds.attrs.get('pyomo_version', '')}; inputs {str(ds.attrs.get('input_hash', ''))[:12]}.")
@@ -126,22 +174,24 @@ def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = 
     if sweep is not None:
         rep.h(2, "Sweep", "sweep")
         inds = [f"price[{region}]", f"net_import_reliance[{region}]", f"processing_share[{region}]"]
-        path = sweep_figure(sweep, inds, rep.figdir / f"{len(rep.figures) + 1:02d}-sweep.png")
+        path = sweep_figure(sweep, inds, rep.next_png("sweep"))
         rep.add_png(path, f"Indicators of {region} against {sweep['sweep'].attrs.get('long_name', 'the swept value')} (one line per mineral that moves)")
     if ensemble:
         _ensemble(rep, ds, region)
-    rep.write()
-    return rep
 
 
 def _headline_region(ds):
     import json
 
+    # the stored case only picks the region to feature: a damaged one
+    # (not JSON, not an object, nested absurdly deep) falls back to the first
     try:
-        head = json.loads(ds.attrs.get("case_json", "{}")).get("case", {})
-    except ValueError:
-        head = {}
-    return head.get("headline_region", str(ds.region.values[0]))
+        data = json.loads(ds.attrs.get("case_json", "{}"))
+    except (ValueError, TypeError, RecursionError):
+        data = {}
+    head = data.get("case", {}) if isinstance(data, dict) else {}
+    region = head.get("headline_region") if isinstance(head, dict) else None
+    return region if isinstance(region, str) and region in ds.region.values.tolist() else str(ds.region.values[0])
 
 
 def _checks(rep: Report, ds: xr.Dataset) -> None:

@@ -20,6 +20,10 @@ def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    # names of cases, minerals, regions and scenarios are text, never
+    # markup: with mathtext on, a '$' in one crashes the figure (or
+    # typesets it); mineq's own labels use no mathtext
+    matplotlib.rcParams["text.parse_math"] = False
     import matplotlib.pyplot as plt
 
     return plt

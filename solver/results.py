@@ -9,12 +9,15 @@ can recompute every equilibrium condition from the file alone.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
 import platform
+import secrets
 import shutil
-import tempfile
+import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -379,10 +382,17 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
 def case_from_dataset(ds: xr.Dataset) -> Case:
     if "case_json" not in ds.attrs:
         raise MineqError("The result file has no stored case inputs (attribute 'case_json'); it was not written by mineq solve, so it cannot be verified.")
+    text = ds.attrs["case_json"]
+    if not isinstance(text, str):
+        raise MineqError(f"The stored case inputs in the result file (attribute 'case_json') are a {type(text).__name__}, not JSON text; the file was edited or is damaged.")
     try:
-        data = json.loads(ds.attrs["case_json"])
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise MineqError(f"The stored case inputs in the result file are not valid JSON ({err}); the file was edited or is damaged.") from None
+    except RecursionError:
+        raise MineqError("The stored case inputs in the result file (attribute 'case_json') are nested too deeply to be a mineq case; the file was edited or is damaged.") from None
+    if not isinstance(data, dict):
+        raise MineqError(f"The stored case inputs in the result file (attribute 'case_json') are a JSON {type(data).__name__}, not an object with the case's [case], minerals and scenarios; the file was edited or is damaged.")
     return build_case(data)
 
 
@@ -404,24 +414,173 @@ def forbidden_flows(ds: xr.Dataset, case: Case) -> list[str]:
 # ----------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------
+#: paths this process has put in place: an interruption after a write must
+#: not claim that nothing was written (the CLI empties it per command)
+WRITTEN: list[Path] = []
+
+
+class OutputExists(MineqError):
+    """The output appeared before this run could claim it (another run, or
+    the user): nothing of it was touched."""
+
+    def __init__(self, path: Path, hint: str = "--out"):
+        self.path = Path(path)
+        super().__init__(f"The output {path} already exists; mineq does not overwrite results. Choose another {hint} or pass --force to replace it.")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived while a result was being written; raised
+    once the write was finished or abandoned and its temporary file removed."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
 @contextmanager
-def atomic_file(path: Path, suffix: str = ".tmp"):
-    """A temporary file beside ``path`` that becomes ``path`` only when the
-    block finishes: an interruption leaves the old file (or none), never a
-    torn one, and removes the temporary file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.resolve().parent)
-    os.close(fd)
+def signals_held():
+    """Hold SIGINT and SIGTERM while a result is written; yields the list of
+    signals that arrived.
+
+    Why: a KeyboardInterrupt inside the NetCDF library leaves xarray's
+    write lock taken and its close then waits on it for ever, and SIGTERM
+    kills the process before any ``finally`` removes the temporary file.
+    Held, the write finishes or is abandoned cleanly, and the interruption
+    is raised (as :class:`Interrupted`) right after.  Only the main thread
+    can own signal handlers; elsewhere (a Dask worker) nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    got: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        yield got
     finally:
-        if os.path.exists(tmp):
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if got:
+        raise Interrupted(got[0])
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM raises :class:`Interrupted` (as Ctrl-C raises
+    KeyboardInterrupt) for the block, so its ``finally`` clauses remove
+    drafts; by default SIGTERM ends the process on the spot."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _temp_path(path: Path, suffix: str) -> Path:
+    # beside the target: a rename or link never crosses file systems
+    return path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def _new_file(path: Path, suffix: str) -> Path:
+    """An empty temporary file beside ``path``, created with the user's
+    umask (mkstemp would make it 0600, and the result with it)."""
+    while True:
+        tmp = _temp_path(path, suffix)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+
+
+def publish(tmp: Path, path: Path, replace: bool, hint: str = "--out") -> None:
+    """Make the finished file ``tmp`` the file ``path`` in one step.
+
+    Without ``replace`` the step is a hard link, which fails if ``path``
+    exists: of two runs racing for one path exactly one gets it, and the
+    other an :class:`OutputExists`, never a silent overwrite.  With
+    ``replace``, ``os.replace``: readers see the old file or the new one.
+    """
+    path = Path(path)
+    if replace:
+        if path.is_dir():
+            raise MineqError(f"The output {path} is a folder; give a file name (with --force, mineq replaces files, not folders).")
+        os.replace(tmp, path)
+    else:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise OutputExists(path, hint) from None
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+                raise
+            # a file system without hard links: claim the name first
+            # (O_EXCL is atomic there too), then move the file onto it
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                raise OutputExists(path, hint) from None
+            os.replace(tmp, path)
+        else:
             os.unlink(tmp)
+    WRITTEN.append(path)
 
 
-def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False, groups: dict[str, xr.Dataset] | None = None) -> Path:
-    """Write atomically: to a temporary file beside ``path``, then rename.
+@contextmanager
+def atomic_file(path: Path, suffix: str = ".tmp", replace: bool = False, hint: str = "--out"):
+    """A temporary file beside ``path`` that becomes ``path`` only when the
+    block finishes (:func:`publish`): an interruption leaves the old file
+    (or none), never a torn one, and no temporary file.  A signal during
+    the block abandons the new file and is raised afterwards."""
+    path = Path(path)
+    with signals_held() as got:
+        tmp = _new_file(path, suffix)
+        try:
+            yield tmp
+            if not got:
+                publish(tmp, path, replace, hint)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+
+
+def check_target(path: str | Path, fmt: str = "netcdf", force: bool = False, hint: str = "--out") -> None:
+    """Fail before any work if ``path`` cannot be written: it exists
+    (without ``force``), is a folder where a file goes, or its folder
+    cannot be made or written to.  The write itself checks existence
+    again, atomically (:func:`publish`)."""
+    path = Path(path)
+    if os.path.lexists(path) and not force:
+        raise OutputExists(path, hint)
+    if path.is_dir() and fmt != "csv":
+        raise MineqError(f"The output {path} is a folder; give a file name for the {fmt} result (with --force, mineq replaces files, not folders).")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise MineqError(f"Cannot write {path}: {parent} is a file, so the folder {path.parent} cannot be made. Choose another {hint}.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise MineqError(f"Cannot write {path}: the folder {parent} is not writable by this user (or is on a read-only file system). Choose another {hint}.")
+    if parent == path.absolute().parent:
+        # access() answers for permissions only (and yes to root): a file
+        # made and removed is the true answer, before hours of solving
+        with signals_held():  # the probe never outlives an interruption
+            try:
+                probe = _new_file(parent / path.name, ".probe")
+            except OSError as err:
+                raise MineqError(f"Cannot write {path}: the folder {parent} does not take new files ({err.strerror}). Choose another {hint}.") from None
+            os.unlink(probe)
+
+
+def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = False, groups: dict[str, xr.Dataset] | None = None, hint: str = "--out") -> Path:
+    """Write atomically: to a temporary file beside ``path``, then link or
+    rename it into place (:func:`publish`).
 
     An existing output is never replaced unless ``force``.  ``groups``
     are written beside the main Dataset: NetCDF groups, or sub-folders of
@@ -429,39 +588,62 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
     """
     groups = groups or {}
     path = Path(path)
-    if path.exists() and not force:
-        raise MineqError(f"The output {path} already exists; mineq does not overwrite results. Choose another --out or pass --force to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "netcdf":
-        with atomic_file(path) as tmp:
-            ds.to_netcdf(tmp, engine=ENGINE)
-            for name, g in groups.items():
-                g.to_netcdf(tmp, engine=ENGINE, mode="a", group=name)
-        return path
-    if fmt == "csv":
-        tmpdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    if fmt not in ("netcdf", "csv", "xlsx"):
+        raise MineqError(f"Unknown result format '{fmt}'; expected netcdf, csv or xlsx.")
+    check_target(path, fmt, force, hint)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "netcdf":
+            with atomic_file(path, replace=force, hint=hint) as tmp:
+                ds.to_netcdf(tmp, engine=ENGINE)
+                for name, g in groups.items():
+                    g.to_netcdf(tmp, engine=ENGINE, mode="a", group=name)
+        elif fmt == "csv":
+            _write_csv_folder(ds, path, force, groups, hint)
+        else:
+            with atomic_file(path, ".xlsx", replace=force, hint=hint) as tmp:
+                write_sheets(tables(ds, units=True), tmp, {k: v for k, v in ds.attrs.items() if k != "case_json"})
+    except OSError as err:
+        raise MineqError(f"Cannot write {path}: {err.strerror or err} ({err.filename or path}). Nothing was written there; choose another {hint}.") from None
+    return path
+
+
+def _write_csv_folder(ds: xr.Dataset, path: Path, force: bool, groups: dict, hint: str) -> None:
+    """The CSV folder, built under a temporary name and renamed into place.
+
+    Without ``force`` the rename is the create-if-absent step: renaming a
+    folder onto a folder with files in it (another run's) or onto a file
+    fails, atomically.
+    """
+    with signals_held() as got:
+        tmpdir = _temp_path(path, ".tmp")
+        os.mkdir(tmpdir, 0o777)  # the user's umask, not mkdtemp's 0700
         try:
             write_csv(ds, tmpdir)
             for name, g in groups.items():
                 write_csv(g, tmpdir / name)
-            if path.exists():
+            if got:
+                return
+            if not force:
+                try:
+                    os.rename(tmpdir, path)
+                except OSError as err:
+                    if err.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                        raise OutputExists(path, hint) from None
+                    raise
+            elif os.path.lexists(path):
                 # move the old output aside first: an interruption leaves it
                 # under the aside name, never half-deleted
-                aside = path.with_name(f".{path.name}.old-{os.getpid()}")
+                aside = _temp_path(path, ".old")
                 os.replace(path, aside)
                 os.replace(tmpdir, path)
-                shutil.rmtree(aside) if aside.is_dir() else aside.unlink()
+                shutil.rmtree(aside) if aside.is_dir() and not aside.is_symlink() else aside.unlink()
             else:
                 os.replace(tmpdir, path)
+            WRITTEN.append(path)
         finally:
-            if tmpdir.exists():
+            if os.path.lexists(tmpdir):
                 shutil.rmtree(tmpdir)
-        return path
-    if fmt == "xlsx":
-        with atomic_file(path, ".xlsx") as tmp:
-            write_sheets(tables(ds, units=True), tmp, {k: v for k, v in ds.attrs.items() if k != "case_json"})
-        return path
-    raise MineqError(f"Unknown result format '{fmt}'; expected netcdf, csv or xlsx.")
 
 
 #: the tables of a result file: CSV files, or sheets of a workbook
@@ -502,11 +684,40 @@ def tables(ds: xr.Dataset, units: bool = False) -> dict:
     return out
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP, CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_text(value):
+    """A cell as a spreadsheet must show it: text that a spreadsheet would
+    run as a formula (``=HYPERLINK(...)``, ``=cmd|...``, ``@SUM(...)``)
+    gets a leading apostrophe.  Numbers, and text that is a number
+    (``-1.5``), are left alone: a negative number is not a formula."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def safe_frame(df):
+    """``df`` with its index as columns and every text cell through
+    :func:`cell_text` (names are index levels: mineral, region, scenario)."""
+    df = df.reset_index()
+    for col in df.columns:
+        if df[col].dtype.kind in "OSU" or str(df[col].dtype) in ("string", "str"):
+            df[col] = df[col].map(cell_text)
+    df.columns = [cell_text(str(c)) for c in df.columns]
+    return df
+
+
 def write_csv(ds: xr.Dataset, folder: Path) -> None:
     """Tidy CSVs: one per table of :data:`TABLES`, plus attributes and inputs."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, df in tables(ds).items():
-        df.to_csv(folder / f"{name}.csv")
+        safe_frame(df).to_csv(folder / f"{name}.csv", index=False)
     meta = {k: v for k, v in ds.attrs.items() if k != "case_json"}
     (folder / "attributes.json").write_text(json.dumps(meta, indent=2, default=str))
     (folder / "case.json").write_text(ds.attrs.get("case_json", "{}"))
@@ -518,8 +729,9 @@ def write_sheets(sheets: dict, path: Path, about: dict) -> None:
 
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         for name, df in sheets.items():
-            df.reset_index().to_excel(xl, sheet_name=name[:31], index=False)
-        pd.DataFrame({"attribute": list(about), "value": [str(v) for v in about.values()]}).to_excel(xl, sheet_name="about", index=False)
+            safe_frame(df).to_excel(xl, sheet_name=name[:31], index=False)
+        about = pd.DataFrame({"attribute": list(about), "value": [str(v) for v in about.values()]})
+        safe_frame(about.set_index("attribute")).to_excel(xl, sheet_name="about", index=False)
 
 
 def change_tables(ds: xr.Dataset, scenarios: list[str], reference: str = "baseline") -> dict:

@@ -293,6 +293,7 @@ def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
     ``scenarios=False``: the baseline and one scenario per point."""
     try:
         ds = xr.load_dataset(path, engine=ENGINE)
+        _check_mineq_result(ds, path)
         if scenarios and "sweep" in ds.dims:
             from .sweep import scenario_form
 
@@ -302,6 +303,20 @@ def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
         raise
     except Exception as err:
         raise MineqError(f"Cannot read {path} as a mineq NetCDF result file ({type(err).__name__}: {err}).") from None
+
+
+#: what every mineq result file (solve, sweep, ensemble) holds
+RESULT_VARIABLES = ("price", "supply", "demand", "status", "max_residual")
+
+
+def _check_mineq_result(ds: xr.Dataset, path) -> None:
+    """A NetCDF file from elsewhere fails here, in a sentence, not later
+    with a KeyError deep in a command."""
+    missing = [v for v in RESULT_VARIABLES if v not in ds.variables]
+    dims = [d for d in ("mineral",) if d not in ds.dims] + ([] if {"scenario", "sweep"} & set(ds.dims) else ["scenario"])
+    if missing or dims:
+        what = ", ".join([f"variable '{v}'" for v in missing] + [f"dimension '{d}'" for d in dims])
+        raise MineqError(f"{path} is a NetCDF file but not a mineq result: it lacks {what}. Give a file written by mineq solve, sweep or ensemble.")
 
 
 def verify_file(path: str | Path, tol: float = TOLERANCE) -> list[tuple[str, str, Verification]]:
