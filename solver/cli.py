@@ -537,17 +537,17 @@ def report(results, out, force):
 
 
 @main.command()
-@click.argument("case", type=click.Path())
+@click.argument("case", required=False, type=click.Path())
 @_outside_option
 def check(case, allow_outside):
     """Validate CASE without solving it.
 
-    Reads case.toml and every CSV table it names, checks every field, and
-    prints what the case contains.  Exit status 0 when the case is valid.
+    With no CASE, the bundled case (as `mineq solve`).  Reads case.toml and
+    every CSV table it names, checks every field, and prints what the case
+    contains.  Exit status 0 when the case is valid.  `mineq calibration`
+    compares a case's baseline with the observed figures it names.
     """
-    from .case import load_case
-
-    c = load_case(case, allow_outside)
+    c = _load(case, allow_outside)
     click.echo(f"Case '{c.name}' is valid: {len(c.regions)} regions, {len(c.groups)} groups, {len(c.markets)} minerals, {len(c.scenarios)} scenarios.")
     for name, m in c.markets.items():
         click.echo(

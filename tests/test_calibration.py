@@ -180,3 +180,13 @@ def test_result_file_and_report_carry_the_calibration(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     text = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
     assert "Calibration: the baseline against observed figures" in text and f"{n} of {n} observed figures lie inside their bands" in text
+
+
+def test_check_without_a_case_checks_the_bundled_case():
+    from click.testing import CliRunner
+
+    from mineq.solver.cli import main
+
+    r = CliRunner().invoke(main, ["check"])
+    assert r.exit_code == 0, r.output
+    assert "Case 'critical-minerals-54' is valid: 16 regions" in r.output and "54 minerals" in r.output
