@@ -61,9 +61,15 @@ def _units(da: xr.DataArray, ds: xr.Dataset | None = None, minerals: list[str] |
 def top_movers(da: xr.DataArray, dim: str, n: int = MAX_LINES) -> list[str]:
     """The ``n`` minerals whose indicator varies most along ``dim`` (relative range)."""
     vals = da.transpose("mineral", dim).values
+    # a mineral with no value anywhere (not solved, or no such node) scores
+    # -1 without asking numpy for the max of nothing
+    seen = np.isfinite(vals).any(axis=1)
+    filled = np.where(np.isfinite(vals), vals, 0.0)
+    lo = np.where(np.isfinite(vals), vals, np.inf).min(axis=1)
+    hi = np.where(np.isfinite(vals), vals, -np.inf).max(axis=1)
     with np.errstate(all="ignore"):
-        span = np.nanmax(vals, axis=1) - np.nanmin(vals, axis=1)
-        scale = np.maximum(np.nanmax(np.abs(vals), axis=1), 1e-300)
+        span = np.where(seen, hi - lo, np.nan)
+        scale = np.maximum(np.abs(filled).max(axis=1), 1e-300)
     score = np.nan_to_num(span / scale, nan=-1.0)
     order = np.argsort(-score, kind="stable")
     floor = 1e-9 if (score > 1e-9).any() else 0.0  # hide flat lines when some move
