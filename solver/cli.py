@@ -356,7 +356,7 @@ def _print_sweep(pts, indicators) -> None:
 @click.option("--scenario", "-s", required=True, help="The scenario whose policy is adjusted.")
 @click.option("--param", "-p", required=True, metavar="[POLICY.]KEY", help="The policy key to adjust, e.g. level, level_vs_baseline, 1.ad_valorem.")
 @click.option("--indicator", "-i", required=True, metavar="NAME[LABEL,...]", help="One number: an indicator naming a mineral, e.g. 'processing_share[USA,lithium]'.")
-@click.option("--value", "-v", "target_value", type=float, required=True, help="The value the indicator should take.")
+@click.option("--value", "-v", "target_value", required=True, help="The value the indicator should take, in its own unit; fractions (net import reliance, shares) as 0.5 or 50%.")
 @click.option("--range", "bounds", metavar="LOW:HIGH", help="Levels to search. Default: 0.5 to 2 times the scenario's own value.")
 @click.option("--points", type=int, default=9, show_default=True, help="Grid points for the bracketing and monotonicity check.")
 @click.option("--tol", type=float, default=None, help="Accepted |indicator - value| (default: 1e-6 of the indicator's range).")
@@ -376,7 +376,10 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
     from .sweep import parse_set, sweep_case
     from .target import default_range, find_level
 
+    from .indicators import target_value as read_value
+
     c = _load(case, allow_outside)
+    target_value = read_value(target_value, indicator)
     if bounds:
         try:
             lo, hi = (float(v) for v in bounds.split(":"))

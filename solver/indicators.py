@@ -59,6 +59,32 @@ class Indicator:
         return self.text
 
 
+#: indicators that are fractions (0.5 = 50%): net import reliance and shares
+FRACTIONS = {"net_import_reliance", "processing_share", "production_share", "supply_share", "sourcing_share", "production_top_share"}
+
+
+def target_value(text: str, ind: Indicator | str) -> float:
+    """A value for ``ind`` as typed: a number, or for a fraction indicator
+    also a percentage (``50%`` = 0.5).  A fraction indicator never exceeds
+    1 (net import reliance: production is never negative), so a number
+    above 1 is refused with the percentage it probably meant."""
+    if isinstance(ind, str):
+        ind = parse(ind)
+    raw = str(text).strip()
+    pct = raw.endswith("%")
+    try:
+        v = float(raw[:-1] if pct else raw)
+    except ValueError:
+        raise MineqError(f"--value '{text}': expected a number" + (" or a percentage such as 50%" if ind.name in FRACTIONS else "") + ".") from None
+    if pct:
+        if ind.name not in FRACTIONS:
+            raise MineqError(f"--value '{text}': {ind.name} is not a fraction, so a percentage means nothing; give it in its own unit.")
+        return v / 100.0
+    if ind.name in FRACTIONS and v > 1.0:
+        raise MineqError(f"--value {raw}: {ind.name} is a fraction (0 to 1; net import reliance may be negative for a net exporter), never above 1. Did you mean {raw}%? Write {v / 100:g} or {raw}%.")
+    return v
+
+
 def parse(text: str) -> Indicator:
     m = _SYNTAX.match(text)
     if not m:
