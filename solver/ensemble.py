@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -137,7 +138,31 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
 
     with atomic_file(Path(out)) as tmp:
         chunk.to_netcdf(tmp, engine=ENGINE)
-    return {"draws": len(draws), "verified": ok, "markets": total}
+        # hashed before the rename: what the manifest records is what this
+        # worker wrote, whatever lands at ``out`` later
+        digest = file_sha256(tmp)
+    return {"draws": len(draws), "verified": ok, "markets": total, "sha256": digest}
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def draw_bytes(case: Case, scenarios: list[str] | None) -> int:
+    """Bytes one draw adds to the result (the :data:`KEPT` variables at the
+    case's dimensions; what ``ensemble.nc`` and the combine step hold)."""
+    S = 1 + (len(scenarios) if scenarios else len(case.scenarios))
+    M = len(case.markets)
+    G = max((len(m.stages) for m in case.markets.values()), default=1)
+    R = len(case.regions)
+    node = S * M * G * R * 8 * (6 + 1 + len(case.groups))  # six node variables and the sourcing shares
+    region = S * M * R * 8 * 5  # the welfare changes
+    market = S * M * (2 * 44 + 2 * 8)  # status and method (11 characters), residual, iterations
+    return node + region + market
 
 
 def chunk_path(folder: Path, k: int) -> Path:
@@ -149,15 +174,76 @@ def plan_chunks(n: int, size: int) -> list[list[int]]:
 
 
 def manifest(case: Case, rows: list[dict], seed: int, draws: int, chunk: int, scenarios) -> dict:
-    """What a run folder was made for: a resume must match it exactly."""
+    """What a run folder was made for: a resume must match it exactly.
+
+    The file also holds ``chunks`` (:func:`record_chunk`), which grows as
+    the run goes and is not part of what a resume must match."""
     return {"case_hash": case.digest, "uncertainty": rows, "seed": seed, "draws": draws, "chunk": chunk, "scenarios": scenarios}
+
+
+def _draw_range(draws: list[int]) -> str:
+    return f"draw {draws[0]}" if len(draws) == 1 else f"draws {draws[0]}-{draws[-1]}"
+
+
+def record_chunk(folder: Path, k: int, draws: list[int], sha256: str) -> None:
+    """Note in ``manifest.json`` that chunk ``k`` holds ``draws`` and has
+    this checksum.  Rewritten whole (atomically) after every chunk: only
+    the client writes it."""
+    from .results import atomic_file
+
+    mfile = folder / "manifest.json"
+    data = json.loads(mfile.read_text())
+    data.setdefault("chunks", {})[chunk_path(folder, k).name] = {"draws": list(draws), "sha256": sha256}
+    with atomic_file(mfile) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+
+
+def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
+    """The chunks of the plan already written in ``folder``: each chunk file
+    must be one the manifest records, for the draws the plan gives it,
+    with the recorded checksum.  Anything else (a chunk copied from
+    another place or run, changed, or unknown to the manifest) raises a
+    :class:`MineqError`: combining it would duplicate or mix draws."""
+    mfile = folder / "manifest.json"
+    try:
+        recorded = json.loads(mfile.read_text()).get("chunks", {})
+    except (OSError, ValueError):
+        raise MineqError(f"{mfile} is missing or unreadable, so the chunk files in {folder} cannot be checked against what the run wrote; nothing was combined.") from None
+    have = []
+    for f in sorted(folder.glob("chunk-*.nc")):
+        stem = f.name[len("chunk-"):-len(".nc")]
+        k = int(stem) if stem.isdigit() else -1
+        fix = f"Remove {f.name} (its draws are then solved again by --resume) or restore the file this run wrote."
+        if not 0 <= k < len(chunks):
+            raise MineqError(f"{f} is not a chunk of this run: the run in {folder} has chunks 0 to {len(chunks) - 1} ({sum(map(len, chunks))} draws). Remove it; nothing was combined.")
+        rec = recorded.get(f.name)
+        if rec is None:
+            raise MineqError(f"{f} is not recorded in {mfile}: this run did not write it (copied from elsewhere, or finished just as the run was stopped), so its draws cannot be trusted to be {_draw_range(chunks[k])}. {fix}")
+        if rec.get("draws") != chunks[k]:
+            raise MineqError(f"{mfile} records {f.name} with draws {rec.get('draws')}, but this run's chunk {k} is {_draw_range(chunks[k])} (the manifest was edited or comes from another run). {fix}")
+        got = file_sha256(f)
+        if got != rec.get("sha256"):
+            raise MineqError(f"{f} has sha256 {got[:16]}..., but {mfile} records {str(rec.get('sha256'))[:16]}... for it ({_draw_range(chunks[k])}): the file is not the one this run wrote (copied over or changed), and combining it could duplicate or lose draws. {fix}")
+        have.append(k)
+    return have
 
 
 def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr.Dataset:
     """All chunks along ``draw``, with quantiles of every numeric variable."""
     from .results import ENGINE
 
-    parts = [xr.load_dataset(chunk_path(folder, k), engine=ENGINE) for k in range(len(chunks))]
+    have = set(checked_chunks(folder, chunks))
+    missing = [k for k in range(len(chunks)) if k not in have]
+    if missing:
+        raise MineqError(f"{folder} lacks {len(missing)} of its {len(chunks)} chunk files (first: {chunk_path(folder, missing[0]).name}, {_draw_range(chunks[missing[0]])}); run again with --resume to solve them.")
+    parts = []
+    for k in range(len(chunks)):
+        part = xr.load_dataset(chunk_path(folder, k), engine=ENGINE)
+        # the checksum says the file is the one a worker wrote; this says
+        # the worker wrote the draws of its place
+        if part["draw"].values.tolist() != chunks[k]:
+            raise MineqError(f"{chunk_path(folder, k)} holds draws {part['draw'].values.tolist()[:6]}, but chunk {k} of this run is {_draw_range(chunks[k])}; nothing was combined. Remove the file and run again with --resume.")
+        parts.append(part)
     ds = xr.concat(parts, dim="draw").sortby("draw")
     num = [v for v in ds.data_vars if ds[v].dtype.kind == "f"]
     import warnings
