@@ -336,7 +336,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shlex
     import shutil
 
-    from .ensemble import checked_chunks, chunk_path, combine, draw_bytes, manifest, plan_chunks, read_uncertainty, record_chunk, solve_chunk
+    from .ensemble import checked_chunks, chunk_path, combine, draw_bytes, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
 
@@ -435,7 +435,8 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
                 cluster = _local_cluster(LocalCluster, n)
                 client = Client(cluster)
             case_json = _json.dumps(c.data)
-            pending = {client.submit(solve_chunk, case_json, rows, seed, chunks[k], str(chunk_path(folder, k).resolve()), list(scenarios) or None, pure=False): k for k in todo}
+            run = run_id(meta)
+            pending = {client.submit(solve_chunk, case_json, rows, seed, chunks[k], str(chunk_path(folder, k).resolve()), list(scenarios) or None, run, pure=False): k for k in todo}
             poll = min(1.0, worker_timeout / 4)
             seen = time.monotonic()
             with click.progressbar(length=sum(len(chunks[k]) for k in todo), label="Draws", show_pos=True, show_eta=True, file=None if not quiet else open(os.devnull, "w")) as bar:
@@ -518,17 +519,25 @@ def _security(scheduler, ca, cert, key):
 
 
 def _local_cluster(LocalCluster, n: int):
-    """A local cluster of ``n`` worker processes that ignore Ctrl-C: it
-    reaches every process of the terminal's group, and workers that die
-    of it print tracebacks over the message saying what was kept; this
-    process stops them itself."""
+    """A local cluster of ``n`` worker processes that ignore Ctrl-C and
+    log nothing: Ctrl-C reaches every process of the terminal's group, and
+    workers that die of it, or log their tasks' cancellation, print
+    tracebacks over the message saying what was kept.  This process stops
+    them itself, and a task's failure reaches it through its future."""
     import signal
 
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the workers started now
+    # both inherited by the worker processes started now, and only by them
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    env = os.environ.get("DASK_LOGGING__DISTRIBUTED")
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = "critical"
     try:
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
     finally:
         signal.signal(signal.SIGINT, old)
+        if env is None:
+            os.environ.pop("DASK_LOGGING__DISTRIBUTED", None)
+        else:
+            os.environ["DASK_LOGGING__DISTRIBUTED"] = env
 
 
 def _has_workers(client) -> bool:

@@ -116,8 +116,10 @@ def perturbed_data(data: dict, factors: list[tuple[str, str, float]]) -> dict:
     return data
 
 
-def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], out: str, scenarios: list[str] | None) -> dict:
-    """Solve ``draws`` and write them to ``out`` (atomically).  Runs on a worker."""
+def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], out: str, scenarios: list[str] | None, run: str = "") -> dict:
+    """Solve ``draws`` and write them to ``out`` (atomically).  Runs on a
+    worker.  ``run`` (:func:`run_id`) is stamped on the file: a chunk whose
+    worker died before reporting it can still be told to be this run's."""
     from .results import to_dataset
     from .run import solve_case
 
@@ -133,7 +135,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
         ds = to_dataset(case, res)
         parts.append(ds[[v for v in KEPT if v in ds]].expand_dims(draw=[d]))
     chunk = xr.concat(parts, dim="draw")
-    chunk.attrs = {"seed": seed, "draws": json.dumps(draws)}
+    chunk.attrs = {"seed": seed, "draws": json.dumps(draws), "run": run}
     from .results import ENGINE, atomic_file
 
     with atomic_file(Path(out)) as tmp:
@@ -181,6 +183,27 @@ def manifest(case: Case, rows: list[dict], seed: int, draws: int, chunk: int, sc
     return {"case_hash": case.digest, "uncertainty": rows, "seed": seed, "draws": draws, "chunk": chunk, "scenarios": scenarios}
 
 
+def run_id(meta: dict) -> str:
+    """A digest of what a run was made for (:func:`manifest`)."""
+    body = {k: v for k, v in meta.items() if k != "chunks"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _own_chunk(path: Path, run: str, draws: list[int]) -> str | None:
+    """The sha256 of a chunk file this run wrote but never recorded (its
+    worker died, or the run was stopped, between the write and the
+    report), or None if the file does not say it is this run's chunk for
+    ``draws``."""
+    from .results import ENGINE
+
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            mine = ds.attrs.get("run") == run and ds.attrs.get("draws") == json.dumps(draws) and ds["draw"].values.tolist() == draws
+    except Exception:  # unreadable: certainly not vouched for
+        return None
+    return file_sha256(path) if mine else None
+
+
 def _draw_range(draws: list[int]) -> str:
     return f"draw {draws[0]}" if len(draws) == 1 else f"draws {draws[0]}-{draws[-1]}"
 
@@ -206,7 +229,8 @@ def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
     :class:`MineqError`: combining it would duplicate or mix draws."""
     mfile = folder / "manifest.json"
     try:
-        recorded = json.loads(mfile.read_text()).get("chunks", {})
+        meta = json.loads(mfile.read_text())
+        recorded = meta.get("chunks", {})
     except (OSError, ValueError):
         raise MineqError(f"{mfile} is missing or unreadable, so the chunk files in {folder} cannot be checked against what the run wrote; nothing was combined.") from None
     have = []
@@ -218,7 +242,11 @@ def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
             raise MineqError(f"{f} is not a chunk of this run: the run in {folder} has chunks 0 to {len(chunks) - 1} ({sum(map(len, chunks))} draws). Remove it; nothing was combined.")
         rec = recorded.get(f.name)
         if rec is None:
-            raise MineqError(f"{f} is not recorded in {mfile}: this run did not write it (copied from elsewhere, or finished just as the run was stopped), so its draws cannot be trusted to be {_draw_range(chunks[k])}. {fix}")
+            digest = _own_chunk(f, run_id(meta), chunks[k])
+            if digest is None:
+                raise MineqError(f"{f} is not recorded in {mfile} and is not stamped as this run's chunk {k} ({_draw_range(chunks[k])}): it was copied from another place or run. {fix}")
+            record_chunk(folder, k, chunks[k], digest)
+            rec = {"draws": chunks[k], "sha256": digest}
         if rec.get("draws") != chunks[k]:
             raise MineqError(f"{mfile} records {f.name} with draws {rec.get('draws')}, but this run's chunk {k} is {_draw_range(chunks[k])} (the manifest was edited or comes from another run). {fix}")
         got = file_sha256(f)
