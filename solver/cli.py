@@ -408,7 +408,11 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
 
     def kept() -> str:
         """What is on disk and how to go on, for any way the run stops."""
-        written = [k for k in range(len(chunks)) if chunk_path(folder, k).exists()]
+        try:
+            # records the chunks whose workers died before reporting them
+            written = checked_chunks(folder, chunks)
+        except MineqError:
+            written = [k for k in range(len(chunks)) if chunk_path(folder, k).exists()]
         n = sum(len(chunks[k]) for k in written)
         return (f"{len(written)} of {len(chunks)} chunks ({n} of {draws} draws) are kept in {folder} and recorded in its manifest.json; "
                 f"no ensemble.nc was written. Continue with: {shlex.join(again)}")
@@ -420,7 +424,13 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
 
         from dask.distributed import Client, LocalCluster, wait
 
-        logging.getLogger("distributed").setLevel(logging.ERROR)
+        # the user is told what happened in one paragraph; Dask's own
+        # reports of the same (lost workers, results fetched again, tasks
+        # cancelled when the run stops) would bury it
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         cluster = client = None
         pending: dict = {}
         try:
@@ -445,22 +455,27 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
                         finished = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED").done
                     except TimeoutError:
                         finished = set()
+                    collected = 0
                     for fut in finished:
-                        k = pending.pop(fut)
-                        r = _chunk_result(fut, k, chunks[k], kept)
+                        k = pending[fut]
+                        r = _chunk_result(fut, k, chunks[k], kept, poll)
+                        if r is None:
+                            continue
+                        del pending[fut]
+                        collected += 1
                         record_chunk(folder, k, chunks[k], r["sha256"])
                         done["verified"] += r["verified"]
                         done["markets"] += r["markets"]
                         bar.update(r["draws"])
-                    if finished:
+                    if collected:
                         continue
                     now = time.monotonic()
                     if _has_workers(client):
                         seen = now
                     elif now - seen > worker_timeout:
                         raise MineqError(
-                            f"The Dask cluster{' at ' + scheduler if scheduler else ''} has had no worker for {worker_timeout:g} s (--worker-timeout), "
-                            f"with {len(pending)} chunks still to solve; gave up. {kept()} once workers are back."
+                            f"The Dask cluster{' at ' + scheduler if scheduler else ''} has had no worker for {worker_timeout:g} s (--worker-timeout); gave up. "
+                            f"{kept()} once workers are back."
                         )
         except KeyboardInterrupt:
             # chunks a worker finished while this process was stopping
@@ -547,11 +562,16 @@ def _has_workers(client) -> bool:
         return False
 
 
-def _chunk_result(fut, k: int, draws: list[int], kept) -> dict:
-    """A finished chunk's report; its failure (a worker killed while
-    solving it, an error raised on the worker) as one paragraph."""
+def _chunk_result(fut, k: int, draws: list[int], kept, timeout: float) -> dict | None:
+    """A finished chunk's report; None if it cannot be fetched within
+    ``timeout`` seconds (its worker died after finishing it: Dask solves it
+    again, and fetching without a timeout would wait for that however long
+    it takes, forever with no worker left); its failure (an error raised on
+    the worker, a task that killed its workers) as one paragraph."""
     try:
-        return fut.result()
+        return fut.result(timeout=timeout)
+    except TimeoutError:
+        return None
     except (MineqError, CaseError) as err:
         raise MineqError(f"Chunk {k} (draws {draws[0]}-{draws[-1]}) failed on its worker: {err} {kept()}") from None
     except Exception as err:
@@ -563,8 +583,9 @@ def _close_quietly(client, cluster) -> None:
     noise (workers already gone, comms cut by an interrupt)."""
     import logging
 
-    quiet = logging.getLogger("distributed")
-    quiet.setLevel(logging.CRITICAL + 1)
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     for thing in (client, cluster):
         if thing is None:
             continue

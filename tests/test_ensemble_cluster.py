@@ -192,7 +192,7 @@ def test_gives_up_when_every_worker_is_gone(tmp_path):
     assert "has had no worker for 3 s (--worker-timeout)" in text and "Traceback" not in text, text
     assert waited < 60
     kept = sorted(p.name for p in out.glob("chunk-*.nc"))
-    assert kept and f"{len(kept)} of 40 chunks ({len(kept)} of 40 draws) are kept in {out}" in text, text
+    assert kept and f"; gave up. {len(kept)} of 40 chunks ({len(kept)} of 40 draws) are kept in {out} and recorded in its manifest.json" in text, text
     assert "--resume" in text and "no ensemble.nc was written" in text
     # every kept chunk is vouched for: a resume takes them
     assert len(checked_chunks(out, plan_chunks(40, 1))) == len(kept)
