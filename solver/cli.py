@@ -336,7 +336,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shlex
     import shutil
 
-    from .ensemble import checked_chunks, chunk_path, combine, draw_bytes, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
+    from .ensemble import checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
 
@@ -413,6 +413,10 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
             written = checked_chunks(folder, chunks)
         except MineqError:
             written = [k for k in range(len(chunks)) if chunk_path(folder, k).exists()]
+        try:
+            fold_journal(folder)
+        except (OSError, ValueError):  # the journal stays, and is read as the manifest's part
+            pass
         n = sum(len(chunks[k]) for k in written)
         return (f"{len(written)} of {len(chunks)} chunks ({n} of {draws} draws) are kept in {folder} and recorded in its manifest.json; "
                 f"no ensemble.nc was written. Continue with: {shlex.join(again)}")
@@ -490,10 +494,14 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
         finally:
             _close_quietly(client, cluster)
     elapsed = time.perf_counter() - t0
-    ds = combine(folder, chunks, c, meta)
     from .results import write
 
-    path = write(ds, folder / "ensemble.nc", force=True)
+    try:
+        fold_journal(folder)
+        ds = combine(folder, chunks, c, meta)
+        path = write(ds, folder / "ensemble.nc", force=True)
+    except KeyboardInterrupt:
+        raise MineqError(f"Interrupted while combining the chunks. {kept()}") from None
     rate = f"; {done['verified'] / elapsed:.1f} verified mineral-solves per second" if done["markets"] else ""
     bad = int((ds["status"] != "equilibrium").sum())
     click.echo(f"{draws} draws ({len(todo)} chunks solved in {elapsed:.1f} s{rate}) combined in {path}; largest scaled residual {ds.attrs['max_residual']:.1e}.")

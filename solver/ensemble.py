@@ -32,6 +32,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -208,17 +209,55 @@ def _draw_range(draws: list[int]) -> str:
     return f"draw {draws[0]}" if len(draws) == 1 else f"draws {draws[0]}-{draws[-1]}"
 
 
+#: chunks recorded since ``manifest.json`` was last rewritten, one JSON
+#: line each: appending is constant work per chunk, where rewriting the
+#: manifest after each of n chunks would write O(n²) bytes
+JOURNAL = "manifest-chunks.jsonl"
+
+
 def record_chunk(folder: Path, k: int, draws: list[int], sha256: str) -> None:
-    """Note in ``manifest.json`` that chunk ``k`` holds ``draws`` and has
-    this checksum.  Rewritten whole (atomically) after every chunk: only
-    the client writes it."""
+    """Record that chunk ``k`` holds ``draws`` and has this checksum (in
+    the manifest's journal; :func:`fold_journal` moves it into
+    ``manifest.json``).  Only the client writes it."""
+    line = json.dumps({"file": chunk_path(folder, k).name, "draws": list(draws), "sha256": sha256})
+    with open(folder / JOURNAL, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def recorded_chunks(folder: Path) -> tuple[dict, dict]:
+    """(the manifest, its recorded chunks: file name -> draws and sha256),
+    the journal's lines over the manifest's own ``chunks``."""
+    meta = json.loads((folder / "manifest.json").read_text())
+    chunks = dict(meta.get("chunks", {}))
+    try:
+        lines = (folder / JOURNAL).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    for n, text in enumerate(lines):
+        try:
+            rec = json.loads(text)
+        except ValueError:
+            if n == len(lines) - 1:  # torn by a crash mid-append: that chunk is simply unrecorded
+                break
+            raise
+        chunks[rec["file"]] = {"draws": rec["draws"], "sha256": rec["sha256"]}
+    return meta, chunks
+
+
+def fold_journal(folder: Path) -> None:
+    """Move the journal's records into ``manifest.json`` (rewritten
+    atomically, then the journal removed): once per run, as it ends."""
     from .results import atomic_file
 
-    mfile = folder / "manifest.json"
-    data = json.loads(mfile.read_text())
-    data.setdefault("chunks", {})[chunk_path(folder, k).name] = {"draws": list(draws), "sha256": sha256}
-    with atomic_file(mfile) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
+    if not (folder / JOURNAL).exists():
+        return
+    meta, chunks = recorded_chunks(folder)
+    meta["chunks"] = dict(sorted(chunks.items()))
+    with atomic_file(folder / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    (folder / JOURNAL).unlink()
 
 
 def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
@@ -229,9 +268,8 @@ def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
     :class:`MineqError`: combining it would duplicate or mix draws."""
     mfile = folder / "manifest.json"
     try:
-        meta = json.loads(mfile.read_text())
-        recorded = meta.get("chunks", {})
-    except (OSError, ValueError):
+        meta, recorded = recorded_chunks(folder)
+    except (OSError, ValueError, KeyError, TypeError):
         raise MineqError(f"{mfile} is missing or unreadable, so the chunk files in {folder} cannot be checked against what the run wrote; nothing was combined.") from None
     have = []
     for f in sorted(folder.glob("chunk-*.nc")):

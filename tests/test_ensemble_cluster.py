@@ -22,7 +22,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from mineq.solver.cli import main
-from mineq.solver.ensemble import checked_chunks, combine, file_sha256, manifest, plan_chunks, read_uncertainty
+from mineq.solver.ensemble import JOURNAL, checked_chunks, combine, file_sha256, manifest, plan_chunks, read_uncertainty, recorded_chunks
 from mineq.solver.case import load_case
 from mineq.solver.errors import MineqError
 
@@ -120,9 +120,9 @@ def test_chunks_are_vouched_for_by_the_manifest(tmp_path):
     m["chunks"].pop("chunk-00002.nc")
     (out / "manifest.json").write_text(json.dumps(m))
     assert checked_chunks(out, plan_chunks(6, 2)) == [0, 1, 2]
-    assert json.loads((out / "manifest.json").read_text())["chunks"] == rec
+    assert recorded_chunks(out)[1] == rec
     # an unrecorded chunk of another run (another stamp) is not
-    (out / "manifest.json").write_text(json.dumps(m))
+    (out / JOURNAL).unlink()
     other = xr.load_dataset(out / "chunk-00002.nc")
     other.attrs["run"] = "0" * 64
     (out / "chunk-00002.nc").unlink()
@@ -286,3 +286,18 @@ def test_absurd_draw_counts_are_refused_up_front(tmp_path):
     assert time.monotonic() - t0 < 30
     assert "--draws 1,000,000,000 is too large for case 'three-region-demo'" in r.stderr and "TiB in all" in r.stderr and "nothing was started" in r.stderr, r.stderr
     assert not out.exists()
+
+
+def test_the_journal_survives_a_torn_last_line(tmp_path):
+    """Records are appended to the manifest's journal (rewriting the
+    manifest after each chunk costs O(chunks²)); a crash mid-append
+    leaves a torn last line, which only unrecords that chunk."""
+    (tmp_path / "manifest.json").write_text(json.dumps({"seed": 1, "chunks": {"chunk-00000.nc": {"draws": [0], "sha256": "a"}}}))
+    (tmp_path / JOURNAL).write_text(json.dumps({"file": "chunk-00001.nc", "draws": [1], "sha256": "b"}) + "\n" + '{"file": "chunk-00002.nc", "dra')
+    meta, rec = recorded_chunks(tmp_path)
+    assert meta["seed"] == 1 and rec == {"chunk-00000.nc": {"draws": [0], "sha256": "a"}, "chunk-00001.nc": {"draws": [1], "sha256": "b"}}
+    from mineq.solver.ensemble import fold_journal
+
+    fold_journal(tmp_path)
+    assert not (tmp_path / JOURNAL).exists()
+    assert json.loads((tmp_path / "manifest.json").read_text()) == {"seed": 1, "chunks": rec}
