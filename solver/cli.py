@@ -393,7 +393,9 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
             raise MineqError(f"--resume: the run in {folder} was started with different {', '.join(diff)}; resume with the same case, table, --seed, --draws, --chunk and --scenario, or choose another --out.")
     folder.mkdir(parents=True, exist_ok=True)
     if not mfile.exists():
-        mfile.write_text(_json.dumps(meta, indent=1))
+        # an empty record, not none: a manifest without one is a run of a
+        # mineq that recorded no chunks (ensemble._own_chunk)
+        mfile.write_text(_json.dumps({**meta, "chunks": {}}, indent=1))
     chunks = plan_chunks(draws, chunk)
     have = set(checked_chunks(folder, chunks))
     todo = [k for k in range(len(chunks)) if k not in have]
@@ -548,15 +550,20 @@ def _local_cluster(LocalCluster, n: int):
     tracebacks over the message saying what was kept.  This process stops
     them itself, and a task's failure reaches it through its future."""
     import signal
+    import threading
 
     # both inherited by the worker processes started now, and only by them
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # (signals can be set from the main thread only: elsewhere the workers
+    # keep Ctrl-C)
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
     env = os.environ.get("DASK_LOGGING__DISTRIBUTED")
     os.environ["DASK_LOGGING__DISTRIBUTED"] = "critical"
     try:
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
     finally:
-        signal.signal(signal.SIGINT, old)
+        if main_thread:
+            signal.signal(signal.SIGINT, old)
         if env is None:
             os.environ.pop("DASK_LOGGING__DISTRIBUTED", None)
         else:

@@ -190,16 +190,20 @@ def run_id(meta: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _own_chunk(path: Path, run: str, draws: list[int]) -> str | None:
+def _own_chunk(path: Path, run: str, draws: list[int], legacy_seed: int | None = None) -> str | None:
     """The sha256 of a chunk file this run wrote but never recorded (its
     worker died, or the run was stopped, between the write and the
     report), or None if the file does not say it is this run's chunk for
-    ``draws``."""
+    ``draws``.  ``legacy_seed``: the run was started by a mineq that
+    recorded no chunks and stamped none; its chunks are taken when their
+    seed and draws are this place's."""
     from .results import ENGINE
 
     try:
         with xr.open_dataset(path, engine=ENGINE) as ds:
-            mine = ds.attrs.get("run") == run and ds.attrs.get("draws") == json.dumps(draws) and ds["draw"].values.tolist() == draws
+            a = ds.attrs
+            stamped = a.get("run") == run or (legacy_seed is not None and "run" not in a and a.get("seed") == legacy_seed)
+            mine = stamped and a.get("draws") == json.dumps(draws) and ds["draw"].values.tolist() == draws
     except Exception:  # unreadable: certainly not vouched for
         return None
     return file_sha256(path) if mine else None
@@ -280,7 +284,8 @@ def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
             raise MineqError(f"{f} is not a chunk of this run: the run in {folder} has chunks 0 to {len(chunks) - 1} ({sum(map(len, chunks))} draws). Remove it; nothing was combined.")
         rec = recorded.get(f.name)
         if rec is None:
-            digest = _own_chunk(f, run_id(meta), chunks[k])
+            legacy = meta.get("seed") if "chunks" not in meta else None
+            digest = _own_chunk(f, run_id(meta), chunks[k], legacy)
             if digest is None:
                 raise MineqError(f"{f} is not recorded in {mfile} and is not stamped as this run's chunk {k} ({_draw_range(chunks[k])}): it was copied from another place or run. {fix}")
             record_chunk(folder, k, chunks[k], digest)

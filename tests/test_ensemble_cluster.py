@@ -137,6 +137,25 @@ def test_chunks_are_vouched_for_by_the_manifest(tmp_path):
     assert list(again.draw.values) == [0, 1, 2, 3, 4, 5]
     for v in good.data_vars:
         assert again[v].equals(good[v]), v
+    # a run started by a mineq that recorded and stamped nothing: its
+    # chunks are taken where their seed and draws fit, and only there
+    m = json.loads((out / "manifest.json").read_text())
+    del m["chunks"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    (out / "ensemble.nc").unlink()
+    for p in out.glob("chunk-*.nc"):
+        old = xr.load_dataset(p)
+        del old.attrs["run"]
+        p.unlink()
+        old.to_netcdf(p)
+    legacy = {p.name: p.read_bytes() for p in out.glob("chunk-*.nc")}
+    (out / "chunk-00001.nc").write_bytes(legacy["chunk-00000.nc"])
+    r = cli.invoke(main, resume)
+    assert r.exit_code == 1 and "chunk-00001.nc is not recorded" in r.output, r.output
+    (out / "chunk-00001.nc").write_bytes(legacy["chunk-00001.nc"])
+    r = cli.invoke(main, resume)
+    assert r.exit_code == 0 and "3 of 3 chunks already written" in r.output, r.output
+    assert sorted(json.loads((out / "manifest.json").read_text())["chunks"]) == ["chunk-00000.nc", "chunk-00001.nc", "chunk-00002.nc"]
 
 
 def _cluster(port: int, workers: int, tmp_path):
