@@ -23,6 +23,14 @@ NetCDF file (temporary file, then rename) in the output folder, so an
 interrupted run keeps every finished chunk and ``--resume`` solves only the
 missing ones; at the end the chunks are combined into ``ensemble.nc`` with
 a ``draw`` dimension and summary quantiles.
+
+The run folder's ``manifest.json`` says what the run was made for and
+records each chunk's draws and the sha256 of the file its worker wrote
+(:func:`record_chunk`); each chunk also carries the run's identity
+(:func:`run_id`).  ``--resume`` and :func:`combine` take only chunks that
+match (:func:`checked_chunks`): a chunk file copied into another chunk's
+place, from another run, or changed would otherwise be combined as
+duplicate or foreign draws.
 """
 
 from __future__ import annotations
