@@ -409,29 +409,40 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
 @click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario in each draw (repeatable). Default: all.")
 @click.option("--uncertainty", type=click.Path(dir_okay=False), help="Uncertainty table (CSV: mineral, parameter, central, low, high). Default: the case's [case] uncertainty.")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="Workers of the local Dask cluster. Default: all cores.")
-@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:8786); its workers need mineq installed.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tls://host:8786, or tcp:// on a trusted network); its workers need mineq installed and the run folder (--out) on a file system they share with this machine. See the README, 'Ensembles on a cluster'.")
+@click.option("--tls-ca-file", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: the certificate authority that signed the scheduler's and workers' certificates (PEM). Default: Dask's configuration distributed.comm.tls.ca-file.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: this client's certificate (PEM; may hold the key too). Default: distributed.comm.tls.client.cert.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: this client's private key (PEM), if not in --tls-cert. Default: distributed.comm.tls.client.key.")
+@click.option("--worker-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Give up when the cluster has had no worker for this long (every worker gone, or none ever joined); the chunks written are kept for --resume.")
 @click.option("--chunk", type=click.IntRange(min=1), default=2, show_default=True, help="Draws per task and per chunk file.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Run folder (chunk files, then ensemble.nc). Default: a new folder under ./mineq-results/.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out: solve only the chunks not yet written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_outside_option
-def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chunk, out, resume, quiet, allow_outside):
+def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_ca_file, tls_cert, tls_key, worker_timeout, chunk, out, resume, quiet, allow_outside):
     """Monte Carlo over uncertain elasticities and trade costs, on Dask.
 
     Each draw perturbs the case by factors from triangular distributions
     (the case's uncertainty table) and solves the baseline and scenarios,
-    every market verified.  Chunks of draws are written as they finish, so
-    an interrupted run keeps them and --resume continues it.  The result,
-    ensemble.nc, has a 'draw' dimension and '_quantiles' summaries.
+    every market verified.  Chunks of draws are written as they finish and
+    recorded (draws, sha256) in the run folder's manifest.json, so an
+    interrupted run keeps them and --resume continues it; a chunk file the
+    manifest does not vouch for is refused.  The result, ensemble.nc, has
+    a 'draw' dimension and '_quantiles' summaries.
     """
     import json as _json
+    import shlex
+    import shutil
 
-    from .ensemble import chunk_path, combine, manifest, plan_chunks, read_uncertainty, solve_chunk
+    from .ensemble import checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
+    from .run import check_fits
+    from mineq.models.program_size import available_memory, gib
 
     c = _load(case, allow_outside)
     for sn in scenarios:
         if sn not in [x.name for x in c.scenarios]:
             raise MineqError(f"Scenario '{sn}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
+    security = _security(scheduler, tls_ca_file, tls_cert, tls_key)
     if uncertainty is None:
         name = c.data.get("case", {}).get("uncertainty")
         if not name:
@@ -444,6 +455,29 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
     if skipped:
         click.echo(f"Not drawn (no rule for these parameters; they stay at their central values): {', '.join(skipped)}.", err=True)
     folder = Path(out) if out else _default_out(f"{c.name}-ensemble", "csv")
+    # before any folder, cluster or plan exists: -n 1000000000 would
+    # otherwise spend its first minutes listing chunks and then fail in
+    # the combine step, after the solves
+    per_draw = draw_bytes(c, list(scenarios) or None)
+    total = per_draw * draws
+    solves = draws * len(c.markets) * (1 + (len(scenarios) or len(c.scenarios)))
+    try:
+        avail = available_memory()
+    except ValueError as err:
+        raise MineqError(f"{err}.") from None
+    place = next(p for p in (folder.resolve(), *folder.resolve().parents) if p.exists())
+    free = shutil.disk_usage(place).free
+    # the combine step holds the chunks, their concatenation and its
+    # sorted copy; the disk holds the chunks and ensemble.nc
+    if 3 * total > avail or 2 * total > free:
+        short = f"{gib(avail)} of memory are available" if 3 * total > avail else f"{place} has {gib(free)} free"
+        fit = max(1, min(avail // (3 * per_draw), free // (2 * per_draw)))
+        raise MineqError(
+            f"--draws {draws:,} is too large for case '{c.name}': the result holds about {gib(per_draw)} per draw, "
+            f"{gib(total)} in all ({solves:,} market solves), and combining it needs about {gib(3 * total)} of memory and {gib(2 * total)} of disk, but {short}; nothing was started. "
+            f"At most about {fit:,} draws fit here; the quantiles of a few thousand draws are usually steady."
+        )
+    check_fits(c, 1)
     meta = manifest(c, rows, seed, draws, chunk, list(scenarios) or None)
     mfile = folder / "manifest.json"
     if folder.exists() and any(folder.iterdir()):
@@ -453,61 +487,231 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, chun
             old = _json.loads(mfile.read_text())
         except (OSError, ValueError, RecursionError):
             raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.") from None
-        if old != _json.loads(_json.dumps(meta)):
+        old_meta = {k: v for k, v in old.items() if k != "chunks"}
+        if old_meta != _json.loads(_json.dumps(meta)):
             diff = [k for k in meta if _json.dumps(old.get(k)) != _json.dumps(meta[k])]
             raise MineqError(f"--resume: the run in {folder} was started with different {', '.join(diff)}; resume with the same case, table, --seed, --draws, --chunk and --scenario, or choose another --out.")
     folder.mkdir(parents=True, exist_ok=True)
     if not mfile.exists():
+        # an empty record, not none: a manifest without one is a run of a
+        # mineq that recorded no chunks (ensemble._own_chunk)
         try:
             with open(mfile, "x") as f:  # create-if-absent: of two runs starting in one folder, one owns it
-                f.write(_json.dumps(meta, indent=1))
+                f.write(_json.dumps({**meta, "chunks": {}}, indent=1))
         except FileExistsError:
             raise MineqError(f"Another run started in {folder} at the same moment; choose another --out, or --resume once it has stopped.") from None
     chunks = plan_chunks(draws, chunk)
-    todo = [k for k in range(len(chunks)) if not chunk_path(folder, k).exists()]
+    have = set(checked_chunks(folder, chunks))
+    todo = [k for k in range(len(chunks)) if k not in have]
     if resume:
         click.echo(f"Resuming: {len(chunks) - len(todo)} of {len(chunks)} chunks already written.")
+
+    again = ["mineq", "ensemble", *([case] if case else []), "-n", str(draws), "--seed", str(seed), "--chunk", str(chunk), "--uncertainty", str(uncertainty)]
+    again += [a for sn in scenarios for a in ("-s", sn)] + ["-o", str(folder)]
+    again += ["--scheduler", scheduler] if scheduler else []
+    again += [a for flag, v in (("--tls-ca-file", tls_ca_file), ("--tls-cert", tls_cert), ("--tls-key", tls_key)) if v for a in (flag, v)]
+    again.append("--resume")
+
+    def kept() -> str:
+        """What is on disk and how to go on, for any way the run stops."""
+        try:
+            # records the chunks whose workers died before reporting them
+            written = checked_chunks(folder, chunks)
+        except MineqError:
+            written = [k for k in range(len(chunks)) if chunk_path(folder, k).exists()]
+        try:
+            fold_journal(folder)
+        except (OSError, ValueError):  # the journal stays, and is read as the manifest's part
+            pass
+        n = sum(len(chunks[k]) for k in written)
+        return (f"{len(written)} of {len(chunks)} chunks ({n} of {draws} draws) are kept in {folder} and recorded in its manifest.json; "
+                f"no ensemble.nc was written. Continue with: {shlex.join(again)}")
+
     t0 = time.perf_counter()
     done = {"verified": 0, "markets": 0}
     if todo:
-        from dask.distributed import Client, LocalCluster, as_completed
-
         import logging
 
-        logging.getLogger("distributed").setLevel(logging.ERROR)
-        cluster = None
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="10s")
-            except Exception as err:
-                raise MineqError(f"Cannot connect to the Dask scheduler at {scheduler} ({type(err).__name__}: {err}).") from None
-        else:
-            n = workers or os.cpu_count() or 1
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-            client = Client(cluster)
+        from dask.distributed import Client, LocalCluster, wait
+
+        # the user is told what happened in one paragraph; Dask's own
+        # reports of the same (lost workers, results fetched again, tasks
+        # cancelled when the run stops) would bury it
+        for name in ["distributed", *logging.root.manager.loggerDict]:
+            if name.startswith("distributed"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        cluster = client = None
+        pending: dict = {}
         try:
+            if scheduler:
+                try:
+                    client = Client(scheduler, timeout="10s", security=security)
+                except Exception as err:
+                    tls = " Check that the certificates were signed by the authority the scheduler trusts and that the address starts with tls://." if security is not None else ""
+                    raise MineqError(f"Cannot connect to the Dask scheduler at {scheduler} ({type(err).__name__}: {err}).{tls}") from None
+            else:
+                n = workers or os.cpu_count() or 1
+                cluster = _local_cluster(LocalCluster, n)
+                client = Client(cluster)
             case_json = _json.dumps(c.data)
-            futures = [client.submit(solve_chunk, case_json, rows, seed, chunks[k], str(chunk_path(folder, k).resolve()), list(scenarios) or None, pure=False) for k in todo]
+            run = run_id(meta)
+            pending = {client.submit(solve_chunk, case_json, rows, seed, chunks[k], str(chunk_path(folder, k).resolve()), list(scenarios) or None, run, pure=False): k for k in todo}
+            poll = min(1.0, worker_timeout / 4)
+            seen = time.monotonic()
             with click.progressbar(length=sum(len(chunks[k]) for k in todo), label="Draws", show_pos=True, show_eta=True, file=None if not quiet else open(os.devnull, "w")) as bar:
-                for fut in as_completed(futures):
-                    r = fut.result()
-                    done["verified"] += r["verified"]
-                    done["markets"] += r["markets"]
-                    bar.update(r["draws"])
+                while pending:
+                    try:
+                        finished = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED").done
+                    except TimeoutError:
+                        finished = set()
+                    collected = 0
+                    for fut in finished:
+                        k = pending[fut]
+                        r = _chunk_result(fut, k, chunks[k], kept, poll)
+                        if r is None:
+                            continue
+                        del pending[fut]
+                        collected += 1
+                        record_chunk(folder, k, chunks[k], r["sha256"])
+                        done["verified"] += r["verified"]
+                        done["markets"] += r["markets"]
+                        bar.update(r["draws"])
+                    if collected:
+                        continue
+                    now = time.monotonic()
+                    if _has_workers(client):
+                        seen = now
+                    elif now - seen > worker_timeout:
+                        raise MineqError(
+                            f"The Dask cluster{' at ' + scheduler if scheduler else ''} has had no worker for {worker_timeout:g} s (--worker-timeout); gave up. "
+                            f"{kept()} once workers are back."
+                        )
+        except KeyboardInterrupt:
+            # chunks a worker finished while this process was stopping
+            # are on disk: recording them keeps them for --resume
+            for fut, k in list(pending.items()):
+                try:
+                    if fut.status == "finished" and chunk_path(folder, k).exists():
+                        record_chunk(folder, k, chunks[k], fut.result(timeout=1)["sha256"])
+                except Exception:
+                    pass
+            raise MineqError(f"Interrupted. {kept()}") from None
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            _close_quietly(client, cluster)
     elapsed = time.perf_counter() - t0
-    ds = combine(folder, chunks, c, meta)
     from .results import write
 
-    path = write(ds, folder / "ensemble.nc", force=True)
+    try:
+        fold_journal(folder)
+        ds = combine(folder, chunks, c, meta)
+        path = write(ds, folder / "ensemble.nc", force=True)
+    except KeyboardInterrupt:
+        raise MineqError(f"Interrupted while combining the chunks. {kept()}") from None
     rate = f"; {done['verified'] / elapsed:.1f} verified mineral-solves per second" if done["markets"] else ""
     bad = int((ds["status"] != "equilibrium").sum())
     click.echo(f"{draws} draws ({len(todo)} chunks solved in {elapsed:.1f} s{rate}) combined in {path}; largest scaled residual {ds.attrs['max_residual']:.1e}.")
     if bad:
         raise click.ClickException(f"{bad} draw-scenario-mineral markets have no verified equilibrium; they are marked in the status variable of {path}.")
+
+
+def _security(scheduler, ca, cert, key):
+    """Dask's security settings for ``--scheduler``: from the --tls-*
+    options, else from Dask's configuration (``distributed.comm.tls.*``);
+    None for a plain tcp:// scheduler or the local cluster."""
+    given = {"--tls-ca-file": ca, "--tls-cert": cert, "--tls-key": key}
+    named = [k for k, v in given.items() if v]
+    if named and not scheduler:
+        raise MineqError(f"{', '.join(named)} apply to a cluster given with --scheduler tls://HOST:PORT; the local cluster mineq starts itself needs no certificates.")
+    if not scheduler:
+        return None
+    from distributed.security import Security
+
+    if scheduler.startswith("tls://"):
+        if named:
+            if not ca or not cert:
+                raise MineqError(f"A tls:// scheduler needs both --tls-ca-file (the authority that signed the cluster's certificates) and --tls-cert (this client's certificate{'; --tls-key if the key is a separate file' if not key else ''}); got only {', '.join(named)}.")
+            return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+        sec = Security()  # Dask's configuration: distributed.comm.tls.*
+        if not sec.tls_ca_file or not sec.tls_client_cert:
+            raise MineqError(
+                f"The scheduler {scheduler} speaks TLS, but no client certificate is set: pass --tls-ca-file CA.pem --tls-cert CLIENT.pem [--tls-key CLIENT.key], "
+                "or set distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and distributed.comm.tls.client.key in Dask's configuration (see the README, 'Ensembles on a cluster')."
+            )
+        return sec
+    if named:
+        raise MineqError(f"{', '.join(named)} were given, but the scheduler address {scheduler} is not tls://; a TLS scheduler is addressed as tls://HOST:PORT.")
+    host = scheduler.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"Warning: {scheduler} is neither encrypted nor authenticated: anyone who can reach it can run code on its workers and read the case. Use a tls:// scheduler (README, 'Ensembles on a cluster') unless the network is trusted.", err=True)
+    return None
+
+
+def _local_cluster(LocalCluster, n: int):
+    """A local cluster of ``n`` worker processes that ignore Ctrl-C and
+    log nothing: Ctrl-C reaches every process of the terminal's group, and
+    workers that die of it, or log their tasks' cancellation, print
+    tracebacks over the message saying what was kept.  This process stops
+    them itself, and a task's failure reaches it through its future."""
+    import signal
+    import threading
+
+    # both inherited by the worker processes started now, and only by them
+    # (signals can be set from the main thread only: elsewhere the workers
+    # keep Ctrl-C)
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    env = os.environ.get("DASK_LOGGING__DISTRIBUTED")
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = "critical"
+    try:
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, old)
+        if env is None:
+            os.environ.pop("DASK_LOGGING__DISTRIBUTED", None)
+        else:
+            os.environ["DASK_LOGGING__DISTRIBUTED"] = env
+
+
+def _has_workers(client) -> bool:
+    try:
+        return bool(client.nthreads())
+    except Exception:  # the scheduler itself unreachable: no workers either
+        return False
+
+
+def _chunk_result(fut, k: int, draws: list[int], kept, timeout: float) -> dict | None:
+    """A finished chunk's report; None if it cannot be fetched within
+    ``timeout`` seconds (its worker died after finishing it: Dask solves it
+    again, and fetching without a timeout would wait for that however long
+    it takes, forever with no worker left); its failure (an error raised on
+    the worker, a task that killed its workers) as one paragraph."""
+    try:
+        return fut.result(timeout=timeout)
+    except TimeoutError:
+        return None
+    except (MineqError, CaseError) as err:
+        raise MineqError(f"Chunk {k} (draws {draws[0]}-{draws[-1]}) failed on its worker: {err} {kept()}") from None
+    except Exception as err:
+        raise MineqError(f"Chunk {k} (draws {draws[0]}-{draws[-1]}) failed on the cluster ({type(err).__name__}: {err}). {kept()}") from None
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client and the local cluster without Dask's shutdown
+    noise (workers already gone, comms cut by an interrupt)."""
+    import logging
+
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    for thing in (client, cluster):
+        if thing is None:
+            continue
+        try:
+            thing.close()
+        except BaseException:  # a second Ctrl-C or a dead scheduler: nothing left to save
+            pass
 
 
 @main.command()

@@ -27,14 +27,24 @@ NetCDF file (temporary file, then rename) in the output folder, so an
 interrupted run keeps every finished chunk and ``--resume`` solves only the
 missing ones; at the end the chunks are combined into ``ensemble.nc`` with
 a ``draw`` dimension and summary quantiles.
+
+The run folder's ``manifest.json`` says what the run was made for and
+records each chunk's draws and the sha256 of the file its worker wrote
+(:func:`record_chunk`); each chunk also carries the run's identity
+(:func:`run_id`).  ``--resume`` and :func:`combine` take only chunks that
+match (:func:`checked_chunks`): a chunk file copied into another chunk's
+place, from another run, or changed would otherwise be combined as
+duplicate or foreign draws.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -120,8 +130,10 @@ def perturbed_data(data: dict, factors: list[tuple[str, str, float]]) -> dict:
     return data
 
 
-def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], out: str, scenarios: list[str] | None) -> dict:
-    """Solve ``draws`` and write them to ``out`` (atomically).  Runs on a worker."""
+def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], out: str, scenarios: list[str] | None, run: str = "") -> dict:
+    """Solve ``draws`` and write them to ``out`` (atomically).  Runs on a
+    worker.  ``run`` (:func:`run_id`) is stamped on the file: a chunk whose
+    worker died before reporting it can still be told to be this run's."""
     from .results import to_dataset
     from .run import solve_case
 
@@ -137,12 +149,36 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
         ds = to_dataset(case, res)
         parts.append(ds[[v for v in KEPT if v in ds]].expand_dims(draw=[d]))
     chunk = xr.concat(parts, dim="draw")
-    chunk.attrs = {"seed": seed, "draws": json.dumps(draws)}
+    chunk.attrs = {"seed": seed, "draws": json.dumps(draws), "run": run}
     from .results import ENGINE, atomic_file
 
     with atomic_file(Path(out), replace=True) as tmp:  # a chunk is only written where none is
         chunk.to_netcdf(tmp, engine=ENGINE)
-    return {"draws": len(draws), "verified": ok, "markets": total}
+        # hashed before the rename: what the manifest records is what this
+        # worker wrote, whatever lands at ``out`` later
+        digest = file_sha256(tmp)
+    return {"draws": len(draws), "verified": ok, "markets": total, "sha256": digest}
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def draw_bytes(case: Case, scenarios: list[str] | None) -> int:
+    """Bytes one draw adds to the result (the :data:`KEPT` variables at the
+    case's dimensions; what ``ensemble.nc`` and the combine step hold)."""
+    S = 1 + (len(scenarios) if scenarios else len(case.scenarios))
+    M = len(case.markets)
+    G = max((len(m.stages) for m in case.markets.values()), default=1)
+    R = len(case.regions)
+    node = S * M * G * R * 8 * (6 + 1 + len(case.groups))  # six node variables and the sourcing shares
+    region = S * M * R * 8 * 5  # the welfare changes
+    market = S * M * (2 * 44 + 2 * 8)  # status and method (11 characters), residual, iterations
+    return node + region + market
 
 
 def chunk_path(folder: Path, k: int) -> Path:
@@ -154,15 +190,144 @@ def plan_chunks(n: int, size: int) -> list[list[int]]:
 
 
 def manifest(case: Case, rows: list[dict], seed: int, draws: int, chunk: int, scenarios) -> dict:
-    """What a run folder was made for: a resume must match it exactly."""
+    """What a run folder was made for: a resume must match it exactly.
+
+    The file also holds ``chunks`` (:func:`record_chunk`), which grows as
+    the run goes and is not part of what a resume must match."""
     return {"case_hash": case.digest, "uncertainty": rows, "seed": seed, "draws": draws, "chunk": chunk, "scenarios": scenarios}
+
+
+def run_id(meta: dict) -> str:
+    """A digest of what a run was made for (:func:`manifest`)."""
+    body = {k: v for k, v in meta.items() if k != "chunks"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _own_chunk(path: Path, run: str, draws: list[int], legacy_seed: int | None = None) -> str | None:
+    """The sha256 of a chunk file this run wrote but never recorded (its
+    worker died, or the run was stopped, between the write and the
+    report), or None if the file does not say it is this run's chunk for
+    ``draws``.  ``legacy_seed``: the run was started by a mineq that
+    recorded no chunks and stamped none; its chunks are taken when their
+    seed and draws are this place's."""
+    from .results import ENGINE
+
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as ds:
+            a = ds.attrs
+            stamped = a.get("run") == run or (legacy_seed is not None and "run" not in a and a.get("seed") == legacy_seed)
+            mine = stamped and a.get("draws") == json.dumps(draws) and ds["draw"].values.tolist() == draws
+    except Exception:  # unreadable: certainly not vouched for
+        return None
+    return file_sha256(path) if mine else None
+
+
+def _draw_range(draws: list[int]) -> str:
+    return f"draw {draws[0]}" if len(draws) == 1 else f"draws {draws[0]}-{draws[-1]}"
+
+
+#: chunks recorded since ``manifest.json`` was last rewritten, one JSON
+#: line each: appending is constant work per chunk, where rewriting the
+#: manifest after each of n chunks would write O(n²) bytes
+JOURNAL = "manifest-chunks.jsonl"
+
+
+def record_chunk(folder: Path, k: int, draws: list[int], sha256: str) -> None:
+    """Record that chunk ``k`` holds ``draws`` and has this checksum (in
+    the manifest's journal; :func:`fold_journal` moves it into
+    ``manifest.json``).  Only the client writes it."""
+    line = json.dumps({"file": chunk_path(folder, k).name, "draws": list(draws), "sha256": sha256})
+    with open(folder / JOURNAL, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def recorded_chunks(folder: Path) -> tuple[dict, dict]:
+    """(the manifest, its recorded chunks: file name -> draws and sha256),
+    the journal's lines over the manifest's own ``chunks``."""
+    meta = json.loads((folder / "manifest.json").read_text())
+    chunks = dict(meta.get("chunks", {}))
+    try:
+        lines = (folder / JOURNAL).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    for n, text in enumerate(lines):
+        try:
+            rec = json.loads(text)
+        except ValueError:
+            if n == len(lines) - 1:  # torn by a crash mid-append: that chunk is simply unrecorded
+                break
+            raise
+        chunks[rec["file"]] = {"draws": rec["draws"], "sha256": rec["sha256"]}
+    return meta, chunks
+
+
+def fold_journal(folder: Path) -> None:
+    """Move the journal's records into ``manifest.json`` (rewritten
+    atomically, then the journal removed): once per run, as it ends."""
+    from .results import atomic_file
+
+    if not (folder / JOURNAL).exists():
+        return
+    meta, chunks = recorded_chunks(folder)
+    meta["chunks"] = dict(sorted(chunks.items()))
+    with atomic_file(folder / "manifest.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1))
+    (folder / JOURNAL).unlink()
+
+
+def checked_chunks(folder: Path, chunks: list[list[int]]) -> list[int]:
+    """The chunks of the plan already written in ``folder``: each chunk file
+    must be one the manifest records, for the draws the plan gives it,
+    with the recorded checksum.  Anything else (a chunk copied from
+    another place or run, changed, or unknown to the manifest) raises a
+    :class:`MineqError`: combining it would duplicate or mix draws."""
+    mfile = folder / "manifest.json"
+    try:
+        meta, recorded = recorded_chunks(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise MineqError(f"{mfile} is missing or unreadable, so the chunk files in {folder} cannot be checked against what the run wrote; nothing was combined.") from None
+    have = []
+    for f in sorted(folder.glob("chunk-*.nc")):
+        stem = f.name[len("chunk-"):-len(".nc")]
+        k = int(stem) if stem.isdigit() else -1
+        fix = f"Remove {f.name} (its draws are then solved again by --resume) or restore the file this run wrote."
+        if not 0 <= k < len(chunks):
+            raise MineqError(f"{f} is not a chunk of this run: the run in {folder} has chunks 0 to {len(chunks) - 1} ({sum(map(len, chunks))} draws). Remove it; nothing was combined.")
+        rec = recorded.get(f.name)
+        if rec is None:
+            legacy = meta.get("seed") if "chunks" not in meta else None
+            digest = _own_chunk(f, run_id(meta), chunks[k], legacy)
+            if digest is None:
+                raise MineqError(f"{f} is not recorded in {mfile} and is not stamped as this run's chunk {k} ({_draw_range(chunks[k])}): it was copied from another place or run. {fix}")
+            record_chunk(folder, k, chunks[k], digest)
+            rec = {"draws": chunks[k], "sha256": digest}
+        if rec.get("draws") != chunks[k]:
+            raise MineqError(f"{mfile} records {f.name} with draws {rec.get('draws')}, but this run's chunk {k} is {_draw_range(chunks[k])} (the manifest was edited or comes from another run). {fix}")
+        got = file_sha256(f)
+        if got != rec.get("sha256"):
+            raise MineqError(f"{f} has sha256 {got[:16]}..., but {mfile} records {str(rec.get('sha256'))[:16]}... for it ({_draw_range(chunks[k])}): the file is not the one this run wrote (copied over or changed), and combining it could duplicate or lose draws. {fix}")
+        have.append(k)
+    return have
 
 
 def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr.Dataset:
     """All chunks along ``draw``, with quantiles of every numeric variable."""
     from .results import ENGINE
 
-    parts = [xr.load_dataset(chunk_path(folder, k), engine=ENGINE) for k in range(len(chunks))]
+    have = set(checked_chunks(folder, chunks))
+    missing = [k for k in range(len(chunks)) if k not in have]
+    if missing:
+        raise MineqError(f"{folder} lacks {len(missing)} of its {len(chunks)} chunk files (first: {chunk_path(folder, missing[0]).name}, {_draw_range(chunks[missing[0]])}); run again with --resume to solve them.")
+    parts = []
+    for k in range(len(chunks)):
+        part = xr.load_dataset(chunk_path(folder, k), engine=ENGINE)
+        # the checksum says the file is the one a worker wrote; this says
+        # the worker wrote the draws of its place
+        if part["draw"].values.tolist() != chunks[k]:
+            raise MineqError(f"{chunk_path(folder, k)} holds draws {part['draw'].values.tolist()[:6]}, but chunk {k} of this run is {_draw_range(chunks[k])}; nothing was combined. Remove the file and run again with --resume.")
+        parts.append(part)
     ds = xr.concat(parts, dim="draw").sortby("draw")
     num = [v for v in ds.data_vars if ds[v].dtype.kind == "f"]
     import warnings

@@ -93,6 +93,36 @@ def in_threads(fn, items: list, threads: int):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def check_fits(case: Case, threads: int = 1, markets: list[str] | None = None) -> None:
+    """Refuse, before anything is solved, a case whose programs cannot fit
+    in the memory available (:mod:`mineq.models.program_size`): the
+    largest market alone, or the ``threads`` largest solved at once."""
+    from mineq.models.program_size import available_memory, gib, program_size
+
+    sizes = sorted((program_size(case.markets[mn]) for mn in (markets or case.markets)), key=lambda z: z.bytes, reverse=True)
+    if not sizes:
+        return
+    try:
+        avail = available_memory()
+    except ValueError as err:
+        raise MineqError(f"{err}.") from None
+    big = sizes[0]
+    together = sizes[: max(1, min(threads, len(sizes)))]
+    need = sum(z.bytes for z in together)
+    if need <= avail:
+        return
+    alone = big.bytes <= avail
+    hint = (f"Solve with fewer workers (-j 1 needs {gib(big.bytes)})" if alone else
+            "mineq stores each program's matrix dense, so a market's memory grows as its nodes times its routes plus curve blocks: "
+            "split the market, list fewer routes (default_transport_cost = \"none\" and explicit routes), or use a machine with more memory")
+    what = (f"mineral {big.market} alone needs {big.describe()}" if not alone else
+            f"its {len(together)} largest markets solved at once ({', '.join(z.market for z in together)}) need about {gib(need)}")
+    raise MineqError(
+        f"Case '{case.name}' cannot be solved in the memory available: its welfare program for {what}, but {gib(avail)} are available "
+        f"on this machine; nothing was solved. {hint} (MINEQ_MEMORY sets the figure mineq assumes, e.g. MINEQ_MEMORY=64G)."
+    )
+
+
 @steady_step
 def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None, threads: int | None = None) -> dict[str, dict[str, MarketResult]]:
     """Solve the baseline and the scenarios of ``case``, mineral by mineral.
@@ -116,6 +146,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
             raise MineqError(f"Scenario '{s}' is not in case '{case.name}'; its scenarios are: {', '.join(known) or '(none)'}.")
     wanted = [s for s in known if scenarios is None or s in scenarios]
     threads = 1 if plain() else default_threads() if threads is None else threads
+    check_fits(case, threads)
     markets = list(case.markets.values())
     names = [m.name for m in markets]
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)

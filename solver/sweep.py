@@ -35,7 +35,7 @@ from .processes import forking, in_processes
 from .results import market_numbers
 from mineq.models.speed import plain
 
-from .run import _dropped, _Null, canonical_aside, in_threads, land_result, market_size, scenario_plans, ship_result
+from .run import _dropped, _Null, canonical_aside, check_fits, in_threads, land_result, market_size, scenario_plans, ship_result
 from .solve import MarketResult, solve_market
 
 
@@ -179,6 +179,7 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     if minerals is not None:
         pcase.markets = {mn: pcase.markets[mn] for mn in minerals}
     markets = list(pcase.markets.values())
+    check_fits(pcase, threads)
     names = [s.name for s in pcase.scenarios]
     quiet = not progress
     with click.progressbar(length=len(markets) * (1 + len(names)), label="Sweeping", show_pos=True, file=_Null() if quiet else None) as bar:
