@@ -272,7 +272,7 @@ def fold_journal(folder: Path) -> None:
         return
     meta, chunks = recorded_chunks(folder)
     meta["chunks"] = dict(sorted(chunks.items()))
-    with atomic_file(folder / "manifest.json") as tmp:
+    with atomic_file(folder / "manifest.json", replace=True) as tmp:  # the run owns its manifest: folding replaces it
         tmp.write_text(json.dumps(meta, indent=1))
     (folder / JOURNAL).unlink()
 

@@ -177,7 +177,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     last = "refined" if "refined" in ds.stage.values.tolist() else ds.stage.values.tolist()[-1]
     click.echo(f"Headline: {ds.attrs.get('case_name')} (base year {ds.attrs.get('base_year')}), {region} at the {last} stage")
     src = ["home"] + ([group] if group else [])
-    click.echo(f"  cells: net import reliance % / share of {region}'s supply produced at home" + (f" or in {group}" if group else "") + " % (origin = the exporting region: re-exports are not traced)")
+    click.echo(f"  cells: net import reliance % / % of {region}'s supply made at home" + (f" or in {group}" if group else "") + " (by exporting region: re-exports are not traced); a negative reliance is a net exporter")
     rows = []
     for mn in minerals:
         row = [mn]
@@ -188,7 +188,8 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
             n = ds.sel(scenario=sn, mineral=mn, stage=last, region=region)
             nir = float(n.net_import_reliance)
             share = float(n.sourcing_share.sel(source=src).sum()) if np.isfinite(n.sourcing_share.sel(source="home")) else math.nan
-            row.append(f"{_fmt(100 * nir) if math.isfinite(nir) else '-'}/{_fmt(100 * share) if math.isfinite(share) else '-'}")
+            # whole percent: the figures behind them are not better than that
+            row.append(f"{round(100 * nir) if math.isfinite(nir) else '-'} / {round(100 * share) if math.isfinite(share) else '-'}")
         rows.append(row)
     click.echo("  " + _table(rows, ["mineral"] + [short[s] for s in scen]).replace("\n", "\n  "))
     click.echo("  " + "; ".join(f"{short[s]} = {s}" for s in scen[1:]))
@@ -215,7 +216,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
         rows.append([f"{short[sn]} {sn}" + (f" ({missing} minerals without equilibrium left out)" if missing else ""), str(len(changed)), f"{100 * np.median(changed):+.1f}%" if len(changed) else "0"] + vals)
     if unit:
         head = ["scenario", "minerals moved", f"median dP {region}", f"{region} fiscal cost"] + [f"dW {r}" for r in regs] + ([f"dW {group}"] if group and members else []) + ["dW world"]
-        click.echo(f"  money in million {unit} per year, summed over all {ds.sizes['mineral']} minerals; dW = welfare change")
+        click.echo(f"  money in million {unit} per year, summed over all {ds.sizes['mineral']} minerals; fiscal cost > 0 is an outlay, < 0 a revenue (levies, tariffs); dW = welfare change")
     else:
         head = ["scenario", "minerals moved", f"median dP {region}", "money"]
     click.echo("  " + _table(rows, head).replace("\n", "\n  "))

@@ -190,3 +190,17 @@ def test_check_without_a_case_checks_the_bundled_case():
     r = CliRunner().invoke(main, ["check"])
     assert r.exit_code == 0, r.output
     assert "Case 'critical-minerals-54' is valid: 16 regions" in r.output and "54 minerals" in r.output
+
+
+def test_headline_reads_at_a_glance(baseline, capsys):
+    """Whole percentages, the sign of a net exporter and of a revenue said
+    in one line each (issue 22); the baseline column shows USGS's NIR."""
+    from mineq.solver.report import print_headline
+
+    case, _, ds = baseline
+    print_headline(ds, ["neodymium", "cobalt", "beryllium"], "USA", "partners", case.groups["partners"])
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip() and line.split()[0] in ("neodymium", "cobalt", "beryllium")}
+    assert rows["neodymium"].split()[1:3] == ["67", "/"] and rows["cobalt"].split()[1] == "79"
+    assert int(rows["beryllium"].split()[1]) < 0
+    assert "a negative reliance is a net exporter" in out
