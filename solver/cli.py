@@ -506,11 +506,16 @@ def compare(results, reference, scenarios, fmt, out, force):
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tol", type=float, default=None, help="Tolerance on the largest scaled residual (default 1e-6).")
 def verify(results, tol):
-    """Recompute every equilibrium condition from a RESULTS file.
+    """Recompute every equilibrium condition and every stored number from a
+    RESULTS file.
 
     Uses only the primal quantities and prices in the file and the case
-    inputs stored in it (never the solver).  Prints the largest residual of
-    each condition per scenario and mineral; exit status 0 only if all hold.
+    inputs stored in it (never the solver).  The inputs must match their
+    stored hash, and every derived number (trade, import reliance, shares,
+    welfare and its changes, rents, residuals, statuses) must equal the one
+    recomputed from the solution.  Prints the largest residual of each
+    failed market and every stored number that differs; exit status 0
+    only if all hold.
     """
     from .run import verify_file
     from .verify import TOLERANCE
@@ -525,8 +530,14 @@ def verify(results, tol):
         if not v.ok:
             where = "; ".join(f"{name} at {w}: {val:.2e}" for val, name, w in v.worst(3))
             click.echo(f"FAIL {sn}/{mn}: largest residual {v.max_residual:.2e} > {tol:g} ({where})")
-    click.echo(f"Checked {len(report)} scenario-mineral markets from {results}: {len(report) - len(failed)} equilibria, {len(failed)} failures; largest scaled residual {worst:.2e} (tolerance {tol:g}).")
-    if failed:
+    for (sn, mn), lines in report.mismatches.items():
+        more = f"; and {len(lines) - 5} more" if len(lines) > 5 else ""
+        click.echo(f"MISMATCH {sn}/{mn}: stored numbers differ from those recomputed from its solution and the stored inputs: {'; '.join(lines[:5])}{more}")
+    for line in report.problems:
+        click.echo(f"MISMATCH {results}: {line}")
+    wrong = sum(len(x) for x in report.mismatches.values()) + len(report.problems)
+    click.echo(f"Checked {len(report)} scenario-mineral markets from {results}: {len(report) - len(failed)} equilibria, {len(failed)} failures; largest scaled residual {worst:.2e} (tolerance {tol:g}); {wrong} stored numbers or inputs differ from their recomputation.")
+    if not report.ok:
         sys.exit(1)
 
 
