@@ -423,14 +423,19 @@ def report(results, out, force):
 
     from .html_report import build_report
     from .results import ENGINE
-    from .run import open_results
+    from .run import open_results, verdict
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
     if (folder / "report.html").exists() and not force:
         raise MineqError(f"{folder / 'report.html'} already exists; mineq does not overwrite it. Choose another --out or pass --force.")
     ds = open_results(results)
-    sweep_view = open_results(results, scenarios=False) if "sweep" in xr.open_dataset(results, engine=ENGINE).dims else None
-    rep = build_report(ds, folder, sweep_view)
+    with xr.open_dataset(results, engine=ENGINE) as head:
+        swept = "sweep" in head.dims
+    sweep_view = open_results(results, scenarios=False) if swept else None
+    # re-verified here (a few seconds for the bundled case), never taken from the stored statuses
+    ok, said = verdict(results)
+    rep = build_report(ds, folder, sweep_view, verdict=(ok, said))
+    click.echo(said, err=not ok)
     click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
 
 
@@ -477,7 +482,7 @@ def compare(results, reference, scenarios, fmt, out, force):
     quantity unit.
     """
     from .report import print_changes
-    from .run import open_results
+    from .run import open_results, verdict
 
     ds = open_results(results)
     names = ds.scenario.values.tolist()
@@ -485,6 +490,10 @@ def compare(results, reference, scenarios, fmt, out, force):
         if s not in names:
             raise MineqError(f"Scenario '{s}' is not in {results}; it holds: {', '.join(names)}.")
     chosen = list(scenarios) or [s for s in names if s != reference]
+    # re-verified here, never taken from the stored statuses: said first,
+    # and again last for a file that fails, so no reader misses it
+    ok, said = verdict(results)
+    click.echo(said, err=not ok)
     if fmt == "xlsx":
         from .results import change_tables, write_sheets
 
@@ -495,11 +504,13 @@ def compare(results, reference, scenarios, fmt, out, force):
         from .results import atomic_file
 
         with atomic_file(Path(out), ".xlsx") as tmp:
-            write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
+            write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", ""), "verification": said})
         click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
         return
     for sn in chosen:
         print_changes(ds, sn, reference)
+    if not ok:
+        click.echo(said)
 
 
 @main.command()

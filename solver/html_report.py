@@ -102,10 +102,12 @@ def _pct(new, old):
         return np.where(np.abs(old) > 0, 100.0 * (new - old) / np.abs(old), np.nan)
 
 
-def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None) -> Report:
+def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None, verdict: tuple[bool, str] | None = None) -> Report:
     """Write ``folder/report.html`` and ``folder/figures/*.png`` for ``ds``
     (scenario form; ``sweep`` is the sweep-dimension view of a sweep file,
-    a Dataset with a ``draw`` dimension is an ensemble)."""
+    a Dataset with a ``draw`` dimension is an ensemble).  ``verdict`` is
+    :func:`mineq.solver.run.verdict` of the file: the report calls the
+    file verified only when it is (None: not re-verified, and it says so)."""
     name = ds.attrs.get("case_name", "")
     rep = Report(Path(folder), f"mineq report: {name}")
     rep.h(1, f"mineq report: case '{name}'")
@@ -115,7 +117,7 @@ def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = 
     scen = ds.scenario.values.tolist()
     others = [s for s in scen if s != "baseline"]
     rep.parts.append("<nav>" + "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t in [("checks", "Checks")] + ([] if ensemble else [("across", "Across minerals")] + [(f"s-{_slug(s)}", s) for s in others]) + ([("sweep", "Sweep")] if sweep is not None else []) + ([("ensemble", "Ensemble")] if ensemble else [])) + "</nav>")
-    _checks(rep, ds)
+    _checks(rep, ds, verdict)
     region = _headline_region(ds)
     if not ensemble:  # an ensemble keeps no flows or welfare decomposition per draw
         _across(rep, ds, region)
@@ -142,8 +144,10 @@ def _headline_region(ds):
     return head.get("headline_region", str(ds.region.values[0]))
 
 
-def _checks(rep: Report, ds: xr.Dataset) -> None:
-    rep.h(2, "Checks: every equilibrium verified", "checks")
+def _checks(rep: Report, ds: xr.Dataset, verdict: tuple[bool, str] | None) -> None:
+    ok, said = verdict if verdict is not None else (False, "This file was not re-verified for this report; the statuses below are as stored in it, and are not verified.")
+    rep.h(2, "Checks: every equilibrium verified" if ok else "Checks: NOT VERIFIED", "checks")
+    rep.p(said)
     st, res = ds["status"], ds["max_residual"]
     if "draw" in ds.dims:
         st = st.stack(run=("draw", "scenario"))
@@ -156,7 +160,7 @@ def _checks(rep: Report, ds: xr.Dataset) -> None:
         label = st.run.values[i]
         label = " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
         rows.append([label, len(s), int((s == "equilibrium").sum()), f"{np.nanmax(r):.1e}" if np.isfinite(r).any() else "-"])
-    rep.p("A market counts as an equilibrium only after mineq's verifier recomputed every condition of SPEC §2 (and each policy's own) from the primal values, with the largest scaled residual at most 1e-6.")
+    rep.p("A market counts as an equilibrium only after mineq's verifier recomputed every condition of SPEC §2 (and each policy's own) from the primal values, with the largest scaled residual at most 1e-6." + ("" if ok else " The table shows the statuses stored in the file."))
     rep.table(["scenario", "markets", "verified equilibria", "largest scaled residual"], rows)
     detail = []
     for i in range(st.sizes["run"]):

@@ -19,7 +19,7 @@ from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers,
 from mineq.models.active_set import new_highs
 from mineq.models.market import Solution
 
-from .solve import EQUILIBRIUM, MarketResult, solve_market
+from .solve import EQUILIBRIUM, NOT_CONVERGED, MarketResult, solve_market
 from .verify import TOLERANCE, Verification, verify
 
 
@@ -347,10 +347,14 @@ def verify_file(path: str | Path, tol: float = TOLERANCE) -> FileCheck:
     from the primal solutions and compared with the stored ones
     (:class:`FileCheck`).
     """
+    return verify_dataset(open_results(path), tol)
+
+
+def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
+    """:func:`verify_file` of a result Dataset already read (scenario form)."""
     from .case import digest_of
     from .results import _Grid, to_dataset
 
-    ds = open_results(path)
     case = case_from_dataset(ds)
     check = FileCheck()
     text = ds.attrs["case_json"]
@@ -387,10 +391,39 @@ def verify_file(path: str | Path, tol: float = TOLERANCE) -> FileCheck:
                 results[sn][mn] = results[BASELINE][mn]
                 continue
             rec = {k: records[k][i, jm] for k in records}
-            results[sn][mn] = MarketResult(market, sol if _solved(sol) else None, stored, said, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
+            # the status the check gives (a failure keeps the stored reason)
+            now = EQUILIBRIUM if stored.ok else (said if said != EQUILIBRIUM else NOT_CONVERGED)
+            results[sn][mn] = MarketResult(market, sol if _solved(sol) else None, stored, now, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
     again = to_dataset(case, results)
     _compare(ds, again, check)
     return check
+
+
+def verdict(path: str | Path) -> tuple[bool, str]:
+    """Whether a result file passes :func:`verify_file`, and one sentence
+    saying so, for commands that show a file's figures (``report``,
+    ``compare``): they never call a file verified that ``verify`` rejects.
+    A file ``verify`` cannot read (an ensemble, damaged stored inputs) is
+    said to be unverified, with the reason."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as head:
+            if "draw" in head.dims:
+                return False, f"{path} is an ensemble file: each draw's markets were verified as they were solved, but mineq verify does not re-check ensemble files, so its figures are unverified here."
+        check = verify_file(path)
+    except MineqError as err:
+        return False, f"{path} is UNVERIFIED: mineq verify cannot check it ({err})"
+    failed = [f"{sn}/{mn}" for sn, mn, v in check if not v.ok]
+    wrong = sum(len(x) for x in check.mismatches.values()) + len(check.problems)
+    if check.ok:
+        return True, f"Verified: all {len(check)} scenario-mineral markets of {path} pass mineq verify (every equilibrium condition and every stored number recomputed from the primal solution and the stored inputs)."
+    what = []
+    if failed:
+        what.append(f"{len(failed)} of {len(check)} markets are not verified equilibria ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})")
+    if wrong:
+        what.append(f"{wrong} stored numbers or inputs differ from their recomputation" + (" (the inputs do not match input_hash)" if any(p.startswith("input_hash") for p in check.problems) else ""))
+    return False, f"{path} FAILS mineq verify: {'; '.join(what)}. The figures shown are as stored in the file and are NOT verified; run mineq verify {path} for the details."
 
 
 def _solved(sol: Solution) -> bool:
@@ -409,6 +442,8 @@ def _compare(ds: xr.Dataset, again: xr.Dataset, check: FileCheck, show: int = 3)
         if not _same(np.asarray(a), np.asarray(b)).all():
             check.problems.append(f"attribute {name}: stored {_plain(a)!r}, recomputed {_plain(b)!r}")
     for name in again.data_vars:
+        if name == "status":  # checked market by market against the check itself (verify_dataset)
+            continue
         if name not in ds.data_vars:
             check.problems.append(f"variable {name}: missing from the file (recomputed from the stored solution and inputs)")
             continue
