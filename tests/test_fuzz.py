@@ -257,26 +257,34 @@ def _mutate(ds, data) -> str:
 
 @settings(**RESULT_SETTINGS)
 @given(data=st.data())
-def test_mutated_result_files_never_verify(demo_results, data):
+def test_mutated_result_files_never_verify(demo_results, data, tmp_path_factory):
     """One random edit of a solved file's numbers (node, route, welfare,
     share and solve variables, every cell including the NaN of
     combinations that do not exist), texts (statuses, units, labels),
     attributes or stored inputs (a digit of case_json): verify must reject
     the file, or stop with a one-paragraph error, never accept it."""
-    from mineq.solver.run import verify_dataset
+    from mineq.solver.results import ENGINE
+    from mineq.solver.run import verify_file
 
     ds = demo_results.copy(deep=True)
     ds.attrs = dict(demo_results.attrs)
     what = _mutate(ds, data)
+    path = tmp_path_factory.mktemp("edited") / "edited.nc"
+    ds.to_netcdf(path, engine=ENGINE)  # through the file, as a user would edit it
     try:
-        check = verify_dataset(ds)
+        check = verify_file(path)
     except (CaseError, MineqError):
         return
-    assert not check.ok, f"verify accepted a file with {what}"
+    # (a plain list of verified markets before issue 17, with no .ok)
+    accepted = check.ok if hasattr(check, "ok") else all(v.ok for *_, v in check)
+    assert not accepted, f"verify accepted a file with {what}"
 
 
-def test_unmutated_result_file_verifies(demo_results):
+def test_unmutated_result_file_verifies(demo_results, tmp_path_factory):
     """The control: the same file, unedited, passes."""
-    from mineq.solver.run import verify_dataset
+    from mineq.solver.results import ENGINE
+    from mineq.solver.run import verify_file
 
-    assert verify_dataset(demo_results.copy(deep=True)).ok
+    path = tmp_path_factory.mktemp("control") / "demo.nc"
+    demo_results.to_netcdf(path, engine=ENGINE)
+    assert all(v.ok for *_, v in verify_file(path)) and verify_file(path).ok
