@@ -441,6 +441,9 @@ def _compare(ds: xr.Dataset, again: xr.Dataset, check: FileCheck, show: int = 3)
         a, b = ds.attrs.get(name, "(missing)"), again.attrs[name]
         if not _same(np.asarray(a), np.asarray(b)).all():
             check.problems.append(f"attribute {name}: stored {_plain(a)!r}, recomputed {_plain(b)!r}")
+    for name in ds.data_vars:
+        if name not in again.data_vars:
+            check.problems.append(f"variable {name}: in the file, but not a variable mineq writes, so it cannot be recomputed; remove it or keep it in another file")
     for name in again.data_vars:
         if name == "status":  # checked market by market against the check itself (verify_dataset)
             continue

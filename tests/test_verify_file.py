@@ -138,3 +138,13 @@ def test_compare_and_report_say_a_good_file_is_verified(solved, tmp_path):
     assert code == 0 and text.startswith("Verified: all 8 scenario-mineral markets")
     code, text = run("report", solved, "-o", tmp_path / "rep")
     assert code == 0 and "every equilibrium verified" in (tmp_path / "rep" / "report.html").read_text()
+
+
+def test_added_variable_fails(solved, tmp_path):
+    """A number mineq did not write cannot be recomputed, so it cannot be
+    vouched for: verify says so rather than pass the file."""
+    def change(ds):
+        ds["doubled_price"] = 2 * ds["price"]
+
+    code, text = run("verify", edited(solved, tmp_path, change))
+    assert code == 1 and "variable doubled_price: in the file, but not a variable mineq writes" in text
