@@ -11,18 +11,20 @@ of the data, however large, widens the check of another (issue 17: one
 backstop block of 1e12 kt once made a market-wide scale under which a
 10 kt step was invisible, and a wrong price verified).
 
-* A curve (supply, demand, processing) and an offtake are judged against
-  their node's *local volume* ``V``: the largest of the quantities produced,
-  consumed, processed (output, and input times theta), released or bought
-  there in the candidate solution.  A quantity within ``dq = tol * V`` of
-  a bound or kink counts as being at it, and the price must then lie in
-  the interval the curve allows there (see
+* A curve (supply, demand, processing) and an offtake are judged at their
+  own quantity ``q`` in the candidate solution: a quantity within
+  ``dq = tol * |q|`` of a bound or kink counts as being at it, and the
+  price must then lie in the interval the curve allows there (see
   :meth:`mineq.models.curves.Curve.price_range`); a bound violated by more
-  than ``dq`` fails.  ``V`` comes from the solution, not from the curves'
-  sizes, and trade does not enter it (a flow round a zero-cost cycle
-  could otherwise be made as large as one likes); it cannot be inflated
-  either, since every quantity in it must itself be an optimal response to
-  the node price on its own curve.
+  than ``dq`` fails.  Neither the curve's block sizes nor its neighbours
+  enter: a 10 kt step beside a 1e12 kt backstop, or a small producer at a
+  node that consumes millions, is judged at its own scale.  (The solve
+  puts a quantity at a kink or bound exactly, so this costs nothing.)
+* A quantity where a node has no curve is divided by the node's *local
+  volume*: the largest quantity produced, consumed, processed (output,
+  and input times theta), released or bought there.  Trade does not
+  enter it (a flow round a zero-cost cycle could be made as large as one
+  likes).
 * A node's balance is divided by its gross throughput (everything that
   arrives, or everything that leaves, flows included): the precision with
   which a sum of those terms can be known.
@@ -176,7 +178,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     np.add.at(inflow, rd, X)
     np.add.at(outflow, ro, X)
     net = S - D + release - bought + output - taken + inflow - outflow
-    # local volume V (no trade: see the module docstring) and gross throughput
+    # local volume V (no trade: see the module docstring), for quantities
+    # at a node without a curve, and gross throughput, for the balance
     local = np.abs(np.stack([S, D, release, bought, output, taken])).max(axis=0)
     gross = np.maximum(np.abs(S) + np.abs(release) + np.abs(output) + np.abs(inflow), np.abs(D) + np.abs(bought) + np.abs(taken) + np.abs(outflow))
     # the floor F: a node where nothing moves (a hub no flow uses, an idle
@@ -184,24 +187,26 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     F = market.quantity_floor
     V = np.maximum(local, F)
     T = np.maximum(gross, F)
-    dqs = tol * V
     v.add("balance", np.abs(net) / T, lambda: [f"{s}/{r}" for s, r in nodes])
 
     # 2-3. producers and consumers at each node (floors: §3 price_floor)
     floors = plan.supply_floors if plan is not None else {}
     # Python floats: the loop below reads one element at a time
-    price_, bonus_, V_, dq_ = price.tolist(), bonus.tolist(), V.tolist(), dqs.tolist()
+    price_, bonus_, V_ = price.tolist(), bonus.tolist(), V.tolist()
     for side, curves, qty in (("supply", market.supply, S.tolist()), ("demand", market.demand, D.tolist())):
         res, lab, fres, flab = [], [], [], []
         for (s, r), c in curves.items():
             i = nidx[(s, r)]
+            # the curve's own quantity (not its node's): a small producer
+            # beside a huge market is judged at its own scale
+            own = max(abs(qty[i]), F)
             if side == "supply" and i in floors:
-                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], dq_[i])
-                fres.append(c.residual(qty[i], lo, hi, dq_[i], P, V_[i]))
+                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], tol * own)
+                fres.append(c.residual(qty[i], lo, hi, tol * own, P, own))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
             earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
-            res.append(c.residual(qty[i], earned, earned, dq_[i], P, V_[i]))
+            res.append(c.residual(qty[i], earned, earned, tol * own, P, own))
             lab.append((s, r))
         # a quantity where there is no curve: only the nodes that have one
         # (one array test) are left out, the rest looked at one by one
@@ -243,11 +248,10 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         p_out, p_in = price[nidx[(p.target, p.region)]], price[nidx[(p.source, p.region)]]
         # what a unit of output earns: price plus origin rent, topped up to a floor
         lo = hi = p_out + bonus[nidx[(p.target, p.region)]]
-        # the output node's volume holds Y itself
-        k = int(tgt[i])
+        own = max(abs(float(Y[i])), F)
         if i in pfloors:
-            lo, hi = _paid(pfloors[i], Y[i], lo, dq_[k])
-        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, dq_[k], P, V_[k]))
+            lo, hi = _paid(pfloors[i], Y[i], lo, tol * own)
+        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, tol * own, P, own))
     v.add("processing", res, lambda: [f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else "") for i, p in enumerate(market.processes)])
 
     # 6. the policies' own conditions
@@ -255,7 +259,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         res, lab = [], []
         for k, o in enumerate(offtakes):
             g, pn = G[k], price[o.node]
-            vol, dq = V_[o.node], dq_[o.node]
+            vol = max(abs(g), F)
+            dq = tol * vol
             r_ = max(0.0, -g / vol, (g - o.quantity) / vol)
             if g < o.quantity - dq:  # room to buy more: price not below the floor
                 r_ = max(r_, (o.level - pn) / P)
