@@ -141,3 +141,31 @@ def test_huge_block_verifies_only_true_equilibria(market):
         q = (a - p) / b
         if abs(p - p_star) > 1e-4 * a and abs(q - q_star) > 1e-4 * max(q, q_star):
             assert not verify(mk, candidate(p, q)).ok, (p, q, p_star, q_star)
+
+
+def test_a_small_producer_beside_a_huge_demand():
+    """Node A buys billions of kt (demand P = 100 − 1e-8·D) from B (supply
+    P = 10 + 1e-8·S, free route B→A) and has a small producer of its own:
+    10 kt at 5, then 10 kt at 80.  With A's producer at its kink (10 kt,
+    any price in [5, 80]) the balance S_B + 10 = D gives
+    (P − 10)/1e-8 + 10 = (100 − P)/1e-8, so P = 55 − 5e-8,
+    D = 4.5e9 + 5, S_B = 4.5e9 − 5.  Moving 5 kt from B to A's second step
+    (marginal cost 80 > P) keeps every balance exact and every price, and
+    is wrong: A's producer must be judged at its own 15 kt, not at the
+    node's 4.5e9."""
+    m = mineral(nodes=[
+        {"stage": R, "region": "A", "supply": {"form": "steps", "blocks": [[10.0, 5.0], [10.0, 80.0]]}, "demand": lin(100, 1e-8)},
+        {"stage": R, "region": "B", "supply": lin(10, 1e-8)},
+    ], routes=[{"origin": "B", "destination": "A", "cost": 0.0}])
+    mk, _ = solve_one(["A", "B"], m)
+    a, b = mk.node_index(R, "A"), mk.node_index(R, "B")
+    p = 55 - 5e-8
+
+    def point(s_a):
+        supply, demand, price = np.full(2, np.nan), np.full(2, np.nan), np.full(2, p)
+        supply[a], supply[b], demand[a] = s_a, 4.5e9 + 5 - s_a, 4.5e9 + 5
+        return Solution(supply=supply, demand=demand, price=price, flow=np.array([4.5e9 + 5 - s_a]), processing=np.zeros(0), objective=0.0)
+
+    assert verify(mk, point(10.0)).ok
+    v = verify(mk, point(15.0))
+    assert not v.ok and v.worst(1)[0][1:] == ("supply", "supply refined/A")
