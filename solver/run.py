@@ -365,6 +365,9 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
     bad = forbidden_flows(ds, case)
     sols = solutions_from_dataset(ds, case, {}, only=BASELINE, grid=grid)
     base = sols.get(BASELINE, {})
+    for name in ("status", "method", "fallback_used", "iterations", "message", "welfare_objective"):
+        if name not in ds.data_vars:
+            raise MineqError(f"The result file has no variable '{name}', which every mineq result file holds; the file is incomplete or was edited, so it cannot be verified.")
     status = ds["status"].transpose("scenario", "mineral").values
     records = {v: ds[v].transpose("scenario", "mineral").values for v in ("method", "fallback_used", "iterations", "message")}
     results: dict[str, dict[str, MarketResult]] = {}
@@ -372,7 +375,7 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
         plans = {} if sn == BASELINE else scenario_plans(case, sn, {mn: sol for mn, sol in base.items() if _solved(sol)})
         per = sols[sn] if sn == BASELINE else solutions_from_dataset(ds, case, plans, only=sn, grid=grid)[sn]
         results[sn] = {}
-        for j, (mn, sol) in enumerate(per.items()):
+        for mn, sol in per.items():
             plan = plans.get(mn)
             market = plan.market if plan is not None else case.markets[mn]
             v = verify(case.markets[mn], sol, tol, plan)
