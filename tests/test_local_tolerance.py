@@ -169,3 +169,43 @@ def test_a_small_producer_beside_a_huge_demand():
     assert verify(mk, point(10.0)).ok
     v = verify(mk, point(15.0))
     assert not v.ok and v.worst(1)[0][1:] == ("supply", "supply refined/A")
+
+
+def test_a_backstop_region_never_gives_a_wrong_equilibrium():
+    """A: supply P = 10 + S, demand P = 100 − D, so in autarky S = D = 45
+    at P = 55; B holds only a backstop of 1e12 kt at 1e6, one route B→A at
+    1: landed at 1e6 + 1 > 55, so B is idle and A stays at 55.  Quantities
+    spanning 1e12 within one market are beyond what the program's scaling
+    resolves (README, "numerical trouble"): the solve may fail, plainly,
+    but whatever it calls an equilibrium is this one (before issue 17 it
+    called P_A = 100, S_A = 0 one)."""
+    m = mineral(nodes=[
+        {"stage": R, "region": "A", "supply": lin(10, 1), "demand": lin(100, 1)},
+        {"stage": R, "region": "B", "supply": {"form": "steps", "blocks": [[1e12, 1e6]]}},
+    ], routes=[{"origin": "B", "destination": "A", "cost": 1.0}])
+    mk, res = solve_one(["A", "B"], m)
+    a = mk.node_index(R, "A")
+    if res.ok:
+        assert res.solution.price[a] == pytest.approx(55.0, rel=1e-9)
+        assert res.solution.supply[a] == pytest.approx(45.0, rel=1e-9)
+    else:
+        assert res.status != "equilibrium" and "supply" in res.message
+    right = Solution(supply=np.array([45.0, 0.0]), demand=np.array([45.0, np.nan]), price=np.array([55.0, 1e6]), flow=np.zeros(1), processing=np.zeros(0), objective=0.0)
+    assert verify(mk, right).ok
+    wrong = Solution(supply=np.array([0.0, 0.0]), demand=np.array([0.0, np.nan]), price=np.array([100.0, 1e6]), flow=np.zeros(1), processing=np.zeros(0), objective=0.0)
+    assert not verify(mk, wrong).ok
+
+
+@pytest.mark.parametrize("blocks, p, q", [
+    ([(10.0, 5.0), (1e12, 50.0)], 50.0, 50.0),
+    ([(1e12, 5.0), (10.0, 8.0)], 5.0, 95.0),
+])
+def test_backstop_used(blocks, p, q):
+    """Demand P = 100 − Q.  A backstop at 50 behind 10 kt at 5: demand at
+    50 is 50 kt, past the step, so P = 50, Q = 50 (10 from the step, 40
+    from the backstop).  A huge cheap first block at 5: demand at 5 is
+    95 kt, inside it, so P = 5, Q = 95."""
+    mk, res = solve_one(["A"], backstop(blocks))
+    assert res.ok, res.message
+    assert res.solution.price[0] == pytest.approx(p, rel=1e-9)
+    assert res.solution.supply[0] == pytest.approx(q, rel=1e-9)
