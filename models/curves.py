@@ -418,7 +418,12 @@ class Steps(Curve):
         return min(self.capacity, float(self.cum[-1]))
 
     def reference_quantity(self):
-        return self.upper / 2
+        # where the last block starts: a last block is often a backstop
+        # (1e12 kt at a prohibitive price) whose size says "no limit", not
+        # how much trades, and scaling a program by it hid the other
+        # blocks below HiGHS's tolerances (issue 17)
+        start = float(self.cum[-2]) if len(self.cum) > 1 else 0.0
+        return min(start, self.upper) if start > 0 else self.upper / 2
 
     def left(self, q):
         i = int(np.searchsorted(self.cum, q, side="left"))

@@ -184,6 +184,18 @@ class Market:
         return float(max(qs)) if qs else 1.0
 
     @cached_property
+    def quantity_floor(self) -> float:
+        """The smallest positive reference quantity or step block of any
+        curve: the verifier's smallest local scale
+        (:func:`mineq.solver.verify.verify`).  Never larger than any
+        curve's own size, and a new curve can only lower it, so no entry
+        of the data widens another's check through it."""
+        qs = [c.reference_quantity() for _, _, c in self.curves()]
+        qs += [float(q) for _, _, c in self.curves() for q in getattr(c, "qty", ())]
+        qs = [abs(q) for q in qs if math.isfinite(q) and q > 0]
+        return float(min(qs)) if qs else 1.0
+
+    @cached_property
     def price_scale(self) -> float:
         """A typical price (median of curve levels near reference), for scaling."""
         ps = []

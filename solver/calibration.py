@@ -31,9 +31,7 @@ solve`` stores it in the result file (variables ``calibration_*`` along a
 
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -51,58 +49,51 @@ INDICATORS = {
 COLUMNS = ("mineral", "indicator", "stage", "region", "origin", "observed", "lower", "upper", "unit", "source", "confidence", "note")
 
 
-def targets_path(case) -> Path | None:
-    """The calibration table a case names (``[case] calibration``), or None."""
-    name = case.data.get("case", {}).get("calibration")
-    if not name:
+def targets(case) -> list[dict] | None:
+    """The observed figures a case names (``[case] calibration``; read with
+    the case, so stored and hashed with its results), checked against the
+    case: one paragraph naming file, row, field and value for anything
+    wrong.  None when the case names none."""
+    rows = case.data.get("calibration_targets")
+    if rows is None:
         return None
-    base = Path(case.data.get("_file", ".")).parent
-    return base / name
-
-
-def read_targets(path: str | Path, case) -> list[dict]:
-    """Rows of a calibration table, checked against the case (one paragraph
-    naming file, row, field and value for anything wrong)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MineqError(f"The calibration table {path} does not exist (named by 'calibration' in the [case] section of case '{case.name}').")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = {"mineral", "indicator", "stage", "region", "observed", "lower", "upper"} - set(reader.fieldnames or [])
-        if missing:
-            raise MineqError(f"{path}: the header lacks {', '.join(sorted(missing))}; expected columns {', '.join(COLUMNS)}.")
-        rows = []
-        for n, r in enumerate(reader, start=2):
-            r = {k: (v or "").strip() for k, v in r.items() if k is not None}
-            if not any(r.values()) or r.get("mineral", "").startswith("#"):
+    out = []
+    for raw in rows:
+        path, n = raw.get("_file", "calibration table"), raw.get("_where", "")
+        r = {k: str(v).strip() for k, v in raw.items() if not k.startswith("_")}
+        unknown = set(r) - set(COLUMNS)
+        if unknown:
+            raise MineqError(f"{path}, {n}: unknown column {sorted(unknown)[0]}; expected columns {', '.join(COLUMNS)}.")
+        for key in ("mineral", "indicator", "stage", "region"):
+            if not r.get(key):
+                raise MineqError(f"{path}, {n}, field {key}: empty; every observed figure names its mineral, indicator, stage and region.")
+        mn = r["mineral"]
+        if mn not in case.markets:
+            raise MineqError(f"{path}, {n}, field mineral: '{mn}' is not a mineral of case '{case.name}'.")
+        mk = case.markets[mn]
+        if r["indicator"] not in INDICATORS:
+            raise MineqError(f"{path}, {n}, field indicator: '{r['indicator']}' is not one of {', '.join(INDICATORS)}.")
+        if r["stage"] not in mk.stages:
+            raise MineqError(f"{path}, {n}, field stage: '{r['stage']}' is not a stage of {mn} ({', '.join(mk.stages)}).")
+        for key in ("region", "origin"):
+            if r.get(key) and r[key] not in case.regions:
+                raise MineqError(f"{path}, {n}, field {key}: '{r[key]}' is not a region of case '{case.name}' ({', '.join(case.regions)}).")
+        if r["indicator"] == "import_share_pct" and not r.get("origin"):
+            raise MineqError(f"{path}, {n}, field origin: empty; an import share needs the exporting region.")
+        vals = {}
+        for key in ("observed", "lower", "upper"):
+            text = r.get(key, "")
+            if text == "" and key != "observed":
+                vals[key] = -math.inf if key == "lower" else math.inf
                 continue
-            mn = r["mineral"]
-            if mn not in case.markets:
-                raise MineqError(f"{path}, row {n}, field mineral: '{mn}' is not a mineral of case '{case.name}'.")
-            mk = case.markets[mn]
-            if r["indicator"] not in INDICATORS:
-                raise MineqError(f"{path}, row {n}, field indicator: '{r['indicator']}' is not one of {', '.join(INDICATORS)}.")
-            if r["stage"] not in mk.stages:
-                raise MineqError(f"{path}, row {n}, field stage: '{r['stage']}' is not a stage of {mn} ({', '.join(mk.stages)}).")
-            for key in ("region", "origin"):
-                if r.get(key) and r[key] not in case.regions:
-                    raise MineqError(f"{path}, row {n}, field {key}: '{r[key]}' is not a region of case '{case.name}' ({', '.join(case.regions)}).")
-            if r["indicator"] == "import_share_pct" and not r.get("origin"):
-                raise MineqError(f"{path}, row {n}, field origin: empty; an import share needs the exporting region.")
-            vals = {}
-            for key in ("observed", "lower", "upper"):
-                text = r[key]
-                if text == "" and key != "observed":
-                    vals[key] = -math.inf if key == "lower" else math.inf
-                    continue
-                try:
-                    vals[key] = float(text) if text != "" else math.nan
-                except ValueError:
-                    raise MineqError(f"{path}, row {n}, field {key}: '{text}' is not a number (leave it empty for an open band).") from None
-            if not vals["lower"] <= vals["upper"]:
-                raise MineqError(f"{path}, row {n}: lower {vals['lower']:g} exceeds upper {vals['upper']:g}.")
-            rows.append({**{k: r.get(k, "") for k in COLUMNS}, **vals, "_row": n})
-    return rows
+            try:
+                vals[key] = float(text) if text != "" else math.nan
+            except ValueError:
+                raise MineqError(f"{path}, {n}, field {key}: '{text}' is not a number (leave it empty for an open band).") from None
+        if not vals["lower"] <= vals["upper"]:
+            raise MineqError(f"{path}, {n}: lower {vals['lower']:g} exceeds upper {vals['upper']:g}.")
+        out.append({**{k: r.get(k, "") for k in COLUMNS}, **vals})
+    return out
 
 
 def model_value(ds, row: dict, scenario: str = "baseline") -> float:
@@ -127,14 +118,35 @@ def model_value(ds, row: dict, scenario: str = "baseline") -> float:
 
 def compare(ds, rows: list[dict], scenario: str = "baseline"):
     """One row per figure: the model's value, the observed one, the band
-    and whether the model lies in it (a pandas DataFrame)."""
+    and whether the model lies in it (a pandas DataFrame).  Reads the
+    baseline's arrays once and indexes them (:func:`model_value` is the
+    same per row, and the test of this module holds the two equal)."""
     import pandas as pd
 
+    base = ds.sel(scenario=scenario)
+    pos = {d: {str(v): i for i, v in enumerate(ds[d].values.tolist())} for d in ("mineral", "stage", "region")}
+    arr = {v: np.asarray(base[v].transpose("mineral", "stage", "region").values, dtype=float) for v in ("net_import_reliance", "production", "secondary_production", "price", "apparent_consumption")}
+    flow = np.nan_to_num(np.asarray(base["flow"].transpose("mineral", "stage", "origin", "destination").values, dtype=float))
+    primary = np.maximum(np.nan_to_num(arr["production"]) - np.nan_to_num(arr["secondary_production"]), 0.0)
     out = []
     for r in rows:
-        m = model_value(ds, r, scenario)
+        i, g, k = pos["mineral"][r["mineral"]], pos["stage"][r["stage"]], pos["region"][r["region"]]
+        ind = r["indicator"]
+        if ind == "net_import_reliance_pct":
+            m = 100.0 * arr["net_import_reliance"][i, g, k]
+        elif ind == "import_share_pct":
+            inflow = flow[i, g, :, k]
+            tot = float(inflow.sum())
+            m = 100.0 * float(inflow[pos["region"][r["origin"]]]) / tot if tot > 0 else math.nan
+        elif ind == "production_share_pct":
+            tot = float(primary[i, g].sum())
+            m = 100.0 * float(primary[i, g, k]) / tot if tot > 0 else math.nan
+        elif ind == "secondary_production":
+            m = float(np.nan_to_num(arr["secondary_production"][i, g, k]))
+        else:
+            m = float(arr[ind][i, g, k])
         inside = bool(np.isfinite(m) and r["lower"] <= m <= r["upper"])
-        out.append({k: r[k] for k in ("mineral", "indicator", "stage", "region", "origin")} | {"model": m, "observed": r["observed"], "lower": r["lower"], "upper": r["upper"], "inside": inside, "unit": r["unit"] or INDICATORS[r["indicator"]], "source": r["source"], "confidence": r["confidence"]})
+        out.append({k2: r[k2] for k2 in ("mineral", "indicator", "stage", "region", "origin")} | {"model": float(m), "observed": r["observed"], "lower": r["lower"], "upper": r["upper"], "inside": inside, "unit": r["unit"] or INDICATORS[r["indicator"]], "source": r["source"], "confidence": r["confidence"]})
     return pd.DataFrame(out, columns=["mineral", "indicator", "stage", "region", "origin", "model", "observed", "lower", "upper", "inside", "unit", "source", "confidence"])
 
 

@@ -213,6 +213,11 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
     if not isinstance(scen, list):
         raise CaseError(fname, "", "scenarios", scen, "an array of tables [[scenarios]]")
     data["scenarios"] = [dict(s, _file=fname, _where=f"[[scenarios]] entry {i + 1}") if isinstance(s, dict) else s for i, s in enumerate(scen)]
+    cal = data["case"].get("calibration") if isinstance(data["case"], dict) else None
+    if isinstance(cal, str) and cal.strip():
+        # observed figures are inputs too: stored with the results (and
+        # hashed), so that a result's calibration table can be re-checked
+        data["calibration_targets"] = _read_table(base, cal, fname, "[case] calibration", allow_outside)
     return data
 
 

@@ -145,11 +145,6 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
-    from .calibration import attach, compare, read_targets, targets_path
-
-    if (cpath := targets_path(c)) is not None:
-        # the baseline against the observed figures travels with the results
-        attach(ds, compare(ds, read_targets(cpath, c)))
     ds.attrs["diagnoses"] = "\n".join(f"{sn}: {d}" for sn, d in diagnoses)
     errors = [(sn, d) for sn, d in diagnoses if d.severity == "error"]
     warnings = [(sn, d) for sn, d in diagnoses if d.severity != "error"]
@@ -208,15 +203,14 @@ def calibration(case, minerals, failing, csv_path, threads):
     ``calibration`` file (see its README); `mineq solve` stores the same
     comparison in the result file.
     """
-    from .calibration import compare, format_table, read_targets, targets_path
+    from .calibration import compare, format_table, targets
     from .results import to_dataset
     from .run import solve_case
 
     c = _load(case)
-    path = targets_path(c)
-    if path is None:
+    rows = targets(c)
+    if rows is None:
         raise MineqError(f"Case '{c.name}' names no calibration table: add calibration = \"file.csv\" to its [case] section (columns mineral, indicator, stage, region, origin, observed, lower, upper, unit, source, confidence).")
-    rows = read_targets(path, c)
     if minerals:
         unknown = [m for m in minerals if m not in c.markets]
         if unknown:
@@ -731,15 +725,18 @@ def report(results, out, force):
 
     from .html_report import build_report
     from .results import ENGINE, check_target
-    from .run import open_results
+    from .run import open_results, verdict
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
     check_target(folder / "report.html", "html", force)
     ds = open_results(results)
-    with xr.open_dataset(results, engine=ENGINE) as raw:
-        is_sweep = "sweep" in raw.dims
-    sweep_view = open_results(results, scenarios=False) if is_sweep else None
-    rep = build_report(ds, folder, sweep_view, replace=force)
+    with xr.open_dataset(results, engine=ENGINE) as head:
+        swept = "sweep" in head.dims
+    sweep_view = open_results(results, scenarios=False) if swept else None
+    # re-verified here (a few seconds for the bundled case), never taken from the stored statuses
+    ok, said = verdict(results)
+    rep = build_report(ds, folder, sweep_view, replace=force, verdict=(ok, said))
+    click.echo(said, err=not ok)
     click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
 
 
@@ -787,7 +784,7 @@ def compare(results, reference, scenarios, fmt, out, force):
     quantity unit.
     """
     from .report import print_changes
-    from .run import open_results
+    from .run import open_results, verdict
 
     ds = open_results(results)
     names = ds.scenario.values.tolist()
@@ -795,6 +792,10 @@ def compare(results, reference, scenarios, fmt, out, force):
         if s not in names:
             raise MineqError(f"Scenario '{s}' is not in {results}; it holds: {', '.join(names)}.")
     chosen = list(scenarios) or [s for s in names if s != reference]
+    # re-verified here, never taken from the stored statuses: said first,
+    # and again last for a file that fails, so no reader misses it
+    ok, said = verdict(results)
+    click.echo(said, err=not ok)
     if fmt == "xlsx":
         from .results import change_tables, write_sheets
 
@@ -804,22 +805,29 @@ def compare(results, reference, scenarios, fmt, out, force):
 
         check_target(out, "xlsx", force)
         with atomic_file(Path(out), ".xlsx", replace=force) as tmp:
-            write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", "")})
+            write_sheets(change_tables(ds, chosen, reference), tmp, {"results": results, "reference": reference, "scenarios": ", ".join(chosen), "case": ds.attrs.get("case_name", ""), "verification": said})
         click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
         return
     for sn in chosen:
         print_changes(ds, sn, reference)
+    if not ok:
+        click.echo(said)
 
 
 @main.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tol", type=float, default=None, help="Tolerance on the largest scaled residual (default 1e-6).")
 def verify(results, tol):
-    """Recompute every equilibrium condition from a RESULTS file.
+    """Recompute every equilibrium condition and every stored number from a
+    RESULTS file.
 
     Uses only the primal quantities and prices in the file and the case
-    inputs stored in it (never the solver).  Prints the largest residual of
-    each condition per scenario and mineral; exit status 0 only if all hold.
+    inputs stored in it (never the solver).  The inputs must match their
+    stored hash, and every derived number (trade, import reliance, shares,
+    welfare and its changes, rents, residuals, statuses) must equal the one
+    recomputed from the solution.  Prints the largest residual of each
+    failed market and every stored number that differs; exit status 0
+    only if all hold.
     """
     from .run import verify_file
     from .verify import TOLERANCE
@@ -834,8 +842,14 @@ def verify(results, tol):
         if not v.ok:
             where = "; ".join(f"{name} at {w}: {val:.2e}" for val, name, w in v.worst(3))
             click.echo(f"FAIL {sn}/{mn}: largest residual {v.max_residual:.2e} > {tol:g} ({where})")
-    click.echo(f"Checked {len(report)} scenario-mineral markets from {results}: {len(report) - len(failed)} equilibria, {len(failed)} failures; largest scaled residual {worst:.2e} (tolerance {tol:g}).")
-    if failed:
+    for (sn, mn), lines in report.mismatches.items():
+        more = f"; and {len(lines) - 5} more" if len(lines) > 5 else ""
+        click.echo(f"MISMATCH {sn}/{mn}: stored numbers differ from those recomputed from its solution and the stored inputs: {'; '.join(lines[:5])}{more}")
+    for line in report.problems:
+        click.echo(f"MISMATCH {results}: {line}")
+    wrong = sum(len(x) for x in report.mismatches.values()) + len(report.problems)
+    click.echo(f"Checked {len(report)} scenario-mineral markets from {results}: {len(report) - len(failed)} equilibria, {len(failed)} failures; largest scaled residual {worst:.2e} (tolerance {tol:g}); {wrong} stored numbers or inputs differ from their recomputation.")
+    if not report.ok:
         sys.exit(1)
 
 

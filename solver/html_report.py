@@ -138,23 +138,25 @@ def _pct(new, old):
         return np.where(np.abs(old) > 0, 100.0 * (new - old) / np.abs(old), np.nan)
 
 
-def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None, replace: bool = False) -> Report:
+def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None, replace: bool = False, verdict: tuple[bool, str] | None = None) -> Report:
     """Write ``folder/report.html`` and ``folder/figures/*.png`` for ``ds``
     (scenario form; ``sweep`` is the sweep-dimension view of a sweep file,
     a Dataset with a ``draw`` dimension is an ensemble).  An existing
-    report is replaced only with ``replace``."""
+    report is replaced only with ``replace``.  ``verdict`` is
+    :func:`mineq.solver.run.verdict` of the file: the report calls the
+    file verified only when it is (None: not re-verified, and it says so)."""
     with terminate_as_interrupt():
         rep = Report(Path(folder), f"mineq report: {ds.attrs.get('case_name', '')}", replace)
         try:
             rep.start()
-            _build(rep, ds, sweep)
+            _build(rep, ds, sweep, verdict)
             rep.write()
         finally:
             rep.discard()
     return rep
 
 
-def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None) -> None:
+def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple[bool, str] | None = None) -> None:
     name = ds.attrs.get("case_name", "")
     rep.h(1, f"mineq report: case '{name}'")
     rep.p(f"{ds.attrs.get('title', '')}. Base year {ds.attrs.get('base_year', '')}; mineq {ds.attrs.get('mineq_version', '')}, "
@@ -163,7 +165,7 @@ def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None) -> None:
     scen = ds.scenario.values.tolist()
     others = [s for s in scen if s != "baseline"]
     rep.parts.append("<nav>" + "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t in [("checks", "Checks")] + ([("calibration", "Calibration")] if "calibration_model" in ds else []) + ([] if ensemble else [("across", "Across minerals")] + [(f"s-{_slug(s)}", s) for s in others]) + ([("sweep", "Sweep")] if sweep is not None else []) + ([("ensemble", "Ensemble")] if ensemble else [])) + "</nav>")
-    _checks(rep, ds)
+    _checks(rep, ds, verdict)
     if "calibration_model" in ds:
         _calibration(rep, ds)
     region = _headline_region(ds)
@@ -194,8 +196,10 @@ def _headline_region(ds):
     return region if isinstance(region, str) and region in ds.region.values.tolist() else str(ds.region.values[0])
 
 
-def _checks(rep: Report, ds: xr.Dataset) -> None:
-    rep.h(2, "Checks: every equilibrium verified", "checks")
+def _checks(rep: Report, ds: xr.Dataset, verdict: tuple[bool, str] | None) -> None:
+    ok, said = verdict if verdict is not None else (False, "This file was not re-verified for this report; the statuses below are as stored in it, and are not verified.")
+    rep.h(2, "Checks: every equilibrium verified" if ok else "Checks: NOT VERIFIED", "checks")
+    rep.p(said)
     st, res = ds["status"], ds["max_residual"]
     if "draw" in ds.dims:
         st = st.stack(run=("draw", "scenario"))
@@ -208,7 +212,7 @@ def _checks(rep: Report, ds: xr.Dataset) -> None:
         label = st.run.values[i]
         label = " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
         rows.append([label, len(s), int((s == "equilibrium").sum()), f"{np.nanmax(r):.1e}" if np.isfinite(r).any() else "-"])
-    rep.p("A market counts as an equilibrium only after mineq's verifier recomputed every condition of SPEC §2 (and each policy's own) from the primal values, with the largest scaled residual at most 1e-6.")
+    rep.p("A market counts as an equilibrium only after mineq's verifier recomputed every condition of SPEC §2 (and each policy's own) from the primal values, with the largest scaled residual at most 1e-6." + ("" if ok else " The table shows the statuses stored in the file."))
     rep.table(["scenario", "markets", "verified equilibria", "largest scaled residual"], rows)
     detail = []
     for i in range(st.sizes["run"]):

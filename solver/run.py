@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
+import numpy as np
 import xarray as xr
 
 from .case import BASELINE, Case
@@ -19,7 +20,7 @@ from mineq.models.active_set import new_highs
 from mineq.models.speed import plain
 from mineq.models.market import Solution
 
-from .solve import MarketResult, solve_market
+from .solve import EQUILIBRIUM, NOT_CONVERGED, MarketResult, solve_market
 from .verify import TOLERANCE, Verification, verify
 
 
@@ -350,32 +351,192 @@ def _check_mineq_result(ds: xr.Dataset, path) -> None:
         raise MineqError(f"{path} is a NetCDF file but not a mineq result: it lacks {what}. Give a file written by mineq solve, sweep or ensemble.")
 
 
-def verify_file(path: str | Path, tol: float = TOLERANCE) -> list[tuple[str, str, Verification]]:
-    """Verify every scenario and mineral of a result file from its primal values.
+class FileCheck(list):
+    """What :func:`verify_file` found: one ``(scenario, mineral,
+    Verification)`` per market (a list, as before), and
+
+    * ``mismatches[(scenario, mineral)]``: stored numbers of that market
+      that differ from the ones recomputed from its primal solution and the
+      stored inputs, one line each (variable, coordinates, stored,
+      recomputed);
+    * ``problems``: everything else that is wrong with the file as a whole
+      (input hash, attributes, inputs stored as variables).
+    """
+
+    def __init__(self, rows=()):
+        super().__init__(rows)
+        self.mismatches: dict[tuple[str, str], list[str]] = {}
+        self.problems: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for *_, v in self) and not self.problems and not any(self.mismatches.values())
+
+
+#: stored numbers must equal the recomputed ones to this relative precision:
+#: both are made by the same code from the same float64 solution, so they
+#: agree to the last bit; the margin only allows for a platform's libm
+SAME = 1e-12
+#: attributes recomputed and compared (the others are provenance: versions,
+#: title, conventions, diagnoses)
+CHECKED_ATTRS = ("case_name", "case_description", "base_year", "max_residual", "all_equilibria")
+
+
+def verify_file(path: str | Path, tol: float = TOLERANCE) -> FileCheck:
+    """Verify every scenario and mineral of a result file from its primal
+    values, and recompute every stored number.
 
     Scenario policies are rebuilt from the stored case and the file's own
-    baseline solution (for levels relative to the baseline).
+    baseline solution (for levels relative to the baseline).  The stored
+    inputs must hash to ``input_hash``; the derived outputs (trade, import
+    reliance, shares, welfare and its changes, objectives, residuals,
+    policy rents, ...) are made again by :func:`mineq.solver.results.to_dataset`
+    from the primal solutions and compared with the stored ones
+    (:class:`FileCheck`).
     """
     return verify_dataset(open_results(path), tol)
 
 
-def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> list[tuple[str, str, Verification]]:
+def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
     """:func:`verify_file` of a result Dataset in scenario form (what
     :func:`open_results` gives, and what :func:`mineq.solver.results.to_dataset`
     makes): every scenario and mineral, from its primal values and the
     inputs stored in its ``case_json`` attribute."""
+    from .case import digest_of
+    from .results import _Grid, to_dataset
+
     case = case_from_dataset(ds)
+    check = FileCheck()
+    text = ds.attrs["case_json"]
+    stored_hash = str(ds.attrs.get("input_hash", "(missing)"))
+    if digest_of(text) != stored_hash:
+        check.problems.append(f"input_hash: the stored inputs (attribute case_json) hash to {digest_of(text)}, not to the stored input_hash {stored_hash}; the inputs or the hash were edited after the solve, so nothing in the file can be trusted to belong to them")
+    grid = _Grid(ds)
     bad = forbidden_flows(ds, case)
-    sols = solutions_from_dataset(ds, case, {}, only=BASELINE)
+    sols = solutions_from_dataset(ds, case, {}, only=BASELINE, grid=grid)
     base = sols.get(BASELINE, {})
-    report = []
-    for sn in ds.scenario.values.tolist():
-        plans = {} if sn == BASELINE else scenario_plans(case, sn, base)
-        per = sols[sn] if sn == BASELINE else solutions_from_dataset(ds, case, plans, only=sn)[sn]
+    for name in ("status", "method", "fallback_used", "iterations", "message", "welfare_objective"):
+        if name not in ds.data_vars:
+            raise MineqError(f"The result file has no variable '{name}', which every mineq result file holds; the file is incomplete or was edited, so it cannot be verified.")
+    status = ds["status"].transpose("scenario", "mineral").values
+    records = {v: ds[v].transpose("scenario", "mineral").values for v in ("method", "fallback_used", "iterations", "message")}
+    results: dict[str, dict[str, MarketResult]] = {}
+    for i, sn in enumerate(ds.scenario.values.tolist()):
+        plans = {} if sn == BASELINE else scenario_plans(case, sn, {mn: sol for mn, sol in base.items() if _solved(sol)})
+        per = sols[sn] if sn == BASELINE else solutions_from_dataset(ds, case, plans, only=sn, grid=grid)[sn]
+        results[sn] = {}
         for mn, sol in per.items():
-            v = verify(case.markets[mn], sol, tol, plans.get(mn))
+            plan = plans.get(mn)
+            market = plan.market if plan is not None else case.markets[mn]
+            v = verify(case.markets[mn], sol, tol, plan)
+            # the residuals as the solve stored them are made at the default tolerance
+            stored = v if tol == TOLERANCE else verify(case.markets[mn], sol, TOLERANCE, plan)
             mine = [b for b in bad if b.startswith(f"{sn}/{mn} ")]
             if mine:
                 v.add("forbidden_route", [float("inf")] * len(mine), mine)
-            report.append((sn, mn, v))
-    return report
+            check.append((sn, mn, v))
+            jm = grid.pos["mineral"][mn]
+            said = str(status[i, jm])
+            if (said == EQUILIBRIUM) != stored.ok:
+                check.mismatches.setdefault((sn, mn), []).append(f"status: stored '{said}', but the solution {'passes' if stored.ok else 'fails'} the check at the default tolerance {TOLERANCE:g}")
+            if sn != BASELINE and plan is None:
+                # a mineral the scenario leaves alone: the baseline's result, as the solve stores it
+                results[sn][mn] = results[BASELINE][mn]
+                continue
+            rec = {k: records[k][i, jm] for k in records}
+            # the status the check gives (a failure keeps the stored reason)
+            now = EQUILIBRIUM if stored.ok else (said if said != EQUILIBRIUM else NOT_CONVERGED)
+            results[sn][mn] = MarketResult(market, sol if _solved(sol) else None, stored, now, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
+    again = to_dataset(case, results)
+    _compare(ds, again, check)
+    return check
+
+
+def verdict(path: str | Path) -> tuple[bool, str]:
+    """Whether a result file passes :func:`verify_file`, and one sentence
+    saying so, for commands that show a file's figures (``report``,
+    ``compare``): they never call a file verified that ``verify`` rejects.
+    A file ``verify`` cannot read (an ensemble, damaged stored inputs) is
+    said to be unverified, with the reason."""
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(path, engine=ENGINE) as head:
+            if "draw" in head.dims:
+                return False, f"{path} is an ensemble file: each draw's markets were verified as they were solved, but mineq verify does not re-check ensemble files, so its figures are unverified here."
+        check = verify_file(path)
+    except MineqError as err:
+        return False, f"{path} is UNVERIFIED: mineq verify cannot check it ({err})"
+    failed = [f"{sn}/{mn}" for sn, mn, v in check if not v.ok]
+    wrong = sum(len(x) for x in check.mismatches.values()) + len(check.problems)
+    if check.ok:
+        return True, f"Verified: all {len(check)} scenario-mineral markets of {path} pass mineq verify (every equilibrium condition and every stored number recomputed from the primal solution and the stored inputs)."
+    what = []
+    if failed:
+        what.append(f"{len(failed)} of {len(check)} markets are not verified equilibria ({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''})")
+    if wrong:
+        what.append(f"{wrong} stored numbers or inputs differ from their recomputation" + (" (the inputs do not match input_hash)" if any(p.startswith("input_hash") for p in check.problems) else ""))
+    return False, f"{path} FAILS mineq verify: {'; '.join(what)}. The figures shown are as stored in the file and are NOT verified; run mineq verify {path} for the details."
+
+
+def _solved(sol: Solution) -> bool:
+    """A market the solve found a solution for (else every price is NaN)."""
+    return bool(np.isfinite(sol.price).any())
+
+
+def _compare(ds: xr.Dataset, again: xr.Dataset, check: FileCheck, show: int = 3) -> None:
+    """Put every difference between the stored Dataset ``ds`` and the
+    recomputed ``again`` into ``check``: by market where a variable has
+    scenario and mineral dimensions, else as a file problem."""
+    for name in again.attrs:
+        if name not in CHECKED_ATTRS:
+            continue
+        a, b = ds.attrs.get(name, "(missing)"), again.attrs[name]
+        if not _same(np.asarray(a), np.asarray(b)).all():
+            check.problems.append(f"attribute {name}: stored {_plain(a)!r}, recomputed {_plain(b)!r}")
+    for name in ds.data_vars:
+        if name not in again.data_vars:
+            check.problems.append(f"variable {name}: in the file, but not a variable mineq writes, so it cannot be recomputed; remove it or keep it in another file")
+    for name in again.data_vars:
+        if name == "status":  # checked market by market against the check itself (verify_dataset)
+            continue
+        if name not in ds.data_vars:
+            check.problems.append(f"variable {name}: missing from the file (recomputed from the stored solution and inputs)")
+            continue
+        want, have = again[name], ds[name]
+        # labels compared as sets, then aligned: the stored case's groups
+        # come back from canonical JSON in sorted order
+        if set(want.dims) != set(have.dims) or any(sorted(map(str, want[d].values)) != sorted(map(str, have[d].values)) for d in want.dims if d in want.coords):
+            check.problems.append(f"variable {name}: stored with dimensions {dict(have.sizes)}, recomputed with {dict(want.sizes)}")
+            continue
+        have = have.transpose(*want.dims).sel({d: want[d].values for d in want.dims if d in want.coords})
+        diff = ~_same(have.values, want.values)
+        if not diff.any():
+            continue
+        dims = want.dims
+        for idx in zip(*np.nonzero(diff)):
+            where = {d: _plain(want[d].values[k]) for d, k in zip(dims, idx)}
+            by_market = "scenario" in where and "mineral" in where
+            at = ", ".join(f"{d}={x}" for d, x in where.items() if not (by_market and d in ("scenario", "mineral")))
+            line = f"{name}{f'[{at}]' if at else ''}: stored {_plain(have.values[idx])!r}, recomputed {_plain(want.values[idx])!r}"
+            if by_market:
+                check.mismatches.setdefault((str(where["scenario"]), str(where["mineral"])), []).append(line)
+            else:
+                check.problems.append(line)
+
+
+def _plain(x):
+    """A NumPy scalar as the Python number or text it holds (for messages)."""
+    return x.item() if hasattr(x, "item") else x
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element by element: equal numbers (to :data:`SAME`), both NaN, the
+    same infinity (an open band), or equal text."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "fiub" and b.dtype.kind in "fiub":
+        a, b = a.astype(float), b.astype(float)
+        with np.errstate(invalid="ignore"):
+            close = np.abs(a - b) <= SAME * np.maximum(np.abs(a), np.abs(b))
+        return close | (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
+    return np.asarray(a.astype(str) == b.astype(str))

@@ -6,12 +6,42 @@ primal values and the *true* curves.  Nothing here touches the
 optimisation model or solver duals: a solution is an equilibrium because
 these residuals are small, not because HiGHS said "optimal".
 
-Residuals are dimensionless: quantity residuals are divided by the
-market's quantity scale, price residuals by its price scale.  A
-complementarity condition ``a ⟂ b`` is judged with a quantity tolerance
-``dq = tol * quantity_scale``: a quantity within ``dq`` of a bound or kink
-counts as being at it, and the price must then lie in the interval the
-curve allows there (see :meth:`mineq.models.curves.Curve.price_range`).
+Residuals are dimensionless.  Quantity tolerances are *local*: no entry
+of the data, however large, widens the check of another (issue 17: one
+backstop block of 1e12 kt once made a market-wide scale under which a
+10 kt step was invisible, and a wrong price verified).
+
+* A curve (supply, demand, processing) and an offtake are judged at their
+  own quantity ``q`` in the candidate solution: a quantity within
+  ``dq = tol * |q|`` of a bound or kink counts as being at it, and the
+  price must then lie in the interval the curve allows there (see
+  :meth:`mineq.models.curves.Curve.price_range`); a bound violated by more
+  than ``dq`` fails.  Neither the curve's block sizes nor its neighbours
+  enter: a 10 kt step beside a 1e12 kt backstop, or a small producer at a
+  node that consumes millions, is judged at its own scale.  (The solve
+  puts a quantity at a kink or bound exactly, so this costs nothing.)
+* A quantity where a node has no curve is divided by the node's *local
+  volume*: the largest quantity produced, consumed, processed (output,
+  and input times theta), released or bought there.  Trade does not
+  enter it (a flow round a zero-cost cycle could be made as large as one
+  likes).
+* A node's balance is divided by its gross throughput (everything that
+  arrives, or everything that leaves, flows included): the precision with
+  which a sum of those terms can be known.
+* A route's flow counts as positive when it exceeds ``tol`` times the
+  smaller throughput of its two ends (it is part of both).
+* A quota or a rule of origin is judged relative to its own quantities
+  (the quota and the covered flows; the node's own output and its covered
+  exports).
+* Every such scale is at least the market's *quantity floor*
+  (:attr:`mineq.models.market.Market.quantity_floor`): the smallest
+  reference quantity or step block of any of its curves.  Where nothing
+  moves, the solver's rounding (flows of 1e-17 into an unused hub) must
+  still pass; the floor is never larger than any curve's own size, and a
+  new entry can only lower it.
+
+Price residuals are divided by the market's price scale (the median of
+its curves' price levels and transport costs).
 """
 
 from __future__ import annotations
@@ -106,8 +136,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     """
     if plan is not None:
         market = plan.market
-    Q, P = market.quantity_scale, market.price_scale
-    dq = tol * Q
+    P = market.price_scale
     nodes = market.nodes
     nidx = market._node_position
     v = Verification(tolerance=tol)
@@ -132,36 +161,52 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     # origin rents: what a unit made at a node earns on top of its price
     bonus = plan.origin_rent_by_node(orig) if rules else np.zeros(len(nodes))
 
-    # 1. balance at each node
-    net = S - D
-    if plan is not None:
-        net = net + plan.release
+    # 1. balance at each node, relative to what passes through it
+    n = len(nodes)
+    release = np.asarray(plan.release, dtype=float) if plan is not None else np.zeros(n)
+    bought = np.zeros(n)
     for k, o in enumerate(offtakes):
-        net[o.node] -= G[k]
+        bought[o.node] += G[k]
     src, tgt = market.process_nodes
-    np.add.at(net, tgt, Y)
-    np.add.at(net, src, -np.array([p.theta for p in market.processes]) * Y)
+    used = np.array([p.theta for p in market.processes]) * Y
+    output, taken = np.zeros(n), np.zeros(n)
+    np.add.at(output, tgt, Y)
+    np.add.at(taken, src, used)
     routes = market.route_list
     ro, rd = market.route_nodes
-    np.add.at(net, ro, -X)
-    np.add.at(net, rd, X)
-    v.add("balance", np.abs(net) / Q, lambda: [f"{s}/{r}" for s, r in nodes])
+    inflow, outflow = np.zeros(n), np.zeros(n)
+    np.add.at(inflow, rd, X)
+    np.add.at(outflow, ro, X)
+    net = S - D + release - bought + output - taken + inflow - outflow
+    # local volume V (no trade: see the module docstring), for quantities
+    # at a node without a curve, and gross throughput, for the balance
+    local = np.abs(np.stack([S, D, release, bought, output, taken])).max(axis=0)
+    gross = np.maximum(np.abs(S) + np.abs(release) + np.abs(output) + np.abs(inflow), np.abs(D) + np.abs(bought) + np.abs(taken) + np.abs(outflow))
+    # the floor F: a node where nothing moves (a hub no flow uses, an idle
+    # exporter) still receives the solver's rounding (flows of 1e-17)
+    F = market.quantity_floor
+    V = np.maximum(local, F)
+    T = np.maximum(gross, F)
+    v.add("balance", np.abs(net) / T, lambda: [f"{s}/{r}" for s, r in nodes])
 
     # 2-3. producers and consumers at each node (floors: §3 price_floor)
     floors = plan.supply_floors if plan is not None else {}
     # Python floats: the loop below reads one element at a time
-    price_, bonus_ = price.tolist(), bonus.tolist()
+    price_, bonus_, V_ = price.tolist(), bonus.tolist(), V.tolist()
     for side, curves, qty in (("supply", market.supply, S.tolist()), ("demand", market.demand, D.tolist())):
         res, lab, fres, flab = [], [], [], []
         for (s, r), c in curves.items():
             i = nidx[(s, r)]
+            # the curve's own quantity (not its node's): a small producer
+            # beside a huge market is judged at its own scale
+            own = max(abs(qty[i]), F)
             if side == "supply" and i in floors:
-                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], dq)
-                fres.append(c.residual(qty[i], lo, hi, dq, P, Q))
+                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], tol * own)
+                fres.append(c.residual(qty[i], lo, hi, tol * own, P, own))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
             earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
-            res.append(c.residual(qty[i], earned, earned, dq, P, Q))
+            res.append(c.residual(qty[i], earned, earned, tol * own, P, own))
             lab.append((s, r))
         # a quantity where there is no curve: only the nodes that have one
         # (one array test) are left out, the rest looked at one by one
@@ -170,7 +215,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         held[[nidx[k] for k in curves]] = False
         for i in np.flatnonzero(held).tolist():
             n = nodes[i]
-            res.append(abs(raw[i]) / Q)
+            res.append(abs(raw[i]) / V_[i])
             lab.append(f"{side} {n[0]}/{n[1]} (no {side} curve)")
         v.add(side, res, lambda lab=lab, side=side: [x if isinstance(x, str) else f"{side} {x[0]}/{x[1]}" for x in lab])
         if flab:
@@ -190,7 +235,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     landed = landed + market.route_slope * X
     special |= rent != 0
     gap = (landed + rent - price[rd]) / P
-    resid = np.maximum.reduce([np.zeros(len(routes)), -X / Q, -gap, np.where(X > dq, gap, 0.0)]) if len(routes) else np.zeros(0)
+    # a flow is part of both ends' throughput: judged against the smaller
+    ends = np.minimum(T[ro], T[rd]) if len(routes) else np.zeros(0)
+    resid = np.maximum.reduce([np.zeros(len(routes)), -X / ends, -gap, np.where(X > tol * ends, gap, 0.0)]) if len(routes) else np.zeros(0)
     res, lab = resid[~special], market.route_labels[~special]
     bres = resid[special]
     v.add("arbitrage", res, lab)
@@ -204,9 +251,10 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         p_out, p_in = price[nidx[(p.target, p.region)]], price[nidx[(p.source, p.region)]]
         # what a unit of output earns: price plus origin rent, topped up to a floor
         lo = hi = p_out + bonus[nidx[(p.target, p.region)]]
+        own = max(abs(float(Y[i])), F)
         if i in pfloors:
-            lo, hi = _paid(pfloors[i], Y[i], lo, dq)
-        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, dq, P, Q))
+            lo, hi = _paid(pfloors[i], Y[i], lo, tol * own)
+        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, tol * own, P, own))
     v.add("processing", res, lambda: [f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else "") for i, p in enumerate(market.processes)])
 
     # 6. the policies' own conditions
@@ -214,7 +262,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         res, lab = [], []
         for k, o in enumerate(offtakes):
             g, pn = G[k], price[o.node]
-            r_ = max(0.0, -g / Q, (g - o.quantity) / Q)
+            vol = max(abs(g), F)
+            dq = tol * vol
+            r_ = max(0.0, -g / vol, (g - o.quantity) / vol)
             if g < o.quantity - dq:  # room to buy more: price not below the floor
                 r_ = max(r_, (o.level - pn) / P)
             if g > dq:  # buying: price not above the floor
@@ -227,7 +277,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         res, lab = [], []
         for k, q in enumerate(quotas):
             used = float(sum(X[i] for i in q.routes))
-            slack = (q.quantity - used) / Q
+            slack = (q.quantity - used) / max(abs(q.quantity), abs(used), F)
             r_ = max(0.0, -lam[k] / P, -slack, min(lam[k] / P, slack))
             res.append(r_)
             lab.append(f"quota {q.label}")
@@ -236,7 +286,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         made = production(market, sol)
         res, lab = [], []
         for k, rule in enumerate(rules):
-            slack = (made[rule.node] - float(sum(X[i] for i in rule.routes))) / Q
+            out = float(sum(X[i] for i in rule.routes))
+            slack = (made[rule.node] - out) / max(abs(made[rule.node]), abs(out), F)
             res.append(max(0.0, -orig[k] / P, -slack, min(orig[k] / P, slack)))
             lab.append(f"origin {rule.label}")
         v.add("rules_of_origin", res, lab)

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mineq.solver.calibration import compare, read_targets, targets_path
+from mineq.solver.calibration import compare, targets
 from mineq.solver.case import load_case
 from mineq.solver.results import to_dataset
 from mineq.solver.run import solve_case
@@ -43,7 +43,7 @@ def _targets():
 
 def test_every_observed_figure_is_inside_its_band(baseline):
     case, _, ds = baseline
-    table = compare(ds, read_targets(targets_path(case), case))
+    table = compare(ds, targets(case))
     bad = table[~table.inside]
     assert bad.empty, bad[["mineral", "indicator", "region", "origin", "model", "lower", "upper"]].to_string()
 
@@ -53,7 +53,7 @@ def test_the_table_covers_what_usgs_publishes(baseline):
     has a band on it, every MCS import-source line its shares, every
     China share its row; nothing observed is silently left out."""
     case, _, _ = baseline
-    rows = read_targets(targets_path(case), case)
+    rows = targets(case)
     have = {(r["mineral"], r["indicator"]) for r in rows}
     for t in _targets():
         m = t["mineral"]
@@ -204,3 +204,36 @@ def test_headline_reads_at_a_glance(baseline, capsys):
     assert rows["neodymium"].split()[1:3] == ["67", "/"] and rows["cobalt"].split()[1] == "79"
     assert int(rows["beryllium"].split()[1]) < 0
     assert "a negative reliance is a net exporter" in out
+
+
+def test_the_indexed_table_equals_the_plain_lookup(baseline):
+    """compare() reads arrays once and indexes them; model_value() selects
+    one figure at a time with xarray: the two agree on every row."""
+    from mineq.solver.calibration import model_value
+
+    case, _, ds = baseline
+    rows = targets(case)
+    table = compare(ds, rows)
+    plain = np.array([model_value(ds, r) for r in rows])
+    np.testing.assert_allclose(table.model.to_numpy(), plain, rtol=1e-12, atol=0)
+
+
+def test_verify_recomputes_the_calibration_table(tmp_path, monkeypatch):
+    """The calibration table is stored like every other number: an edited
+    model value fails mineq verify (the observed figures are inputs, in
+    case_json, under the input hash)."""
+    from click.testing import CliRunner
+
+    import xarray as xr
+
+    from mineq.solver.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["solve", "-s", "baseline", "--out", "b.nc", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert CliRunner().invoke(main, ["verify", "b.nc"]).exit_code == 0
+    ds = xr.load_dataset(tmp_path / "b.nc")
+    ds["calibration_model"][0] = ds["calibration_model"][0] + 1.0
+    ds.to_netcdf(tmp_path / "edited.nc")
+    r = CliRunner().invoke(main, ["verify", "edited.nc"])
+    assert r.exit_code != 0 and "calibration_model" in r.output, r.output[-800:]
