@@ -647,7 +647,8 @@ class MarketModel:
         """
         if self._last is not None and not tight:
             col, row, active = self._last
-            warm = polish(self.qp(), col, row, rounds=20, strict=True, active=active)
+            qp = self.qp()
+            warm = _settled(qp, polish(qp, col, row, rounds=20, strict=True, active=active), rounds=20, strict=True)
             if warm is not None:
                 self.ran_highs = False
                 return self._result(*warm, None)
@@ -665,7 +666,7 @@ class MarketModel:
         status, col, row, self.route_rounds = self._generate(h, qp, warm=True)
         polished = None
         if col is not None:
-            polished = polish(qp, col, row)
+            polished = _settled(qp, polish(qp, col, row))
         if polished is None and (hot or self.route_rounds > 1):
             # a hot start took part, and HiGHS did not finish it well
             # (#2521): solve cold
@@ -738,8 +739,31 @@ def _polished(qp: QP, col, row) -> tuple:
     """(col, row, active): :func:`mineq.models.active_set.polish`'s exact KKT
     point near a solver's answer, or the answer itself (active set None)
     when polish finds none; the verifier judges either."""
-    got = polish(qp, col, row)
+    got = _settled(qp, polish(qp, col, row))
     return got if got is not None else (col, row, None)
+
+
+def _settled(qp: QP, got, **kw):
+    """``got`` (a polish result), with every variable on the wrong side of
+    a bound fixed at it and the active set solved once more.
+
+    Polish counts a variable within its tolerance (relative to the
+    program's scale) of a bound as at it.  Where routes tie (a binding
+    minimum import price makes every covered route land at the same
+    price) the tied flows are free, their split is undetermined, and one
+    can come out a hair below zero: small for the program, not for a
+    small region's own balance, which the verifier judges locally.  The
+    verifier judges whichever point comes back."""
+    if got is None:
+        return None
+    x, y, active = got
+    below = (x < qp.lo) & ~active[0]
+    above = (x > qp.up) & ~active[1] & ~below
+    if not (below.any() or above.any()):
+        return got
+    fixed = (active[0] | below, active[1] | above, active[2], active[3])
+    again = polish(qp, np.clip(x, qp.lo, qp.up), y, active=fixed, **kw)
+    return again if again is not None else got
 
 
 def _offtake_curve(o) -> Linear:

@@ -49,11 +49,13 @@ INDICATORS = {
 COLUMNS = ("mineral", "indicator", "stage", "region", "origin", "observed", "lower", "upper", "unit", "source", "confidence", "note")
 
 
-def targets(case) -> list[dict] | None:
+def targets(case, solved_only: bool = False) -> list[dict] | None:
     """The observed figures a case names (``[case] calibration``; read with
     the case, so stored and hashed with its results), checked against the
     case: one paragraph naming file, row, field and value for anything
-    wrong.  None when the case names none."""
+    wrong.  None when the case names none.  ``solved_only``: leave out the
+    rows of minerals the case object does not hold (a sweep or target over
+    some minerals of a case)."""
     rows = case.data.get("calibration_targets")
     if rows is None:
         return None
@@ -68,6 +70,8 @@ def targets(case) -> list[dict] | None:
             if not r.get(key):
                 raise MineqError(f"{path}, {n}, field {key}: empty; every observed figure names its mineral, indicator, stage and region.")
         mn = r["mineral"]
+        if mn not in case.markets and solved_only:
+            continue
         if mn not in case.markets:
             raise MineqError(f"{path}, {n}, field mineral: '{mn}' is not a mineral of case '{case.name}'.")
         mk = case.markets[mn]

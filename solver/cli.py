@@ -751,8 +751,11 @@ def check(case, allow_outside):
     contains.  Exit status 0 when the case is valid.  `mineq calibration`
     compares a case's baseline with the observed figures it names.
     """
+    from .calibration import targets
+
     c = _load(case, allow_outside)
-    click.echo(f"Case '{c.name}' is valid: {len(c.regions)} regions, {len(c.groups)} groups, {len(c.markets)} minerals, {len(c.scenarios)} scenarios.")
+    observed = targets(c)  # the calibration table's rows are checked too
+    click.echo(f"Case '{c.name}' is valid: {len(c.regions)} regions, {len(c.groups)} groups, {len(c.markets)} minerals, {len(c.scenarios)} scenarios" + (f", {len(observed)} observed figures to calibrate to." if observed is not None else "."))
     for name, m in c.markets.items():
         click.echo(
             f"  {name}: stages {'->'.join(m.stages)}, {len(m.supply)} supply and {len(m.demand)} demand curves, "

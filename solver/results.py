@@ -348,7 +348,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         # the baseline against the observed figures the case names
         from .calibration import attach, compare, targets
 
-        attach(ds, compare(ds, targets(case)))
+        attach(ds, compare(ds, targets(case, solved_only=True)))
     return ds
 
 

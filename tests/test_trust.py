@@ -257,8 +257,8 @@ def test_racing_reports_never_both_claim_one_folder(solved, tmp_path, monkeypatc
     folder = tmp_path / "rep"
     real = html_report._checks
 
-    def other_report_lands(rep, ds):
-        real(rep, ds)
+    def other_report_lands(rep, ds, *rest):
+        real(rep, ds, *rest)
         folder.mkdir(exist_ok=True)
         (folder / "report.html").write_text("the other report\n")
 
