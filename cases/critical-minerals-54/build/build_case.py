@@ -457,8 +457,10 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
                 # floor cannot turn an importer into an exporter of a good it
                 # does not make
                 yl = min(0.02 * refined_world, 0.5 * demand[r] / 3)
+                if 3 * yl < 0.005 * refined_world:
+                    continue  # a plant for a sliver of world output is no plant (and a badly scaled curve)
                 out["processing"].append(dict(mineral=name, region=r, **{"from": "mine", "to": "refined"}, theta=theta, cost_form="linear", cost_intercept=f"{1.25 * margin:.10g}", cost_slope=f"{margin / yl:.10g}",
-                                              capacity=f"{3 * yl:.10g}", source="latent refining capacity (assumed): cost 25% above the local margin, up to the smaller of 6% of world output and half the region's consumption; idle at baseline prices", confidence="assumed"))
+                                              capacity=f"{3 * yl:.10g}", source="latent refining capacity (assumed): cost 25% above the local margin, up to the smaller of 6% of world output and half the region's consumption (none under 0.5% of world output); idle at baseline prices", confidence="assumed"))
         A.append(dict(mineral=name, parameter="mine_to_refined_price_ratio", central=two["ratio"], low=two["ratio"] * 0.8, high=min(0.95 / theta, two["ratio"] * 1.2), confidence="assumed", source="concentrate payable / feed value as a share of the refined price (assumed)"))
         A.append(dict(mineral=name, parameter="theta", central=theta, low=1.0, high=theta * 1.1, confidence="assumed", source="mine units per refined unit: recovery losses (assumed)"))
 
