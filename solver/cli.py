@@ -777,14 +777,18 @@ def check(case, allow_outside):
 @click.option("--format", "fmt", type=click.Choice(["text", "xlsx"]), default="text", show_default=True, help="Print tables, or write them to a workbook (--out): sheets 'nodes' (before, after, price change) and 'welfare_change', units in columns.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Workbook for --format xlsx.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-def compare(results, reference, scenarios, fmt, out, force):
+@click.option("--mineral", "-m", "minerals", multiple=True, help="Show only this mineral (repeatable), with its regional tables whatever the number of minerals.")
+@click.option("--region", "-r", "regions", multiple=True, help="Show only this region's rows (repeatable); the welfare table keeps its world total.")
+def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
     """Print what each scenario of a RESULTS file changes.
 
     Per mineral that changes: prices, production, processing, imports and
     net import reliance by region before and after, and the welfare change
     by region (consumers, producers, processors, government, rents,
-    stockpile, total).  Money is in each mineral's price unit times its
-    quantity unit.
+    stockpile, total).  When more than six minerals change, one line per
+    mineral instead; --mineral and --region give the regional rows for
+    the minerals and regions named.  Money is in each mineral's price unit
+    times its quantity unit.
     """
     from .report import print_changes
     from .run import open_results, verdict
@@ -795,6 +799,10 @@ def compare(results, reference, scenarios, fmt, out, force):
         if s not in names:
             raise MineqError(f"Scenario '{s}' is not in {results}; it holds: {', '.join(names)}.")
     chosen = list(scenarios) or [s for s in names if s != reference]
+    for label, given, known in (("--mineral", minerals, ds.mineral.values.tolist()), ("--region", regions, ds.region.values.tolist())):
+        bad = [x for x in given if x not in known]
+        if bad:
+            raise MineqError(f"{label} {bad[0]}: not in {results}; it holds: {', '.join(map(str, known))}.")
     # re-verified here, never taken from the stored statuses: said first,
     # and again last for a file that fails, so no reader misses it
     ok, said = verdict(results)
@@ -812,7 +820,7 @@ def compare(results, reference, scenarios, fmt, out, force):
         click.echo(f"Changes of {len(chosen)} scenario(s) against '{reference}' written to {out}.")
         return
     for sn in chosen:
-        print_changes(ds, sn, reference)
+        print_changes(ds, sn, reference, minerals=list(minerals) or None, regions=list(regions) or None)
     if not ok:
         click.echo(said)
 

@@ -94,22 +94,29 @@ def changed_minerals(ds: xr.Dataset, scenario: str, reference: str = "baseline",
     return out
 
 
-def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", max_minerals: int = 6) -> None:
+def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", max_minerals: int = 6, minerals: list[str] | None = None, regions: list[str] | None = None) -> None:
     """What a scenario changes versus ``reference``, mineral by mineral.
 
     Per region at each stage: price, production, processing, imports and
     net import reliance before and after; then fiscal cost (change of
     government net) and welfare change by region.  Many changed minerals
-    give one line each instead.
+    give one line each instead, unless ``minerals`` names the ones to
+    show; ``regions`` limits the rows to those regions (the welfare table
+    keeps its world total).
     """
     desc = str(ds.scenario_description.sel(scenario=scenario).values) if "scenario_description" in ds else ""
     click.echo(f"\n=== Scenario '{scenario}' vs '{reference}'" + (f": {desc}" if desc else ""))
     mins = changed_minerals(ds, scenario, reference)
+    if minerals:
+        unchanged = [m for m in minerals if m not in mins]
+        if unchanged:
+            click.echo(f"  No change for {', '.join(unchanged)}.")
+        mins = [m for m in mins if m in minerals]
     if not mins:
         click.echo("  No mineral changes.")
         return
-    regs = ds.region.values.tolist()
-    if len(mins) > max_minerals:
+    regs = [r for r in ds.region.values.tolist() if not regions or r in regions]
+    if len(mins) > max_minerals and not minerals:
         rows = []
         for mn in mins:
             a, b = ds.sel(scenario=scenario, mineral=mn), ds.sel(scenario=reference, mineral=mn)
