@@ -53,6 +53,12 @@ import xarray as xr
 from .case import Case, build_case
 from .errors import MineqError
 
+
+def _versions() -> dict:
+    from .results import _versions as versions
+
+    return versions()
+
 #: what each draw keeps (a full result per draw would be mostly flows)
 KEPT = ("price", "supply", "demand", "production", "processing", "net_import_reliance", "sourcing_share",
         "consumer_surplus_change", "producer_surplus_change", "processor_surplus_change", "government_net_change", "total_welfare_change",
@@ -349,5 +355,6 @@ def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr
         "input_hash": meta["case_hash"],
         "all_equilibria": int((ds["status"] == "equilibrium").all()),
         "max_residual": float(ds["max_residual"].max()),
+        **_versions(),  # the report's header names the versions, as for a solve
     }
     return ds
