@@ -428,7 +428,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shlex
     import shutil
 
-    from .ensemble import checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
+    from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
 
@@ -445,7 +445,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
 
         uncertainty = inside_case(Path(c.data.get("_file", ".")).parent, name, c.data.get("_file", "case.toml"), "[case]", "uncertainty", allow_outside)
     rows = read_uncertainty(uncertainty, c)
-    skipped = sorted({r["parameter"] for r in rows} - {"demand_elasticity", "supply_elasticity", "trade_cost_half_gap"})
+    skipped = sorted({r["parameter"] for r in rows} - DRAWN)
     if skipped:
         click.echo(f"Not drawn (no rule for these parameters; they stay at their central values): {', '.join(skipped)}.", err=True)
     folder = Path(out) if out else _default_out(f"{c.name}-ensemble", "csv")

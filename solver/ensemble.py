@@ -344,6 +344,10 @@ def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr
     for v in num:
         ds[f"{v}_quantiles"] = q[v]
         ds[f"{v}_quantiles"].attrs = {"description": f"quantiles of {v} over the draws"}
+    mins = ds.mineral.values.tolist()
+    # units per mineral, as in a solve's results (money in the report)
+    ds["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))
+    ds["mineral_price_unit"] = (("mineral",), np.array([case.markets[m].price_unit for m in mins], dtype=str))
     ds.attrs = {
         "title": f"mineq ensemble of case '{case.name}'",
         "case_name": case.name,

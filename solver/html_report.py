@@ -399,7 +399,12 @@ def _money_scale(biggest: float, unit: str) -> tuple[float, str]:
 
 
 def _ensemble(rep: Report, ds: xr.Dataset, region: str) -> None:
+    """Quantile bands over the draws: the headline region's net import
+    reliance by mineral, one panel per scenario (every scenario, sharing
+    the mineral axis), and a table of the fiscal cost and welfare change
+    summed over minerals (5%, median, 95%)."""
     from .indicators import evaluate
+    from .report import money_unit
 
     plt = pyplot()
     rep.h(2, "Ensemble: distributions over the draws", "ensemble")
@@ -410,23 +415,37 @@ def _ensemble(rep: Report, ds: xr.Dataset, region: str) -> None:
     med = q.sel(quantile=0.5).isel(scenario=0)
     order = np.argsort(np.nan_to_num(med.values, nan=-9))
     mins = [str(m) for m in nir.mineral.values[order]]
-    fig, ax = plt.subplots(figsize=(11, max(4, 0.16 * len(mins) + 1.5)))
+    n = len(scen)
+    fig, axes = plt.subplots(1, n, figsize=(min(2.3 * n + 1.5, 18), max(4, 0.16 * len(mins) + 1.8)), sharey=True, squeeze=False)
     y = np.arange(len(mins))
-    for k, sn in enumerate(scen[:4]):
+    for k, (ax, sn) in enumerate(zip(axes[0], scen)):
         qq = q.sel(scenario=sn).values[:, order] * 100
-        off = (k - (min(len(scen), 4) - 1) / 2) * 0.18
-        ax.hlines(y + off, qq[0], qq[4], color=f"C{k}", lw=1, alpha=0.6)
-        ax.hlines(y + off, qq[1], qq[3], color=f"C{k}", lw=4, alpha=0.8)
-        ax.plot(qq[2], y + off, "|", color="k", ms=5)
-        ax.plot([], [], color=f"C{k}", lw=4, label=sn)
-    ax.set_yticks(y, mins, fontsize=7)
-    ax.set_xlabel(f"net import reliance of {region} (%): 5-95% (thin), 25-75% (thick), median (|)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="x")
-    ax.set_title(f"Uncertainty of {region}'s net import reliance over {ds.sizes['draw']} draws", fontsize=10)
+        ax.hlines(y, qq[0], qq[4], color=f"C{k}", lw=1, alpha=0.6)
+        ax.hlines(y, qq[1], qq[3], color=f"C{k}", lw=4, alpha=0.8)
+        ax.plot(qq[2], y, "|", color="k", ms=5)
+        ax.set_title(sn, fontsize=8)
+        ax.grid(alpha=0.3, axis="x")
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0][0].set_yticks(y, mins, fontsize=7)
+    fig.supxlabel(f"net import reliance of {region} (%): 5-95% (thin), 25-75% (thick), median (|)", fontsize=8)
+    fig.suptitle(f"Uncertainty of {region}'s net import reliance over {ds.sizes['draw']} draws, every scenario", fontsize=10)
     fig.text(0.01, 0.005, source_note(ds), fontsize=7, color="0.35")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
-    rep.figure(fig, "ensemble-nir", f"Quantile bands of {region}'s net import reliance by mineral and scenario over the draws.")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    rep.figure(fig, "ensemble-nir", f"Quantile bands of {region}'s net import reliance by mineral, one panel per scenario, over the draws.")
+    unit = money_unit(ds) if "mineral_price_unit" in ds else None
+    if unit and "government_net_change" in ds and "total_welfare_change" in ds:
+        rows = []
+        for sn in scen[1:]:
+            d = ds.sel(scenario=sn)
+            fiscal = -d.government_net_change.sel(region=region).sum("mineral")
+            world = d.total_welfare_change.sum(["mineral", "region"])
+            cells = []
+            for v in (fiscal, world):
+                a, m, b = (float(v.quantile(p, dim="draw")) / 1e6 for p in (0.05, 0.5, 0.95))
+                cells.append(f"{m:,.1f} ({a:,.1f} to {b:,.1f})")
+            rows.append([sn, *cells])
+        rep.p(f"Money in million {unit} per year, summed over the minerals: median (5% to 95% of the draws). Fiscal cost > 0 is an outlay, < 0 a revenue.")
+        rep.table(["scenario", f"{region} fiscal cost", "world welfare change"], rows)
 
 
 def _calibration(rep: Report, ds: xr.Dataset) -> None:
