@@ -441,7 +441,8 @@ def _ensemble(rep: Report, ds: xr.Dataset, region: str) -> None:
             world = d.total_welfare_change.sum(["mineral", "region"])
             cells = []
             for v in (fiscal, world):
-                a, m, b = (float(v.quantile(p, dim="draw")) / 1e6 for p in (0.05, 0.5, 0.95))
+                # rounded first, then + 0.0: a tiny negative prints 0.0, not -0.0
+                a, m, b = (round(float(v.quantile(p, dim="draw")) / 1e6, 1) + 0.0 for p in (0.05, 0.5, 0.95))
                 cells.append(f"{m:,.1f} ({a:,.1f} to {b:,.1f})")
             rows.append([sn, *cells])
         rep.p(f"Money in million {unit} per year, summed over the minerals: median (5% to 95% of the draws). Fiscal cost > 0 is an outlay, < 0 a revenue.")
