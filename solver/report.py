@@ -227,3 +227,12 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     else:
         head = ["scenario", "minerals moved", f"median dP {region}", "money"]
     click.echo("  " + _table(rows, head).replace("\n", "\n  "))
+    if unit and "stockpile_value_at_market_change" in ds:
+        for sn in scen[1:]:
+            d = ds.sel(scenario=sn)
+            paid = float(d.stockpile_value_change.sum()) / 1e6
+            if abs(paid) < 1e-9:
+                continue
+            market = float(d.stockpile_value_at_market_change.sum()) / 1e6
+            world = float(d.total_welfare_change.sum()) / 1e6
+            click.echo(f"  {short[sn]}: the stockpile counts at the price paid ({_fmt(paid)}); at the market price after the purchases it is worth {_fmt(market)}, and dW world would be {_fmt(world - paid + market)}.")

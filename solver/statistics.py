@@ -42,6 +42,9 @@ WELFARE_ITEMS = (
     "rents",
     "stockpile_value",
     "total_welfare",
+    # the stockpile at the market price after the purchases: outside the
+    # total, an alternative to its valuation at the price paid
+    "stockpile_value_at_market",
 )
 
 
@@ -100,7 +103,11 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     plus floor payments; government revenue and outlays by instrument;
     rents (quota licences, price undertakings, the premium of offtake
     purchases above the market price, origin rents of exporters under
-    rules of origin); the stockpile bought, valued at the price paid.
+    rules of origin); the stockpile bought, valued at the price paid
+    (``stockpile_value``, in the total: what the offtake program values
+    it at) and at the market price after the purchases
+    (``stockpile_value_at_market``, outside the total: valued so, world
+    welfare falls by the premium paid above the market).
     A route whose cost rises with its flow (``t + s·X``) earns its
     traders the inframarginal margin ``½·s·X²``, credited to the
     destination region (``trade_margin_rent``).
@@ -157,6 +164,7 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
             w["offtake_outlay"][ridx[o.region]] += o.level * g
             w["offtake_premium"][r] += (o.level - price[o.node]) * g
             w["stockpile_value"][ridx[o.region]] += o.level * g
+            w["stockpile_value_at_market"][ridx[o.region]] += price[o.node] * g
         if plan.origin_rules:
             made = production(market, sol).tolist()
             for rule, lam in zip(plan.origin_rules, np.asarray(sol.origin_rent, dtype=float).tolist()):

@@ -195,7 +195,12 @@ def test_offtake_uncapped_and_budget_capped():
     mk, base, cap = solve_policy([{"type": "price_floor", "mechanism": "offtake", "regions": "A", "level": 80.0, "budget": 400.0}])
     assert cap.ok and P(cap, "A") == pytest.approx(73.75, rel=1e-9)
     assert cap.solution.offtake == pytest.approx([5], rel=1e-9)
-    assert check_identity(mk, base, cap)["offtake_premium"][0] == pytest.approx(31.25, rel=1e-9)
+    w = check_identity(mk, base, cap)
+    assert w["offtake_premium"][0] == pytest.approx(31.25, rel=1e-9)
+    # valued at the market price after the purchase (73.75 x 5), the stock
+    # is worth the outlay less the premium paid above the market
+    assert w["stockpile_value_at_market"] == pytest.approx([368.75, 0], rel=1e-9)
+    assert w["stockpile_value"][0] - w["stockpile_value_at_market"][0] == pytest.approx(w["offtake_premium"][0], rel=1e-9)
 
 
 def test_capacity_shock_and_stockpile_release():
