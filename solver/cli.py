@@ -145,16 +145,22 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
+    from .diagnose import circumvention
+
+    around = circumvention(c, ds)  # after the solve: shown in full, never folded
+    for sn, d in around:
+        click.echo(f"Diagnosis ({sn}): {d}", err=True)
+    diagnoses = diagnoses + around
     ds.attrs["diagnoses"] = "\n".join(f"{sn}: {d}" for sn, d in diagnoses)
     errors = [(sn, d) for sn, d in diagnoses if d.severity == "error"]
-    warnings = [(sn, d) for sn, d in diagnoses if d.severity != "error"]
+    warnings = [(sn, d) for sn, d in diagnoses if d.severity != "error" and (sn, d) not in around]
     # errors always; warnings (policies or processes with nothing to act on)
     # in full only when few, else counted, so they do not bury the answer
     shown = errors[:20] + (warnings if len(warnings) <= 5 else [])
     for sn, d in shown:
         click.echo(f"Diagnosis ({sn}): {d}", err=True)
-    if len(diagnoses) > len(shown):
-        click.echo(f"{len(diagnoses) - len(shown)} more diagnoses ({len(warnings)} warnings: policies or processing with nothing to act on) are listed in the attribute 'diagnoses' of the result file.", err=True)
+    if len(diagnoses) > len(shown) + len(around):
+        click.echo(f"{len(diagnoses) - len(shown) - len(around)} more diagnoses ({len(warnings)} warnings: policies or processing with nothing to act on) are listed in the attribute 'diagnoses' of the result file.", err=True)
     while True:
         try:
             path = write(ds, target, fmt=fmt, force=force)

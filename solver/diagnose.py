@@ -129,3 +129,54 @@ def _unbounded(mk: Market, tag: str) -> list[Diagnosis]:
             out.append(Diagnosis("error", mk.name, f"{b[0]}/{b[1]}", f"unbounded: the supply at {a[0]}/{a[1]} has no capacity and its price stays at or below {sup[a]:.4g} {mk.price_unit}{via}, while the demand at {b[0]}/{b[1]} has no choke (it still pays {dem[b]:.4g} for unlimited quantities){tag}; give the supply a capacity or the demand a choke price"))
             break
     return out
+
+
+def circumvention(case, ds, share: float = 0.01) -> list[tuple[str, Diagnosis]]:
+    """After the solve: minimum import prices that material goes around.
+
+    For each scenario's ``minimum_import_price`` with exempt partners and
+    each mineral it covers: if an importer's imports from an exempt
+    partner rose against the baseline while that partner's imports from
+    covered origins rose too, covered material reaches the importer
+    through the partner (trans-shipment, or resource shuffling: the model
+    cannot tell which), unless a ``rules_of_origin`` in the same scenario
+    limits the partner's exports to the importer to its own output.
+    Reported (a warning) when what can have gone round, the smaller of the
+    two increases, exceeds ``share`` of the importer's baseline imports:
+    which route carried it, and that ``rules_of_origin`` closes it.
+    """
+    out = []
+    base = ds.sel(scenario="baseline")
+    regions = ds.region.values.tolist()
+    for scen in case.scenarios:
+        if scen.name not in ds.scenario.values:
+            continue
+        mips = [i for i in scen.instruments if i.type == "minimum_import_price" and i.origins is not None]
+        rules = [i for i in scen.instruments if i.type == "rules_of_origin"]
+        now = ds.sel(scenario=scen.name)
+        for mip in mips:
+            for mn, mk in case.markets.items():
+                if not mip.covers(mk) or str(now.status.sel(mineral=mn).values) != "equilibrium":
+                    continue
+                stage = mip.stage_of(mk)
+                f1 = now.flow.sel(mineral=mn, stage=stage).fillna(0.0)
+                f0 = base.flow.sel(mineral=mn, stage=stage).fillna(0.0)
+                for d in mip.importers:
+                    covered = [r for r in mip.origins if r != d]
+                    exempt = [r for r in regions if r not in covered and r != d]
+                    imports0 = float(f0.sel(destination=d).sum())
+                    for e in exempt:
+                        if any(r.covers(mk) and r.stage_of(mk) == stage and e in r.exporters and d in r.importers for r in rules):
+                            continue  # its exports to d are its own output
+                        rise_out = float(f1.sel(origin=e, destination=d) - f0.sel(origin=e, destination=d))
+                        rises_in = {c: float(f1.sel(origin=c, destination=e) - f0.sel(origin=c, destination=e)) for c in covered if c != e}
+                        rise_in = sum(v for v in rises_in.values() if v > 0)
+                        carried = min(rise_out, rise_in)
+                        if carried <= share * max(imports0, 1e-300) or carried <= 0:
+                            continue
+                        via = ", ".join(f"{c}->{e}" for c, v in sorted(rises_in.items(), key=lambda kv: -kv[1]) if v > 0)
+                        text = (f"the minimum import price on {d}'s imports is partly circumvented through the exempt {e}: "
+                                f"{d}'s imports from {e} rose by {carried if rise_out <= rise_in else rise_out:.4g} {mk.quantity_unit} while {e}'s imports from covered origins rose by {rise_in:.4g} ({via}, then {e}->{d}); "
+                                f"a rules_of_origin policy limiting {e}'s exports to {d} to its own output closes this")
+                        out.append((scen.name, Diagnosis("warning", mn, f"{stage}/{d}", text)))
+    return out
