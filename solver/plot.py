@@ -89,10 +89,25 @@ def sweep_figure(pts: xr.Dataset, indicators: list[str], path: str | Path) -> Pa
     for ax, text in zip(axes[:, 0], indicators):
         da = evaluate(pts, text)
         shown = None
+        index = False
         if "mineral" in da.dims:
             shown = top_movers(da, "sweep")
+            # minerals in their own units, or of levels far apart (rubidium
+            # near 1e8 USD/t beside barite near 200), share a panel only as
+            # indices; fractions (import reliance, shares) stay as they are
+            from .indicators import FRACTIONS, parse
+
+            units = {_units(da, pts, [mn]) for mn in shown}
+            levels = [abs(next((a for a in da.sel(mineral=mn).values if np.isfinite(a) and a != 0), np.nan)) for mn in shown]
+            levels = [v for v in levels if np.isfinite(v)]
+            spread = max(levels) / min(levels) if levels else 1.0
+            index = len(shown) > 1 and parse(text).name not in FRACTIONS and (len(units) > 1 or spread > 50)
             for mn in shown:
-                ax.plot(x, da.sel(mineral=mn).values, marker="o", ms=3, label=mn)
+                v = da.sel(mineral=mn).values
+                if index:
+                    first = next((a for a in v if np.isfinite(a) and a != 0), np.nan)
+                    v = 100.0 * v / first
+                ax.plot(x, v, marker="o", ms=3, label=mn)
             total = da.sizes["mineral"]
             title = f"{text}" + (f": {len(shown)} of {total} minerals (those that move most)" if len(shown) < total else "")
         else:
@@ -101,7 +116,8 @@ def sweep_figure(pts: xr.Dataset, indicators: list[str], path: str | Path) -> Pa
             shown = [str(da["mineral"].values)] if "mineral" in da.coords else None
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"{da.attrs.get('long_name', text.split('[')[0]).replace('_', ' ')}{_units(da, pts, shown)}", fontsize=9)
+        name = da.attrs.get("long_name", text.split("[")[0]).replace("_", " ")
+        ax.set_ylabel(f"{name}, index (first point = 100)" if index else f"{name}{_units(da, pts, shown)}", fontsize=9)
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, ncol=2, loc="best")
