@@ -327,18 +327,19 @@ def _scenario(rep: Report, ds: xr.Dataset, sn: str) -> None:
         m0 = f0.sel(mineral=mn, stage=stage).values
         m1 = f1.sel(mineral=mn, stage=stage).values
         vmax = max(m0.max(), m1.max(), 1e-300)
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+        # big enough that a 16-region matrix's cells hold a readable number
+        fig, axes = plt.subplots(1, 2, figsize=(14, 6.6))
         for ax, mat, t in ((axes[0], m0, "baseline"), (axes[1], m1, sn)):
             im = ax.imshow(mat, cmap="Blues", vmin=0, vmax=vmax)
-            ax.set_xticks(range(len(regs)), regs, rotation=60, fontsize=7)
-            ax.set_yticks(range(len(regs)), regs, fontsize=7)
+            ax.set_xticks(range(len(regs)), regs, rotation=60, fontsize=8)
+            ax.set_yticks(range(len(regs)), regs, fontsize=8)
             ax.set_xlabel("destination")
             ax.set_ylabel("origin")
             ax.set_title(t, fontsize=9)
             for i in range(len(regs)):
                 for j in range(len(regs)):
                     if mat[i, j] > 0.1 * vmax:  # label the main flows only
-                        ax.text(j, i, f"{mat[i, j]:.2g}", ha="center", va="center", fontsize=5, color="k" if mat[i, j] < 0.6 * vmax else "w")
+                        ax.text(j, i, f"{mat[i, j]:.2g}", ha="center", va="center", fontsize=7, color="k" if mat[i, j] < 0.6 * vmax else "w")
         qu = str(ds["mineral_quantity_unit"].sel(mineral=mn).values)
         fig.colorbar(im, ax=axes, label=f"flow ({qu})", shrink=0.8)
         fig.suptitle(f"{mn} ({stage}) trade flows, origin (rows) to destination (columns): baseline and '{sn}'", fontsize=10)
