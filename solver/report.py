@@ -125,7 +125,9 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
             dprice = np.nanmax(np.abs(pa - pb) / np.where(np.abs(pb) > 0, np.abs(pb), np.nan))
             dw = float(np.nansum(a.total_welfare_change.values) - np.nansum(b.total_welfare_change.values))
             fiscal = float(np.nansum(a.government_net.values) - np.nansum(b.government_net.values))
-            rows.append([mn, str(a.status.values), str(a.method.values), f"{100 * dprice:.1f}%", _delta(fiscal), _delta(dw), _money(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))])
+            conv = money_factor(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))
+            k_m = conv[1] / 1e6 if conv else 1.0
+            rows.append([mn, str(a.status.values), str(a.method.values), f"{100 * dprice:.1f}%", _delta(k_m * fiscal), _delta(k_m * dw), f"million {conv[0]}" if conv else _money(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))])
         click.echo("  " + _table(rows, ["mineral", "status", "method", "max |dP|", "gov net change", "world welfare change", "money unit"]).replace("\n", "\n  "))
         return
     for mn in mins:
@@ -150,14 +152,35 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
             click.echo(f"  stage {st}")
             click.echo("  " + _table(rows, head).replace("\n", "\n  "))
         rows = []
+        native = _money(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))
+        conv = money_factor(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))
+        # money in million units of the currency where the units convert
+        k_m = conv[1] / 1e6 if conv else 1.0
         for r in regs:
             wa, wb = a.sel(region=r), b.sel(region=r)
             d = {k: float(wa[f"{k}_change"]) - float(wb[f"{k}_change"]) for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value", "total_welfare")}
-            rows.append([r] + [_delta(d[k]) for k in d])
+            rows.append([r] + [_delta(k_m * d[k]) for k in d])
         tot = [float(np.nansum(a[f"{k}_change"].values) - np.nansum(b[f"{k}_change"].values)) for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value", "total_welfare")]
-        rows.append(["world"] + [_delta(x) for x in tot])
-        click.echo(f"  welfare change [{_money(str(a.mineral_price_unit.values), str(a.mineral_quantity_unit.values))}] (government: revenue minus outlays; fiscal cost = minus its change)")
+        rows.append(["world"] + [_delta(k_m * x) for x in tot])
+        unit = f"million {conv[0]}; native unit {native} = {conv[1]:g} {conv[0]}" if conv else native
+        click.echo(f"  welfare change [{unit}] (government: revenue minus outlays; fiscal cost = minus its change)")
         click.echo("  " + _table(rows, ["region", "consumers", "producers", "processors", "government", "rents", "stockpile", "total"]).replace("\n", "\n  "))
+
+
+#: tonnes per mass unit, for money from a price per mass times a quantity
+MASS = {"g": 1e-6, "kg": 1e-3, "t": 1.0, "kt": 1e3, "Mt": 1e6, "lb": 0.00045359237, "oz": 3.11034768e-5}
+
+
+def money_factor(price_unit: str, quantity_unit: str) -> tuple[str, float] | None:
+    """(currency, factor): a price in ``price_unit`` times a quantity in
+    ``quantity_unit`` is ``factor`` units of the currency.  ``USD/kg`` times
+    ``kt LCE`` is 1e6 USD (a kt is 1e6 kg); None where the units do not
+    convert (a price per piece, a quantity in m3)."""
+    cur, _, per = price_unit.partition("/")
+    q = quantity_unit.split(" ")[0] if quantity_unit else ""
+    if not per or per not in MASS or q not in MASS or not cur:
+        return None
+    return cur, MASS[q] / MASS[per]
 
 
 def _money(price_unit: str, quantity_unit: str) -> str:

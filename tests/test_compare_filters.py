@@ -22,3 +22,21 @@ def test_compare_filters_minerals_and_regions(tmp_path, monkeypatch):
     assert "rare_earths" not in r.output
     r = CliRunner().invoke(main, ["compare", "d.nc", "-r", "Atlantis"])
     assert r.exit_code != 0 and "--region Atlantis: not in d.nc" in r.output
+
+
+def test_compare_prints_money_in_million_currency_units():
+    """USD/kg x kt is 1e6 USD: a kt is 1e6 kg (issue 22: welfare printed as
+    'USD/t x kt')."""
+    from mineq.solver.report import money_factor
+
+    assert money_factor("USD/kg", "kt LCE") == ("USD", 1e6)
+    assert money_factor("USD/t", "t Co content") == ("USD", 1.0)
+    assert money_factor("USD/lb", "t Sn") == ("USD", 1.0 / 0.00045359237)
+    assert money_factor("USD/unit", "kt") is None
+
+
+def test_compare_welfare_table_says_its_money_unit(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["solve", str(DEMO), "--out", "d.nc", "--quiet"]).exit_code == 0
+    r = CliRunner().invoke(main, ["compare", "d.nc", "-s", "us-mip", "-m", "lithium"])
+    assert "welfare change [million USD; native unit USD/kg x kt LCE = 1e+06 USD]" in r.output, r.output
