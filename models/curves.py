@@ -532,19 +532,21 @@ class Sum(Curve):
         ends = self._lev + self._slo * np.where(np.isfinite(width), width, 0.0)
         self._knots = np.unique(np.concatenate([self._lev, ends]))
 
-    def _qmax(self, p: float) -> float:
-        """Total supply at price ``p``, flat blocks at ``p`` counted in full."""
+    def _blocks_at(self, p: float, flat_in: bool) -> np.ndarray:
+        """Each block's supply at price ``p``; a flat block priced exactly
+        at ``p`` counted in full (``flat_in``) or not at all."""
         lev, slo, lo, up = self._lev, self._slo, self._lo, self._up
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where(lev <= p, up, lo))
-        return float(np.minimum(z, up).sum())
+            z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where((lev <= p) if flat_in else (lev < p), up, lo))
+        return np.minimum(z, up)
+
+    def _qmax(self, p: float) -> float:
+        """Total supply at price ``p``, flat blocks at ``p`` counted in full."""
+        return float(self._blocks_at(p, True).sum())
 
     def _qmin(self, p: float) -> float:
         """Total supply at price ``p``, flat blocks at ``p`` not counted."""
-        lev, slo, lo, up = self._lev, self._slo, self._lo, self._up
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where(lev < p, up, lo))
-        return float(np.minimum(z, up).sum())
+        return float(self._blocks_at(p, False).sum())
 
     def _inverse(self, q: float, strict: bool) -> float:
         """The smallest price at which total supply reaches ``q``
@@ -588,9 +590,8 @@ class Sum(Curve):
     def split(self, q: float) -> list[float]:
         """The part of a total output ``q`` each part supplies."""
         p = self.left(q)
-        lev, slo, lo, up = self._lev, self._slo, self._lo, self._up
-        z = np.where(slo > 0, np.clip((p - lev) / np.where(slo > 0, slo, 1.0), 0.0, None) + lo, np.where(lev < p, up, lo))
-        z = np.minimum(z, up)
+        lev, slo, up = self._lev, self._slo, self._up
+        z = self._blocks_at(p, False)
         rest = q - float(z.sum())
         for k in np.flatnonzero((slo == 0) & (lev == p)):
             add = min(max(rest, 0.0), up[k] - z[k])
