@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mineq.solver.case import build_case
 from mineq.solver.solve import solve_market
 
@@ -93,3 +95,26 @@ def in_fresh_process(module: str, func: str, *args):
     out = subprocess.run([sys.executable, "-c", code, str(tests), module, func, pickle.dumps(args).hex()], capture_output=True, cwd=tests.parent)
     assert out.returncode == 0, out.stderr.decode(errors="replace")[-3000:]
     return pickle.loads(out.stdout)
+
+
+#: the small illustrative case most CLI tests run
+DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
+
+
+def run(*args):
+    """Run the mineq command line in-process: (exit code, everything printed;
+    click 8.2+ gives stdout and stderr together)."""
+    from click.testing import CliRunner
+
+    from mineq.solver.cli import main
+
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    return res.exit_code, res.output
+
+
+def solved_demo(tmp_path_factory):
+    """A result file of the demo case, solved once (for a module fixture)."""
+    out = tmp_path_factory.mktemp("res") / "demo.nc"
+    code, text = run("solve", DEMO, "--out", out, "--quiet")
+    assert code == 0, text
+    return out

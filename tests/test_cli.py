@@ -8,25 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from click.testing import CliRunner
 
-from mineq.solver.cli import main
+from helpers import DEMO, run, solved_demo
 from mineq.solver.results import ENGINE
-
-DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
-
-
-def run(*args):
-    res = CliRunner().invoke(main, [str(a) for a in args])
-    return res.exit_code, res.output
 
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
-    out = tmp_path_factory.mktemp("res") / "demo.nc"
-    code, text = run("solve", DEMO, "--out", out, "--quiet")
-    assert code == 0, text
-    return out
+    return solved_demo(tmp_path_factory)
 
 
 def test_solve_writes_verifiable_netcdf(solved):

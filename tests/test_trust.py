@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -17,20 +16,15 @@ from pathlib import Path
 
 import pytest
 import xarray as xr
-from click.testing import CliRunner
 
 from mineq.solver import results
-from mineq.solver.cli import main
 from mineq.solver.errors import MineqError
+from helpers import DEMO, run, solved_demo
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "cases" / "three-region-demo"
 MINEQ = [sys.executable, "-c", "from mineq.solver.cli import main; main()"]
 
 
-def run(*args):
-    res = CliRunner().invoke(main, [str(a) for a in args])
-    return res.exit_code, res.output
 
 
 def one_paragraph(text: str) -> None:
@@ -40,10 +34,7 @@ def one_paragraph(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def solved(tmp_path_factory):
-    out = tmp_path_factory.mktemp("res") / "demo.nc"
-    code, text = run("solve", DEMO, "--out", out, "--quiet")
-    assert code == 0, text
-    return out
+    return solved_demo(tmp_path_factory)
 
 
 def leftovers(folder: Path, keep: set[str]) -> list[str]:
