@@ -35,6 +35,31 @@ class Process:
 
 
 @dataclass
+class Joint:
+    """Joint production in ``region``: one unit of *activity* takes
+    ``inputs[stage]`` units of each input stage and yields ``outputs[stage]``
+    units of each output stage, all at once and in fixed proportions.
+
+    The stages are those of one linked market (:func:`mineq.models.joint.link`
+    names a member mineral's stage ``"mineral:stage"``), so one activity
+    may take a host concentrate and yield fifteen rare-earth oxides, or
+    make aluminium and the gallium content of its alumina liquor.
+    ``cost`` is the marginal cost per unit of activity (price unit of the
+    linked market per unit of activity) and carries the capacity (units of
+    activity).  What an output node cannot use is disposed of at no cost
+    (free disposal: its price never falls below zero); what is disposed of
+    is reported, not hidden.
+    """
+
+    name: str
+    region: str
+    inputs: dict[str, float]
+    outputs: dict[str, float]
+    cost: Curve
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
 class Market:
     """All data of one mineral's market, in the mineral's own units.
 
@@ -60,6 +85,8 @@ class Market:
     routes: dict[tuple[str, str, str], float]
     processes: list[Process]
     route_slopes: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    #: joint production (:class:`Joint`): activities with several outputs
+    joint: list[Joint] = field(default_factory=list)
 
     # -- index helpers shared by the model, the verifier and results --
     # (cached: a market does not change once built; policies that change a
@@ -141,7 +168,31 @@ class Market:
             on[idx[(s, o)]] = on[idx[(s, d)]] = True
         for p in self.processes:
             on[idx[(p.source, p.region)]] = on[idx[(p.target, p.region)]] = True
+        for j in self.joint:
+            for stage in (*j.inputs, *j.outputs):
+                on[idx[(stage, j.region)]] = True
         return on
+
+    @cached_property
+    def joint_terms(self) -> list[list[tuple[int, float]]]:
+        """Per joint activity: (node, units per unit of activity), positive
+        for an output and negative for an input."""
+        pos = self._node_position
+        return [[(pos[(s, j.region)], -a) for s, a in j.inputs.items()] + [(pos[(s, j.region)], y) for s, y in j.outputs.items()] for j in self.joint]
+
+    @cached_property
+    def disposal_nodes(self) -> list[int]:
+        """Nodes where a joint activity delivers an output: free disposal there."""
+        return sorted({n for terms in self.joint_terms for n, a in terms if a > 0})
+
+    def joint_net(self, activity) -> np.ndarray:
+        """Per node: net output of the joint activities at levels
+        ``activity`` (outputs positive, inputs negative)."""
+        out = np.zeros(len(self.nodes))
+        for terms, y in zip(self.joint_terms, np.asarray(activity, dtype=float)):
+            for n, a in terms:
+                out[n] += a * y
+        return out
 
     def curves(self):
         """(kind, key, curve) for every curve of the market."""
@@ -151,6 +202,8 @@ class Market:
             yield "demand", key, c
         for p in self.processes:
             yield "processing", (p.target, p.region), p.cost
+        for j in self.joint:
+            yield "joint", (j.name, j.region), j.cost
 
     @cached_property
     def node_quantities(self) -> np.ndarray:
@@ -169,6 +222,11 @@ class Market:
                 size[n] = max(size[n], q)
                 if source is not None:
                     size[source[0]] = max(size[source[0]], source[1] * q)
+        for j, terms in zip(self.joint, self.joint_terms):
+            q = j.cost.reference_quantity()
+            if math.isfinite(q) and q > 0:
+                for n, a in terms:
+                    size[n] = max(size[n], abs(a) * q)
         return np.array(size)
 
     @cached_property
@@ -233,3 +291,14 @@ class Solution:
     origin_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: engine-internal: the program's block values (scaled), a warm start
     block_values: np.ndarray | None = None
+    #: level of each :attr:`Market.joint` activity (units of activity)
+    joint: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per node: output of joint activities disposed of (empty: none)
+    disposal: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: a member of a linked market (:mod:`mineq.models.joint`): per node,
+    #: the net output of the linked market's joint activities here
+    #: (yields positive, inputs negative; empty: not a member)
+    joint_net: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: a member of a linked market: per node, this mineral's share of the
+    #: joint activities' surplus (money; shares by sales value)
+    joint_surplus: np.ndarray = field(default_factory=lambda: np.zeros(0))

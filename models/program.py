@@ -113,6 +113,10 @@ class MarketModel:
         owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
         owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
         owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+        # joint production: an activity's blocks put yields into several
+        # nodes at once; what an output node cannot use is disposed of free
+        owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
+        owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
         if plan is not None:
             for o in plan.offtakes:
                 owners.append(("offtake", o.node, _offtake_curve(o)))
@@ -134,7 +138,7 @@ class MarketModel:
         # never its owner): the owner of each block, and where each kind of
         # owner's quantity goes in a Solution
         self._block_owner = np.array([pos for pos, _ in blocks], dtype=np.intp)
-        at: dict[str, tuple[list, list]] = {kind: ([], []) for kind in ("supply", "demand", "processing", "offtake")}
+        at: dict[str, tuple[list, list]] = {kind: ([], []) for kind in ("supply", "demand", "processing", "offtake", "joint", "disposal")}
         for pos, (kind, owner, _) in enumerate(owners):
             at[kind][0].append(pos)
             at[kind][1].append(owner)
@@ -157,7 +161,7 @@ class MarketModel:
         fb = self._f = e[block_node] if nb else np.zeros(0)  # block b's quantity / Q = f[b]·z[b]
         kinds = [owners[pos][0] for pos, _ in blocks]
         # +1: the block's value counts positive in welfare (consumers)
-        self._zsign = np.array([1.0 if k in ("demand", "offtake") else -1.0 for k in kinds])
+        self._zsign = np.array([1.0 if k in ("demand", "offtake", "disposal") else -1.0 for k in kinds])
         routes = market.route_list
         nr = len(routes)
         ro, rd = market.route_nodes
@@ -175,10 +179,16 @@ class MarketModel:
         quotas = [] if plan is None else plan.quotas
         eq = self._eq = np.array([max([g[i] for i in q.routes], default=1.0) for q in quotas])
         rules = [] if plan is None else plan.origin_rules
-        made_at: dict[int, list] = {n: list(bs) for n, bs in self._supply_blocks.items()}
+        # node -> (block, units per unit of the block) of its own output
+        made_at: dict[int, list] = {n: [(b, 1.0) for b in bs] for n, bs in self._supply_blocks.items()}
         for k, bs in self._process_blocks.items():
-            made_at.setdefault(int(tgt[k]), []).extend(bs)
-        self._made_at = made_at  # node -> blocks of its own output
+            made_at.setdefault(int(tgt[k]), []).extend((b, 1.0) for b in bs)
+        joint_blocks = {owner: owner_blocks[pos] for pos, (kind, owner, _) in enumerate(owners) if kind == "joint"}
+        for j, terms in enumerate(market.joint_terms):
+            for node, a in terms:
+                if a > 0:
+                    made_at.setdefault(node, []).extend((b, a) for b in joint_blocks[j])
+        self._made_at = made_at
         eo = self._eo = np.array([e[r.node] for r in rules])
 
         # -- columns -------------------------------------------------------
@@ -197,10 +207,15 @@ class MarketModel:
                 at += [int(tgt[owner]), int(src[owner])]
                 col += [Z[b], Z[b]]
                 coef += [fb[b], -market.processes[owner].theta * fb[b]]
+            elif kind == "joint":
+                for node, a in market.joint_terms[owner]:
+                    at.append(node)
+                    col.append(Z[b])
+                    coef.append(a * fb[b])
             else:
                 at.append(owner)
                 col.append(Z[b])
-                coef.append(fb[b] if kind == "supply" else -fb[b])
+                coef.append(fb[b] if kind == "supply" else -fb[b])  # demand, offtake, disposal: taken
         at = np.concatenate([np.asarray(at, dtype=np.intp), ro, rd])
         col = np.concatenate([np.asarray(col, dtype=np.intp), X, X])
         coef = np.concatenate([np.asarray(coef, dtype=float), -g, g]) / e[at] if len(at) else np.zeros(0)
@@ -223,7 +238,7 @@ class MarketModel:
         # quotas on sums of flows
         groups["quota"] = group([[(X[i], g[i] / eq[j]) for i in q.routes] for j, q in enumerate(quotas)])
         # rules of origin: covered exports <= own output (supply + refining)
-        groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -fb[b] / eo[j]) for b in made_at.get(r.node, [])] for j, r in enumerate(rules)])
+        groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -a * fb[b] / eo[j]) for b, a in made_at.get(r.node, [])] for j, r in enumerate(rules)])
         nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
         self._nrow = sum(nrows.values())
         # dense: polish solves on it, and these programs are small
@@ -325,9 +340,14 @@ class MarketModel:
         self._hot = start
 
     def _owner_node(self, owner) -> int:
+        """The node whose size scales the owner's blocks."""
         kind, idx, _ = owner
         if kind == "processing":
             return int(self.market.process_nodes[1][idx])
+        if kind == "joint":
+            # its largest output: the yields of minor by-products stay
+            # small coefficients beside it rather than large ones
+            return max(self.market.joint_terms[idx], key=lambda t: t[1])[0]
         return idx
 
     def _node_sizes(self, owners) -> np.ndarray:
@@ -732,7 +752,11 @@ class MarketModel:
             pos, owner = self._owner_at[kind]
             arr[owner] = q[pos]
         offtake = q[self._owner_at["offtake"][0]].astype(float)
-        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=offtake)
+        joint = q[self._owner_at["joint"][0]].astype(float)
+        disposal = np.zeros(nn) if mk.joint else np.zeros(0)
+        pos, owner = self._owner_at["disposal"]
+        disposal[owner] = q[pos]
+        return Solution(supply=supply, demand=demand, price=price, flow=x * self.Q, processing=processing, objective=objective, offtake=offtake, joint=joint, disposal=disposal)
 
 
 def _polished(qp: QP, col, row) -> tuple:
@@ -764,6 +788,10 @@ def _settled(qp: QP, got, **kw):
     fixed = (active[0] | below, active[1] | above, active[2], active[3])
     again = polish(qp, np.clip(x, qp.lo, qp.up), y, active=fixed, **kw)
     return again if again is not None else got
+
+
+#: free disposal: a "demand" that values the good at zero, without limit
+_DISPOSAL = Linear({"intercept": 0.0, "slope": 0.0}, "demand")
 
 
 def _offtake_curve(o) -> Linear:

@@ -30,7 +30,8 @@ from typing import Any
 
 from mineq.models.curves import CONFIDENCE_LABELS, PROVENANCE_KEYS, Sum, make_curve
 from mineq.models.errors import SpecError
-from mineq.models.market import Market, Process
+from mineq.models.joint import SEP, Linked
+from mineq.models.market import Joint, Market, Process
 from mineq.models.policies import INSTRUMENTS, Regions
 
 from .errors import CaseError
@@ -45,6 +46,9 @@ NODE_KEYS = ("stage", "region", "demand", "supply", "secondary", "quantity_unit"
 ROUTE_KEYS = ("stage", "origin", "destination", "cost", "slope", *PROVENANCE_KEYS)
 PROCESS_KEYS = ("region", "from", "to", "theta", "cost", "capacity", *PROVENANCE_KEYS)
 TABLES = ("minerals", "nodes", "routes", "processing")
+#: tables of the whole case rather than of one mineral each
+CASE_TABLES = ("joint",)
+JOINT_KEYS = ("name", "region", "inputs", "outputs", "cost", "capacity", *PROVENANCE_KEYS)
 SCENARIO_KEYS = ("name", "description", "policies")
 
 @dataclass
@@ -70,9 +74,19 @@ class Case:
     markets: dict[str, Market]
     scenarios: list[Scenario]
     data: dict = field(repr=False)
+    #: linked markets (:class:`mineq.models.joint.Linked`) by name: minerals
+    #: that share a joint-production activity, solved as one program
+    links: dict[str, Linked] = field(default_factory=dict)
     #: :meth:`canonical`, made once (or handed over by a worker process
     #: that made it beside its solves: :func:`mineq.solver.run.solve_case`)
     _canonical: str | None = field(default=None, repr=False, compare=False)
+
+    def link_of(self, mineral: str) -> Linked | None:
+        """The linked market ``mineral`` belongs to, if any."""
+        for link in self.links.values():
+            if mineral in link.members:
+                return link
+        return None
 
     def canonical(self) -> str:
         """The inputs as canonical JSON (:func:`canonical_json`): what a
@@ -144,7 +158,7 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
     except UnicodeDecodeError as err:
         raise CaseError(fname, "", "", "(not UTF-8 text)", f"a UTF-8 text file ({err.reason} at byte {err.start})") from None
     base = toml_path.parent
-    _check_keys(raw, ("case", "groups", "minerals", "scenarios", "tables"), fname, "top level")
+    _check_keys(raw, ("case", "groups", "minerals", "scenarios", "tables", "joint"), fname, "top level")
     data: dict[str, Any] = {"_file": fname}
     data["case"] = raw.get("case", {})
     data["groups"] = raw.get("groups", {})
@@ -154,8 +168,18 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
     tables = raw.get("tables", {})
     if not isinstance(tables, dict):
         raise CaseError(fname, "[tables]", "tables", tables, "a table with keys " + ", ".join(TABLES))
-    _check_keys(tables, TABLES, fname, "[tables]")
+    _check_keys(tables, TABLES + CASE_TABLES, fname, "[tables]")
     shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}", allow_outside) for k in TABLES if k in tables}
+    joint = raw.get("joint", [])
+    if not isinstance(joint, list):
+        raise CaseError(fname, "", "joint", joint, "an array of tables [[joint]], one per joint-production activity")
+    joint = [dict(e, _file=fname, _where=f"[[joint]] entry {i + 1}") if isinstance(e, dict) else e for i, e in enumerate(joint)]
+    if "joint" in tables:
+        for row in _read_table(base, tables["joint"], fname, "[tables] joint", allow_outside):
+            _unflatten(row, "joint")
+            joint.append(row)
+    if joint:
+        data["joint"] = joint
     # shared rows by mineral, in file order (one pass, not one per mineral)
     by_mineral: dict[str, dict[Any, list[dict]]] = {}
     for key, rows in shared.items():
@@ -301,7 +325,7 @@ def _parse_blocks(row: dict, key: str) -> list:
 
 def _unflatten(row: dict, table: str) -> None:
     """Turn a CSV row's prefixed columns (``supply_slope``) into nested curves."""
-    prefixes = (*CURVE_SIDES, "secondary") if table == "nodes" else ("cost",) if table == "processing" else ()
+    prefixes = (*CURVE_SIDES, "secondary") if table == "nodes" else ("cost",) if table in ("processing", "joint") else ()
     for p in prefixes:
         cols = [k for k in list(row) if k.startswith(p + "_")]
         if not cols:
@@ -317,7 +341,7 @@ def _unflatten(row: dict, table: str) -> None:
                 curve[sub] = _cell_number(row, k)
             del row[k]
         row[p] = curve
-    numeric = {"routes": ("cost", "slope"), "processing": ("theta", "capacity")}.get(table, ())
+    numeric = {"routes": ("cost", "slope"), "processing": ("theta", "capacity"), "joint": ("capacity",)}.get(table, ())
     for k in numeric:
         if k in row and isinstance(row[k], str):
             row[k] = _cell_number(row, k, allow_none=(table == "routes"))
@@ -408,6 +432,8 @@ def build_case(data: dict) -> Case:
     if "calibration" in head and (not isinstance(head["calibration"], str) or not head["calibration"].strip()):
         raise CaseError(fname, "[case]", "calibration", head["calibration"], "the file name of the calibration table (CSV of observed figures: mineral, indicator, stage, region, origin, observed, lower, upper, ...), relative to the case file")
 
+    links = _build_links(data.get("joint", []), fname, markets, regions)
+
     scenarios = []
     if not isinstance(data.get("scenarios", []), list):
         raise CaseError(fname, "", "scenarios", data.get("scenarios"), "an array of tables [[scenarios]]")
@@ -416,7 +442,112 @@ def build_case(data: dict) -> Case:
         if scen.name in [x.name for x in scenarios]:
             raise CaseError(s.get("_file", fname), s.get("_where", ""), "name", scen.name, "each scenario name used once")
         scenarios.append(scen)
-    return Case(name=name, description=description, base_year=base_year, regions=list(regions), groups={k: list(v) for k, v in groups.items()}, markets=markets, scenarios=scenarios, data=data)
+    return Case(name=name, description=description, base_year=base_year, regions=list(regions), groups={k: list(v) for k, v in groups.items()}, markets=markets, scenarios=scenarios, data=data, links=links)
+
+
+def _yields(e: dict, key: str, f: str, w: str, markets: dict) -> dict[str, float]:
+    """An activity's ``inputs`` or ``outputs``: ``{"mineral:stage": amount}``
+    (TOML table), or ``"mineral:stage=amount; ..."`` (a CSV cell)."""
+    val = e.get(key, {} if key == "inputs" else "(missing)")
+    if isinstance(val, str) and val != "(missing)":
+        parsed = {}
+        for part in filter(None, (p.strip() for p in val.split(";"))):
+            stage, eq, amount = part.partition("=")
+            try:
+                parsed[stage.strip()] = float(amount) if eq else math.nan
+            except ValueError:
+                parsed[stage.strip()] = amount.strip()
+        val = parsed
+    if not isinstance(val, dict) or (key == "outputs" and not val):
+        raise CaseError(f, w, key, val, f"the {key} per unit of activity, written mineral:stage=amount; mineral:stage=amount (a CSV cell) or {{ \"neodymium:refined\" = 0.15 }} (TOML)" + ("; at least one output" if key == "outputs" else ""))
+    out = {}
+    for stage, amount in val.items():
+        mineral, sep, st = str(stage).partition(SEP)
+        if not sep or mineral not in markets:
+            raise CaseError(f, w, key, stage, "mineral:stage with a mineral of the case (" + ", ".join(list(markets)[:8]) + (", ..." if len(markets) > 8 else "") + ")")
+        if st not in markets[mineral].stages:
+            raise CaseError(f, w, key, stage, f"a stage of {mineral}: " + ", ".join(markets[mineral].stages))
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
+            raise CaseError(f, w, f"{key} {stage}", amount, f"a positive number of units of {mineral} ({markets[mineral].quantity_unit}) per unit of activity")
+        out[str(stage)] = float(amount)
+    return out
+
+
+def _build_links(entries: list, fname: str, markets: dict, regions: list) -> dict[str, Linked]:
+    """Joint-production activities, and the linked markets of the minerals
+    they connect (one per connected group, members in the case's order)."""
+    if not isinstance(entries, list):
+        raise CaseError(fname, "", "joint", entries, "an array of tables [[joint]]")
+    acts: list[tuple[Joint, set]] = []
+    seen: dict = {}
+    for e in entries:
+        if not isinstance(e, dict):
+            raise CaseError(fname, "[[joint]]", "joint", e, "a table per joint-production activity")
+        f, w = e.get("_file", fname), e.get("_where", "[[joint]]")
+        _check_keys(e, JOINT_KEYS, f, w)
+        _provenance(e, f, w)
+        name = _text(e, "name", f, w)
+        region = e.get("region")
+        if region not in regions:
+            raise CaseError(f, w, "region", region if region is not None else "(missing)", "a region of the case: " + ", ".join(regions))
+        w = f"{w} (joint {name}/{region})"
+        if (name, region) in seen:
+            raise CaseError(f, w, "name", name, f"one activity per name and region (also in {seen[(name, region)]})")
+        seen[(name, region)] = w
+        inputs, outputs = _yields(e, "inputs", f, w, markets), _yields(e, "outputs", f, w, markets)
+        both = set(inputs) & set(outputs)
+        if both:
+            raise CaseError(f, w, "outputs", sorted(both)[0], "a stage that is not also an input of the activity")
+        cost = e.get("cost", "(missing)")
+        if not isinstance(cost, dict):
+            raise CaseError(f, w, "cost", cost, "a marginal cost curve per unit of activity such as { form = \"linear\", intercept = 3.0, slope = 0.1 }")
+        if "capacity" in e:
+            if "capacity" in cost:
+                raise CaseError(f, w, "capacity", e["capacity"], "capacity given once: beside the cost curve or inside it, not both")
+            cost = dict(cost, capacity=e["capacity"])
+        try:
+            curve = _steep_checked(make_curve(cost, "supply"))
+        except SpecError as err:
+            field_ = "capacity" if err.field == "capacity" and "capacity" in e else f"cost.{err.field}"
+            raise CaseError(f, w, field_, err.value, err.expected) from None
+        minerals = {s.partition(SEP)[0] for s in (*inputs, *outputs)}
+        acts.append((Joint(name, region, inputs, outputs, curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e} | {"where": f"{f}: {w}"}), minerals))
+    if not acts:
+        return {}
+    # connected groups of minerals (union-find over the activities)
+    parent = {m: m for m in markets}
+
+    def root(m):
+        while parent[m] != m:
+            parent[m] = parent[parent[m]]
+            m = parent[m]
+        return m
+
+    for _, ms in acts:
+        first, *rest = sorted(ms)
+        for m in rest:
+            parent[root(m)] = root(first)
+    order = list(markets)
+    groups: dict[str, list[str]] = {}
+    for _, ms in acts:
+        for m in ms:
+            groups.setdefault(root(m), [])
+    for m in order:
+        if root(m) in groups and m not in groups[root(m)] and any(m in ms for _, ms in acts):
+            groups[root(m)].append(m)
+    from .report import money_factor
+
+    links = {}
+    for members in groups.values():
+        money = {m: money_factor(markets[m].price_unit, markets[m].quantity_unit) or (markets[m].price_unit, markets[m].quantity_unit) for m in members}
+        if len(set(money.values())) > 1:
+            a, b = members[0], next(m for m in members if money[m] != money[members[0]])
+            j = next(jp for jp, ms in acts if b in ms)
+            raise CaseError(fname, j.meta["where"], "outputs", b, f"minerals whose money units agree, since a joint activity links them into one program: {a} is priced {markets[a].price_unit} per {markets[a].quantity_unit}, {b} {markets[b].price_unit} per {markets[b].quantity_unit}")
+        name = "linked: " + ", ".join(members)
+        joint = [jp for jp, ms in acts if ms <= set(members)]
+        links[name] = Linked(name, {m: markets[m] for m in members}, joint)
+    return links
 
 
 def _first_duplicate(items):

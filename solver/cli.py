@@ -767,12 +767,15 @@ def check(case, allow_outside):
             f"  {name}: stages {'->'.join(m.stages)}, {len(m.supply)} supply and {len(m.demand)} demand curves, "
             f"{len(m.routes)} routes, {len(m.processes)} processing entries [{m.quantity_unit}, {m.price_unit}]"
         )
+    for link in c.links.values():
+        click.echo(f"  {link.name}: solved as one program, {len(link.joint)} joint activities ({', '.join(sorted({j.name for j in link.joint}))})")
     for s in c.scenarios:
         click.echo(f"  scenario {s.name}: {len(s.policies)} policies")
     from .diagnose import diagnose
 
     for m in c.markets.values():
-        for d in diagnose(m):
+        link = c.link_of(m.name)
+        for d in diagnose(m, fed=link.fed(m.name) if link is not None else frozenset()):
             click.echo(f"  Diagnosis: {d}")
 
 

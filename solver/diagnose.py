@@ -32,7 +32,7 @@ class Diagnosis:
         return f"{self.severity}: {self.mineral} {self.where}: {self.text}"
 
 
-def _supplied(market: Market, plan) -> set[int]:
+def _supplied(market: Market, plan, fed: frozenset = frozenset()) -> set[int]:
     """Nodes some supply can reach (through routes and processing).
 
     Breadth-first over all edges at once (arrays, one pass per step of
@@ -52,6 +52,7 @@ def _supplied(market: Market, plan) -> set[int]:
     dst = np.concatenate([rd[open_], pd[work]])
     reach = np.zeros(len(market.nodes), dtype=bool)
     reach[[nidx[k] for k, c in market.supply.items() if c.upper > 0]] = True
+    reach[sorted(fed)] = True
     if plan is not None:
         reach[np.asarray(plan.release) > 0] = True
     while True:
@@ -62,11 +63,15 @@ def _supplied(market: Market, plan) -> set[int]:
         reach = new
 
 
-def diagnose(market: Market, plan=None, scenario: str = "baseline") -> list[Diagnosis]:
-    """Everything that makes ``market`` (under ``plan``) ill-posed or a policy idle."""
+def diagnose(market: Market, plan=None, scenario: str = "baseline", fed: frozenset = frozenset()) -> list[Diagnosis]:
+    """Everything that makes ``market`` (under ``plan``) ill-posed or a policy idle.
+
+    ``fed``: nodes a linked market's joint activities deliver to
+    (:meth:`mineq.models.joint.Linked.fed`), which a member market alone
+    does not show."""
     mk = plan.market if plan is not None else market
     out: list[Diagnosis] = []
-    reach = _supplied(mk, plan)
+    reach = _supplied(mk, plan, fed)
     nidx = mk._node_position
     tag = "" if scenario == "baseline" else f" in scenario '{scenario}'"
     for (s, r), c in mk.demand.items():

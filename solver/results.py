@@ -55,6 +55,8 @@ NODE_VARS = (
     "secondary_production",
     "apparent_consumption",
     "net_import_reliance",
+    "joint_output",
+    "disposal",
 )
 ROUTE_VARS = ("flow", "export_tax_per_unit", "mip_rent_per_unit", "tariff_per_unit", "quota_rent_per_unit")
 WELFARE_VARS = WELFARE_ITEMS
@@ -79,6 +81,9 @@ UNITS = {
     "secondary_production": _Q + ": output from old and new scrap, part of production (NaN: no secondary supply at the node)",
     "apparent_consumption": _Q,
     "net_import_reliance": "fraction (apparent consumption - production) / apparent consumption (USGS: net imports net of stock changes)",
+    "joint_output": _Q + ": net output of joint activities at the node (yields positive, a host input negative; NaN: not part of a linked market)",
+    "disposal": _Q + ": joint output nobody uses at a zero price, disposed of (NaN: not part of a linked market)",
+    "joint_activity": "units of activity of each joint-production activity (see activity_inputs, activity_outputs)",
     "supply_share": "fraction of the node's supply by origin (home = own output net of exports)",
     "sourcing_share": "fraction of the node's supply produced at home or in each group (origin = exporting region)",
     "production_top_share": "fraction of world output at the stage in the largest region",
@@ -199,6 +204,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     fallback = np.zeros((S, M), dtype=np.int8)
     resid = np.full((S, M), np.nan)
     message = np.full((S, M), "", dtype=object)
+    acts = [(ln, k, f"{jp.name}/{jp.region}") for ln, link in case.links.items() for k, jp in enumerate(link.joint)]
+    act_pos = {(ln, k): a for a, (ln, k, _) in enumerate(acts)}
+    activity = np.full((S, len(acts)), np.nan)
     tcost = np.full((M, G, R, R), np.nan)
     tslope = np.full((M, G, R, R), np.nan)
     gpos, rpos = {s: k for k, s in enumerate(stages)}, {r: k for k, r in enumerate(regs)}
@@ -216,6 +224,10 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             res = results[sn].get(mn)
             if res is None:
                 continue
+            link = case.link_of(mn) if case.links else None
+            if link is not None and res.solution is not None and len(res.solution.joint) == len(link.joint):
+                for k, y in enumerate(res.solution.joint):
+                    activity[i, act_pos[(link.name, k)]] = y
             if id(res) in done:
                 # a market the scenario leaves alone: the same result object,
                 # the same numbers (changes are versus the same baseline);
@@ -240,6 +252,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             node["price"][i, j, gi, ri] = sol.price
             node["supply"][i, j, gi, ri] = sol.supply
             node["demand"][i, j, gi, ri] = sol.demand
+            if len(sol.joint_net):
+                node["joint_output"][i, j, gi, ri] = sol.joint_net
+                node["disposal"][i, j, gi, ri] = sol.disposal
             b = base.get(mn)
             num = market_numbers(res, b)
             per_unit, tr = num["floor_payment"], num["trade"]
@@ -309,6 +324,12 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     data["production_top_share"] = (("scenario", "mineral", "stage"), top)
     data["production_hhi"] = (("scenario", "mineral", "stage"), hhi)
     data.update({v: (("scenario", "mineral", "region"), wel[v]) for v in WELFARE_VARS + CHANGE_VARS})
+    if acts:
+        coords["activity"] = [a for _, _, a in acts]
+        data["joint_activity"] = (("scenario", "activity"), activity)
+        data["activity_link"] = (("activity",), np.array([ln for ln, _, _ in acts], dtype=str))
+        data["activity_inputs"] = (("activity",), np.array(["; ".join(f"{s}={a:g}" for s, a in case.links[ln].joint[k].inputs.items()) for ln, k, _ in acts], dtype=str))
+        data["activity_outputs"] = (("activity",), np.array(["; ".join(f"{s}={a:g}" for s, a in case.links[ln].joint[k].outputs.items()) for ln, k, _ in acts], dtype=str))
     data["quota_shadow_price"] = (("scenario", "mineral", "quota"), qprice)
     data["quota_label"] = (("scenario", "mineral", "quota"), qlabel.astype(str))
     data["welfare_objective"] = (("scenario", "mineral"), obj)
@@ -359,7 +380,7 @@ class _Grid:
 
     def __init__(self, ds: xr.Dataset):
         self.ds = ds
-        self.pos = {d: {v: i for i, v in enumerate(ds[d].values.tolist())} for d in ("scenario", "mineral", "stage", "region", "origin", "destination") if d in ds.coords}
+        self.pos = {d: {v: i for i, v in enumerate(ds[d].values.tolist())} for d in ("scenario", "mineral", "stage", "region", "origin", "destination", "activity") if d in ds.coords}
         self._arrays: dict[str, np.ndarray] = {}
 
     def array(self, var: str, dims: tuple[str, ...]) -> np.ndarray:
@@ -412,6 +433,12 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
                 qp = g.array("quota_shadow_price", ("scenario", "mineral", "quota"))[i, j] if nq else np.zeros(0)
                 sol.quota_rent = np.array([qp[k] if k < nq else np.nan for k in range(len(plan.quotas))], dtype=float)
                 sol.origin_rent = np.array([node("origin_rent_per_unit")[r.node] for r in plan.origin_rules], dtype=float)
+            link = case.link_of(mn) if case.links else None
+            if link is not None and "joint_output" in ds.data_vars and "joint_activity" in ds.data_vars:
+                sol.joint_net = nan_to_zero(node("joint_output"))
+                sol.disposal = nan_to_zero(node("disposal"))
+                acts = g.pos["activity"]
+                sol.joint = np.array([g.array("joint_activity", ("scenario", "activity"))[i, acts[f"{jp.name}/{jp.region}"]] if f"{jp.name}/{jp.region}" in acts else np.nan for jp in link.joint], dtype=float)
             out[sn][mn] = sol
     return out
 

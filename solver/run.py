@@ -150,18 +150,21 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     check_fits(case, threads)
     markets = list(case.markets.values())
     names = [m.name for m in markets]
+    # units of work: a mineral on its own, or a linked market (minerals
+    # that share a joint activity are one program)
+    units = [mn for mn in names if case.link_of(mn) is None] + list(case.links)
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
     chains: dict[str, list] = {}
-    solve = lambda mn: _chain(case, mn, wanted)  # noqa: E731
-    if threads > 1 and len(names) > 1 and forking():
-        weights = [_weight(case, mn, wanted) for mn in names]
-        done = ((names[i], chain) for i, chain in in_processes(solve, names, threads, weights, _ship, lambda i, shipped: _land(case, names[i], shipped), aside=canonical_aside(case, 0.06)))
+    solve = lambda u: _unit_chains(case, u, wanted)  # noqa: E731
+    if threads > 1 and len(units) > 1 and forking():
+        weights = [_unit_weight(case, u, wanted) for u in units]
+        done = in_processes(solve, units, threads, weights, _ship, lambda i, shipped: _land(case, units[i], shipped), aside=canonical_aside(case, 0.06))
     else:
-        done = zip(names, in_threads(solve, names, threads))
+        done = in_threads(solve, units, threads)
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
-        for mn, chain in done:
-            chains[mn] = chain
-            bar.update(1 + len(wanted))
+        for got in done:
+            chains.update(got)
+            bar.update(len(got) * (1 + len(wanted)))
     # by scenario, then mineral in the case's order: results and diagnoses
     solved = {(sn, mn): (diag, res) for mn, chain in chains.items() for sn, diag, res in chain}
     found = diagnoses if diagnoses is not None else []
@@ -175,6 +178,66 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
             diag, res = solved[(sn, mn)]
             found += [(sn, d) for d in diag]
             out[sn][mn] = res
+    return out
+
+
+def _unit_chains(case: Case, unit: str, wanted: list[str]) -> dict[str, list]:
+    """{mineral: chain} of a unit of work: one mineral (:func:`_chain`) or
+    the members of a linked market (:func:`_link_chain`)."""
+    if unit in case.links:
+        return _link_chain(case, case.links[unit], wanted)
+    return {unit: _chain(case, unit, wanted)}
+
+
+def _unit_weight(case: Case, unit: str, wanted: list[str]) -> float:
+    if unit in case.links:
+        return sum(_weight(case, m, wanted) for m in case.links[unit].members) * 2
+    return _weight(case, unit, wanted)
+
+
+def member_results(link, res: MarketResult, plans: dict) -> dict[str, MarketResult]:
+    """One :class:`MarketResult` per member of a linked market from the
+    linked market's result: each member's solution
+    (:meth:`mineq.models.joint.Linked.split`), its own market and plan, and
+    the linked market's verification (one program, one check)."""
+    sols = link.split(res.solution, plans) if res.solution is not None else {}
+    out = {}
+    for m, mk in link.members.items():
+        plan = plans.get(m)
+        r = MarketResult(plan.market if plan is not None else mk, sols.get(m), res.verification, res.status, res.iterations, res.message, dict(res.times), plan, res.method, res.fallback)
+        r.linked = (link, res)
+        out[m] = r
+    return out
+
+
+def _link_chain(case: Case, link, wanted: list[str]) -> dict[str, list]:
+    """The chains of a linked market's members: solved together, baseline
+    then each scenario that touches any member, split per member.  A
+    scenario that touches one member moves them all (they share
+    activities), so every member gets a result for it."""
+    from .diagnose import diagnose
+
+    diag = {m: diagnose(mk, fed=link.fed(m)) for m, mk in link.members.items()}
+    res = solve_market(link.market)
+    basis = res.model.start_basis() if res.model is not None else None
+    _dropped(res)
+    base = member_results(link, res, {})
+    out = {m: [(BASELINE, diag[m], _explained(r, diag[m]))] for m, r in base.items()}
+    for r in base.values():
+        if r.solution is not None:
+            market_numbers(r, r)
+    start = res.solution if res.ok else None
+    for sn in wanted:
+        plans = {m: mineral_plan(case, sn, m, base[m].solution if base[m].ok else None) for m in link.members}
+        plan = link.plan(plans)
+        if plan is None:
+            continue
+        sres = _dropped(solve_market(plan.market, plan=plan, start=start, basis=basis))
+        for m, r in member_results(link, sres, plans).items():
+            d = diagnose(r.market, plans[m], sn, fed=link.fed(m)) if plans[m] is not None else []
+            if r.solution is not None:
+                market_numbers(r, base[m])
+            out[m].append((sn, d, _explained(r, d)))
     return out
 
 
@@ -234,15 +297,19 @@ def _weight(case: Case, mineral: str, wanted: list[str]) -> float:
     return market_size(m) * (1 + 2 * touched)
 
 
-def _ship(chain: list) -> list:
-    """A chain as plain data for :func:`mineq.solver.processes.in_processes`
+def _ship(chains: dict) -> dict:
+    """A unit's chains as plain data for :func:`mineq.solver.processes.in_processes`
     (:func:`ship_result` for each market)."""
-    return [(sn, diag, ship_result(res)) for sn, diag, res in chain]
+    return {m: [(sn, diag, ship_result(res)) for sn, diag, res in chain] for m, chain in chains.items()}
 
 
-def _land(case: Case, mineral: str, shipped: list) -> list:
-    """The chain :func:`_ship` sent, made whole again here, with plans
-    rebuilt from the case and the chain's own baseline."""
+def _land(case: Case, unit: str, shipped: dict) -> dict:
+    """The chains :func:`_ship` sent, made whole again here, with plans
+    rebuilt from the case and each chain's own baseline."""
+    return {m: _land_chain(case, m, chain) for m, chain in shipped.items()}
+
+
+def _land_chain(case: Case, mineral: str, shipped: list) -> list:
     out = []
     base = None
     for sn, diag, fields in shipped:
@@ -266,7 +333,10 @@ def ship_result(res: MarketResult) -> tuple:
     if num is not None:  # welfare changes are kept by the baseline solution's id (one: the chain's); ids do not travel
         num = {**num, "changes": list(num["changes"].values())}
     fields = {k: getattr(res, k) for k in ("status", "iterations", "message", "times", "method", "fallback")}
-    return fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual), num
+    # a linked market's check covers conditions no member has alone: its
+    # labels travel with it
+    labels = None if v is None or getattr(res, "linked", None) is None else {name: v.where(name) for name in v.residuals}
+    return fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual, labels), num
 
 
 def land_result(shipped: tuple, market, plan, base: MarketResult | None) -> MarketResult:
@@ -279,8 +349,11 @@ def land_result(shipped: tuple, market, plan, base: MarketResult | None) -> Mark
     v = None
     if ver is not None:
         v = Verification(residuals=ver[0], tolerance=ver[1], _max=ver[2])
-        again = functools.cache(lambda: verify(market, solution, v.tolerance, plan))  # once, for every condition's labels
-        v.labels = {name: (lambda name=name: again().where(name)) for name in ver[0]}
+        if ver[3] is not None:
+            v.labels = ver[3]
+        else:
+            again = functools.cache(lambda: verify(market, solution, v.tolerance, plan))  # once, for every condition's labels
+            v.labels = {name: (lambda name=name: again().where(name)) for name in ver[0]}
     res = MarketResult(market, solution, v, plan=plan, **fields)
     if num is not None:
         key = id(solution if base is None else base.solution)
@@ -424,13 +497,34 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
     for i, sn in enumerate(ds.scenario.values.tolist()):
         plans = {} if sn == BASELINE else scenario_plans(case, sn, {mn: sol for mn, sol in base.items() if _solved(sol)})
         per = sols[sn] if sn == BASELINE else solutions_from_dataset(ds, case, plans, only=sn, grid=grid)[sn]
+        # a linked market is one program: its members' solutions are joined,
+        # checked as one, and split again (the split makes their shares of
+        # the joint surplus)
+        linked_checks = {}
+        for link in case.links.values():
+            touched = sn == BASELINE or any(plans.get(m) is not None for m in link.members)
+            if not touched or not all(m in per for m in link.members):
+                continue
+            lplan = link.plan({m: plans.get(m) for m in link.members})
+            joined = link.join({m: per[m] for m in link.members}, per[next(iter(link.members))].joint)
+            lmarket = lplan.market if lplan is not None else link.market
+            checks = (verify(lmarket, joined, tol, lplan), verify(lmarket, joined, TOLERANCE, lplan) if tol != TOLERANCE else None)
+            if _solved(joined):
+                per.update(link.split(joined, {m: plans.get(m) for m in link.members}))
+            for m in link.members:
+                linked_checks[m] = checks
         results[sn] = {}
         for mn, sol in per.items():
             plan = plans.get(mn)
             market = plan.market if plan is not None else case.markets[mn]
-            v = verify(case.markets[mn], sol, tol, plan)
-            # the residuals as the solve stored them are made at the default tolerance
-            stored = v if tol == TOLERANCE else verify(case.markets[mn], sol, TOLERANCE, plan)
+            if mn in linked_checks:
+                v, stored = linked_checks[mn]
+                v = _copied(v)
+                stored = v if stored is None else stored
+            else:
+                v = verify(case.markets[mn], sol, tol, plan)
+                # the residuals as the solve stored them are made at the default tolerance
+                stored = v if tol == TOLERANCE else verify(case.markets[mn], sol, TOLERANCE, plan)
             mine = [b for b in bad if b.startswith(f"{sn}/{mn} ")]
             if mine:
                 v.add("forbidden_route", [float("inf")] * len(mine), mine)
@@ -439,7 +533,7 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
             said = str(status[i, jm])
             if (said == EQUILIBRIUM) != stored.ok:
                 check.mismatches.setdefault((sn, mn), []).append(f"status: stored '{said}', but the solution {'passes' if stored.ok else 'fails'} the check at the default tolerance {TOLERANCE:g}")
-            if sn != BASELINE and plan is None:
+            if sn != BASELINE and plan is None and mn not in linked_checks:
                 # a mineral the scenario leaves alone: the baseline's result, as the solve stores it
                 results[sn][mn] = results[BASELINE][mn]
                 continue
@@ -477,6 +571,14 @@ def verdict(path: str | Path) -> tuple[bool, str]:
     if wrong:
         what.append(f"{wrong} stored numbers or inputs differ from their recomputation" + (" (the inputs do not match input_hash)" if any(p.startswith("input_hash") for p in check.problems) else ""))
     return False, f"{path} FAILS mineq verify: {'; '.join(what)}. The figures shown are as stored in the file and are NOT verified; run mineq verify {path} for the details."
+
+
+def _copied(v: Verification) -> Verification:
+    """A verification of its own (a member of a linked market may gain a
+    forbidden-route entry the others must not)."""
+    out = Verification(residuals=dict(v.residuals), labels=dict(v.labels), tolerance=v.tolerance)
+    out._max = v._max
+    return out
 
 
 def _solved(sol: Solution) -> bool:

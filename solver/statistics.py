@@ -64,9 +64,14 @@ def _integral(curve, q: float) -> float:
 
 
 def production(market: Market, sol: Solution) -> np.ndarray:
-    """Own output at each node: supply plus processing output into it."""
+    """Own output at each node: supply plus processing output into it,
+    plus the yields of joint activities there (:class:`mineq.models.market.Joint`)."""
     out = nan_to_zero(sol.supply)
     np.add.at(out, market.process_nodes[1], sol.processing)
+    if market.joint:
+        out += np.maximum(market.joint_net(sol.joint), 0.0)
+    if len(sol.joint_net):
+        out += np.maximum(np.asarray(sol.joint_net, dtype=float), 0.0)
     return out
 
 
@@ -139,6 +144,18 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
         w["processor_surplus"][ridx[p.region]] += margin * processing[k] - _integral(p.cost, processing[k]) + proc_pay[k]
         if plan is not None and k in plan.process_floors:
             w["deficiency_payments"][ridx[plan.process_floors[k].region]] += proc_pay[k]
+    if len(sol.joint_surplus):
+        # a linked market's member: its share of the joint activities'
+        # surplus (by sales value) goes to the region where they run
+        js = np.asarray(sol.joint_surplus, dtype=float)
+        for n in np.flatnonzero(js).tolist():
+            w["processor_surplus"][ridx[market.nodes[n][1]]] += float(js[n])
+    if market.joint:
+        from mineq.models.joint import Linked
+
+        for n, v in enumerate(Linked.surplus_of(market, sol).tolist()):
+            if v:
+                w["processor_surplus"][ridx[market.nodes[n][1]]] += v
     if market.route_slopes:
         margin = 0.5 * market.route_slope * np.asarray(sol.flow, dtype=float) ** 2
         dest = market.route_nodes[1] % nr  # nodes are stage-major
@@ -228,6 +245,9 @@ def objective(market: Market, sol: Solution, plan=None) -> float:
         total -= _integral(c, supply[nidx[(s, r)]])
     for k, p in enumerate(market.processes):
         total -= _integral(p.cost, processing[k])
+    Yj = np.asarray(sol.joint, dtype=float)
+    for j, jp in enumerate(market.joint):
+        total -= _integral(jp.cost, float(Yj[j]))
     x = np.asarray(sol.flow, dtype=float)
     total -= float(market.route_costs @ x) + 0.5 * float(market.route_slope @ (x * x))
     if plan is not None:
@@ -257,6 +277,11 @@ def trade(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     np.add.at(imports, dest, sol.flow)
     use = np.zeros(nn)
     np.add.at(use, market.process_nodes[0], np.array([p.theta for p in market.processes]) * sol.processing)
+    # what joint activities take (a host concentrate) is used like a process input
+    if market.joint:
+        use += np.maximum(-market.joint_net(sol.joint), 0.0)
+    if len(sol.joint_net):
+        use += np.maximum(-np.asarray(sol.joint_net, dtype=float), 0.0)
     made = production(market, sol)
     secondary = np.full(nn, np.nan)
     for key, c in market.supply.items():

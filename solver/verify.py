@@ -127,6 +127,12 @@ def _paid(floor, q: float, price: float, dq: float) -> tuple[float, float]:
     return price, top
 
 
+def joint_split(net: np.ndarray, output: np.ndarray, taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``output`` and ``taken`` with a joint net output added: yields to
+    what arrives at a node, inputs to what leaves it."""
+    return output + np.maximum(net, 0.0), taken + np.maximum(-net, 0.0)
+
+
 def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> Verification:
     """Check SPEC §2 conditions 1–6 for ``sol`` against ``market``.
 
@@ -177,6 +183,15 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     inflow, outflow = np.zeros(n), np.zeros(n)
     np.add.at(inflow, rd, X)
     np.add.at(outflow, ro, X)
+    # joint production: a linked market's activities (market.joint), or,
+    # for one member mineral of it, their net output here (sol.joint_net);
+    # what joint output a node cannot use is disposed of
+    if market.joint:
+        output, taken = joint_split(market.joint_net(sol.joint), output, taken)
+    if len(sol.joint_net):
+        output, taken = joint_split(np.asarray(sol.joint_net, dtype=float), output, taken)
+    W = np.asarray(sol.disposal, dtype=float) if len(sol.disposal) else np.zeros(n)
+    taken = taken + W
     net = S - D + release - bought + output - taken + inflow - outflow
     # local volume V (no trade: see the module docstring), for quantities
     # at a node without a curve, and gross throughput, for the balance
@@ -256,6 +271,24 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             lo, hi = _paid(pfloors[i], Y[i], lo, tol * own)
         res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, tol * own, P, own))
     v.add("processing", res, lambda: [f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else "") for i, p in enumerate(market.processes)])
+
+    # 5b. joint production: an activity runs while what its outputs fetch
+    # covers its inputs and its own marginal cost; free disposal never
+    # leaves a price below zero, and disposes only of what is worth nothing
+    if market.joint:
+        res = []
+        Yj = np.asarray(sol.joint, dtype=float)
+        for j, (jp, terms) in enumerate(zip(market.joint, market.joint_terms)):
+            margin = sum(a * price_[nd] for nd, a in terms)
+            own = max(abs(float(Yj[j])), F)
+            res.append(jp.cost.residual(float(Yj[j]), margin, margin, tol * own, P, own))
+        v.add("joint_production", res, lambda: [f"joint {jp.name} {jp.region}" for jp in market.joint])
+    if W.any() or market.joint or len(sol.disposal):
+        places = market.disposal_nodes if market.joint else np.flatnonzero(W).tolist()
+        res = [max(0.0, -W[i] / V_[i], -price_[i] / P, (price_[i] / P) if W[i] > tol * V_[i] else 0.0) for i in places]
+        stray = np.flatnonzero(W).tolist() if market.joint else []
+        res += [abs(W[i]) / V_[i] for i in stray if i not in set(places)]
+        v.add("disposal", res, lambda: [f"disposal {nodes[i][0]}/{nodes[i][1]}" for i in places] + [f"disposal {nodes[i][0]}/{nodes[i][1]} (no joint output here)" for i in stray if i not in set(places)])
 
     # 6. the policies' own conditions
     if offtakes:
