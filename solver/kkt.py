@@ -145,8 +145,11 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         z.append(zc)
         if kind == "supply":
             _add(balance[owner], zc, 1.0)
-        elif kind in ("demand", "offtake"):
+        elif kind in ("demand", "offtake", "disposal"):
             _add(balance[owner], zc, -1.0)
+        elif kind == "joint":
+            for node, amount in mk.joint_terms[owner]:
+                _add(balance[node], zc, amount)
         else:
             p = mk.processes[owner]
             _add(balance[nidx[(p.target, p.region)]], zc, 1.0)
@@ -167,11 +170,22 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             if c is not None:
                 st[c] = 1.0
             prog.row(st, -lev, -lev)
-        elif kind in ("demand", "offtake"):
+        elif kind in ("demand", "offtake", "disposal"):
             # lev − slo z − p = c − a
             st = {zc: -slo, price[owner]: -1.0, a: 1.0}
             if c is not None:
                 st[c] = -1.0
+            prog.row(st, -lev, -lev)
+        elif kind == "joint":
+            # lev + slo z − Σ amount·(p + origin rent at outputs) = a − c
+            st = {zc: slo, a: -1.0}
+            for node, amount in mk.joint_terms[owner]:
+                _add(st, price[node], -amount)
+                if amount > 0:
+                    for oc in origin_at.get(node, []):
+                        _add(st, oc, -amount)
+            if c is not None:
+                st[c] = 1.0
             prog.row(st, -lev, -lev)
         else:
             p = mk.processes[owner]
@@ -192,8 +206,10 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             # what the block's marginal cost (value) leaves against its price
             if kind == "supply":
                 r = lev + slo * sz[b] - sp[owner] - (plan.supply_floors[owner].payment(sp[owner] * P) / P if owner in plan.supply_floors else 0.0)
-            elif kind in ("demand", "offtake"):
+            elif kind in ("demand", "offtake", "disposal"):
                 r = sp[owner] - (lev - slo * sz[b])
+            elif kind == "joint":
+                r = lev + slo * sz[b] - sum(amount * sp[node] for node, amount in mk.joint_terms[owner])
             else:
                 p = mk.processes[owner]
                 credit = plan.process_floors[owner].payment(sp[nidx[(p.target, p.region)]] * P) / P if owner in plan.process_floors else 0.0
@@ -350,6 +366,9 @@ def _bounds(model, plan) -> tuple[float, float]:
             levels.append(abs(lev) + slo * ub)
         if kind == "supply":
             qmax += ub if math.isfinite(ub) else math.nan
+        elif kind == "joint":
+            # an activity's outputs: its level times its largest yield
+            qmax += ub * max(1.0, *(abs(a) for _, a in mk.joint_terms[model._owners[pos][1]])) if math.isfinite(ub) else math.nan
         elif kind in ("demand", "offtake"):
             qfix += lb
     levels += [abs(t) / P for t in mk.routes.values()]
@@ -362,9 +381,11 @@ def _bounds(model, plan) -> tuple[float, float]:
         # unbounded supply: at most what the steepest supply offers at Mp
         qmax = 0.0
         for b, (pos, _) in enumerate(model._blocks):
-            if model._owners[pos][0] == "supply":
+            kind, owner, _ = model._owners[pos]
+            if kind in ("supply", "joint"):
                 ub, lev, slo = v["ub"][b], v["level"][b], v["slope"][b]
-                qmax += ub if math.isfinite(ub) else ((Mp - lev) / slo if slo > 0 else 100.0)
+                k = max(1.0, *(abs(a) for _, a in mk.joint_terms[owner])) if kind == "joint" else 1.0
+                qmax += k * (ub if math.isfinite(ub) else ((Mp - lev) / slo if slo > 0 else 100.0))
     Mq = 2.0 * max(qmax + float(np.sum(plan.release)) / Q, qfix, 1.0)
     return Mp, Mq
 

@@ -158,7 +158,7 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     solve = lambda u: _unit_chains(case, u, wanted)  # noqa: E731
     if threads > 1 and len(units) > 1 and forking():
         weights = [_unit_weight(case, u, wanted) for u in units]
-        done = in_processes(solve, units, threads, weights, _ship, lambda i, shipped: _land(case, units[i], shipped), aside=canonical_aside(case, 0.06))
+        done = (got for _, got in in_processes(solve, units, threads, weights, _ship, lambda i, shipped: _land(case, units[i], shipped), aside=canonical_aside(case, 0.06)))
     else:
         done = in_threads(solve, units, threads)
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
