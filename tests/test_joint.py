@@ -1,0 +1,218 @@
+"""Joint production (issue 19): activities with fixed yields of several
+products, free disposal, and linked markets solved as one program.
+
+Closed forms are derived in each test's docstring; the verifier, not the
+solver status, is what the tests hold the answers to."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mineq.models.curves import Linear
+from mineq.models.joint import Linked
+from mineq.models.market import Joint, Market
+from mineq.solver.case import build_case, load_case
+from mineq.solver.errors import CaseError
+from mineq.solver.results import to_dataset
+from mineq.solver.run import solve_case, verify_dataset
+from mineq.solver.solve import solve_market
+from mineq.solver.verify import verify
+
+DEMO = Path(__file__).parent / "data" / "joint_demo.toml"
+
+
+def dem(a, b):
+    return Linear({"intercept": float(a), "slope": float(b)}, "demand")
+
+
+def sup(c, d):
+    return Linear({"intercept": float(c), "slope": float(d)}, "supply")
+
+
+def two_products(b_intercept):
+    """One region, an activity with no input, MC = 1 + Y, yielding 1 unit
+    of a and 0.5 of b; demands P_a = 10 − Q_a, P_b = b_intercept − 2·Q_b."""
+    return Market("ab", ["a", "b"], ["A"], "t", "USD/t", supply={}, demand={("a", "A"): dem(10, 1), ("b", "A"): dem(b_intercept, 2)},
+                  routes={}, processes=[], joint=[Joint("sep", "A", {}, {"a": 1.0, "b": 0.5}, sup(1, 1))])
+
+
+def test_two_products_share_one_cost():
+    """Both products sold: Q_a = Y, Q_b = Y/2, and the activity runs until
+    what it yields pays its marginal cost: P_a + ½·P_b = 1 + Y with
+    P_a = 10 − Y, P_b = 10 − 2·(Y/2) = 10 − Y:
+    15 − 1.5·Y = 1 + Y, so Y = 5.6 and P_a = P_b = 4.4."""
+    r = solve_market(two_products(10))
+    assert r.ok and r.verification.ok
+    s = r.solution
+    assert s.joint[0] == pytest.approx(5.6, rel=1e-9)
+    assert s.price == pytest.approx([4.4, 4.4], rel=1e-9)
+    assert s.demand == pytest.approx([5.6, 2.8], rel=1e-9)
+    assert s.disposal == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_surplus_by_product_is_disposed_of_at_zero_price():
+    """P_b = 1 − 2·Q_b cannot take Y/2 at a positive price for any Y that
+    a pays for, so b's price is 0 (free disposal), b's consumers take
+    Q_b = 0.5 and the rest is disposed of; a alone pays the cost:
+    10 − Y = 1 + Y, Y = 4.5, P_a = 5.5, disposal = 2.25 − 0.5 = 1.75."""
+    r = solve_market(two_products(1))
+    assert r.ok
+    s = r.solution
+    assert s.joint[0] == pytest.approx(4.5, rel=1e-9)
+    assert s.price[0] == pytest.approx(5.5, rel=1e-9)
+    assert abs(s.price[1]) < 1e-9
+    assert s.demand[1] == pytest.approx(0.5, rel=1e-9)
+    assert s.disposal[1] == pytest.approx(1.75, rel=1e-9)
+
+
+def test_host_input_and_the_balance_problem():
+    """A concentrate c (supply P_c = 1 + Q_c) is separated at no cost into
+    ½ a and ½ b (demands P_a = 20 − Q_a, P_b = 10 − Q_b).  With Q_c = Y,
+    Q_a = Q_b = Y/2: ½(20 − Y/2) + ½(10 − Y/2) = 1 + Y, so Y = 28/3,
+    P_c = 31/3, P_a = 46/3, P_b = 16/3.
+
+    More demand for a alone (intercept 20 → 26) raises Y to 10 and so
+    lowers the price of b, which nobody asked more of (the balance
+    problem): ½(26 − Y/2) + ½(10 − Y/2) = 1 + Y gives Y = 34/3, P_b = 13/3."""
+    def market(a):
+        return Market("cab", ["c", "a", "b"], ["A"], "t", "USD/t", supply={("c", "A"): sup(1, 1)}, demand={("a", "A"): dem(a, 1), ("b", "A"): dem(10, 1)},
+                      routes={}, processes=[], joint=[Joint("sep", "A", {"c": 1.0}, {"a": 0.5, "b": 0.5}, sup(0, 0))])
+    r = solve_market(market(20))
+    assert r.ok
+    assert r.solution.joint[0] == pytest.approx(28 / 3, rel=1e-9)
+    assert r.solution.price == pytest.approx([31 / 3, 46 / 3, 16 / 3], rel=1e-9)
+    r2 = solve_market(market(26))
+    assert r2.ok
+    assert r2.solution.joint[0] == pytest.approx(34 / 3, rel=1e-9)
+    assert r2.solution.price[2] == pytest.approx(13 / 3, rel=1e-9)
+    assert r2.solution.price[2] < r.solution.price[2]
+
+
+def test_verifier_rejects_answers_blind_to_the_by_product():
+    """The answer of pricing a alone (Y solving P_a = MC: 10 − Y = 1 + Y,
+    Y = 4.5) while b sells at a positive price is not an equilibrium:
+    the activity then earns more than its marginal cost.  Free disposal
+    at a positive price, and a negative price, are rejected too."""
+    mk = two_products(10)
+    good = solve_market(mk).solution
+    blind = type(good)(**{**vars(good)})
+    blind.joint = np.array([4.5])
+    blind.demand = np.array([4.5, 2.25])
+    blind.price = np.array([5.5, 10 - 4.5])
+    v = verify(mk, blind)
+    assert not v.ok and v.residuals["joint_production"].max() > 1e-3
+    dumped = type(good)(**{**vars(good)})
+    dumped.disposal = np.array([0.0, 0.5])
+    dumped.demand = np.array([5.6, 2.3])
+    assert not verify(mk, dumped).ok
+    negative = type(good)(**{**vars(good)})
+    negative.price = good.price - np.array([0.0, 5.0])
+    assert not verify(mk, negative).ok
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    y=st.lists(st.floats(0.05, 2.0), min_size=2, max_size=3),
+    a=st.lists(st.floats(1.0, 50.0), min_size=3, max_size=3),
+    b=st.lists(st.floats(0.05, 2.0), min_size=3, max_size=3),
+    c=st.floats(0.0, 5.0),
+    d=st.floats(0.01, 1.0),
+    t=st.floats(0.0, 2.0),
+)
+def test_property_linked_markets_verify_and_split_exactly(y, a, b, c, d, t):
+    """Random two-region, two- or three-product markets with a joint
+    activity in each region: the solution verifies; split per member, each
+    member's own balance holds with the joint output as an inflow (the
+    member check), and the members' shares of the joint surplus add up to
+    the activities' surplus Σ y·P·Y − ∫MC computed directly."""
+    regions = ["A", "B"]
+    members = {}
+    for k in range(len(y)):
+        name = f"p{k}"
+        members[name] = Market(name, ["refined"], regions, "t", "USD/t", supply={}, demand={("refined", r): dem(a[k] * (1 + j), b[k]) for j, r in enumerate(regions)},
+                               routes={("refined", "A", "B"): t, ("refined", "B", "A"): t}, processes=[])
+    joint = [Joint("act", r, {}, {f"p{k}:refined": y[k] for k in range(len(y))}, sup(c * (1 + j), d)) for j, r in enumerate(regions)]
+    link = Linked("L", members, joint)
+    res = solve_market(link.market)
+    assert res.ok, res.message
+    parts = link.split(res.solution)
+    for m, sol in parts.items():
+        assert verify(members[m], sol).ok
+    mk, sol = link.market, res.solution
+    direct = sum(sum(amt * sol.price[n] for n, amt in terms) * sol.joint[j] - jp.cost.integral(sol.joint[j]) for j, (jp, terms) in enumerate(zip(mk.joint, mk.joint_terms)))
+    shares = sum(float(np.sum(p.joint_surplus)) for p in parts.values())
+    assert shares == pytest.approx(direct, rel=1e-9, abs=1e-9)
+    # the join puts the same solution back together
+    again = link.join(parts, sol.joint)
+    assert verify(mk, again).ok
+
+
+def test_case_file_linked_market_solves_verifies_and_moves_the_by_product(tmp_path):
+    """The demo case: a US offtake of neodymium at 80 (above its baseline
+    price) raises separation, so cerium output rises although no policy
+    touches cerium; every member verifies, the stored file verifies, and
+    an edited activity level fails verification."""
+    case = load_case(DEMO)
+    assert list(case.links) == ["linked: concentrate, cerium, neodymium"]
+    res = solve_case(case, threads=1)
+    assert all(r.ok for sc in res.values() for r in sc.values())
+    ds = to_dataset(case, res)
+    prod = ds["production"].sel(stage="refined").sum("region")
+    assert float(prod.sel(scenario="nd-offtake", mineral="cerium")) > float(prod.sel(scenario="baseline", mineral="cerium")) + 1.0
+    assert float(ds["joint_activity"].sel(scenario="nd-offtake").sum()) > float(ds["joint_activity"].sel(scenario="baseline").sum())
+    # the members' processor surplus (their shares of the joint surplus) is in the welfare identity
+    assert np.isfinite(ds["processor_surplus"].sel(scenario="baseline", mineral="neodymium").values).all()
+    check = verify_dataset(ds)
+    assert check.ok, (check.problems, check.mismatches)
+    bad = ds.copy(deep=True)
+    bad["joint_activity"][dict(scenario=0, activity=0)] = float(bad["joint_activity"][0, 0]) * 1.5
+    assert not verify_dataset(bad).ok
+
+
+def _case(joint, minerals=None):
+    lin = lambda a, b: {"form": "linear", "intercept": a, "slope": b}  # noqa: E731
+    mins = minerals or [
+        {"name": "x", "stages": ["refined"], "quantity_unit": "t", "price_unit": "USD/t", "default_transport_cost": "none", "nodes": [{"stage": "refined", "region": "A", "demand": lin(10.0, 1.0)}]},
+        {"name": "y", "stages": ["refined"], "quantity_unit": "t", "price_unit": "USD/t", "default_transport_cost": "none", "nodes": [{"stage": "refined", "region": "A", "demand": lin(10.0, 1.0)}]},
+    ]
+    return {"_file": "t.toml", "case": {"name": "t", "regions": ["A"]}, "minerals": mins, "scenarios": [], "joint": joint}
+
+
+@pytest.mark.parametrize(
+    "entry, field, words",
+    [
+        ({"outputs": {"z:refined": 1.0}}, "outputs", "mineral of the case"),
+        ({"outputs": {"x:mine": 1.0}}, "outputs", "a stage of x"),
+        ({"outputs": {"x:refined": -1.0}}, "outputs x:refined", "positive number"),
+        ({"outputs": {}}, "outputs", "at least one output"),
+        ({"outputs": "x:refined=abc"}, "outputs x:refined", "positive number"),
+        ({"region": "B"}, "region", "a region of the case"),
+    ],
+)
+def test_bad_joint_entries_are_named(entry, field, words):
+    base = {"name": "j", "region": "A", "outputs": {"x:refined": 1.0, "y:refined": 0.5}, "cost": {"form": "linear", "intercept": 1.0, "slope": 1.0}}
+    with pytest.raises(CaseError) as err:
+        build_case(_case([{**base, **entry, "_file": "t.toml", "_where": "[[joint]] entry 1"}]))
+    text = str(err.value)
+    assert field in text and words in text and "[[joint]] entry 1" in text
+
+
+def test_linked_minerals_need_one_money_unit():
+    lin = {"form": "linear", "intercept": 10.0, "slope": 1.0}
+    mins = [
+        {"name": "x", "stages": ["refined"], "quantity_unit": "t", "price_unit": "USD/t", "default_transport_cost": "none", "nodes": [{"stage": "refined", "region": "A", "demand": lin}]},
+        {"name": "y", "stages": ["refined"], "quantity_unit": "t", "price_unit": "EUR/t", "default_transport_cost": "none", "nodes": [{"stage": "refined", "region": "A", "demand": lin}]},
+    ]
+    entry = {"name": "j", "region": "A", "outputs": {"x:refined": 1.0, "y:refined": 0.5}, "cost": lin, "_file": "t.toml", "_where": "[[joint]] entry 1"}
+    with pytest.raises(CaseError, match="money units agree"):
+        build_case(_case([entry], mins))
+    # kg and t convert: USD/kg x kg and USD/t x t are both USD
+    mins[1]["price_unit"], mins[1]["quantity_unit"] = "USD/kg", "kg"
+    assert len(build_case(_case([entry], mins)).links) == 1
