@@ -355,6 +355,8 @@ class MarketModel:
         (:attr:`Market.node_quantities`, and the program's offtakes), when
         the market's quantities span more than :data:`SPAN`; else 1."""
         mk, Q = self.market, self.Q
+        if mk.joint:
+            return self._value_scales()
         size = mk.node_quantities / Q
         for kind, idx, curve in owners:
             if kind == "offtake":
@@ -366,6 +368,32 @@ class MarketModel:
             return np.ones(len(mk.nodes))
         # a node with no curve of its own (a hub) counts as the median size
         return np.clip(np.where(size > 0, size, np.median(known)), 1e-12, 1.0)
+
+    def _value_scales(self) -> np.ndarray:
+        """Node scales of a linked market (:mod:`mineq.models.joint`): each
+        member's quantities count in units of value, ``P / p_m`` with
+        ``p_m`` the member's typical price.  The members of one linked
+        market are priced orders of magnitude apart (lanthanum 1 USD/kg,
+        terbium 1,000), so in natural units their prices, yields and
+        curve slopes spread over many decades and HiGHS's QP solver stops
+        with numerical trouble; in units of value a yield becomes the
+        output's share of the activity's value and every price is near
+        one."""
+        mk = self.market
+        levels: dict[str, list[float]] = {}
+        for _, key, curve in mk.curves():
+            if key[0] in mk.stages:  # a node's curve (not an activity's cost)
+                q = curve.reference_quantity()
+                for v in (curve.left(q) if math.isfinite(q) else math.nan, *(s.level for s in curve.segments())):
+                    if math.isfinite(v) and v != 0:
+                        levels.setdefault(key[0].partition(":")[0], []).append(abs(v))
+        typical = {m: float(np.median(v)) for m, v in levels.items()}
+        out = np.ones(len(mk.nodes))
+        for n, (stage, _) in enumerate(mk.nodes):
+            p = typical.get(stage.partition(":")[0])
+            if p:
+                out[n] = self.P / p
+        return np.clip(out, 1e-8, 1e8)
 
     @staticmethod
     def structure(plan) -> tuple:

@@ -107,6 +107,8 @@ TWO_STAGE = {
     "tungsten": dict(theta=1.02, price_stage="mine", ratio=0.8, refining={"CHN": 85.0}, src="no figure: China 85% of tungsten refining assumed (USGS: China 79% of mine output; IEA: China leading refiner)"),
 }
 REE = ["lanthanum", "cerium", "praseodymium", "neodymium", "samarium", "europium", "gadolinium", "terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium", "lutetium", "yttrium"]
+#: the rare earths mined jointly in the case (joint_rare_earth_mining)
+JOINT_REE = ["lanthanum", "cerium", "praseodymium", "neodymium"]
 HEAVY_REE = ["terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium", "lutetium"]
 #: element shares of world rare-earth oxide output (assumed: typical mix of
 #: bastnaesite, monazite and ionic-clay production; not a data figure)
@@ -289,12 +291,52 @@ def main() -> None:
     my = sum(b for _, b in priced) / len(priced)
     slope = sum((a - mx) * (b - my) for a, b in priced) / sum((a - mx) ** 2 for a, _ in priced)
 
-    out = dict(minerals=[], nodes=[], routes=[], processing=[], assumptions=[], calibration=[])
+    out = dict(minerals=[], nodes=[], routes=[], processing=[], assumptions=[], calibration=[], joint=[])
     for name, row in rows.items():
         build_mineral(name, row, rows, targets.get(name, {"imports": []}), mine_shares, (mx, my, slope), out)
-    for table in ("minerals", "nodes", "routes", "processing", "assumptions", "calibration"):
+    joint_rare_earth_mining(out)
+    for table in ("minerals", "nodes", "routes", "processing", "assumptions", "calibration", "joint"):
         write(HERE / f"{table}.csv", out[table])
     print(f"wrote {len(out['minerals'])} minerals, {len(out['nodes'])} nodes, {len(out['routes'])} routes, {len(out['processing'])} processing entries, {len(out['calibration'])} calibration targets")
+
+
+def joint_rare_earth_mining(out) -> None:
+    """The fifteen rare earths are mined together: one joint activity per
+    region (``joint.csv``) yields every element's mine-stage output in
+    fixed proportions, in place of fifteen independent mine supply curves
+    (Binnemans & Jones 2015, the balance problem: more neodymium means
+    more lanthanum and cerium too).
+
+    A unit of activity is a tonne of rare-earth oxide (TREO) mined; the
+    yields are the element shares of the region's mine output that the
+    independent curves had (REE_SHARE: the same assumed composition in
+    every region, so the baseline is unchanged; the deposit-specific
+    compositions found so far, data/joint/, cover too few deposits to
+    replace it).  The activity's marginal cost at the region's TREO output
+    A is the value of what it yields at the baseline mine prices,
+    Σ y·P_mine, so the baseline is an equilibrium of the joint market; its
+    elasticity is the one the element curves had (all equal)."""
+    mine = [n for n in out["nodes"] if n["mineral"] in JOINT_REE and n["stage"] == "mine"]
+    out["nodes"][:] = [n for n in out["nodes"] if not (n["mineral"] in JOINT_REE and n["stage"] == "mine")]
+    by_region = defaultdict(list)
+    for n in mine:
+        by_region[n["region"]].append(n)
+    for r in REGIONS:
+        rows = by_region.get(r, [])
+        if not rows:
+            continue
+        A = sum(float(n["supply_quantity"]) for n in rows)
+        y = {n["mineral"]: float(n["supply_quantity"]) / A for n in rows}
+        mc = sum(y[n["mineral"]] * float(n["supply_price"]) for n in rows)
+        es = {n["supply_elasticity"] for n in rows}
+        if len(es) != 1:
+            raise SystemExit(f"rare-earth mine curves of {r} have different elasticities {sorted(es)}: one joint cost curve cannot stand for them")
+        out["joint"].append(dict(
+            name="rare-earth mining", region=r, inputs="",
+            outputs="; ".join(f"{m}:mine={y[m]:.10g}" for m in JOINT_REE if m in y),
+            cost_form="linear", cost_price=f"{mc:.10g}", cost_quantity=f"{A:.10g}", cost_elasticity=es.pop(),
+            source=f"joint mining of the rare earths (Binnemans & Jones 2015, J. Sustain. Metall. 1:29-38: the balance problem); output: the region's rare-earth mine output ({rows[0]['supply_source'][10:120]}); yields: element shares REE_SHARE (assumed composition, the same in every region); marginal cost: value of the yields at baseline mine prices",
+            confidence=weakest(*(n["supply_confidence"] for n in rows), "assumed")))
 
 
 def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
