@@ -210,6 +210,17 @@ def member_results(link, res: MarketResult, plans: dict) -> dict[str, MarketResu
     return out
 
 
+def linked_point(link, plans: dict, start, reuse=None, basis=None):
+    """Solve a linked market under its members' plans (``plans``: member →
+    plan or None); returns (linked result, member results), or None when
+    no member has a plan (the point is the baseline)."""
+    plan = link.plan(plans)
+    if plan is None:
+        return None
+    res = solve_market(plan.market, plan=plan, start=start, reuse=reuse, basis=basis)
+    return res, member_results(link, res, plans)
+
+
 def _link_chain(case: Case, link, wanted: list[str]) -> dict[str, list]:
     """The chains of a linked market's members: solved together, baseline
     then each scenario that touches any member, split per member.  A
@@ -229,11 +240,11 @@ def _link_chain(case: Case, link, wanted: list[str]) -> dict[str, list]:
     start = res.solution if res.ok else None
     for sn in wanted:
         plans = {m: mineral_plan(case, sn, m, base[m].solution if base[m].ok else None) for m in link.members}
-        plan = link.plan(plans)
-        if plan is None:
+        got = linked_point(link, plans, start, basis=basis)
+        if got is None:
             continue
-        sres = _dropped(solve_market(plan.market, plan=plan, start=start, basis=basis))
-        for m, r in member_results(link, sres, plans).items():
+        _dropped(got[0])
+        for m, r in got[1].items():
             d = diagnose(r.market, plans[m], sn, fed=link.fed(m)) if plans[m] is not None else []
             if r.solution is not None:
                 market_numbers(r, base[m])

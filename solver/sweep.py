@@ -35,7 +35,7 @@ from .processes import forking, in_processes
 from .results import market_numbers
 from mineq.models.speed import plain
 
-from .run import _dropped, _Null, canonical_aside, check_fits, in_threads, land_result, market_size, scenario_plans, ship_result
+from .run import _dropped, _Null, canonical_aside, check_fits, in_threads, land_result, linked_point, market_size, member_results, scenario_plans, ship_result
 from .solve import MarketResult, solve_market
 
 
@@ -177,19 +177,54 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
         threads = 1  # the plain path: one market after another
     pcase = point_case(case, swept)
     if minerals is not None:
-        pcase.markets = {mn: pcase.markets[mn] for mn in minerals}
-    markets = list(pcase.markets.values())
+        # a linked market is solved whole: a member brings the others
+        keep = set(minerals) | {m for mn in minerals if pcase.link_of(mn) is not None for m in pcase.link_of(mn).members}
+        pcase.markets = {mn: mk for mn, mk in pcase.markets.items() if mn in keep}
+        pcase.links = {k: v for k, v in pcase.links.items() if keep & set(v.members)}
+    links = list(pcase.links.values())
+    markets = [m for m in pcase.markets.values() if pcase.link_of(m.name) is None]
+    members = [m for m in pcase.markets.values() if pcase.link_of(m.name) is not None]
     check_fits(pcase, threads)
     names = [s.name for s in pcase.scenarios]
     quiet = not progress
-    with click.progressbar(length=len(markets) * (1 + len(names)), label="Sweeping", show_pos=True, file=_Null() if quiet else None) as bar:
+    with click.progressbar(length=(len(markets) + len(members)) * (1 + len(names)), label="Sweeping", show_pos=True, file=_Null() if quiet else None) as bar:
         baseline, bases = {}, {}
         for m, r in zip(markets, in_threads(solve_market, markets, threads)):
             bases[m.name] = r.model.start_basis() if r.model is not None else None
             baseline[m.name] = _dropped(r)
             bar.update(1)
+        linked_base = {}
+        for link in links:
+            r = solve_market(link.market)
+            bases[link.name] = r.model.start_basis() if r.model is not None else None
+            linked_base[link.name] = _dropped(r)
+            baseline.update(member_results(link, r, {}))
+            bar.update(len(link.members))
         base = {mn: r.solution if r.ok else None for mn, r in baseline.items()}
         plans = {sn: scenario_plans(pcase, sn, base) for sn in names}
+
+        def link_chain(link) -> dict[str, list]:
+            # a linked market through every point: one program, split per member
+            model, last = None, linked_base[link.name].solution if linked_base[link.name].ok else None
+            out = {m: [] for m in link.members}
+            for sn in names:
+                got = linked_point(link, {m: plans[sn].get(m) for m in link.members}, last, reuse=model, basis=bases[link.name])
+                if got is None:
+                    for m in link.members:
+                        out[m].append(baseline[m])
+                    continue
+                r, parts = got
+                model = r.model
+                if r.ok:
+                    last = r.solution
+                for m, mr in parts.items():
+                    if mr.solution is not None:
+                        market_numbers(mr, baseline[m])
+                    out[m].append(mr)
+                _dropped(r, release=False)
+            if model is not None:
+                model.release()
+            return out
 
         def chain(m) -> list[MarketResult]:
             # one mineral through every point, each solve starting from the
@@ -227,9 +262,12 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
         for m, out in done:
             chains[m.name] = out
             bar.update(len(names))
+        for link in links:
+            chains.update(link_chain(link))
+            bar.update(len(link.members) * len(names))
     results: dict[str, dict[str, MarketResult]] = {BASELINE: baseline}
     for k, sn in enumerate(names):
-        results[sn] = {m.name: chains[m.name][k] for m in markets}
+        results[sn] = {mn: chains[mn][k] for mn in pcase.markets}
     return pcase, results
 
 

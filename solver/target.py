@@ -46,7 +46,17 @@ class _Evaluator:
 
         self.case, self.swept, self.mineral, self.indicator = case, swept, mineral, indicator
         self.market = case.markets[mineral]
-        base = solve_market(self.market)
+        # a member of a linked market is solved with the whole link
+        self.link = case.link_of(mineral)
+        if self.link is None:
+            base = solve_market(self.market)
+            self.linked_base = None
+        else:
+            from .run import member_results
+
+            self.linked_base = solve_market(self.link.market)
+            self.base_parts = member_results(self.link, self.linked_base, {})
+            base = self.base_parts[mineral]
         if not base.ok:
             raise MineqError(f"The baseline of {mineral} has no verified equilibrium ({base.message}); nothing to target.")
         self.base = base
@@ -62,8 +72,26 @@ class _Evaluator:
         if not insts:
             raise MineqError(f"Scenario '{self.swept.scenario}' does not touch {self.mineral}; its level cannot move {self.indicator}.")
         plan = build_plan(self.market, insts, self.base.solution)
-        r = solve_market(self.market, plan=plan, start=self.last or self.base.solution, reuse=self.model)
-        self.model = r.model
+        if self.link is None:
+            r = solve_market(self.market, plan=plan, start=self.last or self.base.solution, reuse=self.model)
+            self.model = r.model
+        else:
+            from .run import linked_point
+
+            plans = {}
+            for m, mk in self.link.members.items():
+                mine = [i for i in point_instruments(self.case, self.swept, level) if i.covers(mk)]
+                plans[m] = build_plan(mk, mine, self.base_parts[m].solution) if mine else None
+            whole, parts = linked_point(self.link, plans, self.last or self.linked_base.solution, reuse=self.model)
+            self.model = whole.model
+            r = parts[self.mineral]
+            if whole.ok:
+                self.last = whole.solution
+            if not r.ok:
+                raise MineqError(f"At {self.swept.label} = {level:g}, {self.mineral} has no verified equilibrium ({r.message}); narrow --range.")
+            name = self.swept.point_name(level)
+            ds = to_dataset(self.view, {BASELINE: {self.mineral: self.base}, name: {self.mineral: r}})
+            return float(scalar(ds.sel(scenario=[name]), self.indicator).values[0]), r
         if not r.ok:
             raise MineqError(f"At {self.swept.label} = {level:g}, {self.mineral} has no verified equilibrium ({r.message}); narrow --range.")
         self.last = r.solution
