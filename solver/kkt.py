@@ -289,14 +289,16 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         prog.comp(rents[j], big, used, q.quantity / Q, Mq, hint)
 
     for j, rule in enumerate(plan.origin_rules):
-        made = {z[b]: -1.0 for b in model._made_at.get(rule.node, [])}
+        made: dict = {}
+        for b, amount in model._made_at.get(rule.node, []):  # (block, units of own output per unit)
+            _add(made, z[b], -amount)
         for i in rule.routes:
             _add(made, x[i], 1.0)
         prog.row(made, -math.inf, 0.0)
         slack = {k: -v for k, v in made.items()}  # own output − covered exports
         hint = None
         if has and len(start.origin_rent) == len(plan.origin_rules):
-            own = sum(sz[b] for b in model._made_at.get(rule.node, []))
+            own = sum(amount * sz[b] for b, amount in model._made_at.get(rule.node, []))
             hint = (start.origin_rent[j] / P, own - sum(start.flow[i] for i in rule.routes) / Q)
         prog.comp(origin_cols[j], big, slack, 0.0, Mq, hint)
     for n, mu in floor_mult.items():

@@ -365,6 +365,12 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             **_versions(),  # unpacked: the cached dict itself is never handed out
         }
     )
+    named = [m.get("name") for m in case.data.get("minerals", []) if isinstance(m, dict)]
+    if mins != named:
+        # a file of some of the case's minerals (sweep --mineral, target
+        # --out): which ones, so that verify checks those and knows the
+        # rest were left out on purpose
+        ds.attrs["minerals_held"] = json.dumps(mins)
     if case.data.get("calibration_targets") is not None and "baseline" in ds.scenario.values:
         # the baseline against the observed figures the case names
         from .calibration import attach, compare, targets

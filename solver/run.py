@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -463,7 +464,7 @@ class FileCheck(list):
 SAME = 1e-12
 #: attributes recomputed and compared (the others are provenance: versions,
 #: title, conventions, diagnoses)
-CHECKED_ATTRS = ("case_name", "case_description", "base_year", "max_residual", "all_equilibria")
+CHECKED_ATTRS = ("case_name", "case_description", "base_year", "max_residual", "all_equilibria", "minerals_held")
 
 
 def verify_file(path: str | Path, tol: float = TOLERANCE) -> FileCheck:
@@ -491,6 +492,23 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
 
     case = case_from_dataset(ds)
     check = FileCheck()
+    held = ds.attrs.get("minerals_held")
+    if held is not None:
+        try:
+            names = json.loads(held)
+            assert isinstance(names, list) and all(isinstance(n, str) for n in names)
+        except (ValueError, AssertionError):
+            raise MineqError(f"The result file's attribute minerals_held ({str(held)[:80]!r}) is not a JSON list of mineral names; the file was edited or is damaged.") from None
+        unknown = [n for n in names if n not in case.markets]
+        if unknown:
+            raise MineqError(f"The result file says it holds minerals {', '.join(unknown)}, which its stored case does not define; the file was edited or is damaged.")
+        # a file of some of the case's minerals: those are checked (a
+        # linked market only whole)
+        case.markets = {m: mk for m, mk in case.markets.items() if m in names}
+        split = [ln for ln, link in case.links.items() if 0 < len(set(link.members) & set(names)) < len(link.members)]
+        if split:
+            check.problems.append(f"minerals_held: the file holds part of the linked market '{split[0]}', which is only solved whole")
+        case.links = {ln: link for ln, link in case.links.items() if set(link.members) <= set(names)}
     text = ds.attrs["case_json"]
     stored_hash = str(ds.attrs.get("input_hash", "(missing)"))
     if digest_of(text) != stored_hash:

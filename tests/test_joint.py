@@ -216,3 +216,46 @@ def test_linked_minerals_need_one_money_unit():
     # kg and t convert: USD/kg x kg and USD/t x t are both USD
     mins[1]["price_unit"], mins[1]["quantity_unit"] = "USD/kg", "kg"
     assert len(build_case(_case([entry], mins)).links) == 1
+
+
+def test_sweep_and_target_solve_a_linked_market_whole():
+    """Sweeping the US neodymium offtake level with only neodymium asked
+    for still solves the whole linked market (a member alone has no
+    supply), the restricted file verifies (it says which minerals it
+    holds), cerium output rises with the level, and the target search
+    finds the level that puts the US neodymium price at 82: a binding
+    offtake holds the price at its level, so the level is 82."""
+    from mineq.solver.sweep import parse_set, sweep_case
+    from mineq.solver.target import find_level
+
+    case = load_case(DEMO)
+    pcase, results = sweep_case(case, parse_set("level=80:86:3", case, "nd-offtake"), minerals=["neodymium"])
+    assert set(pcase.markets) == {"concentrate", "cerium", "neodymium"}
+    ds = to_dataset(pcase, results)
+    check = verify_dataset(ds)
+    assert check.ok, (check.problems, check.mismatches)
+    ce = ds["production"].sel(mineral="cerium", stage="refined").sum("region").values
+    assert np.all(np.diff(ce[1:]) > 0)
+    r = find_level(case, "nd-offtake", "level", "price[USA,neodymium,refined]", 82.0, 80.0, 86.0)
+    assert r.reached and r.level == pytest.approx(82.0, rel=1e-6)
+
+
+def test_file_of_some_minerals_verifies_and_a_forged_list_does_not(tmp_path):
+    """A sweep of one mineral of an unlinked case writes the minerals it
+    holds; verify checks those, and refuses a list naming a mineral the
+    stored case does not have."""
+    from mineq.solver.errors import MineqError
+    from mineq.solver.sweep import parse_set, sweep_case
+
+    demo = Path(__file__).parent.parent / "cases" / "three-region-demo"
+    case = load_case(demo)
+    scen = case.scenarios[0]
+    key = next(k for k in ("level", "level_vs_baseline", "quantity", "ad_valorem") if k in scen.policies[0])
+    v = scen.policies[0][key]
+    pcase, results = sweep_case(case, parse_set(f"1.{key}={v}", case, scen.name), minerals=[next(iter(case.markets))])
+    ds = to_dataset(pcase, results)
+    assert "minerals_held" in ds.attrs
+    assert verify_dataset(ds).ok
+    ds.attrs["minerals_held"] = '["unobtainium"]'
+    with pytest.raises(MineqError, match="unobtainium"):
+        verify_dataset(ds)
