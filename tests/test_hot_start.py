@@ -35,7 +35,7 @@ def _solve(case, hot: bool, monkeypatch):
     def spy(self, tight=False):
         out = orig(self, tight)
         if self.ran_highs:
-            runs.append((self.hot_started, self.qp_iterations))
+            runs.append((self.hot_started, self.qp_iterations, self.plan is not None))
         return out
 
     with monkeypatch.context() as mp:
@@ -49,9 +49,13 @@ def test_hot_starts_reach_the_cold_optimum_with_less_work(monkeypatch):
     case = load_case(CASE)
     hot, hot_runs = _solve(case, True, monkeypatch)
     cold, cold_runs = _solve(case, False, monkeypatch)
-    started = sum(h for h, _ in hot_runs)
-    assert started >= 200 and not any(h for h, _ in cold_runs)
-    assert sum(i for _, i in hot_runs) < 0.8 * sum(i for _, i in cold_runs)
+    # (a count of 200 once; it is a share now, since linked markets make
+    # fewer, larger programs): nearly every scenario program HiGHS runs on
+    # starts from its baseline's basis, and none does when hot starts are off
+    started = sum(h for h, _, _ in hot_runs)
+    scenario_runs = sum(s for _, _, s in hot_runs)
+    assert scenario_runs >= 150 and started >= 0.9 * scenario_runs and not any(h for h, _, _ in cold_runs)
+    assert sum(i for _, i, _ in hot_runs) < 0.8 * sum(i for _, i, _ in cold_runs)
     for sn in cold:
         for mn, c in cold[sn].items():
             h = hot[sn][mn]

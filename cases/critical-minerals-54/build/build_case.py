@@ -101,7 +101,7 @@ TWO_STAGE = {
     "cobalt": dict(theta=1.05, price_stage="refined", ratio=0.6, refining={"CHN": 74.0}, src="third-party compilation (OwenCoonahan/critical-minerals-tracker): China ~74% of refined cobalt (estimated)"),
     "nickel": dict(theta=1.03, price_stage="refined", ratio=0.75, refining={"IDN": 45.0, "CHN": 25.0}, src="IEA GCMO 2025 via indiarenews: Indonesia ~45% of nickel processing; China 25% assumed (IEA: China 70-95% of most battery-metal refining)"),
     "graphite": dict(theta=1.6, price_stage="mine", ratio=1 / 3.0, refining={"CHN": 90.0}, src="IEA GCMO 2025 via indiarenews: China >90% of battery-grade graphite"),
-    "gallium": dict(theta=1.0, price_stage="refined", ratio=0.3, refining=None, feed="aluminum", src="USGS MCS 2026 primary low-purity gallium by country; feed spread like primary aluminum (assumed: gallium is recovered from alumina liquor)"),
+    "gallium": dict(theta=1.0, price_stage="refined", ratio=0.05, refining=None, feed="aluminum", src="USGS MCS 2026 primary low-purity gallium by country; mine stage: gallium content of Bayer liquor where alumina is refined (BYPRODUCT)"),
     "germanium": dict(theta=1.0, price_stage="refined", ratio=0.3, refining={"CHN": 70.0}, feed="zinc", src="no figure: China 70% assumed (IEA GCMO 2025 via scobricsinsight: China >50% of germanium processing); feed spread like zinc mining (germanium is a zinc by-product)"),
     "manganese": dict(theta=1.05, price_stage="mine", ratio=0.25, refining={"CHN": 90.0}, src="no figure: China 90% of refined manganese assumed (IEA GCMO 2025 via miningvisuals: China leading refiner of 19 of 20 strategic minerals)"),
     "tungsten": dict(theta=1.02, price_stage="mine", ratio=0.8, refining={"CHN": 85.0}, src="no figure: China 85% of tungsten refining assumed (USGS: China 79% of mine output; IEA: China leading refiner)"),
@@ -115,6 +115,45 @@ HEAVY_REE = ["terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium
 REE_SHARE = {"lanthanum": 0.26, "cerium": 0.38, "praseodymium": 0.045, "neodymium": 0.15, "samarium": 0.02, "europium": 0.002, "gadolinium": 0.015, "terbium": 0.002, "dysprosium": 0.008, "holmium": 0.002, "erbium": 0.005, "thulium": 0.0008, "ytterbium": 0.004, "lutetium": 0.0008, "yttrium": 0.10}
 for _m in REE:
     TWO_STAGE[_m] = dict(theta=1.05, price_stage="refined", ratio=0.4, refining={"CHN": 92.0, "MYS": 5.0}, src="IEA GCMO 2024 via SEAISI: China 92%, Malaysia 5% of refined rare earths (2023)")
+
+#: by-products whose mine stage is the content their host's throughput
+#: makes available where the host runs (not traded): the host's output by
+#: country (USGS, reported), the content per unit of host output, and the
+#: recovery capacities USGS reports
+BYPRODUCT = {
+    "gallium": dict(
+        host="alumina refinery production 2025 (USGS MCS 2026 data release, BAUXITE AND ALUMINA, 'Alumina, refinery production', thousand metric dry tons; reported, 2025 estimates)",
+        host_statistic="Alumina, refinery production",
+        per_host=19.0,  # kg Ga extractable per thousand t of alumina (19 g/t)
+        per_host_src="19 g Ga extractable per t alumina (estimate: 50 g Ga/t bauxite, USGS MCS 2026 and Frenzel et al. 2016, x 2.5 t bauxite/t alumina, Australian Bauxite Ltd, x 15% extractable at a 50 ppm feed, Frenzel et al. 2016; data/joint/byproduct_yields.csv)",
+        no_host={"JPK": "zinc-residue feed of Japan's primary gallium (assumed: 1.25 x its output; Japan has no alumina refinery)"},
+        capacity={"CHN": (1_600_000.0, "1,600 t (USGS MCS 2026, reported)"), "JPK": (10_000.0, "10 t (USGS MCS 2026, reported)"), "RUS": (10_000.0, "10 t (USGS MCS 2026, reported)")},
+    ),
+}
+
+
+def byproduct_content(name: str, ref_prod: dict[str, float]) -> dict[str, tuple[float, str, str]]:
+    """Per region: (content available, source, confidence) of a by-product
+    (BYPRODUCT): host output by region x content per unit of host."""
+    bp = BYPRODUCT[name]
+    host: dict[str, float] = defaultdict(float)
+    with open(DATA / "usgs_mcs2026_commodities_data.csv", newline="", encoding="cp1252") as f:  # the USGS release is Windows-1252
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        if row["Statistics_detail"] == bp["host_statistic"] and row["Year"] == "2025" and not row["Country"].startswith("World"):
+            v = num(row["Value"].replace(",", ""))
+            if v:
+                host[COUNTRY_REGION.get(row["Country"], "ROW")] += v
+    out = {}
+    for r in REGIONS:
+        if r in bp["no_host"] and not host.get(r):
+            out[r] = (1.25 * ref_prod[r], bp["no_host"][r], "assumed")
+        else:
+            out[r] = (host.get(r, 0.0) * bp["per_host"], f"{host.get(r, 0.0):,.0f} kt alumina x {bp['per_host_src']}; {bp['host']}", "estimated")
+        if out[r][0] < ref_prod[r]:
+            raise SystemExit(f"{name}/{r}: content {out[r][0]:g} below its recovered output {ref_prod[r]:g}")
+    return out
+
 
 #: minerals with no production figure in the data set: assumed world
 #: output (quantity unit), price where none, and where it is produced
@@ -471,7 +510,22 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
         if len(node) > 3:
             out["nodes"].append(node)
     write_routes(out["routes"], name, "refined", flows, price_at, tau * p_ref, "US imports by origin: " + (imp_src[:120] if shares else "no USGS import-source line; proportional to surpluses (assumed)"))
-    if two:
+    if two and name in BYPRODUCT:
+        # a by-product of a host nobody runs for it: the mine stage is the
+        # content the host's throughput makes available where the host
+        # runs, not traded (it is in the host's process stream), at a low
+        # value up to what is there (a step curve: the rest stays in the
+        # stream, as most gallium stays in red mud)
+        bp = BYPRODUCT[name]
+        avail = byproduct_content(name, ref_prod)
+        p_mine = p_ref * two["ratio"]
+        mprice = {r: p_mine for r in REGIONS}
+        for r in REGIONS:
+            if avail[r][0] > 0:
+                out["nodes"].append(dict(mineral=name, stage="mine", region=r, supply_form="steps", supply_blocks=f"{avail[r][0]:.10g}:{p_mine:.10g}",
+                                         supply_confidence=weakest(avail[r][2], "assumed"),
+                                         supply_source=f"quantity: {avail[r][1][:300]}; price: value of the content to the host ({two['ratio']:.3g} x the {name} price, assumed)"))
+    if two and name not in BYPRODUCT:
         china_mine = china_target(tg, "china_mine_share_pct", {})
         # US_NONE: the USA has none, the rest keep the world total
         mine_prod = pinned_output(world, mine_sh, {"USA": world * mine_sh.get("USA", 0.0) / 100.0, **({"CHN": world * china_mine[0] / 100.0} if china_mine else {})})
@@ -484,15 +538,20 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
                                          supply_confidence=weakest(sh_conf, pconf, "assumed", e_conf),
                                          supply_source=f"quantity: {sh_src[:150]}; price: mine/refined price ratio {two['ratio']:.3g} (assumed) on {psrc[:100]}; elasticity: {e_src[:60]}"))
         write_routes(out["routes"], name, "mine", mflows, mprice, tau * p_mine, "proportional to surpluses (assumed)")
+    if two:
         for r in REGIONS:
             margin = price_at[r] - theta * mprice[r]
             if margin <= 0:
                 raise SystemExit(f"{name}/{r}: refining margin {margin:g} <= 0; lower the mine/refined price ratio")
+            known_cap = BYPRODUCT.get(name, {}).get("capacity", {}).get(r)
             if ref_prod[r] > 0:
                 slope_ = margin / (PROCESSING_E[0] * ref_prod[r])
+                cap, cap_src = (known_cap[0], f"capacity {known_cap[1]}") if known_cap else (1.25 * ref_prod[r], "capacity 1.25 x output (80% utilisation, assumed)")
                 out["processing"].append(dict(mineral=name, region=r, **{"from": "mine", "to": "refined"}, theta=theta, cost_form="linear", cost_intercept=f"{margin - slope_ * ref_prod[r]:.10g}", cost_slope=f"{slope_:.10g}",
-                                              capacity=f"{1.25 * ref_prod[r]:.10g}", source=(f"output: {us['src'][:200]}" if r == "USA" else f"output: {ref_src[:200]}") + "; margin = refined price - theta x mine price; capacity 1.25 x output (80% utilisation, assumed); margin elasticity 1 (assumed)",
+                                              capacity=f"{cap:.10g}", source=(f"output: {us['src'][:200]}" if r == "USA" else f"output: {ref_src[:200]}") + f"; margin = refined price - theta x mine price; {cap_src}; margin elasticity 1 (assumed)",
                                               confidence=weakest(ref_conf, "assumed")))
+            elif name in BYPRODUCT and avail[r][0] <= 0:
+                continue  # no host here: no content to recover, no latent plant
             elif r in FLOOR_CLUB and demand[r] > 0:
                 # latent refining: dearer than the local margin, so idle at
                 # baseline prices; at most half the region's own use, so a
