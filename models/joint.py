@@ -152,7 +152,7 @@ class Linked:
                 price=np.asarray(sol.price, dtype=float)[nodes].copy(),
                 flow=np.asarray(sol.flow, dtype=float)[routes].copy(),
                 processing=np.asarray(sol.processing, dtype=float)[procs].copy(),
-                objective=float("nan"),
+                objective=sol.objective,  # the linked program's optimum: one program
                 iterations=sol.iterations,
                 status=sol.status,
                 offtake=parts[0],

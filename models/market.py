@@ -254,6 +254,32 @@ class Market:
         return float(min(qs)) if qs else 1.0
 
     @cached_property
+    def node_price_scale(self) -> np.ndarray:
+        """Per node: the price scale the verifier judges the node's prices
+        by.  :attr:`price_scale` everywhere, except in a linked market
+        (:mod:`mineq.models.joint`, stages named ``"mineral:stage"``),
+        where each member's nodes keep the scale the member has alone:
+        linking lanthanum (1 USD/kg) with neodymium (73 USD/kg) must
+        neither loosen the check of the one nor tighten the other's."""
+        n = len(self.nodes)
+        if not any(":" in s for s in self.stages):
+            return np.full(n, self.price_scale)
+        member = lambda stage: stage.partition(":")[0]  # noqa: E731
+        levels: dict[str, list[float]] = {}
+        for kind, key, c in self.curves():
+            if kind == "joint":
+                continue
+            q = c.reference_quantity()
+            for v in (c.left(q) if math.isfinite(q) else math.nan, *(s.level for s in c.segments())):
+                if math.isfinite(v) and v != 0:
+                    levels.setdefault(member(key[0]), []).append(abs(v))
+        for (s, _, _), t in self.routes.items():
+            if t > 0:
+                levels.setdefault(member(s), []).append(abs(t))
+        typical = {m: float(np.median(v)) for m, v in levels.items()}
+        return np.array([typical.get(member(s), self.price_scale) for s, _ in self.nodes])
+
+    @cached_property
     def price_scale(self) -> float:
         """A typical price (median of curve levels near reference), for scaling."""
         ps = []

@@ -143,6 +143,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     if plan is not None:
         market = plan.market
     P = market.price_scale
+    # per node (a linked market's members keep their own scales)
+    Pn = market.node_price_scale.tolist()
     nodes = market.nodes
     nidx = market._node_position
     v = Verification(tolerance=tol)
@@ -217,11 +219,11 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             own = max(abs(qty[i]), F)
             if side == "supply" and i in floors:
                 lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], tol * own)
-                fres.append(c.residual(qty[i], lo, hi, tol * own, P, own))
+                fres.append(c.residual(qty[i], lo, hi, tol * own, Pn[i], own))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
             earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
-            res.append(c.residual(qty[i], earned, earned, tol * own, P, own))
+            res.append(c.residual(qty[i], earned, earned, tol * own, Pn[i], own))
             lab.append((s, r))
         # a quantity where there is no curve: only the nodes that have one
         # (one array test) are left out, the rest looked at one by one
@@ -249,7 +251,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     # route (not a border price), so border measures apply to t alone
     landed = landed + market.route_slope * X
     special |= rent != 0
-    gap = (landed + rent - price[rd]) / P
+    gap = (landed + rent - price[rd]) / (np.asarray(Pn)[rd] if len(routes) else P)
     # a flow is part of both ends' throughput: judged against the smaller
     ends = np.minimum(T[ro], T[rd]) if len(routes) else np.zeros(0)
     resid = np.maximum.reduce([np.zeros(len(routes)), -X / ends, -gap, np.where(X > tol * ends, gap, 0.0)]) if len(routes) else np.zeros(0)
@@ -269,7 +271,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         own = max(abs(float(Y[i])), F)
         if i in pfloors:
             lo, hi = _paid(pfloors[i], Y[i], lo, tol * own)
-        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, tol * own, P, own))
+        res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, tol * own, Pn[nidx[(p.target, p.region)]], own))
     v.add("processing", res, lambda: [f"processing {p.region} {p.source}->{p.target}" + (f" (floor {pfloors[i].level:g})" if i in pfloors else "") for i, p in enumerate(market.processes)])
 
     # 5b. joint production: an activity runs while what its outputs fetch
@@ -281,11 +283,13 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         for j, (jp, terms) in enumerate(zip(market.joint, market.joint_terms)):
             margin = sum(a * price_[nd] for nd, a in terms)
             own = max(abs(float(Yj[j])), F)
-            res.append(jp.cost.residual(float(Yj[j]), margin, margin, tol * own, P, own))
+            # money per unit of activity: judged against its outputs' and
+            # inputs' value at their members' typical prices
+            res.append(jp.cost.residual(float(Yj[j]), margin, margin, tol * own, sum(abs(a) * Pn[nd] for nd, a in terms), own))
         v.add("joint_production", res, lambda: [f"joint {jp.name} {jp.region}" for jp in market.joint])
     if W.any() or market.joint or len(sol.disposal):
         places = market.disposal_nodes if market.joint else np.flatnonzero(W).tolist()
-        res = [max(0.0, -W[i] / V_[i], -price_[i] / P, (price_[i] / P) if W[i] > tol * V_[i] else 0.0) for i in places]
+        res = [max(0.0, -W[i] / V_[i], -price_[i] / Pn[i], (price_[i] / Pn[i]) if W[i] > tol * V_[i] else 0.0) for i in places]
         stray = np.flatnonzero(W).tolist() if market.joint else []
         res += [abs(W[i]) / V_[i] for i in stray if i not in set(places)]
         v.add("disposal", res, lambda: [f"disposal {nodes[i][0]}/{nodes[i][1]}" for i in places] + [f"disposal {nodes[i][0]}/{nodes[i][1]} (no joint output here)" for i in stray if i not in set(places)])
@@ -299,9 +303,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             dq = tol * vol
             r_ = max(0.0, -g / vol, (g - o.quantity) / vol)
             if g < o.quantity - dq:  # room to buy more: price not below the floor
-                r_ = max(r_, (o.level - pn) / P)
+                r_ = max(r_, (o.level - pn) / Pn[o.node])
             if g > dq:  # buying: price not above the floor
-                r_ = max(r_, (pn - o.level) / P)
+                r_ = max(r_, (pn - o.level) / Pn[o.node])
             res.append(r_)
             s, rg = nodes[o.node]
             lab.append(f"offtake {s}/{rg} at {o.level:g}")
@@ -311,7 +315,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         for k, q in enumerate(quotas):
             used = float(sum(X[i] for i in q.routes))
             slack = (q.quantity - used) / max(abs(q.quantity), abs(used), F)
-            r_ = max(0.0, -lam[k] / P, -slack, min(lam[k] / P, slack))
+            Pq = Pn[ro[q.routes[0]]] if q.routes else P
+            r_ = max(0.0, -lam[k] / Pq, -slack, min(lam[k] / Pq, slack))
             res.append(r_)
             lab.append(f"quota {q.label}")
         v.add("quota", res, lab)
@@ -321,7 +326,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         for k, rule in enumerate(rules):
             out = float(sum(X[i] for i in rule.routes))
             slack = (made[rule.node] - out) / max(abs(made[rule.node]), abs(out), F)
-            res.append(max(0.0, -orig[k] / P, -slack, min(orig[k] / P, slack)))
+            res.append(max(0.0, -orig[k] / Pn[rule.node], -slack, min(orig[k] / Pn[rule.node], slack)))
             lab.append(f"origin {rule.label}")
         v.add("rules_of_origin", res, lab)
     return v

@@ -92,8 +92,13 @@ def test_baseline_reproduces_the_calibration(solved):
         y = float(base.processing.sel(mineral=r["mineral"], stage="refined", region=r["region"]))
         if "latent" in r["source"]:
             assert y == pytest.approx(0, abs=1e-9 * float(r["capacity"]))
-        else:
+        elif "capacity 1.25 x output" in r["source"]:
             worst_q = max(worst_q, abs(y - float(r["capacity"]) / 1.25) / (float(r["capacity"]) / 1.25))
+        else:
+            # a capacity as reported (gallium recovery): the output the
+            # calibration holds is below it (tests/test_calibration.py
+            # holds the output itself through China's share and US imports)
+            assert 0 < y < float(r["capacity"])
     assert worst_q < 1e-6 and worst_p < 1e-6
 
 
