@@ -13,6 +13,7 @@ with columns
           offtake block; :meth:`mineq.models.curves.Curve.segments`)
     x[i]  the flow on allowed route i
     u[j]  the credited output of a processor floor j
+    h[j]  the home sales of strategic seller j (market_power)
 
 and rows
 
@@ -23,6 +24,11 @@ and rows
     credit[j]   u[j] <= the floored processor's output
     quota[j]    Σ covered flows <= the quota
     origin[j]   Σ covered exports <= the node's own output
+    seller[j]   a strategic seller's own output − h − its exports = 0
+                (its shadow price is the seller's marginal revenue; the
+                balance row of its node then holds h instead of its own
+                output and exports, and the objective gains −½·θ·b·q² per
+                sale q: a Cournot–Nash equilibrium, Harker 1986)
 
 Its KKT conditions are exactly SPEC §2.1–§2.5, so the optimum is the
 equilibrium.  An isoelastic curve enters as its tangent and
@@ -70,8 +76,8 @@ HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feas
 _HIGHS_DEFAULTS = {"qp_regularization_value": 1e-7, "primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7, "optimality_tolerance": 1e-7}
 
 #: column groups and row groups, in the order HiGHS numbers them
-COLUMNS = ("z", "x", "u")
-ROWS = ("balance", "floor", "credit", "quota", "origin")
+COLUMNS = ("z", "x", "u", "h")
+ROWS = ("balance", "floor", "credit", "quota", "origin", "seller")
 
 
 class SolveError(RuntimeError):
@@ -187,6 +193,13 @@ class MarketModel:
         self._ncol = nb + nr + nu
         Z, X, U = self._ix["z"], self._ix["x"], self._ix["u"]
         self._ucap = np.array([plan.process_floors[k].cap / self.Q for k in credited]) / fu if nu else np.zeros(0)
+        # strategic sellers (market_power): a home-sales column each, in
+        # units of its node's size
+        sellers = self._sellers = [] if plan is None else list(plan.sellers)
+        nh = len(sellers)
+        self._ix["h"] = self._ncol + np.arange(nh)
+        self._ncol += nh
+        self._fh = e[[s.node for s in sellers]] if nh else np.zeros(0)
 
         # -- rows: (row, column, coefficient) triplets, group by group -------
         # balance: + for what arrives at a node, − for what leaves it
@@ -204,6 +217,17 @@ class MarketModel:
         at = np.concatenate([np.asarray(at, dtype=np.intp), ro, rd])
         col = np.concatenate([np.asarray(col, dtype=np.intp), X, X])
         coef = np.concatenate([np.asarray(coef, dtype=float), -g, g]) / e[at] if len(at) else np.zeros(0)
+        # strategic sellers: the own output (blocks entering the node's
+        # balance with +) and the exports (flows leaving it) move to the
+        # seller's row; the balance gets + h, the seller's row − h
+        seller_of = np.full(len(nodes), -1, dtype=np.intp)
+        for j, s_ in enumerate(sellers):
+            seller_of[s_.node] = j
+        moved = (seller_of[at] >= 0) & (((col < nb) & (coef > 0)) | ((col >= nb) & (col < nb + nr) & (coef < 0))) if nh else np.zeros(len(at), dtype=bool)
+        H = self._ix["h"]
+        hn = np.array([s_.node for s_ in sellers], dtype=np.intp)
+        seller_rows = (np.concatenate([seller_of[at[moved]], np.arange(nh)]), np.concatenate([col[moved], H]), np.concatenate([coef[moved], -np.ones(nh)]))
+        at, col, coef = np.concatenate([at[~moved], hn]), np.concatenate([col[~moved], H]), np.concatenate([coef[~moved], np.ones(nh)])
         # a node nothing touches has no row (and no price)
         touched = np.zeros(len(nodes), dtype=bool)
         touched[at] = True
@@ -224,7 +248,10 @@ class MarketModel:
         groups["quota"] = group([[(X[i], g[i] / eq[j]) for i in q.routes] for j, q in enumerate(quotas)])
         # rules of origin: covered exports <= own output (supply + refining)
         groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -fb[b] / eo[j]) for b in made_at.get(r.node, [])] for j, r in enumerate(rules)])
+        # strategic sellers: own output − h − exports = 0
+        groups["seller"] = seller_rows
         nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
+        nrows["seller"] = nh
         self._nrow = sum(nrows.values())
         # dense: polish solves on it, and these programs are small
         A = self._A = np.zeros((self._nrow, self._ncol))
@@ -248,6 +275,11 @@ class MarketModel:
             "floor_q": np.array([self.floor_quantity(n) / self.Q for n in floors]),
             "quota_q": np.array([q.quantity / self.Q for q in quotas]),
             "release": release / self.Q,
+            # strategic sellers: the perceived markup slope θ·b on each
+            # flow (0 off a seller's exports; kept apart from rslope, a
+            # real cost) and on each seller's home sales, program units
+            "mslope": self._markup_slopes(market.route_nodes[1]) if nr else np.zeros(0),
+            "hslope": np.array([s_.markup(s_.node) for s_ in sellers]) * self.Q / self.P,
         }
         self._numbers_cache = None
         self._highs = None
@@ -282,7 +314,15 @@ class MarketModel:
 
     def column_scale(self) -> np.ndarray:
         """Natural units (of Q) per unit of each column."""
-        return np.concatenate([self._f, self._g, self._fu])
+        return np.concatenate([self._f, self._g, self._fu, self._fh])
+
+    def _markup_slopes(self, dest) -> np.ndarray:
+        """Per route: θ·b of the strategic seller exporting on it (program units)."""
+        out = np.zeros(len(dest))
+        for s_ in self._sellers:
+            for i in s_.routes:
+                out[i] = s_.markup(int(dest[i]))
+        return out * self.Q / self.P
 
     def row_keys(self) -> list[tuple]:
         """A name per row: (group, node, process, or the routes it sums)."""
@@ -295,6 +335,7 @@ class MarketModel:
             "credit": list(self._credited),
             "quota": [tuple(q.routes) for q in (self.plan.quotas if self.plan is not None else [])],
             "origin": [(r.node, tuple(r.routes)) for r in (self.plan.origin_rules if self.plan is not None else [])],
+            "seller": [s_.node for s_ in self._sellers],
         }
         for name in ROWS:
             for i, who in zip(self._ix[name], named[name]):
@@ -360,6 +401,7 @@ class MarketModel:
             tuple((k, plan.process_floors[k].cap) for k in sorted(plan.process_floors)),
             tuple(tuple(q.routes) for q in plan.quotas),
             tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
+            tuple((s.node, s.conduct, tuple(s.routes), tuple(sorted(s.slopes.items()))) for s in plan.sellers),
         )
 
     def update_plan(self, plan) -> bool:
@@ -481,6 +523,9 @@ class MarketModel:
         upper[ix["u"]] = self._ucap
         hess[ix["z"]] = -v["slope"] * f * f
         hess[ix["x"]] = -v["rslope"] * self._g * self._g
+        # strategic sellers: −½·θ·b·q² per sale (exports and home sales)
+        hess[ix["x"]] -= v["mslope"] * self._g * self._g
+        hess[ix["h"]] = -v["hslope"] * self._fh * self._fh
         row_lower = np.full(self._nrow, -inf)
         row_upper = np.zeros(self._nrow)
         rel = -(v["release"] / self._e)[ix["nodes"]]
@@ -488,6 +533,7 @@ class MarketModel:
         row_lower[ix["floor"]] = v["floor_q"] / self._e[self._floor_nodes] if self._floor_nodes else 0.0
         row_upper[ix["floor"]] = inf
         row_upper[ix["quota"]] = v["quota_q"] / self._eq if len(self._eq) else 0.0
+        row_lower[ix["seller"]] = 0.0  # own output − h − exports = 0
         self._numbers_cache = {"cost": cost, "lower": lower, "upper": upper, "row_lower": row_lower, "row_upper": row_upper, "hessian": hess}
         return self._numbers_cache
 
@@ -590,7 +636,7 @@ class MarketModel:
         """The program at the current parameters as a Pyomo ``ConcreteModel``.
 
         Components: variables ``z`` (blocks), ``x`` (flows), ``u``
-        (credits); constraint lists named as :data:`ROWS`; objective
+        (credits), ``h`` (strategic sellers' home sales); constraint lists named as :data:`ROWS`; objective
         ``welfare`` (maximised).  All in the scaled units HiGHS sees:
         quantities / ``Q`` (and / the node sizes of a wide market), prices
         / ``P``.  A snapshot: later parameter changes do not reach it.

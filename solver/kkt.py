@@ -412,7 +412,13 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
     complementarity pair is predicted from it; the MILP first decides only
     the least confident ones (:data:`STAGES`), then more, and finally all
     of them, so the last stage is the full MILP whatever the start.
+
+    Strategic sellers (``market_power``) are not written here: for such a
+    plan this returns None and the fixed point's best point stands, judged
+    by the verifier.
     """
+    if plan is not None and plan.sellers:
+        return None
     mk = model.market
     best = None
     Mp, Mq = _bounds(model, plan)
