@@ -322,3 +322,60 @@ def test_random_markets_satisfy_the_cournot_conditions(drawn):
         assert np.allclose(sol.supply, free.solution.supply, rtol=1e-7, atol=1e-7 * mk.quantity_scale)
         assert np.allclose(sol.demand, free.solution.demand, rtol=1e-7, atol=1e-7 * mk.quantity_scale)
         assert math.isclose(float(np.nansum(w["market_power_rent"])), 0.0, abs_tol=1e-6 * mk.price_scale * mk.quantity_scale)
+
+
+TAX_TOML = """
+[case]
+name = "optimal-export-tax"
+regions = ["A", "B"]
+base_year = 2024
+
+[[minerals]]
+name = "m"
+stages = ["refined"]
+quantity_unit = "kt"
+price_unit = "USD/kg"
+default_transport_cost = "none"
+nodes = [
+  {stage = "refined", region = "A", supply = {form = "linear", intercept = 10.0, slope = 1.0}},
+  {stage = "refined", region = "B", demand = {form = "linear", intercept = 100.0, slope = 1.0}},
+]
+routes = [{stage = "refined", origin = "A", destination = "B", cost = 0.0}]
+
+[[scenarios]]
+name = "tax"
+description = "A taxes its exports"
+policies = [{type = "export_tax", minerals = ["m"], exporters = "A", specific = 10.0}]
+"""
+
+
+def test_target_maximize_finds_the_optimal_export_tax(tmp_path):
+    """``find_maximum`` / ``mineq target --maximize`` on the case of
+    test_optimal_export_tax_of_a_competitive_exporter: τ* = 30 off the
+    grid (0, 13.75, 27.5, 41.25, 55: golden-section search between 13.75
+    and 41.25), A's gain 337.5, with the derived indicator
+    producer_government_change (A has no consumers, so it equals A's
+    welfare change); a range that ends below τ* says so."""
+    from click.testing import CliRunner
+
+    from mineq.solver.case import load_case
+    from mineq.solver.cli import main
+    from mineq.solver.target import find_maximum
+
+    path = tmp_path / "case.toml"
+    path.write_text(TAX_TOML)
+    case = load_case(path)
+    r = find_maximum(case, "tax", "specific", "producer_government_change[A,m]", 0.0, 55.0, points=5)
+    assert r.reached and r.mineral == "m" and r.monotone == "not monotone"
+    assert r.level == pytest.approx(30.0, abs=1e-4)
+    assert r.value == pytest.approx(337.5, rel=1e-9)
+    short = find_maximum(case, "tax", "specific", "total_welfare_change[A,m]", 0.0, 20.0, points=5)
+    assert not short.reached and short.level == pytest.approx(20.0) and "widen --range" in short.message
+    out = CliRunner().invoke(main, ["target", str(path), "-s", "tax", "-p", "specific", "-i", "producer_government_change[A,m]", "--maximize", "--range", "0:55", "--points", "5"])
+    assert out.exit_code == 0, out.output
+    import re
+
+    found = re.search(r"specific = ([0-9.]+) maximises producer_government_change\[A,m\] = 337\.5 \(verified", out.output)
+    assert found and float(found.group(1)) == pytest.approx(30.0, abs=1e-4), out.output
+    both = CliRunner().invoke(main, ["target", str(path), "-s", "tax", "-p", "specific", "-i", "price[B,m]", "--maximize", "-v", "3"])
+    assert both.exit_code != 0 and "exactly one of --value" in both.output
