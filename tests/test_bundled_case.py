@@ -99,7 +99,7 @@ def test_baseline_reproduces_the_calibration(solved):
 
 def test_every_scenario_is_a_verified_equilibrium(solved, tmp_path):
     case, results, ds = solved
-    assert ds.scenario.values.tolist() == ["baseline", "negotiations-fail-mip", "partner-floor-club", "stockpile-offtake", "china-export-controls", "china-export-controls-allies", "agreements-plus-floor", "china-market-power", "china-market-power-export-controls"]
+    assert ds.scenario.values.tolist() == ["baseline", "negotiations-fail-mip", "partner-floor-club", "stockpile-offtake", "china-export-controls", "china-export-controls-allies", "agreements-plus-floor", "china-market-power", "china-market-power-export-controls", "china-export-tax"]
     bad = [(s, m, r.message) for s, per in results.items() for m, r in per.items() if not r.ok]
     assert not bad, bad[:3]
     # the ban holds and the MIP binds where China supplied the USA
@@ -126,6 +126,10 @@ def test_export_controls_of_a_strategic_china(solved):
         assert float(p.sel(scenario="china-market-power-export-controls", mineral=m)) > float(p.sel(scenario="china-market-power", mineral=m)) > base
         ban = ds.flow.sel(scenario="china-market-power-export-controls", mineral=m, stage="refined", origin="CHN", destination="USA")
         assert float(ban) == pytest.approx(0, abs=1e-9)
+    # a price-taking China gains from a small export tax where it has a
+    # large share of world exports (the optimal-tariff argument)
+    gain = sum(ds[f"{k}_change"].sel(scenario="china-export-tax", mineral="gallium", region="CHN") for k in ("producer_surplus", "processor_surplus", "government_net", "rents"))
+    assert float(gain) > 0
 
 
 def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
@@ -136,7 +140,7 @@ def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
         assert frag in r.output
     assert len(r.output.splitlines()) <= 40
     r = CliRunner().invoke(main, ["verify", "mineq-results/critical-minerals-54.nc"])
-    assert r.exit_code == 0 and "486 equilibria, 0 failures" in r.output, r.output[-500:]
+    assert r.exit_code == 0 and "540 equilibria, 0 failures" in r.output, r.output[-500:]
 
 
 def _summary(results) -> dict:

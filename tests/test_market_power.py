@@ -377,5 +377,9 @@ def test_target_maximize_finds_the_optimal_export_tax(tmp_path):
 
     found = re.search(r"specific = ([0-9.]+) maximises producer_government_change\[A,m\] = 337\.5 \(verified", out.output)
     assert found and float(found.group(1)) == pytest.approx(30.0, abs=1e-4), out.output
+    import mineq
+
+    api = mineq.target(path, "tax", "specific", "producer_government_change[A,m]", bounds=(0.0, 55.0), points=5, maximize=True)
+    assert api.reached and api.level == pytest.approx(30.0, abs=1e-4)
     both = CliRunner().invoke(main, ["target", str(path), "-s", "tax", "-p", "specific", "-i", "price[B,m]", "--maximize", "-v", "3"])
     assert both.exit_code != 0 and "exactly one of --value" in both.output
