@@ -30,7 +30,6 @@ from mineq.solver.statistics import objective, welfare
 from mineq.solver.verify import verify
 
 from helpers import case_dict, lin, mineral
-from test_closed_form import two_regions
 from test_policies import P, check_identity, solve_policy
 from test_properties import SETTINGS, market_case
 
@@ -383,3 +382,32 @@ def test_target_maximize_finds_the_optimal_export_tax(tmp_path):
     assert api.reached and api.level == pytest.approx(30.0, abs=1e-4)
     both = CliRunner().invoke(main, ["target", str(path), "-s", "tax", "-p", "specific", "-i", "price[B,m]", "--maximize", "-v", "3"])
     assert both.exit_code != 0 and "exactly one of --value" in both.output
+
+
+def test_headline_and_report_name_the_strategic_sellers(tmp_path, capsys):
+    """The result file carries market_power_rent per region (in rents and
+    the total), and the headline and the HTML report name the seller's
+    rent: two_regions with A a Cournot seller, rent h² + X² (see
+    test_strategic_exporter_facing_a_competitive_fringe)."""
+    from mineq.solver.html_report import build_report
+    from mineq.solver.report import print_headline
+    from mineq.solver.results import to_dataset
+    from mineq.solver.run import solve_case
+
+    from test_closed_form import two_regions
+
+    case = build_case(case_dict(["A", "B"], [two_regions()], scenarios=[{"name": "power", "policies": [dict(power(), minerals=["m"])]}]))
+    ds = to_dataset(case, solve_case(case))
+    X = 150 / 6.5
+    h = (90 - X) / 3
+    rent = ds.market_power_rent.sel(scenario="power", mineral="m")
+    assert float(rent.sel(region="A")) == pytest.approx(h * h + X * X, rel=1e-9)
+    assert float(ds.market_power_rent.sel(scenario="baseline").sum()) == 0.0
+    assert float((ds.rents - ds.market_power_rent).sel(scenario="power", region="A", mineral="m")) == pytest.approx(0.0, abs=1e-9)
+    print_headline(ds, ["m"], "B", None)
+    out = capsys.readouterr().out
+    assert "strategic sellers' markup rent" in out and "S1 A" in out
+    rep = build_report(ds, tmp_path / "rep")
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "Strategic sellers" in page and "A earns a markup rent" in page
+    assert rep is not None
