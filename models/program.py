@@ -401,14 +401,15 @@ class MarketModel:
             tuple((k, plan.process_floors[k].cap) for k in sorted(plan.process_floors)),
             tuple(tuple(q.routes) for q in plan.quotas),
             tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
-            tuple((s.node, s.conduct, tuple(s.routes), tuple(sorted(s.slopes.items()))) for s in plan.sellers),
+            tuple((s.node, tuple(s.routes)) for s in plan.sellers),
         )
 
     def update_plan(self, plan) -> bool:
         """Take the numbers of another plan of the same structure.
 
-        Floor and quota quantities, offtake prices and caps, released stocks
-        and the fixed parts of the route wedges change in place (the next
+        Floor and quota quantities, offtake prices and caps, released stocks,
+        strategic sellers' conduct and the fixed parts of the route wedges
+        change in place (the next
         solve re-uses the HiGHS instance and starts from the last optimum).
         Returns False, changing nothing, when the structure differs: build
         a new model.
@@ -438,6 +439,14 @@ class MarketModel:
                 self._blocks[b] = (pos, seg)
                 self._set_block(b, seg)
         self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {k: 0.0 for k in self._credited})
+        # strategic sellers: conduct and perceived slopes are numbers (a
+        # sweep over conduct re-uses the program)
+        self._sellers = list(plan.sellers)
+        if self._sellers:
+            for i, m in enumerate(self._markup_slopes(self.market.route_nodes[1]).tolist()):
+                self._set("mslope", i, m)
+            for j, s_ in enumerate(self._sellers):
+                self._set("hslope", j, s_.markup(s_.node) * self.Q / self.P)
         return True
 
     def _set(self, name: str, index: int, value: float) -> None:

@@ -411,3 +411,29 @@ def test_headline_and_report_name_the_strategic_sellers(tmp_path, capsys):
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "Strategic sellers" in page and "A earns a markup rent" in page
     assert rep is not None
+
+
+def test_conduct_sweep_reuses_the_program(monkeypatch):
+    """A sweep over conduct from price-taking to Cournot on the monopoly
+    of test_monopoly_closed_form: Q = (a − c)/((1 + θ)·b + d) at every
+    point, with one program for the baseline and one re-used across the
+    points (conduct is a number of the program, not its structure)."""
+    import mineq.models.program
+    from mineq.solver.sweep import parse_set, sweep_case
+
+    builds = []
+    orig = mineq.models.program.MarketModel.__init__
+
+    def counting(self, *a, **k):
+        builds.append(1)
+        orig(self, *a, **k)
+
+    monkeypatch.setattr(mineq.models.program.MarketModel, "__init__", counting)
+    case = build_case(case_dict(["A"], [monopoly()], scenarios=[{"name": "power", "policies": [dict(power(conduct=0.5), minerals=["m"])]}]))
+    swept = parse_set("conduct=0:1:5", case, "power")
+    _, res = sweep_case(case, swept)
+    assert len(builds) == 2
+    for theta in swept.values:
+        r = res[swept.point_name(theta)]["m"]
+        assert r.ok
+        assert r.solution.supply[0] == pytest.approx(90 / ((1 + theta) * 2 + 1), rel=1e-9)
