@@ -23,7 +23,8 @@ step, fixed or absent final demand (no perceived markup there).
 
 The welfare program stays one convex QP (``models/program.py``, row
 group ``seller`` and column group ``h``): the objective gains
-``−½·θ·b·q²`` per sale.  The verifier (``solver/verify.py``, condition
+``−½·θ·b·q²`` per sale; the MILP fallback (``solver/kkt.py``) writes the
+same conditions.  The verifier (``solver/verify.py``, condition
 ``cournot``) checks the conditions above from primal values; the markup
 rent goes to the seller's region (``market_power_rent``).
 """
