@@ -468,3 +468,22 @@ def test_milp_fallback_writes_strategic_sellers(policies, market, regions):
     assert "cournot" in ver.residuals
     assert np.allclose(sol.price, res.solution.price, rtol=1e-6, equal_nan=True)
     assert np.allclose(sol.flow, res.solution.flow, rtol=1e-6, atol=1e-6)
+
+
+def test_isoelastic_demand_uses_the_reference_slope():
+    """Isoelastic demand P = 100·(Q/10)^(−1/2) (elasticity −2 through
+    (100, 10)) and MC = 10 + Q, one Cournot seller.  It perceives the
+    tangent's slope at the reference point, b = 100/(2·10) = 5, as a
+    fixed conjecture (not the curve's slope at the solution), so it sells
+    where 100·(Q/10)^(−1/2) − 5·Q = 10 + Q: Q found by bisection here.
+    The solve relinearises the demand curve until the true curve holds."""
+    m = mineral(nodes=[{"stage": R, "region": "A", "supply": lin(10, 1), "demand": {"form": "isoelastic", "price": 100.0, "quantity": 10.0, "elasticity": -2.0}}])
+    mk, base, res = solve_policy([power()], market=m, regions=("A",))
+    assert res.ok, res.message
+    f = lambda q: 100 * (q / 10) ** -0.5 - 5 * q - 10 - q  # noqa: E731
+    lo, hi = 1e-6, 100.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) > 0 else (lo, mid)
+    assert res.solution.supply[0] == pytest.approx(lo, rel=1e-6)
+    assert res.plan.sellers[0].slopes == {0: pytest.approx(5.0)}
