@@ -404,6 +404,23 @@ def test_headline_and_report_name_the_strategic_sellers(tmp_path, capsys):
     assert float(rent.sel(region="A")) == pytest.approx(h * h + X * X, rel=1e-9)
     assert float(ds.market_power_rent.sel(scenario="baseline").sum()) == 0.0
     assert float((ds.rents - ds.market_power_rent).sel(scenario="power", region="A", mineral="m")) == pytest.approx(0.0, abs=1e-9)
+    # the seller's marginal revenue = its marginal cost 10 + S, at its node only
+    mr = ds.marginal_revenue.sel(scenario="power", mineral="m", stage=R)
+    assert float(mr.sel(region="A")) == pytest.approx(10 + h + X, rel=1e-9)
+    assert np.isnan(float(mr.sel(region="B"))) and np.isnan(ds.marginal_revenue.sel(scenario="baseline")).all()
+    # mineq verify re-makes both from the stored primal values: an edit fails
+    from mineq.solver.results import write
+
+    from helpers import run
+
+    good = write(ds, tmp_path / "good.nc")
+    code, text = run("verify", good)
+    assert code == 0 and "0 stored numbers or inputs differ" in text, text
+    for var in ("marginal_revenue", "market_power_rent"):
+        bad = ds.copy(deep=True)
+        bad[var].loc[dict(scenario="power", mineral="m", region="A")] *= 1.01
+        code, text = run("verify", write(bad, tmp_path / f"bad-{var}.nc"))
+        assert code != 0 and var in text, text
     print_headline(ds, ["m"], "B", None)
     out = capsys.readouterr().out
     assert "strategic sellers' markup rent" in out and "S1 A" in out
