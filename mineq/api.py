@@ -305,8 +305,14 @@ def sweep(case: _case.Case | str | Path | None, scenario: str, key: str, values:
     return out
 
 
-def target(case: _case.Case | str | Path | None, scenario: str, param: str, indicator: str, value: float, bounds: tuple[float, float] | None = None, *, points: int = 9, tol: float | None = None) -> "TargetResult":
+def target(case: _case.Case | str | Path | None, scenario: str, param: str, indicator: str, value: float | None = None, bounds: tuple[float, float] | None = None, *, points: int = 9, tol: float | None = None, maximize: bool = False) -> "TargetResult":
     """The level of ``param`` at which ``indicator`` equals ``value``; as ``mineq target``.
+
+    With ``maximize=True`` (and no ``value``): the level that maximises
+    ``indicator`` instead, as ``mineq target --maximize``
+    (:func:`mineq.solver.target.find_maximum`; ``tol`` is then the width
+    of the level's bracket) — e.g. the export tax a strategic exporter
+    would choose, ``indicator = "producer_government_change[CHN,antimony]"``.
 
     ``param`` is ``[POLICY.]KEY`` as in :func:`sweep`; ``indicator`` one
     number such as ``"price[USA,lithium]"`` or
@@ -321,10 +327,14 @@ def target(case: _case.Case | str | Path | None, scenario: str, param: str, indi
     at the level found, solve ``case.with_policy_level(...)`` or
     ``case.with_policy(...)`` at it.
     """
-    from mineq.solver.target import default_range, find_level
+    from mineq.solver.target import default_range, find_level, find_maximum
 
+    if (value is None) != maximize:
+        raise MineqError("target: give exactly one of value (the indicator's target) or maximize=True.")
     c = _checked(case)
     lo, hi = bounds if bounds is not None else default_range(c, scenario, param)
+    if maximize:
+        return find_maximum(c, scenario, param, indicator, float(lo), float(hi), points=points, xtol=tol)
     return find_level(c, scenario, param, indicator, value, float(lo), float(hi), points=points, tol=tol)
 
 

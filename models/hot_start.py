@@ -109,6 +109,8 @@ def _positions(model, start: Start) -> np.ndarray:
         blocks,
         _flow_positions(model, start),
         np.array([nb + nr + start.credited[k] if k in start.credited else -1 for k in model._credited], dtype=int),
+        # strategic sellers' home sales: new columns (a baseline has none)
+        np.full(len(model._ix["h"]), -1, dtype=int),
     ])
 
 

@@ -105,7 +105,7 @@ class Linked:
         """One :class:`mineq.models.policies.PolicyPlan` of the linked market
         from the members' plans (``None`` or missing: no policy on that
         member).  Returns None when no member has a plan."""
-        from .policies.plan import OriginRule, PolicyPlan, Quota
+        from .policies.plan import OriginRule, PolicyPlan, Quota, Seller
 
         if not any(plans.get(m) is not None for m in self.members):
             return None
@@ -122,6 +122,7 @@ class Linked:
             out.offtakes += [replace(o, node=o.node + n0) for o in p.offtakes]
             out.quotas += [Quota([i + r0 for i in q.routes], q.quantity, list(q.holders), q.label) for q in p.quotas]
             out.origin_rules += [OriginRule(r.node + n0, [i + r0 for i in r.routes], r.label) for r in p.origin_rules]
+            out.sellers += [Seller(sl.node + n0, sl.conduct, [i + r0 for i in sl.routes], {d + n0: b for d, b in sl.slopes.items()}, sl.region, sl.label) for sl in p.sellers]
             out.release[n0 : n0 + len(m.nodes)] = p.release
             out.idle += list(p.idle)
         out.linked = linked  # the member markets the plan's market was built from

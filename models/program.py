@@ -13,6 +13,7 @@ with columns
           offtake block; :meth:`mineq.models.curves.Curve.segments`)
     x[i]  the flow on allowed route i
     u[j]  the credited output of a processor floor j
+    h[j]  the home sales of strategic seller j (market_power)
 
 and rows
 
@@ -23,6 +24,11 @@ and rows
     credit[j]   u[j] <= the floored processor's output
     quota[j]    Σ covered flows <= the quota
     origin[j]   Σ covered exports <= the node's own output
+    seller[j]   a strategic seller's own output − h − its exports = 0
+                (its shadow price is the seller's marginal revenue; the
+                balance row of its node then holds h instead of its own
+                output and exports, and the objective gains −½·θ·b·q² per
+                sale q: a Cournot–Nash equilibrium, Harker 1986)
 
 Its KKT conditions are exactly SPEC §2.1–§2.5, so the optimum is the
 equilibrium.  An isoelastic curve enters as its tangent and
@@ -70,8 +76,8 @@ HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feas
 _HIGHS_DEFAULTS = {"qp_regularization_value": 1e-7, "primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7, "optimality_tolerance": 1e-7}
 
 #: column groups and row groups, in the order HiGHS numbers them
-COLUMNS = ("z", "x", "u")
-ROWS = ("balance", "floor", "credit", "quota", "origin")
+COLUMNS = ("z", "x", "u", "h")
+ROWS = ("balance", "floor", "credit", "quota", "origin", "seller")
 
 
 class SolveError(RuntimeError):
@@ -197,6 +203,13 @@ class MarketModel:
         self._ncol = nb + nr + nu
         Z, X, U = self._ix["z"], self._ix["x"], self._ix["u"]
         self._ucap = np.array([plan.process_floors[k].cap / self.Q for k in credited]) / fu if nu else np.zeros(0)
+        # strategic sellers (market_power): a home-sales column each, in
+        # units of its node's size
+        sellers = self._sellers = [] if plan is None else list(plan.sellers)
+        nh = len(sellers)
+        self._ix["h"] = self._ncol + np.arange(nh)
+        self._ncol += nh
+        self._fh = e[[s.node for s in sellers]] if nh else np.zeros(0)
 
         # -- rows: (row, column, coefficient) triplets, group by group -------
         # balance: + for what arrives at a node, − for what leaves it
@@ -219,6 +232,17 @@ class MarketModel:
         at = np.concatenate([np.asarray(at, dtype=np.intp), ro, rd])
         col = np.concatenate([np.asarray(col, dtype=np.intp), X, X])
         coef = np.concatenate([np.asarray(coef, dtype=float), -g, g]) / e[at] if len(at) else np.zeros(0)
+        # strategic sellers: the own output (blocks entering the node's
+        # balance with +) and the exports (flows leaving it) move to the
+        # seller's row; the balance gets + h, the seller's row − h
+        seller_of = np.full(len(nodes), -1, dtype=np.intp)
+        for j, s_ in enumerate(sellers):
+            seller_of[s_.node] = j
+        moved = (seller_of[at] >= 0) & (((col < nb) & (coef > 0)) | ((col >= nb) & (col < nb + nr) & (coef < 0))) if nh else np.zeros(len(at), dtype=bool)
+        H = self._ix["h"]
+        hn = np.array([s_.node for s_ in sellers], dtype=np.intp)
+        seller_rows = (np.concatenate([seller_of[at[moved]], np.arange(nh)]), np.concatenate([col[moved], H]), np.concatenate([coef[moved], -np.ones(nh)]))
+        at, col, coef = np.concatenate([at[~moved], hn]), np.concatenate([col[~moved], H]), np.concatenate([coef[~moved], np.ones(nh)])
         # a node nothing touches has no row (and no price)
         touched = np.zeros(len(nodes), dtype=bool)
         touched[at] = True
@@ -239,7 +263,10 @@ class MarketModel:
         groups["quota"] = group([[(X[i], g[i] / eq[j]) for i in q.routes] for j, q in enumerate(quotas)])
         # rules of origin: covered exports <= own output (supply + refining)
         groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -a * fb[b] / eo[j]) for b, a in made_at.get(r.node, [])] for j, r in enumerate(rules)])
+        # strategic sellers: own output − h − exports = 0
+        groups["seller"] = seller_rows
         nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
+        nrows["seller"] = nh
         self._nrow = sum(nrows.values())
         # dense: polish solves on it, and these programs are small
         A = self._A = np.zeros((self._nrow, self._ncol))
@@ -263,6 +290,11 @@ class MarketModel:
             "floor_q": np.array([self.floor_quantity(n) / self.Q for n in floors]),
             "quota_q": np.array([q.quantity / self.Q for q in quotas]),
             "release": release / self.Q,
+            # strategic sellers: the perceived markup slope θ·b on each
+            # flow (0 off a seller's exports; kept apart from rslope, a
+            # real cost) and on each seller's home sales, program units
+            "mslope": self._markup_slopes(market.route_nodes[1]) if nr else np.zeros(0),
+            "hslope": np.array([s_.markup(s_.node) for s_ in sellers]) * self.Q / self.P,
         }
         self._numbers_cache = None
         self._highs = None
@@ -297,7 +329,15 @@ class MarketModel:
 
     def column_scale(self) -> np.ndarray:
         """Natural units (of Q) per unit of each column."""
-        return np.concatenate([self._f, self._g, self._fu])
+        return np.concatenate([self._f, self._g, self._fu, self._fh])
+
+    def _markup_slopes(self, dest) -> np.ndarray:
+        """Per route: θ·b of the strategic seller exporting on it (program units)."""
+        out = np.zeros(len(dest))
+        for s_ in self._sellers:
+            for i in s_.routes:
+                out[i] = s_.markup(int(dest[i]))
+        return out * self.Q / self.P
 
     def row_keys(self) -> list[tuple]:
         """A name per row: (group, node, process, or the routes it sums)."""
@@ -310,6 +350,7 @@ class MarketModel:
             "credit": list(self._credited),
             "quota": [tuple(q.routes) for q in (self.plan.quotas if self.plan is not None else [])],
             "origin": [(r.node, tuple(r.routes)) for r in (self.plan.origin_rules if self.plan is not None else [])],
+            "seller": [s_.node for s_ in self._sellers],
         }
         for name in ROWS:
             for i, who in zip(self._ix[name], named[name]):
@@ -408,13 +449,15 @@ class MarketModel:
             tuple((k, plan.process_floors[k].cap) for k in sorted(plan.process_floors)),
             tuple(tuple(q.routes) for q in plan.quotas),
             tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
+            tuple((s.node, tuple(s.routes)) for s in plan.sellers),
         )
 
     def update_plan(self, plan) -> bool:
         """Take the numbers of another plan of the same structure.
 
-        Floor and quota quantities, offtake prices and caps, released stocks
-        and the fixed parts of the route wedges change in place (the next
+        Floor and quota quantities, offtake prices and caps, released stocks,
+        strategic sellers' conduct and the fixed parts of the route wedges
+        change in place (the next
         solve re-uses the HiGHS instance and starts from the last optimum).
         Returns False, changing nothing, when the structure differs: build
         a new model.
@@ -444,6 +487,14 @@ class MarketModel:
                 self._blocks[b] = (pos, seg)
                 self._set_block(b, seg)
         self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {k: 0.0 for k in self._credited})
+        # strategic sellers: conduct and perceived slopes are numbers (a
+        # sweep over conduct re-uses the program)
+        self._sellers = list(plan.sellers)
+        if self._sellers:
+            for i, m in enumerate(self._markup_slopes(self.market.route_nodes[1]).tolist()):
+                self._set("mslope", i, m)
+            for j, s_ in enumerate(self._sellers):
+                self._set("hslope", j, s_.markup(s_.node) * self.Q / self.P)
         return True
 
     def _set(self, name: str, index: int, value: float) -> None:
@@ -529,6 +580,9 @@ class MarketModel:
         upper[ix["u"]] = self._ucap
         hess[ix["z"]] = -v["slope"] * f * f
         hess[ix["x"]] = -v["rslope"] * self._g * self._g
+        # strategic sellers: −½·θ·b·q² per sale (exports and home sales)
+        hess[ix["x"]] -= v["mslope"] * self._g * self._g
+        hess[ix["h"]] = -v["hslope"] * self._fh * self._fh
         row_lower = np.full(self._nrow, -inf)
         row_upper = np.zeros(self._nrow)
         rel = -(v["release"] / self._e)[ix["nodes"]]
@@ -536,6 +590,7 @@ class MarketModel:
         row_lower[ix["floor"]] = v["floor_q"] / self._e[self._floor_nodes] if self._floor_nodes else 0.0
         row_upper[ix["floor"]] = inf
         row_upper[ix["quota"]] = v["quota_q"] / self._eq if len(self._eq) else 0.0
+        row_lower[ix["seller"]] = 0.0  # own output − h − exports = 0
         self._numbers_cache = {"cost": cost, "lower": lower, "upper": upper, "row_lower": row_lower, "row_upper": row_upper, "hessian": hess}
         return self._numbers_cache
 
@@ -638,7 +693,7 @@ class MarketModel:
         """The program at the current parameters as a Pyomo ``ConcreteModel``.
 
         Components: variables ``z`` (blocks), ``x`` (flows), ``u``
-        (credits); constraint lists named as :data:`ROWS`; objective
+        (credits), ``h`` (strategic sellers' home sales); constraint lists named as :data:`ROWS`; objective
         ``welfare`` (maximised).  All in the scaled units HiGHS sees:
         quantities / ``Q`` (and / the node sizes of a wide market), prices
         / ``P``.  A snapshot: later parameter changes do not reach it.

@@ -356,30 +356,36 @@ def _print_sweep(pts, indicators) -> None:
 @click.option("--scenario", "-s", required=True, help="The scenario whose policy is adjusted.")
 @click.option("--param", "-p", required=True, metavar="[POLICY.]KEY", help="The policy key to adjust, e.g. level, level_vs_baseline, 1.ad_valorem.")
 @click.option("--indicator", "-i", required=True, metavar="NAME[LABEL,...]", help="One number: an indicator naming a mineral, e.g. 'processing_share[USA,lithium]'.")
-@click.option("--value", "-v", "target_value", required=True, help="The value the indicator should take, in its own unit; fractions (net import reliance, shares) as 0.5 or 50%.")
+@click.option("--value", "-v", "target_value", help="The value the indicator should take, in its own unit; fractions (net import reliance, shares) as 0.5 or 50%.")
+@click.option("--maximize", is_flag=True, help="Instead of --value: the level that maximises the indicator (e.g. the export tax that maximises an exporter's 'producer_government_change[CHN,antimony]').")
 @click.option("--range", "bounds", metavar="LOW:HIGH", help="Levels to search. Default: 0.5 to 2 times the scenario's own value.")
 @click.option("--points", type=int, default=9, show_default=True, help="Grid points for the bracketing and monotonicity check.")
 @click.option("--tol", type=float, default=None, help="Accepted |indicator - value| (default: 1e-6 of the indicator's range).")
 @click.option("--out", "-o", type=click.Path(), help="Also write the result at the level found (NetCDF).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @_outside_option
-def target(case, scenario, param, indicator, target_value, bounds, points, tol, out, force, allow_outside):
+def target(case, scenario, param, indicator, target_value, maximize, bounds, points, tol, out, force, allow_outside):
     """Find the level of a policy key at which an indicator reaches a value.
 
     Solves a grid of levels, checks that the indicator is monotone in the
     level, brackets the target and refines by regula falsi, every point a
     verified equilibrium.  If the target cannot be reached in the range,
-    says so and gives the closest reachable value.  With no CASE, uses the
+    says so and gives the closest reachable value.  With --maximize, finds
+    the level that maximises the indicator instead (grid, then
+    golden-section search around the best point; --tol is then the
+    accepted width of the level's bracket).  With no CASE, uses the
     bundled case.
     """
     from .results import check_target, to_dataset, write
     from .sweep import parse_set, sweep_case
-    from .target import default_range, find_level
+    from .target import default_range, find_level, find_maximum
 
     from .indicators import target_value as read_value
 
+    if (target_value is None) == (not maximize):
+        raise click.UsageError("Give exactly one of --value (the indicator's target) or --maximize.")
     c = _load(case, allow_outside)
-    target_value = read_value(target_value, indicator)
+    target_value = read_value(target_value, indicator) if not maximize else None
     if bounds:
         try:
             lo, hi = (float(v) for v in bounds.split(":"))
@@ -389,14 +395,19 @@ def target(case, scenario, param, indicator, target_value, bounds, points, tol, 
         lo, hi = default_range(c, scenario, param)
     if out:
         check_target(out, "netcdf", force)
-    r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)
+    if maximize:
+        r = find_maximum(c, scenario, param, indicator, lo, hi, points=points, xtol=tol)
+    else:
+        r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)
     click.echo(f"{indicator} against {param} in [{lo:g}, {hi:g}] ({r.mineral}, {len(r.evaluations)} verified solves, {r.monotone}):")
     for x, v in sorted(r.evaluations)[:: max(1, len(r.evaluations) // 15)]:
         click.echo(f"  {param} = {x:<12.6g} {indicator} = {v:.6g}")
     if out:
         pcase, results = sweep_case(c, parse_set(f"{param}={r.level!r}", c, scenario), minerals=[r.mineral])
         click.echo(f"Result at the level found written to {write(to_dataset(pcase, results), out, force=force)}.")
-    if r.reached:
+    if maximize and r.reached:
+        click.echo(f"{param} = {r.level:.8g} maximises {indicator} = {r.value:.8g} (verified equilibrium, largest scaled residual {r.residual:.1e}).{(' ' + r.message) if r.message else ''}")
+    elif r.reached:
         click.echo(f"{param} = {r.level:.8g} gives {indicator} = {r.value:.8g} (target {target_value:g}; verified equilibrium, largest scaled residual {r.residual:.1e}).{(' ' + r.message) if r.message else ''}")
     else:
         raise click.ClickException(r.message)

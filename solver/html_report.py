@@ -305,6 +305,7 @@ def _scenario(rep: Report, ds: xr.Dataset, sn: str) -> None:
     # they share a money unit, else one chart per mineral that moves most
     unit = money_unit(ds)
     okm = ok.values
+    _market_power(rep, ds, s, okm, unit)
     if unit is not None:
         _welfare(rep, ds, s, sn, okm, unit, f"summed over {int(okm.sum())} verified minerals")
     else:
@@ -345,6 +346,23 @@ def _scenario(rep: Report, ds: xr.Dataset, sn: str) -> None:
         fig.suptitle(f"{mn} ({stage}) trade flows, origin (rows) to destination (columns): baseline and '{sn}'", fontsize=10)
         fig.text(0.01, 0.005, source_note(ds, sn), fontsize=7, color="0.35")
         rep.figure(fig, f"{sn}-flows-{mn}", f"{mn} {stage} trade flows ({qu}), baseline beside '{sn}'; a row is what an origin ships, a column what a destination receives.")
+
+
+def _market_power(rep: Report, ds: xr.Dataset, s: xr.Dataset, okm: np.ndarray, unit: str | None) -> None:
+    """A paragraph on the scenario's strategic sellers (``market_power``),
+    when it has any: each seller region's markup rent, summed over the
+    verified minerals (part of 'rents' in the welfare chart)."""
+    if "market_power_rent" not in s:
+        return
+    rent = s["market_power_rent"].isel(mineral=np.flatnonzero(okm))
+    by = rent.sum("mineral")
+    held = [(str(r), float(v)) for r, v in zip(by.region.values, by.values) if abs(float(v)) > 0]
+    if not held:
+        return
+    where = {str(r): [str(m) for m in rent.mineral.values if abs(float(rent.sel(region=r, mineral=m))) > 0] for r, _ in held}
+    # a sum over minerals only where they share a money unit
+    said = [f"{r} earns a markup rent of {v / 1e6:,.4g} million {unit} on {len(where[r])} minerals" if unit else f"{r} earns a markup rent on {', '.join(where[r])}" for r, v in held]
+    rep.p("Strategic sellers (market power, conduct from price-taking 0 to Cournot 1): " + "; ".join(said) + ". The rent is the seller's price above its marginal revenue on every sale (home and exports); it is part of 'rents' in the welfare chart below.")
 
 
 def _welfare(rep: Report, ds: xr.Dataset, s: xr.Dataset, sn: str, okm: np.ndarray, unit: str, what: str) -> None:

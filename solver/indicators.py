@@ -41,8 +41,19 @@ def production_share(ds: xr.Dataset) -> xr.DataArray:
     return (out / tot.where(tot > 0)).assign_attrs(units="fraction of world production at the stage", long_name="production share")
 
 
+def producer_government_change(ds: xr.Dataset) -> xr.DataArray:
+    """A region's sellers' and government's gain against the baseline:
+    producer + processor surplus + government net + rents (quota
+    licences, undertakings, origin and markup rents) changes; everything
+    in the total but its consumers and its stockpile.  What an exporter
+    that restricts its exports (an export tax or quota) maximises: the
+    strategic-export-restriction use case of ``mineq target --maximize``."""
+    parts = ("producer_surplus_change", "processor_surplus_change", "government_net_change", "rents_change")
+    return sum(ds[p].fillna(0.0) for p in parts).assign_attrs(units=ds["producer_surplus_change"].attrs.get("units", ""), long_name="producers' + processors' + government's + rents' change")
+
+
 #: name -> function of the Dataset, for indicators that are not stored
-DERIVED = {"processing_share": processing_share, "production_share": production_share}
+DERIVED = {"processing_share": processing_share, "production_share": production_share, "producer_government_change": producer_government_change}
 
 _SYNTAX = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[(.*)\])?\s*$")
 

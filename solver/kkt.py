@@ -137,6 +137,12 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
     for j, rule in enumerate(plan.origin_rules):
         origin_at.setdefault(rule.node, []).append(origin_cols[j])
     credit_mult = {k: prog.col(0.0, big) for k in model._credited}
+    # strategic sellers: their own output and exports meet the seller's
+    # marginal revenue (a column each) instead of the node price
+    mr = {s_.node: prog.col(-Mp, Mp) for s_ in plan.sellers}
+    sold: dict[int, dict] = {n: {} for n in mr}
+    paid = lambda n: mr.get(n, price.get(n))  # noqa: E731  (what own output at n earns)
+    ntgt = mk.process_nodes[1]
 
     z = []
     for b, (pos, lb, ub, lev, slo) in enumerate(blocks):
@@ -144,7 +150,7 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         zc = prog.col(lb, ub if math.isfinite(ub) else Mq)
         z.append(zc)
         if kind == "supply":
-            _add(balance[owner], zc, 1.0)
+            _add(sold[owner] if owner in mr else balance[owner], zc, 1.0)
         elif kind in ("demand", "offtake", "disposal"):
             _add(balance[owner], zc, -1.0)
         elif kind == "joint":
@@ -152,7 +158,8 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
                 _add(balance[node], zc, amount)
         else:
             p = mk.processes[owner]
-            _add(balance[nidx[(p.target, p.region)]], zc, 1.0)
+            down_ = nidx[(p.target, p.region)]
+            _add(sold[down_] if down_ in mr else balance[down_], zc, 1.0)
             _add(balance[nidx[(p.source, p.region)]], zc, -p.theta)
         if ub - lb <= 0.0:
             continue  # a fixed block: nothing to decide
@@ -162,7 +169,7 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         st = {}
         if kind == "supply":
             # lev + slo z − (p + μ) = a − c
-            st = {zc: slo, price[owner]: -1.0, a: -1.0}
+            st = {zc: slo, paid(owner): -1.0, a: -1.0}
             if owner in floor_mult:
                 st[floor_mult[owner]] = -1.0
             for oc in origin_at.get(owner, []):
@@ -192,7 +199,7 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
             up_, down = nidx[(p.source, p.region)], nidx[(p.target, p.region)]
             # lev + slo z − (p_down − θ p_up + ν) = a − c
             st = {zc: slo, a: -1.0}
-            _add(st, price[down], -1.0)
+            _add(st, paid(down), -1.0)
             _add(st, price[up_], p.theta)
             if owner in credit_mult:
                 st[credit_mult[owner]] = -1.0
@@ -202,7 +209,8 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
                 st[c] = 1.0
             prog.row(st, -lev, -lev)
         hint_lo = hint_up = None
-        if has:
+        strategic = (owner in mr) if kind == "supply" else (kind == "processing" and int(ntgt[owner]) in mr)
+        if has and not strategic:  # a seller's regime is not predicted from P
             # what the block's marginal cost (value) leaves against its price
             if kind == "supply":
                 r = lev + slo * sz[b] - sp[owner] - (plan.supply_floors[owner].payment(sp[owner] * P) / P if owner in plan.supply_floors else 0.0)
@@ -228,7 +236,7 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         xc = prog.col(0.0, Mq)
         x.append(xc)
         no, nd = nidx[(s, o)], nidx[(s, d)]
-        _add(balance[no], xc, -1.0)
+        _add(sold[no] if no in mr else balance[no], xc, -1.0)
         _add(balance[nd], xc, 1.0)
         t = mk.routes[(s, o, d)] / P
         g = prog.col(0.0, big)
@@ -269,9 +277,15 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         if mk.route_slopes:
             # a rising route cost t + s·X: s·X adds to the landed price
             _add(row, xc, mk.route_slope[i] * Q / P)
+        if no in mr:
+            # a seller's export: its marginal revenue, not P_o, plus the
+            # wedges valued at P_o, plus the perceived markup θ·b_d·X
+            _add(row, price[no], -1.0)
+            _add(row, mr[no], 1.0)
+            _add(row, xc, float(v["mslope"][i]))
         prog.row(row, -const, -const)
         hint = None
-        if has:
+        if has and no not in mr:
             sx = start.flow[i] / Q
             landed = (terms.landed(sp[no] * P, mk.routes[(s, o, d)]) if terms is not None else sp[no] * P + mk.routes[(s, o, d)]) / P
             rent = sum(start.quota_rent[j] for j, q in enumerate(plan.quotas) if i in q.routes) / P if len(start.quota_rent) == len(plan.quotas) else 0.0
@@ -349,10 +363,28 @@ def _build(model, plan, Mp: float, Mq: float, start=None):
         if c_u is not None:
             prog.comp(c_u, big, {u: -1.0}, cap, Mq, (g0, cap - u0) if has else None)
 
+    _sellers(prog, model, plan, price, mr, sold, balance, big, Mq)
     for n, terms in balance.items():
         rel = float(plan.release[n]) / Q
         prog.row(terms, -rel, -rel)
     return prog, {"price": price, "z": z, "x": x, "rent": rents, "origin": origin_cols, "big": big}
+
+
+def _sellers(prog: _Program, model, plan, price: dict, mr: dict, sold: dict, balance: dict, big: float, Mq: float) -> None:
+    """Strategic sellers' rows (``market_power``): own output − h − exports
+    = 0 (``sold``, collected with the blocks and flows), ``h`` into the
+    node's balance, and home sales ``P_n − θ·b_n·h ≤ MR ⟂ h``.  Their
+    producers, processes and exports meet ``MR`` (:func:`_build`)."""
+    for j, s_ in enumerate(plan.sellers):
+        n = s_.node
+        h = prog.col(0.0, Mq)
+        _add(balance[n], h, 1.0)
+        _add(sold[n], h, -1.0)
+        prog.row(sold[n], 0.0, 0.0)
+        # MR − P_n + θ·b_n·h = gap ⟂ h
+        gap = prog.col(0.0, big)
+        prog.row({mr[n]: 1.0, price[n]: -1.0, h: float(model._vals["hslope"][j]), gap: -1.0}, 0.0, 0.0)
+        prog.comp(gap, big, {h: 1.0}, 0.0, Mq)
 
 
 def _bounds(model, plan) -> tuple[float, float]:
@@ -435,6 +467,9 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
     complementarity pair is predicted from it; the MILP first decides only
     the least confident ones (:data:`STAGES`), then more, and finally all
     of them, so the last stage is the full MILP whatever the start.
+
+    Strategic sellers (``market_power``) get their own rows
+    (:func:`_sellers`).
     """
     mk = model.market
     best = None

@@ -259,3 +259,21 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
             market = float(d.stockpile_value_at_market_change.sum()) / 1e6
             world = float(d.total_welfare_change.sum()) / 1e6
             click.echo(f"  {short[sn]}: the stockpile counts at the price paid ({_fmt(paid)}); at the market price after the purchases it is worth {_fmt(market)}, and dW world would be {_fmt(world - paid + market)}.")
+    if unit:
+        _market_power_line(ds, scen, short)
+
+
+def _market_power_line(ds: xr.Dataset, scen: list[str], short: dict) -> None:
+    """One line naming the strategic sellers' markup rent per scenario
+    (``market_power``; part of the rents in dW), when a scenario has any."""
+    if "market_power_rent" not in ds:
+        return
+    parts = []
+    for sn in scen[1:]:
+        ok = [m for m in ds.mineral.values.tolist() if str(ds.status.sel(scenario=sn, mineral=m).values) == "equilibrium"]
+        by = ds.market_power_rent.sel(scenario=sn, mineral=ok).sum("mineral")
+        held = [(str(r), float(v)) for r, v in zip(by.region.values, by.values) if abs(float(v)) > 0]
+        if held:
+            parts.append(f"{short[sn]} " + ", ".join(f"{r} {_fmt(v / 1e6)}" for r, v in held))
+    if parts:
+        click.echo("  strategic sellers' markup rent (market_power; part of dW): " + "; ".join(parts))

@@ -46,6 +46,7 @@ NODE_VARS = (
     "offtake",
     "stockpile_release",
     "origin_rent_per_unit",
+    "marginal_revenue",
     "processing",
     "processing_input",
     "imports",
@@ -72,6 +73,7 @@ UNITS = {
     "offtake": _Q + ": government stockpile purchases",
     "stockpile_release": _Q + ": stocks sold",
     "origin_rent_per_unit": _P + ": shadow price of a rules-of-origin limit on the node's exports",
+    "marginal_revenue": _P + ": a strategic seller's marginal revenue (market_power; NaN elsewhere): what its producers and refiners earn; price minus it is the markup on home sales",
     "processing": "quantity unit of the output stage, per year",
     "processing_input": "quantity unit of the input stage",
     "imports": _Q,
@@ -269,6 +271,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                     node["origin_rent_per_unit"][i, j, gi[rule.node], ri[rule.node]] = lam
                 for n in np.flatnonzero(plan.release):
                     node["stockpile_release"][i, j, gi[n], ri[n]] = plan.release[n]
+                for acc in _seller_sales(plan, sol):
+                    n = acc["seller"].node
+                    node["marginal_revenue"][i, j, gi[n], ri[n]] = acc["mr"]
             # processing output sits at the output stage; NaN where no process
             src, tgt = mk.process_nodes
             node["processing"][i, j, gi[tgt], ri[tgt]] = sol.processing
@@ -447,6 +452,16 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
                 sol.joint = np.array([g.array("joint_activity", ("scenario", "activity"))[i, acts[f"{jp.name}/{jp.region}"]] if f"{jp.name}/{jp.region}" in acts else np.nan for jp in link.joint], dtype=float)
             out[sn][mn] = sol
     return out
+
+
+def _seller_sales(plan, sol) -> list:
+    """:func:`mineq.models.policies.market_power.sales` (strategic sellers'
+    marginal revenue from primal values), none without sellers."""
+    if not plan.sellers:
+        return []
+    from mineq.models.policies.market_power import sales
+
+    return sales(plan, sol)
 
 
 def case_from_dataset(ds: xr.Dataset) -> Case:

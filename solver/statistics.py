@@ -39,6 +39,7 @@ WELFARE_ITEMS = (
     "offtake_premium",
     "origin_rent",
     "trade_margin_rent",
+    "market_power_rent",
     "rents",
     "stockpile_value",
     "total_welfare",
@@ -191,9 +192,39 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
                 w["stockpile_release_revenue"][ridx[market.nodes[n][1]]] += price[n] * rel
     w = {k: np.array(v) for k, v in w.items()}
     w["government_net"] = w["tariff_revenue"] + w["levy_revenue"] + w["export_tax_revenue"] + w["stockpile_release_revenue"] - w["deficiency_payments"] - w["offtake_outlay"]
-    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"] + w["trade_margin_rent"]
+    if plan is not None and plan.sellers:
+        _market_power(market, sol, plan, w, ridx)
+    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"] + w["trade_margin_rent"] + w["market_power_rent"]
     w["total_welfare"] = w["consumer_surplus"] + w["producer_surplus"] + w["processor_surplus"] + w["government_net"] + w["rents"] + w["stockpile_value"]
     return w
+
+
+def _market_power(market: Market, sol: Solution, plan, w: dict, ridx: dict) -> None:
+    """Strategic sellers' accounts (``market_power``), in place on ``w``.
+
+    The producers and processors of a seller's node earn its marginal
+    revenue ``MR`` (:func:`mineq.models.policies.market_power.sales`), not
+    the node price: their surpluses above were counted at ``P_n`` and are
+    moved by ``(MR − P_n)·output``.  The seller's region gets the markup
+    rent ``Σ_sales (a − MR)·q`` (``a``: the sale's net-back, so
+    ``θ·b·q²`` per sale at an equilibrium).  The two together are the
+    seller's receipts less what its output is valued at, whatever ``MR``
+    is: the welfare identity does not depend on it.
+    """
+    from mineq.models.policies.market_power import sales
+
+    price = np.asarray(sol.price, dtype=float)
+    supply = nan_to_zero(sol.supply)
+    processing = np.asarray(sol.processing, dtype=float)
+    tgt = market.process_nodes[1]
+    for acc in sales(plan, sol):
+        s = acc["seller"]
+        n, mr = s.node, acc["mr"]
+        r = ridx[market.nodes[n][1]]
+        shift = mr - float(price[n])
+        w["producer_surplus"][r] += shift * float(supply[n])
+        w["processor_surplus"][r] += shift * float(processing[tgt == n].sum())
+        w["market_power_rent"][r] += sum((row["a"] - mr) * row["q"] for row in acc["sales"])
 
 
 def welfare_change(market: Market, sol: Solution, base: Solution, plan=None, now: dict | None = None, before: dict | None = None) -> dict[str, np.ndarray]:

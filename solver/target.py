@@ -1,4 +1,5 @@
-"""Policy targeting: the level of a policy key that reaches an indicator value.
+"""Policy targeting: the level of a policy key that reaches an indicator
+value, or that maximises it (:func:`find_maximum`).
 
 ``mineq target`` first solves a grid of levels (a sweep restricted to the
 mineral the indicator is about), checks that the indicator is monotone
@@ -190,3 +191,72 @@ def find_level(case: Case, scenario: str, param: str, indicator: str, value: flo
     note = "" if monotone != "not monotone" else f" The indicator is not monotone in {swept.label} on the grid; other levels may reach the target too (this is the lowest bracket)."
     msg = ("" if ok else f"Stopped after {max_evaluations} refinements {abs(v - value):.2e} from the target.") + note
     return TargetResult(ok, float(x), float(v), r.max_residual, monotone, evals, r, mineral, msg.strip())
+
+
+#: the golden ratio's conjugate, for :func:`find_maximum`
+_GOLDEN = (5 ** 0.5 - 1) / 2
+
+
+def find_maximum(case: Case, scenario: str, param: str, indicator: str, lo: float, hi: float, points: int = 9, xtol: float | None = None, max_evaluations: int = 60) -> TargetResult:
+    """The level of ``param`` in [lo, hi] that maximises ``indicator``.
+
+    Solves a grid of ``points`` levels, takes the best one and refines by
+    golden-section search between its two neighbours (the indicator is
+    taken to be single-peaked there), until the bracket is narrower than
+    ``xtol`` (default 1e-6 of the range).  Every evaluation is a verified
+    equilibrium.  The use case: the export tax or quota a strategic
+    exporter would choose, with ``indicator`` its producers' and
+    government's gain (``producer_government_change[CHN,antimony]``) or its
+    welfare change.  A maximum at an end of the range is reported with
+    ``reached = False`` and a message to widen it.
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise MineqError(f"--range {lo:g}:{hi:g}: expected LOW:HIGH with LOW < HIGH, both finite.")
+    if points < 3:
+        raise MineqError(f"--points {points}: expected at least 3 grid points.")
+    swept = parse_set(f"{param}={lo}:{hi}:{points}", case, scenario)
+    mineral = _mineral_of(case, indicator, swept)
+    f = _Evaluator(case, swept, mineral, indicator)
+    grid = np.asarray(swept.values, dtype=float)
+    evals, runs = [], {}
+    for x in grid:
+        v, r = f(float(x))
+        evals.append((float(x), v))
+        runs[float(x)] = r
+    vals = np.array([v for _, v in evals])
+    if not np.all(np.isfinite(vals)):
+        bad = [f"{x:g}" for x, v in evals if not np.isfinite(v)]
+        raise MineqError(f"Indicator '{indicator}' is undefined (NaN) at {swept.label} = {', '.join(bad)}; choose an indicator defined for {mineral} or another range.")
+    d = np.diff(vals)
+    eps = 1e-9 * max(1.0, float(np.abs(vals).max()))
+    monotone = "increasing" if np.all(d >= -eps) else "decreasing" if np.all(d <= eps) else "not monotone"
+    k = int(np.argmax(vals))
+    best = (float(grid[k]), float(vals[k]), runs[float(grid[k])])
+    a, b = float(grid[max(k - 1, 0)]), float(grid[min(k + 1, len(grid) - 1)])
+    xtol = xtol if xtol is not None else 1e-6 * (hi - lo)
+    c, e = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
+    fc, rc = f(c)
+    fe, re_ = f(e)
+    evals += [(c, fc), (e, fe)]
+    for _ in range(max_evaluations):
+        if b - a <= xtol:
+            break
+        if fc >= fe:
+            b, e, fe, re_ = e, c, fc, rc
+            c = b - _GOLDEN * (b - a)
+            fc, rc = f(c)
+            evals.append((c, fc))
+        else:
+            a, c, fc, rc = c, e, fe, re_
+            e = a + _GOLDEN * (b - a)
+            fe, re_ = f(e)
+            evals.append((e, fe))
+    for x, v, r in ((c, fc, rc), (e, fe, re_)):
+        if v > best[1]:
+            best = (x, v, r)
+    x, v, r = best
+    edge = x - lo <= 2 * xtol or hi - x <= 2 * xtol
+    msg = f"The maximum on [{lo:g}, {hi:g}] is at its end ({swept.label} = {x:g}): widen --range." if edge else ""
+    if monotone == "not monotone" and not edge and np.sum((d[:-1] > eps) & (d[1:] < -eps)) > 1:
+        msg = "The indicator has several peaks on the grid; this is the highest grid point's, refined."
+    return TargetResult(not edge, float(x), float(v), r.max_residual, monotone, evals, r, mineral, msg)

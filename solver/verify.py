@@ -168,6 +168,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         return v
     # origin rents: what a unit made at a node earns on top of its price
     bonus = plan.origin_rent_by_node(orig) if rules else np.zeros(len(nodes))
+    # strategic sellers' nodes: their producers, processors and exports
+    # earn the seller's marginal revenue, checked by _cournot
+    strategic = {s.node for s in plan.sellers} if plan is not None else set()
 
     # 1. balance at each node, relative to what passes through it
     n = len(nodes)
@@ -217,6 +220,8 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             # the curve's own quantity (not its node's): a small producer
             # beside a huge market is judged at its own scale
             own = max(abs(qty[i]), F)
+            if side == "supply" and i in strategic:
+                continue
             if side == "supply" and i in floors:
                 lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], tol * own)
                 fres.append(c.residual(qty[i], lo, hi, tol * own, Pn[i], own))
@@ -255,11 +260,14 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     # a flow is part of both ends' throughput: judged against the smaller
     ends = np.minimum(T[ro], T[rd]) if len(routes) else np.zeros(0)
     resid = np.maximum.reduce([np.zeros(len(routes)), -X / ends, -gap, np.where(X > tol * ends, gap, 0.0)]) if len(routes) else np.zeros(0)
-    res, lab = resid[~special], market.route_labels[~special]
-    bres = resid[special]
+    sold = np.zeros(len(routes), dtype=bool)  # a strategic seller's exports: _cournot
+    for s_ in plan.sellers if plan is not None else []:
+        sold[s_.routes] = True
+    res, lab = resid[~special & ~sold], market.route_labels[~special & ~sold]
+    bres = resid[special & ~sold]
     v.add("arbitrage", res, lab)
     if bres.size:
-        v.add("border", bres, lambda: [f"{label} (border measures)" for label in market.route_labels[special]])
+        v.add("border", bres, lambda: [f"{label} (border measures)" for label in market.route_labels[special & ~sold]])
 
     # 5. processing margins (floors on processors: §2.5)
     pfloors = plan.process_floors if plan is not None else {}
@@ -269,6 +277,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         # what a unit of output earns: price plus origin rent, topped up to a floor
         lo = hi = p_out + bonus[nidx[(p.target, p.region)]]
         own = max(abs(float(Y[i])), F)
+        if int(tgt[i]) in strategic:
+            res.append(0.0)  # earns the seller's marginal revenue: _cournot
+            continue
         if i in pfloors:
             lo, hi = _paid(pfloors[i], Y[i], lo, tol * own)
         res.append(p.cost.residual(float(Y[i]), lo - p.theta * p_in, hi - p.theta * p_in, tol * own, Pn[nidx[(p.target, p.region)]], own))
@@ -329,4 +340,62 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             res.append(max(0.0, -orig[k] / Pn[rule.node], -slack, min(orig[k] / Pn[rule.node], slack)))
             lab.append(f"origin {rule.label}")
         v.add("rules_of_origin", res, lab)
+    if strategic:
+        _cournot(v, market, sol, plan, tol, F)
     return v
+
+
+def _cournot(v: Verification, market: Market, sol: Solution, plan, tol: float, F: float) -> None:
+    """Condition ``cournot``: every strategic seller (``market_power``)
+    sells where its marginal revenue equals its marginal cost.
+
+    From primal values only (:func:`mineq.models.policies.market_power.sales`):
+    home sales ``h`` = own output − exports, and per sale (home, each
+    export route) the net-back ``a`` and markup slope ``m = θ·b``; the
+    marginal revenue ``MR = max(a − m·q)`` over the sales.  Then
+
+    * every sale is not negative (beyond ``dq``);
+    * a sale above ``dq`` earns exactly ``MR``: ``|a − m·q − MR| / P``
+      (a sale at zero earns at most ``MR`` by construction of ``MR``);
+    * the node's producers: ``MC(S) ⟂ MR`` (against the true curve's
+      price interval at ``S``, with capacities and steps, as ``supply``);
+    * the processes into the node: ``θ_k·P_in + MCproc(Y) ⟂ MR``.
+
+    ``MR`` so chosen loses nothing: if any value satisfies the conditions,
+    this one does.  Quantities are judged at the seller's own output
+    (``dq = tol·max(|own|, F)``), prices over ``P``.  One residual per
+    seller, its largest.
+    """
+    from mineq.models.policies.market_power import sales
+
+    P = market.price_scale
+    nidx = market._node_position
+    src, tgt = market.process_nodes
+    price = np.asarray(sol.price, dtype=float)
+    S = nan_to_zero(sol.supply)
+    Y = np.asarray(sol.processing, dtype=float)
+    res, lab = [], []
+    for acc in sales(plan, sol):
+        s_ = acc["seller"]
+        n, mr = s_.node, acc["mr"]
+        V = max(abs(acc["own"]), F)
+        dq = tol * V
+        r_ = 0.0 if math.isfinite(mr) and all(math.isfinite(row["a"]) for row in acc["sales"]) else math.inf
+        for row in acc["sales"]:
+            q = row["q"]
+            r_ = max(r_, -q / V)
+            if q > dq:
+                r_ = max(r_, abs(row["a"] - row["m"] * q - mr) / P)
+        c = market.supply.get(market.nodes[n])
+        if c is not None:
+            own = max(abs(float(S[n])), F)
+            r_ = max(r_, c.residual(float(S[n]), mr, mr, tol * own, P, own))
+        for k in np.flatnonzero(tgt == n).tolist():
+            p = market.processes[k]
+            cost = mr - p.theta * price[nidx[(p.source, p.region)]]
+            own = max(abs(float(Y[k])), F)
+            r_ = max(r_, p.cost.residual(float(Y[k]), cost, cost, tol * own, P, own))
+        res.append(r_)
+        stage, region = market.nodes[n]
+        lab.append(f"cournot {stage}/{region} (conduct {s_.conduct:g})")
+    v.add("cournot", res, lab)

@@ -104,7 +104,7 @@ def test_baseline_reproduces_the_calibration(solved):
 
 def test_every_scenario_is_a_verified_equilibrium(solved, tmp_path):
     case, results, ds = solved
-    assert ds.scenario.values.tolist() == ["baseline", "negotiations-fail-mip", "partner-floor-club", "stockpile-offtake", "china-export-controls", "china-export-controls-allies", "agreements-plus-floor"]
+    assert ds.scenario.values.tolist() == ["baseline", "negotiations-fail-mip", "partner-floor-club", "stockpile-offtake", "china-export-controls", "china-export-controls-allies", "agreements-plus-floor", "china-market-power", "china-market-power-export-controls", "china-export-tax"]
     bad = [(s, m, r.message) for s, per in results.items() for m, r in per.items() if not r.ok]
     assert not bad, bad[:3]
     # the ban holds and the MIP binds where China supplied the USA
@@ -112,6 +112,29 @@ def test_every_scenario_is_a_verified_equilibrium(solved, tmp_path):
     assert float(ban.flow.sel(origin="CHN", destination="USA")) == pytest.approx(0, abs=1e-9)
     nir = ds.net_import_reliance.sel(stage="refined", region="USA")
     assert float(np.nanmax(nir.values)) <= 1 + 1e-9  # stock purchases are not consumption (USGS)
+
+
+def test_export_controls_of_a_strategic_china(solved):
+    """China as a Cournot seller of refined output (issue 19): it earns a
+    markup rent in every mineral it sells strategically, and under its ban
+    on the USA its home price rises (it withholds output it can no longer
+    sell there) where the price-taking China's falls (the diverted output
+    floods its home market): antimony and germanium."""
+    case, results, ds = solved
+    rent = ds.market_power_rent.sel(region="CHN")
+    assert float(rent.sel(scenario="china-market-power", mineral="antimony")) > 0
+    assert float(rent.sel(scenario="baseline").sum()) == 0.0
+    p = ds.price.sel(stage="refined", region="CHN")
+    for m in ("antimony", "germanium"):
+        base = float(p.sel(scenario="baseline", mineral=m))
+        assert float(p.sel(scenario="china-export-controls", mineral=m)) < base
+        assert float(p.sel(scenario="china-market-power-export-controls", mineral=m)) > float(p.sel(scenario="china-market-power", mineral=m)) > base
+        ban = ds.flow.sel(scenario="china-market-power-export-controls", mineral=m, stage="refined", origin="CHN", destination="USA")
+        assert float(ban) == pytest.approx(0, abs=1e-9)
+    # a price-taking China gains from a small export tax where it has a
+    # large share of world exports (the optimal-tariff argument)
+    gain = sum(ds[f"{k}_change"].sel(scenario="china-export-tax", mineral="gallium", region="CHN") for k in ("producer_surplus", "processor_surplus", "government_net", "rents"))
+    assert float(gain) > 0
 
 
 def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
@@ -122,7 +145,7 @@ def test_solve_with_no_argument_prints_the_headline(tmp_path, monkeypatch):
         assert frag in r.output
     assert len(r.output.splitlines()) <= 40
     r = CliRunner().invoke(main, ["verify", "mineq-results/critical-minerals-54.nc"])
-    assert r.exit_code == 0 and "378 equilibria, 0 failures" in r.output, r.output[-500:]
+    assert r.exit_code == 0 and "540 equilibria, 0 failures" in r.output, r.output[-500:]
 
 
 def _summary(results) -> dict:

@@ -379,6 +379,10 @@ def test_program_handed_to_highs_equals_the_pyomo_model():
     tm = transit.markets["m"]
     plan = build_plan(tm, transit.scenarios[0].instruments, solve_market(tm).solution)
     cases.append((plan.market, plan))
+    # a strategic seller (row group seller, column group h) on the dense
+    # market, where route generation holds part of the flows
+    mp = build_case(case_dict(regions, [dense], scenarios=[{"name": "s", "policies": [{"type": "market_power", "minerals": ["m"], "regions": regions[:2], "conduct": 1.0}]}]))
+    cases.append((mp.markets["m"], build_plan(mp.markets["m"], mp.scenarios[0].instruments)))
     kinds = set()
     restricted = False
     rng = np.random.default_rng(3)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from ..market import Market, Solution
 from . import capacity_shock, export_quota, export_tax, import_quota, minimum_import_price, price_floor, rules_of_origin, stockpile_release, tariff  # noqa: F401  (registration)
+from . import market_power  # noqa: F401  (registration)
 from .base import COMMON_KEYS, INSTRUMENTS, Instrument, Regions, register
-from .plan import Floor, Offtake, OriginRule, PolicyPlan, Quota, RouteTerms
+from .plan import Floor, Offtake, OriginRule, PolicyPlan, Quota, RouteTerms, Seller
 
-__all__ = ["COMMON_KEYS", "INSTRUMENTS", "Instrument", "Regions", "register", "build_plan", "PolicyPlan", "RouteTerms", "Floor", "Offtake", "Quota", "OriginRule"]
+__all__ = ["COMMON_KEYS", "INSTRUMENTS", "Instrument", "Regions", "register", "build_plan", "PolicyPlan", "RouteTerms", "Floor", "Offtake", "Quota", "OriginRule", "Seller"]
 
 
 def load_plugins() -> list[str]:
@@ -43,4 +44,5 @@ def build_plan(market: Market, instruments: list[Instrument], baseline: Solution
     for inst in sorted(instruments, key=lambda i: i.priority):
         if inst.covers(plan.market):
             inst.apply(plan, baseline)
+    market_power.check(plan)
     return plan

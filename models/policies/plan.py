@@ -11,6 +11,8 @@ entry into a few primitives on a :class:`PolicyPlan`:
 * deficiency-payment floors (:class:`Floor`) on producers or processors;
 * offtake purchases (:class:`Offtake`) at a node;
 * quotas (:class:`Quota`) on sums of flows;
+* strategic sellers (:class:`Seller`): a node's output sold with market
+  power (conduct ``θ`` from price-taking 0 to Cournot 1);
 * exogenous supply (``release``) and a modified market (capacity shocks).
 
 The engine (``mineq.models.market``, ``mineq.solver.solve``, ``mineq.solver.verify`` and
@@ -131,6 +133,33 @@ class OriginRule:
 
 
 @dataclass
+class Seller:
+    """A strategic seller: the whole own output (supply and processing
+    output) of ``node``, sold at home and on its export ``routes`` with
+    conduct ``conduct`` (θ: 0 price-taking, 1 Cournot).
+
+    On sales ``q`` into node ``d`` it perceives the inverse-demand slope
+    ``slopes[d]`` (``b_d``, price unit per quantity unit; 0 where ``d``
+    has no final demand), so its marginal revenue there is
+    ``P_d − θ·b_d·q`` (net of route costs and border measures on
+    exports).  Imported material at the node is not re-exported: the
+    node's exports are its own output (``models/program.py``, row group
+    ``seller``).
+    """
+
+    node: int
+    conduct: float
+    routes: list[int]
+    slopes: dict[int, float]
+    region: str = ""
+    label: str = ""
+
+    def markup(self, node: int) -> float:
+        """``θ·b`` for sales into ``node``: the perceived markup per unit sold there."""
+        return self.conduct * self.slopes.get(node, 0.0)
+
+
+@dataclass
 class PolicyPlan:
     """Everything the policies of one scenario do to one market.
 
@@ -147,6 +176,8 @@ class PolicyPlan:
     quotas: list[Quota] = field(default_factory=list)
     origin_rules: list[OriginRule] = field(default_factory=list)
     release: np.ndarray | None = None
+    #: strategic sellers (``market_power``), at most one per node
+    sellers: list[Seller] = field(default_factory=list)
     #: (where, text) of policy parts that found nothing to act on (a floor
     #: in a region with no eligible producer or processor): diagnoses
     idle: list[tuple[str, str]] = field(default_factory=list)
