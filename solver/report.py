@@ -261,6 +261,37 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
             click.echo(f"  {short[sn]}: the stockpile counts at the price paid ({_fmt(paid)}); at the market price after the purchases it is worth {_fmt(market)}, and dW world would be {_fmt(world - paid + market)}.")
     if unit:
         _market_power_line(ds, scen, short)
+    _joint_lines(ds, scen, short, region)
+
+
+def _joint_lines(ds: xr.Dataset, scen: list[str], short: dict, region: str) -> None:
+    """Per linked market (joint production), one line: the scenarios that
+    move the joint activity by more than half a percent, and what that
+    does to each member's price at ``region``'s last stage, so that a
+    by-product whose price moves although no policy touches it is seen
+    (the balance problem)."""
+    if "joint_activity" not in ds:
+        return
+    for link in dict.fromkeys(ds.activity_link.values.tolist()):
+        acts = ds.joint_activity.sel(activity=ds.activity_link.values == link)
+        members = link.partition(": ")[2].split(", ")
+        base = float(acts.sel(scenario="baseline").sum())
+        parts = []
+        for sn in scen[1:]:
+            now = float(acts.sel(scenario=sn).sum())
+            if not base or abs(now / base - 1) < 5e-3:
+                continue
+            out = []
+            for m in members:
+                p = ds.price.sel(mineral=m, region=region)
+                last = [st for st in p.stage.values.tolist() if np.isfinite(float(p.sel(scenario="baseline", stage=st)))]
+                if last:
+                    p0, p1 = float(p.sel(scenario="baseline", stage=last[-1])), float(p.sel(scenario=sn, stage=last[-1]))
+                    out.append(f"{m} {100 * (p1 / p0 - 1):+.0f}%")
+            dump = float(ds.disposal.sel(scenario=sn, mineral=members).sum()) if "disposal" in ds else 0.0
+            parts.append(f"{short[sn]} activity {100 * (now / base - 1):+.1f}%, prices {', '.join(out)}" + (f", {dump:.3g} units disposed of" if dump > 0 else ""))
+        if parts:
+            click.echo(f"  joint production ({', '.join(members)} mined together, prices in {region}): " + "; ".join(parts))
 
 
 def _market_power_line(ds: xr.Dataset, scen: list[str], short: dict) -> None:

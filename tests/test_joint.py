@@ -259,3 +259,20 @@ def test_file_of_some_minerals_verifies_and_a_forged_list_does_not(tmp_path):
     ds.attrs["minerals_held"] = '["unobtainium"]'
     with pytest.raises(MineqError, match="unobtainium"):
         verify_dataset(ds)
+
+
+def test_headline_and_report_say_what_joint_production_does(tmp_path):
+    """The solve's headline has a joint-production line with the activity's
+    change and the members' prices (the by-product cerium's included),
+    and the HTML report a paragraph on it."""
+    from helpers import run
+
+    out = tmp_path / "j.nc"
+    code, text = run("solve", DEMO, "--out", out)
+    assert code == 0, text
+    line = next(x for x in text.splitlines() if "joint production (" in x)
+    assert "activity" in line and "cerium" in line and "neodymium" in line
+    code, text = run("report", out, "--out", tmp_path / "rep")
+    assert code == 0, text
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "Joint production: concentrate, cerium, neodymium" in html
