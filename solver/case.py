@@ -498,18 +498,7 @@ def _build_links(entries: list, fname: str, markets: dict, regions: list) -> dic
         both = set(inputs) & set(outputs)
         if both:
             raise CaseError(f, w, "outputs", sorted(both)[0], "a stage that is not also an input of the activity")
-        cost = e.get("cost", "(missing)")
-        if not isinstance(cost, dict):
-            raise CaseError(f, w, "cost", cost, "a marginal cost curve per unit of activity such as { form = \"linear\", intercept = 3.0, slope = 0.1 }")
-        if "capacity" in e:
-            if "capacity" in cost:
-                raise CaseError(f, w, "capacity", e["capacity"], "capacity given once: beside the cost curve or inside it, not both")
-            cost = dict(cost, capacity=e["capacity"])
-        try:
-            curve = _steep_checked(make_curve(cost, "supply"))
-        except SpecError as err:
-            field_ = "capacity" if err.field == "capacity" and "capacity" in e else f"cost.{err.field}"
-            raise CaseError(f, w, field_, err.value, err.expected) from None
+        curve = _cost_curve(e, f, w, "a marginal cost curve per unit of activity")
         minerals = {s.partition(SEP)[0] for s in (*inputs, *outputs)}
         acts.append((Joint(name, region, inputs, outputs, curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e} | {"where": f"{f}: {w}"}), minerals))
     if not acts:
@@ -711,18 +700,7 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
         theta = e.get("theta", "(missing)")
         if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not math.isfinite(theta) or theta < 1:
             raise CaseError(f, w, "theta", theta, f"a number >= 1: units of {src} per unit of {dst}")
-        cost = e.get("cost", "(missing)")
-        if not isinstance(cost, dict):
-            raise CaseError(f, w, "cost", cost, "a processing cost curve such as { form = \"linear\", intercept = 3.0, slope = 0.1 }")
-        if "capacity" in e:
-            if "capacity" in cost:
-                raise CaseError(f, w, "capacity", e["capacity"], "capacity given once: beside the cost curve or inside it, not both")
-            cost = dict(cost, capacity=e["capacity"])
-        try:
-            curve = _steep_checked(make_curve(cost, "supply"))
-        except SpecError as err:
-            field_ = "capacity" if err.field == "capacity" and "capacity" in e else f"cost.{err.field}"
-            raise CaseError(f, w, field_, err.value, err.expected) from None
+        curve = _cost_curve(e, f, w, "a processing cost curve")
         processes.append(Process(region=region, source=src, target=dst, theta=float(theta), cost=curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e}))
     processes.sort(key=lambda p: (stages.index(p.source), regions.index(p.region)))
     return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes, route_slopes=slopes)
@@ -732,6 +710,23 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
 #: quantity**(1/elasticity), and at 1e-9 a change of one part in a million
 #: in the quantity already puts the price beyond any float (OverflowError)
 MIN_ISOELASTIC = 1e-6
+
+
+def _cost_curve(e: dict, f: str, w: str, what: str):
+    """The ``cost`` curve of a processing or joint-activity entry, with a
+    ``capacity`` given beside it or inside it (not both)."""
+    cost = e.get("cost", "(missing)")
+    if not isinstance(cost, dict):
+        raise CaseError(f, w, "cost", cost, what + " such as { form = \"linear\", intercept = 3.0, slope = 0.1 }")
+    if "capacity" in e:
+        if "capacity" in cost:
+            raise CaseError(f, w, "capacity", e["capacity"], "capacity given once: beside the cost curve or inside it, not both")
+        cost = dict(cost, capacity=e["capacity"])
+    try:
+        return _steep_checked(make_curve(cost, "supply"))
+    except SpecError as err:
+        field_ = "capacity" if err.field == "capacity" and "capacity" in e else f"cost.{err.field}"
+        raise CaseError(f, w, field_, err.value, err.expected) from None
 
 
 def _steep_checked(curve):

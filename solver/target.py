@@ -123,6 +123,18 @@ def default_range(case: Case, scenario: str, param: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _search(case: Case, scenario: str, param: str, indicator: str, lo: float, hi: float, points: int):
+    """(swept grid, mineral, evaluator) of a search over [lo, hi], after
+    checking the range and the grid."""
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise MineqError(f"--range {lo:g}:{hi:g}: expected LOW:HIGH with LOW < HIGH, both finite.")
+    if points < 3:
+        raise MineqError(f"--points {points}: expected at least 3 grid points.")
+    swept = parse_set(f"{param}={lo}:{hi}:{points}", case, scenario)
+    mineral = _mineral_of(case, indicator, swept)
+    return swept, mineral, _Evaluator(case, swept, mineral, indicator)
+
+
 def find_level(case: Case, scenario: str, param: str, indicator: str, value: float, lo: float, hi: float, points: int = 9, tol: float | None = None, max_evaluations: int = 60) -> TargetResult:
     """The level of ``param`` in [lo, hi] at which ``indicator`` equals ``value``.
 
@@ -131,13 +143,7 @@ def find_level(case: Case, scenario: str, param: str, indicator: str, value: flo
     for bad input; returns ``reached=False`` with the best grid point when
     the target is outside what the range can reach.
     """
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise MineqError(f"--range {lo:g}:{hi:g}: expected LOW:HIGH with LOW < HIGH, both finite.")
-    if points < 3:
-        raise MineqError(f"--points {points}: expected at least 3 grid points.")
-    swept = parse_set(f"{param}={lo}:{hi}:{points}", case, scenario)
-    mineral = _mineral_of(case, indicator, swept)
-    f = _Evaluator(case, swept, mineral, indicator)
+    swept, mineral, f = _search(case, scenario, param, indicator, lo, hi, points)
     grid = np.asarray(swept.values)
     vals, runs = [], []
     for x in grid:
@@ -210,13 +216,7 @@ def find_maximum(case: Case, scenario: str, param: str, indicator: str, lo: floa
     welfare change.  A maximum at an end of the range is reported with
     ``reached = False`` and a message to widen it.
     """
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise MineqError(f"--range {lo:g}:{hi:g}: expected LOW:HIGH with LOW < HIGH, both finite.")
-    if points < 3:
-        raise MineqError(f"--points {points}: expected at least 3 grid points.")
-    swept = parse_set(f"{param}={lo}:{hi}:{points}", case, scenario)
-    mineral = _mineral_of(case, indicator, swept)
-    f = _Evaluator(case, swept, mineral, indicator)
+    swept, mineral, f = _search(case, scenario, param, indicator, lo, hi, points)
     grid = np.asarray(swept.values, dtype=float)
     evals, runs = [], {}
     for x in grid:
