@@ -729,14 +729,16 @@ def _close_quietly(client, cluster) -> None:
 @click.argument("results", type=click.Path(exists=True))
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for report.html and figures/. Default: beside RESULTS, named after it with -report.")
 @click.option("--force", is_flag=True, help="Replace the report in --out if there is one.")
-def report(results, out, force):
+@click.option("--point", type=float, default=None, help="For a sweep: the swept value whose scenario section the report shows (the nearest point). Default: the last point.")
+def report(results, out, force, point):
     """Write an HTML report (figures embedded; opens offline) and its PNGs.
 
     RESULTS is a result file of `solve`, `sweep` or `ensemble` (its
     ensemble.nc).  The report shows the checks of every equilibrium, per
     scenario the price, production, welfare, fiscal and trade-flow changes,
     and across minerals the headline region's import reliance and
-    sourcing; sweeps get indicator curves, ensembles quantile bands.
+    sourcing; sweeps get indicator curves and one scenario section, at
+    --point; ensembles quantile bands.
     """
     import xarray as xr
 
@@ -752,7 +754,9 @@ def report(results, out, force):
     sweep_view = open_results(results, scenarios=False) if swept else None
     # re-verified here (a few seconds for the bundled case), never taken from the stored statuses
     ok, said = verdict(results)
-    rep = build_report(ds, folder, sweep_view, replace=force, verdict=(ok, said))
+    if point is not None and sweep_view is None:
+        raise MineqError(f"--point {point:g}: {results} is not a sweep file; --point picks a point of a sweep.")
+    rep = build_report(ds, folder, sweep_view, replace=force, verdict=(ok, said), point=point)
     click.echo(said, err=not ok)
     click.echo(f"Report written to {folder / 'report.html'} ({len(rep.figures)} figures, also as PNG in {folder / 'figures'}).")
 

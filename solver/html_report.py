@@ -138,7 +138,7 @@ def _pct(new, old):
         return np.where(np.abs(old) > 0, 100.0 * (new - old) / np.abs(old), np.nan)
 
 
-def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None, replace: bool = False, verdict: tuple[bool, str] | None = None) -> Report:
+def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = None, replace: bool = False, verdict: tuple[bool, str] | None = None, point: float | None = None) -> Report:
     """Write ``folder/report.html`` and ``folder/figures/*.png`` for ``ds``
     (scenario form; ``sweep`` is the sweep-dimension view of a sweep file,
     a Dataset with a ``draw`` dimension is an ensemble).  An existing
@@ -149,15 +149,23 @@ def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = 
         rep = Report(Path(folder), f"mineq report: {ds.attrs.get('case_name', '')}", replace)
         try:
             rep.start()
-            _build(rep, ds, sweep, verdict)
+            _build(rep, ds, sweep, verdict, point)
             rep.write()
         finally:
             rep.discard()
     return rep
 
 
-def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple[bool, str] | None = None) -> None:
+def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple[bool, str] | None = None, point: float | None = None) -> None:
     name = ds.attrs.get("case_name", "")
+    chosen = None
+    if sweep is not None:
+        # a sweep's points are scenarios of one policy at many levels: the
+        # curves show them all, one scenario section shows the chosen one
+        levels = np.asarray(sweep["sweep"].values, dtype=float)
+        k = len(levels) - 1 if point is None else int(np.argmin(np.abs(levels - point)))
+        chosen = (str(sweep["point_scenario"].values[k]), float(levels[k]), len(levels))
+        ds = ds.sel(scenario=["baseline", chosen[0]])
     rep.h(1, f"mineq report: case '{name}'")
     rep.p(f"{ds.attrs.get('title', '')}. Base year {ds.attrs.get('base_year', '')}; mineq {ds.attrs.get('mineq_version', '')}, "
           f"HiGHS {ds.attrs.get('highs_version', '')}, Pyomo {ds.attrs.get('pyomo_version', '')}; inputs {str(ds.attrs.get('input_hash', ''))[:12]}.")
@@ -178,6 +186,7 @@ def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple
         inds = [f"price[{region}]", f"net_import_reliance[{region}]", f"processing_share[{region}]"]
         path = sweep_figure(sweep, inds, rep.next_png("sweep"))
         rep.add_png(path, f"Indicators of {region} against {sweep['sweep'].attrs.get('long_name', 'the swept value')} (one line per mineral that moves)")
+        rep.p(f"The sweep has {chosen[2]} points; the scenario section above is the point at {chosen[1]:g} ({chosen[0]}). mineq report --point VALUE shows another.")
     if ensemble:
         _ensemble(rep, ds, region)
 

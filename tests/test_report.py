@@ -112,19 +112,49 @@ def test_sweep_report(tmp_path):
     assert "Sweep" in page.headings
     for p in (tmp_path / "rep" / "figures").glob("*.png"):
         nonblank_png(p)
+    # the curves show all five points, one scenario section the last
+    # (issue 22: a section per point made a 20-point report take 54 s)
+    sections = [h for h in page.headings if h.startswith("Scenario")]
+    assert len(sections) == 1 and "100" in sections[0], page.headings
+    r = cli.invoke(main, ["report", str(tmp_path / "s.nc"), "-o", str(tmp_path / "rep85"), "--point", "86"])
+    assert r.exit_code == 0, r.output
+    page = Page()
+    page.feed((tmp_path / "rep85" / "report.html").read_text())
+    assert [h for h in page.headings if h.startswith("Scenario")] == [h for h in page.headings if h.startswith("Scenario") and "85" in h]
+    assert "The sweep has 5 points" in (tmp_path / "rep85" / "report.html").read_text()
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _screenshot(page: Path, tmp_path: Path) -> Path:
+    shot = tmp_path / "shot.png"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri()], check=True, capture_output=True, timeout=120)
+    return shot
+
+
 @pytest.mark.skipif(not CHROMIUM and not os.environ.get("MINEQ_REQUIRE_BROWSER"), reason="Debian's chromium is not installed (.ci/run installs it and sets MINEQ_REQUIRE_BROWSER=1)")
 def test_report_renders_in_headless_chromium(report, tmp_path):
     assert CHROMIUM, "MINEQ_REQUIRE_BROWSER is set but chromium is not installed"
-    shot = tmp_path / "shot.png"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,2400", (report / "report.html").as_uri()], check=True, capture_output=True, timeout=120)
     # the page drew text, tables and the embedded figures: far from blank
-    nonblank_png(shot)
+    nonblank_png(_screenshot(report / "report.html", tmp_path))
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("MINEQ_REQUIRE_BROWSER"), reason="Debian's chromium is not installed (.ci/run installs it and sets MINEQ_REQUIRE_BROWSER=1)")
+def test_sweep_report_renders_in_headless_chromium(tmp_path):
+    """The sweep report (curves and one scenario section) draws in a browser."""
+    assert CHROMIUM, "MINEQ_REQUIRE_BROWSER is set but chromium is not installed"
+    from test_sweep import CASE_TOML
+
+    case = tmp_path / "case.toml"
+    case.write_text(CASE_TOML)
+    cli = CliRunner()
+    r = cli.invoke(main, ["sweep", str(case), "-s", "mip", "--set", "level=80:100:5", "-o", str(tmp_path / "s.nc"), "-q"])
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(main, ["report", str(tmp_path / "s.nc"), "-o", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    nonblank_png(_screenshot(tmp_path / "rep" / "report.html", tmp_path))
 
 
 def test_xlsx_for_solve_and_compare(report, tmp_path):
