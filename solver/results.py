@@ -812,15 +812,60 @@ def write_csv(ds: xr.Dataset, folder: Path) -> None:
     (folder / "case.json").write_text(ds.attrs.get("case_json", "{}"))
 
 
+#: workbook sheets whose rows with nothing in them (every number zero or
+#: missing: a route nothing uses and no measure touches, a source that
+#: supplies nothing) are left out; the NetCDF file and the CSV folder keep them
+SPARSE_SHEETS = ("flows", "supply_shares", "sourcing_shares")
+
+
 def write_sheets(sheets: dict, path: Path, about: dict) -> None:
-    """A workbook: one sheet per table (index as columns), then 'about'."""
+    """A workbook: one sheet per table (index as columns), then 'about'.
+
+    Written by XlsxWriter in its streaming mode (a row at a time, nothing
+    kept): openpyxl built every cell as an object first and took 56 s for
+    the bundled case's result.  No text becomes a formula or a link."""
     import pandas as pd
 
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        for name, df in sheets.items():
-            safe_frame(df).to_excel(xl, sheet_name=name[:31], index=False)
-        about = pd.DataFrame({"attribute": list(about), "value": [str(v) for v in about.values()]})
-        safe_frame(about.set_index("attribute")).to_excel(xl, sheet_name="about", index=False)
+    about = dict(about)
+    kept = {}
+    for name, df in sheets.items():
+        if name in SPARSE_SHEETS:
+            num = df.select_dtypes("number")
+            full = len(df)
+            df = df[(num.fillna(0.0) != 0.0).any(axis=1)]
+            about[f"{name} rows"] = f"{len(df)} of {full}: rows whose numbers are all zero or missing are left out here (the NetCDF file and the CSV folder hold them)"
+        kept[name] = df
+    import xlsxwriter
+
+    # a cell holds at most 32,767 characters (Excel's limit)
+    info = pd.DataFrame({"attribute": list(about), "value": [_cell_limited(str(v)) for v in about.values()]}).set_index("attribute")
+    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    book = xlsxwriter.Workbook(str(path), options)
+    try:
+        for name, df in [*kept.items(), ("about", info)]:
+            df = safe_frame(df)
+            ws = book.add_worksheet(name[:31])
+            ws.write_row(0, 0, [str(c) for c in df.columns])
+            # rows as plain Python values, missing numbers as empty cells:
+            # pandas' own writer formats every cell on its way (4/5 of the time)
+            cells = df.astype(object).where(df.notna(), None)
+            for col in df.columns[[k in "fc" for k in df.dtypes.map(lambda t: t.kind)]]:
+                infinite = np.isinf(df[col].to_numpy(dtype=float, na_value=np.nan))
+                if infinite.any():  # no number in a workbook says infinity: the word does
+                    cells.loc[infinite, col] = np.where(df[col].to_numpy()[infinite] > 0, "inf", "-inf")
+            body = cells.itertuples(index=False, name=None)
+            for r, row in enumerate(body, start=1):
+                ws.write_row(r, 0, row)
+    finally:
+        book.close()
+
+
+def _cell_limited(text: str, limit: int = 32767) -> str:
+    """``text`` cut to what one spreadsheet cell holds, saying so."""
+    if len(text) <= limit:
+        return text
+    note = f" ... [cut at {limit} characters: the whole text is in the NetCDF file's attributes]"
+    return text[: limit - len(note)] + note
 
 
 def change_tables(ds: xr.Dataset, scenarios: list[str], reference: str = "baseline") -> dict:
