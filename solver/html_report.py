@@ -157,6 +157,10 @@ def build_report(ds: xr.Dataset, folder: str | Path, sweep: xr.Dataset | None = 
 
 
 def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple[bool, str] | None = None, point: float | None = None) -> None:
+    from .report import in_money
+
+    # money in one currency unit wherever the minerals' units convert
+    ds, _ = in_money(ds)
     name = ds.attrs.get("case_name", "")
     chosen = None
     if sweep is not None:

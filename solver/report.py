@@ -193,10 +193,48 @@ def money_unit(ds: xr.Dataset) -> str | None:
     """The common money unit of all minerals (price unit x quantity unit), if any.
 
     ``USD/t`` times ``t Co content`` is ``USD``; mixed units give None
-    (money is then not summed across minerals).
+    (money is then not summed across minerals).  A Dataset from
+    :func:`in_money` says its unit in the attribute ``money_unit``.
     """
+    if ds.attrs.get("money_unit"):
+        return str(ds.attrs["money_unit"])
     units = {_money(str(pu), str(qu)) for pu, qu in zip(ds.mineral_price_unit.values.tolist(), ds.mineral_quantity_unit.values.tolist())}
     return units.pop() if len(units) == 1 else None
+
+
+#: what a money variable's units attribute starts with (results.UNITS)
+MONEY_UNITS = "price unit x quantity unit"
+
+
+def in_money(ds: xr.Dataset) -> tuple[xr.Dataset, str | None]:
+    """``ds`` with every money variable in one currency unit, and that unit.
+
+    Where the minerals' price unit x quantity unit differ but all convert
+    to one currency (``USD/kg`` x ``kt LCE`` is 1e6 USD, ``USD/t`` x ``t`` is
+    1 USD), each mineral's money is multiplied by its factor, so that
+    money can be summed across minerals; the native units stay in
+    ``mineral_price_unit`` and ``mineral_quantity_unit``.  Where they do
+    not convert (a price per piece), ``ds`` comes back as it is, with None.
+    """
+    if "mineral_price_unit" not in ds or ds.attrs.get("money_unit"):
+        return ds, (str(ds.attrs["money_unit"]) if ds.attrs.get("money_unit") else None)
+    pairs = list(zip(ds.mineral_price_unit.values.tolist(), ds.mineral_quantity_unit.values.tolist()))
+    same = {_money(str(p), str(q)) for p, q in pairs}
+    conv = [money_factor(str(p), str(q)) for p, q in pairs]
+    if len(same) == 1 and (conv[0] is None or conv[0][1] == 1.0):
+        unit, factors = same.pop(), None
+    elif all(c is not None for c in conv) and len({c[0] for c in conv}) == 1:
+        unit, factors = conv[0][0], np.array([c[1] for c in conv])
+    else:
+        return ds, None
+    out = ds.copy()
+    if factors is not None:
+        k = xr.DataArray(factors, dims="mineral", coords={"mineral": ds.mineral.values})
+        for v in list(out.data_vars):
+            if "mineral" in out[v].dims and str(out[v].attrs.get("units", "")).startswith(MONEY_UNITS):
+                out[v] = (out[v] * k).assign_attrs({**out[v].attrs, "units": unit})
+    out.attrs["money_unit"] = unit
+    return out, unit
 
 
 def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str | None, members: list[str] | None = None) -> None:
@@ -223,7 +261,7 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
         rows.append(row)
     click.echo("  " + _table(rows, ["mineral"] + [short[s] for s in scen]).replace("\n", "\n  "))
     click.echo("  " + "; ".join(f"{short[s]} = {s}" for s in scen[1:]))
-    unit = money_unit(ds)
+    ds, unit = in_money(ds)
     rows = []
     members = members or []
     regs = [region, "CHN"] if "CHN" in ds.region.values and region != "CHN" else [region]
