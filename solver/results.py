@@ -691,7 +691,8 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
             _write_csv_folder(ds, path, force, groups, hint)
         else:
             with atomic_file(path, ".xlsx", replace=force, hint=hint) as tmp:
-                write_sheets(tables(ds, units=True), tmp, {k: v for k, v in ds.attrs.items() if k != "case_json"})
+                sheets, about = workbook_tables(ds)
+                write_sheets(sheets, tmp, about)
     except OSError as err:
         raise MineqError(f"Cannot write {path}: {err.strerror or err} ({err.filename or path}). Nothing was written there; choose another {hint}.") from None
     return path
@@ -812,6 +813,29 @@ def write_csv(ds: xr.Dataset, folder: Path) -> None:
     (folder / "case.json").write_text(ds.attrs.get("case_json", "{}"))
 
 
+def workbook_tables(ds: xr.Dataset) -> tuple[dict, dict]:
+    """The result workbook's sheets and its 'about' entries: the tidy
+    tables, with money in million units of one currency where every
+    mineral's price unit x quantity unit converts to it
+    (:func:`mineq.solver.report.in_money`); each row keeps its mineral's
+    native units (price_unit, quantity_unit)."""
+    from .report import in_money
+
+    about = {k: v for k, v in ds.attrs.items() if k != "case_json"}
+    conv, unit = in_money(ds)
+    if unit is None:
+        return tables(ds, units=True), about
+    sheets = tables(conv, units=True)
+    for name, df in sheets.items():
+        money = [c for c in df.columns if str(c).endswith(f" [{unit}]")]
+        if money:
+            df = df.copy()
+            df[money] = df[money] / 1e6
+            sheets[name] = df.rename(columns={c: c[: -len(f"[{unit}]")] + f"[million {unit}]" for c in money})
+    about["money"] = f"million {unit} per year, converted from each mineral's price unit x quantity unit (columns price_unit and quantity_unit give the native units)"
+    return sheets, about
+
+
 #: workbook sheets whose rows with nothing in them (every number zero or
 #: missing: a route nothing uses and no measure touches, a source that
 #: supplies nothing) are left out; the NetCDF file and the CSV folder keep them
@@ -871,8 +895,14 @@ def _cell_limited(text: str, limit: int = 32767) -> str:
 def change_tables(ds: xr.Dataset, scenarios: list[str], reference: str = "baseline") -> dict:
     """What each scenario changes against ``reference``, as tidy tables:
     node quantities and prices before and after, and welfare changes by
-    region (money in each mineral's price unit x quantity unit)."""
+    region: money in million units of one currency where every mineral's
+    units convert to it (:func:`mineq.solver.report.in_money`), else in
+    each mineral's price unit x quantity unit."""
     import pandas as pd
+
+    from .report import in_money
+
+    ds, unit = in_money(ds)
 
     node_vars = ["price", "producer_price", "supply", "demand", "production", "processing", "imports", "exports", "net_import_reliance"]
     nodes, welfare_rows = [], []
@@ -886,6 +916,8 @@ def change_tables(ds: xr.Dataset, scenarios: list[str], reference: str = "baseli
         df.insert(0, "scenario", sn)
         nodes.append(df)
         w = ds[[f"{v}_change" for v in WELFARE_ITEMS]].sel(scenario=sn).to_dataframe().drop(columns="scenario", errors="ignore").dropna(how="all")
+        if unit is not None:
+            w = (w / 1e6).add_suffix(f" [million {unit}]")
         w.insert(0, "scenario", sn)
         welfare_rows.append(w)
     out = {"nodes": pd.concat(nodes), "welfare_change": pd.concat(welfare_rows)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import openpyxl
 import xarray as xr
 
@@ -45,3 +46,21 @@ def test_workbook_holds_every_non_empty_row_and_says_what_it_left_out(tmp_path):
     assert "inf" in values
     # a NaN price (a node that does not exist at a stage) is an empty cell, never a number
     assert all(v is None or v == "inf" or (isinstance(v, float) and math.isfinite(v)) for v in values)
+
+
+def test_workbook_money_is_in_million_usd(tmp_path):
+    """The demo's minerals are held in kt at USD/kg (1e6 USD per native
+    money unit), so a welfare figure in million USD equals its native
+    value; the sheet says million USD and keeps the native units."""
+    nc = tmp_path / "demo.nc"
+    code, text = run("solve", DEMO, "--out", nc, "--quiet")
+    assert code == 0, text
+    ds = xr.load_dataset(nc)
+    wb = openpyxl.load_workbook(write(ds, tmp_path / "demo.xlsx", fmt="xlsx"), read_only=True)
+    rows = list(wb["welfare"].iter_rows(values_only=True))
+    head = list(rows[0])
+    col = head.index("total_welfare [million USD]")
+    first = dict(zip(head, rows[1]))
+    native = float(ds.total_welfare.sel(scenario=first["scenario"], mineral=first["mineral"], region=first["region"]))
+    assert rows[1][col] == pytest.approx(native * 1e6 / 1e6, rel=1e-12)
+    assert first["price_unit"] == "USD/kg" and first["quantity_unit"].startswith("kt")
