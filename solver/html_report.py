@@ -21,6 +21,7 @@ import base64
 import html
 import os
 import shutil
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -304,13 +305,18 @@ def _scenario(rep: Report, ds: xr.Dataset, sn: str) -> None:
         mat = np.array([[float(d.sel(mineral=m, stage=g, region=r)) for g, r in cols] for m in mins])
         keep = ~np.all(np.isnan(mat), axis=0)
         mat, cl = mat[:, keep], [f"{g[:4]} {r}" for (g, r), k in zip(cols, keep) if k]
-        fig, ax = plt.subplots(figsize=(min(14, 1.0 + 0.45 * len(cl)), 1.2 + 0.3 * len(mins)))
+        # never smaller than what its title, labels and colour bar need:
+        # a one-mineral, two-region map was 190 px wide with its title cut
+        fig, ax = plt.subplots(figsize=(min(14, max(6.5, 1.0 + 0.45 * len(cl))), max(2.6, 1.2 + 0.3 * len(mins))))
         lim = np.nanmax(np.abs(mat)) if np.isfinite(mat).any() else 1.0
         im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
         ax.set_xticks(range(len(cl)), cl, rotation=60, fontsize=7, ha="right")
         ax.set_yticks(range(len(mins)), mins, fontsize=7)
-        fig.colorbar(im, ax=ax, label=label)
-        ax.set_title(f"'{sn}': {label} against the baseline, by stage and region ({len(mins)} minerals that move most)", fontsize=9)
+        bar = fig.colorbar(im, ax=ax, pad=0.02)
+        bar.set_label(label, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+        title = f"'{sn}': {label} against the baseline, by stage and region ({len(mins)} mineral{'s' if len(mins) > 1 else ''} that move{'' if len(mins) > 1 else 's'} most)"
+        ax.set_title("\n".join(textwrap.wrap(title, 75)), fontsize=9)
         fig.text(0.01, 0.005, source_note(ds, sn), fontsize=7, color="0.35")
         fig.tight_layout(rect=(0, 0.03, 1, 1))
         rep.figure(fig, f"{sn}-{var}", f"{label} by mineral, stage and region in '{sn}' (grey: no such node or no verified equilibrium).")
