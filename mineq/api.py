@@ -417,7 +417,9 @@ def compare(results, baseline: str = "baseline", scenarios: Iterable[str] | None
     (price, producer price, supply, demand, production, processing,
     imports, exports, net import reliance) and ``price change %``; and
     ``"welfare_change"``, every welfare item's change by region (money in
-    price unit x quantity unit; positive: the group gains).  Each table has
+    million units of one currency, ``consumer_surplus_change [million USD]``,
+    where every mineral's price unit x quantity unit converts to it, else
+    in each mineral's own units; positive: the group gains).  Each table has
     a ``scenario`` column and the mineral's ``price_unit`` and
     ``quantity_unit``.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,12 @@ def test_ensemble_same_on_one_and_two_workers_and_resumes(tmp_path):
     # each draw was verified as it was solved, but the file is not re-checked (issue 17): the report says so
     assert "Ensemble: distributions over the draws" in page and "Checks: NOT VERIFIED" in page and "does not re-check ensemble files" in page
     assert [p.name for p in (tmp_path / "rep" / "figures").glob("*.png")] == ["01-ensemble-nir.png"]
+    # and it draws in a browser (issue 22: the screenshot test covers every kind of report)
+    from test_report import CHROMIUM, _screenshot, nonblank_png
+
+    if CHROMIUM or os.environ.get("MINEQ_REQUIRE_BROWSER"):
+        assert CHROMIUM, "MINEQ_REQUIRE_BROWSER is set but chromium is not installed"
+        nonblank_png(_screenshot(tmp_path / "rep" / "report.html", tmp_path))
     # the header names the versions, as for a solve (issue 22: it read "mineq , HiGHS , Pyomo ;")
     assert "mineq , HiGHS" not in page and f"mineq {a.attrs['mineq_version']}, HiGHS {a.attrs['highs_version']}" in page
     # an interrupted run: one chunk missing; --resume solves only it
