@@ -77,6 +77,9 @@ class Case:
     #: linked markets (:class:`mineq.models.joint.Linked`) by name: minerals
     #: that share a joint-production activity, solved as one program
     links: dict[str, Linked] = field(default_factory=dict)
+    #: the ``[dynamics]`` settings (:class:`mineq.solver.dynamic.Dynamics`;
+    #: None: a static case)
+    dynamics: object = None
     #: :meth:`canonical`, made once (or handed over by a worker process
     #: that made it beside its solves: :func:`mineq.solver.run.solve_case`)
     _canonical: str | None = field(default=None, repr=False, compare=False)
@@ -158,7 +161,7 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
     except UnicodeDecodeError as err:
         raise CaseError(fname, "", "", "(not UTF-8 text)", f"a UTF-8 text file ({err.reason} at byte {err.start})") from None
     base = toml_path.parent
-    _check_keys(raw, ("case", "groups", "minerals", "scenarios", "tables", "joint"), fname, "top level")
+    _check_keys(raw, ("case", "groups", "minerals", "scenarios", "tables", "joint", "dynamics"), fname, "top level")
     data: dict[str, Any] = {"_file": fname}
     data["case"] = raw.get("case", {})
     data["groups"] = raw.get("groups", {})
@@ -180,6 +183,13 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
             joint.append(row)
     if joint:
         data["joint"] = joint
+    if "dynamics" in raw:
+        data["dynamics"] = raw["dynamics"]
+        growth = raw["dynamics"].get("growth") if isinstance(raw["dynamics"], dict) else None
+        if isinstance(growth, str):
+            from .dynamic import read_growth
+
+            data["dynamics_growth"] = read_growth(base, growth, fname)
     # shared rows by mineral, in file order (one pass, not one per mineral)
     by_mineral: dict[str, dict[Any, list[dict]]] = {}
     for key, rows in shared.items():
@@ -442,7 +452,12 @@ def build_case(data: dict) -> Case:
         if scen.name in [x.name for x in scenarios]:
             raise CaseError(s.get("_file", fname), s.get("_where", ""), "name", scen.name, "each scenario name used once")
         scenarios.append(scen)
-    return Case(name=name, description=description, base_year=base_year, regions=list(regions), groups={k: list(v) for k, v in groups.items()}, markets=markets, scenarios=scenarios, data=data, links=links)
+    case = Case(name=name, description=description, base_year=base_year, regions=list(regions), groups={k: list(v) for k, v in groups.items()}, markets=markets, scenarios=scenarios, data=data, links=links)
+    if "dynamics" in data:
+        from .dynamic import read_dynamics
+
+        case.dynamics = read_dynamics(data, case)
+    return case
 
 
 def _yields(e: dict, key: str, f: str, w: str, markets: dict) -> dict[str, float]:

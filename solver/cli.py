@@ -117,6 +117,34 @@ def _threads_option(default_help: str):
     return click.option("--threads", "--jobs", "-j", "threads", type=click.IntRange(1, 64), default=None, help=f"Workers for the market solves; the results do not depend on it. {default_help}")
 
 
+def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
+    """`mineq solve` of a case with a [dynamics] table: every year, every
+    scenario (mineq.solver.dynamic), one NetCDF file with a year dimension."""
+    from .dynamic import solve_dynamic
+    from .results import write
+
+    if fmt != "netcdf":
+        raise MineqError(f"Case '{c.name}' is dynamic ([dynamics]): its results are written as NetCDF (a year dimension); --format {fmt} is not available for it yet.")
+    dyn = c.dynamics
+    ds = solve_dynamic(c, dyn, scenarios, progress=not quiet)
+    path = write(ds, target, "netcdf", force)
+    if not quiet:
+        click.echo(f"Case {c.name}: {dyn.first_year}-{dyn.last_year}, every year of every scenario a verified equilibrium (largest scaled residual {ds.attrs['max_residual']:.1e}).")
+        from .report import in_money
+
+        dm, unit = in_money(ds)
+        k = 1e6 if unit else 1.0
+        money = f"million {unit}" if unit else "price unit x quantity unit"
+        china = [i for i, r in enumerate(ds.capacity_region.values.tolist()) if r != "CHN"]
+        for sn in ds.scenario.values.tolist()[1:]:
+            fc = dm["fiscal_cost"].sel(scenario=sn) if unit else ds["fiscal_cost"].sel(scenario=sn)
+            built = (ds.capacity.sel(scenario=sn) - ds.capacity.sel(scenario="baseline")).isel(capacity_curve=china).isel(year=-1)
+            click.echo(f"  {sn}: fiscal cost per year [{money}] " + ", ".join(f"{y} {round(float(v) / k, 6) + 0.0:,.4g}" for y, v in zip(ds.year.values, fc.values)) +
+                       f"; discounted over the horizon {float(fc.values @ ((1 + dyn.discount_rate) ** -(ds.year.values - dyn.first_year))) / k:,.4g}; last year it binds: {int(ds.last_binding_year.sel(scenario=sn)) if int(ds.last_binding_year.sel(scenario=sn)) > 0 else 'never'}; "
+                       f"capacity built outside China because of it by {int(ds.year.values[-1])}: {int((built > 1e-9).sum())} curves")
+    click.echo(f"Results written to {path} ({time.perf_counter() - t0:.2f} s).")
+
+
 @main.command()
 @click.argument("case", required=False, type=click.Path())
 @click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario (repeatable). Default: all scenarios of the case.")
@@ -142,6 +170,8 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     c = _load(case, allow_outside)
     target = Path(out) if out is not None else _default_out(c.name, fmt)
     check_target(target, fmt, force)  # before the solve, not after it
+    if c.dynamics is not None:
+        return _solve_dynamic(c, list(scenarios) or None, target, fmt, force, quiet, t0)
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)

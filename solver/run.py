@@ -429,6 +429,8 @@ RESULT_VARIABLES = ("price", "supply", "demand", "status", "max_residual")
 def _check_mineq_result(ds: xr.Dataset, path) -> None:
     """A NetCDF file from elsewhere fails here, in a sentence, not later
     with a KeyError deep in a command."""
+    if ds.attrs.get("dynamic") or "year" in ds.dims:
+        raise MineqError(f"{path} holds the results of a dynamic case (a year dimension). Every year of it was verified as it was solved; verify, compare and report do not read dynamic files yet: open it with xarray (xr.open_dataset) and select a year (ds.sel(year=2030)).")
     missing = [v for v in RESULT_VARIABLES if v not in ds.variables]
     dims = [d for d in ("mineral",) if d not in ds.dims] + ([] if {"scenario", "sweep"} & set(ds.dims) else ["scenario"])
     if missing or dims:

@@ -1,0 +1,415 @@
+"""Years, not one year: a recursive-dynamic mode (issue 20).
+
+In the tradition of GFPM and TiMBA (Buongiorno et al. 2003; Schier et al.
+2022): each year is the static equilibrium mineq already solves and
+verifies; between years capacities move.  A case opts in with a
+``[dynamics]`` table in ``case.toml``:
+
+    [dynamics]
+    first_year = 2025
+    last_year = 2035
+    discount_rate = 0.05            # per year, for the fiscal cost
+    depreciation = 0.0              # share of capacity lost per year
+    investment_response = 0.5       # see invest()
+    lead_time = { mine = 5, refined = 3 }   # years, per stage of output
+    growth = "growth.csv"           # optional: mineral, region, rate, source, confidence
+    [dynamics.active]               # optional: years a scenario's policies apply
+    partner-floor-club = [2026, 2032]
+
+**Capacity.**  Every supply or processing curve with a finite capacity
+carries a capacity ``K`` that changes over the years (curves without one
+respond through their elasticity alone, as in the static model).  A
+curve that produces nothing in the base year's equilibrium (the latent
+plants of a calibrated case) starts at ``K = 0``: it has to be built, and
+it is built only if it pays (in the static model it appears at once).
+
+**Investment** (:func:`invest`).  After year ``y`` is solved, a curve at
+its capacity earns a capacity rent per unit
+``ρ = realised margin − MC(K)`` (price plus any deficiency payment,
+minus input cost for a process, minus the marginal cost at capacity;
+zero below capacity).  It orders ``I_y = φ·K̄·ρ/P`` units of new
+capacity, ``φ`` the investment response, ``K̄`` the curve's reference
+capacity (its capacity in the case file) and ``P`` the output price; the
+order arrives ``L`` years later (``lead_time`` of the stage the curve
+produces).  So
+
+    K_{y+1} = (1 − δ)·K_y + I_{y+1−L}.
+
+With ``φ = 0``, ``δ = 0`` and no growth, every year is the static
+equilibrium (tested).
+
+**Demand** shifts by the growth table: a demand curve's quantities are
+multiplied by ``(1 + g)^(y − first_year)`` (the curve stretches
+horizontally: its price at a given share of the base quantity, and its
+elasticity at the reference point, stay as they were).
+
+**Policies** apply in every year unless ``[dynamics.active]`` gives a
+scenario its first and last year.  Each scenario follows its own
+capacity path from the first year; the baseline its own.  A scenario's
+year is compared with the baseline path's same year (welfare and fiscal
+changes).  Levels relative to the baseline (``level_vs_baseline``) are
+taken from the year's own no-policy equilibrium at the scenario path's
+capacities.
+
+Results: one Dataset per year from :func:`mineq.solver.results.to_dataset`,
+concatenated along ``year``, with the capacity path (``capacity``,
+``investment``) and, per scenario, the fiscal cost per year, discounted
+over the horizon, and the year the scenario's policies last bind.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .case import BASELINE, Case, build_case
+from .errors import CaseError, MineqError
+
+DYNAMICS_KEYS = ("first_year", "last_year", "discount_rate", "depreciation", "investment_response", "lead_time", "growth", "active", "source", "confidence", "notes")
+
+
+@dataclass
+class Dynamics:
+    """The ``[dynamics]`` settings of a case (see the module docstring)."""
+
+    first_year: int
+    last_year: int
+    discount_rate: float = 0.0
+    depreciation: float = 0.0
+    investment_response: float = 0.0
+    lead_time: dict[str, int] = field(default_factory=dict)
+    growth: dict[tuple[str, str], float] = field(default_factory=dict)
+    active: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def years(self) -> list[int]:
+        return list(range(self.first_year, self.last_year + 1))
+
+    def is_active(self, scenario: str, year: int) -> bool:
+        lo, hi = self.active.get(scenario, (self.first_year, self.last_year))
+        return lo <= year <= hi
+
+    def growth_of(self, mineral: str, region: str) -> float:
+        for key in ((mineral, region), (mineral, "*"), ("*", region), ("*", "*")):
+            if key in self.growth:
+                return self.growth[key]
+        return 0.0
+
+
+def read_dynamics(data: dict, case: Case) -> Dynamics | None:
+    """The validated ``[dynamics]`` table of the case data (None: a static case)."""
+    raw = data.get("dynamics")
+    if raw is None:
+        return None
+    f = data.get("_file", "case.toml")
+    w = "[dynamics]"
+    if not isinstance(raw, dict):
+        raise CaseError(f, w, "dynamics", raw, "a [dynamics] table with first_year and last_year")
+    for k in raw:
+        if k not in DYNAMICS_KEYS and not k.startswith("_"):
+            raise CaseError(f, w, k, raw[k], "one of the known keys here: " + ", ".join(DYNAMICS_KEYS))
+
+    def year(key):
+        v = raw.get(key, "(missing)")
+        if isinstance(v, bool) or not isinstance(v, int) or not 1900 <= v <= 2200:
+            raise CaseError(f, w, key, v, "a whole year such as 2025")
+        return v
+
+    first, last = year("first_year"), year("last_year")
+    if last < first:
+        raise CaseError(f, w, "last_year", last, f"a year not before first_year ({first})")
+
+    def share(key, lo=0.0, hi=1.0):
+        v = raw.get(key, 0.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+            raise CaseError(f, w, key, v, f"a number from {lo:g} to {hi:g}")
+        return float(v)
+
+    lead = raw.get("lead_time", {})
+    if not isinstance(lead, dict):
+        raise CaseError(f, w, "lead_time", lead, "a table of years per stage, such as { mine = 5, refined = 3 }")
+    stages = {s for m in case.markets.values() for s in m.stages}
+    for s, v in lead.items():
+        if s not in stages:
+            raise CaseError(f, w, f"lead_time.{s}", v, "a stage of the case's minerals: " + ", ".join(sorted(stages)))
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 30:
+            raise CaseError(f, w, f"lead_time.{s}", v, "a whole number of years from 1 to 30 (new capacity arrives after it)")
+    active = raw.get("active", {})
+    if not isinstance(active, dict):
+        raise CaseError(f, w, "active", active, "a table of scenario = [first year, last year]")
+    names = [s.name for s in case.scenarios]
+    windows = {}
+    for s, v in active.items():
+        if s not in names:
+            raise CaseError(f, w, f"active.{s}", v, "a scenario of the case: " + ", ".join(names))
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and v[0] <= v[1]):
+            raise CaseError(f, w, f"active.{s}", v, "[first year, last year] of the scenario's policies, first <= last")
+        windows[s] = (v[0], v[1])
+    growth = {}
+    for row in data.get("dynamics_growth", []):
+        rf, rw = row.get("_file", f), row.get("_where", "growth table")
+        m, r = row.get("mineral", "*"), row.get("region", "*")
+        if m != "*" and m not in case.markets:
+            raise CaseError(rf, rw, "mineral", m, "a mineral of the case or *")
+        if r != "*" and r not in case.regions:
+            raise CaseError(rf, rw, "region", r, "a region of the case or *")
+        try:
+            g = float(row.get("rate", "(missing)"))
+        except ValueError:
+            g = math.nan
+        if not math.isfinite(g) or not -0.5 < g < 1.0:
+            raise CaseError(rf, rw, "rate", row.get("rate", "(missing)"), "an annual growth rate of demand as a fraction, such as 0.05 (between -0.5 and 1)")
+        if not row.get("source") or row.get("confidence") not in ("reported", "derived", "estimated", "assumed", "secondary"):
+            raise CaseError(rf, rw, "confidence", row.get("confidence", "(missing)"), "a source and a confidence label (reported, derived, estimated, secondary or assumed)")
+        growth[(m, r)] = g
+    return Dynamics(first, last, share("discount_rate", 0.0, 0.5), share("depreciation"), share("investment_response", 0.0, 100.0), {k: int(v) for k, v in lead.items()}, growth, windows)
+
+
+def read_growth(base: Path, name: str, fname: str) -> list[dict]:
+    """Rows of the growth table named by ``[dynamics] growth``."""
+    path = base / name
+    if not path.is_file():
+        raise CaseError(fname, "[dynamics]", "growth", name, "the name of a CSV file (mineral, region, rate, source, confidence) beside the case file")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return [dict({k: v for k, v in r.items() if v not in (None, "")}, _file=str(path), _where=f"row {i + 2}") for i, r in enumerate(csv.DictReader(fh))]
+
+
+# -- capacities ---------------------------------------------------------------
+def capacity_keys(case: Case) -> list[tuple]:
+    """Every curve with a finite capacity: ("supply", mineral, stage,
+    region) or ("processing", mineral, region, source stage)."""
+    keys = []
+    for mn, mk in case.markets.items():
+        for (s, r), c in mk.supply.items():
+            if math.isfinite(c.upper) and type(c).__name__ != "Sum":
+                keys.append(("supply", mn, s, r))
+        for p in mk.processes:
+            if math.isfinite(p.cost.upper):
+                keys.append(("processing", mn, p.region, p.source))
+    return keys
+
+
+def _curve(case: Case, key: tuple):
+    mk = case.markets[key[1]]
+    if key[0] == "supply":
+        return mk.supply[(key[2], key[3])]
+    return next(p for p in mk.processes if p.region == key[2] and p.source == key[3]).cost
+
+
+def _quantity(res, key: tuple) -> float:
+    mk, sol = res.market, res.solution
+    if key[0] == "supply":
+        return float(np.nan_to_num(sol.supply[mk.node_index(key[2], key[3])]))
+    k = next(i for i, p in enumerate(mk.processes) if p.region == key[2] and p.source == key[3])
+    return float(sol.processing[k])
+
+
+def invest(res, key: tuple, capacity: float, reference: float, response: float) -> float:
+    """New capacity ordered after a solved year: ``φ·K̄·ρ/P`` (module
+    docstring), with ``ρ`` the capacity rent per unit of the curve ``key``
+    in result ``res`` at capacity ``capacity`` and ``P`` its output price."""
+    from .statistics import floor_payments
+
+    if response <= 0 or res.solution is None:
+        return 0.0
+    mk, sol = res.market, res.solution
+    pay = np.nan_to_num(floor_payments(mk, sol, res.plan)[0])
+    if key[0] == "supply":
+        n = mk.node_index(key[2], key[3])
+        curve = mk.supply[(key[2], key[3])]
+        margin, price = sol.price[n] + pay[n], sol.price[n]
+    else:
+        k = next(i for i, p in enumerate(mk.processes) if p.region == key[2] and p.source == key[3])
+        p = mk.processes[k]
+        out, inp = mk.node_index(p.target, p.region), mk.node_index(p.source, p.region)
+        curve = p.cost
+        margin, price = sol.price[out] + pay[out] - p.theta * sol.price[inp], sol.price[out]
+    q = _quantity(res, key)
+    if q < capacity * (1 - 1e-6) - 1e-9 * max(reference, 1.0):
+        return 0.0  # below capacity: no rent
+    rent = margin - curve.value(min(capacity, curve.capacity)) if hasattr(curve, "value") else 0.0
+    if not (math.isfinite(rent) and math.isfinite(price)) or rent <= 0 or price <= 0:
+        return 0.0
+    return response * reference * rent / price
+
+
+def year_case(case: Case, dyn: Dynamics, year: int, capacity: dict[tuple, float], scenarios: list[str]) -> Case:
+    """The static case of ``year``: capacities ``capacity``, demand grown to
+    the year, and only ``scenarios`` (their policies active that year)."""
+    data = copy.deepcopy(case.data)
+    data.pop("dynamics", None)
+    data.pop("dynamics_growth", None)
+    data.pop("calibration_targets", None)
+    data.get("case", {}).pop("calibration", None)
+    data["case"]["base_year"] = year
+    t = year - dyn.first_year
+    by_name = {m["name"]: m for m in data["minerals"]}
+    for key, k in capacity.items():
+        m = by_name[key[1]]
+        if key[0] == "supply":
+            for nd in m["nodes"]:
+                if nd.get("stage") == key[2] and nd.get("region") == key[3]:
+                    nd["supply"] = dict(nd["supply"], capacity=float(k))
+        else:
+            for e in m["processing"]:
+                if e.get("region") == key[2] and e.get("from") == key[3]:
+                    if "capacity" in e:
+                        e["capacity"] = float(k)
+                    else:
+                        e["cost"] = dict(e["cost"], capacity=float(k))
+    if t and dyn.growth:
+        for m in data["minerals"]:
+            for nd in m["nodes"]:
+                g = dyn.growth_of(m["name"], nd.get("region"))
+                if g and isinstance(nd.get("demand"), dict):
+                    nd["demand"] = _grown(nd["demand"], (1 + g) ** t)
+    data["scenarios"] = [s for s in data.get("scenarios", []) if s.get("name") in scenarios]
+    return build_case(data)
+
+
+def _grown(curve: dict, f: float) -> dict:
+    """A demand curve whose quantities are ``f`` times larger (stretched
+    horizontally: the same price at ``f`` times the quantity)."""
+    c = dict(curve)
+    for key in ("quantity", "capacity"):
+        if isinstance(c.get(key), (int, float)) and math.isfinite(c[key]):
+            c[key] = c[key] * f
+    if "slope" in c and "quantity" not in c:
+        c["slope"] = c["slope"] / f
+    if "blocks" in c:
+        c["blocks"] = [[q * f, p] for q, p in c["blocks"]]
+    return c
+
+
+# -- the years ------------------------------------------------------------------
+@dataclass
+class Path_:
+    """One scenario's (or the baseline's) run over the years."""
+
+    scenario: str
+    results: dict[int, dict] = field(default_factory=dict)  # year -> {mineral: MarketResult}
+    capacity: dict[int, dict] = field(default_factory=dict)  # year -> {key: K}
+    investment: dict[int, dict] = field(default_factory=dict)  # year -> {key: I ordered}
+
+
+def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None) -> Path_:
+    """Solve ``scenario`` (or the baseline) year by year from capacities
+    ``start``; ``baseline`` (the baseline path) gives the minerals the
+    scenario leaves alone."""
+    from .run import solve_case
+
+    path = Path_(scenario)
+    cap = dict(start)
+    pipeline: dict[int, dict] = {}
+    touched = None
+    if scenario != BASELINE:
+        scen = next(s for s in case.scenarios if s.name == scenario)
+        touched = {mn for mn, mk in case.markets.items() if any(i.covers(mk) for i in scen.instruments)}
+        for mn in list(touched):
+            link = case.link_of(mn)
+            if link is not None:
+                touched |= set(link.members)
+    for y in dyn.years:
+        path.capacity[y] = dict(cap)
+        on = scenario != BASELINE and dyn.is_active(scenario, y)
+        differs = {k[1] for k in cap if baseline is not None and cap[k] != baseline.capacity[y].get(k)}
+        mine = None if touched is None else (touched if on else set()) | differs
+        if touched is not None and not mine:
+            got = dict(baseline.results[y])  # nothing differs from the baseline path this year
+        else:
+            yc = year_case(case, dyn, y, cap, [scenario] if on else [])
+            if mine is not None:
+                keep = set(mine) | {m for mn in mine if yc.link_of(mn) is not None for m in yc.link_of(mn).members}
+                yc.markets = {mn: mk for mn, mk in yc.markets.items() if mn in keep}
+                yc.links = {k: v for k, v in yc.links.items() if set(v.members) <= keep}
+            res = solve_case(yc, [scenario] if on else [], threads=1)
+            got = dict(baseline.results[y]) if baseline is not None else {}
+            got.update(res[scenario] if on else res[BASELINE])
+        bad = [f"{mn}: {r.message}" for mn, r in got.items() if not r.ok]
+        if bad:
+            raise MineqError(f"Year {y} of '{scenario}' has markets without a verified equilibrium ({'; '.join(bad[:3])}); the dynamic run stops there.")
+        path.results[y] = got
+        orders = {k: invest(got[k[1]], k, cap[k], reference[k], dyn.investment_response) for k in cap}
+        path.investment[y] = orders
+        for k, v in orders.items():
+            if v:
+                due = y + dyn.lead_time.get(_stage_of(case, k), 1)
+                pipeline.setdefault(due, {}).setdefault(k, 0.0)
+                pipeline[due][k] += v
+        arriving = pipeline.get(y + 1, {})
+        cap = {k: max(0.0, (1 - dyn.depreciation) * cap[k] + arriving.get(k, 0.0)) for k in cap}
+        if progress is not None:
+            progress(1)
+    return path
+
+
+def _stage_of(case: Case, key: tuple) -> str:
+    if key[0] == "supply":
+        return key[2]
+    mk = case.markets[key[1]]
+    return next(p.target for p in mk.processes if p.region == key[2] and p.source == key[3])
+
+
+def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None, progress: bool = False):
+    """Every year of the baseline and of each scenario; returns a Dataset
+    with a ``year`` dimension (module docstring)."""
+    import click
+    import xarray as xr
+
+    from .results import to_dataset
+    from .run import _Null, solve_case
+
+    names = [s.name for s in case.scenarios if scenarios is None or s.name in scenarios]
+    keys = capacity_keys(case)
+    reference = {k: _curve(case, k).upper for k in keys}
+    static = solve_case(dataclass_replace(case, scenarios=[]), [], threads=1)[BASELINE]
+    # a curve idle in the base year's equilibrium has to be built first
+    start = {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}
+    with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
+        base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update)
+        paths = {sn: run_path(case, dyn, sn, start, reference, base, bar.update) for sn in names}
+    per_year = []
+    for y in dyn.years:
+        yc = year_case(case, dyn, y, base.capacity[y], names)
+        results = {BASELINE: base.results[y], **{sn: paths[sn].results[y] for sn in names}}
+        ds = to_dataset(yc, results)
+        ds.attrs = {}
+        per_year.append(ds)
+    # what changes with the year (every scenario variable) along ``year``;
+    # the rest (units, transport costs) as the first year has it
+    moving = [v for v in per_year[0].data_vars if "scenario" in per_year[0][v].dims]
+    out = xr.concat(per_year, dim="year", data_vars=moving, coords="minimal", compat="override", join="outer")
+    out = out.assign_coords(year=dyn.years)
+    kl = [f"{k[0]} {k[1]} {'/'.join(k[2:])}" for k in keys]
+    out = out.assign_coords(capacity_curve=kl, capacity_kind=("capacity_curve", [k[0] for k in keys]), capacity_mineral=("capacity_curve", [k[1] for k in keys]),
+                            capacity_region=("capacity_curve", [k[3] if k[0] == "supply" else k[2] for k in keys]))
+    every = [BASELINE, *names]
+    allp = {BASELINE: base, **paths}
+    out["capacity"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].capacity[y][k] for k in keys] for sn in every] for y in dyn.years]), {"units": "quantity unit of the curve's stage (see mineral_quantity_unit): capacity in the year"})
+    out["investment"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].investment[y][k] for k in keys] for sn in every] for y in dyn.years]), {"units": "capacity ordered after the year's equilibrium; arrives after the stage's lead time"})
+    out["capacity_reference"] = (("capacity_curve",), np.array([reference[k] for k in keys]), {"units": "the curve's capacity in the case file (the investment rule's scale)"})
+    gov = out["government_net"].sum(["mineral", "region"])
+    fiscal = -(gov - gov.sel(scenario=BASELINE))
+    out["fiscal_cost"] = fiscal.assign_attrs(units="money per year (price unit x quantity unit, summed over minerals): minus the change of government net revenue against the baseline path's same year")
+    disc = xr.DataArray([(1 + dyn.discount_rate) ** -(y - dyn.first_year) for y in dyn.years], dims="year", coords={"year": dyn.years})
+    out["fiscal_cost_discounted"] = (fiscal * disc).sum("year").assign_attrs(units=f"money (as fiscal_cost), discounted to {dyn.first_year} at {dyn.discount_rate:g} per year")
+    binds = (np.abs(out[["deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent"]].to_array().sum(["variable", "mineral", "region"])) > 0)
+    last = [max([y for y in dyn.years if bool(binds.sel(scenario=sn, year=y))], default=-1) for sn in every]
+    out["last_binding_year"] = (("scenario",), np.array(last), {"units": "the last year in which the scenario's policies move money (-1: never)"})
+    text = case.canonical()
+    from .case import digest_of
+
+    out.attrs.update({"title": f"mineq dynamic results for case '{case.name}', {dyn.first_year}-{dyn.last_year}", "case_name": case.name, "case_json": text, "input_hash": digest_of(text), "dynamic": 1,
+                      "max_residual": float(np.nanmax(out["max_residual"].values)), "Conventions": "CF-1.8; NaN marks combinations that do not exist"})
+    return out
+
+
+def dataclass_replace(case: Case, **kw) -> Case:
+    import dataclasses
+
+    return dataclasses.replace(case, **kw)
