@@ -161,6 +161,8 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
     except UnicodeDecodeError as err:
         raise CaseError(fname, "", "", "(not UTF-8 text)", f"a UTF-8 text file ({err.reason} at byte {err.start})") from None
     base = toml_path.parent
+    if "extends" in raw:
+        raw = _extended(raw, base, fname)
     _check_keys(raw, ("case", "groups", "minerals", "scenarios", "tables", "joint", "dynamics"), fname, "top level")
     data: dict[str, Any] = {"_file": fname}
     data["case"] = raw.get("case", {})
@@ -253,6 +255,33 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
         # hashed), so that a result's calibration table can be re-checked
         data["calibration_targets"] = _read_table(base, cal, fname, "[case] calibration", allow_outside)
     return data
+
+
+def _extended(raw: dict, base: Path, fname: str) -> dict:
+    """A case file that says ``extends = "case.toml"``: that file's tables,
+    with this file's on top (its [case] keys one by one, any other table
+    whole).  The variant of a case (e.g. its dynamic one) so repeats
+    nothing of it.  The file extended must lie in the same folder and
+    extend nothing itself."""
+    name = raw.get("extends")
+    target = base / name if isinstance(name, str) else None
+    if target is None or target.parent.resolve() != base.resolve() or not target.is_file() or target.resolve() == (base / Path(fname).name).resolve():
+        raise CaseError(fname, "top level", "extends", name, "the name of another case file in the same folder, such as \"case.toml\"")
+    try:
+        below = tomllib.loads(target.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise CaseError(str(target), "", "", "(not a readable TOML file)", f"valid UTF-8 TOML ({err})") from None
+    if "extends" in below:
+        raise CaseError(str(target), "top level", "extends", below["extends"], "a case file that extends nothing (one level only)")
+    out = dict(below)
+    for k, v in raw.items():
+        if k == "extends":
+            continue
+        if k == "case" and isinstance(v, dict) and isinstance(out.get("case"), dict):
+            out["case"] = {**out["case"], **v}
+        else:
+            out[k] = v
+    return out
 
 
 def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bool = False) -> list[dict]:

@@ -816,6 +816,9 @@ def check(case, allow_outside):
         click.echo(f"  {link.name}: solved as one program, {len(link.joint)} joint activities ({', '.join(sorted({j.name for j in link.joint}))})")
     for s in c.scenarios:
         click.echo(f"  scenario {s.name}: {len(s.policies)} policies")
+    if c.dynamics is not None:
+        d = c.dynamics
+        click.echo(f"  dynamic: {d.first_year}-{d.last_year}, investment response {d.investment_response:g}, depreciation {d.depreciation:g}, lead times {d.lead_time or '1 year'}, {len(d.growth)} growth rules, discount rate {d.discount_rate:g}" + (f"; policy windows: {', '.join(f'{k} {a}-{b}' for k, (a, b) in d.active.items())}" if d.active else ""))
     from .diagnose import diagnose
 
     for m in c.markets.values():

@@ -186,12 +186,19 @@ def capacity_keys(case: Case) -> list[tuple]:
     keys = []
     for mn, mk in case.markets.items():
         for (s, r), c in mk.supply.items():
-            if math.isfinite(c.upper) and type(c).__name__ != "Sum":
+            if _built(c):
                 keys.append(("supply", mn, s, r))
         for p in mk.processes:
-            if math.isfinite(p.cost.upper):
+            if _built(p.cost):
                 keys.append(("processing", mn, p.region, p.source))
     return keys
+
+
+def _built(curve) -> bool:
+    """A curve whose capacity is a plant's, built and worn out: an explicit
+    finite capacity on a continuous curve (a step curve's total is what
+    there is, such as gallium in alumina liquor; a secondary sum is scrap)."""
+    return curve.form in ("linear", "isoelastic") and math.isfinite(getattr(curve, "capacity", math.inf))
 
 
 def _curve(case: Case, key: tuple):

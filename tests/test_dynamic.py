@@ -150,3 +150,27 @@ def test_dynamic_files_are_refused_by_commands_that_do_not_read_them_yet(tmp_pat
     for cmd in ("verify", "compare", "report"):
         code, text = run(cmd, out)
         assert code != 0 and "dynamic case" in text and "Traceback" not in text
+
+
+def test_bundled_dynamic_variant_extends_the_static_case():
+    """cases/critical-minerals-54/dynamic.toml repeats nothing of case.toml
+    (extends it) and adds [dynamics]; two of its years for the floor club:
+    the floor starts in 2026, so 2025 costs nothing and 2026 does."""
+    import dataclasses
+
+    root = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
+    case = load_case(root / "dynamic.toml")
+    static = load_case(root)
+    assert case.name == "critical-minerals-54-dynamic" and list(case.markets) == list(static.markets)
+    assert [s.name for s in case.scenarios] == [s.name for s in static.scenarios]
+    dyn = dataclasses.replace(case.dynamics, last_year=2026)
+    ds = solve_dynamic(case, dyn, ["partner-floor-club"])
+    assert (ds.status == "equilibrium").all()
+    fc = ds.fiscal_cost.sel(scenario="partner-floor-club")
+    assert float(fc.sel(year=2025)) == pytest.approx(0.0, abs=1e-6) and float(fc.sel(year=2026)) > 0
+
+
+def test_extends_must_name_a_case_file_beside_it(tmp_path):
+    (tmp_path / "v.toml").write_text('extends = "../elsewhere.toml"\n')
+    with pytest.raises(CaseError, match="another case file in the same folder"):
+        read_case(tmp_path / "v.toml")

@@ -1,0 +1,53 @@
+"""The bundled dynamic case (cases/critical-minerals-54/dynamic.toml,
+2025-2035, every scenario) against 11 static solves of the same case, in
+one run (issue 20).
+
+    python benchmarks/dynamic_case.py [--scenario NAME ...]
+
+Prints the dynamic solve's time, the time of 11 static solves (baseline
+and the same scenarios, one thread each, as the dynamic mode solves its
+years) and their ratio.  What limits it: each (path, year) is a full
+static solve of the minerals the path touches, built from the case data
+(``year_case``) and solved from scratch; nothing is carried from one year
+to the next but the capacities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mineq.solver.case import load_case  # noqa: E402
+from mineq.solver.dynamic import solve_dynamic  # noqa: E402
+from mineq.solver.run import solve_case  # noqa: E402
+
+CASE = ROOT / "cases" / "critical-minerals-54" / "dynamic.toml"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", "-s", action="append", help="only these scenarios (default: all)")
+    a = ap.parse_args()
+    case = load_case(CASE)
+    dyn = case.dynamics
+    t = time.perf_counter()
+    ds = solve_dynamic(case, dyn, a.scenario)
+    t_dyn = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in dyn.years:
+        solve_case(load_case(CASE), a.scenario, threads=1)
+    t_static = time.perf_counter() - t
+    n = len(ds.scenario) - 1
+    print(f"dynamic case {case.name}: {dyn.first_year}-{dyn.last_year} ({len(dyn.years)} years), baseline + {n} scenarios, every year verified (largest scaled residual {ds.attrs['max_residual']:.1e})")
+    print(f"  dynamic solve          {t_dyn:8.1f} s")
+    print(f"  {len(dyn.years)} static solves       {t_static:8.1f} s")
+    print(f"  ratio dynamic / static {t_dyn / t_static:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
