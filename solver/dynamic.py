@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +296,7 @@ def _grown(curve: dict, f: float) -> dict:
 
 # -- the years ------------------------------------------------------------------
 @dataclass
-class Path_:
+class Run:
     """One scenario's (or the baseline's) run over the years."""
 
     scenario: str
@@ -304,13 +305,13 @@ class Path_:
     investment: dict[int, dict] = field(default_factory=dict)  # year -> {key: I ordered}
 
 
-def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None) -> Path_:
+def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None) -> Run:
     """Solve ``scenario`` (or the baseline) year by year from capacities
     ``start``; ``baseline`` (the baseline path) gives the minerals the
     scenario leaves alone."""
     from .run import solve_case
 
-    path = Path_(scenario)
+    path = Run(scenario)
     cap = dict(start)
     pipeline: dict[int, dict] = {}
     touched = None
@@ -374,7 +375,7 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     names = [s.name for s in case.scenarios if scenarios is None or s.name in scenarios]
     keys = capacity_keys(case)
     reference = {k: _curve(case, k).upper for k in keys}
-    static = solve_case(dataclass_replace(case, scenarios=[]), [], threads=1)[BASELINE]
+    static = solve_case(dataclasses.replace(case, scenarios=[]), [], threads=1)[BASELINE]
     # a curve idle in the base year's equilibrium has to be built first
     start = {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}
     with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
@@ -415,8 +416,3 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
                       "max_residual": float(np.nanmax(out["max_residual"].values)), "Conventions": "CF-1.8; NaN marks combinations that do not exist"})
     return out
 
-
-def dataclass_replace(case: Case, **kw) -> Case:
-    import dataclasses
-
-    return dataclasses.replace(case, **kw)
