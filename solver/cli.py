@@ -128,8 +128,11 @@ def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
     dyn = c.dynamics
     ds = solve_dynamic(c, dyn, scenarios, progress=not quiet)
     path = write(ds, target, "netcdf", force)
+    failed = ds.attrs.get("failed_paths", "")
+    if failed:
+        click.echo(f"Not every year was solved: {failed}. Those paths stop at the year named (their later years are NaN, status 'not solved'); the other paths and the baseline are verified equilibria in every year.", err=True)
     if not quiet:
-        click.echo(f"Case {c.name}: {dyn.first_year}-{dyn.last_year}, every year of every scenario a verified equilibrium (largest scaled residual {ds.attrs['max_residual']:.1e}).")
+        click.echo(f"Case {c.name}: {dyn.first_year}-{dyn.last_year}, " + ("every year of every scenario a verified equilibrium" if not failed else "every year solved a verified equilibrium") + f" (largest scaled residual {ds.attrs['max_residual']:.1e}).")
         from .report import in_money
 
         dm, unit = in_money(ds)
@@ -143,6 +146,8 @@ def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
                        f"; discounted over the horizon {float(fc.values @ ((1 + dyn.discount_rate) ** -(ds.year.values - dyn.first_year))) / k:,.4g}; last year it binds: {int(ds.last_binding_year.sel(scenario=sn)) if int(ds.last_binding_year.sel(scenario=sn)) > 0 else 'never'}; "
                        f"capacity built outside China because of it by {int(ds.year.values[-1])}: {int((built > 1e-9).sum())} curves")
     click.echo(f"Results written to {path} ({time.perf_counter() - t0:.2f} s).")
+    if failed:
+        raise SystemExit(1)
 
 
 @main.command()

@@ -303,6 +303,10 @@ class Run:
     results: dict[int, dict] = field(default_factory=dict)  # year -> {mineral: MarketResult}
     capacity: dict[int, dict] = field(default_factory=dict)  # year -> {key: K}
     investment: dict[int, dict] = field(default_factory=dict)  # year -> {key: I ordered}
+    #: (year, what failed): the first year with a market that has no
+    #: verified equilibrium; the path stops there (later capacities would
+    #: rest on it), its later years are left unsolved
+    failed: tuple[int, str] | None = None
 
 
 def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None) -> Run:
@@ -339,9 +343,11 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
             got = dict(baseline.results[y]) if baseline is not None else {}
             got.update(res[scenario] if on else res[BASELINE])
         bad = [f"{mn}: {r.message}" for mn, r in got.items() if not r.ok]
-        if bad:
-            raise MineqError(f"Year {y} of '{scenario}' has markets without a verified equilibrium ({'; '.join(bad[:3])}); the dynamic run stops there.")
         path.results[y] = got
+        if bad:
+            path.failed = (y, "; ".join(bad[:3]))
+            del path.capacity[y]
+            break
         orders = {k: invest(got[k[1]], k, cap[k], reference[k], dyn.investment_response) for k in cap}
         path.investment[y] = orders
         for k, v in orders.items():
@@ -380,11 +386,14 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     start = {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}
     with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
         base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update)
+        if base.failed is not None:
+            raise MineqError(f"Year {base.failed[0]} of the baseline has markets without a verified equilibrium ({base.failed[1]}); without a baseline path no scenario can be compared, so nothing was written. Milder settings in [dynamics] (investment response, growth) or fewer years get past it.")
         paths = {sn: run_path(case, dyn, sn, start, reference, base, bar.update) for sn in names}
     per_year = []
     for y in dyn.years:
         yc = year_case(case, dyn, y, base.capacity[y], names)
-        results = {BASELINE: base.results[y], **{sn: paths[sn].results[y] for sn in names}}
+        # a path that failed before this year has nothing for it (not solved)
+        results = {BASELINE: base.results[y], **{sn: paths[sn].results.get(y, {}) for sn in names}}
         ds = to_dataset(yc, results)
         ds.attrs = {}
         per_year.append(ds)
@@ -398,8 +407,10 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
                             capacity_region=("capacity_curve", [k[3] if k[0] == "supply" else k[2] for k in keys]))
     every = [BASELINE, *names]
     allp = {BASELINE: base, **paths}
-    out["capacity"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].capacity[y][k] for k in keys] for sn in every] for y in dyn.years]), {"units": "quantity unit of the curve's stage (see mineral_quantity_unit): capacity in the year"})
-    out["investment"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].investment[y][k] for k in keys] for sn in every] for y in dyn.years]), {"units": "capacity ordered after the year's equilibrium; arrives after the stage's lead time"})
+    nan = float("nan")
+    out["capacity"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].capacity.get(y, {}).get(k, nan) for k in keys] for sn in every] for y in dyn.years]), {"units": "quantity unit of the curve's stage (see mineral_quantity_unit): capacity in the year"})
+    out["investment"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].investment.get(y, {}).get(k, nan) for k in keys] for sn in every] for y in dyn.years]), {"units": "capacity ordered after the year's equilibrium; arrives after the stage's lead time"})
+    out.attrs["failed_paths"] = "; ".join(f"{sn} from {p.failed[0]}: {p.failed[1][:300]}" for sn, p in paths.items() if p.failed) or ""
     out["capacity_reference"] = (("capacity_curve",), np.array([reference[k] for k in keys]), {"units": "the curve's capacity in the case file (the investment rule's scale)"})
     gov = out["government_net"].sum(["mineral", "region"])
     fiscal = -(gov - gov.sel(scenario=BASELINE))
@@ -413,6 +424,7 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     from .case import digest_of
 
     out.attrs.update({"title": f"mineq dynamic results for case '{case.name}', {dyn.first_year}-{dyn.last_year}", "case_name": case.name, "case_json": text, "input_hash": digest_of(text), "dynamic": 1,
-                      "max_residual": float(np.nanmax(out["max_residual"].values)), "Conventions": "CF-1.8; NaN marks combinations that do not exist"})
+                      "max_residual": float(np.nanmax(out["max_residual"].values)), "all_equilibria": int(all(p.failed is None for p in paths.values())),
+                      "Conventions": "CF-1.8; NaN marks combinations that do not exist or years a failed path did not reach"})
     return out
 

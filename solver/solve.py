@@ -237,15 +237,20 @@ def solve_market(
                 model.set_wedges(*fp.unpack(w))
     except SolveError as err:
         err = _diagnose(market, err)
-        if not (fallback and wedged):
+        # HiGHS's own trouble (not a verdict on the market): the
+        # equilibrium conditions as a MILP are another road to the answer
+        trouble = "numerical trouble" in err.status or "iteration limit" in err.status or "time limit" in err.status
+        if not (fallback and (wedged or trouble)):
             return _with(model, MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method))
         error, sol, ver = err, None, None
     used_fallback = False
-    if fallback and wedged and (ver is None or not ver.ok):
+    if fallback and (wedged or error is not None) and (ver is None or not ver.ok):
+        from mineq.models.policies.plan import PolicyPlan
+
         from .kkt import solve_kkt
 
         t = time.perf_counter()
-        found = solve_kkt(model, plan, tol=tol, start=best[0] if best is not None else None)
+        found = solve_kkt(model, plan if plan is not None else PolicyPlan(market), tol=tol, start=best[0] if best is not None else None)
         times["fallback"] = time.perf_counter() - t
         used_fallback = True
         if found is not None:
