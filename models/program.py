@@ -75,6 +75,10 @@ HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feas
 #: instance goes back from tight to normal settings
 _HIGHS_DEFAULTS = {"qp_regularization_value": 1e-7, "primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7, "optimality_tolerance": 1e-7}
 
+#: a linked market's members whose typical prices span more than this
+#: factor are scaled by value (MarketModel._value_scales)
+VALUE_SPAN = 100.0
+
 #: column groups and row groups, in the order HiGHS numbers them
 COLUMNS = ("z", "x", "u", "h")
 ROWS = ("balance", "floor", "credit", "quota", "origin", "seller")
@@ -397,7 +401,13 @@ class MarketModel:
         the market's quantities span more than :data:`SPAN`; else 1."""
         mk, Q = self.market, self.Q
         if mk.joint:
-            return self._value_scales()
+            scales = self._value_scales()
+            # only where members' prices are far apart: in value units a
+            # cheap member's tonne is a large column unit, and HiGHS's
+            # rounding then shows in the balance of its small nodes (the
+            # four light rare earths, 73x apart, stay in natural units)
+            if scales.max() / scales.min() > VALUE_SPAN:
+                return scales
         size = mk.node_quantities / Q
         for kind, idx, curve in owners:
             if kind == "offtake":
