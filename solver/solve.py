@@ -244,7 +244,9 @@ def solve_market(
             return _with(model, MarketResult(market, sol, ver, err.status.split(" (")[0], it, str(err), times, plan, method))
         error, sol, ver = err, None, None
     used_fallback = False
-    if fallback and (wedged or error is not None) and (ver is None or not ver.ok):
+    # the MILP also when one program's answer does not verify (HiGHS and
+    # polish got it wrong): rare, and the answer must not be lost for it
+    if fallback and (wedged or error is not None or exact) and (ver is None or not ver.ok):
         from mineq.models.policies.plan import PolicyPlan
 
         from .kkt import solve_kkt
