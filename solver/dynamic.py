@@ -220,11 +220,19 @@ def _quantity(res, key: tuple) -> float:
 def invest(res, key: tuple, capacity: float, reference: float, response: float) -> float:
     """New capacity ordered after a solved year: ``φ·K̄·ρ/P`` (module
     docstring), with ``ρ`` the capacity rent per unit of the curve ``key``
-    in result ``res`` at capacity ``capacity`` and ``P`` its output price."""
-    from .statistics import floor_payments
-
+    in result ``res`` at capacity ``capacity`` and ``P`` its output price;
+    an order under 0.1% of ``reference`` is not placed."""
     if response <= 0 or res.solution is None:
         return 0.0
+    order = _order(res, key, capacity, reference, response)
+    # an order under 0.1% of the plant's size is not placed: slivers of
+    # capacity are no plant, and they make badly scaled programs
+    return order if order >= 1e-3 * reference else 0.0
+
+
+def _order(res, key: tuple, capacity: float, reference: float, response: float) -> float:
+    from .statistics import floor_payments
+
     mk, sol = res.market, res.solution
     pay = np.nan_to_num(floor_payments(mk, sol, res.plan)[0])
     if key[0] == "supply":
@@ -339,7 +347,12 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
                 keep = set(mine) | {m for mn in mine if yc.link_of(mn) is not None for m in yc.link_of(mn).members}
                 yc.markets = {mn: mk for mn, mk in yc.markets.items() if mn in keep}
                 yc.links = {k: v for k, v in yc.links.items() if set(v.members) <= keep}
-            res = solve_case(yc, [scenario] if on else [], threads=1)
+            try:
+                res = solve_case(yc, [scenario] if on else [], threads=1)
+            except MineqError as err:  # a scenario's plan needs the year's baseline, which failed
+                path.failed = (y, str(err))
+                del path.capacity[y]
+                break
             got = dict(baseline.results[y]) if baseline is not None else {}
             got.update(res[scenario] if on else res[BASELINE])
         bad = [f"{mn}: {r.message}" for mn, r in got.items() if not r.ok]
