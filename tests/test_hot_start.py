@@ -66,7 +66,10 @@ def test_hot_starts_reach_the_cold_optimum_with_less_work(monkeypatch):
             scale = c.market.quantity_scale
             np.testing.assert_allclose(np.nan_to_num(h.solution.demand), np.nan_to_num(c.solution.demand), rtol=0, atol=1e-6 * scale)
             if c.method == "qp":
-                assert h.solution.objective == pytest.approx(c.solution.objective, rel=1e-9), (sn, mn)
+                # a linked market's members carry the one program's optimum,
+                # a sum over four markets' terms of both signs: 1e-8
+                rel = 1e-9 if case.link_of(mn) is None else 1e-8
+                assert h.solution.objective == pytest.approx(c.solution.objective, rel=rel), (sn, mn)
 
 
 def test_a_basis_that_does_not_fit_is_not_used():
