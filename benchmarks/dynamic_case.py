@@ -43,7 +43,9 @@ def main() -> None:
         solve_case(load_case(CASE), a.scenario, threads=1)
     t_static = time.perf_counter() - t
     n = len(ds.scenario) - 1
-    print(f"dynamic case {case.name}: {dyn.first_year}-{dyn.last_year} ({len(dyn.years)} years), baseline + {n} scenarios, every year verified (largest scaled residual {ds.attrs['max_residual']:.1e})")
+    failed = ds.attrs.get("failed_paths", "")
+    said = "every year of every path a verified equilibrium" if not failed else f"paths that stopped early: {failed}"
+    print(f"dynamic case {case.name}: {dyn.first_year}-{dyn.last_year} ({len(dyn.years)} years), baseline + {n} scenarios; {said} (largest scaled residual {ds.attrs['max_residual']:.1e})")
     print(f"  dynamic solve          {t_dyn:8.1f} s")
     print(f"  {len(dyn.years)} static solves       {t_static:8.1f} s")
     print(f"  ratio dynamic / static {t_dyn / t_static:8.2f}")
