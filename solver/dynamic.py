@@ -221,13 +221,13 @@ def invest(res, key: tuple, capacity: float, reference: float, response: float) 
     """New capacity ordered after a solved year: ``φ·K̄·ρ/P`` (module
     docstring), with ``ρ`` the capacity rent per unit of the curve ``key``
     in result ``res`` at capacity ``capacity`` and ``P`` its output price;
-    an order under 0.1% of ``reference`` is not placed."""
+    an order under 1% of ``reference`` is not placed."""
     if response <= 0 or res.solution is None:
         return 0.0
     order = _order(res, key, capacity, reference, response)
-    # an order under 0.1% of the plant's size is not placed: slivers of
+    # an order under 1% of the plant's size is not placed: slivers of
     # capacity are no plant, and they make badly scaled programs
-    return order if order >= 1e-3 * reference else 0.0
+    return order if order >= 1e-2 * reference else 0.0
 
 
 def _order(res, key: tuple, capacity: float, reference: float, response: float) -> float:

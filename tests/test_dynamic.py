@@ -103,7 +103,7 @@ def test_capacity_path_recomputed_from_the_results():
                 at_cap = q >= K[t] * (1 - 1e-6) - 1e-9 * max(ref[j], 1.0)
                 rent = margin - cost.value(K[t]) if at_cap else 0.0
                 want = dyn.investment_response * ref[j] * max(rent, 0.0) / price if at_cap and rent > 0 and price > 0 else 0.0
-                want = want if want >= 1e-3 * ref[j] else 0.0  # slivers are not ordered
+                want = want if want >= 1e-2 * ref[j] else 0.0  # slivers are not ordered
                 assert I[t] == pytest.approx(want, rel=1e-6, abs=1e-9 * max(ref[j], 1.0)), (sn, lab, y)
                 if t + 1 < len(K):
                     assert K[t + 1] == pytest.approx((1 - dyn.depreciation) * K[t] + I[t], rel=1e-9, abs=1e-12), (sn, lab, y)
