@@ -125,7 +125,6 @@ class Linked:
             out.sellers += [Seller(sl.node + n0, sl.conduct, [i + r0 for i in sl.routes], {d + n0: b for d, b in sl.slopes.items()}, sl.region, sl.label) for sl in p.sellers]
             out.release[n0 : n0 + len(m.nodes)] = p.release
             out.idle += list(p.idle)
-        out.linked = linked  # the member markets the plan's market was built from
         return out
 
     # -- solutions ----------------------------------------------------------

@@ -58,6 +58,11 @@ class Joint:
     cost: Curve
     meta: dict = field(default_factory=dict)
 
+    @property
+    def label(self) -> str:
+        """``"name/region"``: the activity's name in result files."""
+        return f"{self.name}/{self.region}"
+
 
 @dataclass
 class Market:

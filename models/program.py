@@ -430,21 +430,8 @@ class MarketModel:
         with numerical trouble; in units of value a yield becomes the
         output's share of the activity's value and every price is near
         one."""
-        mk = self.market
-        levels: dict[str, list[float]] = {}
-        for _, key, curve in mk.curves():
-            if key[0] in mk.stages:  # a node's curve (not an activity's cost)
-                q = curve.reference_quantity()
-                for v in (curve.left(q) if math.isfinite(q) else math.nan, *(s.level for s in curve.segments())):
-                    if math.isfinite(v) and v != 0:
-                        levels.setdefault(key[0].partition(":")[0], []).append(abs(v))
-        typical = {m: float(np.median(v)) for m, v in levels.items()}
-        out = np.ones(len(mk.nodes))
-        for n, (stage, _) in enumerate(mk.nodes):
-            p = typical.get(stage.partition(":")[0])
-            if p:
-                out[n] = self.P / p
-        return np.clip(out, 1e-8, 1e8)
+        # the member's typical price is the verifier's scale for its nodes
+        return np.clip(self.P / self.market.node_price_scale, 1e-8, 1e8)
 
     @staticmethod
     def structure(plan) -> tuple:

@@ -560,13 +560,11 @@ def _build_links(entries: list, fname: str, markets: dict, regions: list) -> dic
         first, *rest = sorted(ms)
         for m in rest:
             parent[root(m)] = root(first)
-    order = list(markets)
-    groups: dict[str, list[str]] = {}
-    for _, ms in acts:
-        for m in ms:
-            groups.setdefault(root(m), [])
-    for m in order:
-        if root(m) in groups and m not in groups[root(m)] and any(m in ms for _, ms in acts):
+    # one group per root, in the order activities name them; members in the case's order
+    groups: dict[str, list[str]] = {root(next(iter(ms))): [] for _, ms in acts}
+    linked = set().union(*(ms for _, ms in acts))
+    for m in markets:
+        if m in linked:
             groups[root(m)].append(m)
     from .report import money_factor
 

@@ -330,10 +330,6 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
     if scenario != BASELINE:
         scen = next(s for s in case.scenarios if s.name == scenario)
         touched = {mn for mn, mk in case.markets.items() if any(i.covers(mk) for i in scen.instruments)}
-        for mn in list(touched):
-            link = case.link_of(mn)
-            if link is not None:
-                touched |= set(link.members)
     for y in dyn.years:
         path.capacity[y] = dict(cap)
         on = scenario != BASELINE and dyn.is_active(scenario, y)
@@ -343,7 +339,7 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
             got = dict(baseline.results[y])  # nothing differs from the baseline path this year
         else:
             yc = year_case(case, dyn, y, cap, [scenario] if on else [])
-            if mine is not None:
+            if mine is not None:  # a linked market is solved whole
                 keep = set(mine) | {m for mn in mine if yc.link_of(mn) is not None for m in yc.link_of(mn).members}
                 yc.markets = {mn: mk for mn, mk in yc.markets.items() if mn in keep}
                 yc.links = {k: v for k, v in yc.links.items() if set(v.members) <= keep}

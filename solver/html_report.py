@@ -372,22 +372,13 @@ def _joint(rep: Report, ds: xr.Dataset, sn: str) -> None:
     """A paragraph per linked market (joint production) the scenario moves:
     the activity's change and every member's world output and price
     change, by-products included, and what is disposed of."""
-    if "joint_activity" not in ds:
-        return
-    for link in dict.fromkeys(ds.activity_link.values.tolist()):
-        acts = ds.joint_activity.sel(activity=ds.activity_link.values == link)
-        base, now = float(acts.sel(scenario="baseline").sum()), float(acts.sel(scenario=sn).sum())
-        if not base or abs(now / base - 1) < 1e-4:
+    from .report import joint_changes
+
+    for members, act, prices, dump in joint_changes(ds, sn):
+        if not np.isfinite(act) or abs(act) < 1e-4:
             continue
-        members = link.partition(": ")[2].split(", ")
-        said = []
-        for m in members:
-            p = ds.price.sel(mineral=m)
-            st = [g for g in p.stage.values.tolist() if np.isfinite(p.sel(stage=g, scenario="baseline").values).any()][-1]
-            p0, p1 = float(p.sel(stage=st, scenario="baseline").mean()), float(p.sel(stage=st, scenario=sn).mean())
-            said.append(f"{m} {100 * (p1 / p0 - 1):+.1f}%")
-        dump = float(ds.disposal.sel(scenario=sn, mineral=members).sum())
-        rep.p(f"Joint production: {', '.join(members)} come out of the same activity in fixed proportions, which runs {100 * (now / base - 1):+.1f}% in '{sn}' against the baseline; their regional-average prices at the last stage move {', '.join(said)}" + (f", and {dump:.4g} units of output nobody buys at a positive price are disposed of" if dump > 0 else "") + ". Each member's processor surplus holds its share of the activity's surplus, shared by sales value.")
+        said = ", ".join(f"{m} {100 * v:+.1f}%" for m, v in prices.items())
+        rep.p(f"Joint production: {', '.join(members)} come out of the same activity in fixed proportions, which runs {100 * act:+.1f}% in '{sn}' against the baseline; their regional-average prices at the last stage move {said}" + (f", and {dump:.4g} units of output nobody buys at a positive price are disposed of" if dump > 0 else "") + ". Each member's processor surplus holds its share of the activity's surplus, shared by sales value.")
 
 
 def _market_power(rep: Report, ds: xr.Dataset, s: xr.Dataset, okm: np.ndarray, unit: str | None) -> None:

@@ -302,32 +302,46 @@ def print_headline(ds: xr.Dataset, minerals: list[str], region: str, group: str 
     _joint_lines(ds, scen, short, region)
 
 
+def joint_changes(ds: xr.Dataset, scenario: str, region: str | None = None) -> list[tuple]:
+    """Per linked market (joint production) in ``ds``: (members, change of
+    the joint activity, {member: price change}, units disposed of) in
+    ``scenario`` against the baseline; changes as fractions (NaN where the
+    baseline has no activity), prices at ``region``'s last stage or, with
+    None, averaged over the regions there."""
+    if "joint_activity" not in ds:
+        return []
+    out = []
+    for link in dict.fromkeys(ds.activity_link.values.tolist()):
+        acts = ds.joint_activity.sel(activity=ds.activity_link.values == link)
+        base, now = float(acts.sel(scenario="baseline").sum()), float(acts.sel(scenario=scenario).sum())
+        members = link.partition(": ")[2].split(", ")
+        prices = {}
+        for m in members:
+            p = ds.price.sel(mineral=m) if region is None else ds.price.sel(mineral=m, region=region)
+            live = [st for st in p.stage.values.tolist() if np.isfinite(p.sel(scenario="baseline", stage=st).values).any()]
+            if live:
+                p0, p1 = (float(p.sel(scenario=sc, stage=live[-1]).mean()) for sc in ("baseline", scenario))
+                prices[m] = p1 / p0 - 1
+        dump = float(ds.disposal.sel(scenario=scenario, mineral=members).sum()) if "disposal" in ds else 0.0
+        out.append((members, now / base - 1 if base else math.nan, prices, dump))
+    return out
+
+
 def _joint_lines(ds: xr.Dataset, scen: list[str], short: dict, region: str) -> None:
     """Per linked market (joint production), one line: the scenarios that
     move the joint activity by more than half a percent, and what that
     does to each member's price at ``region``'s last stage, so that a
     by-product whose price moves although no policy touches it is seen
     (the balance problem)."""
-    if "joint_activity" not in ds:
-        return
-    for link in dict.fromkeys(ds.activity_link.values.tolist()):
-        acts = ds.joint_activity.sel(activity=ds.activity_link.values == link)
-        members = link.partition(": ")[2].split(", ")
-        base = float(acts.sel(scenario="baseline").sum())
-        parts = []
-        for sn in scen[1:]:
-            now = float(acts.sel(scenario=sn).sum())
-            if not base or abs(now / base - 1) < 5e-3:
+    lines: dict[tuple, list[str]] = {}
+    for sn in scen[1:]:
+        for members, act, prices, dump in joint_changes(ds, sn, region):
+            parts = lines.setdefault(tuple(members), [])
+            if not math.isfinite(act) or abs(act) < 5e-3:
                 continue
-            out = []
-            for m in members:
-                p = ds.price.sel(mineral=m, region=region)
-                last = [st for st in p.stage.values.tolist() if np.isfinite(float(p.sel(scenario="baseline", stage=st)))]
-                if last:
-                    p0, p1 = float(p.sel(scenario="baseline", stage=last[-1])), float(p.sel(scenario=sn, stage=last[-1]))
-                    out.append(f"{m} {100 * (p1 / p0 - 1):+.0f}%")
-            dump = float(ds.disposal.sel(scenario=sn, mineral=members).sum()) if "disposal" in ds else 0.0
-            parts.append(f"{short[sn]} activity {100 * (now / base - 1):+.1f}%, prices {', '.join(out)}" + (f", {dump:.3g} units disposed of" if dump > 0 else ""))
+            said = ", ".join(f"{m} {100 * v:+.0f}%" for m, v in prices.items())
+            parts.append(f"{short[sn]} activity {100 * act:+.1f}%, prices {said}" + (f", {dump:.3g} units disposed of" if dump > 0 else ""))
+    for members, parts in lines.items():
         if parts:
             click.echo(f"  joint production ({', '.join(members)} mined together, prices in {region}): " + "; ".join(parts))
 

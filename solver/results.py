@@ -206,7 +206,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     fallback = np.zeros((S, M), dtype=np.int8)
     resid = np.full((S, M), np.nan)
     message = np.full((S, M), "", dtype=object)
-    acts = [(ln, k, f"{jp.name}/{jp.region}") for ln, link in case.links.items() for k, jp in enumerate(link.joint)]
+    acts = [(ln, k, jp.label) for ln, link in case.links.items() for k, jp in enumerate(link.joint)]
     act_pos = {(ln, k): a for a, (ln, k, _) in enumerate(acts)}
     activity = np.full((S, len(acts)), np.nan)
     tcost = np.full((M, G, R, R), np.nan)
@@ -226,7 +226,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             res = results[sn].get(mn)
             if res is None:
                 continue
-            link = case.link_of(mn) if case.links else None
+            link = case.link_of(mn)
             if link is not None and res.solution is not None and len(res.solution.joint) == len(link.joint):
                 for k, y in enumerate(res.solution.joint):
                     activity[i, act_pos[(link.name, k)]] = y
@@ -444,12 +444,12 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
                 qp = g.array("quota_shadow_price", ("scenario", "mineral", "quota"))[i, j] if nq else np.zeros(0)
                 sol.quota_rent = np.array([qp[k] if k < nq else np.nan for k in range(len(plan.quotas))], dtype=float)
                 sol.origin_rent = np.array([node("origin_rent_per_unit")[r.node] for r in plan.origin_rules], dtype=float)
-            link = case.link_of(mn) if case.links else None
+            link = case.link_of(mn)
             if link is not None and "joint_output" in ds.data_vars and "joint_activity" in ds.data_vars:
                 sol.joint_net = nan_to_zero(node("joint_output"))
                 sol.disposal = nan_to_zero(node("disposal"))
                 acts = g.pos["activity"]
-                sol.joint = np.array([g.array("joint_activity", ("scenario", "activity"))[i, acts[f"{jp.name}/{jp.region}"]] if f"{jp.name}/{jp.region}" in acts else np.nan for jp in link.joint], dtype=float)
+                sol.joint = np.array([g.array("joint_activity", ("scenario", "activity"))[i, acts[jp.label]] if jp.label in acts else np.nan for jp in link.joint], dtype=float)
             out[sn][mn] = sol
     return out
 

@@ -205,9 +205,7 @@ def member_results(link, res: MarketResult, plans: dict) -> dict[str, MarketResu
     out = {}
     for m, mk in link.members.items():
         plan = plans.get(m)
-        r = MarketResult(plan.market if plan is not None else mk, sols.get(m), res.verification, res.status, res.iterations, res.message, dict(res.times), plan, res.method, res.fallback)
-        r.linked = (link, res)
-        out[m] = r
+        out[m] = MarketResult(plan.market if plan is not None else mk, sols.get(m), res.verification, res.status, res.iterations, res.message, dict(res.times), plan, res.method, res.fallback, linked=True)
     return out
 
 
@@ -347,7 +345,7 @@ def ship_result(res: MarketResult) -> tuple:
     fields = {k: getattr(res, k) for k in ("status", "iterations", "message", "times", "method", "fallback")}
     # a linked market's check covers conditions no member has alone: its
     # labels travel with it
-    labels = None if v is None or getattr(res, "linked", None) is None else {name: v.where(name) for name in v.residuals}
+    labels = {name: v.where(name) for name in v.residuals} if v is not None and res.linked else None
     return fields, sol, None if v is None else (v.residuals, v.tolerance, v.max_residual, labels), num
 
 

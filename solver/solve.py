@@ -64,6 +64,9 @@ class MarketResult:
     model: object = field(default=None, repr=False)
     #: numbers for the result Dataset, made once (:func:`mineq.solver.results.market_numbers`)
     numbers: dict | None = field(default=None, repr=False)
+    #: one member of a linked market: its verification is the linked
+    #: program's, with conditions the member's market alone has not
+    linked: bool = field(default=False, repr=False)
 
     @property
     def ok(self) -> bool:

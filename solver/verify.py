@@ -301,9 +301,10 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     if W.any() or market.joint or len(sol.disposal):
         places = market.disposal_nodes if market.joint else np.flatnonzero(W).tolist()
         res = [max(0.0, -W[i] / V_[i], -price_[i] / Pn[i], (price_[i] / Pn[i]) if W[i] > tol * V_[i] else 0.0) for i in places]
-        stray = np.flatnonzero(W).tolist() if market.joint else []
-        res += [abs(W[i]) / V_[i] for i in stray if i not in set(places)]
-        v.add("disposal", res, lambda: [f"disposal {nodes[i][0]}/{nodes[i][1]}" for i in places] + [f"disposal {nodes[i][0]}/{nodes[i][1]} (no joint output here)" for i in stray if i not in set(places)])
+        # disposal where no activity delivers anything: none allowed
+        stray = sorted(set(np.flatnonzero(W).tolist()) - set(places)) if market.joint else []
+        res += [abs(W[i]) / V_[i] for i in stray]
+        v.add("disposal", res, lambda: [f"disposal {nodes[i][0]}/{nodes[i][1]}" for i in places] + [f"disposal {nodes[i][0]}/{nodes[i][1]} (no joint output here)" for i in stray])
 
     # 6. the policies' own conditions
     if offtakes:
