@@ -320,6 +320,9 @@ class Solution:
     quota_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: origin rent per unit of each :attr:`PolicyPlan.origin_rules` entry
     origin_rent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: shadow price μ of each :attr:`PolicyPlan.extensions` row (price
+    #: unit per unit of the row; models/extensions.py)
+    extension_price: np.ndarray = field(default_factory=lambda: np.zeros(0))
     #: engine-internal: the program's block values (scaled), a warm start
     block_values: np.ndarray | None = None
     #: level of each :attr:`Market.joint` activity (units of activity)

@@ -81,7 +81,7 @@ VALUE_SPAN = 100.0
 
 #: column groups and row groups, in the order HiGHS numbers them
 COLUMNS = ("z", "x", "u", "h")
-ROWS = ("balance", "floor", "credit", "quota", "origin", "seller")
+ROWS = ("balance", "floor", "credit", "quota", "origin", "seller", "extension")
 
 
 class SolveError(RuntimeError):
@@ -269,8 +269,15 @@ class MarketModel:
         groups["origin"] = group([[(X[i], g[i] / eo[j]) for i in r.routes] + [(Z[b], -a * fb[b] / eo[j]) for b, a in made_at.get(r.node, [])] for j, r in enumerate(rules)])
         # strategic sellers: own output − h − exports = 0
         groups["seller"] = seller_rows
+        # extensions (models/extensions.py): lower <= Σ a·quantity <= upper,
+        # each row divided by its largest entry
+        restricted = [] if plan is None else plan.extensions
+        ext_rows = [self._extension_terms(r, owner_blocks, Z, X) for r in restricted]
+        self._ee = np.array([max((abs(v) for _, v in t), default=1.0) for t in ext_rows])
+        groups["extension"] = group([[(c, v / ee) for c, v in t] for t, ee in zip(ext_rows, self._ee)])
         nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
         nrows["seller"] = nh
+        nrows["extension"] = len(restricted)
         self._nrow = sum(nrows.values())
         # dense: polish solves on it, and these programs are small
         A = self._A = np.zeros((self._nrow, self._ncol))
@@ -299,6 +306,8 @@ class MarketModel:
             # real cost) and on each seller's home sales, program units
             "mslope": self._markup_slopes(market.route_nodes[1]) if nr else np.zeros(0),
             "hslope": np.array([s_.markup(s_.node) for s_ in sellers]) * self.Q / self.P,
+            "ext_lo": np.array([r.lower / self.Q for r in restricted]) / self._ee if restricted else np.zeros(0),
+            "ext_up": np.array([r.upper / self.Q for r in restricted]) / self._ee if restricted else np.zeros(0),
         }
         self._numbers_cache = None
         self._highs = None
@@ -315,6 +324,30 @@ class MarketModel:
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
             self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+
+    def _extension_terms(self, row, owner_blocks, Z, X) -> list[tuple[int, float]]:
+        """(column, coefficient) of an extension row, in units of Q: a
+        labelled quantity is the sum of its owner's blocks (or a flow)."""
+        mk = self.market
+        pos_of: dict = {}
+        offtakes = 0
+        for pos, (kind, owner, _) in enumerate(self._owners):
+            if kind == "offtake":
+                pos_of[("offtake", offtakes)] = pos
+                offtakes += 1
+            else:
+                pos_of[(kind, owner)] = pos
+        out = []
+        for (kind, i), a in row.terms.items():
+            if kind == "flow":
+                out.append((int(X[i]), a * self._g[i]))
+                continue
+            pos = pos_of.get((kind, i))
+            if pos is None:
+                s, r = mk.nodes[i] if kind in ("supply", "demand", "disposal") else ("", "")
+                raise ValueError(f"extension row {row.name!r}: {mk.name} has no {kind} {s}/{r}".rstrip(" /"))
+            out += [(int(Z[b]), a * self._f[b]) for b in owner_blocks[pos]]
+        return out
 
     # -- names of columns and rows (hot starts carry values by name) ------
     def block_keys(self) -> list[tuple]:
@@ -355,6 +388,7 @@ class MarketModel:
             "quota": [tuple(q.routes) for q in (self.plan.quotas if self.plan is not None else [])],
             "origin": [(r.node, tuple(r.routes)) for r in (self.plan.origin_rules if self.plan is not None else [])],
             "seller": [s_.node for s_ in self._sellers],
+            "extension": [r.name for r in (self.plan.extensions if self.plan is not None else [])],
         }
         for name in ROWS:
             for i, who in zip(self._ix[name], named[name]):
@@ -447,6 +481,7 @@ class MarketModel:
             tuple(tuple(q.routes) for q in plan.quotas),
             tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
             tuple((s.node, tuple(s.routes)) for s in plan.sellers),
+            tuple((r.name, tuple(r.terms.items())) for r in plan.extensions),
         )
 
     def update_plan(self, plan) -> bool:
@@ -467,6 +502,9 @@ class MarketModel:
             self._set("floor_q", j, self.floor_quantity(n) / Q)
         for j, q in enumerate(plan.quotas):
             self._set("quota_q", j, q.quantity / Q)
+        for j, r in enumerate(plan.extensions):
+            self._set("ext_lo", j, r.lower / Q / self._ee[j])
+            self._set("ext_up", j, r.upper / Q / self._ee[j])
         for n in range(len(self.market.nodes)):
             self._set("release", n, float(plan.release[n]) / Q)
         offtakes = iter(plan.offtakes)
@@ -507,9 +545,7 @@ class MarketModel:
 
     def floor_quantity(self, node: int) -> float:
         """Output a deficiency-payment floor guarantees at a supply node."""
-        f = self.plan.supply_floors[node]
-        curve = self.market.supply[self.market.nodes[node]]
-        return min(f.cap, curve.quantity_at(f.level), curve.upper)
+        return self.plan.floor_quantity(node)
 
     def set_wedges(self, route: dict[int, float], credit: dict[int, float]) -> None:
         """Border wedges per route and processing credits (price units per unit)."""
@@ -520,6 +556,20 @@ class MarketModel:
         for j, k in enumerate(self._credited):
             if k in credit:
                 self._set("credit", j, credit[k] / self.P)
+
+    def state(self):
+        """The parameters that move during a solve (current tangents of
+        isoelastic curves, frozen wedges, credits), in natural units: a
+        :class:`mineq.models.formulation.State` for the labelled model."""
+        from .curves import Segment
+        from .formulation import State, owner_label
+
+        v, P, Q = self._vals, self.P, self.Q
+        segments: dict = {}
+        for b, (pos, _) in enumerate(self._blocks):
+            segments.setdefault(owner_label(self, pos), []).append(Segment(v["lb"][b] * Q, v["ub"][b] * Q, v["level"][b] * P, v["slope"][b] * P / Q))
+        credit = {k: float(v["credit"][j]) * P for j, k in enumerate(self._credited)}
+        return State(segments=segments, route_cost=np.asarray(v["cost"], dtype=float) * P, credit=credit)
 
     # -- data ----------------------------------------------------------
     def _scaled(self, blocks):
@@ -588,6 +638,8 @@ class MarketModel:
         row_upper[ix["floor"]] = inf
         row_upper[ix["quota"]] = v["quota_q"] / self._eq if len(self._eq) else 0.0
         row_lower[ix["seller"]] = 0.0  # own output − h − exports = 0
+        row_lower[ix["extension"]] = v["ext_lo"]
+        row_upper[ix["extension"]] = v["ext_up"]
         self._numbers_cache = {"cost": cost, "lower": lower, "upper": upper, "row_lower": row_lower, "row_upper": row_upper, "hessian": hess}
         return self._numbers_cache
 
@@ -818,6 +870,9 @@ class MarketModel:
         # the balance rows' duals (tests/test_policies.py)
         sol.quota_rent = np.maximum(0.0, row[ix["quota"]] / self._eq) * self.P
         sol.origin_rent = np.maximum(0.0, row[ix["origin"]] / self._eo) * self.P
+        # an extension row's μ (models/extensions.py): like a node price,
+        # minus the reported dual, per unit of the row
+        sol.extension_price = -row[ix["extension"]] / self._ee * self.P if len(self._ee) else np.zeros(0)
         sol.block_values = z
         return sol, q
 

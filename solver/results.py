@@ -96,6 +96,8 @@ UNITS = {
     "tariff_per_unit": _P,
     "quota_rent_per_unit": _P,
     "quota_shadow_price": _P + ": rent per unit of each quota",
+    "extension_shadow_price": _P + " per unit of the row: shadow price μ of each extension row (models/extensions.py); μ·a adds to what a quantity with coefficient a in the row earns",
+    "extension_rent_by_row": "money (price unit × quantity unit): rent of each extension row, −μ·(row value), taken by its holder (welfare item extension_rent)",
     "transport_cost": _P + ": unit route cost t at zero flow",
     "transport_cost_slope": _P + " per unit of flow: the route's marginal cost is t + slope x flow",
     "welfare_objective": _M,
@@ -200,6 +202,10 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
     nq = max([len(r.plan.quotas) for sc in results.values() for r in sc.values() if r.plan is not None] + [0])
     qprice = np.full((S, M, nq), np.nan)
     qlabel = np.full((S, M, nq), "", dtype=object)
+    ne = max([len(r.plan.extensions) for sc in results.values() for r in sc.values() if r.plan is not None] + [0])
+    eprice = np.full((S, M, ne), np.nan)
+    erent = np.full((S, M, ne), np.nan)
+    elabel = np.full((S, M, ne), "", dtype=object)
     status = np.full((S, M), "not solved", dtype=object)
     method = np.full((S, M), "", dtype=object)
     iters = np.zeros((S, M), dtype=np.int64)
@@ -302,6 +308,13 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                 for k, (q, lam) in enumerate(zip(plan.quotas, sol.quota_rent)):
                     qprice[i, j, k] = lam
                     qlabel[i, j, k] = q.label
+                if plan.extensions:
+                    from .statistics import extension_rents
+
+                    n_ = len(plan.extensions)
+                    eprice[i, j, :n_] = sol.extension_price
+                    erent[i, j, :n_] = extension_rents(plan.market, sol, plan)
+                    elabel[i, j, :n_] = [r.name for r in plan.extensions]
             for k, v in num["welfare"].items():
                 wel[k][i, j] = v
             obj[i, j] = num["objective"]
@@ -311,9 +324,11 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
                 dobj[i, j] = float(np.sum(wel["total_welfare_change"][i, j]))
     if repeats:
         I, J, K = (np.array(a) for a in zip(*repeats))
-        for arr in (*node.values(), *route.values(), share, top, hhi, *wel.values(), obj, dobj, qprice, qlabel, status, method, iters, fallback, resid, message):
+        for arr in (*node.values(), *route.values(), share, top, hhi, *wel.values(), obj, dobj, qprice, qlabel, eprice, erent, elabel, status, method, iters, fallback, resid, message):
             arr[I, J] = arr[K, J]
     coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq), "source": ["home", *case.groups]}
+    if ne:
+        coords["extension"] = np.arange(ne)
     data = {v: (("scenario", "mineral", "stage", "region"), node[v]) for v in NODE_VARS}
     data.update({v: (("scenario", "mineral", "stage", "origin", "destination"), route[v]) for v in ROUTE_VARS})
     data["supply_share"] = (("scenario", "mineral", "stage", "region", "origin"), share)
@@ -337,6 +352,10 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         data["activity_outputs"] = (("activity",), np.array(["; ".join(f"{s}={a:g}" for s, a in case.links[ln].joint[k].outputs.items()) for ln, k, _ in acts], dtype=str))
     data["quota_shadow_price"] = (("scenario", "mineral", "quota"), qprice)
     data["quota_label"] = (("scenario", "mineral", "quota"), qlabel.astype(str))
+    if ne:
+        data["extension_shadow_price"] = (("scenario", "mineral", "extension"), eprice)
+        data["extension_rent_by_row"] = (("scenario", "mineral", "extension"), erent)
+        data["extension_label"] = (("scenario", "mineral", "extension"), elabel.astype(str))
     data["welfare_objective"] = (("scenario", "mineral"), obj)
     data["welfare_objective_change"] = (("scenario", "mineral"), dobj)
     data["status"] = (("scenario", "mineral"), status.astype(str))
@@ -444,6 +463,9 @@ def solutions_from_dataset(ds: xr.Dataset, case: Case, plans: dict | None = None
                 qp = g.array("quota_shadow_price", ("scenario", "mineral", "quota"))[i, j] if nq else np.zeros(0)
                 sol.quota_rent = np.array([qp[k] if k < nq else np.nan for k in range(len(plan.quotas))], dtype=float)
                 sol.origin_rent = np.array([node("origin_rent_per_unit")[r.node] for r in plan.origin_rules], dtype=float)
+                ne_ = ds.sizes.get("extension", 0)
+                ep = g.array("extension_shadow_price", ("scenario", "mineral", "extension"))[i, j] if ne_ and "extension_shadow_price" in ds.data_vars else np.zeros(0)
+                sol.extension_price = np.array([ep[k] if k < len(ep) else np.nan for k in range(len(plan.extensions))], dtype=float)
             link = case.link_of(mn)
             if link is not None and "joint_output" in ds.data_vars and "joint_activity" in ds.data_vars:
                 sol.joint_net = nan_to_zero(node("joint_output"))
@@ -745,6 +767,7 @@ TABLES = {
     "sourcing_shares": ["sourcing_share"],
     "concentration": ["production_top_share", "production_hhi"],
     "quotas": ["quota_shadow_price", "quota_label"],
+    "extensions": ["extension_shadow_price", "extension_rent_by_row", "extension_label"],
     "solve": ["status", "method", "fallback_used", "iterations", "max_residual", "welfare_objective", "welfare_objective_change", "message"],
     # the baseline against observed figures (solver/calibration.py), where the case names them
     "calibration": [f"calibration_{c}" for c in ("mineral", "indicator", "stage", "region", "origin", "model", "observed", "lower", "upper", "inside", "unit", "source", "confidence")],

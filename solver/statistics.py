@@ -40,6 +40,7 @@ WELFARE_ITEMS = (
     "origin_rent",
     "trade_margin_rent",
     "market_power_rent",
+    "extension_rent",
     "rents",
     "stockpile_value",
     "total_welfare",
@@ -194,7 +195,9 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
     w["government_net"] = w["tariff_revenue"] + w["levy_revenue"] + w["export_tax_revenue"] + w["stockpile_release_revenue"] - w["deficiency_payments"] - w["offtake_outlay"]
     if plan is not None and plan.sellers:
         _market_power(market, sol, plan, w, ridx)
-    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"] + w["trade_margin_rent"] + w["market_power_rent"]
+    if plan is not None and plan.extensions:
+        _extensions(market, sol, plan, w, ridx)
+    w["rents"] = w["quota_rent"] + w["undertaking_rent"] + w["offtake_premium"] + w["origin_rent"] + w["trade_margin_rent"] + w["market_power_rent"] + w["extension_rent"]
     w["total_welfare"] = w["consumer_surplus"] + w["producer_surplus"] + w["processor_surplus"] + w["government_net"] + w["rents"] + w["stockpile_value"]
     return w
 
@@ -225,6 +228,44 @@ def _market_power(market: Market, sol: Solution, plan, w: dict, ridx: dict) -> N
         w["producer_surplus"][r] += shift * float(supply[n])
         w["processor_surplus"][r] += shift * float(processing[tgt == n].sum())
         w["market_power_rent"][r] += sum((row["a"] - mr) * row["q"] for row in acc["sales"])
+
+
+#: the account a quantity in an extension row earns its μ·a·q in
+_EXTENSION_ACCOUNT = {"supply": "producer_surplus", "demand": "consumer_surplus", "processing": "processor_surplus", "joint": "processor_surplus",
+                      "disposal": "processor_surplus", "offtake": "offtake_premium", "flow": "extension_rent"}
+
+
+def extension_rents(market: Market, sol: Solution, plan) -> np.ndarray:
+    """Per extension row: its rent ``−μ·(a·q)``, what its holder takes."""
+    from mineq.models.extensions import quantities
+
+    q = quantities(market, sol, plan)
+    return np.array([-u * r.value(q) for r, u in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist())])
+
+
+def _extensions(market: Market, sol: Solution, plan, w: dict, ridx: dict) -> None:
+    """Extension rows' accounts (:mod:`mineq.models.extensions`), in place
+    on ``w``: each quantity ``q`` a row holds with coefficient ``a`` earns
+    ``μ·a·q`` in its own account (a flow: its exporter's
+    ``extension_rent``; a government purchase: its sellers'
+    ``offtake_premium``, since the purchase then pays ``level + μ·a``,
+    not the offtake's level), and the
+    row's holder takes ``−μ·Σ a·q``.  The two cancel in the total, so the
+    welfare identity holds whatever ``μ`` is."""
+    from mineq.models.extensions import quantities
+
+    q = quantities(market, sol, plan)
+    nodes = market.nodes
+    src, tgt = market.process_nodes
+    region_of = {
+        "supply": lambda i: nodes[i][1], "demand": lambda i: nodes[i][1], "disposal": lambda i: nodes[i][1],
+        "processing": lambda i: market.processes[i].region, "joint": lambda i: market.joint[i].region,
+        "offtake": lambda i: nodes[plan.offtakes[i].node][1], "flow": lambda i: market.route_list[i][1],
+    }
+    for r, u, rent in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist(), extension_rents(market, sol, plan).tolist()):
+        for (kind, i), a in r.terms.items():
+            w[_EXTENSION_ACCOUNT[kind]][ridx[region_of[kind](i)]] += u * a * float(q[kind][i])
+        w["extension_rent"][ridx[r.holder]] += rent
 
 
 def welfare_change(market: Market, sol: Solution, base: Solution, plan=None, now: dict | None = None, before: dict | None = None) -> dict[str, np.ndarray]:

@@ -171,6 +171,18 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     # strategic sellers' nodes: their producers, processors and exports
     # earn the seller's marginal revenue, checked by _cournot
     strategic = {s.node for s in plan.sellers} if plan is not None else set()
+    # extension rows (models/extensions.py): μ·a on each quantity they hold
+    restricted = plan.extensions if plan is not None else []
+    mu = np.asarray(sol.extension_price, dtype=float) if restricted else np.zeros(0)
+    if len(mu) != len(restricted):
+        v.add("policy_data", [np.inf], [f"solution has {len(mu)} extension prices for {len(restricted)} extension rows"])
+        return v
+    if restricted:
+        from mineq.models.extensions import wedges
+
+        ew = wedges(market, plan, mu)
+    else:
+        ew = None
 
     # 1. balance at each node, relative to what passes through it
     n = len(nodes)
@@ -213,6 +225,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     floors = plan.supply_floors if plan is not None else {}
     # Python floats: the loop below reads one element at a time
     price_, bonus_, V_ = price.tolist(), bonus.tolist(), V.tolist()
+    extra = {"supply": ew["supply"].tolist(), "demand": (-ew["demand"]).tolist()} if ew is not None else {"supply": [0.0] * n, "demand": [0.0] * n}
     for side, curves, qty in (("supply", market.supply, S.tolist()), ("demand", market.demand, D.tolist())):
         res, lab, fres, flab = [], [], [], []
         for (s, r), c in curves.items():
@@ -223,11 +236,11 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
             if side == "supply" and i in strategic:
                 continue
             if side == "supply" and i in floors:
-                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i], tol * own)
+                lo, hi = _paid(floors[i], qty[i], price_[i] + bonus_[i] + extra[side][i], tol * own)
                 fres.append(c.residual(qty[i], lo, hi, tol * own, Pn[i], own))
                 flab.append(f"floored supply {s}/{r} (floor {floors[i].level:g})")
                 continue
-            earned = price_[i] + (bonus_[i] if side == "supply" else 0.0)
+            earned = price_[i] + (bonus_[i] if side == "supply" else 0.0) + extra[side][i]
             res.append(c.residual(qty[i], earned, earned, tol * own, Pn[i], own))
             lab.append((s, r))
         # a quantity where there is no curve: only the nodes that have one
@@ -256,6 +269,10 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     # route (not a border price), so border measures apply to t alone
     landed = landed + market.route_slope * X
     special |= rent != 0
+    if ew is not None:
+        # an extension row holding the flow: μ·a per unit shipped
+        rent = rent - ew["flow"]
+        special |= ew["flow"] != 0
     gap = (landed + rent - price[rd]) / (np.asarray(Pn)[rd] if len(routes) else P)
     # a flow is part of both ends' throughput: judged against the smaller
     ends = np.minimum(T[ro], T[rd]) if len(routes) else np.zeros(0)
@@ -275,7 +292,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     for i, p in enumerate(market.processes):
         p_out, p_in = price[nidx[(p.target, p.region)]], price[nidx[(p.source, p.region)]]
         # what a unit of output earns: price plus origin rent, topped up to a floor
-        lo = hi = p_out + bonus[nidx[(p.target, p.region)]]
+        lo = hi = p_out + bonus[nidx[(p.target, p.region)]] + (ew["processing"][i] if ew is not None else 0.0)
         own = max(abs(float(Y[i])), F)
         if int(tgt[i]) in strategic:
             res.append(0.0)  # earns the seller's marginal revenue: _cournot
@@ -292,7 +309,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         res = []
         Yj = np.asarray(sol.joint, dtype=float)
         for j, (jp, terms) in enumerate(zip(market.joint, market.joint_terms)):
-            margin = sum(a * price_[nd] for nd, a in terms)
+            margin = sum(a * price_[nd] for nd, a in terms) + (float(ew["joint"][j]) if ew is not None else 0.0)
             own = max(abs(float(Yj[j])), F)
             # money per unit of activity: judged against its outputs' and
             # inputs' value at their members' typical prices
@@ -300,7 +317,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         v.add("joint_production", res, lambda: [f"joint {jp.name} {jp.region}" for jp in market.joint])
     if W.any() or market.joint or len(sol.disposal):
         places = market.disposal_nodes if market.joint else np.flatnonzero(W).tolist()
-        res = [max(0.0, -W[i] / V_[i], -price_[i] / Pn[i], (price_[i] / Pn[i]) if W[i] > tol * V_[i] else 0.0) for i in places]
+        # what disposing of a unit costs: the price, less any extension's μ·a
+        cost_w = [price_[i] - (float(ew["disposal"][i]) if ew is not None else 0.0) for i in range(n)]
+        res = [max(0.0, -W[i] / V_[i], -cost_w[i] / Pn[i], (cost_w[i] / Pn[i]) if W[i] > tol * V_[i] else 0.0) for i in places]
         # disposal where no activity delivers anything: none allowed
         stray = sorted(set(np.flatnonzero(W).tolist()) - set(places)) if market.joint else []
         res += [abs(W[i]) / V_[i] for i in stray]
@@ -310,7 +329,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     if offtakes:
         res, lab = [], []
         for k, o in enumerate(offtakes):
-            g, pn = G[k], price[o.node]
+            g, pn = G[k], price[o.node] - (float(ew["offtake"][k]) if ew is not None else 0.0)
             vol = max(abs(g), F)
             dq = tol * vol
             r_ = max(0.0, -g / vol, (g - o.quantity) / vol)
@@ -343,7 +362,45 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         v.add("rules_of_origin", res, lab)
     if strategic:
         _cournot(v, market, sol, plan, tol, F)
+    if restricted:
+        _extensions(v, market, sol, plan, mu, tol, F, Pn)
     return v
+
+
+def _extensions(v: Verification, market: Market, sol: Solution, plan, mu: np.ndarray, tol: float, F: float, Pn: list) -> None:
+    """Condition ``extension``: each extension row ``lower ≤ a·q ≤ upper``
+    holds, and its shadow price ``μ`` has the sign and complementarity of
+    the bound that binds (``μ ≥ 0`` only at the lower bound, ``μ ≤ 0``
+    only at the upper).  The row is judged against its own terms' size,
+    ``max(Σ|a·q|, |bounds|, F·max|a|)``; ``μ·max|a|`` against the price
+    scale of the nodes it holds.  (``μ`` in the other conditions: see
+    :func:`verify`.)"""
+    from mineq.models.extensions import quantities
+
+    q = quantities(market, sol, plan)
+    ro, rd = market.route_nodes
+    src, tgt = market.process_nodes
+    res, lab = [], []
+    for r, u in zip(plan.extensions, mu.tolist()):
+        value = r.value(q)
+        amax = max(abs(c) for c in r.terms.values())
+        size = max(sum(abs(c * float(q[k][i])) for (k, i), c in r.terms.items()), max((abs(b) for b in (r.lower, r.upper) if math.isfinite(b)), default=0.0), F * amax)
+        dq = tol * size
+        node_of = {"flow": lambda i: int(rd[i]), "processing": lambda i: int(tgt[i]), "joint": lambda i: market.joint_terms[i][0][0], "offtake": lambda i: plan.offtakes[i].node}
+        pscale = max(Pn[node_of.get(k, lambda i: i)(i)] for k, i in r.terms)
+        m_ = u * amax / pscale
+        at_lo = math.isfinite(r.lower) and value <= r.lower + dq
+        at_up = math.isfinite(r.upper) and value >= r.upper - dq
+        rr = max(0.0, (r.lower - value) / size if math.isfinite(r.lower) else 0.0, (value - r.upper) / size if math.isfinite(r.upper) else 0.0)
+        if not math.isfinite(u):
+            rr = math.inf
+        if m_ > 0 and not at_lo:
+            rr = max(rr, m_)  # a positive price on a row whose lower bound is slack
+        if m_ < 0 and not at_up:
+            rr = max(rr, -m_)
+        res.append(rr)
+        lab.append(f"extension {r.name}")
+    v.add("extension", res, lab)
 
 
 def _cournot(v: Verification, market: Market, sol: Solution, plan, tol: float, F: float) -> None:

@@ -178,6 +178,8 @@ class PolicyPlan:
     release: np.ndarray | None = None
     #: strategic sellers (``market_power``), at most one per node
     sellers: list[Seller] = field(default_factory=list)
+    #: rows written by extensions (:mod:`mineq.models.extensions`)
+    extensions: list = field(default_factory=list)
     #: (where, text) of policy parts that found nothing to act on (a floor
     #: in a region with no eligible producer or processor): diagnoses
     idle: list[tuple[str, str]] = field(default_factory=list)
@@ -190,6 +192,39 @@ class PolicyPlan:
     def price_dependent(self) -> bool:
         """True when some wedge depends on prices (fixed point needed)."""
         return bool(self.process_floors) or any(t.price_dependent for t in self.routes.values())
+
+    def restrict(self, extension) -> None:
+        """Add the rows of an :class:`mineq.models.extensions.Extension`."""
+        from ..extensions import restrictions
+
+        rows = restrictions(extension, self)
+        taken = {r.name for r in self.extensions}
+        for r in rows:
+            if r.name in taken:
+                raise ValueError(f"two extension rows are named {r.name!r}: give the policies a description each")
+            taken.add(r.name)
+        self.extensions.extend(rows)
+
+    def skeleton(self):
+        """The labelled quantities of this plan's market as a Pyomo model
+        (:func:`mineq.models.formulation.build`, ``skeleton=True``): what
+        extensions write their constraints on."""
+        from ..formulation import build
+
+        return build(self.market, self, skeleton=True)
+
+    def seller_nodes(self) -> set[int]:
+        return {s.node for s in self.sellers}
+
+    def seller_routes(self) -> set[int]:
+        return {i for s in self.sellers for i in s.routes}
+
+    def floor_quantity(self, node: int) -> float:
+        """Output a deficiency-payment floor guarantees at supply ``node``:
+        what the producers offer at the floor price, at most the cap."""
+        f = self.supply_floors[node]
+        curve = self.market.supply[self.market.nodes[node]]
+        return min(f.cap, curve.quantity_at(f.level), curve.upper)
 
     def route(self, i: int) -> RouteTerms:
         """The terms of route ``i``, created on first use."""
