@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # xarray and pandas load with the first solve, not with ``imp
 
     from mineq.solver.target import TargetResult
 
-__all__ = ["Case", "CaseError", "MineqError", "NotEquilibrium", "SweepResult", "load_case", "solve", "verify", "compare", "sweep", "target", "write", "read"]
+__all__ = ["Case", "CaseError", "MineqError", "NotEquilibrium", "SweepResult", "load_case", "solve", "verify", "compare", "sweep", "target", "write", "read", "formulation"]
 
 
 class NotEquilibrium(MineqError):
@@ -246,6 +246,46 @@ def solve(case: _case.Case | str | Path | None, scenarios: Iterable[str] | str |
     if strict:
         _raise_if_failed(results, ds, "market(s)")
     return ds
+
+
+def formulation(case: _case.Case | str | Path | None, mineral: str, scenario: str = "baseline"):
+    """The labelled Pyomo model of one market (:mod:`mineq.models.formulation`)
+    at its verified equilibrium under ``scenario``, in natural units.
+
+    Variables hold the equilibrium's values (``m.flow["refined", "CHN",
+    "USA"].value``, ``pyo.value(m.supply["refined", "USA"])``); the model
+    can be changed and handed to any Pyomo solver.  Parameters that move
+    during a solve (tangents of isoelastic curves, border wedges at the
+    equilibrium prices) are at their final values, so re-solving it gives
+    the same equilibrium.  A mineral mined jointly with others
+    (``case.links``) is modelled with them: the model is the linked
+    market's, its stages named ``"mineral:stage"``.
+    """
+    from mineq.models import formulation as _formulation
+    from mineq.solver.run import member_results, mineral_plan
+    from mineq.solver.solve import solve_market
+
+    c = _checked(case)
+    if mineral not in c.markets:
+        raise MineqError(f"The case has no mineral '{mineral}'; it has {', '.join(c.markets)}.")
+    if scenario != "baseline" and scenario not in [s.name for s in c.scenarios]:
+        raise MineqError(f"The case has no scenario '{scenario}'; it has baseline, {', '.join(s.name for s in c.scenarios)}.")
+    link = c.link_of(mineral)
+    market = link.market if link is not None else c.markets[mineral]
+    res = solve_market(market)
+    if scenario != "baseline":
+        if link is not None:
+            base = member_results(link, res, {})
+            plan = link.plan({m: mineral_plan(c, scenario, m, base[m].solution) for m in link.members})
+        else:
+            plan = mineral_plan(c, scenario, mineral, res.solution)
+        if plan is not None:
+            res = solve_market(plan.market, plan=plan, start=res.solution)
+    if not res.ok:
+        raise MineqError(f"{mineral} under {scenario}: no verified equilibrium ({res.message}).")
+    m = _formulation.build(res.model.market, res.model.plan, res.model.state())
+    _formulation.load(m, res.model)
+    return m
 
 
 @dataclass

@@ -40,8 +40,9 @@ like the built-in ones:
   ``μ ≥ 0`` where only the lower bound binds (``μ ≤ 0`` the upper),
   ``μ = 0`` where neither does, and every condition above with ``μ``;
 * its rent: each quantity in the row gains ``μ·a·q`` in its own account
-  (producer, consumer, processor surplus; the exporter's for a flow; the
-  stockpile's value for a purchase), and ``holder``'s
+  (producer, consumer, processor surplus; the sellers' premium for a
+  government purchase; a flow's traders pay ``μ·a`` out of the margin
+  they would keep at market prices, and net nothing), and ``holder``'s
   ``extension_rent`` takes ``−μ·(row value)``, so the welfare identity
   holds whatever ``μ`` is.  A requirement met by a transfer (a content
   share, row value 0) has no net rent; a quantity target has one.
@@ -119,7 +120,14 @@ def restrictions(extension: Extension, plan) -> list[Restriction]:
     mk = plan.market
     m = plan.skeleton()
     where = _labels(m, mk, plan)
-    got = extension.constraints(m, mk)
+    try:
+        got = extension.constraints(m, mk)
+    except KeyError as err:
+        import re
+
+        said = re.search(r"Index '(.*)' is not valid for indexed component '(\w+)'", str(err.args[0] if err.args else err))
+        what = f"{mk.name} has no {said.group(2)} {said.group(1)}" if said else f"{mk.name} has no {err}"
+        raise SpecError(extension.type, type(extension).__name__ + ".constraints", f"constraints on quantities the market has ({what}; test membership first, e.g. `(stage, region) in m.SUPPLY_NODES`)") from None
     if not isinstance(got, dict):
         raise SpecError("constraints", type(got).__name__, f"a dict name → constraint from {type(extension).__name__}.constraints")
     out = []

@@ -356,6 +356,14 @@ def columns(m, model) -> list[tuple[object, float]]:
     return out
 
 
+def load(m, model) -> None:
+    """Put the last solution of the fast program ``model`` into the
+    labelled model's variables (natural units)."""
+    col = model._last[0]
+    for j, (var, scale) in enumerate(columns(m, model)):
+        var.set_value(float(col[j]) * scale, skip_validation=True)
+
+
 def rows(m, model) -> list:
     """Per row of the fast program: the labelled constraint it is."""
     mk = model.market

@@ -115,6 +115,10 @@ class Linked:
             p = plans.get(mineral)
             if p is None:
                 continue
+            if p.extensions:
+                from .errors import SpecError
+
+                raise SpecError("extension", p.extensions[0].name, f"a policy on a mineral mined separately: {mineral} is produced jointly with {', '.join(x for x in self.members if x != mineral)}, and extension rows on linked markets are not supported yet")
             n0, r0, k0 = self.offsets[mineral]
             out.routes.update({i + r0: t for i, t in p.routes.items()})
             out.supply_floors.update({i + n0: f for i, f in p.supply_floors.items()})

@@ -738,8 +738,22 @@ class MarketModel:
             left[new] = False
         raise AssertionError("unreachable: the last round holds every column")  # pragma: no cover
 
+    def formulation(self):
+        """The labelled model of this program at its current parameters
+        (:func:`mineq.models.formulation.build`: sets, variables and rows
+        named after nodes, routes and processes, natural units), with the
+        last solution's values when there is one."""
+        from . import formulation
+
+        m = formulation.build(self.market, self.plan, self.state())
+        if self._last is not None:
+            formulation.load(m, self)
+        return m
+
     def pyomo(self):
-        """The program at the current parameters as a Pyomo ``ConcreteModel``.
+        """The program at the current parameters as a Pyomo ``ConcreteModel``,
+        as HiGHS receives it (scaled, integer-indexed: for checking what
+        HiGHS holds; a modeler reads :meth:`formulation`).
 
         Components: variables ``z`` (blocks), ``x`` (flows), ``u``
         (credits), ``h`` (strategic sellers' home sales); constraint lists named as :data:`ROWS`; objective

@@ -469,8 +469,12 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
     of them, so the last stage is the full MILP whatever the start.
 
     Strategic sellers (``market_power``) get their own rows
-    (:func:`_sellers`).
+    (:func:`_sellers`).  Extension rows (:mod:`mineq.models.extensions`)
+    are not written here: a plan with any gets None (no answer rather
+    than one that ignores them).
     """
+    if plan is not None and plan.extensions:
+        return None
     mk = model.market
     best = None
     Mp, Mq = _bounds(model, plan)

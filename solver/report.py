@@ -165,6 +165,10 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
         unit = f"million {conv[0]}; native unit {native} = {conv[1]:g} {conv[0]}" if conv else native
         click.echo(f"  welfare change [{unit}] (government: revenue minus outlays; fiscal cost = minus its change)")
         click.echo("  " + _table(rows, ["region", "consumers", "producers", "processors", "government", "rents", "stockpile", "total"]).replace("\n", "\n  "))
+        if "extension_label" in a:
+            for lab, mu, rent in zip(a.extension_label.values.tolist(), a.extension_shadow_price.values.tolist(), a.extension_rent_by_row.values.tolist()):
+                if lab:
+                    click.echo(f"  extension row {lab}: shadow price {_fmt(mu)} {a.mineral_price_unit.values} per unit of the row, rent {_delta(k_m * rent)} (its holder's extension_rent, part of rents)")
 
 
 #: tonnes per mass unit, for money from a price per mass times a quantity

@@ -264,13 +264,15 @@ def solve_market(
                 sol, ver, method = sol2, ver2, "milp"
     if sol is None:
         status = error.status.split(" (")[0] if error is not None else NOT_CONVERGED
-        msg = f"{error if error is not None else market.name + ': no solution found'}; the MILP over the equilibrium conditions found no equilibrium either"
+        msg = f"{error if error is not None else market.name + ': no solution found'}; " + ("the MILP fallback does not handle extension rows (models/extensions.py), so there was no second road" if plan is not None and plan.extensions else "the MILP over the equilibrium conditions found no equilibrium either")
         return _with(model, MarketResult(market, None, None, status, it, msg, times, plan, method, used_fallback))
     sol.iterations = it
     if ver.ok:
         return _with(model, MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback))
     worst = "; ".join(f"{name} at {where}: {val:.2e}" for val, name, where in ver.worst(3))
     how = "from the quadratic program" if exact else f"after {it} fixed-point/linearisation steps" + (" and the MILP fallback" if used_fallback else "")
+    if used_fallback and plan is not None and plan.extensions:
+        how += " (which does not handle extension rows)"
     msg = f"{market.name}: no verified equilibrium {how}; largest residuals {worst} (tolerance {tol:g})"
     return _with(model, MarketResult(market, sol, ver, NOT_CONVERGED, it, msg, times, plan, method, used_fallback))
 

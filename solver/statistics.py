@@ -232,7 +232,7 @@ def _market_power(market: Market, sol: Solution, plan, w: dict, ridx: dict) -> N
 
 #: the account a quantity in an extension row earns its μ·a·q in
 _EXTENSION_ACCOUNT = {"supply": "producer_surplus", "demand": "consumer_surplus", "processing": "processor_surplus", "joint": "processor_surplus",
-                      "disposal": "processor_surplus", "offtake": "offtake_premium", "flow": "extension_rent"}
+                      "disposal": "processor_surplus", "offtake": "offtake_premium"}
 
 
 def extension_rents(market: Market, sol: Solution, plan) -> np.ndarray:
@@ -246,26 +246,38 @@ def extension_rents(market: Market, sol: Solution, plan) -> np.ndarray:
 def _extensions(market: Market, sol: Solution, plan, w: dict, ridx: dict) -> None:
     """Extension rows' accounts (:mod:`mineq.models.extensions`), in place
     on ``w``: each quantity ``q`` a row holds with coefficient ``a`` earns
-    ``μ·a·q`` in its own account (a flow: its exporter's
-    ``extension_rent``; a government purchase: its sellers'
+    ``μ·a·q`` in its own account (a government purchase: its sellers'
     ``offtake_premium``, since the purchase then pays ``level + μ·a``,
-    not the offtake's level), and the
-    row's holder takes ``−μ·Σ a·q``.  The two cancel in the total, so the
-    welfare identity holds whatever ``μ`` is."""
+    not the offtake's level).  A flow in the row lands at its
+    destination price plus ``−μ·a`` over its origin price and cost: the
+    traders would keep that margin at market prices, and pay it as ``μ·a``
+    per unit, so they net nothing and no account moves.  The
+    row's holder takes ``−μ·Σ a·q``, flows included: with the flows'
+    margins the accounts sum to the program's value whatever ``μ`` is."""
+    for account, by_region in extension_shifts(market, sol, plan, ridx).items():
+        w[account] = w[account] + np.array(by_region)
+    for r, rent in zip(plan.extensions, extension_rents(market, sol, plan).tolist()):
+        w["extension_rent"][ridx[r.holder]] += rent
+
+
+def extension_shifts(market: Market, sol: Solution, plan, ridx: dict) -> dict[str, list[float]]:
+    """Per account and region: ``Σ μ·a·q`` of the quantities extension rows
+    hold (see :func:`_extensions`)."""
     from mineq.models.extensions import quantities
 
     q = quantities(market, sol, plan)
     nodes = market.nodes
-    src, tgt = market.process_nodes
+    out = {k: [0.0] * len(ridx) for k in set(_EXTENSION_ACCOUNT.values())}
     region_of = {
         "supply": lambda i: nodes[i][1], "demand": lambda i: nodes[i][1], "disposal": lambda i: nodes[i][1],
         "processing": lambda i: market.processes[i].region, "joint": lambda i: market.joint[i].region,
         "offtake": lambda i: nodes[plan.offtakes[i].node][1], "flow": lambda i: market.route_list[i][1],
     }
-    for r, u, rent in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist(), extension_rents(market, sol, plan).tolist()):
+    for r, u in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist()):
         for (kind, i), a in r.terms.items():
-            w[_EXTENSION_ACCOUNT[kind]][ridx[region_of[kind](i)]] += u * a * float(q[kind][i])
-        w["extension_rent"][ridx[r.holder]] += rent
+            if kind in _EXTENSION_ACCOUNT:
+                out[_EXTENSION_ACCOUNT[kind]][ridx[region_of[kind](i)]] += u * a * float(q[kind][i])
+    return out
 
 
 def welfare_change(market: Market, sol: Solution, base: Solution, plan=None, now: dict | None = None, before: dict | None = None) -> dict[str, np.ndarray]:
@@ -293,6 +305,9 @@ def welfare_change(market: Market, sol: Solution, base: Solution, plan=None, now
         d0, d1 = D0[i], D1[i]
         dcs[ridx[r]] += c.integral_between(d0, d1) - P1[i] * d1 + P0[i] * d0
     dcs = np.array(dcs)
+    if plan is not None and plan.extensions:
+        # consumers in an extension row pay P − μ·a, not the market price
+        dcs = dcs + np.array(extension_shifts(market, sol, plan, ridx)["consumer_surplus"])
     # equal to CS1 − CS0 where both are finite, and finite where they are not
     out["consumer_surplus"] = dcs
     out["total_welfare"] = sum(out[k] for k in ("consumer_surplus", "producer_surplus", "processor_surplus", "government_net", "rents", "stockpile_value"))

@@ -383,6 +383,25 @@ def test_program_handed_to_highs_equals_the_pyomo_model():
     # market, where route generation holds part of the flows
     mp = build_case(case_dict(regions, [dense], scenarios=[{"name": "s", "policies": [{"type": "market_power", "minerals": ["m"], "regions": regions[:2], "conduct": 1.0}]}]))
     cases.append((mp.markets["m"], build_plan(mp.markets["m"], mp.scenarios[0].instruments)))
+    # an extension row (models/extensions.py, row group extension): a cap
+    # on one region's exports over the dense market
+    from mineq.models.extensions import Extension
+    from mineq.models.policies import register
+
+    @register
+    class _ExportCap(Extension):
+        type = "test_export_cap"
+        keys = ("quantity",)
+
+        def read(self, spec, regions_):
+            self.quantity = spec["quantity"]
+            self.holder = regions[0]
+
+        def constraints(self, m, market):
+            return {"cap": sum(m.flow[r] for r in m.ROUTES if r[1] == regions[0]) <= self.quantity}
+
+    ext = build_case(case_dict(regions, [dense], scenarios=[{"name": "s", "policies": [{"type": "test_export_cap", "minerals": ["m"], "quantity": 1.0}]}]))
+    cases.append((ext.markets["m"], build_plan(ext.markets["m"], ext.scenarios[0].instruments)))
     kinds = set()
     restricted = False
     rng = np.random.default_rng(3)
