@@ -325,6 +325,7 @@ def _scenario(rep: Report, ds: xr.Dataset, sn: str) -> None:
     unit = money_unit(ds)
     okm = ok.values
     _market_power(rep, ds, s, okm, unit)
+    _extension_rows(rep, s, okm)
     _joint(rep, ds, sn)
     if unit is not None:
         _welfare(rep, ds, s, sn, okm, unit, f"summed over {int(okm.sum())} verified minerals")
@@ -379,6 +380,19 @@ def _joint(rep: Report, ds: xr.Dataset, sn: str) -> None:
             continue
         said = ", ".join(f"{m} {100 * v:+.1f}%" for m, v in prices.items())
         rep.p(f"Joint production: {', '.join(members)} come out of the same activity in fixed proportions, which runs {100 * act:+.1f}% in '{sn}' against the baseline; their regional-average prices at the last stage move {said}" + (f", and {dump:.4g} units of output nobody buys at a positive price are disposed of" if dump > 0 else "") + ". Each member's processor surplus holds its share of the activity's surplus, shared by sales value.")
+
+
+def _extension_rows(rep: Report, s: xr.Dataset, okm: np.ndarray) -> None:
+    """A paragraph per extension row of the scenario (constraints added by
+    plugins, models/extensions.py): its shadow price and its rent."""
+    if "extension_label" not in s:
+        return
+    for j in np.flatnonzero(okm).tolist():
+        m = s.isel(mineral=j)
+        pu, qu = str(m.mineral_price_unit.values), str(m.mineral_quantity_unit.values)
+        for lab, mu, rent in zip(m.extension_label.values.tolist(), m.extension_shadow_price.values.tolist(), m.extension_rent_by_row.values.tolist()):
+            if lab:
+                rep.p(f"Extension row '{lab}' ({m.mineral.values}): shadow price {mu:,.4g} {pu} per unit of the row, what a quantity with coefficient a in the row earns on top of the market price (×a); rent {rent:,.4g} {pu} × {qu}, taken by the row's holder ('rents' in the welfare chart).")
 
 
 def _market_power(rep: Report, ds: xr.Dataset, s: xr.Dataset, okm: np.ndarray, unit: str | None) -> None:

@@ -240,7 +240,15 @@ def extension_rents(market: Market, sol: Solution, plan) -> np.ndarray:
     from mineq.models.extensions import quantities
 
     q = quantities(market, sol, plan)
-    return np.array([-u * r.value(q) for r, u in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist())])
+    out = []
+    for r, u in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist()):
+        value = r.value(q)
+        # a row binding at zero (a share requirement) is zero up to the
+        # rounding of its terms: no rent, not 1e-15 of one
+        if abs(value) <= 1e-12 * sum(abs(c * float(q[k][i])) for (k, i), c in r.terms.items()):
+            value = 0.0
+        out.append(-u * value)
+    return np.array(out)
 
 
 def _extensions(market: Market, sol: Solution, plan, w: dict, ridx: dict) -> None:

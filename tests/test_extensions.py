@@ -256,8 +256,10 @@ def test_cli_solves_verifies_and_compares_an_extension(tmp_path):
     case = tmp_path / "case.toml"
     text = (ROOT / "cases" / "three-region-demo" / "case.toml").read_text()
     text += '\n[[scenarios]]\nname = "content"\n\n[[scenarios.policies]]\ntype = "partner_content"\nminerals = ["lithium"]\nregion = "USA"\npartners = ["ROW"]\nshare = 0.7\n'
+    text += '\n[[scenarios]]\nname = "cap-and-stock"\n\n[[scenarios.policies]]\ntype = "cross_stage_cap"\nminerals = ["rare_earths"]\nexporter = "CHN"\nimporters = ["USA"]\nquantity = 1.0\n'
+    text += '\n[[scenarios.policies]]\ntype = "stockpile_target"\nminerals = ["lithium"]\nregion = "USA"\nsources = ["USA", "ROW"]\nquantity = 5.0\nbudget = 200.0\n'
     case.write_text(text)
-    env = dict(os.environ, MINEQ_PLUGINS="partner_content", PYTHONPATH=os.pathsep.join([str(ROOT / "docs" / "extensions"), str(ROOT)]))
+    env = dict(os.environ, MINEQ_PLUGINS="partner_content,china_cap,stockpile_target", PYTHONPATH=os.pathsep.join([str(ROOT / "docs" / "extensions"), str(ROOT)]))
     out = tmp_path / "r.nc"
     run = lambda *a: subprocess.run([sys.executable, "-m", "mineq.solver.cli", *a], cwd=ROOT, env=env, capture_output=True, text=True)  # noqa: E731
     got = run("solve", str(case), "--out", str(out), "--quiet")
@@ -272,9 +274,19 @@ def test_cli_solves_verifies_and_compares_an_extension(tmp_path):
         # a transfer from US users to qualifying producers: no net rent
         assert abs(float(ds["extension_rent_by_row"].sel(scenario="content", mineral="lithium").values[0])) < 1e-9
         assert float(ds["producer_surplus_change"].sel(scenario="content", mineral="lithium", region="USA")) > 0
+        # the stockpile: 5 bought at ROW (the cheaper source) for less than the budget
+        stock = ds.sel(scenario="cap-and-stock", mineral="lithium")
+        assert float(stock.offtake.sum()) == pytest.approx(5.0)
+        assert 0 < float(stock.extension_rent_by_row.values[0]) < 200.0
+        assert float(ds.extension_rent_by_row.sel(scenario="cap-and-stock", mineral="rare_earths").values[0]) > 0
     got = run("compare", str(out), "--mineral", "lithium")
     assert got.returncode == 0, got.stdout + got.stderr
-    assert "extension" in got.stdout
+    assert "extension row partner_content: USA refined content: shadow price" in got.stdout
+    assert "extension row stockpile_target: purchase target: shadow price" in got.stdout
+    got = run("report", str(out), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stdout + got.stderr
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert html.count("Extension row") >= 3
 
 
 def _copy(sol, **changes):
