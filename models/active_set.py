@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .sparse import Matrix
 
 _BANNER_SHOWN = False
 #: cleared HiGHS instances for the next program (:func:`release_highs`)
@@ -85,11 +86,13 @@ def new_highs():
 
 @dataclass
 class QP:
-    """A quadratic program in HiGHS's form; ``A`` dense, ``hd`` the Hessian's
-    diagonal (``H`` the full matrix when it is not diagonal, else None);
-    ``sense`` is +1 to minimise, -1 to maximise."""
+    """A quadratic program in HiGHS's form; ``A`` sparse
+    (:class:`mineq.models.sparse.Matrix`; a dense array given is stored
+    so), ``hd`` the Hessian's diagonal
+    (``H`` the full matrix when it is not diagonal, else None); ``sense``
+    is +1 to minimise, -1 to maximise."""
 
-    A: np.ndarray
+    A: Matrix
     c: np.ndarray
     lo: np.ndarray
     up: np.ndarray
@@ -98,6 +101,11 @@ class QP:
     hd: np.ndarray
     sense: float
     H: np.ndarray | None = None
+
+    def __post_init__(self):
+        # a small program written by hand may give its matrix dense
+        if not isinstance(self.A, Matrix):
+            self.A = Matrix.from_dense(self.A)
 
     def reduced_costs(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Column reduced costs at primal ``x`` and row duals ``y``, in the
@@ -114,13 +122,12 @@ class QP:
         lp, hs = model.lp_, model.hessian_
         n = lp.num_col_
         a = lp.a_matrix_
-        A = np.zeros((lp.num_row_, n))
         start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
         outer = np.repeat(np.arange(len(start) - 1), np.diff(start))
         if a.format_ == highspy.MatrixFormat.kRowwise:
-            A[outer, index] = value
+            A = Matrix.from_triplets((lp.num_row_, n), outer, index, value)
         else:
-            A[index, outer] = value
+            A = Matrix.from_triplets((lp.num_row_, n), index, outer, value)
         hd = np.zeros(n)
         H = None
         if hs.dim_:
@@ -200,8 +207,9 @@ def _load_kernel():
 
 
 _KERNEL = _load_kernel()
-#: programs with a larger (dense) constraint matrix polish in Python: the
-#: kernel copies the matrix each call and factors without blocking, so on
+#: programs with a larger constraint matrix (rows × columns, as the kernel
+#: takes it dense) polish in Python: the kernel copies the matrix each call
+#: and factors without blocking, so on
 #: benchmarks/scaling.py's 200 dense regions (8 million entries) it was
 #: slower (3.06 s against 2.79 s) while it was faster on 200 sparse ones
 #: (half a million entries; warm re-solve 0.010 s against 0.019 s)
@@ -226,9 +234,11 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     """
     from .speed import plain
 
-    if _KERNEL is not None and qp.H is None and qp.A.size <= KERNEL_MAX_ENTRIES and not plain():
-        m, n = qp.A.shape
-        buf = np.concatenate((qp.A.ravel(), qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
+    m, n = qp.A.shape
+    if _KERNEL is not None and qp.H is None and m * n <= KERNEL_MAX_ENTRIES and not plain():
+        # the program's dense copy, made once per matrix (small: at most
+        # KERNEL_MAX_ENTRIES entries)
+        buf = np.concatenate((qp.A.dense().ravel(), qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
         flags = np.zeros(2 * (n + m), dtype=np.uint8) if active is None else np.concatenate(active, dtype=np.uint8)
         if buf.size != m * n + 5 * n + 3 * m or flags.size != 2 * (n + m):
             # arrays that do not fit the program: Python says what is wrong
@@ -300,12 +310,12 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
         active = eq | act_lo | act_up
         rows = np.flatnonzero(active)
         b = np.where(act_up, rup, rlo)[rows]
-        Ar = A[rows]
         fixed = at_lo | at_up
         free = ~fixed
         xf = np.where(at_lo, lo, np.where(at_up, up, x0))
         F = np.flatnonzero(free)
-        Af = Ar[:, F]
+        # dense only on the active rows and free columns: the system solved
+        Af = A.dense(rows, F)
         g = c[F] + (H[np.ix_(F, np.flatnonzero(fixed))] @ xf[fixed] if H is not None else 0.0)
         # a row with no free variable (a node whose quantities are all at
         # bounds) constrains nothing here and its multiplier, a price
@@ -321,7 +331,7 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
             K[:nF, :nF] = H[np.ix_(F, F)]
         K[:nF, nF:] = -Afl.T
         K[nF:, :nF] = Afl
-        rhs = np.concatenate([-g, (b - Ar @ np.where(fixed, xf, 0.0))[live]])
+        rhs = np.concatenate([-g, (b - (A @ np.where(fixed, xf, 0.0))[rows])[live]])
         start = np.concatenate([x0[F], y0[rl]])
         sol = start + _kkt_step(K, rhs - K @ start)
         xf[F] = sol[:nF]
@@ -436,9 +446,9 @@ def highs_of(qp: QP, perm: np.ndarray | None = None, cost: np.ndarray | None = N
     cost = qp.c if cost is None else cost
     lo, up, A, hd, H = qp.lo, qp.up, qp.A, qp.hd, qp.H
     if perm is not None:
-        cost, lo, up, A, hd = cost[perm], lo[perm], up[perm], A[:, perm], hd[perm]
+        cost, lo, up, A, hd = cost[perm], lo[perm], up[perm], A.columns(perm), hd[perm]
         H = None if H is None else H[np.ix_(perm, perm)]
-    a_start, a_index, a_value = colwise(A)
+    a_start, a_index, a_value = A.colwise()
     q_start, q_index, q_value = _triangular(hd, H)
     sense = -1 if qp.sense < 0 else 1
     f = lambda v: np.ascontiguousarray(v, dtype=float)  # noqa: E731
@@ -456,15 +466,6 @@ def highs_of(qp: QP, perm: np.ndarray | None = None, cost: np.ndarray | None = N
         if len(q_value):
             h.passHessian(n, len(q_value), _TRIANGULAR, q_start, q_index, q_value)
     return h
-
-
-def colwise(A: np.ndarray):
-    """Start, index and value arrays of the dense matrix ``A`` column-wise
-    (its nonzeros), as HiGHS takes a matrix or new columns."""
-    At = A.T
-    cj, ri = np.nonzero(At)  # by column, then row
-    start = np.searchsorted(cj, np.arange(A.shape[1] + 1)).astype(np.int32)
-    return start, ri.astype(np.int32), np.ascontiguousarray(At[cj, ri], dtype=float)
 
 
 #: HiGHS's MatrixFormat.kColwise and HessianFormat.kTriangular (the

@@ -60,6 +60,7 @@ from .active_set import QP, highs_hessian, highs_of, polish, release_highs, resc
 from .curves import Linear
 from .speed import plain
 from .market import Market, Solution
+from .sparse import Matrix
 
 #: HiGHS settings.  The active-set QP solver regularises the Hessian (by
 #: 1e-7), which shifts prices by about 1e-6 relative; tighter settings
@@ -279,14 +280,16 @@ class MarketModel:
         nrows["seller"] = nh
         nrows["extension"] = len(restricted)
         self._nrow = sum(nrows.values())
-        # dense: polish solves on it, and these programs are small
-        A = self._A = np.zeros((self._nrow, self._ncol))
-        offset = 0
+        # stored sparse (models/sparse.py): a few entries per column, so a
+        # market of thousands of nodes and millions of routes fits
+        offset, triplets = 0, []
         for name in ROWS:
             r, c, v = groups[name]
             self._ix[name] = offset + np.arange(nrows[name])
-            np.add.at(A, (r + offset, c), v)  # a column twice in a row: summed
+            triplets.append((r + offset, c, v))
             offset += nrows[name]
+        # a column twice in a row (a flow from a node to itself): summed
+        self._A = Matrix.from_triplets((self._nrow, self._ncol), *(np.concatenate(t) for t in zip(*triplets)))
 
         # -- parameters (scaled), changed in place by _set -----------------
         lo, up, lev, slo = self._scaled(blocks)
@@ -644,7 +647,8 @@ class MarketModel:
         return self._numbers_cache
 
     def qp(self) -> QP:
-        """The program at the current parameters as a :class:`QP` (dense)."""
+        """The program at the current parameters as a :class:`QP` (its
+        matrix sparse, :class:`mineq.models.sparse.Matrix`)."""
         n = self.numbers()
         return QP(self._A, n["cost"], n["lower"], n["upper"], n["row_lower"], n["row_upper"], n["hessian"], -1.0)
 
@@ -774,8 +778,8 @@ class MarketModel:
             for k, j in enumerate(ix):
                 var[j] = comp[k]
         terms: list[list] = [[] for _ in range(self._nrow)]
-        for i, j in zip(*np.nonzero(self._A)):
-            terms[i].append((self._A[i, j], var[j]))
+        for i, j, a in zip(*self._A.nonzero()):
+            terms[i].append((a, var[j]))
 
         def row(i):
             body = sum(c * v for c, v in terms[i])

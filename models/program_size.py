@@ -1,11 +1,19 @@
 """What a market's welfare program will take in memory, known before it is
 built (:class:`mineq.models.program.MarketModel`).
 
-The program's matrix is dense (rows × columns × 8 bytes): a market of 2000
-regions trading every way has 2000 balance rows and 4 million flow columns,
-64 GB, and used to die with a ``MemoryError`` minutes into building it.  The
-figures here come from counts alone (nodes, curve blocks, processes,
+The program's matrix is stored sparse (:mod:`mineq.models.sparse`), so
+it grows with its non-zeros: a curve block enters one row, a flow two.
+What is still dense is the active-set system polish solves
+(:func:`mineq.models.active_set.polish_python`): the free columns and the
+active rows, square.  At an equilibrium few flows carry anything (a basic
+solution has at most one per row), so its side is about the columns that
+are not flows plus twice the rows.  A market of 2000 regions trading
+every way (2000 rows, 4 million columns) takes some 4 GiB to solve; dense
+it took 60 GiB, and died with a ``MemoryError`` minutes into building it.
+The figures here come from counts alone (nodes, curve blocks, processes,
 routes), so a case that cannot fit is refused before anything is solved.
+``tests/test_program_size.py`` measures the peak of a mid-size market's
+build and solve against :attr:`ProgramSize.bytes`.
 """
 
 from __future__ import annotations
@@ -13,18 +21,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-#: dense copies of the matrix alive at once at the peak of a solve: the
-#: program's own, the one polish's compiled kernel packs (or the
-#: restricted program of route generation takes) and polish's working
-#: arrays on the active rows
-DENSE_COPIES = 3
+from .active_set import KERNEL_MAX_ENTRIES
+
+#: bytes per non-zero: the program's own sparse copy (value, row and
+#: column: 24) and the triplets it is built from, sorted and summed
+#: (some 60), and HiGHS's copies (index and value, row- and column-wise,
+#: and its factorisation's fill: 64)
+PER_NONZERO = 150
 #: bytes per column outside the matrix: some twenty float vectors (costs,
 #: bounds, Hessian, solutions, scales) in the program, the verifier and
 #: the result, and HiGHS's own copy of them
 PER_COLUMN = 400
-#: bytes per non-zero in HiGHS's sparse copies (index and value, row- and
-#: column-wise, and its factorisation's fill)
-PER_NONZERO = 64
+#: dense copies of the active-set system alive at once: the system, its
+#: LU factors (or the least-squares step's work arrays), and the block of
+#: the matrix on the active rows and free columns it is filled from
+KKT_COPIES = 3
 
 
 @dataclass(frozen=True)
@@ -33,20 +44,33 @@ class ProgramSize:
     rows: int
     columns: int
     nonzeros: int
+    #: columns that are flows (one per allowed route)
+    flows: int = 0
+
+    @property
+    def kkt_side(self) -> int:
+        """Side of the active-set system polish solves, at most: every
+        column that is not a flow, a flow per row, and the rows."""
+        return self.columns - self.flows + 2 * self.rows
 
     @property
     def dense_bytes(self) -> int:
-        """The program's matrix alone: rows × columns × 8."""
-        return self.rows * self.columns * 8
+        """What is still dense at the peak: the active-set system (side
+        :attr:`kkt_side`, :data:`KKT_COPIES` copies) and, for a program
+        of at most :data:`mineq.models.active_set.KERNEL_MAX_ENTRIES`
+        entries, the compiled step's dense copy of the matrix (kept, and
+        packed for the step: twice)."""
+        kernel = 2 * 8 * self.rows * self.columns if self.rows * self.columns <= KERNEL_MAX_ENTRIES else 0
+        return KKT_COPIES * 8 * self.kkt_side**2 + kernel
 
     @property
     def bytes(self) -> int:
         """Peak memory of one solve of the program (an estimate from the
-        counts above; the dense matrix dominates every large market)."""
-        return DENSE_COPIES * self.dense_bytes + PER_COLUMN * self.columns + PER_NONZERO * self.nonzeros
+        counts above)."""
+        return self.dense_bytes + PER_COLUMN * self.columns + PER_NONZERO * self.nonzeros
 
     def describe(self) -> str:
-        return f"{self.rows:,} rows × {self.columns:,} columns (the dense matrix alone {gib(self.dense_bytes)}; about {gib(self.bytes)} to solve)"
+        return f"{self.rows:,} rows × {self.columns:,} columns with {self.nonzeros:,} non-zeros (about {gib(self.bytes)} to solve, {gib(self.dense_bytes)} of it the dense active-set system)"
 
 
 def program_size(market) -> ProgramSize:
@@ -67,7 +91,7 @@ def program_size(market) -> ProgramSize:
         blocks += k
         nonzeros += 2 * k  # output at one node, input at the other
     routes = len(market.route_list)
-    return ProgramSize(market.name, len(market.nodes), blocks + routes, nonzeros + 2 * routes)
+    return ProgramSize(market.name, len(market.nodes), blocks + routes, nonzeros + 2 * routes, routes)
 
 
 def available_memory() -> int:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .active_set import QP, colwise
+from .active_set import QP
 
 #: a market with at least this many routes is solved by route generation;
 #: below, HiGHS on the whole program is as fast (a 4-region market has 12)
@@ -63,7 +63,7 @@ MAX_ROUNDS = 100
 def restricted(qp: QP, cols: np.ndarray) -> QP:
     """``qp`` with only the columns ``cols``, in that order (every row kept)."""
     H = None if qp.H is None else qp.H[np.ix_(cols, cols)]
-    return QP(qp.A[:, cols], qp.c[cols], qp.lo[cols], qp.up[cols], qp.rlo, qp.rup, qp.hd[cols], qp.sense, H)
+    return QP(qp.A.columns(cols), qp.c[cols], qp.lo[cols], qp.up[cols], qp.rlo, qp.rup, qp.hd[cols], qp.sense, H)
 
 
 def first_columns(qp: QP, flows: np.ndarray, starts: np.ndarray, ends: np.ndarray, seed: np.ndarray | None = None, first: int = FIRST) -> np.ndarray:
@@ -110,7 +110,7 @@ def add_columns(h, qp: QP, new: np.ndarray, value: np.ndarray | None = None, hes
     route whose cost rises with its flow)."""
     import highspy
 
-    a_start, a_index, a_value = colwise(qp.A[:, new])
+    a_start, a_index, a_value = qp.A.columns(new).colwise()
     f = lambda v: np.ascontiguousarray(v, dtype=float)  # noqa: E731
     h.addCols(len(new), f(qp.c[new]), f(qp.lo[new]), f(qp.up[new]), len(a_value), a_start, a_index, a_value)
     if hessian is not None and np.any(qp.hd[new] != 0.0):

@@ -115,7 +115,7 @@ def check_fits(case: Case, threads: int = 1, markets: list[str] | None = None) -
         return
     alone = big.bytes <= avail
     hint = (f"Solve with fewer workers (-j 1 needs {gib(big.bytes)})" if alone else
-            "mineq stores each program's matrix dense, so a market's memory grows as its nodes times its routes plus curve blocks: "
+            "a market's memory grows with its routes and curve blocks, and with the square of its nodes (polish's dense active-set system): "
             "split the market, list fewer routes (default_transport_cost = \"none\" and explicit routes), or use a machine with more memory")
     what = (f"mineral {big.market} alone needs {big.describe()}" if not alone else
             f"its {len(together)} largest markets solved at once ({', '.join(z.market for z in together)}) need about {gib(need)}")

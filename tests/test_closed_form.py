@@ -326,7 +326,7 @@ def _program(highs, cols=None, rows=None):
     assert qp.H is None  # mineq's Hessians are diagonal
     cols = np.arange(len(qp.c)) if cols is None else cols
     rows = np.arange(len(qp.rlo)) if rows is None else rows
-    out = {"cost": qp.c[cols], "lower": qp.lo[cols], "upper": qp.up[cols], "row_lower": qp.rlo[rows], "row_upper": qp.rup[rows], "hessian": qp.hd[cols], "matrix": qp.A[np.ix_(rows, cols)]}
+    out = {"cost": qp.c[cols], "lower": qp.lo[cols], "upper": qp.up[cols], "row_lower": qp.rlo[rows], "row_upper": qp.rup[rows], "hessian": qp.hd[cols], "matrix": qp.A.dense(rows, cols)}
     out["sense"] = np.array([model.lp_.sense_ == highspy.ObjSense.kMaximize], dtype=float)
     return out
 
