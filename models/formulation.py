@@ -452,7 +452,7 @@ def differences(m, model, rtol: float = 1e-9) -> list[str]:
                 out.append(f"{con.name}: {v.name} is no column of the fast program")
                 continue
             lab[where[id(v)]] += c * cols[where[id(v)]][1]
-        fast = np.asarray(A[i].todense()).ravel() if hasattr(A[i], "todense") else np.asarray(A[i], dtype=float)
+        fast = A.dense(rows=[i]).ravel() if hasattr(A, "dense") else np.asarray(A[i], dtype=float)
         k = int(np.argmax(np.abs(lab)))
         if lab[k] == 0 or fast[k] == 0 or fast[k] / lab[k] <= 0:
             out.append(f"{con.name}: no common scale (largest labelled entry {lab[k]:g}, fast {fast[k]:g})")
