@@ -610,3 +610,38 @@ def test_harker_1986_spatial_oligopoly():
     for r in ("one", "three"):
         n = mk.node_index(R, r)
         assert sol.supply[n] < base.solution.supply[n]
+
+
+@st.composite
+def one_seller_case(draw):
+    """A strict random market (test_properties.market_case) with one
+    strategic region at its last stage and two conducts θ₁ < θ₂."""
+    cd = draw(market_case(strict=True))
+    region = draw(st.sampled_from(cd["case"]["regions"]))
+    low = draw(st.sampled_from([0.0, 0.2, 0.5, 0.8]))
+    high = draw(st.sampled_from([t for t in (0.2, 0.5, 0.8, 1.0) if t > low]))
+    return cd, region, low, high
+
+
+@settings(**{**SETTINGS, "max_examples": min(SETTINGS["max_examples"], 50)})
+@given(one_seller_case())
+def test_raising_conduct_never_raises_the_sellers_output(drawn):
+    """One strategic seller among price-takers: its output (supply plus
+    its refiners' output at the node) at conduct θ₂ is at most its output
+    at θ₁ < θ₂.  Intuition (the network's feedback makes it no one-line
+    proof, hence the random markets): the program maximises W(z) − θ·G(z)
+    with G = ½·Σ b·q² over the seller's sales, so G cannot rise with θ;
+    at given quantities the seller's marginal revenue on every sale falls
+    as θ rises while its marginal cost rises with output.  (With several
+    sellers the claim is false: in the duopoly of
+    test_cournot_duopoly_into_a_third_market B sells 0 at θ = 0 and 24 at
+    θ = ½.)  Both answers must verify."""
+    cd, region, low, high = drawn
+    out = []
+    for theta in (low, high):
+        mk, plan, res = _solve_with(cd, [power([region], theta)])
+        assert res.ok and res.verification.ok, res.message
+        n = mk.node_index(mk.stages[-1], region)
+        made = np.nan_to_num(res.solution.supply[n]) + sum(res.solution.processing[k] for k in range(len(mk.processes)) if int(mk.process_nodes[1][k]) == n)
+        out.append(made)
+    assert out[1] <= out[0] + 1e-7 * mk.quantity_scale
