@@ -142,17 +142,15 @@ BYPRODUCT = {
 #: smelted from imported zinc concentrates the model does not trace).
 #: The activity's cost curve has the host's supply elasticity: a
 #: by-product's output follows its host (short run: its value is a small
-#: part of the host's).  Recovery beyond the yields: for two-stage
-#: by-products (germanium, cobalt) the refining of the by-product's
+#: part of the host's).  Recovery beyond the yields: for a two-stage
+#: by-product (cobalt) the refining of the by-product's
 #: content (processing.csv, with its capacity) is the recovery step; for
 #: single-stage ones recovery is folded into the joint activity.
 #: Not linked (README, "Joint production and by-products"): the
-#: platinum-group metals and indium, whose linked programs the engine does
-#: not yet solve under the minimum import price and the floor club.
+#: platinum-group metals, indium and germanium, whose linked programs the
+#: engine does not yet solve reliably (minimum import price, floor club,
+#: strategic China under its own ban).
 COPRODUCTS = [
-    dict(name="zinc smelting", host=("zinc", "refined"), products=[("germanium", "mine")], regions=None,
-         basis="germanium (feed) is recovered from zinc ores and residues (USGS MCS 2026 germanium chapter: Ge 'associated with certain zinc and lead-zinc-copper sulfide ores'; data/joint/byproduct_yields.csv: under 3% of the Ge in zinc ores is recovered); yields: the region's calibrated germanium feed per t of zinc (Ge feed spread like zinc, NO_DATA/TWO_STAGE)",
-         confidence="estimated"),
     dict(name="zircon mining", host=("zirconium", "refined"), products=[("hafnium", "refined")], regions=None,
          basis="hafnium is separated from zirconium (Zr:Hf about 50:1 in zircon, Edison Group; 'most commercial hafnium is a by-product of zirconium refining'; /work/shared/data/joint_production.csv); yields: the region's calibrated hafnium output per t of zircon concentrate (hafnium spread like zirconium, NO_DATA)",
          confidence="estimated"),
