@@ -138,8 +138,8 @@ BYPRODUCT = {
 #: of the region's calibrated primary outputs (so the baseline is
 #: unchanged), in the regions ``regions`` (every region when None) where
 #: both the host and the by-product have primary output; elsewhere a
-#: by-product keeps its own supply curve (e.g. Korea's and Japan's indium,
-#: smelted from imported zinc concentrates the model does not trace).
+#: by-product keeps its own supply curve (e.g. hafnium in the USA and
+#: Australia, where zircon keeps its curve for the floor club: below).
 #: The activity's cost curve has the host's supply elasticity: a
 #: by-product's output follows its host (short run: its value is a small
 #: part of the host's).  Recovery beyond the yields: for a two-stage
