@@ -276,3 +276,53 @@ def test_headline_and_report_say_what_joint_production_does(tmp_path):
     assert code == 0, text
     html = (tmp_path / "rep" / "report.html").read_text()
     assert "Joint production: concentrate, cerium, neodymium" in html
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    y=st.lists(st.floats(0.05, 2.0), min_size=2, max_size=3),
+    a=st.lists(st.floats(5.0, 50.0), min_size=3, max_size=3),
+    b=st.lists(st.floats(0.05, 2.0), min_size=3, max_size=3),
+    c=st.floats(0.0, 4.0),
+    d=st.floats(0.01, 1.0),
+    t=st.floats(0.0, 2.0),
+)
+def test_property_decoupled_group_gives_the_separate_markets(y, a, b, c, d, t):
+    """Decoupling a linked group: the products of the random two-region
+    markets of the property above, each made by an activity of its own
+    (Y_k with yield y_k of product k only, MC c_r + d·Y_k) yet solved as
+    one linked program, give exactly the separate markets in which product
+    k has the supply curve of its activity written per unit of product:
+    Q = y·Y, and the activity runs where y·P = c + d·Y, so
+    P = c/y + (d/y²)·Q.  Consumption, flows, outputs and the prices where
+    something is consumed must agree
+    (and the activity levels be Q/y); a coupling term left anywhere in the
+    linked program (a shared cost, disposal at a positive price, a wrong
+    offset between members) would show."""
+    regions = ["A", "B"]
+    members, separate, joint = {}, {}, []
+    for k in range(len(y)):
+        name = f"p{k}"
+        demand = {("refined", r): dem(a[k] * (1 + j), b[k]) for j, r in enumerate(regions)}
+        routes = {("refined", "A", "B"): t, ("refined", "B", "A"): t}
+        members[name] = Market(name, ["refined"], regions, "t", "USD/t", supply={}, demand=demand, routes=routes, processes=[])
+        separate[name] = Market(name, ["refined"], regions, "t", "USD/t", demand=demand, routes=routes, processes=[],
+                                supply={("refined", r): sup(c * (1 + j) / y[k], d / y[k] ** 2) for j, r in enumerate(regions)})
+        joint += [Joint(f"make{k}", r, {}, {f"{name}:refined": y[k]}, sup(c * (1 + j), d)) for j, r in enumerate(regions)]
+    link = Linked("L", members, joint)
+    res = solve_market(link.market)
+    assert res.ok and res.verification.ok, res.message
+    parts = link.split(res.solution)
+    P, Q = link.market.price_scale, link.market.quantity_scale
+    for k, (name, mk) in enumerate(separate.items()):
+        alone = solve_market(mk)
+        assert alone.ok and alone.verification.ok
+        got, want = parts[name], alone.solution
+        # a price is unique where something is consumed (a node that
+        # neither makes nor buys may price anywhere its arbitrage allows)
+        used = want.demand > 1e-7 * Q
+        assert got.price[used] == pytest.approx(want.price[used], rel=1e-7, abs=1e-7 * P)
+        assert got.demand == pytest.approx(want.demand, rel=1e-7, abs=1e-7 * Q)
+        assert got.flow == pytest.approx(want.flow, rel=1e-7, abs=1e-7 * Q)
+        levels = [res.solution.joint[j] for j, jp in enumerate(link.market.joint) if jp.name == f"make{k}"]
+        assert np.array(levels) * y[k] == pytest.approx(np.nan_to_num(want.supply), rel=1e-7, abs=1e-7 * Q)

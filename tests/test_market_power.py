@@ -15,6 +15,7 @@ for every sale that carries anything (``≤ MR`` for the others).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -504,3 +505,143 @@ def test_isoelastic_demand_uses_the_reference_slope():
         lo, hi = (mid, hi) if f(mid) > 0 else (lo, mid)
     assert res.solution.supply[0] == pytest.approx(lo, rel=1e-6)
     assert res.plan.sellers[0].slopes == {0: pytest.approx(5.0)}
+
+
+HARKER = Path(__file__).parent / "data" / "harker_1986.toml"
+
+
+def harker_cournot_reference(alpha, beta, rho, eta, cost):
+    """The Cournot–Nash equilibrium of Harker's oligopoly (GAMS HARKMCP's
+    model ``harkoli`` with constant arc costs), solved here without mineq:
+    producer i sells x_ij ≥ 0 into market j with
+
+        rho_j − eta_j·D_j − eta_j·x_ij ≤ alpha_i + 2·beta_i·y_i + c_ij  ⟂  x_ij,
+
+    D_j = Σ_i x_ij, y_i = Σ_j x_ij, c_ij the cheapest path cost (0 at home).
+    The system is a linear complementarity problem whose matrix
+    (eta_j on equal j, plus eta_j on equal (i, j), plus 2·beta_i on equal i)
+    is symmetric positive definite, so it has exactly one solution; it is
+    found by trying every support (2⁹ of them) and keeping the one whose
+    linear solve satisfies all the inequalities.  Returns x (i × j)."""
+    n = len(alpha)
+    pairs = [(i, j) for i in range(n) for j in range(n)]
+    M = np.zeros((len(pairs), len(pairs)))
+    q = np.zeros(len(pairs))
+    for a, (i, j) in enumerate(pairs):
+        q[a] = alpha[i] + cost[i][j] - rho[j]
+        for b, (k, l) in enumerate(pairs):
+            M[a, b] = eta[j] * (j == l) + eta[j] * (i == k and j == l) + 2 * beta[i] * (i == k)
+    found = []
+    for mask in range(1 << len(pairs)):
+        on = [a for a in range(len(pairs)) if mask >> a & 1]
+        x = np.zeros(len(pairs))
+        if on:
+            x[on] = np.linalg.solve(M[np.ix_(on, on)], -q[on])
+        w = M @ x + q
+        if (x >= -1e-12).all() and (w >= -1e-12).all() and abs(x @ w) < 1e-9:
+            found.append(x)
+    assert len(found) == 1
+    return found[0].reshape(n, n)
+
+
+def test_harker_1986_spatial_oligopoly():
+    """Harker (1986), "Alternative Models of Spatial Competition",
+    *Operations Research* 34(3) 410–425: the multi-producer Cournot–Nash
+    oligopoly of the GAMS model library (HARKER, SEQ=85, solved there by
+    diagonalization; HARKMCP, SEQ=128, model ``harkoli``, as an MCP),
+    with Harker's data: demand p = rho − eta·d, marginal cost
+    alpha + 2·beta·y in three regions, and his transport network's arc
+    costs kappa (tests/data/harker_1986.toml, where the network is
+    collapsed into cheapest-path routes).
+
+    What is reproduced: everything but the arcs' congestion term nu·t²
+    (Harker's average cost kappa + nu·t² on arcs shared by several
+    paths), which mineq's routes (cost linear in their own flow) cannot
+    express; the case sets nu = 0.  GAMS itself cannot run here, and no
+    printed solution of the nu = 0 variant exists, so the reference is
+    the harkoli complementarity system solved independently of mineq
+    (:func:`harker_cournot_reference`, by support enumeration).  mineq's
+    answer (every region a seller with conduct 1) must match it in every
+    producer's sales to every market (home sales and the route flows),
+    outputs, consumption and prices where something is consumed, to
+    1e-7 relative; the Cournot answer must verify, and both producers
+    that export keep less for home than competitive pricing does."""
+    from mineq.solver.case import load_case
+
+    case = load_case(str(HARKER))
+    mk = case.markets["m"]
+    regions = ["one", "two", "three"]
+    alpha, beta = [1.0, 2.0, 1.5], [0.5, 0.4, 0.3]
+    rho, eta = [19.0, 27.0, 30.0], [0.2, 0.01, 0.3]
+    path = {("one", "two"): 4, ("one", "three"): 4, ("two", "one"): 6, ("two", "three"): 5, ("three", "one"): 4, ("three", "two"): 3}
+    cost = [[0.0 if i == j else path[(i, j)] for j in regions] for i in regions]
+    # the case file holds Harker's numbers (2·beta is the supply slope)
+    for k, r in enumerate(regions):
+        n = mk.node_index(R, r)
+        s, d = mk.supply[(R, r)], mk.demand[(R, r)]
+        assert (s.intercept, s.slope, d.intercept, d.slope) == (alpha[k], 2 * beta[k], rho[k], eta[k]), r
+    for (o, d), c in path.items():
+        assert mk.routes[(R, o, d)] == c
+
+    x = harker_cournot_reference(alpha, beta, rho, eta, cost)
+    base = solve_market(mk)
+    assert base.ok and base.verification.ok
+    plan = build_plan(mk, case.scenarios[0].instruments, base.solution)
+    res = solve_market(mk, plan=plan, start=base.solution)
+    assert res.ok and res.verification.ok, res.message
+    sol = res.solution
+    for i, o in enumerate(regions):
+        n = mk.node_index(R, o)
+        assert sol.supply[n] == pytest.approx(x[i].sum(), rel=1e-7)
+        exports = 0.0
+        for j, d in enumerate(regions):
+            if i != j:
+                f = sol.flow[mk.route_list.index((R, o, d))]
+                exports += f
+                assert f == pytest.approx(x[i, j], rel=1e-7, abs=1e-7)
+        assert sol.supply[n] - exports == pytest.approx(x[i, i], rel=1e-7, abs=1e-7)
+    for j, d in enumerate(regions):
+        n = mk.node_index(R, d)
+        D = x[:, j].sum()
+        assert sol.demand[n] == pytest.approx(D, rel=1e-7, abs=1e-7)
+        if D > 1e-9:
+            assert sol.price[n] == pytest.approx(rho[j] - eta[j] * D, rel=1e-7)
+    # market power shows: the exporting producers hold back
+    for r in ("one", "three"):
+        n = mk.node_index(R, r)
+        assert sol.supply[n] < base.solution.supply[n]
+
+
+@st.composite
+def one_seller_case(draw):
+    """A strict random market (test_properties.market_case) with one
+    strategic region at its last stage and two conducts θ₁ < θ₂."""
+    cd = draw(market_case(strict=True))
+    region = draw(st.sampled_from(cd["case"]["regions"]))
+    low = draw(st.sampled_from([0.0, 0.2, 0.5, 0.8]))
+    high = draw(st.sampled_from([t for t in (0.2, 0.5, 0.8, 1.0) if t > low]))
+    return cd, region, low, high
+
+
+@settings(**{**SETTINGS, "max_examples": min(SETTINGS["max_examples"], 50)})
+@given(one_seller_case())
+def test_raising_conduct_never_raises_the_sellers_output(drawn):
+    """One strategic seller among price-takers: its output (supply plus
+    its refiners' output at the node) at conduct θ₂ is at most its output
+    at θ₁ < θ₂.  Intuition (the network's feedback makes it no one-line
+    proof, hence the random markets): the program maximises W(z) − θ·G(z)
+    with G = ½·Σ b·q² over the seller's sales, so G cannot rise with θ;
+    at given quantities the seller's marginal revenue on every sale falls
+    as θ rises while its marginal cost rises with output.  (With several
+    sellers the claim is false: in the duopoly of
+    test_cournot_duopoly_into_a_third_market B sells 0 at θ = 0 and 24 at
+    θ = ½.)  Both answers must verify."""
+    cd, region, low, high = drawn
+    out = []
+    for theta in (low, high):
+        mk, plan, res = _solve_with(cd, [power([region], theta)])
+        assert res.ok and res.verification.ok, res.message
+        n = mk.node_index(mk.stages[-1], region)
+        made = np.nan_to_num(res.solution.supply[n]) + sum(res.solution.processing[k] for k in range(len(mk.processes)) if int(mk.process_nodes[1][k]) == n)
+        out.append(made)
+    assert out[1] <= out[0] + 1e-7 * mk.quantity_scale

@@ -132,6 +132,37 @@ BYPRODUCT = {
 }
 
 
+#: by-products whose host is one of the case's minerals: one joint
+#: activity per region, a unit of it being a unit of the host's primary
+#: output there, yields the host and the by-products in the proportions
+#: of the region's calibrated primary outputs (so the baseline is
+#: unchanged), in the regions ``regions`` (every region when None) where
+#: both the host and the by-product have primary output; elsewhere a
+#: by-product keeps its own supply curve (e.g. hafnium in the USA and
+#: Australia, where zircon keeps its curve for the floor club: below).
+#: The activity's cost curve has the host's supply elasticity: a
+#: by-product's output follows its host (short run: its value is a small
+#: part of the host's).  Recovery beyond the yields: for a two-stage
+#: by-product (cobalt) the refining of the by-product's
+#: content (processing.csv, with its capacity) is the recovery step; for
+#: single-stage ones recovery is folded into the joint activity.
+#: Not linked (README, "Joint production and by-products"): the
+#: platinum-group metals, indium and germanium, whose linked programs the
+#: engine does not yet solve reliably (minimum import price, floor club,
+#: strategic China under its own ban).
+COPRODUCTS = [
+    dict(name="zircon mining", host=("zirconium", "refined"), products=[("hafnium", "refined")], regions=None,
+         basis="hafnium is separated from zirconium (Zr:Hf about 50:1 in zircon, Edison Group; 'most commercial hafnium is a by-product of zirconium refining'; /work/shared/data/joint_production.csv); yields: the region's calibrated hafnium output per t of zircon concentrate (hafnium spread like zirconium, NO_DATA)",
+         confidence="estimated"),
+    dict(name="copper-cobalt mining", host=("copper", "refined"), products=[("cobalt", "mine")], regions=["AFR"],
+         basis="cobalt of the DR Congo and Zambia is a by-product of sediment-hosted copper (USGS MCS 2026 cobalt; about 98% of world cobalt is a by-product of copper and nickel, Bloomberg via joint_production.csv; Tenke Fungurume 85 kg Co per t Cu, CMOC via byproduct_yields.csv); yields: AFR's calibrated cobalt mine output per t of AFR's refined copper",
+         confidence="estimated"),
+    dict(name="nickel-cobalt mining", host=("nickel", "mine"), products=[("cobalt", "mine")], regions=[r for r in REGIONS if r != "AFR"],
+         basis="outside Africa cobalt comes from nickel laterites (Indonesia, Australia, Cuba, the Philippines) and magmatic Ni-Cu sulfides (Canada, Russia, Australia) (USGS MCS 2026 cobalt; Obi HPAL 123 kg Co per t Ni, byproduct_yields.csv); yields: the region's calibrated cobalt mine output per t of nickel mine output",
+         confidence="estimated"),
+]
+
+
 def byproduct_content(name: str, ref_prod: dict[str, float]) -> dict[str, tuple[float, str, str]]:
     """Per region: (content available, source, confidence) of a by-product
     (BYPRODUCT): host output by region x content per unit of host."""
@@ -334,6 +365,7 @@ def main() -> None:
     for name, row in rows.items():
         build_mineral(name, row, rows, targets.get(name, {"imports": []}), mine_shares, (mx, my, slope), out)
     joint_rare_earth_mining(out)
+    joint_coproducts(out)
     for table in ("minerals", "nodes", "routes", "processing", "assumptions", "calibration", "joint"):
         write(HERE / f"{table}.csv", out[table])
     print(f"wrote {len(out['minerals'])} minerals, {len(out['nodes'])} nodes, {len(out['routes'])} routes, {len(out['processing'])} processing entries, {len(out['calibration'])} calibration targets")
@@ -376,6 +408,49 @@ def joint_rare_earth_mining(out) -> None:
             cost_form="linear", cost_price=f"{mc:.10g}", cost_quantity=f"{A:.10g}", cost_elasticity=es.pop(),
             source=f"joint mining of the rare earths (Binnemans & Jones 2015, J. Sustain. Metall. 1:29-38: the balance problem); output: the region's rare-earth mine output ({rows[0]['supply_source'][10:120]}); yields: element shares REE_SHARE (assumed composition, the same in every region); marginal cost: value of the yields at baseline mine prices",
             confidence=weakest(*(n["supply_confidence"] for n in rows), "assumed")))
+
+
+def joint_coproducts(out) -> None:
+    """By-products whose host is in the case (COPRODUCTS): in each region
+    where the host and a by-product both have primary output, their
+    primary supply curves become one joint activity (``joint.csv``) whose
+    unit is a unit of host output, with yields y = by-product output /
+    host output (the calibrated ones, so the baseline is an equilibrium of
+    the joint market: the activity's marginal cost at the host's output is
+    the value of what it yields at the baseline prices, P_host + Σ y·P)
+    and the host's supply elasticity.  Secondary (scrap) supply stays a
+    curve of its own.  A host sold at the refined stage in a floor-club
+    region keeps its own curve (see the loop)."""
+    taken: set[tuple[str, str, str]] = set()
+    for g in COPRODUCTS:
+        hm, hs = g["host"]
+        for r in g["regions"] or REGIONS:
+            if hs == "refined" and r in FLOOR_CLUB:
+                # the partner floor club pays refined output of a supply
+                # curve or a refiner; the engine's price floor does not pay
+                # a joint activity, so linking here would drop the payment
+                continue
+            host = next((n for n in out["nodes"] if (n["mineral"], n["stage"], n["region"]) == (hm, hs, r) and n.get("supply_form") == "linear" and float(n["supply_quantity"]) > 0), None)
+            if host is None or (hm, hs, r) in taken:
+                continue
+            prods = [n for n in out["nodes"] if (n["mineral"], n["stage"]) in g["products"] and n["region"] == r and n.get("supply_form") == "linear" and float(n["supply_quantity"]) > 0 and (n["mineral"], n["stage"], r) not in taken]
+            if not prods:
+                continue
+            A = float(host["supply_quantity"])
+            y = {n["mineral"]: float(n["supply_quantity"]) / A for n in prods}
+            mc = float(host["supply_price"]) + sum(y[n["mineral"]] * float(n["supply_price"]) for n in prods)
+            e, src, conf = host["supply_elasticity"], host["supply_source"], weakest(*(n["supply_confidence"] for n in (host, *prods)), g["confidence"])
+            for n in (host, *prods):
+                taken.add((n["mineral"], n["stage"], r))
+                for k in [k for k in n if k.startswith("supply_")]:
+                    del n[k]
+            out["joint"].append(dict(
+                name=g["name"], region=r, inputs="",
+                outputs="; ".join([f"{hm}:{hs}=1"] + [f"{n['mineral']}:{n['stage']}={y[n['mineral']]:.10g}" for n in prods]),
+                cost_form="linear", cost_price=f"{mc:.10g}", cost_quantity=f"{A:.10g}", cost_elasticity=e,
+                source=f"{g['basis']}; unit: 1 {hm} ({hs}) of the region's primary output ({src[:160]}); marginal cost: value of the yields at baseline prices; elasticity: the host's ({e})",
+                confidence=conf))
+    out["nodes"][:] = [n for n in out["nodes"] if any(k in n for k in ("supply_form", "secondary_form", "demand_form"))]
 
 
 def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
