@@ -217,17 +217,38 @@ def _quantity(res, key: tuple) -> float:
     return float(sol.processing[k])
 
 
-def invest(res, key: tuple, capacity: float, reference: float, response: float) -> float:
+#: a plant is not built smaller than this share of its market's scale
+#: (the largest curve of the mineral, or of its linked market: the
+#: quantity unit the program is scaled by).  A new plant of 1e-4 of that
+#: scale (a 0.2 t dysprosium refinery beside China's 3,400 t, from an
+#: order that was 1% of the latent plant's size) is a column whose whole
+#: range lies at HiGHS's tolerances: its QP solver then stops with primal
+#: infeasibilities of that size (numerical trouble), as on the 2029
+#: dysprosium market of the bundled floor-club path; 3e-4 solves.
+MIN_PLANT_SHARE = 1e-3
+
+
+def smallest_plant(case: Case, mineral: str) -> float:
+    """The smallest plant built from nothing for ``mineral`` (units of its
+    quantity): :data:`MIN_PLANT_SHARE` of the scale its program uses."""
+    link = case.link_of(mineral)
+    return MIN_PLANT_SHARE * (link.market if link is not None else case.markets[mineral]).quantity_scale
+
+
+def invest(res, key: tuple, capacity: float, reference: float, response: float, smallest: float = 0.0) -> float:
     """New capacity ordered after a solved year: ``φ·K̄·ρ/P`` (module
     docstring), with ``ρ`` the capacity rent per unit of the curve ``key``
-    in result ``res`` at capacity ``capacity`` and ``P`` its output price;
-    an order under 1% of ``reference`` is not placed."""
+    in result ``res`` at capacity ``capacity`` and ``P`` its output price.
+    An order under 1% of ``reference`` is not placed, nor one that would
+    start a plant (from capacity 0) smaller than ``smallest``
+    (:func:`smallest_plant`)."""
     if response <= 0 or res.solution is None:
         return 0.0
     order = _order(res, key, capacity, reference, response)
-    # an order under 1% of the plant's size is not placed: slivers of
-    # capacity are no plant, and they make badly scaled programs
-    return order if order >= 1e-2 * reference else 0.0
+    # slivers of capacity are no plant, and they make badly scaled programs
+    if order < 1e-2 * reference or (capacity <= 0.0 and order < smallest):
+        return 0.0
+    return order
 
 
 def _order(res, key: tuple, capacity: float, reference: float, response: float) -> float:
@@ -325,6 +346,7 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
 
     path = Run(scenario)
     cap = dict(start)
+    smallest = {mn: smallest_plant(case, mn) for mn in {k[1] for k in cap}}
     pipeline: dict[int, dict] = {}
     touched = None
     if scenario != BASELINE:
@@ -357,7 +379,7 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
             path.failed = (y, "; ".join(bad[:3]))
             del path.capacity[y]
             break
-        orders = {k: invest(got[k[1]], k, cap[k], reference[k], dyn.investment_response) for k in cap}
+        orders = {k: invest(got[k[1]], k, cap[k], reference[k], dyn.investment_response, smallest[k[1]]) for k in cap}
         path.investment[y] = orders
         for k, v in orders.items():
             if v:

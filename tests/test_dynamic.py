@@ -15,7 +15,7 @@ import xarray as xr
 
 from helpers import DEMO, run
 from mineq.solver.case import build_case, load_case, read_case
-from mineq.solver.dynamic import solve_dynamic
+from mineq.solver.dynamic import smallest_plant, solve_dynamic
 from mineq.solver.errors import CaseError
 from mineq.solver.run import solve_case
 
@@ -103,7 +103,8 @@ def test_capacity_path_recomputed_from_the_results():
                 at_cap = q >= K[t] * (1 - 1e-6) - 1e-9 * max(ref[j], 1.0)
                 rent = margin - cost.value(K[t]) if at_cap else 0.0
                 want = dyn.investment_response * ref[j] * max(rent, 0.0) / price if at_cap and rent > 0 and price > 0 else 0.0
-                want = want if want >= 1e-2 * ref[j] else 0.0  # slivers are not ordered
+                # slivers are not ordered, nor a new plant below the smallest one
+                want = want if want >= 1e-2 * ref[j] and (K[t] > 0 or want >= smallest_plant(case, mn)) else 0.0
                 assert I[t] == pytest.approx(want, rel=1e-6, abs=1e-9 * max(ref[j], 1.0)), (sn, lab, y)
                 if t + 1 < len(K):
                     assert K[t + 1] == pytest.approx((1 - dyn.depreciation) * K[t] + I[t], rel=1e-9, abs=1e-12), (sn, lab, y)
@@ -175,3 +176,38 @@ def test_extends_must_name_a_case_file_beside_it(tmp_path):
     (tmp_path / "v.toml").write_text('extends = "../elsewhere.toml"\n')
     with pytest.raises(CaseError, match="another case file in the same folder"):
         read_case(tmp_path / "v.toml")
+
+
+def _bundled_part(minerals, scenario, last_year):
+    """The bundled dynamic case restricted to ``minerals`` and one scenario
+    (the capacities of a mineral depend on its own markets only)."""
+    root = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
+    data = read_case(root / "dynamic.toml")
+    data["minerals"] = [m for m in data["minerals"] if m["name"] in minerals]
+    data["joint"] = [j for j in data.get("joint", []) if all(o.split(":")[0].strip() in minerals for o in j["outputs"].split(";") if o.strip())]
+    for k in ("headline_minerals", "headline_group", "calibration"):
+        data["case"].pop(k, None)
+    data.pop("calibration_targets", None)
+    data["dynamics_growth"] = [g for g in data["dynamics_growth"] if g.get("mineral", "*") in ("*", *minerals)]
+    data["scenarios"] = [s for s in data["scenarios"] if s["name"] == scenario]
+    data["dynamics"] = dict(data["dynamics"], last_year=last_year, active={k: v for k, v in data["dynamics"]["active"].items() if k == scenario})
+    return build_case(data)
+
+
+def test_no_plant_is_started_as_a_sliver_of_its_market():
+    """Dysprosium on the bundled floor-club path: in 2025-2028 the latent
+    US, Canadian and Mexican refineries earned orders of 0.2-0.26 t
+    (1.1-1.4% of their case-file size, 1e-4 of the market's scale) that
+    arrived in 2029, and HiGHS stopped with numerical trouble on that
+    year's program.  No plant is now started below smallest_plant(), and
+    the path runs to 2035, every year verified."""
+    case = _bundled_part(["dysprosium"], "partner-floor-club", 2035)
+    ds = solve_dynamic(case, case.dynamics)
+    assert ds.attrs["failed_paths"] == "" and (ds.status == "equilibrium").all()
+    K = ds.capacity.values
+    least = smallest_plant(case, "dysprosium")
+    assert least == pytest.approx(1e-3 * case.markets["dysprosium"].quantity_scale)
+    # every capacity is zero, or at least the smallest plant, or the case's own (existing plants)
+    ref = ds.capacity_reference.values
+    assert ((K == 0) | (K >= least * (1 - 1e-12)) | np.isclose(K, ref)).all()
+    assert (K[-1] > K[0]).any()  # plants are built
