@@ -336,12 +336,16 @@ class Run:
     #: verified equilibrium; the path stops there (later capacities would
     #: rest on it), its later years are left unsolved
     failed: tuple[int, str] | None = None
+    #: year -> the year's static case the path solved (the baseline path
+    #: keeps them: the result Dataset is made from them)
+    cases: dict[int, Case] = field(default_factory=dict)
 
 
-def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None) -> Run:
+def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None, listed: list[str] = ()) -> Run:
     """Solve ``scenario`` (or the baseline) year by year from capacities
     ``start``; ``baseline`` (the baseline path) gives the minerals the
-    scenario leaves alone."""
+    scenario leaves alone.  The baseline path keeps its year cases
+    (:attr:`Run.cases`), which list the scenarios ``listed``."""
     from .run import solve_case
 
     path = Run(scenario)
@@ -360,7 +364,9 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
         if touched is not None and not mine:
             got = dict(baseline.results[y])  # nothing differs from the baseline path this year
         else:
-            yc = year_case(case, dyn, y, cap, [scenario] if on else [])
+            yc = year_case(case, dyn, y, cap, [scenario] if on else list(listed) if scenario == BASELINE else [])
+            if scenario == BASELINE:
+                path.cases[y] = yc
             if mine is not None:  # a linked market is solved whole
                 keep = set(mine) | {m for mn in mine if yc.link_of(mn) is not None for m in yc.link_of(mn).members}
                 yc.markets = {mn: mk for mn, mk in yc.markets.items() if mn in keep}
@@ -416,13 +422,13 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     # a curve idle in the base year's equilibrium has to be built first
     start = {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}
     with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
-        base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update)
+        base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update, listed=names)
         if base.failed is not None:
             raise MineqError(f"Year {base.failed[0]} of the baseline has markets without a verified equilibrium ({base.failed[1]}); without a baseline path no scenario can be compared, so nothing was written. Milder settings in [dynamics] (investment response, growth) or fewer years get past it.")
         paths = {sn: run_path(case, dyn, sn, start, reference, base, bar.update) for sn in names}
     per_year = []
     for y in dyn.years:
-        yc = year_case(case, dyn, y, base.capacity[y], names)
+        yc = base.cases[y]  # built once, for the baseline path's solve
         # a path that failed before this year has nothing for it (not solved)
         results = {BASELINE: base.results[y], **{sn: paths[sn].results.get(y, {}) for sn in names}}
         ds = to_dataset(yc, results)

@@ -211,3 +211,19 @@ def test_no_plant_is_started_as_a_sliver_of_its_market():
     ref = ds.capacity_reference.values
     assert ((K == 0) | (K >= least * (1 - 1e-12)) | np.isclose(K, ref)).all()
     assert (K[-1] > K[0]).any()  # plants are built
+
+
+def test_each_year_case_is_built_once_per_path(monkeypatch):
+    """The two-year case: the baseline path and the tariff's path each
+    build their two year cases; the result Dataset is made from the
+    baseline's (it built them twice before: once for the path, once for
+    the Dataset)."""
+    import mineq.solver.dynamic as dynamic
+
+    built = []
+    real = dynamic.year_case
+    monkeypatch.setattr(dynamic, "year_case", lambda *a, **k: built.append(a[2]) or real(*a, **k))
+    case = load_case(TWO)
+    ds = solve_dynamic(case, case.dynamics)
+    assert sorted(built) == [2025, 2025, 2026, 2026]
+    assert (ds.status == "equilibrium").all()
