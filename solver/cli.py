@@ -841,7 +841,8 @@ def check(case, allow_outside):
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--mineral", "-m", "minerals", multiple=True, help="Show only this mineral (repeatable), with its regional tables whatever the number of minerals.")
 @click.option("--region", "-r", "regions", multiple=True, help="Show only this region's rows (repeatable); the welfare table keeps its world total.")
-def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
+@click.option("--year", "-y", type=int, default=None, help="For a dynamic result file: the year whose changes are shown in full. Default: one line per year and scenario.")
+def compare(results, reference, scenarios, fmt, out, force, minerals, regions, year):
     """Print what each scenario of a RESULTS file changes.
 
     Per mineral that changes: prices, production, processing, imports and
@@ -850,12 +851,23 @@ def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
     stockpile, total).  When more than six minerals change, one line per
     mineral instead; --mineral and --region give the regional rows for
     the minerals and regions named.  Money is in each mineral's price unit
-    times its quantity unit.
+    times its quantity unit.  For a dynamic result file, one line per year
+    and scenario (fiscal cost, whether its policies bind, capacity built
+    outside China against the baseline path, the largest price change),
+    or with --year the full comparison of that year (against the
+    baseline path's same year).
     """
     from .report import print_changes
     from .run import open_results, verdict
 
-    ds = open_results(results)
+    ds = open_results(results, dynamic=True)
+    dynamic = "year" in ds.dims
+    if year is not None:
+        if not dynamic:
+            raise MineqError(f"--year {year}: {results} is not a dynamic result file (it has no year dimension).")
+        if year not in ds.year.values.tolist():
+            raise MineqError(f"--year {year}: not in {results}; it holds {int(ds.year.values[0])}-{int(ds.year.values[-1])}.")
+        ds = ds.sel(year=year)
     names = ds.scenario.values.tolist()
     for s in (reference, *scenarios):
         if s not in names:
@@ -869,6 +881,16 @@ def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
     # and again last for a file that fails, so no reader misses it
     ok, said = verdict(results)
     click.echo(said, err=not ok)
+    if dynamic and year is None:
+        if fmt == "xlsx":
+            raise click.BadParameter("a dynamic result file is written to a workbook one year at a time: add --year YEAR", param_hint="--format")
+        from .dynamic import print_years
+
+        for sn in chosen:
+            print_years(ds, sn, reference, minerals=list(minerals) or None)
+        if not ok:
+            click.echo(said)
+        return
     if fmt == "xlsx":
         from .results import change_tables, write_sheets
 

@@ -339,6 +339,10 @@ class Run:
     #: year -> the year's static case the path solved (the baseline path
     #: keeps them: the result Dataset is made from them)
     cases: dict[int, Case] = field(default_factory=dict)
+    #: year -> {mineral: node prices of the no-policy equilibrium at the
+    #: path's capacities}, for the minerals the scenario's policies cover
+    #: that year (what levels relative to the baseline multiply)
+    reference: dict[int, dict] = field(default_factory=dict)
 
 
 def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None, listed: list[str] = ()) -> Run:
@@ -379,6 +383,8 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
                 break
             got = dict(baseline.results[y]) if baseline is not None else {}
             got.update(res[scenario] if on else res[BASELINE])
+            if on:
+                path.reference[y] = {mn: (res[BASELINE][mn].solution.price if res[BASELINE][mn].solution is not None else None) for mn, r in res[scenario].items() if r.plan is not None}
         bad = [f"{mn}: {r.message}" for mn, r in got.items() if not r.ok]
         path.results[y] = got
         if bad:
@@ -448,13 +454,23 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     out["capacity"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].capacity.get(y, {}).get(k, nan) for k in keys] for sn in every] for y in dyn.years]), {"units": "quantity unit of the curve's stage (see mineral_quantity_unit): capacity in the year"})
     out["investment"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].investment.get(y, {}).get(k, nan) for k in keys] for sn in every] for y in dyn.years]), {"units": "capacity ordered after the year's equilibrium; arrives after the stage's lead time"})
     out.attrs["failed_paths"] = "; ".join(f"{sn} from {p.failed[0]}: {p.failed[1][:300]}" for sn, p in paths.items() if p.failed) or ""
+    ref = np.full(out["price"].transpose("year", "scenario", "mineral", "stage", "region").shape, np.nan)
+    at = {d: {v: i for i, v in enumerate(out[d].values.tolist())} for d in ("scenario", "mineral", "stage", "region")}
+    for sn, p in paths.items():
+        for y, per in p.reference.items():
+            for mn, price in per.items():
+                if price is None:
+                    continue
+                nodes = case.markets[mn].nodes
+                ref[dyn.years.index(y), at["scenario"][sn], at["mineral"][mn], [at["stage"][s] for s, _ in nodes], [at["region"][r] for _, r in nodes]] = price
+    out["reference_price"] = (("year", "scenario", "mineral", "stage", "region"), ref, {"units": "price unit of the mineral: the no-policy equilibrium's prices at the path's capacities in the year, which levels relative to the baseline multiply (NaN where no policy of the scenario applies)"})
     out["capacity_reference"] = (("capacity_curve",), np.array([reference[k] for k in keys]), {"units": "the curve's capacity in the case file (the investment rule's scale)"})
     gov = out["government_net"].sum(["mineral", "region"])
     fiscal = -(gov - gov.sel(scenario=BASELINE))
     out["fiscal_cost"] = fiscal.assign_attrs(units="money per year (price unit x quantity unit, summed over minerals): minus the change of government net revenue against the baseline path's same year")
     disc = xr.DataArray([(1 + dyn.discount_rate) ** -(y - dyn.first_year) for y in dyn.years], dims="year", coords={"year": dyn.years})
     out["fiscal_cost_discounted"] = (fiscal * disc).sum("year").assign_attrs(units=f"money (as fiscal_cost), discounted to {dyn.first_year} at {dyn.discount_rate:g} per year")
-    binds = (np.abs(out[["deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent"]].to_array().sum(["variable", "mineral", "region"])) > 0)
+    binds = _binds(out)
     last = [max([y for y in dyn.years if bool(binds.sel(scenario=sn, year=y))], default=-1) for sn in every]
     out["last_binding_year"] = (("scenario",), np.array(last), {"units": "the last year in which the scenario's policies move money (-1: never)"})
     text = case.canonical()
@@ -465,3 +481,214 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
                       "Conventions": "CF-1.8; NaN marks combinations that do not exist or years a failed path did not reach"})
     return out
 
+
+
+# -- checking a dynamic result file ---------------------------------------------
+def verify_dynamic(ds, tol: float | None = None):
+    """Verify a dynamic result Dataset (what :func:`solve_dynamic` writes)
+    from its primal values and the case stored in it; returns a
+    :class:`mineq.solver.run.FileCheck` whose markets are labelled
+    ``"<scenario> <year>"``.
+
+    For every path and every year it reached: the year's case is rebuilt
+    from the stored inputs and the path's stored capacities
+    (:func:`year_case`); a scenario's policies are rebuilt from the stored
+    ``reference_price`` (levels relative to the baseline); every market is
+    checked by :func:`mineq.solver.verify.verify` (a linked market as one
+    program) and its stored status must say what the check says.  Then
+    the capacity update is recomputed from the stored results: each year's
+    orders by :func:`invest`, the next year's capacities by
+    ``K' = (1 − δ)·K + arrivals``, and the fiscal cost, its discounted sum
+    and the last binding year from the stored government revenue; every
+    stored number that differs is a mismatch.  A path that stopped early
+    fails the check (its later years have no equilibrium).
+    """
+    from .case import digest_of
+    from .results import _Grid, case_from_dataset, solutions_from_dataset
+    from .run import FileCheck, _solved, mineral_plan
+    from .solve import MarketResult
+    from .verify import TOLERANCE, verify
+    from mineq.models.market import Solution
+
+    tol = TOLERANCE if tol is None else tol
+    check = FileCheck()
+    check.dynamic = True
+    case = case_from_dataset(ds)
+    text = ds.attrs["case_json"]
+    if digest_of(text) != str(ds.attrs.get("input_hash", "(missing)")):
+        check.problems.append(f"input_hash: the stored inputs (attribute case_json) hash to {digest_of(text)}, not to the stored input_hash {ds.attrs.get('input_hash', '(missing)')}; the inputs or the hash were edited after the solve")
+    dyn = case.dynamics
+    if dyn is None:
+        raise MineqError("The result file has a year dimension, but its stored case has no [dynamics] table; the file was edited or is damaged.")
+    years = [int(y) for y in ds.year.values]
+    if years != dyn.years:
+        check.problems.append(f"year: the file holds years {years[0]}-{years[-1]}, its stored case's [dynamics] says {dyn.first_year}-{dyn.last_year}")
+        return check
+    keys = capacity_keys(case)
+    labels = [f"{k[0]} {k[1]} {'/'.join(k[2:])}" for k in keys]
+    if [str(x) for x in ds.capacity_curve.values] != labels:
+        check.problems.append("capacity_curve: the file's capacity curves are not the stored case's curves with a finite capacity")
+        return check
+    reference = {k: _curve(case, k).upper for k in keys}
+    smallest = {mn: smallest_plant(case, mn) for mn in {k[1] for k in keys}}
+
+    def differs(name, where, stored, want):
+        if not bool(_close(stored, want)):
+            check.problems.append(f"{name}[{where}]: stored {stored!r}, recomputed {want!r}")
+
+    for j, k in enumerate(keys):
+        differs("capacity_reference", labels[j], float(ds.capacity_reference.values[j]), reference[k])
+    scen = ds.scenario.values.tolist()
+    K_all = ds.capacity.transpose("year", "scenario", "capacity_curve").values
+    I_all = ds.investment.transpose("year", "scenario", "capacity_curve").values
+    status = ds["status"].transpose("year", "scenario", "mineral").values
+    mpos = {m: i for i, m in enumerate(ds.mineral.values.tolist())}
+    for i, sn in enumerate(scen):
+        start = {k: float(K_all[0, i, j]) for j, k in enumerate(keys)}
+        base0 = {k: float(K_all[0, 0, j]) for j, k in enumerate(keys)}
+        if i and start != base0:
+            check.problems.append(f"capacity[{sn}, {years[0]}]: a scenario's path starts from the baseline's capacities, these differ")
+        pipeline: dict[int, dict] = {}
+        for t, y in enumerate(years):
+            K = {k: float(K_all[t, i, j]) for j, k in enumerate(keys)}
+            label = f"{sn} {y}"
+            if any(math.isnan(v) for v in K.values()):
+                check.problems.append(f"{label}: the path stopped before this year (not solved), so it has no verified equilibrium")
+                break
+            on = sn != BASELINE and dyn.is_active(sn, y)
+            yc = year_case(case, dyn, y, K, [sn] if on else [])
+            sub = ds.sel(year=y)
+            g = _Grid(sub)
+            refp = sub["reference_price"] if "reference_price" in sub else None
+            plans = {}
+            if on:
+                for mn, mk in yc.markets.items():
+                    rp = None
+                    if refp is not None:
+                        vals = refp.sel(scenario=sn, mineral=mn)
+                        rp = np.array([float(vals.sel(stage=s_, region=r_)) for s_, r_ in mk.nodes])
+                    base_sol = None if rp is None or not np.isfinite(rp).any() else Solution(supply=rp * np.nan, demand=rp * np.nan, price=rp, flow=np.zeros(0), processing=np.zeros(0), objective=math.nan)
+                    try:
+                        plan = mineral_plan(yc, sn, mn, base_sol)
+                    except MineqError as err:
+                        check.mismatches.setdefault((label, mn), []).append(f"policies: {err}")
+                        continue
+                    if plan is not None:
+                        plans[mn] = plan
+            sols = solutions_from_dataset(sub, yc, plans, only=sn, grid=g)[sn]
+            checks = {}
+            for link in yc.links.values():
+                lplan = link.plan({m: plans.get(m) for m in link.members})
+                joined = link.join({m: sols[m] for m in link.members}, sols[next(iter(link.members))].joint)
+                v = verify(lplan.market if lplan is not None else link.market, joined, tol, lplan)
+                for m in link.members:
+                    checks[m] = v
+            results = {}
+            for mn, sol in sols.items():
+                plan = plans.get(mn)
+                v = checks.get(mn) or verify(yc.markets[mn], sol, tol, plan)
+                check.append((label, mn, v))
+                said = str(status[t, i, mpos[mn]])
+                if (said == "equilibrium") != v.ok and tol == TOLERANCE:
+                    check.mismatches.setdefault((label, mn), []).append(f"status: stored '{said}', but the solution {'passes' if v.ok else 'fails'} the check")
+                results[mn] = MarketResult(plan.market if plan is not None else yc.markets[mn], sol if _solved(sol) else None, v, said, plan=plan)
+            # the capacity update, from the stored results
+            for j, k in enumerate(keys):
+                want = invest(results[k[1]], k, K[k], reference[k], dyn.investment_response, smallest[k[1]])
+                differs("investment", f"{sn}, {y}, {labels[j]}", float(I_all[t, i, j]), want)
+                if want:
+                    due = y + dyn.lead_time.get(_stage_of(case, k), 1)
+                    pipeline.setdefault(due, {}).setdefault(k, 0.0)
+                    pipeline[due][k] += want
+            if t + 1 < len(years) and not np.isnan(K_all[t + 1, i]).any():
+                arriving = pipeline.get(y + 1, {})
+                for j, k in enumerate(keys):
+                    differs("capacity", f"{sn}, {years[t + 1]}, {labels[j]}", float(K_all[t + 1, i, j]), max(0.0, (1 - dyn.depreciation) * K[k] + arriving.get(k, 0.0)))
+    # the fiscal figures, from the stored government revenue
+    gov = ds["government_net"].sum(["mineral", "region"])
+    fiscal = -(gov - gov.sel(scenario=BASELINE))
+    disc = np.array([(1 + dyn.discount_rate) ** -(y - dyn.first_year) for y in years])
+    for sn in scen:
+        fc = fiscal.sel(scenario=sn).transpose("year").values
+        for y, a, b in zip(years, ds.fiscal_cost.sel(scenario=sn).transpose("year").values, fc):
+            differs("fiscal_cost", f"{sn}, {y}", float(a), float(b))
+        differs("fiscal_cost_discounted", sn, float(ds.fiscal_cost_discounted.sel(scenario=sn)), float(np.nansum(fc * disc)))
+    binds = _binds(ds)
+    for sn in scen:
+        want = max([y for y in years if bool(binds.sel(scenario=sn, year=y))], default=-1)
+        differs("last_binding_year", sn, int(ds.last_binding_year.sel(scenario=sn)), want)
+    return check
+
+
+def _close(a, b) -> bool:
+    from .run import _same
+
+    return bool(np.all(_same(np.asarray(a, dtype=float), np.asarray(b, dtype=float)) | (np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)) <= 1e-12 * max(1.0, abs(float(np.nan_to_num(b)))))))
+
+
+def _binds(ds):
+    """Per scenario and year: whether the scenario's policies move money."""
+    moved = [v for v in ("deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent") if v in ds.data_vars]
+    return np.abs(ds[moved].to_array().sum(["variable", "mineral", "region"])) > 0
+
+
+# -- reading a dynamic result ------------------------------------------------------
+def built_outside_china(ds, scenario: str, reference: str = BASELINE):
+    """Capacity (per year and curve) of ``scenario``'s path above
+    ``reference``'s outside China: what the scenario's policies built
+    (0 where it is not more; quantity units of each curve's mineral)."""
+    outside = ds.capacity_region != "CHN"
+    more = (ds.capacity.sel(scenario=scenario) - ds.capacity.sel(scenario=reference)).where(outside, 0.0)
+    return more.clip(min=0.0)
+
+
+def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str] | None = None) -> None:
+    """``mineq compare`` of a dynamic file: per year, the fiscal cost of
+    ``scenario`` against ``reference``'s path, whether its policies move
+    money, the curves where it built capacity outside China, and its
+    largest price change (mineral, region, stage)."""
+    import click
+
+    from .report import _table, in_money
+
+    dm, unit = in_money(ds)
+    money = f"million {unit}" if unit else "price unit x quantity unit"
+    k = 1e6 if unit else 1.0
+    gov = (dm if unit else ds)["government_net"].sum(["mineral", "region"])
+    fiscal = -(gov.sel(scenario=scenario) - gov.sel(scenario=reference))
+    binds = _binds(ds).sel(scenario=scenario)
+    built = built_outside_china(ds, scenario, reference)
+    status = ds.status.sel(scenario=scenario)
+    mins = [m for m in ds.mineral.values.tolist() if not minerals or m in minerals]
+    desc = str(ds.scenario_description.sel(scenario=scenario).values[0] if "year" in ds.scenario_description.dims else ds.scenario_description.sel(scenario=scenario).values) if "scenario_description" in ds else ""
+    click.echo(f"\n=== Scenario '{scenario}' vs '{reference}', year by year" + (f": {desc}" if desc else ""))
+    rows = []
+    for y in ds.year.values.tolist():
+        if not (status.sel(year=y) == "equilibrium").all():
+            rows.append([str(y), "not solved", "", "", ""])
+            continue
+        a = ds.price.sel(year=y, scenario=scenario, mineral=mins)
+        b = ds.price.sel(year=y, scenario=reference, mineral=mins)
+        rel = (np.abs(a - b) / np.abs(b).where(np.abs(b) > 0)).fillna(0.0)
+        top = rel.argmax(...)
+        at = {d: rel[d].values[int(i)] for d, i in top.items()}
+        change = float(rel.isel(top))
+        p_text = f"{100 * float((a - b).isel(top) / b.isel(top)):+.2f}% {at['mineral']} {at['stage']} {at['region']}" if change > 0 else "none"
+        curves = int((built.sel(year=y) > 0).sum())
+        rows.append([str(y), f"{float(fiscal.sel(year=y)) / k + 0.0:,.4g}", "yes" if bool(binds.sel(year=y)) else "no", str(curves), p_text])
+    click.echo(_table(rows, ["year", f"fiscal cost [{money}]", "binds", "curves built outside China", "largest price change"]))
+    if reference == BASELINE:
+        v = float((fiscal * _discount(ds)).sum("year"))
+        click.echo(f"  discounted over the horizon: {v / k:,.4g} {money}; last year it binds: {int(ds.last_binding_year.sel(scenario=scenario)) if int(ds.last_binding_year.sel(scenario=scenario)) > 0 else 'never'}")
+
+
+def _discount(ds):
+    """The discount factor of each year of a dynamic result (from the
+    stored case's [dynamics])."""
+    import json
+
+    import xarray as xr
+
+    raw = json.loads(ds.attrs["case_json"]).get("dynamics", {})
+    rate, first = float(raw.get("discount_rate", 0.0)), int(ds.year.values[0])
+    return xr.DataArray([(1 + rate) ** -(int(y) - first) for y in ds.year.values], dims="year", coords={"year": ds.year.values})

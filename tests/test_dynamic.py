@@ -145,13 +145,60 @@ def test_bad_dynamics_are_named(edit, field, words):
     assert field in str(err.value) and words in str(err.value) and "[dynamics]" in str(err.value)
 
 
-def test_dynamic_files_are_refused_by_commands_that_do_not_read_them_yet(tmp_path):
-    out = tmp_path / "r.nc"
-    code, text = run("solve", TWO, "--out", out, "--quiet")
+def _demo_file(tmp_path):
+    """A dynamic demo result whose paths differ in capacity (the floor
+    builds refining capacity), written and read back."""
+    case, ds = _dynamic(response=0.8, growth=0.1, years=(2024, 2027), active={"partner-floor": [2025, 2026]})
+    path = tmp_path / "d.nc"
+    ds.to_netcdf(path)
+    return case, path
+
+
+def test_verify_rechecks_every_year_and_the_capacity_update(tmp_path):
+    """mineq verify on a dynamic file: every path-year market passes, from
+    its primal values; a stored order, a capacity or a price edited after
+    the solve is found (by the recomputed capacity update or by the
+    equilibrium check of that year)."""
+    case, path = _demo_file(tmp_path)
+    ds = xr.load_dataset(path)
+    assert float(np.nanmax(np.abs(ds.capacity - ds.capacity.sel(scenario="baseline")))) > 1.0  # the paths differ
+    code, text = run("verify", path)
     assert code == 0, text
-    for cmd in ("verify", "compare", "report"):
-        code, text = run(cmd, out)
-        assert code != 0 and "dynamic case" in text and "Traceback" not in text
+    assert f"Checked {ds.sizes['year'] * ds.sizes['scenario'] * ds.sizes['mineral']} scenario-mineral markets" in text and "0 failures" in text
+
+    def edited(name, change):
+        bad = ds.copy(deep=True)
+        change(bad[name])
+        out = tmp_path / f"{name}.nc"
+        bad.to_netcdf(out)
+        return run("verify", out)
+
+    j = int(np.argmax(ds.investment.sel(scenario="partner-floor", year=2025).values))
+    code, text = edited("investment", lambda v: v.loc[dict(year=2025, scenario="partner-floor")].__setitem__(j, float(v.sel(year=2025, scenario="partner-floor")[j]) * 1.01))
+    assert code != 0 and "investment[partner-floor, 2025" in text
+    code, text = edited("capacity", lambda v: v.loc[dict(year=2027, scenario="baseline")].__setitem__(0, float(v.sel(year=2027, scenario="baseline")[0]) + 1.0))
+    assert code != 0 and "2027" in text
+    code, text = edited("price", lambda v: v.loc[dict(year=2026, scenario="partner-floor", mineral="rare_earths", stage="refined", region="USA")].__iadd__(0.5))
+    assert code != 0 and "FAIL partner-floor 2026/rare_earths" in text
+
+
+def test_compare_year_by_year_and_one_year(tmp_path):
+    """compare on a dynamic file: one line per year (fiscal cost in million
+    USD: the demo's money is USD/kg x kt), and with --year that year's
+    full comparison; a year outside the file is named."""
+    case, path = _demo_file(tmp_path)
+    ds = xr.load_dataset(path)
+    code, text = run("compare", path, "-s", "partner-floor")
+    assert code == 0, text
+    for y in (2024, 2025, 2026, 2027):
+        assert f"\n{y} " in text
+    fc = ds.fiscal_cost.sel(scenario="partner-floor").values  # USD/kg x kt = 1e6 USD
+    assert f"{fc[2]:,.4g}" in text
+    assert "last year it binds: 2026" in text
+    code, text = run("compare", path, "-s", "partner-floor", "--year", "2026")
+    assert code == 0 and "rare_earths [USD/kg, kt REO]" in text, text
+    code, text = run("compare", path, "--year", "2040")
+    assert code != 0 and "2024-2027" in text and "Traceback" not in text
 
 
 def test_bundled_dynamic_variant_extends_the_static_case():
