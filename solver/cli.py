@@ -133,17 +133,16 @@ def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
         click.echo(f"Not every year was solved: {failed}. Those paths stop at the year named (their later years are NaN, status 'not solved'); the other paths and the baseline are verified equilibria in every year.", err=True)
     if not quiet:
         click.echo(f"Case {c.name}: {dyn.first_year}-{dyn.last_year}, " + ("every year of every scenario a verified equilibrium" if not failed else "every year solved a verified equilibrium") + f" (largest scaled residual {ds.attrs['max_residual']:.1e}).")
-        from .report import in_money
+        from .dynamic import built_outside_china, fiscal_cost
 
-        dm, unit = in_money(ds)
+        every, unit = fiscal_cost(ds)
         k = 1e6 if unit else 1.0
         money = f"million {unit}" if unit else "price unit x quantity unit"
-        china = [i for i, r in enumerate(ds.capacity_region.values.tolist()) if r != "CHN"]
         for sn in ds.scenario.values.tolist()[1:]:
-            fc = dm["fiscal_cost"].sel(scenario=sn) if unit else ds["fiscal_cost"].sel(scenario=sn)
-            built = (ds.capacity.sel(scenario=sn) - ds.capacity.sel(scenario="baseline")).isel(capacity_curve=china).isel(year=-1)
+            fc = every.sel(scenario=sn)
+            built = built_outside_china(ds, sn).isel(year=-1)
             click.echo(f"  {sn}: fiscal cost per year [{money}] " + ", ".join(f"{y} {round(float(v) / k, 6) + 0.0:,.4g}" for y, v in zip(ds.year.values, fc.values)) +
-                       f"; discounted over the horizon {float(fc.values @ ((1 + dyn.discount_rate) ** -(ds.year.values - dyn.first_year))) / k:,.4g}; last year it binds: {int(ds.last_binding_year.sel(scenario=sn)) if int(ds.last_binding_year.sel(scenario=sn)) > 0 else 'never'}; "
+                       f"; discounted over the horizon {float(ds.fiscal_cost_discounted.sel(scenario=sn)) / k:,.4g}; last year it binds: {int(ds.last_binding_year.sel(scenario=sn)) if int(ds.last_binding_year.sel(scenario=sn)) > 0 else 'never'}; "
                        f"capacity built outside China because of it by {int(ds.year.values[-1])}: {int((built > 1e-9).sum())} curves")
     click.echo(f"Results written to {path} ({time.perf_counter() - t0:.2f} s).")
     if failed:
@@ -783,7 +782,7 @@ def report(results, out, force, point):
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
     check_target(folder / "report.html", "html", force)
-    ds = open_results(results)
+    ds = open_results(results, dynamic=True)
     with xr.open_dataset(results, engine=ENGINE) as head:
         swept = "sweep" in head.dims
     sweep_view = open_results(results, scenarios=False) if swept else None

@@ -465,11 +465,10 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
                 ref[dyn.years.index(y), at["scenario"][sn], at["mineral"][mn], [at["stage"][s] for s, _ in nodes], [at["region"][r] for _, r in nodes]] = price
     out["reference_price"] = (("year", "scenario", "mineral", "stage", "region"), ref, {"units": "price unit of the mineral: the no-policy equilibrium's prices at the path's capacities in the year, which levels relative to the baseline multiply (NaN where no policy of the scenario applies)"})
     out["capacity_reference"] = (("capacity_curve",), np.array([reference[k] for k in keys]), {"units": "the curve's capacity in the case file (the investment rule's scale)"})
-    gov = out["government_net"].sum(["mineral", "region"])
-    fiscal = -(gov - gov.sel(scenario=BASELINE))
-    out["fiscal_cost"] = fiscal.assign_attrs(units="money per year (price unit x quantity unit, summed over minerals): minus the change of government net revenue against the baseline path's same year")
-    disc = xr.DataArray([(1 + dyn.discount_rate) ** -(y - dyn.first_year) for y in dyn.years], dims="year", coords={"year": dyn.years})
-    out["fiscal_cost_discounted"] = (fiscal * disc).sum("year").assign_attrs(units=f"money (as fiscal_cost), discounted to {dyn.first_year} at {dyn.discount_rate:g} per year")
+    fiscal, unit = fiscal_cost(out)
+    money = unit or "price unit x quantity unit (the minerals' money units do not convert to one currency)"
+    out["fiscal_cost"] = fiscal.assign_attrs(units=f"{money} per year: minus the change of government net revenue against the baseline path's same year, summed over minerals")
+    out["fiscal_cost_discounted"] = (fiscal * _discount(out, dyn.discount_rate)).sum("year").assign_attrs(units=f"{money}, discounted to {dyn.first_year} at {dyn.discount_rate:g} per year")
     binds = _binds(out)
     last = [max([y for y in dyn.years if bool(binds.sel(scenario=sn, year=y))], default=-1) for sn in every]
     out["last_binding_year"] = (("scenario",), np.array(last), {"units": "the last year in which the scenario's policies move money (-1: never)"})
@@ -605,9 +604,8 @@ def verify_dynamic(ds, tol: float | None = None):
                 for j, k in enumerate(keys):
                     differs("capacity", f"{sn}, {years[t + 1]}, {labels[j]}", float(K_all[t + 1, i, j]), max(0.0, (1 - dyn.depreciation) * K[k] + arriving.get(k, 0.0)))
     # the fiscal figures, from the stored government revenue
-    gov = ds["government_net"].sum(["mineral", "region"])
-    fiscal = -(gov - gov.sel(scenario=BASELINE))
-    disc = np.array([(1 + dyn.discount_rate) ** -(y - dyn.first_year) for y in years])
+    fiscal, _ = fiscal_cost(ds)
+    disc = _discount(ds, dyn.discount_rate).values
     for sn in scen:
         fc = fiscal.sel(scenario=sn).transpose("year").values
         for y, a, b in zip(years, ds.fiscal_cost.sel(scenario=sn).transpose("year").values, fc):
@@ -649,13 +647,12 @@ def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str
     largest price change (mineral, region, stage)."""
     import click
 
-    from .report import _table, in_money
+    from .report import _table
 
-    dm, unit = in_money(ds)
+    every, unit = fiscal_cost(ds, reference)
+    fiscal = every.sel(scenario=scenario)
     money = f"million {unit}" if unit else "price unit x quantity unit"
     k = 1e6 if unit else 1.0
-    gov = (dm if unit else ds)["government_net"].sum(["mineral", "region"])
-    fiscal = -(gov.sel(scenario=scenario) - gov.sel(scenario=reference))
     binds = _binds(ds).sel(scenario=scenario)
     built = built_outside_china(ds, scenario, reference)
     status = ds.status.sel(scenario=scenario)
@@ -678,17 +675,31 @@ def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str
         rows.append([str(y), f"{float(fiscal.sel(year=y)) / k + 0.0:,.4g}", "yes" if bool(binds.sel(year=y)) else "no", str(curves), p_text])
     click.echo(_table(rows, ["year", f"fiscal cost [{money}]", "binds", "curves built outside China", "largest price change"]))
     if reference == BASELINE:
-        v = float((fiscal * _discount(ds)).sum("year"))
+        v = float(ds.fiscal_cost_discounted.sel(scenario=scenario))
         click.echo(f"  discounted over the horizon: {v / k:,.4g} {money}; last year it binds: {int(ds.last_binding_year.sel(scenario=scenario)) if int(ds.last_binding_year.sel(scenario=scenario)) > 0 else 'never'}")
 
 
-def _discount(ds):
-    """The discount factor of each year of a dynamic result (from the
-    stored case's [dynamics])."""
+def _discount(ds, rate: float | None = None):
+    """The discount factor of each year of a dynamic result (``rate``, or
+    the stored case's [dynamics] discount rate)."""
     import json
 
     import xarray as xr
 
-    raw = json.loads(ds.attrs["case_json"]).get("dynamics", {})
-    rate, first = float(raw.get("discount_rate", 0.0)), int(ds.year.values[0])
+    if rate is None:
+        rate = float(json.loads(ds.attrs["case_json"]).get("dynamics", {}).get("discount_rate", 0.0))
+    first = int(ds.year.values[0])
     return xr.DataArray([(1 + rate) ** -(int(y) - first) for y in ds.year.values], dims="year", coords={"year": ds.year.values})
+
+
+def fiscal_cost(ds, reference: str = BASELINE):
+    """Per year and scenario: minus the change of government net revenue
+    (all minerals and regions) against ``reference``'s path, in one
+    currency unit where the minerals' money units convert
+    (:func:`mineq.solver.report.in_money`: USD/kg x kt is 1e6 USD); returns
+    it and that unit (None: native units, which then do not add up)."""
+    from .report import in_money
+
+    dm, unit = in_money(ds)
+    gov = dm["government_net"].sum(["mineral", "region"])
+    return -(gov - gov.sel(scenario=reference)), unit

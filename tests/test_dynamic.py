@@ -192,8 +192,9 @@ def test_compare_year_by_year_and_one_year(tmp_path):
     assert code == 0, text
     for y in (2024, 2025, 2026, 2027):
         assert f"\n{y} " in text
-    fc = ds.fiscal_cost.sel(scenario="partner-floor").values  # USD/kg x kt = 1e6 USD
-    assert f"{fc[2]:,.4g}" in text
+    fc = ds.fiscal_cost.sel(scenario="partner-floor").values
+    assert ds.fiscal_cost.attrs["units"].startswith("USD per year")  # USD/kg x kt REO converted: 1e6 USD
+    assert f"{fc[2] / 1e6:,.4g}" in text
     assert "last year it binds: 2026" in text
     code, text = run("compare", path, "-s", "partner-floor", "--year", "2026")
     assert code == 0 and "rare_earths [USD/kg, kt REO]" in text, text
@@ -274,3 +275,21 @@ def test_each_year_case_is_built_once_per_path(monkeypatch):
     ds = solve_dynamic(case, case.dynamics)
     assert sorted(built) == [2025, 2025, 2026, 2026]
     assert (ds.status == "equilibrium").all()
+
+
+def test_report_plots_the_years(tmp_path):
+    """report on a dynamic file: checks of every path-year market, the
+    three figures over the years, the discounted fiscal cost per scenario
+    in million USD (the stored figure, USD, / 1e6), then the last year's
+    sections."""
+    case, path = _demo_file(tmp_path)
+    ds = xr.load_dataset(path)
+    code, text = run("report", path, "--out", tmp_path / "rep")
+    assert code == 0 and "Verified: all 32 path-year markets" in text, text
+    figs = sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir())
+    assert figs[:3] == ["01-fiscal-cost-per-year.png", "02-capacity-built-outside-china.png", "03-prices-over-years.png"]
+    page = (tmp_path / "rep" / "report.html").read_text()
+    want = float(ds.fiscal_cost_discounted.sel(scenario="partner-floor")) / 1e6
+    assert want > 1 and f"{want:,.4g}" in page
+    assert "The sections below show the year 2027" in page
+    assert "2026 / partner-floor" in page  # a row of the checks per year and path
