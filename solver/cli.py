@@ -783,6 +783,8 @@ def report(results, out, force, point):
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
     check_target(folder / "report.html", "html", force)
     ds = open_results(results, dynamic=True)
+    if "year" in ds.dims and "draw" in ds.dims:
+        raise MineqError(f"{results} is an ensemble of a dynamic case; report does not draw those yet. Its per-year summaries are the variables floor_binding_probability, fiscal_cost_expected and fiscal_cost_p95 (open it with xarray), and the draws' fiscal_cost per year and scenario.")
     with xr.open_dataset(results, engine=ENGINE) as head:
         swept = "sweep" in head.dims
     sweep_view = open_results(results, scenarios=False) if swept else None

@@ -624,6 +624,18 @@ def _close(a, b) -> bool:
     return bool(np.all(_same(np.asarray(a, dtype=float), np.asarray(b, dtype=float)) | (np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)) <= 1e-12 * max(1.0, abs(float(np.nan_to_num(b)))))))
 
 
+def floor_binds(ds):
+    """Per year and scenario: 1.0 where the scenario's price floors pay
+    (deficiency payments or offtake outlays), else 0.0; NaN in years its
+    path did not reach."""
+    reached = (ds["status"] == "equilibrium").all("mineral")
+    pay = [v for v in ("deficiency_payments", "offtake_outlay") if v in ds.data_vars]
+    if not pay:
+        return (reached * 0.0).where(reached)
+    money = np.abs(ds[pay].to_array().sum(["variable", "mineral", "region"]))
+    return (money > 0).astype(float).where(reached)
+
+
 def _binds(ds):
     """Per scenario and year: whether the scenario's policies move money."""
     moved = [v for v in ("deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent") if v in ds.data_vars]

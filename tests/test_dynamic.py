@@ -293,3 +293,41 @@ def test_report_plots_the_years(tmp_path):
     assert want > 1 and f"{want:,.4g}" in page
     assert "The sections below show the year 2027" in page
     assert "2026 / partner-floor" in page  # a row of the checks per year and path
+
+
+def test_ensemble_of_a_dynamic_case_closed_form(tmp_path):
+    """tests/data/dynamic_floor.toml: a refinery of capacity 40 (cost 20),
+    demand through (Q, P) = (40, 60) with elasticity −x at that point,
+    x ~ triangular(1, 1.5, 3) (the uncertainty table), investment
+    response 1, lead time 1, a deficiency-payment floor at 40.
+
+    2025: Q = 40, P = 60 whatever x; the floor does not bind; the order is
+    40·(60 − 20)/60 = 80/3, so K = 40 + 80/3 in 2026 on both paths.
+    2026: the slope at the reference point is 60/(40·x), so
+    P = 60 − (60/(40x))·(80/3) = 60 − 40/x (≥ 20 for x ≥ 1: at capacity);
+    the floor binds iff P < 40, i.e. x < 2, and costs (40 − P)·K.
+    P(x < 2) = 1 − (3 − 2)²/((3 − 1)(3 − 1.5)) = 2/3.  Each draw's x is
+    read from the draw's stream, so the binding probability, the mean and
+    the 95th percentile of the outlays are checked exactly."""
+    from mineq.solver.ensemble import draw_factors, read_uncertainty
+
+    data = Path(__file__).parent / "data"
+    out = tmp_path / "ens"
+    n = 12
+    code, text = run("ensemble", data / "dynamic_floor.toml", "-n", n, "--seed", 3, "--chunk", 6, "-w", 1, "-o", out, "-q")
+    assert code == 0, text
+    ds = xr.load_dataset(out / "ensemble.nc")
+    case = load_case(data / "dynamic_floor.toml")
+    rows = read_uncertainty(data / "dynamic_floor_uncertainty.csv", case)
+    x = np.array([1.5 * draw_factors(rows, 3, d)[0][2] for d in range(n)])
+    K = 40 + 80 / 3
+    price = 60 - 40 / x
+    cost = np.where(price < 40, (40 - price) * K, 0.0)
+    assert np.allclose(ds.fiscal_cost.sel(scenario="floor", year=2026).values, cost, rtol=1e-9, atol=1e-9)
+    p = ds.floor_binding_probability.sel(scenario="floor")
+    assert float(p.sel(year=2025)) == 0.0
+    assert float(p.sel(year=2026)) == pytest.approx(np.mean(x < 2), abs=1e-12)
+    assert 0 < float(p.sel(year=2026)) < 1  # the draws fall on both sides of x = 2
+    assert float(ds.fiscal_cost_expected.sel(scenario="floor", year=2026)) == pytest.approx(cost.mean(), rel=1e-9)
+    assert float(ds.fiscal_cost_p95.sel(scenario="floor", year=2026)) == pytest.approx(np.quantile(cost, 0.95), rel=1e-9)
+    assert float(ds.fiscal_cost_expected.sel(scenario="floor", year=2025)) == pytest.approx(0.0, abs=1e-9)
