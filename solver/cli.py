@@ -109,6 +109,16 @@ def _default_out(case_name: str, fmt: str) -> Path:
     return base
 
 
+def _static_only(c, command: str) -> None:
+    """``sweep`` and ``target`` solve one static year: a dynamic case is
+    refused in a sentence, not solved as its base year without a word."""
+    if c.dynamics is not None:
+        raise MineqError(
+            f"Case '{c.name}' is dynamic ([dynamics], {c.dynamics.first_year}-{c.dynamics.last_year}); {command} solves one static year and does not run a policy over the years yet. "
+            f"For the base year, run {command} on the static case (the case file a variant extends, or the same case without its [dynamics] table); over the years, solve the dynamic case at each level you want (mineq solve, one copy per level) and compare the files, or run mineq ensemble on it for the probability that a floor binds and the outlays per year."
+        )
+
+
 def _outside_option(fn):
     return click.option("--allow-outside-case", "allow_outside", is_flag=True, help="Read tables the case names outside its folder (../, absolute paths, links that lead out). Off by default: a case from elsewhere cannot make mineq read other files.")(fn)
 
@@ -319,6 +329,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
 
     t0 = time.perf_counter()
     c = _load(case, allow_outside)
+    _static_only(c, "sweep")
     swept = parse_set(setting, c, scenario)
     for mn in minerals:
         if mn not in c.markets:
@@ -419,6 +430,7 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
     if (target_value is None) == (not maximize):
         raise click.UsageError("Give exactly one of --value (the indicator's target) or --maximize.")
     c = _load(case, allow_outside)
+    _static_only(c, "target")
     target_value = read_value(target_value, indicator) if not maximize else None
     if bounds:
         try:

@@ -331,3 +331,11 @@ def test_ensemble_of_a_dynamic_case_closed_form(tmp_path):
     assert float(ds.fiscal_cost_expected.sel(scenario="floor", year=2026)) == pytest.approx(cost.mean(), rel=1e-9)
     assert float(ds.fiscal_cost_p95.sel(scenario="floor", year=2026)) == pytest.approx(np.quantile(cost, 0.95), rel=1e-9)
     assert float(ds.fiscal_cost_expected.sel(scenario="floor", year=2025)) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("args", [("sweep", "-s", "tariff", "--set", "ad_valorem=0:0.2:3"), ("target", "-s", "tariff", "-p", "ad_valorem", "-i", "price[A,m]", "-v", "50")])
+def test_sweep_and_target_refuse_a_dynamic_case_in_a_sentence(args, tmp_path):
+    """They solve one static year: a dynamic case is refused, naming what
+    works instead, never solved as its base year without a word."""
+    code, text = run(args[0], TWO, *args[1:], "--out", tmp_path / "x.nc")
+    assert code != 0 and "is dynamic ([dynamics], 2025-2026)" in text and "mineq ensemble" in text and "Traceback" not in text
