@@ -339,3 +339,20 @@ def test_sweep_and_target_refuse_a_dynamic_case_in_a_sentence(args, tmp_path):
     works instead, never solved as its base year without a word."""
     code, text = run(args[0], TWO, *args[1:], "--out", tmp_path / "x.nc")
     assert code != 0 and "is dynamic ([dynamics], 2025-2026)" in text and "mineq ensemble" in text and "Traceback" not in text
+
+
+def test_year_cases_leave_the_case_data_as_it_was():
+    """year_case shares the case's unchanged tables (routes) instead of
+    deep-copying them: building years at other capacities and grown
+    demand must not change the case itself."""
+    import json
+
+    from mineq.solver.dynamic import _curve, capacity_keys, year_case
+
+    case, _ = _dynamic(response=0.8, growth=0.1, years=(2024, 2027), active={"partner-floor": [2025, 2026]})
+    before = json.dumps(case.data, sort_keys=True, default=str)
+    cap = {k: 2.0 * _curve(case, k).upper for k in capacity_keys(case)}
+    yc = year_case(case, case.dynamics, 2027, cap, ["partner-floor"])
+    assert json.dumps(case.data, sort_keys=True, default=str) == before
+    k = next(iter(cap))
+    assert _curve(yc, k).upper == pytest.approx(cap[k]) != pytest.approx(_curve(case, k).upper)
