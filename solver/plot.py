@@ -148,7 +148,7 @@ def year_figures(ds: xr.Dataset, region: str, folder_png):
     fiscal, unit = fiscal_cost(ds)
     money = f"million {unit}" if unit else "price unit x quantity unit"
     k = 1e6 if unit else 1.0
-    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    fig, ax = plt.subplots(figsize=(11, 4.6))
     for sn in scen:
         ax.plot(years, fiscal.sel(scenario=sn).values / k, marker="o", ms=3, label=sn)
     ax.axhline(0, color="0.6", lw=0.8)
@@ -156,7 +156,7 @@ def year_figures(ds: xr.Dataset, region: str, folder_png):
     ax.set_ylabel(f"fiscal cost ({money} per year)")
     ax.set_title("Fiscal cost per year: minus the change of government net revenue against the baseline path", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the lines, never over them
     yield (_save(fig, ds, folder_png("fiscal-cost-per-year")), f"Fiscal cost per year of each scenario ({money}; outlays positive, revenue negative)")
 
     outside = (ds.capacity_region != "CHN")
