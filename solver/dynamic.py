@@ -683,7 +683,10 @@ def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str
             continue
         a = ds.price.sel(year=y, scenario=scenario, mineral=mins)
         b = ds.price.sel(year=y, scenario=reference, mineral=mins)
-        rel = (np.abs(a - b) / np.abs(b).where(np.abs(b) > 0)).fillna(0.0)
+        # a price near zero (a by-product disposed of) makes no percentage:
+        # only prices above 0.1% of the mineral's highest are compared
+        typical = np.abs(b).max(["stage", "region"])
+        rel = (np.abs(a - b) / np.abs(b).where(np.abs(b) > 1e-3 * typical)).fillna(0.0)
         top = rel.argmax(...)
         at = {d: rel[d].values[int(i)] for d, i in top.items()}
         change = float(rel.isel(top))
