@@ -16,7 +16,6 @@ The program is held as a :class:`QP` in HiGHS's form (either sense):
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,32 +24,23 @@ import numpy as np
 from .sparse import Matrix
 
 _BANNER_SHOWN = False
-#: cleared HiGHS instances for the next program (:func:`release_highs`)
-_SPARE: list = []
-_SPARE_LOCK = threading.Lock()
-#: at most this many kept: one or two per thread is all a solve uses
-SPARE = 8
-
-
 def release_highs(h) -> None:
-    """Give a HiGHS instance back for the next program.
+    """Free a HiGHS instance a program is done with.
 
-    Cleared (model, solver state, options: ``Highs.clear``) and kept: the
-    next :func:`new_highs` takes it instead of making one.  Freeing a
-    solved instance's memory and making a new one cost about 0.25 ms a
-    program (0.07 s for the bundled case's 270, all of it holding the
-    GIL); clearing one costs under 10 us and keeps its memory for the next
-    program.
+    Not kept for the next program: a cleared instance (``Highs.clear``)
+    does not solve like a new one after a long history.  On the bundled
+    dynamic case, the linked light rare earths' 2035 program, solved after
+    ten years of the other markets in one process, ended with balance
+    residuals of 2.4e-6 that neither polish nor the MILP repaired, while a
+    new instance solves it (and the answer of a program must not depend on
+    what the process solved before it, nor on how markets are spread over
+    workers).  A new instance costs about 0.25 ms a program.
     """
     h.clear()
-    h.setOptionValue("output_flag", False)
-    with _SPARE_LOCK:
-        if len(_SPARE) < SPARE:
-            _SPARE.append(h)
 
 
 def new_highs():
-    """A silent ``highspy.Highs`` instance (a released one when there is one).
+    """A new, silent ``highspy.Highs`` instance.
 
     HiGHS prints its banner to the C-level stdout when the first instance
     of a process is made, whatever ``output_flag`` says; that first
@@ -64,9 +54,6 @@ def new_highs():
     import highspy
 
     global _BANNER_SHOWN
-    with _SPARE_LOCK:
-        if _SPARE:
-            return _SPARE.pop()
     if _BANNER_SHOWN:
         h = highspy.Highs()
     else:

@@ -109,6 +109,16 @@ def _default_out(case_name: str, fmt: str) -> Path:
     return base
 
 
+def _static_only(c, command: str) -> None:
+    """``sweep`` and ``target`` solve one static year: a dynamic case is
+    refused in a sentence, not solved as its base year without a word."""
+    if c.dynamics is not None:
+        raise MineqError(
+            f"Case '{c.name}' is dynamic ([dynamics], {c.dynamics.first_year}-{c.dynamics.last_year}); {command} solves one static year and does not run a policy over the years yet. "
+            f"For the base year, run {command} on the static case (the case file a variant extends, or the same case without its [dynamics] table); over the years, solve the dynamic case at each level you want (mineq solve, one copy per level) and compare the files, or run mineq ensemble on it for the probability that a floor binds and the outlays per year."
+        )
+
+
 def _outside_option(fn):
     return click.option("--allow-outside-case", "allow_outside", is_flag=True, help="Read tables the case names outside its folder (../, absolute paths, links that lead out). Off by default: a case from elsewhere cannot make mineq read other files.")(fn)
 
@@ -133,17 +143,16 @@ def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
         click.echo(f"Not every year was solved: {failed}. Those paths stop at the year named (their later years are NaN, status 'not solved'); the other paths and the baseline are verified equilibria in every year.", err=True)
     if not quiet:
         click.echo(f"Case {c.name}: {dyn.first_year}-{dyn.last_year}, " + ("every year of every scenario a verified equilibrium" if not failed else "every year solved a verified equilibrium") + f" (largest scaled residual {ds.attrs['max_residual']:.1e}).")
-        from .report import in_money
+        from .dynamic import built_outside_china, fiscal_cost
 
-        dm, unit = in_money(ds)
+        every, unit = fiscal_cost(ds)
         k = 1e6 if unit else 1.0
         money = f"million {unit}" if unit else "price unit x quantity unit"
-        china = [i for i, r in enumerate(ds.capacity_region.values.tolist()) if r != "CHN"]
         for sn in ds.scenario.values.tolist()[1:]:
-            fc = dm["fiscal_cost"].sel(scenario=sn) if unit else ds["fiscal_cost"].sel(scenario=sn)
-            built = (ds.capacity.sel(scenario=sn) - ds.capacity.sel(scenario="baseline")).isel(capacity_curve=china).isel(year=-1)
+            fc = every.sel(scenario=sn)
+            built = built_outside_china(ds, sn).isel(year=-1)
             click.echo(f"  {sn}: fiscal cost per year [{money}] " + ", ".join(f"{y} {round(float(v) / k, 6) + 0.0:,.4g}" for y, v in zip(ds.year.values, fc.values)) +
-                       f"; discounted over the horizon {float(fc.values @ ((1 + dyn.discount_rate) ** -(ds.year.values - dyn.first_year))) / k:,.4g}; last year it binds: {int(ds.last_binding_year.sel(scenario=sn)) if int(ds.last_binding_year.sel(scenario=sn)) > 0 else 'never'}; "
+                       f"; discounted over the horizon {float(ds.fiscal_cost_discounted.sel(scenario=sn)) / k:,.4g}; last year it binds: {int(ds.last_binding_year.sel(scenario=sn)) if int(ds.last_binding_year.sel(scenario=sn)) > 0 else 'never'}; "
                        f"capacity built outside China because of it by {int(ds.year.values[-1])}: {int((built > 1e-9).sum())} curves")
     click.echo(f"Results written to {path} ({time.perf_counter() - t0:.2f} s).")
     if failed:
@@ -320,6 +329,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
 
     t0 = time.perf_counter()
     c = _load(case, allow_outside)
+    _static_only(c, "sweep")
     swept = parse_set(setting, c, scenario)
     for mn in minerals:
         if mn not in c.markets:
@@ -420,6 +430,7 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
     if (target_value is None) == (not maximize):
         raise click.UsageError("Give exactly one of --value (the indicator's target) or --maximize.")
     c = _load(case, allow_outside)
+    _static_only(c, "target")
     target_value = read_value(target_value, indicator) if not maximize else None
     if bounds:
         try:
@@ -783,7 +794,9 @@ def report(results, out, force, point):
 
     folder = Path(out) if out else Path(results).with_name(Path(results).stem + "-report")
     check_target(folder / "report.html", "html", force)
-    ds = open_results(results)
+    ds = open_results(results, dynamic=True)
+    if "year" in ds.dims and "draw" in ds.dims:
+        raise MineqError(f"{results} is an ensemble of a dynamic case; report does not draw those yet. Its per-year summaries are the variables floor_binding_probability, fiscal_cost_expected and fiscal_cost_p95 (open it with xarray), and the draws' fiscal_cost per year and scenario.")
     with xr.open_dataset(results, engine=ENGINE) as head:
         swept = "sweep" in head.dims
     sweep_view = open_results(results, scenarios=False) if swept else None
@@ -841,7 +854,8 @@ def check(case, allow_outside):
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--mineral", "-m", "minerals", multiple=True, help="Show only this mineral (repeatable), with its regional tables whatever the number of minerals.")
 @click.option("--region", "-r", "regions", multiple=True, help="Show only this region's rows (repeatable); the welfare table keeps its world total.")
-def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
+@click.option("--year", "-y", type=int, default=None, help="For a dynamic result file: the year whose changes are shown in full. Default: one line per year and scenario.")
+def compare(results, reference, scenarios, fmt, out, force, minerals, regions, year):
     """Print what each scenario of a RESULTS file changes.
 
     Per mineral that changes: prices, production, processing, imports and
@@ -850,12 +864,23 @@ def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
     stockpile, total).  When more than six minerals change, one line per
     mineral instead; --mineral and --region give the regional rows for
     the minerals and regions named.  Money is in each mineral's price unit
-    times its quantity unit.
+    times its quantity unit.  For a dynamic result file, one line per year
+    and scenario (fiscal cost, whether its policies bind, capacity built
+    outside China against the baseline path, the largest price change),
+    or with --year the full comparison of that year (against the
+    baseline path's same year).
     """
     from .report import print_changes
     from .run import open_results, verdict
 
-    ds = open_results(results)
+    ds = open_results(results, dynamic=True)
+    dynamic = "year" in ds.dims
+    if year is not None:
+        if not dynamic:
+            raise MineqError(f"--year {year}: {results} is not a dynamic result file (it has no year dimension).")
+        if year not in ds.year.values.tolist():
+            raise MineqError(f"--year {year}: not in {results}; it holds {int(ds.year.values[0])}-{int(ds.year.values[-1])}.")
+        ds = ds.sel(year=year)
     names = ds.scenario.values.tolist()
     for s in (reference, *scenarios):
         if s not in names:
@@ -869,6 +894,16 @@ def compare(results, reference, scenarios, fmt, out, force, minerals, regions):
     # and again last for a file that fails, so no reader misses it
     ok, said = verdict(results)
     click.echo(said, err=not ok)
+    if dynamic and year is None:
+        if fmt == "xlsx":
+            raise click.BadParameter("a dynamic result file is written to a workbook one year at a time: add --year YEAR", param_hint="--format")
+        from .dynamic import print_years
+
+        for sn in chosen:
+            print_years(ds, sn, reference, minerals=list(minerals) or None)
+        if not ok:
+            click.echo(said)
+        return
     if fmt == "xlsx":
         from .results import change_tables, write_sheets
 

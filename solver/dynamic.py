@@ -217,17 +217,38 @@ def _quantity(res, key: tuple) -> float:
     return float(sol.processing[k])
 
 
-def invest(res, key: tuple, capacity: float, reference: float, response: float) -> float:
+#: a plant is not built smaller than this share of its market's scale
+#: (the largest curve of the mineral, or of its linked market: the
+#: quantity unit the program is scaled by).  A new plant of 1e-4 of that
+#: scale (a 0.2 t dysprosium refinery beside China's 3,400 t, from an
+#: order that was 1% of the latent plant's size) is a column whose whole
+#: range lies at HiGHS's tolerances: its QP solver then stops with primal
+#: infeasibilities of that size (numerical trouble), as on the 2029
+#: dysprosium market of the bundled floor-club path; 3e-4 solves.
+MIN_PLANT_SHARE = 1e-3
+
+
+def smallest_plant(case: Case, mineral: str) -> float:
+    """The smallest plant built from nothing for ``mineral`` (units of its
+    quantity): :data:`MIN_PLANT_SHARE` of the scale its program uses."""
+    link = case.link_of(mineral)
+    return MIN_PLANT_SHARE * (link.market if link is not None else case.markets[mineral]).quantity_scale
+
+
+def invest(res, key: tuple, capacity: float, reference: float, response: float, smallest: float = 0.0) -> float:
     """New capacity ordered after a solved year: ``φ·K̄·ρ/P`` (module
     docstring), with ``ρ`` the capacity rent per unit of the curve ``key``
-    in result ``res`` at capacity ``capacity`` and ``P`` its output price;
-    an order under 1% of ``reference`` is not placed."""
+    in result ``res`` at capacity ``capacity`` and ``P`` its output price.
+    An order under 1% of ``reference`` is not placed, nor one that would
+    start a plant (from capacity 0) smaller than ``smallest``
+    (:func:`smallest_plant`)."""
     if response <= 0 or res.solution is None:
         return 0.0
     order = _order(res, key, capacity, reference, response)
-    # an order under 1% of the plant's size is not placed: slivers of
-    # capacity are no plant, and they make badly scaled programs
-    return order if order >= 1e-2 * reference else 0.0
+    # slivers of capacity are no plant, and they make badly scaled programs
+    if order < 1e-2 * reference or (capacity <= 0.0 and order < smallest):
+        return 0.0
+    return order
 
 
 def _order(res, key: tuple, capacity: float, reference: float, response: float) -> float:
@@ -257,7 +278,12 @@ def _order(res, key: tuple, capacity: float, reference: float, response: float) 
 def year_case(case: Case, dyn: Dynamics, year: int, capacity: dict[tuple, float], scenarios: list[str]) -> Case:
     """The static case of ``year``: capacities ``capacity``, demand grown to
     the year, and only ``scenarios`` (their policies active that year)."""
-    data = copy.deepcopy(case.data)
+    # copies of what changes (the header, nodes, processing entries); the
+    # rest, routes above all, is shared with the case: a deep copy of the
+    # bundled case's data took 3 s a year and path
+    data = dict(case.data)
+    data["case"] = copy.deepcopy(data.get("case", {}))
+    data["minerals"] = [dict(m, **{k: [dict(x) for x in m[k]] for k in ("nodes", "processing") if k in m}) for m in data["minerals"]]
     data.pop("dynamics", None)
     data.pop("dynamics_growth", None)
     data.pop("calibration_targets", None)
@@ -315,16 +341,25 @@ class Run:
     #: verified equilibrium; the path stops there (later capacities would
     #: rest on it), its later years are left unsolved
     failed: tuple[int, str] | None = None
+    #: year -> the year's static case the path solved (the baseline path
+    #: keeps them: the result Dataset is made from them)
+    cases: dict[int, Case] = field(default_factory=dict)
+    #: year -> {mineral: node prices of the no-policy equilibrium at the
+    #: path's capacities}, for the minerals the scenario's policies cover
+    #: that year (what levels relative to the baseline multiply)
+    reference: dict[int, dict] = field(default_factory=dict)
 
 
-def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None) -> Run:
+def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None, listed: list[str] = ()) -> Run:
     """Solve ``scenario`` (or the baseline) year by year from capacities
     ``start``; ``baseline`` (the baseline path) gives the minerals the
-    scenario leaves alone."""
+    scenario leaves alone.  The baseline path keeps its year cases
+    (:attr:`Run.cases`), which list the scenarios ``listed``."""
     from .run import solve_case
 
     path = Run(scenario)
     cap = dict(start)
+    smallest = {mn: smallest_plant(case, mn) for mn in {k[1] for k in cap}}
     pipeline: dict[int, dict] = {}
     touched = None
     if scenario != BASELINE:
@@ -338,7 +373,9 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
         if touched is not None and not mine:
             got = dict(baseline.results[y])  # nothing differs from the baseline path this year
         else:
-            yc = year_case(case, dyn, y, cap, [scenario] if on else [])
+            yc = year_case(case, dyn, y, cap, [scenario] if on else list(listed) if scenario == BASELINE else [])
+            if scenario == BASELINE:
+                path.cases[y] = yc
             if mine is not None:  # a linked market is solved whole
                 keep = set(mine) | {m for mn in mine if yc.link_of(mn) is not None for m in yc.link_of(mn).members}
                 yc.markets = {mn: mk for mn, mk in yc.markets.items() if mn in keep}
@@ -351,13 +388,15 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
                 break
             got = dict(baseline.results[y]) if baseline is not None else {}
             got.update(res[scenario] if on else res[BASELINE])
+            if on:
+                path.reference[y] = {mn: (res[BASELINE][mn].solution.price if res[BASELINE][mn].solution is not None else None) for mn, r in res[scenario].items() if r.plan is not None}
         bad = [f"{mn}: {r.message}" for mn, r in got.items() if not r.ok]
         path.results[y] = got
         if bad:
             path.failed = (y, "; ".join(bad[:3]))
             del path.capacity[y]
             break
-        orders = {k: invest(got[k[1]], k, cap[k], reference[k], dyn.investment_response) for k in cap}
+        orders = {k: invest(got[k[1]], k, cap[k], reference[k], dyn.investment_response, smallest[k[1]]) for k in cap}
         path.investment[y] = orders
         for k, v in orders.items():
             if v:
@@ -394,13 +433,13 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     # a curve idle in the base year's equilibrium has to be built first
     start = {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}
     with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
-        base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update)
+        base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update, listed=names)
         if base.failed is not None:
             raise MineqError(f"Year {base.failed[0]} of the baseline has markets without a verified equilibrium ({base.failed[1]}); without a baseline path no scenario can be compared, so nothing was written. Milder settings in [dynamics] (investment response, growth) or fewer years get past it.")
         paths = {sn: run_path(case, dyn, sn, start, reference, base, bar.update) for sn in names}
     per_year = []
     for y in dyn.years:
-        yc = year_case(case, dyn, y, base.capacity[y], names)
+        yc = base.cases[y]  # built once, for the baseline path's solve
         # a path that failed before this year has nothing for it (not solved)
         results = {BASELINE: base.results[y], **{sn: paths[sn].results.get(y, {}) for sn in names}}
         ds = to_dataset(yc, results)
@@ -420,13 +459,22 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     out["capacity"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].capacity.get(y, {}).get(k, nan) for k in keys] for sn in every] for y in dyn.years]), {"units": "quantity unit of the curve's stage (see mineral_quantity_unit): capacity in the year"})
     out["investment"] = (("year", "scenario", "capacity_curve"), np.array([[[allp[sn].investment.get(y, {}).get(k, nan) for k in keys] for sn in every] for y in dyn.years]), {"units": "capacity ordered after the year's equilibrium; arrives after the stage's lead time"})
     out.attrs["failed_paths"] = "; ".join(f"{sn} from {p.failed[0]}: {p.failed[1][:300]}" for sn, p in paths.items() if p.failed) or ""
+    ref = np.full(out["price"].transpose("year", "scenario", "mineral", "stage", "region").shape, np.nan)
+    at = {d: {v: i for i, v in enumerate(out[d].values.tolist())} for d in ("scenario", "mineral", "stage", "region")}
+    for sn, p in paths.items():
+        for y, per in p.reference.items():
+            for mn, price in per.items():
+                if price is None:
+                    continue
+                nodes = case.markets[mn].nodes
+                ref[dyn.years.index(y), at["scenario"][sn], at["mineral"][mn], [at["stage"][s] for s, _ in nodes], [at["region"][r] for _, r in nodes]] = price
+    out["reference_price"] = (("year", "scenario", "mineral", "stage", "region"), ref, {"units": "price unit of the mineral: the no-policy equilibrium's prices at the path's capacities in the year, which levels relative to the baseline multiply (NaN where no policy of the scenario applies)"})
     out["capacity_reference"] = (("capacity_curve",), np.array([reference[k] for k in keys]), {"units": "the curve's capacity in the case file (the investment rule's scale)"})
-    gov = out["government_net"].sum(["mineral", "region"])
-    fiscal = -(gov - gov.sel(scenario=BASELINE))
-    out["fiscal_cost"] = fiscal.assign_attrs(units="money per year (price unit x quantity unit, summed over minerals): minus the change of government net revenue against the baseline path's same year")
-    disc = xr.DataArray([(1 + dyn.discount_rate) ** -(y - dyn.first_year) for y in dyn.years], dims="year", coords={"year": dyn.years})
-    out["fiscal_cost_discounted"] = (fiscal * disc).sum("year").assign_attrs(units=f"money (as fiscal_cost), discounted to {dyn.first_year} at {dyn.discount_rate:g} per year")
-    binds = (np.abs(out[["deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent"]].to_array().sum(["variable", "mineral", "region"])) > 0)
+    fiscal, unit = fiscal_cost(out)
+    money = unit or "price unit x quantity unit (the minerals' money units do not convert to one currency)"
+    out["fiscal_cost"] = fiscal.assign_attrs(units=f"{money} per year: minus the change of government net revenue against the baseline path's same year, summed over minerals")
+    out["fiscal_cost_discounted"] = (fiscal * _discount(out, dyn.discount_rate)).sum("year").assign_attrs(units=f"{money}, discounted to {dyn.first_year} at {dyn.discount_rate:g} per year")
+    binds = _binds(out)
     last = [max([y for y in dyn.years if bool(binds.sel(scenario=sn, year=y))], default=-1) for sn in every]
     out["last_binding_year"] = (("scenario",), np.array(last), {"units": "the last year in which the scenario's policies move money (-1: never)"})
     text = case.canonical()
@@ -437,3 +485,241 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
                       "Conventions": "CF-1.8; NaN marks combinations that do not exist or years a failed path did not reach"})
     return out
 
+
+
+# -- checking a dynamic result file ---------------------------------------------
+def verify_dynamic(ds, tol: float | None = None):
+    """Verify a dynamic result Dataset (what :func:`solve_dynamic` writes)
+    from its primal values and the case stored in it; returns a
+    :class:`mineq.solver.run.FileCheck` whose markets are labelled
+    ``"<scenario> <year>"``.
+
+    For every path and every year it reached: the year's case is rebuilt
+    from the stored inputs and the path's stored capacities
+    (:func:`year_case`); a scenario's policies are rebuilt from the stored
+    ``reference_price`` (levels relative to the baseline); every market is
+    checked by :func:`mineq.solver.verify.verify` (a linked market as one
+    program) and its stored status must say what the check says.  Then
+    the capacity update is recomputed from the stored results: each year's
+    orders by :func:`invest`, the next year's capacities by
+    ``K' = (1 − δ)·K + arrivals``, and the fiscal cost, its discounted sum
+    and the last binding year from the stored government revenue; every
+    stored number that differs is a mismatch.  A path that stopped early
+    fails the check (its later years have no equilibrium).
+    """
+    from .case import digest_of
+    from .results import _Grid, case_from_dataset, solutions_from_dataset
+    from .run import FileCheck, _solved, mineral_plan
+    from .solve import MarketResult
+    from .verify import TOLERANCE, verify
+    from mineq.models.market import Solution
+
+    tol = TOLERANCE if tol is None else tol
+    check = FileCheck()
+    check.dynamic = True
+    case = case_from_dataset(ds)
+    text = ds.attrs["case_json"]
+    if digest_of(text) != str(ds.attrs.get("input_hash", "(missing)")):
+        check.problems.append(f"input_hash: the stored inputs (attribute case_json) hash to {digest_of(text)}, not to the stored input_hash {ds.attrs.get('input_hash', '(missing)')}; the inputs or the hash were edited after the solve")
+    dyn = case.dynamics
+    if dyn is None:
+        raise MineqError("The result file has a year dimension, but its stored case has no [dynamics] table; the file was edited or is damaged.")
+    years = [int(y) for y in ds.year.values]
+    if years != dyn.years:
+        check.problems.append(f"year: the file holds years {years[0]}-{years[-1]}, its stored case's [dynamics] says {dyn.first_year}-{dyn.last_year}")
+        return check
+    keys = capacity_keys(case)
+    labels = [f"{k[0]} {k[1]} {'/'.join(k[2:])}" for k in keys]
+    if [str(x) for x in ds.capacity_curve.values] != labels:
+        check.problems.append("capacity_curve: the file's capacity curves are not the stored case's curves with a finite capacity")
+        return check
+    reference = {k: _curve(case, k).upper for k in keys}
+    smallest = {mn: smallest_plant(case, mn) for mn in {k[1] for k in keys}}
+
+    def differs(name, where, stored, want):
+        if not bool(_close(stored, want)):
+            check.problems.append(f"{name}[{where}]: stored {stored!r}, recomputed {want!r}")
+
+    for j, k in enumerate(keys):
+        differs("capacity_reference", labels[j], float(ds.capacity_reference.values[j]), reference[k])
+    scen = ds.scenario.values.tolist()
+    K_all = ds.capacity.transpose("year", "scenario", "capacity_curve").values
+    I_all = ds.investment.transpose("year", "scenario", "capacity_curve").values
+    status = ds["status"].transpose("year", "scenario", "mineral").values
+    mpos = {m: i for i, m in enumerate(ds.mineral.values.tolist())}
+    for i, sn in enumerate(scen):
+        start = {k: float(K_all[0, i, j]) for j, k in enumerate(keys)}
+        base0 = {k: float(K_all[0, 0, j]) for j, k in enumerate(keys)}
+        if i and start != base0:
+            check.problems.append(f"capacity[{sn}, {years[0]}]: a scenario's path starts from the baseline's capacities, these differ")
+        pipeline: dict[int, dict] = {}
+        for t, y in enumerate(years):
+            K = {k: float(K_all[t, i, j]) for j, k in enumerate(keys)}
+            label = f"{sn} {y}"
+            if any(math.isnan(v) for v in K.values()):
+                check.problems.append(f"{label}: the path stopped before this year (not solved), so it has no verified equilibrium")
+                break
+            on = sn != BASELINE and dyn.is_active(sn, y)
+            yc = year_case(case, dyn, y, K, [sn] if on else [])
+            sub = ds.sel(year=y)
+            g = _Grid(sub)
+            refp = sub["reference_price"] if "reference_price" in sub else None
+            plans = {}
+            if on:
+                for mn, mk in yc.markets.items():
+                    rp = None
+                    if refp is not None:
+                        vals = refp.sel(scenario=sn, mineral=mn)
+                        rp = np.array([float(vals.sel(stage=s_, region=r_)) for s_, r_ in mk.nodes])
+                    base_sol = None if rp is None or not np.isfinite(rp).any() else Solution(supply=rp * np.nan, demand=rp * np.nan, price=rp, flow=np.zeros(0), processing=np.zeros(0), objective=math.nan)
+                    try:
+                        plan = mineral_plan(yc, sn, mn, base_sol)
+                    except MineqError as err:
+                        check.mismatches.setdefault((label, mn), []).append(f"policies: {err}")
+                        continue
+                    if plan is not None:
+                        plans[mn] = plan
+            sols = solutions_from_dataset(sub, yc, plans, only=sn, grid=g)[sn]
+            checks = {}
+            for link in yc.links.values():
+                lplan = link.plan({m: plans.get(m) for m in link.members})
+                joined = link.join({m: sols[m] for m in link.members}, sols[next(iter(link.members))].joint)
+                v = verify(lplan.market if lplan is not None else link.market, joined, tol, lplan)
+                for m in link.members:
+                    checks[m] = v
+            results = {}
+            for mn, sol in sols.items():
+                plan = plans.get(mn)
+                v = checks.get(mn) or verify(yc.markets[mn], sol, tol, plan)
+                check.append((label, mn, v))
+                said = str(status[t, i, mpos[mn]])
+                if (said == "equilibrium") != v.ok and tol == TOLERANCE:
+                    check.mismatches.setdefault((label, mn), []).append(f"status: stored '{said}', but the solution {'passes' if v.ok else 'fails'} the check")
+                results[mn] = MarketResult(plan.market if plan is not None else yc.markets[mn], sol if _solved(sol) else None, v, said, plan=plan)
+            # the capacity update, from the stored results
+            for j, k in enumerate(keys):
+                want = invest(results[k[1]], k, K[k], reference[k], dyn.investment_response, smallest[k[1]])
+                differs("investment", f"{sn}, {y}, {labels[j]}", float(I_all[t, i, j]), want)
+                if want:
+                    due = y + dyn.lead_time.get(_stage_of(case, k), 1)
+                    pipeline.setdefault(due, {}).setdefault(k, 0.0)
+                    pipeline[due][k] += want
+            if t + 1 < len(years) and not np.isnan(K_all[t + 1, i]).any():
+                arriving = pipeline.get(y + 1, {})
+                for j, k in enumerate(keys):
+                    differs("capacity", f"{sn}, {years[t + 1]}, {labels[j]}", float(K_all[t + 1, i, j]), max(0.0, (1 - dyn.depreciation) * K[k] + arriving.get(k, 0.0)))
+    # the fiscal figures, from the stored government revenue
+    fiscal, _ = fiscal_cost(ds)
+    disc = _discount(ds, dyn.discount_rate).values
+    for sn in scen:
+        fc = fiscal.sel(scenario=sn).transpose("year").values
+        for y, a, b in zip(years, ds.fiscal_cost.sel(scenario=sn).transpose("year").values, fc):
+            differs("fiscal_cost", f"{sn}, {y}", float(a), float(b))
+        differs("fiscal_cost_discounted", sn, float(ds.fiscal_cost_discounted.sel(scenario=sn)), float(np.nansum(fc * disc)))
+    binds = _binds(ds)
+    for sn in scen:
+        want = max([y for y in years if bool(binds.sel(scenario=sn, year=y))], default=-1)
+        differs("last_binding_year", sn, int(ds.last_binding_year.sel(scenario=sn)), want)
+    return check
+
+
+def _close(a, b) -> bool:
+    from .run import _same
+
+    return bool(np.all(_same(np.asarray(a, dtype=float), np.asarray(b, dtype=float)) | (np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)) <= 1e-12 * max(1.0, abs(float(np.nan_to_num(b)))))))
+
+
+def floor_binds(ds):
+    """Per year and scenario: 1.0 where the scenario's price floors pay
+    (deficiency payments or offtake outlays), else 0.0; NaN in years its
+    path did not reach."""
+    reached = (ds["status"] == "equilibrium").all("mineral")
+    pay = [v for v in ("deficiency_payments", "offtake_outlay") if v in ds.data_vars]
+    if not pay:
+        return (reached * 0.0).where(reached)
+    money = np.abs(ds[pay].to_array().sum(["variable", "mineral", "region"]))
+    return (money > 0).astype(float).where(reached)
+
+
+def _binds(ds):
+    """Per scenario and year: whether the scenario's policies move money."""
+    moved = [v for v in ("deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent") if v in ds.data_vars]
+    return np.abs(ds[moved].to_array().sum(["variable", "mineral", "region"])) > 0
+
+
+# -- reading a dynamic result ------------------------------------------------------
+def built_outside_china(ds, scenario: str, reference: str = BASELINE):
+    """Capacity (per year and curve) of ``scenario``'s path above
+    ``reference``'s outside China: what the scenario's policies built
+    (0 where it is not more; quantity units of each curve's mineral)."""
+    outside = ds.capacity_region != "CHN"
+    more = (ds.capacity.sel(scenario=scenario) - ds.capacity.sel(scenario=reference)).where(outside, 0.0)
+    return more.clip(min=0.0)
+
+
+def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str] | None = None) -> None:
+    """``mineq compare`` of a dynamic file: per year, the fiscal cost of
+    ``scenario`` against ``reference``'s path, whether its policies move
+    money, the curves where it built capacity outside China, and its
+    largest price change (mineral, region, stage)."""
+    import click
+
+    from .report import _table
+
+    every, unit = fiscal_cost(ds, reference)
+    fiscal = every.sel(scenario=scenario)
+    money = f"million {unit}" if unit else "price unit x quantity unit"
+    k = 1e6 if unit else 1.0
+    binds = _binds(ds).sel(scenario=scenario)
+    built = built_outside_china(ds, scenario, reference)
+    status = ds.status.sel(scenario=scenario)
+    mins = [m for m in ds.mineral.values.tolist() if not minerals or m in minerals]
+    desc = str(ds.scenario_description.sel(scenario=scenario).values[0] if "year" in ds.scenario_description.dims else ds.scenario_description.sel(scenario=scenario).values) if "scenario_description" in ds else ""
+    click.echo(f"\n=== Scenario '{scenario}' vs '{reference}', year by year" + (f": {desc}" if desc else ""))
+    rows = []
+    for y in ds.year.values.tolist():
+        if not (status.sel(year=y) == "equilibrium").all():
+            rows.append([str(y), "not solved", "", "", ""])
+            continue
+        a = ds.price.sel(year=y, scenario=scenario, mineral=mins)
+        b = ds.price.sel(year=y, scenario=reference, mineral=mins)
+        # a price near zero (a by-product disposed of) makes no percentage:
+        # only prices above 0.1% of the mineral's highest are compared
+        typical = np.abs(b).max(["stage", "region"])
+        rel = (np.abs(a - b) / np.abs(b).where(np.abs(b) > 1e-3 * typical)).fillna(0.0)
+        top = rel.argmax(...)
+        at = {d: rel[d].values[int(i)] for d, i in top.items()}
+        change = float(rel.isel(top))
+        p_text = f"{100 * float((a - b).isel(top) / b.isel(top)):+.2f}% {at['mineral']} {at['stage']} {at['region']}" if change > 0 else "none"
+        curves = int((built.sel(year=y) > 0).sum())
+        rows.append([str(y), f"{float(fiscal.sel(year=y)) / k + 0.0:,.4g}", "yes" if bool(binds.sel(year=y)) else "no", str(curves), p_text])
+    click.echo(_table(rows, ["year", f"fiscal cost [{money}]", "binds", "curves built outside China", "largest price change"]))
+    if reference == BASELINE:
+        v = float(ds.fiscal_cost_discounted.sel(scenario=scenario))
+        click.echo(f"  discounted over the horizon: {v / k:,.4g} {money}; last year it binds: {int(ds.last_binding_year.sel(scenario=scenario)) if int(ds.last_binding_year.sel(scenario=scenario)) > 0 else 'never'}")
+
+
+def _discount(ds, rate: float | None = None):
+    """The discount factor of each year of a dynamic result (``rate``, or
+    the stored case's [dynamics] discount rate)."""
+    import json
+
+    import xarray as xr
+
+    if rate is None:
+        rate = float(json.loads(ds.attrs["case_json"]).get("dynamics", {}).get("discount_rate", 0.0))
+    first = int(ds.year.values[0])
+    return xr.DataArray([(1 + rate) ** -(int(y) - first) for y in ds.year.values], dims="year", coords={"year": ds.year.values})
+
+
+def fiscal_cost(ds, reference: str = BASELINE):
+    """Per year and scenario: minus the change of government net revenue
+    (all minerals and regions) against ``reference``'s path, in one
+    currency unit where the minerals' money units convert
+    (:func:`mineq.solver.report.in_money`: USD/kg x kt is 1e6 USD); returns
+    it and that unit (None: native units, which then do not add up)."""
+    from .report import in_money
+
+    dm, unit = in_money(ds)
+    gov = dm["government_net"].sum(["mineral", "region"])
+    return -(gov - gov.sel(scenario=reference)), unit

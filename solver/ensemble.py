@@ -65,6 +65,9 @@ KEPT = ("price", "supply", "demand", "production", "processing", "net_import_rel
         "status", "max_residual", "method", "iterations")
 #: summary quantiles written beside the draws
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: kept per draw of a dynamic case too (solver/dynamic.py): the treasury's
+#: figures per year
+DYNAMIC_KEPT = ("fiscal_cost", "fiscal_cost_discounted", "last_binding_year", "floor_binds", "capacity")
 DRAWN = {"demand_elasticity", "supply_elasticity", "secondary_elasticity", "trade_cost_half_gap"}
 
 
@@ -148,6 +151,16 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
     ok = total = 0
     for d in draws:
         case = build_case(perturbed_data(data, draw_factors(rows, seed, d)))
+        if case.dynamics is not None:
+            # a dynamic case: every year of every path, the fiscal figures per year
+            from .dynamic import floor_binds, solve_dynamic
+
+            ds = solve_dynamic(case, case.dynamics, scenarios)
+            ds["floor_binds"] = floor_binds(ds)
+            ok += int((ds["status"] == "equilibrium").sum())
+            total += int(ds["status"].size)
+            parts.append(ds[[v for v in KEPT + DYNAMIC_KEPT if v in ds]].expand_dims(draw=[d]))
+            continue
         # one thread: the workers are the parallelism
         res = solve_case(case, scenarios, threads=1)
         ok += sum(r.ok for sc in res.values() for r in sc.values())
@@ -184,7 +197,8 @@ def draw_bytes(case: Case, scenarios: list[str] | None) -> int:
     node = S * M * G * R * 8 * (6 + 1 + len(case.groups))  # six node variables and the sourcing shares
     region = S * M * R * 8 * 5  # the welfare changes
     market = S * M * (2 * 44 + 2 * 8)  # status and method (11 characters), residual, iterations
-    return node + region + market
+    years = len(case.dynamics.years) if case.dynamics is not None else 1  # a dynamic case keeps every year
+    return (node + region + market) * years
 
 
 def chunk_path(folder: Path, k: int) -> Path:
@@ -344,6 +358,12 @@ def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr
     for v in num:
         ds[f"{v}_quantiles"] = q[v]
         ds[f"{v}_quantiles"].attrs = {"description": f"quantiles of {v} over the draws"}
+    if "floor_binds" in ds:
+        # what a treasury asks: per year and scenario, how likely a floor
+        # binds, and the expected and tail (95th percentile) outlays
+        ds["floor_binding_probability"] = ds["floor_binds"].mean("draw", skipna=True).assign_attrs(description="share of the draws (that reached the year) in which the scenario's price floors pay (deficiency payments or offtake outlays)")
+        ds["fiscal_cost_expected"] = ds["fiscal_cost"].mean("draw", skipna=True).assign_attrs(description="mean of fiscal_cost over the draws", units=ds["fiscal_cost"].attrs.get("units", ""))
+        ds["fiscal_cost_p95"] = ds["fiscal_cost"].quantile(0.95, dim="draw", skipna=True).drop_vars("quantile").assign_attrs(description="95th percentile of fiscal_cost over the draws", units=ds["fiscal_cost"].attrs.get("units", ""))
     mins = ds.mineral.values.tolist()
     # units per mineral, as in a solve's results (money in the report)
     ds["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))

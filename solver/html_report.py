@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .plot import pyplot, source_note, sweep_figure
+from .plot import pyplot, source_note, sweep_figure, year_figures
 from .report import money_unit
 from .results import OutputExists, _temp_path, publish, signals_held, terminate_as_interrupt
 
@@ -171,6 +171,8 @@ def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple
         k = len(levels) - 1 if point is None else int(np.argmin(np.abs(levels - point)))
         chosen = (str(sweep["point_scenario"].values[k]), float(levels[k]), len(levels))
         ds = ds.sel(scenario=["baseline", chosen[0]])
+    if "year" in ds.dims:
+        return _years(rep, ds, verdict)
     rep.h(1, f"mineq report: case '{name}'")
     rep.p(f"{ds.attrs.get('title', '')}. Base year {ds.attrs.get('base_year', '')}; mineq {ds.attrs.get('mineq_version', '')}, "
           f"HiGHS {ds.attrs.get('highs_version', '')}, Pyomo {ds.attrs.get('pyomo_version', '')}; inputs {str(ds.attrs.get('input_hash', ''))[:12]}.")
@@ -196,6 +198,41 @@ def _build(rep: Report, ds: xr.Dataset, sweep: xr.Dataset | None, verdict: tuple
         _ensemble(rep, ds, region)
 
 
+def _years(rep: Report, ds: xr.Dataset, verdict) -> None:
+    """The report of a dynamic result: checks of every path-year market,
+    the figures over the years, then the last year scenario by scenario."""
+    name = ds.attrs.get("case_name", "")
+    years = ds.year.values.tolist()
+    others = [s for s in ds.scenario.values.tolist() if s != "baseline"]
+    last = years[-1]
+    rep.h(1, f"mineq report: case '{name}', {years[0]}-{last}")
+    rep.p(f"{ds.attrs.get('title', '')}. mineq {ds.attrs.get('mineq_version', '')}, HiGHS {ds.attrs.get('highs_version', '')}; inputs {str(ds.attrs.get('input_hash', ''))[:12]}. "
+          "Each scenario follows its own capacity path; each of its years is compared with the baseline path's same year.")
+    rep.parts.append("<nav>" + "".join(f"<a href='#{a}'>{html.escape(t)}</a>" for a, t in [("checks", "Checks"), ("years", "Over the years"), ("across", f"Across minerals, {last}")] + [(f"s-{_slug(s)}", f"{s}, {last}") for s in others]) + "</nav>")
+    _checks(rep, ds, verdict)
+    failed = ds.attrs.get("failed_paths", "")
+    if failed:
+        rep.p(f"Paths that stopped early (their later years are not solved): {failed}")
+    rep.h(2, "Over the years", "years")
+    region = _headline_region(ds)
+    for path, caption in year_figures(ds, region, rep.next_png):
+        rep.add_png(path, caption)
+    from .dynamic import _discount, fiscal_cost
+
+    fiscal, unit = fiscal_cost(ds)
+    k, money = (1e6, f"million {unit}") if unit else (1.0, "price unit x quantity unit")
+    rows = []
+    for sn in others:
+        lb = int(ds.last_binding_year.sel(scenario=sn))
+        rows.append([sn, f"{float((fiscal.sel(scenario=sn) * _discount(ds)).sum('year')) / k:,.4g}", lb if lb > 0 else "never"])
+    rep.table(["scenario", f"fiscal cost discounted over {years[0]}-{last} ({money})", "last year its policies bind"], rows)
+    one = ds.sel(year=last)
+    rep.p(f"The sections below show the year {last}.")
+    _across(rep, one, region)
+    for sn in others:
+        _scenario(rep, one, sn)
+
+
 def _headline_region(ds):
     import json
 
@@ -215,9 +252,10 @@ def _checks(rep: Report, ds: xr.Dataset, verdict: tuple[bool, str] | None) -> No
     rep.h(2, "Checks: every equilibrium verified" if ok else "Checks: NOT VERIFIED", "checks")
     rep.p(said)
     st, res = ds["status"], ds["max_residual"]
-    if "draw" in ds.dims:
-        st = st.stack(run=("draw", "scenario"))
-        res = res.stack(run=("draw", "scenario"))
+    outer = [d for d in ("draw", "year") if d in ds.dims]
+    if outer:
+        st = st.transpose(*outer, "scenario", "mineral").stack(run=(*outer, "scenario")).transpose("run", "mineral")
+        res = res.transpose(*outer, "scenario", "mineral").stack(run=(*outer, "scenario")).transpose("run", "mineral")
     else:
         st, res = st.rename(scenario="run"), res.rename(scenario="run")
     rows = []
@@ -233,7 +271,7 @@ def _checks(rep: Report, ds: xr.Dataset, verdict: tuple[bool, str] | None) -> No
         label = st.run.values[i]
         label = " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
         for j, mn in enumerate(ds.mineral.values.tolist()):
-            detail.append([label, mn, str(st.isel(run=i).values[j]), f"{float(res.isel(run=i).values[j]):.1e}", str(ds["method"].values.reshape(-1, ds.sizes['mineral'])[i][j]) if "method" in ds else ""])
+            detail.append([label, mn, str(st.isel(run=i).values[j]), f"{float(res.isel(run=i).values[j]):.1e}", str(ds["method"].transpose(*outer, "scenario", "mineral").values.reshape(-1, ds.sizes['mineral'])[i][j]) if "method" in ds else ""])
     rep.table(["scenario", "mineral", "status", "largest scaled residual", "method"], detail, caption=f"Every market ({len(detail)} rows)", collapsed=True)
 
 

@@ -402,13 +402,14 @@ class _Null:
         return False
 
 
-def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
+def open_results(path: str | Path, scenarios: bool = True, dynamic: bool = False) -> xr.Dataset:
     """Read a result file.  A sweep file (dimension ``sweep``, baseline in
     the group ``baseline``) comes back in scenario form unless
-    ``scenarios=False``: the baseline and one scenario per point."""
+    ``scenarios=False``: the baseline and one scenario per point.  A
+    dynamic file (dimension ``year``) is refused unless ``dynamic``."""
     try:
         ds = xr.load_dataset(path, engine=ENGINE)
-        _check_mineq_result(ds, path)
+        _check_mineq_result(ds, path, dynamic)
         if scenarios and "sweep" in ds.dims:
             from .sweep import scenario_form
 
@@ -424,11 +425,11 @@ def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
 RESULT_VARIABLES = ("price", "supply", "demand", "status", "max_residual")
 
 
-def _check_mineq_result(ds: xr.Dataset, path) -> None:
+def _check_mineq_result(ds: xr.Dataset, path, dynamic: bool = False) -> None:
     """A NetCDF file from elsewhere fails here, in a sentence, not later
     with a KeyError deep in a command."""
-    if ds.attrs.get("dynamic") or "year" in ds.dims:
-        raise MineqError(f"{path} holds the results of a dynamic case (a year dimension). Every year of it was verified as it was solved; verify, compare and report do not read dynamic files yet: open it with xarray (xr.open_dataset) and select a year (ds.sel(year=2030)).")
+    if (ds.attrs.get("dynamic") or "year" in ds.dims) and not dynamic:
+        raise MineqError(f"{path} holds the results of a dynamic case (a year dimension); this command reads static result files. verify, compare and report read dynamic files; for anything else open it with xarray (xr.open_dataset) and select a year (ds.sel(year=2030)).")
     missing = [v for v in RESULT_VARIABLES if v not in ds.variables]
     dims = [d for d in ("mineral",) if d not in ds.dims] + ([] if {"scenario", "sweep"} & set(ds.dims) else ["scenario"])
     if missing or dims:
@@ -479,7 +480,12 @@ def verify_file(path: str | Path, tol: float = TOLERANCE) -> FileCheck:
     from the primal solutions and compared with the stored ones
     (:class:`FileCheck`).
     """
-    return verify_dataset(open_results(path), tol)
+    ds = open_results(path, dynamic=True)
+    if "year" in ds.dims:
+        from .dynamic import verify_dynamic
+
+        return verify_dynamic(ds, tol)
+    return verify_dataset(ds, tol)
 
 
 def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
@@ -592,6 +598,8 @@ def verdict(path: str | Path) -> tuple[bool, str]:
         return False, f"{path} is UNVERIFIED: mineq verify cannot check it ({err})"
     failed = [f"{sn}/{mn}" for sn, mn, v in check if not v.ok]
     wrong = sum(len(x) for x in check.mismatches.values()) + len(check.problems)
+    if check.ok and getattr(check, "dynamic", False):
+        return True, f"Verified: all {len(check)} path-year markets of {path} pass mineq verify (every equilibrium condition from the primal solution and the stored inputs; the capacity path, the fiscal costs and the binding years recomputed from the stored results)."
     if check.ok:
         return True, f"Verified: all {len(check)} scenario-mineral markets of {path} pass mineq verify (every equilibrium condition and every stored number recomputed from the primal solution and the stored inputs)."
     what = []

@@ -15,7 +15,7 @@ import xarray as xr
 
 from helpers import DEMO, run
 from mineq.solver.case import build_case, load_case, read_case
-from mineq.solver.dynamic import solve_dynamic
+from mineq.solver.dynamic import smallest_plant, solve_dynamic
 from mineq.solver.errors import CaseError
 from mineq.solver.run import solve_case
 
@@ -103,7 +103,8 @@ def test_capacity_path_recomputed_from_the_results():
                 at_cap = q >= K[t] * (1 - 1e-6) - 1e-9 * max(ref[j], 1.0)
                 rent = margin - cost.value(K[t]) if at_cap else 0.0
                 want = dyn.investment_response * ref[j] * max(rent, 0.0) / price if at_cap and rent > 0 and price > 0 else 0.0
-                want = want if want >= 1e-2 * ref[j] else 0.0  # slivers are not ordered
+                # slivers are not ordered, nor a new plant below the smallest one
+                want = want if want >= 1e-2 * ref[j] and (K[t] > 0 or want >= smallest_plant(case, mn)) else 0.0
                 assert I[t] == pytest.approx(want, rel=1e-6, abs=1e-9 * max(ref[j], 1.0)), (sn, lab, y)
                 if t + 1 < len(K):
                     assert K[t + 1] == pytest.approx((1 - dyn.depreciation) * K[t] + I[t], rel=1e-9, abs=1e-12), (sn, lab, y)
@@ -144,13 +145,61 @@ def test_bad_dynamics_are_named(edit, field, words):
     assert field in str(err.value) and words in str(err.value) and "[dynamics]" in str(err.value)
 
 
-def test_dynamic_files_are_refused_by_commands_that_do_not_read_them_yet(tmp_path):
-    out = tmp_path / "r.nc"
-    code, text = run("solve", TWO, "--out", out, "--quiet")
+def _demo_file(tmp_path):
+    """A dynamic demo result whose paths differ in capacity (the floor
+    builds refining capacity), written and read back."""
+    case, ds = _dynamic(response=0.8, growth=0.1, years=(2024, 2027), active={"partner-floor": [2025, 2026]})
+    path = tmp_path / "d.nc"
+    ds.to_netcdf(path)
+    return case, path
+
+
+def test_verify_rechecks_every_year_and_the_capacity_update(tmp_path):
+    """mineq verify on a dynamic file: every path-year market passes, from
+    its primal values; a stored order, a capacity or a price edited after
+    the solve is found (by the recomputed capacity update or by the
+    equilibrium check of that year)."""
+    case, path = _demo_file(tmp_path)
+    ds = xr.load_dataset(path)
+    assert float(np.nanmax(np.abs(ds.capacity - ds.capacity.sel(scenario="baseline")))) > 1.0  # the paths differ
+    code, text = run("verify", path)
     assert code == 0, text
-    for cmd in ("verify", "compare", "report"):
-        code, text = run(cmd, out)
-        assert code != 0 and "dynamic case" in text and "Traceback" not in text
+    assert f"Checked {ds.sizes['year'] * ds.sizes['scenario'] * ds.sizes['mineral']} scenario-mineral markets" in text and "0 failures" in text
+
+    def edited(name, change):
+        bad = ds.copy(deep=True)
+        change(bad[name])
+        out = tmp_path / f"{name}.nc"
+        bad.to_netcdf(out)
+        return run("verify", out)
+
+    j = int(np.argmax(ds.investment.sel(scenario="partner-floor", year=2025).values))
+    code, text = edited("investment", lambda v: v.loc[dict(year=2025, scenario="partner-floor")].__setitem__(j, float(v.sel(year=2025, scenario="partner-floor")[j]) * 1.01))
+    assert code != 0 and "investment[partner-floor, 2025" in text
+    code, text = edited("capacity", lambda v: v.loc[dict(year=2027, scenario="baseline")].__setitem__(0, float(v.sel(year=2027, scenario="baseline")[0]) + 1.0))
+    assert code != 0 and "2027" in text
+    code, text = edited("price", lambda v: v.loc[dict(year=2026, scenario="partner-floor", mineral="rare_earths", stage="refined", region="USA")].__iadd__(0.5))
+    assert code != 0 and "FAIL partner-floor 2026/rare_earths" in text
+
+
+def test_compare_year_by_year_and_one_year(tmp_path):
+    """compare on a dynamic file: one line per year (fiscal cost in million
+    USD: the demo's money is USD/kg x kt), and with --year that year's
+    full comparison; a year outside the file is named."""
+    case, path = _demo_file(tmp_path)
+    ds = xr.load_dataset(path)
+    code, text = run("compare", path, "-s", "partner-floor")
+    assert code == 0, text
+    for y in (2024, 2025, 2026, 2027):
+        assert f"\n{y} " in text
+    fc = ds.fiscal_cost.sel(scenario="partner-floor").values
+    assert ds.fiscal_cost.attrs["units"].startswith("USD per year")  # USD/kg x kt REO converted: 1e6 USD
+    assert f"{fc[2] / 1e6:,.4g}" in text
+    assert "last year it binds: 2026" in text
+    code, text = run("compare", path, "-s", "partner-floor", "--year", "2026")
+    assert code == 0 and "rare_earths [USD/kg, kt REO]" in text, text
+    code, text = run("compare", path, "--year", "2040")
+    assert code != 0 and "2024-2027" in text and "Traceback" not in text
 
 
 def test_bundled_dynamic_variant_extends_the_static_case():
@@ -175,3 +224,135 @@ def test_extends_must_name_a_case_file_beside_it(tmp_path):
     (tmp_path / "v.toml").write_text('extends = "../elsewhere.toml"\n')
     with pytest.raises(CaseError, match="another case file in the same folder"):
         read_case(tmp_path / "v.toml")
+
+
+def _bundled_part(minerals, scenario, last_year):
+    """The bundled dynamic case restricted to ``minerals`` and one scenario
+    (the capacities of a mineral depend on its own markets only)."""
+    root = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
+    data = read_case(root / "dynamic.toml")
+    data["minerals"] = [m for m in data["minerals"] if m["name"] in minerals]
+    data["joint"] = [j for j in data.get("joint", []) if all(o.split(":")[0].strip() in minerals for o in j["outputs"].split(";") if o.strip())]
+    for k in ("headline_minerals", "headline_group", "calibration"):
+        data["case"].pop(k, None)
+    data.pop("calibration_targets", None)
+    data["dynamics_growth"] = [g for g in data["dynamics_growth"] if g.get("mineral", "*") in ("*", *minerals)]
+    data["scenarios"] = [s for s in data["scenarios"] if s["name"] == scenario]
+    data["dynamics"] = dict(data["dynamics"], last_year=last_year, active={k: v for k, v in data["dynamics"]["active"].items() if k == scenario})
+    return build_case(data)
+
+
+def test_no_plant_is_started_as_a_sliver_of_its_market():
+    """Dysprosium on the bundled floor-club path: in 2025-2028 the latent
+    US, Canadian and Mexican refineries earned orders of 0.2-0.26 t
+    (1.1-1.4% of their case-file size, 1e-4 of the market's scale) that
+    arrived in 2029, and HiGHS stopped with numerical trouble on that
+    year's program.  No plant is now started below smallest_plant(), and
+    the path runs to 2035, every year verified."""
+    case = _bundled_part(["dysprosium"], "partner-floor-club", 2035)
+    ds = solve_dynamic(case, case.dynamics)
+    assert ds.attrs["failed_paths"] == "" and (ds.status == "equilibrium").all()
+    K = ds.capacity.values
+    least = smallest_plant(case, "dysprosium")
+    assert least == pytest.approx(1e-3 * case.markets["dysprosium"].quantity_scale)
+    # every capacity is zero, or at least the smallest plant, or the case's own (existing plants)
+    ref = ds.capacity_reference.values
+    assert ((K == 0) | (K >= least * (1 - 1e-12)) | np.isclose(K, ref)).all()
+    assert (K[-1] > K[0]).any()  # plants are built
+
+
+def test_each_year_case_is_built_once_per_path(monkeypatch):
+    """The two-year case: the baseline path and the tariff's path each
+    build their two year cases; the result Dataset is made from the
+    baseline's (it built them twice before: once for the path, once for
+    the Dataset)."""
+    import mineq.solver.dynamic as dynamic
+
+    built = []
+    real = dynamic.year_case
+    monkeypatch.setattr(dynamic, "year_case", lambda *a, **k: built.append(a[2]) or real(*a, **k))
+    case = load_case(TWO)
+    ds = solve_dynamic(case, case.dynamics)
+    assert sorted(built) == [2025, 2025, 2026, 2026]
+    assert (ds.status == "equilibrium").all()
+
+
+def test_report_plots_the_years(tmp_path):
+    """report on a dynamic file: checks of every path-year market, the
+    three figures over the years, the discounted fiscal cost per scenario
+    in million USD (the stored figure, USD, / 1e6), then the last year's
+    sections."""
+    case, path = _demo_file(tmp_path)
+    ds = xr.load_dataset(path)
+    code, text = run("report", path, "--out", tmp_path / "rep")
+    assert code == 0 and "Verified: all 32 path-year markets" in text, text
+    figs = sorted(p.name for p in (tmp_path / "rep" / "figures").iterdir())
+    assert figs[:3] == ["01-fiscal-cost-per-year.png", "02-capacity-built-outside-china.png", "03-prices-over-years.png"]
+    page = (tmp_path / "rep" / "report.html").read_text()
+    want = float(ds.fiscal_cost_discounted.sel(scenario="partner-floor")) / 1e6
+    assert want > 1 and f"{want:,.4g}" in page
+    assert "The sections below show the year 2027" in page
+    assert "2026 / partner-floor" in page  # a row of the checks per year and path
+
+
+def test_ensemble_of_a_dynamic_case_closed_form(tmp_path):
+    """tests/data/dynamic_floor.toml: a refinery of capacity 40 (cost 20),
+    demand through (Q, P) = (40, 60) with elasticity −x at that point,
+    x ~ triangular(1, 1.5, 3) (the uncertainty table), investment
+    response 1, lead time 1, a deficiency-payment floor at 40.
+
+    2025: Q = 40, P = 60 whatever x; the floor does not bind; the order is
+    40·(60 − 20)/60 = 80/3, so K = 40 + 80/3 in 2026 on both paths.
+    2026: the slope at the reference point is 60/(40·x), so
+    P = 60 − (60/(40x))·(80/3) = 60 − 40/x (≥ 20 for x ≥ 1: at capacity);
+    the floor binds iff P < 40, i.e. x < 2, and costs (40 − P)·K.
+    P(x < 2) = 1 − (3 − 2)²/((3 − 1)(3 − 1.5)) = 2/3.  Each draw's x is
+    read from the draw's stream, so the binding probability, the mean and
+    the 95th percentile of the outlays are checked exactly."""
+    from mineq.solver.ensemble import draw_factors, read_uncertainty
+
+    data = Path(__file__).parent / "data"
+    out = tmp_path / "ens"
+    n = 12
+    code, text = run("ensemble", data / "dynamic_floor.toml", "-n", n, "--seed", 3, "--chunk", 6, "-w", 1, "-o", out, "-q")
+    assert code == 0, text
+    ds = xr.load_dataset(out / "ensemble.nc")
+    case = load_case(data / "dynamic_floor.toml")
+    rows = read_uncertainty(data / "dynamic_floor_uncertainty.csv", case)
+    x = np.array([1.5 * draw_factors(rows, 3, d)[0][2] for d in range(n)])
+    K = 40 + 80 / 3
+    price = 60 - 40 / x
+    cost = np.where(price < 40, (40 - price) * K, 0.0)
+    assert np.allclose(ds.fiscal_cost.sel(scenario="floor", year=2026).values, cost, rtol=1e-9, atol=1e-9)
+    p = ds.floor_binding_probability.sel(scenario="floor")
+    assert float(p.sel(year=2025)) == 0.0
+    assert float(p.sel(year=2026)) == pytest.approx(np.mean(x < 2), abs=1e-12)
+    assert 0 < float(p.sel(year=2026)) < 1  # the draws fall on both sides of x = 2
+    assert float(ds.fiscal_cost_expected.sel(scenario="floor", year=2026)) == pytest.approx(cost.mean(), rel=1e-9)
+    assert float(ds.fiscal_cost_p95.sel(scenario="floor", year=2026)) == pytest.approx(np.quantile(cost, 0.95), rel=1e-9)
+    assert float(ds.fiscal_cost_expected.sel(scenario="floor", year=2025)) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("args", [("sweep", "-s", "tariff", "--set", "ad_valorem=0:0.2:3"), ("target", "-s", "tariff", "-p", "ad_valorem", "-i", "price[A,m]", "-v", "50")])
+def test_sweep_and_target_refuse_a_dynamic_case_in_a_sentence(args, tmp_path):
+    """They solve one static year: a dynamic case is refused, naming what
+    works instead, never solved as its base year without a word."""
+    code, text = run(args[0], TWO, *args[1:], "--out", tmp_path / "x.nc")
+    assert code != 0 and "is dynamic ([dynamics], 2025-2026)" in text and "mineq ensemble" in text and "Traceback" not in text
+
+
+def test_year_cases_leave_the_case_data_as_it_was():
+    """year_case shares the case's unchanged tables (routes) instead of
+    deep-copying them: building years at other capacities and grown
+    demand must not change the case itself."""
+    import json
+
+    from mineq.solver.dynamic import _curve, capacity_keys, year_case
+
+    case, _ = _dynamic(response=0.8, growth=0.1, years=(2024, 2027), active={"partner-floor": [2025, 2026]})
+    before = json.dumps(case.data, sort_keys=True, default=str)
+    cap = {k: 2.0 * _curve(case, k).upper for k in capacity_keys(case)}
+    yc = year_case(case, case.dynamics, 2027, cap, ["partner-floor"])
+    assert json.dumps(case.data, sort_keys=True, default=str) == before
+    k = next(iter(cap))
+    assert _curve(yc, k).upper == pytest.approx(cap[k]) != pytest.approx(_curve(case, k).upper)

@@ -1,6 +1,6 @@
-"""HiGHS instances handed back (mineq.models.active_set.release_highs) carry
-nothing into the next program: not its model, its basis, its solution nor
-an option changed for it."""
+"""HiGHS instances handed back (mineq.models.active_set.release_highs)
+are not reused: a program always gets a new instance, so nothing of an
+earlier program (model, basis, solution, options, internal state) reaches it."""
 
 from __future__ import annotations
 
@@ -25,18 +25,19 @@ def _solve_raw(qp):
     return h, out
 
 
-def test_a_released_instance_solves_the_next_program_as_a_new_one():
-    active_set._SPARE.clear()
+def test_a_released_instance_is_not_handed_to_the_next_program():
+    """A cleared instance does not solve like a new one after a long
+    history (the bundled dynamic case's light rare earths in 2035 failed
+    after ten years of solves in one process): every program gets a new
+    one, so its answer does not depend on what was solved before."""
     first, second = MarketModel(_market(1)).qp(), MarketModel(_market(2, n=7)).qp()
     fresh_h, fresh = _solve_raw(second)
     h, _ = _solve_raw(first)
-    h.setOptionValue("time_limit", 1e-9)  # an option the next program must not inherit
     active_set.release_highs(h)
-    reused_h, reused = _solve_raw(second)
-    assert reused_h is h  # the pool gave the released instance back
-    assert reused_h.getOptionValue("time_limit") == fresh_h.getOptionValue("time_limit")
-    assert reused[1] == fresh[1]  # no basis carried: as many iterations as a new instance
-    np.testing.assert_array_equal(reused[0], fresh[0])
+    next_h, again = _solve_raw(second)
+    assert next_h is not h
+    assert again[1] == fresh[1]
+    np.testing.assert_array_equal(again[0], fresh[0])
 
 
 def test_a_released_program_rebuilds_its_instance_when_solved_again():
