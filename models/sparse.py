@@ -70,7 +70,7 @@ class Matrix:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         """``A @ x`` for a vector ``x``."""
-        return np.bincount(self.index, weights=self.value * _vector(x, self.shape[1])[self._col], minlength=self.shape[0])
+        return np.bincount(self.index, weights=self.value * _vector(x, self.shape[1])[self._col], minlength=self.shape[0]).astype(float, copy=False)  # float also when empty
 
     @property
     def T(self) -> "_Transposed":
@@ -123,7 +123,7 @@ class _Transposed:
 
     def __matmul__(self, y: np.ndarray) -> np.ndarray:
         a = self.a
-        return np.bincount(a._col, weights=a.value * _vector(y, a.shape[0])[a.index], minlength=a.shape[1])
+        return np.bincount(a._col, weights=a.value * _vector(y, a.shape[0])[a.index], minlength=a.shape[1]).astype(float, copy=False)
 
 
 def _positions(ix, size: int) -> np.ndarray:
