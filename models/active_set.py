@@ -74,10 +74,9 @@ def new_highs():
 @dataclass
 class QP:
     """A quadratic program in HiGHS's form; ``A`` sparse
-    (:class:`mineq.models.sparse.Matrix`; a dense array given is stored
-    so), ``hd`` the Hessian's diagonal
-    (``H`` the full matrix when it is not diagonal, else None); ``sense``
-    is +1 to minimise, -1 to maximise."""
+    (:class:`mineq.models.sparse.Matrix`; a dense array is converted),
+    ``hd`` the Hessian's diagonal (``H`` the full matrix when it is not
+    diagonal, else None); ``sense`` is +1 to minimise, -1 to maximise."""
 
     A: Matrix
     c: np.ndarray

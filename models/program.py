@@ -288,7 +288,7 @@ class MarketModel:
             self._ix[name] = offset + np.arange(nrows[name])
             triplets.append((r + offset, c, v))
             offset += nrows[name]
-        # a column twice in a row (a flow from a node to itself): summed
+        # a column twice in a row: summed
         self._A = Matrix.from_triplets((self._nrow, self._ncol), *(np.concatenate(t) for t in zip(*triplets)))
 
         # -- parameters (scaled), changed in place by _set -----------------

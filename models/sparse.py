@@ -4,7 +4,7 @@ A market's matrix has a handful of entries per column (a curve block
 enters one balance row, a flow two, a floor or quota adds one more), so
 its memory must grow with those entries, not with rows × columns: 2000
 regions trading every way is 2000 rows × 4 million columns, 60 GiB dense
-and some 130 MB here (issue 17).
+and some 220 MB here (24 bytes per entry; issue 17).
 
 Only the few operations the program needs are here (products with a
 vector and with its transpose, column subsets, dense blocks of chosen
@@ -38,8 +38,8 @@ class Matrix:
     @classmethod
     def from_triplets(cls, shape, row, col, value) -> "Matrix":
         """From (row, column, value) triplets; an entry given twice is the
-        sum of the two (a flow from a node to itself), entries that are or
-        sum to zero are left out."""
+        sum of the two, and entries that are or sum to zero are left out
+        (HiGHS and polish see only the non-zeros, as from a dense matrix)."""
         m, n = int(shape[0]), int(shape[1])
         row, col = np.asarray(row, dtype=np.int64), np.asarray(col, dtype=np.int64)
         value = np.asarray(value, dtype=float)
@@ -70,7 +70,7 @@ class Matrix:
 
     def __matmul__(self, x: np.ndarray) -> np.ndarray:
         """``A @ x`` for a vector ``x``."""
-        return np.bincount(self.index, weights=self.value * _vector(x, self.shape[1])[self._col], minlength=self.shape[0])
+        return np.bincount(self.index, weights=self.value * _vector(x, self.shape[1])[self._col], minlength=self.shape[0]).astype(float, copy=False)  # float also when empty
 
     @property
     def T(self) -> "_Transposed":
@@ -123,7 +123,7 @@ class _Transposed:
 
     def __matmul__(self, y: np.ndarray) -> np.ndarray:
         a = self.a
-        return np.bincount(a._col, weights=a.value * _vector(y, a.shape[0])[a.index], minlength=a.shape[1])
+        return np.bincount(a._col, weights=a.value * _vector(y, a.shape[0])[a.index], minlength=a.shape[1]).astype(float, copy=False)
 
 
 def _positions(ix, size: int) -> np.ndarray:
