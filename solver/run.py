@@ -16,7 +16,7 @@ from .case import BASELINE, Case
 from .errors import MineqError
 from .runtime import steady_step
 from .processes import forking, in_processes
-from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset
+from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset, unpack_routes
 from mineq.models.active_set import new_highs
 from mineq.models.speed import plain
 from mineq.models.market import Solution
@@ -407,12 +407,12 @@ def open_results(path: str | Path, scenarios: bool = True) -> xr.Dataset:
     the group ``baseline``) comes back in scenario form unless
     ``scenarios=False``: the baseline and one scenario per point."""
     try:
-        ds = xr.load_dataset(path, engine=ENGINE)
+        ds = unpack_routes(xr.load_dataset(path, engine=ENGINE))
         _check_mineq_result(ds, path)
         if scenarios and "sweep" in ds.dims:
             from .sweep import scenario_form
 
-            ds = scenario_form(ds, xr.load_dataset(path, engine=ENGINE, group="baseline"))
+            ds = scenario_form(ds, unpack_routes(xr.load_dataset(path, engine=ENGINE, group="baseline")))
         return ds
     except MineqError:
         raise
