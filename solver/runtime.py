@@ -81,15 +81,18 @@ def without_dask() -> list[str]:
     """Have imports of dask and distributed fail for the rest of a command.
 
     A ``None`` in :data:`sys.modules` makes ``import dask`` raise
-    ImportError, which xarray takes as "dask is not installed" (it then
-    handles every array as numpy).  Only for commands that make no dask
+    ImportError, which xarray, imported after this, takes as "dask is not
+    installed" (it then handles every array as numpy).  Only for commands that make no dask
     arrays (all but ``mineq ensemble``), and only if dask is not already
     imported (someone else's dask arrays may be live).  Returns the names
     blocked, for :func:`allow_dask`.
     """
     import sys
 
-    if any(name in sys.modules for name in OPTIONAL):
+    if "xarray" in sys.modules or any(name in sys.modules for name in OPTIONAL):
+        # xarray caches at import whether dask is installed: once it has
+        # seen it, a failing import would break it (a command run inside a
+        # session that imported xarray, as tests and notebooks do)
         return []
     for name in OPTIONAL:
         sys.modules[name] = None  # type: ignore[assignment]
