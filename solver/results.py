@@ -582,6 +582,10 @@ def unpack_routes(ds: xr.Dataset) -> xr.Dataset:
             idx.append(pos)
         idx = tuple(idx)
         shape = tuple(ds.sizes[d] for d in dims)
+        flat = np.ravel_multi_index(idx, shape)
+        if len(np.unique(flat)) < len(flat):
+            k = np.nonzero(np.bincount(flat) > 1)[0][0]
+            raise MineqError(f"The dimension '{name}' lists the combination {', '.join(f'{d}={ds[d].values[i]}' for d, i in zip(dims, np.unravel_index(k, shape)))} more than once: the file is damaged or was edited by hand.")
         dense = {}
         for v in [v for v in ds.data_vars if name in ds[v].dims]:
             var = ds[v].transpose(..., name)
@@ -770,6 +774,8 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
     path = Path(path)
     if fmt not in ("netcdf", "csv", "xlsx"):
         raise MineqError(f"Unknown result format '{fmt}'; expected netcdf, csv or xlsx.")
+    if fmt != "netcdf":  # tables by origin and destination, from either layout
+        ds, groups = unpack_routes(ds), {k: unpack_routes(g) for k, g in groups.items()}
     check_target(path, fmt, force, hint)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -845,7 +851,9 @@ TABLES = {
 def tables(ds: xr.Dataset, units: bool = False) -> dict:
     """Tidy tables (pandas DataFrames): one row per observation, one column
     per variable; rows where every number is NaN (combinations that do not
-    exist) are left out.  ``units`` puts each column's unit in its header."""
+    exist) are left out.  ``units`` puts each column's unit in its header.
+    ``ds`` in either layout (a file as xarray reads it, or as mineq does)."""
+    ds = unpack_routes(ds)
     out = {}
     for name, vars_ in TABLES.items():
         vars_ = [v for v in vars_ if v in ds]
@@ -910,6 +918,7 @@ def workbook_tables(ds: xr.Dataset) -> tuple[dict, dict]:
     mineral's price unit x quantity unit converts to it
     (:func:`mineq.solver.report.in_money`); each row keeps its mineral's
     native units (price_unit, quantity_unit)."""
+    ds = unpack_routes(ds)
     from .report import in_money
 
     about = {k: v for k, v in ds.attrs.items() if k != "case_json"}

@@ -486,10 +486,12 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
     """:func:`verify_file` of a result Dataset in scenario form (what
     :func:`open_results` gives, and what :func:`mineq.solver.results.to_dataset`
     makes): every scenario and mineral, from its primal values and the
-    inputs stored in its ``case_json`` attribute."""
+    inputs stored in its ``case_json`` attribute.  Route variables in
+    either layout (``route``, or origin x destination)."""
     from .case import digest_of
     from .results import _Grid, to_dataset
 
+    ds = unpack_routes(ds)
     case = case_from_dataset(ds)
     check = FileCheck()
     held = ds.attrs.get("minerals_held")
