@@ -80,7 +80,9 @@ def write_case(folder: Path, minerals: int, regions: int, seed: int, covered: fl
     for k in range(minerals):
         name = f"m{k:02d}"
         both = two_stage is None or k < two_stage
-        mins.append(f"{name},{'mine;refined' if both else 'refined'},kt,USD/kg,{rng.uniform(1, 4):.4f}")
+        default = rng.uniform(1, 4)  # drawn either way: the default case's numbers stay as they were
+        # with ``nearest``, the listed routes are all there is (no default for the other pairs)
+        mins.append(f"{name},{'mine;refined' if both else 'refined'},kt,USD/kg,{'none' if near is not None else f'{default:.4f}'}")
         price = rng.uniform(5, 50)
         for r in regs:
             q = rng.uniform(5, 100)
