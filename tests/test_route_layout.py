@@ -64,8 +64,11 @@ def test_pack_keeps_a_share_dense_when_it_would_not_come_back(demo):
     _, ds = demo
     odd = ds.copy(deep=True)
     share = odd.supply_share.values
-    row = np.argwhere(np.isfinite(share).all(axis=-1))[0]
-    share[tuple(row)][0] = np.nan  # a node with shares and one NaN: not 0, not a whole NaN row
+    # an origin with share 0 in every scenario (left out of the file),
+    # made NaN in one scenario's node that has shares: not 0, and not a
+    # whole NaN row
+    cell = np.argwhere((share == 0).all(axis=0))[0]
+    share[(0, *cell)] = np.nan
     packed = pack_routes(odd)
     assert packed.supply_share.dims == odd.supply_share.dims
     assert unpack_routes(packed).supply_share.equals(odd.supply_share)
