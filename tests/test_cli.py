@@ -69,7 +69,7 @@ def test_edited_route_label_fails_verify(solved, tmp_path):
     """Moving a flow to another route by editing its label is caught."""
     raw = xr.load_dataset(solved)
     k = int(np.nanargmax(raw.flow.sel(scenario="baseline").values))
-    labels = raw.route_destination.values.copy()
+    labels = raw.route_destination.values.astype(str)
     labels[k] = next(r for r in raw.region.values if r not in (labels[k], raw.route_origin.values[k]))
     raw = raw.assign_coords(route_destination=("route", labels))
     bad = tmp_path / "moved.nc"
