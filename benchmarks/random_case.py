@@ -41,19 +41,37 @@ from mineq.solver.verify import verify  # noqa: E402
 from full_case import highs_floor  # noqa: E402  (same folder)
 
 
-def write_case(folder: Path, minerals: int, regions: int, seed: int, covered: float = 0.8) -> Path:
+def write_case(folder: Path, minerals: int, regions: int, seed: int, covered: float = 0.8, two_stage: int | None = None, nearest: int | None = None, floor: bool = True) -> Path:
+    """Write the case's CSV tables and case.toml into ``folder``.
+
+    By default every mineral has a mine and a refined stage and each
+    ordered pair of regions has a route with probability 1/2.  ``two_stage``:
+    only the first so many minerals have both stages, the others a refined
+    stage only (supply and demand in one node).  ``nearest``: regions sit
+    at random points of the unit square and each destination is reached,
+    at every stage, from its ``nearest`` other regions, at a cost that grows
+    with the distance (``benchmarks/country_case.py``).  ``floor=False``
+    leaves the deficiency-payment floor out of the scenario (the minimum
+    import price alone).
+    """
     rng = np.random.default_rng(seed)
-    regs = [f"R{i:02d}" for i in range(regions)]
+    regs = [f"R{i:02d}" if regions <= 100 else f"R{i:03d}" for i in range(regions)]
+    near = None
+    if nearest is not None:
+        xy = np.random.default_rng([seed, 1]).random((regions, 2))
+        dist = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(dist, np.inf)
+        near = np.argsort(dist, axis=0, kind="stable")[:nearest]  # near[:, d]: the origins of d
     names = [f"m{k:02d}" for k in range(minerals)]
     chosen = [n for n in names if rng.random() < covered]
     mlist = ", ".join(f'"{n}"' for n in chosen)
     (folder / "case.toml").write_text(
         "[case]\nname = \"random-bench\"\nregions = [" + ", ".join(f'"{r}"' for r in regs) + "]\n\n"
-        "[groups]\npartners = [\"R02\", \"R03\"]\n\n"
+        f"[groups]\npartners = [\"{regs[2]}\", \"{regs[3]}\"]\n\n"
         "[tables]\nminerals = \"minerals.csv\"\nnodes = \"nodes.csv\"\nroutes = \"routes.csv\"\nprocessing = \"processing.csv\"\n\n"
         "[[scenarios]]\nname = \"mip-and-floors\"\n"
-        f"[[scenarios.policies]]\ntype = \"minimum_import_price\"\nminerals = [{mlist}]\nstage = \"refined\"\nimporters = [\"R00\", \"R01\"]\nexempt = [\"@partners\"]\nlevel_vs_baseline = 1.2\n"
-        f"[[scenarios.policies]]\ntype = \"price_floor\"\nmechanism = \"deficiency_payment\"\nminerals = [{mlist}]\nstage = \"refined\"\nregions = [\"R00\", \"@partners\"]\nlevel_vs_baseline = 1.15\n"
+        f"[[scenarios.policies]]\ntype = \"minimum_import_price\"\nminerals = [{mlist}]\nstage = \"refined\"\nimporters = [\"{regs[0]}\", \"{regs[1]}\"]\nexempt = [\"@partners\"]\nlevel_vs_baseline = 1.2\n"
+        + (f"[[scenarios.policies]]\ntype = \"price_floor\"\nmechanism = \"deficiency_payment\"\nminerals = [{mlist}]\nstage = \"refined\"\nregions = [\"{regs[0]}\", \"@partners\"]\nlevel_vs_baseline = 1.15\n" if floor else "")
     )
     mins, nodes, routes, procs = ["name,stages,quantity_unit,price_unit,default_transport_cost"], [], [], []
     nodes.append("mineral,stage,region,supply_form,supply_price,supply_quantity,supply_elasticity,supply_capacity,demand_form,demand_price,demand_quantity,demand_elasticity")
@@ -61,15 +79,26 @@ def write_case(folder: Path, minerals: int, regions: int, seed: int, covered: fl
     procs.append("mineral,region,from,to,theta,cost_form,cost_intercept,cost_slope,capacity")
     for k in range(minerals):
         name = f"m{k:02d}"
-        mins.append(f"{name},mine;refined,kt,USD/kg,{rng.uniform(1, 4):.4f}")
+        both = two_stage is None or k < two_stage
+        default = rng.uniform(1, 4)  # drawn either way: the default case's numbers stay as they were
+        # with ``nearest``, the listed routes are all there is (no default for the other pairs)
+        mins.append(f"{name},{'mine;refined' if both else 'refined'},kt,USD/kg,{'none' if near is not None else f'{default:.4f}'}")
         price = rng.uniform(5, 50)
         for r in regs:
             q = rng.uniform(5, 100)
             cap = q * rng.uniform(1.5, 3)
-            nodes.append(f"{name},mine,{r},linear,{price * rng.uniform(0.2, 0.5):.4f},{q:.4f},{rng.uniform(0.3, 2):.4f},{cap:.4f},,,,")
-            nodes.append(f"{name},refined,{r},,,,,,linear,{price * rng.uniform(0.8, 1.2):.4f},{rng.uniform(5, 100):.4f},{-rng.uniform(0.2, 1.5):.4f}")
-            procs.append(f"{name},{r},mine,refined,{rng.uniform(1, 2):.4f},linear,{price * rng.uniform(0.05, 0.3):.4f},{rng.uniform(0.01, 0.2):.4f},{rng.uniform(20, 150):.4f}")
-        for s in ("mine", "refined"):
+            if both:
+                nodes.append(f"{name},mine,{r},linear,{price * rng.uniform(0.2, 0.5):.4f},{q:.4f},{rng.uniform(0.3, 2):.4f},{cap:.4f},,,,")
+                nodes.append(f"{name},refined,{r},,,,,,linear,{price * rng.uniform(0.8, 1.2):.4f},{rng.uniform(5, 100):.4f},{-rng.uniform(0.2, 1.5):.4f}")
+                procs.append(f"{name},{r},mine,refined,{rng.uniform(1, 2):.4f},linear,{price * rng.uniform(0.05, 0.3):.4f},{rng.uniform(0.01, 0.2):.4f},{rng.uniform(20, 150):.4f}")
+            else:
+                nodes.append(f"{name},refined,{r},linear,{price * rng.uniform(0.4, 0.8):.4f},{q:.4f},{rng.uniform(0.3, 2):.4f},{cap:.4f},linear,{price * rng.uniform(0.8, 1.2):.4f},{rng.uniform(5, 100):.4f},{-rng.uniform(0.2, 1.5):.4f}")
+        for s in ("mine", "refined") if both else ("refined",):
+            if near is not None:
+                for d in range(regions):
+                    for o in near[:, d]:
+                        routes.append(f"{name},{s},{regs[o]},{regs[d]},{rng.uniform(0.5, 1.5) * (0.5 + 7.5 * dist[o, d]):.4f}")
+                continue
             for o in regs:
                 for d in regs:
                     if o != d and rng.random() < 0.5:

@@ -393,7 +393,10 @@ def _dataset(results) -> "xr.Dataset":
         return read(results)
     if "sweep" in results.dims:
         raise MineqError("This Dataset is a sweep's points (dimension 'sweep') without its baseline; pass the SweepResult that sweep() returned, or its .dataset().")
-    return results
+    from mineq.solver.results import unpack_routes
+
+    return unpack_routes(results)  # a file opened with xarray: routes along 'route'
+
 
 
 def verify(results, tol: float = TOLERANCE) -> "xr.Dataset":

@@ -40,9 +40,12 @@ class _Group(click.Group):
     """Turns every error into one paragraph and an exit status."""
 
     def invoke(self, ctx):
-        from .results import WRITTEN
-
-        WRITTEN.clear()
+        # the files written so far, from results.py if a command imported
+        # it (not imported here: it brings xarray before main() can keep
+        # dask out, solver/runtime.py)
+        results = sys.modules.get(f"{__package__}.results")
+        if results is not None:
+            results.WRITTEN.clear()
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -57,8 +60,9 @@ class _Group(click.Group):
             # what was written decides the message: an interruption may come
             # after a result is in place (while the summary prints)
             what = "Terminated" if getattr(err, "signum", None) == signal.SIGTERM else "Interrupted"
-            if WRITTEN:
-                raise click.ClickException(f"{what} after writing {', '.join(map(str, WRITTEN))} (complete); nothing else was written.") from None
+            results = sys.modules.get(f"{__package__}.results")
+            if results is not None and results.WRITTEN:
+                raise click.ClickException(f"{what} after writing {', '.join(map(str, results.WRITTEN))} (complete); nothing else was written.") from None
             raise click.ClickException(f"{what}; nothing was written (any earlier result at the output path is unchanged).") from None
         except RecursionError:
             if os.environ.get("MINEQ_DEBUG"):
@@ -91,6 +95,15 @@ def main():
     """
     from mineq.models.policies import load_plugins
 
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand != "ensemble":
+        # only an ensemble makes dask arrays; xarray would import dask and
+        # distributed (0.4 s) for every other command because they are
+        # installed (solver/runtime.py)
+        from .runtime import allow_dask, without_dask
+
+        blocked = without_dask()
+        ctx.call_on_close(lambda: allow_dask(blocked))
     try:
         load_plugins()
     except Exception as err:

@@ -523,6 +523,104 @@ def forbidden_flows(ds: xr.Dataset, case: Case) -> list[str]:
 
 
 # ----------------------------------------------------------------------
+# the file layout of origin x destination variables
+# ----------------------------------------------------------------------
+#: Variables over (mineral, stage, origin, destination) exist only on a
+#: market's routes, and supply shares only where an origin supplies a node;
+#: held densely they grow with regions squared (a 200-region case: 69 MB
+#: per variable, 506 MB a file, for 308,000 routes).  In a NetCDF file
+#: they are stored along one dimension per group below, one entry per
+#: combination that holds a number anywhere in the file, with the
+#: combination's labels as coordinates ``<dim>_<label>`` (``route_mineral``,
+#: ``route_stage``, ``route_origin``, ``route_destination``).  Readers
+#: (:func:`mineq.solver.run.open_results`, ``mineq.api.read``) give the
+#: dense arrays back (:func:`unpack_routes`); with xarray alone, select
+#: a route by its labels: ``ds.flow.where((ds.route_origin == "CHN") &
+#: (ds.route_destination == "USA"), drop=True)``.  Left out: NaN
+#: (``route``: forbidden, self or unlisted routes) or, for a share, 0 in a
+#: node that has shares and NaN in one that has none (``supply_entry``);
+#: a variable that would not come back exactly is kept dense.
+PACKED = {
+    "route": (("mineral", "stage", "origin", "destination"), "nan"),
+    "supply_entry": (("mineral", "stage", "region", "origin"), "row_zero"),
+}
+
+
+def _refill(lead: tuple, shape: tuple, idx: tuple, values: np.ndarray, fill: str) -> np.ndarray:
+    dense = np.full(lead + shape, np.nan)
+    dense[(Ellipsis, *idx)] = values
+    if fill == "row_zero":
+        outside = np.ones(shape, dtype=bool)
+        outside[idx] = False
+        rows = np.isfinite(dense).any(axis=-1, keepdims=True)
+        dense[rows & outside] = 0.0
+    return dense
+
+
+def pack_routes(ds: xr.Dataset) -> xr.Dataset:
+    """The file layout of ``ds`` (see :data:`PACKED`): every dense
+    origin x destination variable along its entry dimension."""
+    out = ds
+    for name, (dims, fill) in PACKED.items():
+        names = [v for v in ds.data_vars if ds[v].dims[-4:] == dims and ds[v].dtype.kind == "f"]
+        if not names or name in ds.dims:
+            continue
+        shape = tuple(ds.sizes[d] for d in dims)
+        mask = np.zeros(shape, dtype=bool)
+        for v in names:
+            a = ds[v].values.reshape((-1, *shape))
+            mask |= (np.isfinite(a) & (a != 0) if fill == "row_zero" else np.isfinite(a)).any(axis=0)
+        idx = np.nonzero(mask)
+        packed = {}
+        for v in names:
+            a = ds[v].values
+            vals = a[(Ellipsis, *idx)]
+            if fill != "nan" and not np.array_equal(_refill(a.shape[:-4], shape, idx, vals, fill), a, equal_nan=True):
+                continue  # would not come back exactly: kept dense
+            packed[v] = xr.Variable(ds[v].dims[:-4] + (name,), vals, {**ds[v].attrs, "packed_along": name, "packed_fill": fill})
+        if not packed:
+            continue
+        out = out.drop_vars(list(packed))
+        # labels as fixed-width UTF-8 characters, compressed: variable-length
+        # strings cost HDF5 a heap entry each (a 308,000-route case: ~70 MB
+        # of labels); sorted labels compress to almost nothing
+        coords = {f"{name}_{d}": xr.Variable((name,), ds[d].values[k].astype(str), encoding={"dtype": "S1", "zlib": True, "complevel": 1}) for d, k in zip(dims, idx)}
+        out = out.assign_coords(coords).assign(packed)
+    return out
+
+
+def unpack_routes(ds: xr.Dataset) -> xr.Dataset:
+    """The dense arrays of a file written in the layout of :data:`PACKED`
+    (a file with dense arrays, as mineq wrote before, comes back as it
+    is)."""
+    import pandas as pd
+
+    for name, (dims, fill) in PACKED.items():
+        if name not in ds.dims:
+            continue
+        idx = []
+        for d in dims:
+            labels = ds[f"{name}_{d}"].values.astype(str)
+            pos = pd.Index(ds[d].values.astype(str)).get_indexer(labels)
+            if (pos < 0).any():
+                raise MineqError(f"The coordinate '{name}_{d}' names '{labels[pos < 0][0]}', which is not among the file's '{d}' labels: the file is damaged or was edited by hand.")
+            idx.append(pos)
+        idx = tuple(idx)
+        shape = tuple(ds.sizes[d] for d in dims)
+        flat = np.ravel_multi_index(idx, shape)
+        if len(np.unique(flat)) < len(flat):
+            k = np.nonzero(np.bincount(flat) > 1)[0][0]
+            raise MineqError(f"The dimension '{name}' lists the combination {', '.join(f'{d}={ds[d].values[i]}' for d, i in zip(dims, np.unravel_index(k, shape)))} more than once: the file is damaged or was edited by hand.")
+        dense = {}
+        for v in [v for v in ds.data_vars if name in ds[v].dims]:
+            var = ds[v].transpose(..., name)
+            attrs = {k: x for k, x in var.attrs.items() if k not in ("packed_along", "packed_fill")}
+            dense[v] = xr.Variable(var.dims[:-1] + dims, _refill(var.shape[:-1], shape, idx, var.values, var.attrs.get("packed_fill", fill)), attrs)
+        ds = ds.drop_vars([*dense, *[f"{name}_{d}" for d in dims]]).assign(dense)
+    return ds
+
+
+# ----------------------------------------------------------------------
 # writing
 # ----------------------------------------------------------------------
 #: paths this process has put in place: an interruption after a write must
@@ -701,14 +799,16 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
     path = Path(path)
     if fmt not in ("netcdf", "csv", "xlsx"):
         raise MineqError(f"Unknown result format '{fmt}'; expected netcdf, csv or xlsx.")
+    if fmt != "netcdf":  # tables by origin and destination, from either layout
+        ds, groups = unpack_routes(ds), {k: unpack_routes(g) for k, g in groups.items()}
     check_target(path, fmt, force, hint)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "netcdf":
             with atomic_file(path, replace=force, hint=hint) as tmp:
-                ds.to_netcdf(tmp, engine=ENGINE)
+                pack_routes(ds).to_netcdf(tmp, engine=ENGINE)
                 for name, g in groups.items():
-                    g.to_netcdf(tmp, engine=ENGINE, mode="a", group=name)
+                    pack_routes(g).to_netcdf(tmp, engine=ENGINE, mode="a", group=name)
         elif fmt == "csv":
             _write_csv_folder(ds, path, force, groups, hint)
         else:
@@ -777,7 +877,9 @@ TABLES = {
 def tables(ds: xr.Dataset, units: bool = False) -> dict:
     """Tidy tables (pandas DataFrames): one row per observation, one column
     per variable; rows where every number is NaN (combinations that do not
-    exist) are left out.  ``units`` puts each column's unit in its header."""
+    exist) are left out.  ``units`` puts each column's unit in its header.
+    ``ds`` in either layout (a file as xarray reads it, or as mineq does)."""
+    ds = unpack_routes(ds)
     out = {}
     for name, vars_ in TABLES.items():
         vars_ = [v for v in vars_ if v in ds]
@@ -842,6 +944,7 @@ def workbook_tables(ds: xr.Dataset) -> tuple[dict, dict]:
     mineral's price unit x quantity unit converts to it
     (:func:`mineq.solver.report.in_money`); each row keeps its mineral's
     native units (price_unit, quantity_unit)."""
+    ds = unpack_routes(ds)
     from .report import in_money
 
     about = {k: v for k, v in ds.attrs.items() if k != "case_json"}

@@ -16,7 +16,7 @@ from .case import BASELINE, Case
 from .errors import MineqError
 from .runtime import steady_step
 from .processes import forking, in_processes
-from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset
+from .results import ENGINE, case_from_dataset, forbidden_flows, market_numbers, solutions_from_dataset, unpack_routes
 from mineq.models.active_set import new_highs
 from mineq.models.speed import plain
 from mineq.models.market import Solution
@@ -408,12 +408,12 @@ def open_results(path: str | Path, scenarios: bool = True, dynamic: bool = False
     ``scenarios=False``: the baseline and one scenario per point.  A
     dynamic file (dimension ``year``) is refused unless ``dynamic``."""
     try:
-        ds = xr.load_dataset(path, engine=ENGINE)
+        ds = unpack_routes(xr.load_dataset(path, engine=ENGINE))
         _check_mineq_result(ds, path, dynamic)
         if scenarios and "sweep" in ds.dims:
             from .sweep import scenario_form
 
-            ds = scenario_form(ds, xr.load_dataset(path, engine=ENGINE, group="baseline"))
+            ds = scenario_form(ds, unpack_routes(xr.load_dataset(path, engine=ENGINE, group="baseline")))
         return ds
     except MineqError:
         raise
@@ -492,10 +492,12 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
     """:func:`verify_file` of a result Dataset in scenario form (what
     :func:`open_results` gives, and what :func:`mineq.solver.results.to_dataset`
     makes): every scenario and mineral, from its primal values and the
-    inputs stored in its ``case_json`` attribute."""
+    inputs stored in its ``case_json`` attribute.  Route variables in
+    either layout (``route``, or origin x destination)."""
     from .case import digest_of
     from .results import _Grid, to_dataset
 
+    ds = unpack_routes(ds)
     case = case_from_dataset(ds)
     check = FileCheck()
     held = ds.attrs.get("minerals_held")

@@ -65,3 +65,54 @@ def steady_step(fn):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+#: modules xarray imports only because they are installed: it asks for
+#: dask's array type whenever it makes a variable
+#: (``xarray.namedarray.pycompat.array_type("dask")`` in
+#: ``as_compatible_data``) and for dask's scheduler on every ``to_netcdf``
+#: (``backends.locks.get_dask_scheduler``), which brings distributed too.
+#: No xarray option turns either off; the two cost a ``mineq solve`` of the
+#: bundled case 0.4 of its 1.3 s.
+OPTIONAL = ("dask", "distributed")
+
+
+def without_dask() -> list[str]:
+    """Have imports of dask and distributed fail for the rest of a command.
+
+    A ``None`` in :data:`sys.modules` makes ``import dask`` raise
+    ImportError, which xarray, imported after this, takes as "dask is not
+    installed" (it then handles every array as numpy).  Only for commands that make no dask
+    arrays (all but ``mineq ensemble``), and only if dask is not already
+    imported (someone else's dask arrays may be live).  Returns the names
+    blocked, for :func:`allow_dask`.
+    """
+    import sys
+
+    if "xarray" in sys.modules or any(name in sys.modules for name in OPTIONAL):
+        # xarray caches at import whether dask is installed: once it has
+        # seen it, a failing import would break it (a command run inside a
+        # session that imported xarray, as tests and notebooks do)
+        return []
+    for name in OPTIONAL:
+        sys.modules[name] = None  # type: ignore[assignment]
+    return list(OPTIONAL)
+
+
+def allow_dask(blocked: list[str]) -> None:
+    """Undo :func:`without_dask` (a command run in-process, as by a test
+    or a notebook, leaves dask importable and xarray's view of it fresh)."""
+    import sys
+
+    for name in blocked:
+        if sys.modules.get(name, 0) is None:
+            del sys.modules[name]
+    if blocked and "xarray" in sys.modules:
+        # xarray caches "dask is missing" per process; forget it so that a
+        # later dask array is recognised as one
+        cache = getattr(sys.modules.get("xarray.namedarray.pycompat"), "_cached_duck_array_modules", None)
+        if isinstance(cache, dict) and "dask" in cache and not cache["dask"].available:
+            del cache["dask"]
+        available = getattr(sys.modules.get("xarray.namedarray.utils"), "module_available", None)
+        if hasattr(available, "cache_clear"):
+            available.cache_clear()

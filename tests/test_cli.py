@@ -10,7 +10,8 @@ import pytest
 import xarray as xr
 
 from helpers import DEMO, run, solved_demo
-from mineq.solver.results import ENGINE
+from mineq.solver.results import ENGINE, write
+from mineq.solver.run import open_results
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,12 @@ def solved(tmp_path_factory):
 
 
 def test_solve_writes_verifiable_netcdf(solved):
-    ds = xr.open_dataset(solved)
+    raw = xr.load_dataset(solved)
+    # route variables along 'route': one entry per route of some market
+    # (the demo lists 9 per stage and mineral at most, of 3 x 3 pairs)
+    assert raw.flow.dims == ("scenario", "route") and raw.transport_cost.dims == ("route",)
+    assert np.isfinite(raw.transport_cost.values).all()
+    ds = open_results(solved)
     for v in ("price", "supply", "demand", "processing", "flow", "consumer_surplus", "producer_surplus", "government_net", "total_welfare", "net_import_reliance"):
         assert v in ds
     assert set(ds.dims) >= {"scenario", "mineral", "stage", "region", "origin", "destination"}
@@ -46,17 +52,34 @@ def test_tampered_price_fails_verify(solved, tmp_path):
     assert "FAIL baseline/lithium" in text and "Traceback" not in text
 
 
-def test_tampered_flow_fails_verify(solved, tmp_path):
-    ds = xr.load_dataset(solved)
+@pytest.mark.parametrize("layout", ["route", "dense"])
+def test_tampered_flow_fails_verify(solved, tmp_path, layout):
+    """Along ``route`` (as written) or origin x destination (as files of
+    earlier versions hold it), an edited flow is caught."""
+    ds = open_results(solved)
     ds["flow"].loc[dict(scenario="baseline", mineral="rare_earths", stage="mine", origin="CHN", destination="USA")] += 1.0
     bad = tmp_path / "tampered.nc"
-    ds.to_netcdf(bad, engine=ENGINE)
+    write(ds, bad) if layout == "route" else ds.to_netcdf(bad, engine=ENGINE)
+    assert ("route" in xr.open_dataset(bad).dims) == (layout == "route")
     code, text = run("verify", bad)
     assert code == 1 and "balance" in text
 
 
+def test_edited_route_label_fails_verify(solved, tmp_path):
+    """Moving a flow to another route by editing its label is caught."""
+    raw = xr.load_dataset(solved)
+    k = int(np.nanargmax(raw.flow.sel(scenario="baseline").values))
+    labels = raw.route_destination.values.astype(str)
+    labels[k] = next(r for r in raw.region.values if r not in (labels[k], raw.route_origin.values[k]))
+    raw = raw.assign_coords(route_destination=("route", labels))
+    bad = tmp_path / "moved.nc"
+    raw.to_netcdf(bad, engine=ENGINE)
+    code, text = run("verify", bad)
+    assert code == 1 and "Traceback" not in text
+
+
 def test_scenarios_are_solved_verified_and_compared(solved):
-    ds = xr.open_dataset(solved)
+    ds = open_results(solved)
     assert ds.scenario.values.tolist() == ["baseline", "us-mip", "partner-floor", "china-ban"]
     assert (ds.status.values == "equilibrium").all()
     # the MIP binds: USA's price is the MIP and the levy is collected

@@ -17,7 +17,8 @@ import pytest
 import xarray as xr
 
 from mineq.solver.case import digest_of
-from mineq.solver.results import ENGINE
+from mineq.solver.results import ENGINE, write
+from mineq.solver.run import open_results
 from helpers import run, solved_demo
 
 
@@ -30,10 +31,13 @@ def solved(tmp_path_factory):
 
 
 def edited(solved, tmp_path, change) -> Path:
-    ds = xr.load_dataset(solved, engine=ENGINE)
+    """The file read as mineq reads it (route variables origin x
+    destination), changed, and written as mineq writes it (along
+    ``route``): an edit in either layout must be caught."""
+    ds = open_results(solved)
     change(ds)
     bad = tmp_path / "edited.nc"
-    ds.to_netcdf(bad, engine=ENGINE)
+    write(ds, bad)
     return bad
 
 
@@ -86,7 +90,7 @@ def test_edited_derived_number_fails(solved, tmp_path, var, where, how):
     """Derived numbers are made again from the stored solution; any
     difference fails, named by variable, coordinates, stored and
     recomputed values, under the market it belongs to."""
-    stored = float(xr.load_dataset(solved, engine=ENGINE)[var].loc[where])
+    stored = float(open_results(solved)[var].loc[where])
     assert np.isfinite(stored) and how(stored) != stored
 
     def change(ds):
