@@ -48,7 +48,8 @@ def test_bundled_case_programs_are_the_labelled_model():
     frozen wedges, credits as the fixed point left them) is the labelled
     model: same columns, rows, bounds, right-hand sides, costs and
     Hessian, each fast row a positive multiple of its labelled row
-    (formulation.differences; 301 programs, every instrument the case
+    (formulation.differences; every market under each scenario that
+    touches it, every instrument the case
     uses, linked rare earths, strategic sellers)."""
     case = load_case()
     seen = 0
