@@ -58,7 +58,14 @@ def highs_floor(programs, threads: int = 1) -> float:
     """Seconds HiGHS alone takes to solve the given programs cold, on
     ``threads`` threads (wall clock; HiGHS releases the GIL).  The HiGHS
     instances are built before the clock starts."""
+    from mineq.models.program import _HIGHS_DEFAULTS, HIGHS_OPTIONS
+
     instances = [highs_of(qp) for qp in programs]
+    for h, qp in zip(instances, programs):
+        # mineq's own settings: cold, some linked programs make HiGHS's QP
+        # solver cycle, and without mineq's limits this floor never ended
+        for k, v in {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, "qp_iteration_limit": max(20000, 20 * qp.A.shape[1])}.items():
+            h.setOptionValue(k, v)
     t = time.perf_counter()
     for _ in in_threads(lambda h: h.run(), instances, threads):
         pass
