@@ -164,7 +164,7 @@ def restrictions(extension: Extension, plan) -> list[Restriction]:
             continue
         if any(k == "flow" and i in plan.seller_routes() for k, i in terms) or any(k in ("supply", "processing") and _node_of(mk, k, i) in plan.seller_nodes() for k, i in terms):
             raise SpecError(extension.type, name, "a constraint off strategic sellers' output and exports (market_power): mineq does not check the two together yet")
-        out.append(Restriction(f"{extension.label}: {name}" if extension.label != extension.type else f"{extension.type}: {name}", terms, lower, upper, extension.holder, extension.label))
+        out.append(Restriction(f"{extension.label}: {name}", terms, lower, upper, extension.holder, extension.label))
     return out
 
 

@@ -216,13 +216,9 @@ def build(market: Market, plan=None, state: State | None = None, *, skeleton: bo
     cost = state.route_cost
     if cost is None:
         cost = market.route_costs.copy()
-        for i, t in (plan.routes.items() if plan is not None else []):
-            cost[i] += t.export_sp + t.tariff_sp
-    markup = np.zeros(len(routes))
-    for s_ in sellers:
-        dest = market.route_nodes[1]
-        for i in s_.routes:
-            markup[i] = s_.markup(int(dest[i]))
+        for i, w in (plan.fixed_wedges().items() if plan is not None else []):
+            cost[i] += w
+    markup = plan.route_markups() if plan is not None else np.zeros(len(routes))
     m.route_cost = pyo.Param(m.ROUTES, initialize=dict(zip(routes, np.asarray(cost, dtype=float).tolist())), mutable=True)
     m.route_slope = pyo.Param(m.ROUTES, initialize=dict(zip(routes, market.route_slope.tolist())), mutable=True)
     m.markup_slope = pyo.Param(m.ROUTES, initialize=dict(zip(routes, markup.tolist())), mutable=True)

@@ -273,7 +273,11 @@ class MarketModel:
         # extensions (models/extensions.py): lower <= Σ a·quantity <= upper,
         # each row divided by its largest entry
         restricted = [] if plan is None else plan.extensions
-        ext_rows = [self._extension_terms(r, owner_blocks, Z, X) for r in restricted]
+        # each labelled quantity's owner: (kind, index) -> owner position,
+        # an offtake by its place among the plan's offtakes
+        pos_of = {(kind, owner): pos for pos, (kind, owner, _) in enumerate(owners) if kind != "offtake"}
+        pos_of.update({("offtake", j): pos for j, pos in enumerate(p for p, (kind, *_) in enumerate(owners) if kind == "offtake")})
+        ext_rows = [self._extension_terms(r, pos_of, owner_blocks, Z, X) for r in restricted]
         self._ee = np.array([max((abs(v) for _, v in t), default=1.0) for t in ext_rows])
         groups["extension"] = group([[(c, v / ee) for c, v in t] for t, ee in zip(ext_rows, self._ee)])
         nrows = {"balance": len(self._ix["nodes"]), "floor": len(floors), "credit": nu, "quota": len(quotas), "origin": len(rules)}
@@ -307,7 +311,7 @@ class MarketModel:
             # strategic sellers: the perceived markup slope θ·b on each
             # flow (0 off a seller's exports; kept apart from rslope, a
             # real cost) and on each seller's home sales, program units
-            "mslope": self._markup_slopes(market.route_nodes[1]) if nr else np.zeros(0),
+            "mslope": self._markup_slopes(),
             "hslope": np.array([s_.markup(s_.node) for s_ in sellers]) * self.Q / self.P,
             "ext_lo": np.array([r.lower / self.Q for r in restricted]) / self._ee if restricted else np.zeros(0),
             "ext_up": np.array([r.upper / self.Q for r in restricted]) / self._ee if restricted else np.zeros(0),
@@ -326,20 +330,12 @@ class MarketModel:
         self.hot_started = False  # the last HiGHS run started from one
         if plan is not None:
             # the fixed per-unit parts; price-dependent parts are set by the solve loop
-            self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {})
+            self.set_wedges(plan.fixed_wedges(), {})
 
-    def _extension_terms(self, row, owner_blocks, Z, X) -> list[tuple[int, float]]:
+    def _extension_terms(self, row, pos_of, owner_blocks, Z, X) -> list[tuple[int, float]]:
         """(column, coefficient) of an extension row, in units of Q: a
         labelled quantity is the sum of its owner's blocks (or a flow)."""
         mk = self.market
-        pos_of: dict = {}
-        offtakes = 0
-        for pos, (kind, owner, _) in enumerate(self._owners):
-            if kind == "offtake":
-                pos_of[("offtake", offtakes)] = pos
-                offtakes += 1
-            else:
-                pos_of[(kind, owner)] = pos
         out = []
         for (kind, i), a in row.terms.items():
             if kind == "flow":
@@ -371,13 +367,11 @@ class MarketModel:
         """Natural units (of Q) per unit of each column."""
         return np.concatenate([self._f, self._g, self._fu, self._fh])
 
-    def _markup_slopes(self, dest) -> np.ndarray:
+    def _markup_slopes(self) -> np.ndarray:
         """Per route: θ·b of the strategic seller exporting on it (program units)."""
-        out = np.zeros(len(dest))
-        for s_ in self._sellers:
-            for i in s_.routes:
-                out[i] = s_.markup(int(dest[i]))
-        return out * self.Q / self.P
+        if self.plan is None:
+            return np.zeros(len(self.market.route_list))
+        return self.plan.route_markups() * self.Q / self.P
 
     def row_keys(self) -> list[tuple]:
         """A name per row: (group, node, process, or the routes it sums)."""
@@ -524,12 +518,12 @@ class MarketModel:
                 (seg,) = curve.segments(points.get(pos))
                 self._blocks[b] = (pos, seg)
                 self._set_block(b, seg)
-        self.set_wedges({i: t.export_sp + t.tariff_sp for i, t in plan.routes.items()}, {k: 0.0 for k in self._credited})
+        self.set_wedges(plan.fixed_wedges(), {k: 0.0 for k in self._credited})
         # strategic sellers: conduct and perceived slopes are numbers (a
         # sweep over conduct re-uses the program)
         self._sellers = list(plan.sellers)
         if self._sellers:
-            for i, m in enumerate(self._markup_slopes(self.market.route_nodes[1]).tolist()):
+            for i, m in enumerate(self._markup_slopes().tolist()):
                 self._set("mslope", i, m)
             for j, s_ in enumerate(self._sellers):
                 self._set("hslope", j, s_.markup(s_.node) * self.Q / self.P)

@@ -279,7 +279,7 @@ def extension_shifts(market: Market, sol: Solution, plan, ridx: dict) -> dict[st
     region_of = {
         "supply": lambda i: nodes[i][1], "demand": lambda i: nodes[i][1], "disposal": lambda i: nodes[i][1],
         "processing": lambda i: market.processes[i].region, "joint": lambda i: market.joint[i].region,
-        "offtake": lambda i: nodes[plan.offtakes[i].node][1], "flow": lambda i: market.route_list[i][1],
+        "offtake": lambda i: nodes[plan.offtakes[i].node][1],
     }
     for r, u in zip(plan.extensions, np.asarray(sol.extension_price, dtype=float).tolist()):
         for (kind, i), a in r.terms.items():

@@ -378,15 +378,15 @@ def _extensions(v: Verification, market: Market, sol: Solution, plan, mu: np.nda
     from mineq.models.extensions import quantities
 
     q = quantities(market, sol, plan)
-    ro, rd = market.route_nodes
-    src, tgt = market.process_nodes
+    rd, tgt = market.route_nodes[1], market.process_nodes[1]
+    # the node whose price scale judges a quantity's μ·a
+    node_of = {"flow": lambda i: int(rd[i]), "processing": lambda i: int(tgt[i]), "joint": lambda i: market.joint_terms[i][0][0], "offtake": lambda i: plan.offtakes[i].node}
     res, lab = [], []
     for r, u in zip(plan.extensions, mu.tolist()):
         value = r.value(q)
         amax = max(abs(c) for c in r.terms.values())
         size = max(sum(abs(c * float(q[k][i])) for (k, i), c in r.terms.items()), max((abs(b) for b in (r.lower, r.upper) if math.isfinite(b)), default=0.0), F * amax)
         dq = tol * size
-        node_of = {"flow": lambda i: int(rd[i]), "processing": lambda i: int(tgt[i]), "joint": lambda i: market.joint_terms[i][0][0], "offtake": lambda i: plan.offtakes[i].node}
         pscale = max(Pn[node_of.get(k, lambda i: i)(i)] for k, i in r.terms)
         m_ = u * amax / pscale
         at_lo = math.isfinite(r.lower) and value <= r.lower + dq

@@ -98,7 +98,9 @@ def test_existing_report_not_overwritten(report):
     assert r.exit_code != 0 and "already exists" in r.output
 
 
-def test_sweep_report(tmp_path):
+def _sweep_report(tmp_path: Path) -> CliRunner:
+    """A five-point sweep of test_sweep's MIP case in tmp_path/s.nc and its
+    report in tmp_path/rep; returns the runner."""
     from test_sweep import CASE_TOML
 
     case = tmp_path / "case.toml"
@@ -108,6 +110,11 @@ def test_sweep_report(tmp_path):
     assert r.exit_code == 0, r.output
     r = cli.invoke(main, ["report", str(tmp_path / "s.nc"), "-o", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output
+    return cli
+
+
+def test_sweep_report(tmp_path):
+    cli = _sweep_report(tmp_path)
     assert (tmp_path / "rep" / "figures").glob("*-sweep.png")
     page = Page()
     page.feed((tmp_path / "rep" / "report.html").read_text())
@@ -147,15 +154,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 def test_sweep_report_renders_in_headless_chromium(tmp_path):
     """The sweep report (curves and one scenario section) draws in a browser."""
     assert CHROMIUM, "MINEQ_REQUIRE_BROWSER is set but chromium is not installed"
-    from test_sweep import CASE_TOML
-
-    case = tmp_path / "case.toml"
-    case.write_text(CASE_TOML)
-    cli = CliRunner()
-    r = cli.invoke(main, ["sweep", str(case), "-s", "mip", "--set", "level=80:100:5", "-o", str(tmp_path / "s.nc"), "-q"])
-    assert r.exit_code == 0, r.output
-    r = cli.invoke(main, ["report", str(tmp_path / "s.nc"), "-o", str(tmp_path / "rep")])
-    assert r.exit_code == 0, r.output
+    _sweep_report(tmp_path)
     nonblank_png(_screenshot(tmp_path / "rep" / "report.html", tmp_path))
 
 

@@ -193,6 +193,22 @@ class PolicyPlan:
         """True when some wedge depends on prices (fixed point needed)."""
         return bool(self.process_floors) or any(t.price_dependent for t in self.routes.values())
 
+    def fixed_wedges(self) -> dict[int, float]:
+        """Per route with terms: the per-unit parts of its border wedge
+        (specific export tax and tariff), the part no price moves."""
+        return {i: t.export_sp + t.tariff_sp for i, t in self.routes.items()}
+
+    def route_markups(self) -> np.ndarray:
+        """Per route of ``market.route_list``: ``θ·b`` of the strategic
+        seller exporting on it (price unit per unit, per unit sold; 0 off
+        sellers' exports)."""
+        dest = self.market.route_nodes[1]
+        out = np.zeros(len(self.market.route_list))
+        for s in self.sellers:
+            for i in s.routes:
+                out[i] = s.markup(int(dest[i]))
+        return out
+
     def restrict(self, extension) -> None:
         """Add the rows of an :class:`mineq.models.extensions.Extension`."""
         from ..extensions import restrictions
