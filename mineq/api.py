@@ -217,6 +217,12 @@ def _raise_if_failed(results, ds, what: str) -> None:
         raise NotEquilibrium(f"{len(bad)} {what} have no verified equilibrium: {lines}{more}. The figures are in this error's dataset, marked in its status variable.", ds)
 
 
+def _raise_if_paths_failed(ds, carried, strict: bool) -> None:
+    failed = ds.attrs.get("failed_paths", "")
+    if strict and failed:
+        raise NotEquilibrium(f"Not every path of the dynamic case reached its last year: {failed}. The figures are in this error's dataset (status 'not solved' after the year named).", carried)
+
+
 def solve(case: _case.Case | str | Path | None, scenarios: Iterable[str] | str | None = None, *, threads: int | None = None, strict: bool = True) -> "xr.Dataset":
     """Solve the baseline and ``scenarios`` (default: all) of ``case``; as ``mineq solve``.
 
@@ -233,12 +239,27 @@ def solve(case: _case.Case | str | Path | None, scenarios: Iterable[str] | str |
     With ``strict`` (default) a market without a verified equilibrium
     raises :class:`NotEquilibrium` (its ``dataset`` holds the figures);
     otherwise the Dataset is returned with ``attrs["all_equilibria"] == 0``.
+
+    A dynamic case (a ``[dynamics]`` table) is solved over its years
+    (:func:`mineq.solver.dynamic.solve_dynamic`): the Dataset has a
+    ``year`` dimension, the capacity path, the fiscal cost per year and
+    discounted; with ``strict``, a path that stops before the last year
+    raises :class:`NotEquilibrium`.
     """
     from mineq.solver.results import to_dataset
     from mineq.solver.run import solve_case
 
     c = _checked(case)
     wanted = None if scenarios is None else [scenarios] if isinstance(scenarios, str) else list(scenarios)
+    if c.dynamics is not None:
+        from mineq.solver.dynamic import solve_dynamic
+
+        for s in wanted or []:
+            if s not in [x.name for x in c.scenarios]:
+                raise MineqError(f"Scenario '{s}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
+        ds = solve_dynamic(c, c.dynamics, wanted)
+        _raise_if_paths_failed(ds, ds, strict)
+        return ds
     diagnoses: list = []
     results = solve_case(c, wanted, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
@@ -321,6 +342,12 @@ def sweep(case: _case.Case | str | Path | None, scenario: str, key: str, values:
     price unit).  ``minerals`` restricts the solve.  Each mineral's program
     is re-solved from point to point; every point is verified
     (``strict``: as in :func:`solve`).
+
+    On a dynamic case each value is a path over the years
+    (:func:`mineq.solver.sweep.sweep_dynamic`): ``points`` and
+    ``baseline`` have a ``year`` dimension, and ``points`` holds each
+    value's ``fiscal_cost_discounted``, ``last_binding_year`` and
+    ``built_outside_china``.
     """
     from mineq.solver.processes import forking
     from mineq.solver.results import to_dataset
@@ -334,6 +361,15 @@ def sweep(case: _case.Case | str | Path | None, scenario: str, key: str, values:
     for mn in minerals or []:
         if mn not in c.markets:
             raise MineqError(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...).")
+    if c.dynamics is not None:
+        from mineq.solver.sweep import built_by_points, sweep_dynamic
+
+        _, ds = sweep_dynamic(c, swept, minerals=minerals)
+        pts, base = sweep_dataset(ds, swept)
+        pts["built_outside_china"] = built_by_points(ds, pts)
+        out = SweepResult(pts, base)
+        _raise_if_paths_failed(ds, out, strict)
+        return out
     # as the command line: processes where they can fork, else one thread
     # (a sweep's re-solves hold the GIL, so threads only slow it down)
     pcase, results = sweep_case(c, swept, minerals=minerals, threads=threads or (default_threads() if forking() else 1))
@@ -345,7 +381,7 @@ def sweep(case: _case.Case | str | Path | None, scenario: str, key: str, values:
     return out
 
 
-def target(case: _case.Case | str | Path | None, scenario: str, param: str, indicator: str, value: float | None = None, bounds: tuple[float, float] | None = None, *, points: int = 9, tol: float | None = None, maximize: bool = False) -> "TargetResult":
+def target(case: _case.Case | str | Path | None, scenario: str, param: str, indicator: str, value: float | None = None, bounds: tuple[float, float] | None = None, *, points: int = 9, tol: float | None = None, maximize: bool = False, year: int | None = None) -> "TargetResult":
     """The level of ``param`` at which ``indicator`` equals ``value``; as ``mineq target``.
 
     With ``maximize=True`` (and no ``value``): the level that maximises
@@ -366,6 +402,11 @@ def target(case: _case.Case | str | Path | None, scenario: str, param: str, indi
     closest grid point and ``message`` says so.  To keep the equilibrium
     at the level found, solve ``case.with_policy_level(...)`` or
     ``case.with_policy(...)`` at it.
+
+    On a dynamic case each level is a path over the years and ``year``
+    picks the year the indicator is read in (none for totals over the
+    years such as ``fiscal_cost_discounted``); ``result.dataset`` holds
+    the paths at the level found.
     """
     from mineq.solver.target import default_range, find_level, find_maximum
 
@@ -374,8 +415,8 @@ def target(case: _case.Case | str | Path | None, scenario: str, param: str, indi
     c = _checked(case)
     lo, hi = bounds if bounds is not None else default_range(c, scenario, param)
     if maximize:
-        return find_maximum(c, scenario, param, indicator, float(lo), float(hi), points=points, xtol=tol)
-    return find_level(c, scenario, param, indicator, value, float(lo), float(hi), points=points, tol=tol)
+        return find_maximum(c, scenario, param, indicator, float(lo), float(hi), points=points, xtol=tol, year=year)
+    return find_level(c, scenario, param, indicator, value, float(lo), float(hi), points=points, tol=tol, year=year)
 
 
 def read(path: str | Path) -> "xr.Dataset":

@@ -122,16 +122,6 @@ def _default_out(case_name: str, fmt: str) -> Path:
     return base
 
 
-def _static_only(c, command: str) -> None:
-    """``sweep`` and ``target`` solve one static year: a dynamic case is
-    refused in a sentence, not solved as its base year without a word."""
-    if c.dynamics is not None:
-        raise MineqError(
-            f"Case '{c.name}' is dynamic ([dynamics], {c.dynamics.first_year}-{c.dynamics.last_year}); {command} solves one static year and does not run a policy over the years yet. "
-            f"For the base year, run {command} on the static case (the case file a variant extends, or the same case without its [dynamics] table); over the years, solve the dynamic case at each level you want (mineq solve, one copy per level) and compare the files, or run mineq ensemble on it for the probability that a floor binds and the outlays per year."
-        )
-
-
 def _outside_option(fn):
     return click.option("--allow-outside-case", "allow_outside", is_flag=True, help="Read tables the case names outside its folder (../, absolute paths, links that lead out). Off by default: a case from elsewhere cannot make mineq read other files.")(fn)
 
@@ -322,9 +312,10 @@ def _default_indicators(c) -> list[str]:
 @click.option("--plot", "plot_path", type=click.Path(), help="PNG of the indicators against the swept value. Default: beside the results, same name, .png.")
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
+@click.option("--year", "-y", type=int, default=None, help="For a dynamic case: the year whose indicators the table and the plot show (the file holds every year). Default: the last year.")
 @_threads_option("Default: the cores available, at most 4, where the workers are processes (on Linux: this process and processes forked from it, each sweeping a share of the minerals); 1 where they would be threads (MINEQ_PROCESSES=0, other systems), since a sweep's re-solves are Python active-set steps that a second thread only slows down.")
 @_outside_option
-def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, threads, allow_outside):
+def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, year, threads, allow_outside):
     """Solve SCENARIO of CASE at many values of one policy key.
 
     Each mineral's program is built once and re-solved at every value
@@ -332,6 +323,13 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     equilibrium.  Writes a result Dataset with a 'sweep' dimension and a
     plot of the chosen indicators against the swept value.  With no CASE,
     sweeps the bundled case.
+
+    A dynamic case (a [dynamics] table) is swept over its years: each
+    value is a path of the scenario from the first year to the last,
+    every year a verified equilibrium, against one baseline path; the
+    file has 'sweep' and 'year' dimensions, and the table and plot add
+    each value's discounted fiscal cost and the last year its policies
+    bind.
     """
     from .indicators import evaluate
     from .plot import sweep_figure
@@ -342,12 +340,15 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
 
     t0 = time.perf_counter()
     c = _load(case, allow_outside)
-    _static_only(c, "sweep")
     swept = parse_set(setting, c, scenario)
     for mn in minerals:
         if mn not in c.markets:
             raise click.BadParameter(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...)", param_hint="--mineral")
     indicators = list(indicators) or _default_indicators(c)
+    if c.dynamics is not None:
+        return _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, quiet, year, t0)
+    if year is not None:
+        raise click.BadParameter(f"{year}: case '{c.name}' is static (no [dynamics] table), it has one year", param_hint="--year")
     chosen = out is not None
     out = Path(out) if out else _default_out(f"{c.name}-sweep", fmt)
     png = Path(plot_path) if plot_path else out.with_suffix(".png") if fmt == "netcdf" else out / "sweep.png"
@@ -382,6 +383,44 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
     if bad:
         lines = "; ".join(f"{sn}/{mn}: {r.message or r.status}" for sn, mn, r in bad[:5])
         raise click.ClickException(f"{len(bad)} point(s) have no verified equilibrium and are marked in the status variable: {lines}.")
+
+
+def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, quiet, year, t0) -> None:
+    """`mineq sweep` of a dynamic case: each swept value a path over the years."""
+    from .indicators import evaluate
+    from .plot import sweep_figure
+    from .results import atomic_file, check_target, write
+    from .sweep import built_by_points, sweep_dataset, sweep_dynamic
+
+    dyn = c.dynamics
+    if fmt != "netcdf":
+        raise MineqError(f"Case '{c.name}' is dynamic ([dynamics]): a sweep of it is written as NetCDF (dimensions sweep and year); --format {fmt} is not available for it yet.")
+    year = dyn.last_year if year is None else year
+    if year not in dyn.years:
+        raise click.BadParameter(f"{year}: the case runs {dyn.first_year}-{dyn.last_year}", param_hint="--year")
+    out = Path(out) if out else _default_out(f"{c.name}-sweep", fmt)
+    png = Path(plot_path) if plot_path else out.with_suffix(".png")
+    check_target(out, fmt, force)
+    check_target(png, "png", force, hint="--plot")
+    pcase, ds = sweep_dynamic(c, swept, progress=not quiet, minerals=list(minerals) or None)
+    pts, base = sweep_dataset(ds, swept)
+    pts["built_outside_china"] = built_by_points(ds, pts)
+    shown = pts.sel(year=year)
+    shown.attrs["title"] = f"{pts.attrs['title']}, {year} (fiscal cost discounted over {dyn.first_year}-{dyn.last_year})"
+    money = [*indicators, "fiscal_cost_discounted"]
+    for text in indicators:
+        evaluate(shown, text)  # a bad indicator fails before anything is written
+    path = write(pts, out, fmt=fmt, force=force, groups={"baseline": base})
+    with atomic_file(png, ".png", replace=force, hint="--plot") as tmp:
+        sweep_figure(shown, money, tmp)
+    if not quiet:
+        click.echo(f"Indicators in {year}; fiscal cost discounted to {dyn.first_year} at {dyn.discount_rate:g} per year [{pts.fiscal_cost_discounted.attrs.get('units', '').split(',')[0]}]; capacity curves built outside China by {dyn.last_year}:")
+        _print_sweep(shown.assign(curves_built_outside_china=(pts["built_outside_china"].isel(year=-1) > 1e-9).sum("capacity_curve").astype(float)), [*money, "last_binding_year", "curves_built_outside_china"])
+    failed = ds.attrs.get("failed_paths", "")
+    n = len(swept.values) * len(dyn.years)
+    click.echo(f"Sweep of {swept.label} over {len(swept.values)} values x {len(dyn.years)} years ({dyn.first_year}-{dyn.last_year}), {ds.sizes['mineral']} minerals: results written to {path}, plot of {year} to {png} ({time.perf_counter() - t0:.2f} s; {n} point-years, largest scaled residual {ds.attrs['max_residual']:.1e}).")
+    if failed:
+        raise click.ClickException(f"Not every point reached the last year: {failed}. Those paths stop at the year named (status 'not solved' after it); the other points are verified equilibria in every year.")
 
 
 def _print_sweep(pts, indicators) -> None:
@@ -421,8 +460,9 @@ def _print_sweep(pts, indicators) -> None:
 @click.option("--tol", type=float, default=None, help="Accepted |indicator - value| (default: 1e-6 of the indicator's range).")
 @click.option("--out", "-o", type=click.Path(), help="Also write the result at the level found (NetCDF).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--year", "-y", type=int, default=None, help="For a dynamic case: the year in which the indicator is read (an indicator with a value each year needs one; totals over the years such as fiscal_cost_discounted take none).")
 @_outside_option
-def target(case, scenario, param, indicator, target_value, maximize, bounds, points, tol, out, force, allow_outside):
+def target(case, scenario, param, indicator, target_value, maximize, bounds, points, tol, out, force, year, allow_outside):
     """Find the level of a policy key at which an indicator reaches a value.
 
     Solves a grid of levels, checks that the indicator is monotone in the
@@ -433,6 +473,12 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
     golden-section search around the best point; --tol is then the
     accepted width of the level's bracket).  With no CASE, uses the
     bundled case.
+
+    On a dynamic case every level is a path over the years (the
+    indicator's mineral and the minerals linked with it), each year
+    verified; the indicator is read in --year, or is a total over the
+    years: 'fiscal_cost_discounted[lithium]' = 5e8 finds the floor a
+    discounted budget of 500 million allows.
     """
     from .results import check_target, to_dataset, write
     from .sweep import parse_set, sweep_case
@@ -443,7 +489,6 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
     if (target_value is None) == (not maximize):
         raise click.UsageError("Give exactly one of --value (the indicator's target) or --maximize.")
     c = _load(case, allow_outside)
-    _static_only(c, "target")
     target_value = read_value(target_value, indicator) if not maximize else None
     if bounds:
         try:
@@ -455,13 +500,15 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
     if out:
         check_target(out, "netcdf", force)
     if maximize:
-        r = find_maximum(c, scenario, param, indicator, lo, hi, points=points, xtol=tol)
+        r = find_maximum(c, scenario, param, indicator, lo, hi, points=points, xtol=tol, year=year)
     else:
-        r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol)
+        r = find_level(c, scenario, param, indicator, target_value, lo, hi, points=points, tol=tol, year=year)
     click.echo(f"{indicator} against {param} in [{lo:g}, {hi:g}] ({r.mineral}, {len(r.evaluations)} verified solves, {r.monotone}):")
     for x, v in sorted(r.evaluations)[:: max(1, len(r.evaluations) // 15)]:
         click.echo(f"  {param} = {x:<12.6g} {indicator} = {v:.6g}")
-    if out:
+    if out and c.dynamics is not None:
+        click.echo(f"Paths at the level found written to {write(r.result.dataset, out, force=force)}.")
+    elif out:
         pcase, results = sweep_case(c, parse_set(f"{param}={r.level!r}", c, scenario), minerals=[r.mineral])
         click.echo(f"Result at the level found written to {write(to_dataset(pcase, results), out, force=force)}.")
     if maximize and r.reached:
@@ -812,6 +859,12 @@ def report(results, out, force, point):
         raise MineqError(f"{results} is an ensemble of a dynamic case; report does not draw those yet. Its per-year summaries are the variables floor_binding_probability, fiscal_cost_expected and fiscal_cost_p95 (open it with xarray), and the draws' fiscal_cost per year and scenario.")
     with xr.open_dataset(results, engine=ENGINE) as head:
         swept = "sweep" in head.dims
+    if swept and "year" in ds.dims:
+        # a dynamic sweep is reported as a dynamic file whose scenarios are
+        # the points: its figures over the years draw a line per point
+        if point is not None:
+            raise MineqError(f"--point {point:g}: {results} is a sweep of a dynamic case, reported with every point as a scenario over the years; --point is for static sweeps.")
+        swept = False
     sweep_view = open_results(results, scenarios=False) if swept else None
     # re-verified here (a few seconds for the bundled case), never taken from the stored statuses
     ok, said = verdict(results)

@@ -350,11 +350,13 @@ class Run:
     reference: dict[int, dict] = field(default_factory=dict)
 
 
-def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None, listed: list[str] = ()) -> Run:
+def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float], reference: dict[tuple, float], baseline=None, progress=None, listed: list[str] = (), only: set[str] | None = None) -> Run:
     """Solve ``scenario`` (or the baseline) year by year from capacities
     ``start``; ``baseline`` (the baseline path) gives the minerals the
     scenario leaves alone.  The baseline path keeps its year cases
-    (:attr:`Run.cases`), which list the scenarios ``listed``."""
+    (:attr:`Run.cases`), which list the scenarios ``listed``.  ``only``
+    (closed over links, :func:`minerals_closed`) restricts every year to
+    those minerals; ``start`` then holds their curves only."""
     from .run import solve_case
 
     path = Run(scenario)
@@ -370,16 +372,16 @@ def run_path(case: Case, dyn: Dynamics, scenario: str, start: dict[tuple, float]
         on = scenario != BASELINE and dyn.is_active(scenario, y)
         differs = {k[1] for k in cap if baseline is not None and cap[k] != baseline.capacity[y].get(k)}
         mine = None if touched is None else (touched if on else set()) | differs
+        if only is not None:
+            mine = set(only) if mine is None else mine & only
         if touched is not None and not mine:
             got = dict(baseline.results[y])  # nothing differs from the baseline path this year
         else:
             yc = year_case(case, dyn, y, cap, [scenario] if on else list(listed) if scenario == BASELINE else [])
             if scenario == BASELINE:
                 path.cases[y] = yc
-            if mine is not None:  # a linked market is solved whole
-                keep = set(mine) | {m for mn in mine if yc.link_of(mn) is not None for m in yc.link_of(mn).members}
-                yc.markets = {mn: mk for mn, mk in yc.markets.items() if mn in keep}
-                yc.links = {k: v for k, v in yc.links.items() if set(v.members) <= keep}
+            if mine is not None:
+                restrict(yc, mine)
             try:
                 res = solve_case(yc, [scenario] if on else [], threads=1)
             except MineqError as err:  # a scenario's plan needs the year's baseline, which failed
@@ -417,32 +419,91 @@ def _stage_of(case: Case, key: tuple) -> str:
     return next(p.target for p in mk.processes if p.region == key[2] and p.source == key[3])
 
 
-def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None, progress: bool = False):
+def minerals_closed(case: Case, minerals) -> set[str]:
+    """``minerals`` with every member of their linked markets (a linked
+    market is solved whole)."""
+    return set(minerals) | {m for mn in minerals if case.link_of(mn) is not None for m in case.link_of(mn).members}
+
+
+def restrict(case: Case, minerals) -> Case:
+    """``case`` (changed in place) with the markets of ``minerals`` and of
+    their linked markets only."""
+    keep = minerals_closed(case, minerals)
+    case.markets = {mn: mk for mn, mk in case.markets.items() if mn in keep}
+    case.links = {k: v for k, v in case.links.items() if set(v.members) <= keep}
+    return case
+
+
+@dataclass
+class Start:
+    """Where every path starts: the curves with a capacity (``keys``),
+    their capacities in the case file (``reference``) and in the first
+    year (``capacity``: 0 for a curve idle in the base year's equilibrium,
+    which has to be built first), and the minerals solved (``only``;
+    None: all)."""
+
+    keys: list[tuple]
+    reference: dict[tuple, float]
+    capacity: dict[tuple, float]
+    only: set[str] | None = None
+
+
+def start_of(case: Case, minerals=None) -> Start:
+    """The :class:`Start` of ``case``'s paths (``minerals``: only these,
+    with their linked markets)."""
+    from .run import solve_case
+
+    only = None if minerals is None else minerals_closed(case, minerals)
+    keys = [k for k in capacity_keys(case) if only is None or k[1] in only]
+    reference = {k: _curve(case, k).upper for k in keys}
+    base = dataclasses.replace(case, scenarios=[], markets=dict(case.markets), links=dict(case.links))
+    static = solve_case(base if only is None else restrict(base, only), [], threads=1)[BASELINE]
+    return Start(keys, reference, {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}, only)
+
+
+def baseline_path(case: Case, dyn: Dynamics, start: Start, listed: list[str] = (), progress=None) -> Run:
+    """The baseline's path; raises MineqError if a year fails (without it
+    no scenario can be compared)."""
+    base = run_path(case, dyn, BASELINE, start.capacity, start.reference, progress=progress, listed=listed, only=start.only)
+    if base.failed is not None:
+        raise MineqError(f"Year {base.failed[0]} of the baseline has markets without a verified equilibrium ({base.failed[1]}); without a baseline path no scenario can be compared, so nothing was written. Milder settings in [dynamics] (investment response, growth) or fewer years get past it.")
+    return base
+
+
+def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None, progress: bool = False, minerals: list[str] | None = None):
     """Every year of the baseline and of each scenario; returns a Dataset
-    with a ``year`` dimension (module docstring)."""
+    with a ``year`` dimension (module docstring).  ``minerals``: solve
+    only these (and the minerals linked with them)."""
     import click
+
+    from .run import _Null
+
+    names = [s.name for s in case.scenarios if scenarios is None or s.name in scenarios]
+    start = start_of(case, minerals)
+    with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
+        base = baseline_path(case, dyn, start, names, bar.update)
+        paths = {sn: run_path(case, dyn, sn, start.capacity, start.reference, base, bar.update, only=start.only) for sn in names}
+    return paths_dataset(case, dyn, start, base, paths)
+
+
+def paths_dataset(case: Case, dyn: Dynamics, start: Start, base: Run, paths: dict[str, Run]):
+    """The result Dataset of a baseline path and scenario paths: each
+    year's static Dataset along ``year``, with the capacity path, the
+    reference prices and the fiscal figures (module docstring)."""
     import xarray as xr
 
     from .results import to_dataset
-    from .run import _Null, solve_case
 
-    names = [s.name for s in case.scenarios if scenarios is None or s.name in scenarios]
-    keys = capacity_keys(case)
-    reference = {k: _curve(case, k).upper for k in keys}
-    static = solve_case(dataclasses.replace(case, scenarios=[]), [], threads=1)[BASELINE]
-    # a curve idle in the base year's equilibrium has to be built first
-    start = {k: (0.0 if _quantity(static[k[1]], k) <= 0.0 else reference[k]) for k in keys}
-    with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
-        base = run_path(case, dyn, BASELINE, start, reference, progress=bar.update, listed=names)
-        if base.failed is not None:
-            raise MineqError(f"Year {base.failed[0]} of the baseline has markets without a verified equilibrium ({base.failed[1]}); without a baseline path no scenario can be compared, so nothing was written. Milder settings in [dynamics] (investment response, growth) or fewer years get past it.")
-        paths = {sn: run_path(case, dyn, sn, start, reference, base, bar.update) for sn in names}
+    keys, reference, names = start.keys, start.reference, list(paths)
+    descriptions = {s.name: s.description for s in case.scenarios}
     per_year = []
     for y in dyn.years:
         yc = base.cases[y]  # built once, for the baseline path's solve
         # a path that failed before this year has nothing for it (not solved)
         results = {BASELINE: base.results[y], **{sn: paths[sn].results.get(y, {}) for sn in names}}
         ds = to_dataset(yc, results)
+        # a year case lists the scenarios known when the baseline ran
+        ds["scenario_description"] = (("scenario",), np.array(["no policy" if sn == BASELINE else descriptions.get(sn, "") for sn in results], dtype=str))
         ds.attrs = {}
         per_year.append(ds)
     # what changes with the year (every scenario variable) along ``year``;
@@ -528,7 +589,11 @@ def verify_dynamic(ds, tol: float | None = None):
     if years != dyn.years:
         check.problems.append(f"year: the file holds years {years[0]}-{years[-1]}, its stored case's [dynamics] says {dyn.first_year}-{dyn.last_year}")
         return check
-    keys = capacity_keys(case)
+    # a run restricted to some minerals (solve/sweep/target --mineral)
+    # holds those and the minerals linked with them
+    solved = [m for m in ds.mineral.values.tolist() if m in case.markets]
+    only = None if len(solved) == len(case.markets) else minerals_closed(case, solved)
+    keys = [k for k in capacity_keys(case) if only is None or k[1] in only]
     labels = [f"{k[0]} {k[1]} {'/'.join(k[2:])}" for k in keys]
     if [str(x) for x in ds.capacity_curve.values] != labels:
         check.problems.append("capacity_curve: the file's capacity curves are not the stored case's curves with a finite capacity")
@@ -561,6 +626,8 @@ def verify_dynamic(ds, tol: float | None = None):
                 break
             on = sn != BASELINE and dyn.is_active(sn, y)
             yc = year_case(case, dyn, y, K, [sn] if on else [])
+            if only is not None:
+                restrict(yc, only)
             sub = ds.sel(year=y)
             g = _Grid(sub)
             refp = sub["reference_price"] if "reference_price" in sub else None

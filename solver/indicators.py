@@ -24,7 +24,7 @@ import xarray as xr
 from .errors import MineqError
 
 #: run dimensions: what an indicator is a function of
-RUN_DIMS = ("scenario", "sweep", "draw")
+RUN_DIMS = ("scenario", "sweep", "draw", "year")
 
 
 def processing_share(ds: xr.Dataset) -> xr.DataArray:

@@ -480,12 +480,7 @@ def verify_file(path: str | Path, tol: float = TOLERANCE) -> FileCheck:
     from the primal solutions and compared with the stored ones
     (:class:`FileCheck`).
     """
-    ds = open_results(path, dynamic=True)
-    if "year" in ds.dims:
-        from .dynamic import verify_dynamic
-
-        return verify_dynamic(ds, tol)
-    return verify_dataset(ds, tol)
+    return verify_dataset(open_results(path, dynamic=True), tol)
 
 
 def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
@@ -493,11 +488,17 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
     :func:`open_results` gives, and what :func:`mineq.solver.results.to_dataset`
     makes): every scenario and mineral, from its primal values and the
     inputs stored in its ``case_json`` attribute.  Route variables in
-    either layout (``route``, or origin x destination)."""
+    either layout (``route``, or origin x destination).  A dynamic
+    Dataset (a ``year`` dimension) is checked path by path and year by
+    year (:func:`mineq.solver.dynamic.verify_dynamic`)."""
     from .case import digest_of
     from .results import _Grid, to_dataset
 
     ds = unpack_routes(ds)
+    if "year" in ds.dims:
+        from .dynamic import verify_dynamic
+
+        return verify_dynamic(ds, tol)
     case = case_from_dataset(ds)
     check = FileCheck()
     held = ds.attrs.get("minerals_held")

@@ -129,6 +129,12 @@ def point_case(case: Case, swept: Swept) -> Case:
             s["policies"][i][swept.key] = v
         points.append(s)
     data["scenarios"] = points
+    dyn = data.get("dynamics")
+    if isinstance(dyn, dict) and isinstance(dyn.get("active"), dict):
+        # the points take the swept scenario's policy window; the case's
+        # other scenarios are not in the point case
+        window = dyn["active"].get(swept.scenario)
+        data["dynamics"] = dict(dyn, active={} if window is None else {p["name"]: list(window) for p in points})
     try:
         return build_case(data)
     except CaseError as err:
@@ -271,6 +277,19 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     return pcase, results
 
 
+def sweep_dynamic(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None):
+    """A sweep of a dynamic case: every point is a scenario path over the
+    case's years (:func:`mineq.solver.dynamic.solve_dynamic`), each year a
+    verified equilibrium, against one baseline path.  Returns the point
+    case and the dynamic result Dataset (scenarios = baseline + points;
+    :func:`sweep_dataset` puts the points along ``sweep``).  The points
+    share the swept scenario's policy window (``[dynamics.active]``)."""
+    from .dynamic import solve_dynamic
+
+    pcase = point_case(case, swept)
+    return pcase, solve_dynamic(pcase, pcase.dynamics, None, progress, minerals)
+
+
 def sweep_dataset(ds, swept: Swept):
     """Split a scenario-form result Dataset into (points along ``sweep``, baseline).
 
@@ -288,6 +307,19 @@ def sweep_dataset(ds, swept: Swept):
     base = ds.sel(scenario=[BASELINE])
     base.attrs = {k: v for k, v in ds.attrs.items() if k != "case_json"}
     return pts, xr.Dataset(base.data_vars, attrs=base.attrs)
+
+
+def built_by_points(ds, pts):
+    """Of a dynamic sweep (``ds`` from :func:`sweep_dynamic`, ``pts`` its
+    points from :func:`sweep_dataset`): capacity built outside China by
+    each point's policies, along ``sweep``, per year and capacity curve
+    (:func:`mineq.solver.dynamic.built_outside_china`)."""
+    import xarray as xr
+
+    from .dynamic import built_outside_china
+
+    every = [built_outside_china(ds, sn) for sn in pts["point_scenario"].values.tolist()]
+    return xr.concat(every, dim="sweep").assign_coords(sweep=pts["sweep"]).assign_attrs(units="quantity unit of each curve's mineral: capacity of the point's path above the baseline path's, outside China")
 
 
 def scenario_form(pts, base):

@@ -8,6 +8,13 @@ by regula falsi (Illinois variant), re-solving the same persistent
 program, until the indicator is within the tolerance of the target.
 Every evaluation is a verified equilibrium; the answer is reported only if
 the final one is.
+
+On a dynamic case (a ``[dynamics]`` table) each evaluation is the
+scenario's path at that level over the years, every year verified,
+against one baseline path solved once; the indicator is read in one year
+(``year``) or is a total over the years: ``fiscal_cost_discounted``
+answers a treasury's question, the highest floor a discounted budget
+allows.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ import numpy as np
 
 from .case import BASELINE, Case
 from .errors import MineqError
-from .indicators import parse, scalar
+from .indicators import Indicator, evaluate, parse, scalar
 from .results import to_dataset
 from .solve import MarketResult, solve_market
-from .sweep import Swept, parse_set, point_instruments
+from .sweep import Swept, parse_set, point_case, point_instruments
 
 
 @dataclass
@@ -101,6 +108,68 @@ class _Evaluator:
         return float(scalar(ds.sel(scenario=[name]), self.indicator).values[0]), r
 
 
+@dataclass
+class PathsOutcome:
+    """What a dynamic evaluation gives :class:`TargetResult`: the verified
+    paths' result Dataset (baseline and the point) and its largest scaled
+    residual."""
+
+    dataset: object
+    max_residual: float
+
+
+class _DynamicEvaluator:
+    """The indicator at a level, over the years of a dynamic case: the
+    scenario's path at that level for the indicator's mineral (and the
+    minerals linked with it), against one baseline path solved once.
+    ``year`` picks the year of an indicator that has one; the scenario's
+    totals over the years (``fiscal_cost_discounted``,
+    ``last_binding_year``) have none: a mineral named for them chooses
+    which market's paths are solved."""
+
+    def __init__(self, case: Case, swept: Swept, mineral: str, indicator: str, year: int | None):
+        from .dynamic import baseline_path, start_of
+
+        dyn = case.dynamics
+        if year is not None and year not in dyn.years:
+            raise MineqError(f"--year {year}: case '{case.name}' runs {dyn.first_year}-{dyn.last_year}.")
+        self.case, self.swept, self.mineral, self.year, self.dyn = case, swept, mineral, year, dyn
+        ind = parse(indicator)
+        self.indicator = ind
+        self.start = start_of(case, [mineral])
+        self.base = baseline_path(case, dyn, self.start)
+
+    def value(self, ds) -> float:
+        ind = self.indicator
+        if ind.name in ds.data_vars and "mineral" not in ds[ind.name].dims:
+            # a total over the minerals solved: the named one's market
+            ind = Indicator(ind.text, ind.name, [x for x in ind.labels if x not in self.case.markets])
+        da = evaluate(ds, ind)
+        if "year" in da.dims:
+            if self.year is None:
+                raise MineqError(f"Indicator '{self.indicator}' has a value each year of the dynamic case ({self.dyn.first_year}-{self.dyn.last_year}): choose one with --year (in Python, year=...), or target a total over the years such as fiscal_cost_discounted.")
+            da = da.sel(year=self.year)
+        elif self.year is not None:
+            raise MineqError(f"Indicator '{self.indicator}' is one number over the years ({self.dyn.first_year}-{self.dyn.last_year}); --year means nothing for it.")
+        if "mineral" in da.dims:
+            da = da.sel(mineral=self.mineral)
+        return float(da.values.reshape(-1)[0])
+
+    def __call__(self, level: float) -> tuple[float, PathsOutcome]:
+        import dataclasses
+
+        from .dynamic import paths_dataset, run_path
+
+        sw = dataclasses.replace(self.swept, values=[float(level)])
+        pcase = point_case(self.case, sw)
+        name = sw.point_name(float(level))
+        path = run_path(pcase, self.dyn, name, self.start.capacity, self.start.reference, self.base, only=self.start.only)
+        if path.failed is not None:
+            raise MineqError(f"At {self.swept.label} = {level:g}, year {path.failed[0]} of the path has no verified equilibrium ({path.failed[1][:300]}); narrow --range.")
+        ds = paths_dataset(pcase, self.dyn, self.start, self.base, {name: path})
+        return self.value(ds.sel(scenario=[name])), PathsOutcome(ds, float(ds.attrs["max_residual"]))
+
+
 def _mineral_of(case: Case, indicator: str, swept: Swept) -> str:
     labels = [x for x in parse(indicator).labels if x in case.markets]
     if len(labels) == 1:
@@ -123,19 +192,24 @@ def default_range(case: Case, scenario: str, param: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _search(case: Case, scenario: str, param: str, indicator: str, lo: float, hi: float, points: int):
+def _search(case: Case, scenario: str, param: str, indicator: str, lo: float, hi: float, points: int, year: int | None = None):
     """(swept grid, mineral, evaluator) of a search over [lo, hi], after
-    checking the range and the grid."""
+    checking the range and the grid; a dynamic case's evaluator solves
+    paths over its years (``year``: the indicator's year)."""
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise MineqError(f"--range {lo:g}:{hi:g}: expected LOW:HIGH with LOW < HIGH, both finite.")
     if points < 3:
         raise MineqError(f"--points {points}: expected at least 3 grid points.")
     swept = parse_set(f"{param}={lo}:{hi}:{points}", case, scenario)
     mineral = _mineral_of(case, indicator, swept)
+    if case.dynamics is not None:
+        return swept, mineral, _DynamicEvaluator(case, swept, mineral, indicator, year)
+    if year is not None:
+        raise MineqError(f"--year {year}: case '{case.name}' is static (no [dynamics] table), it has one year.")
     return swept, mineral, _Evaluator(case, swept, mineral, indicator)
 
 
-def find_level(case: Case, scenario: str, param: str, indicator: str, value: float, lo: float, hi: float, points: int = 9, tol: float | None = None, max_evaluations: int = 60) -> TargetResult:
+def find_level(case: Case, scenario: str, param: str, indicator: str, value: float, lo: float, hi: float, points: int = 9, tol: float | None = None, max_evaluations: int = 60, year: int | None = None) -> TargetResult:
     """The level of ``param`` in [lo, hi] at which ``indicator`` equals ``value``.
 
     ``tol`` is the accepted |indicator − value| (default 1e-6 relative to
@@ -143,7 +217,7 @@ def find_level(case: Case, scenario: str, param: str, indicator: str, value: flo
     for bad input; returns ``reached=False`` with the best grid point when
     the target is outside what the range can reach.
     """
-    swept, mineral, f = _search(case, scenario, param, indicator, lo, hi, points)
+    swept, mineral, f = _search(case, scenario, param, indicator, lo, hi, points, year)
     grid = np.asarray(swept.values)
     vals, runs = [], []
     for x in grid:
@@ -203,7 +277,7 @@ def find_level(case: Case, scenario: str, param: str, indicator: str, value: flo
 _GOLDEN = (5 ** 0.5 - 1) / 2
 
 
-def find_maximum(case: Case, scenario: str, param: str, indicator: str, lo: float, hi: float, points: int = 9, xtol: float | None = None, max_evaluations: int = 60) -> TargetResult:
+def find_maximum(case: Case, scenario: str, param: str, indicator: str, lo: float, hi: float, points: int = 9, xtol: float | None = None, max_evaluations: int = 60, year: int | None = None) -> TargetResult:
     """The level of ``param`` in [lo, hi] that maximises ``indicator``.
 
     Solves a grid of ``points`` levels, takes the best one and refines by
@@ -216,7 +290,7 @@ def find_maximum(case: Case, scenario: str, param: str, indicator: str, lo: floa
     welfare change.  A maximum at an end of the range is reported with
     ``reached = False`` and a message to widen it.
     """
-    swept, mineral, f = _search(case, scenario, param, indicator, lo, hi, points)
+    swept, mineral, f = _search(case, scenario, param, indicator, lo, hi, points, year)
     grid = np.asarray(swept.values, dtype=float)
     evals, runs = [], {}
     for x in grid:
