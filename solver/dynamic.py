@@ -612,6 +612,9 @@ def verify_dynamic(ds, tol: float | None = None):
     I_all = ds.investment.transpose("year", "scenario", "capacity_curve").values
     status = ds["status"].transpose("year", "scenario", "mineral").values
     mpos = {m: i for i, m in enumerate(ds.mineral.values.tolist())}
+    records = {v: ds[v] for v in ("method", "fallback_used", "iterations", "message")}
+    # year -> ({scenario: {mineral: result rebuilt from the file}}, the baseline path's year case)
+    tables: dict[int, tuple[dict, Case | None]] = {}
     for i, sn in enumerate(scen):
         start = {k: float(K_all[0, i, j]) for j, k in enumerate(keys)}
         base0 = {k: float(K_all[0, 0, j]) for j, k in enumerate(keys)}
@@ -651,18 +654,26 @@ def verify_dynamic(ds, tol: float | None = None):
             for link in yc.links.values():
                 lplan = link.plan({m: plans.get(m) for m in link.members})
                 joined = link.join({m: sols[m] for m in link.members}, sols[next(iter(link.members))].joint)
-                v = verify(lplan.market if lplan is not None else link.market, joined, tol, lplan)
+                lmarket = lplan.market if lplan is not None else link.market
+                v = verify(lmarket, joined, tol, lplan)
+                stored = v if tol == TOLERANCE else verify(lmarket, joined, TOLERANCE, lplan)
+                if _solved(joined):  # the members' shares of the joint surplus, as the solve made them
+                    sols.update(link.split(joined, {m: plans.get(m) for m in link.members}))
                 for m in link.members:
-                    checks[m] = v
+                    checks[m] = (v, stored)
             results = {}
             for mn, sol in sols.items():
                 plan = plans.get(mn)
-                v = checks.get(mn) or verify(yc.markets[mn], sol, tol, plan)
+                v, stored = checks.get(mn) or (verify(yc.markets[mn], sol, tol, plan), None)
+                stored = stored or (v if tol == TOLERANCE else verify(yc.markets[mn], sol, TOLERANCE, plan))
                 check.append((label, mn, v))
                 said = str(status[t, i, mpos[mn]])
-                if (said == "equilibrium") != v.ok and tol == TOLERANCE:
-                    check.mismatches.setdefault((label, mn), []).append(f"status: stored '{said}', but the solution {'passes' if v.ok else 'fails'} the check")
-                results[mn] = MarketResult(plan.market if plan is not None else yc.markets[mn], sol if _solved(sol) else None, v, said, plan=plan)
+                if (said == "equilibrium") != stored.ok:
+                    check.mismatches.setdefault((label, mn), []).append(f"status: stored '{said}', but the solution {'passes' if stored.ok else 'fails'} the check at the default tolerance {TOLERANCE:g}")
+                rec = {k: records[k].sel(year=y, scenario=sn, mineral=mn).item() for k in records}
+                now = "equilibrium" if stored.ok else (said if said != "equilibrium" else "not converged")
+                results[mn] = MarketResult(plan.market if plan is not None else yc.markets[mn], sol if _solved(sol) else None, stored, now, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
+            tables.setdefault(y, ({}, yc if i == 0 else None))[0][sn] = results
             # the capacity update, from the stored results
             for j, k in enumerate(keys):
                 want = invest(results[k[1]], k, K[k], reference[k], dyn.investment_response, smallest[k[1]])
@@ -675,6 +686,7 @@ def verify_dynamic(ds, tol: float | None = None):
                 arriving = pipeline.get(y + 1, {})
                 for j, k in enumerate(keys):
                     differs("capacity", f"{sn}, {years[t + 1]}, {labels[j]}", float(K_all[t + 1, i, j]), max(0.0, (1 - dyn.depreciation) * K[k] + arriving.get(k, 0.0)))
+    _recompute_tables(ds, case, tables, check)
     # the fiscal figures, from the stored government revenue
     fiscal, _ = fiscal_cost(ds)
     disc = _discount(ds, dyn.discount_rate).values
@@ -688,6 +700,37 @@ def verify_dynamic(ds, tol: float | None = None):
         want = max([y for y in years if bool(binds.sel(scenario=sn, year=y))], default=-1)
         differs("last_binding_year", sn, int(ds.last_binding_year.sel(scenario=sn)), want)
     return check
+
+
+def _recompute_tables(ds, case: Case, tables: dict, check) -> None:
+    """Each year's tables (quantities, prices, trade, welfare and its
+    changes, reliance, shares, rents, ...) made again by
+    :func:`mineq.solver.results.to_dataset` from the results rebuilt out
+    of the file's primal values (``tables``, from :func:`verify_dynamic`),
+    and compared with the stored ones: a difference is a mismatch of the
+    market ``"<scenario> <year>"``."""
+    from .results import to_dataset
+    from .run import FileCheck, _compare
+
+    descriptions = {s.name: s.description for s in case.scenarios}
+    for y, (per, yc) in tables.items():
+        if yc is None or BASELINE not in per:
+            continue  # the baseline path did not reach the year: nothing to compare with
+        again = to_dataset(yc, per)
+        again["scenario_description"] = (("scenario",), np.array(["no policy" if sn == BASELINE else descriptions.get(sn, "") for sn in per], dtype=str))
+        again.attrs = {}
+        stored = ds.sel(year=y, scenario=list(per))
+        # the quota and extension rows of all years share one axis in the file
+        for d in ("quota", "extension"):
+            if d in again.dims and d in stored.dims and again.sizes[d] < stored.sizes[d]:
+                again = again.reindex({d: stored[d].values})
+        stored = stored[[v for v in again.data_vars if v in stored.data_vars]]
+        stored.attrs = {}
+        year = FileCheck()
+        _compare(stored, again, year)
+        for (sn, mn), lines in year.mismatches.items():
+            check.mismatches.setdefault((f"{sn} {y}", mn), []).extend(lines)
+        check.problems.extend(f"{y}: {p}" for p in year.problems)
 
 
 def _close(a, b) -> bool:
@@ -731,7 +774,7 @@ def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str
     largest price change (mineral, region, stage)."""
     import click
 
-    from .report import _table
+    from .report import _table, active_nodes
 
     every, unit = fiscal_cost(ds, reference)
     fiscal = every.sel(scenario=scenario)
@@ -748,8 +791,10 @@ def print_years(ds, scenario: str, reference: str = BASELINE, minerals: list[str
         if not (status.sel(year=y) == "equilibrium").all():
             rows.append([str(y), "not solved", "", "", ""])
             continue
-        a = ds.price.sel(year=y, scenario=scenario, mineral=mins)
-        b = ds.price.sel(year=y, scenario=reference, mineral=mins)
+        # nodes idle in both runs hold shadow prices, not market prices (active_nodes)
+        live = active_nodes(ds.sel(year=y, scenario=scenario, mineral=mins)) | active_nodes(ds.sel(year=y, scenario=reference, mineral=mins))
+        a = ds.price.sel(year=y, scenario=scenario, mineral=mins).where(live)
+        b = ds.price.sel(year=y, scenario=reference, mineral=mins).where(live)
         # a price near zero (a by-product disposed of) makes no percentage:
         # only prices above 0.1% of the mineral's highest are compared
         typical = np.abs(b).max(["stage", "region"])

@@ -76,6 +76,22 @@ def _delta(x: float) -> str:
     return ("+" if x > 0 else "") + _fmt(x) if abs(x) > 0 else "0"
 
 
+#: what happens at a node: where all of these are zero, nothing is bought,
+#: sold, made or moved there
+ACTIVITY_VARS = ("supply", "demand", "processing", "processing_input", "imports", "exports", "offtake", "stockpile_release", "joint_output", "disposal")
+
+
+def active_nodes(ds: xr.Dataset) -> xr.DataArray:
+    """True at the nodes where something happens (:data:`ACTIVITY_VARS`).
+    An idle node's price is a shadow price: any value between the bounds
+    its neighbours' prices and the route costs set passes every
+    equilibrium condition (an idle Chilean cerium mine beside a glutted
+    market may show a negative one), so no change of it is a market's
+    price change."""
+    have = [v for v in ACTIVITY_VARS if v in ds.data_vars]
+    return (np.abs(ds[have].to_array("variable").fillna(0.0)) > 0).any("variable")
+
+
 def changed_minerals(ds: xr.Dataset, scenario: str, reference: str = "baseline", rtol: float = 1e-7) -> list[str]:
     """Minerals whose prices or money figures differ between two scenarios
     by more than ``rtol`` (relative to the price scale, and to price scale x
@@ -121,7 +137,9 @@ def print_changes(ds: xr.Dataset, scenario: str, reference: str = "baseline", ma
         for mn in mins:
             a, b = ds.sel(scenario=scenario, mineral=mn), ds.sel(scenario=reference, mineral=mn)
             st = [s for s in ds.stage.values.tolist() if np.isfinite(a.price.sel(stage=s).values).any()][-1]
-            pa, pb = a.price.sel(stage=st).values, b.price.sel(stage=st).values
+            # idle in both runs: a shadow price, not a market's (active_nodes)
+            live = (active_nodes(a.sel(stage=st)) | active_nodes(b.sel(stage=st))).values
+            pa, pb = np.where(live, a.price.sel(stage=st).values, np.nan), np.where(live, b.price.sel(stage=st).values, np.nan)
             dprice = np.nanmax(np.abs(pa - pb) / np.where(np.abs(pb) > 0, np.abs(pb), np.nan))
             dw = float(np.nansum(a.total_welfare_change.values) - np.nansum(b.total_welfare_change.values))
             fiscal = float(np.nansum(a.government_net.values) - np.nansum(b.government_net.values))

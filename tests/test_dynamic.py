@@ -180,6 +180,12 @@ def test_verify_rechecks_every_year_and_the_capacity_update(tmp_path):
     assert code != 0 and "2027" in text
     code, text = edited("price", lambda v: v.loc[dict(year=2026, scenario="partner-floor", mineral="rare_earths", stage="refined", region="USA")].__iadd__(0.5))
     assert code != 0 and "FAIL partner-floor 2026/rare_earths" in text
+    # each year's tables are made again from the primal values: a welfare
+    # figure or an import reliance edited alone is found, named by year
+    code, text = edited("consumer_surplus_change", lambda v: v.loc[dict(year=2026, scenario="partner-floor", mineral="rare_earths", region="USA")].__iadd__(1.0))
+    assert code != 0 and "partner-floor 2026" in text and "consumer_surplus_change[region=USA]" in text, text
+    code, text = edited("net_import_reliance", lambda v: v.loc[dict(year=2025, scenario="baseline", mineral="lithium")].__iadd__(0.01))
+    assert code != 0 and "baseline 2025" in text and "net_import_reliance" in text, text
 
 
 def test_compare_year_by_year_and_one_year(tmp_path):
