@@ -257,7 +257,7 @@ def solve(case: _case.Case | str | Path | None, scenarios: Iterable[str] | str |
         for s in wanted or []:
             if s not in [x.name for x in c.scenarios]:
                 raise MineqError(f"Scenario '{s}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
-        ds = solve_dynamic(c, c.dynamics, wanted)
+        ds = solve_dynamic(c, c.dynamics, wanted, threads=threads)
         _raise_if_paths_failed(ds, ds, strict)
         return ds
     diagnoses: list = []
@@ -364,7 +364,7 @@ def sweep(case: _case.Case | str | Path | None, scenario: str, key: str, values:
     if c.dynamics is not None:
         from mineq.solver.sweep import built_by_points, sweep_dynamic
 
-        _, ds = sweep_dynamic(c, swept, minerals=minerals)
+        _, ds = sweep_dynamic(c, swept, minerals=minerals, threads=threads)
         pts, base = sweep_dataset(ds, swept)
         pts["built_outside_china"] = built_by_points(ds, pts)
         out = SweepResult(pts, base)

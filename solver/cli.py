@@ -130,7 +130,7 @@ def _threads_option(default_help: str):
     return click.option("--threads", "--jobs", "-j", "threads", type=click.IntRange(1, 64), default=None, help=f"Workers for the market solves; the results do not depend on it. {default_help}")
 
 
-def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
+def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0, threads=None) -> None:
     """`mineq solve` of a case with a [dynamics] table: every year, every
     scenario (mineq.solver.dynamic), one NetCDF file with a year dimension."""
     from .dynamic import solve_dynamic
@@ -139,7 +139,7 @@ def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0) -> None:
     if fmt != "netcdf":
         raise MineqError(f"Case '{c.name}' is dynamic ([dynamics]): its results are written as NetCDF (a year dimension); --format {fmt} is not available for it yet.")
     dyn = c.dynamics
-    ds = solve_dynamic(c, dyn, scenarios, progress=not quiet)
+    ds = solve_dynamic(c, dyn, scenarios, progress=not quiet, threads=threads)
     path = write(ds, target, "netcdf", force)
     failed = ds.attrs.get("failed_paths", "")
     if failed:
@@ -188,7 +188,7 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     target = Path(out) if out is not None else _default_out(c.name, fmt)
     check_target(target, fmt, force)  # before the solve, not after it
     if c.dynamics is not None:
-        return _solve_dynamic(c, list(scenarios) or None, target, fmt, force, quiet, t0)
+        return _solve_dynamic(c, list(scenarios) or None, target, fmt, force, quiet, t0, threads)
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
     ds = to_dataset(c, results)
@@ -346,7 +346,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
             raise click.BadParameter(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...)", param_hint="--mineral")
     indicators = list(indicators) or _default_indicators(c)
     if c.dynamics is not None:
-        return _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, quiet, year, t0)
+        return _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, quiet, year, t0, threads)
     if year is not None:
         raise click.BadParameter(f"{year}: case '{c.name}' is static (no [dynamics] table), it has one year", param_hint="--year")
     chosen = out is not None
@@ -385,7 +385,7 @@ def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, fo
         raise click.ClickException(f"{len(bad)} point(s) have no verified equilibrium and are marked in the status variable: {lines}.")
 
 
-def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, quiet, year, t0) -> None:
+def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, quiet, year, t0, threads=None) -> None:
     """`mineq sweep` of a dynamic case: each swept value a path over the years."""
     from .indicators import evaluate
     from .plot import sweep_figure
@@ -402,7 +402,7 @@ def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, q
     png = Path(plot_path) if plot_path else out.with_suffix(".png")
     check_target(out, fmt, force)
     check_target(png, "png", force, hint="--plot")
-    pcase, ds = sweep_dynamic(c, swept, progress=not quiet, minerals=list(minerals) or None)
+    pcase, ds = sweep_dynamic(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads)
     pts, base = sweep_dataset(ds, swept)
     pts["built_outside_china"] = built_by_points(ds, pts)
     shown = pts.sel(year=year)

@@ -470,20 +470,56 @@ def baseline_path(case: Case, dyn: Dynamics, start: Start, listed: list[str] = (
     return base
 
 
-def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None, progress: bool = False, minerals: list[str] | None = None):
+def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None, progress: bool = False, minerals: list[str] | None = None, threads: int | None = None):
     """Every year of the baseline and of each scenario; returns a Dataset
     with a ``year`` dimension (module docstring).  ``minerals``: solve
-    only these (and the minerals linked with them)."""
+    only these (and the minerals linked with them).
+
+    Once the baseline path is solved, the scenarios' paths are
+    independent: they run on ``threads`` processes (default: the cores,
+    at most 4) where :func:`mineq.solver.processes.forking` allows, each
+    a share of the scenarios; the results do not depend on it."""
     import click
 
-    from .run import _Null
+    from .run import _Null, default_threads
 
     names = [s.name for s in case.scenarios if scenarios is None or s.name in scenarios]
     start = start_of(case, minerals)
     with click.progressbar(length=len(dyn.years) * (1 + len(names)), label="Solving years", file=None if progress else _Null()) as bar:
         base = baseline_path(case, dyn, start, names, bar.update)
-        paths = {sn: run_path(case, dyn, sn, start.capacity, start.reference, base, bar.update, only=start.only) for sn in names}
+        paths = scenario_paths(case, dyn, names, start, base, default_threads() if threads is None else threads, bar.update)
     return paths_dataset(case, dyn, start, base, paths)
+
+
+def scenario_paths(case: Case, dyn: Dynamics, names: list[str], start: Start, base: Run, threads: int, progress) -> dict[str, Run]:
+    """The paths of the scenarios ``names`` against the baseline path
+    ``base``, on ``threads`` forked processes when allowed (a path's
+    years follow one another; different scenarios' paths do not)."""
+    from mineq.models.speed import plain
+
+    from .processes import forking, in_processes
+
+    def path(sn: str, tick=None) -> Run:
+        return run_path(case, dyn, sn, start.capacity, start.reference, base, tick, only=start.only)
+
+    if threads < 2 or len(names) < 2 or plain() or not forking():
+        return {sn: path(sn, progress) for sn in names}
+    out = {}
+    # a worker's path travels pickled whole; its results' welfare changes
+    # were cached by the id of a baseline solution in the worker, which
+    # means nothing here: they are made again against this process's
+    for k, run in in_processes(path, names, threads, [1.0] * len(names), lambda run: run, lambda k, run: _forget_changes(run)):
+        out[names[k]] = run
+        progress(len(dyn.years))
+    return {sn: out[sn] for sn in names}
+
+
+def _forget_changes(run: Run) -> Run:
+    for per in run.results.values():
+        for r in per.values():
+            if r.numbers is not None:
+                r.numbers = {**r.numbers, "changes": {}}
+    return run
 
 
 def paths_dataset(case: Case, dyn: Dynamics, start: Start, base: Run, paths: dict[str, Run]):

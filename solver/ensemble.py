@@ -155,7 +155,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
             # a dynamic case: every year of every path, the fiscal figures per year
             from .dynamic import floor_binds, solve_dynamic
 
-            ds = solve_dynamic(case, case.dynamics, scenarios)
+            ds = solve_dynamic(case, case.dynamics, scenarios, threads=1)  # the draws are the parallel work
             ds["floor_binds"] = floor_binds(ds)
             ok += int((ds["status"] == "equilibrium").sum())
             total += int(ds["status"].size)

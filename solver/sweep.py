@@ -277,17 +277,18 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
     return pcase, results
 
 
-def sweep_dynamic(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None):
+def sweep_dynamic(case: Case, swept: Swept, progress: bool = False, minerals: list[str] | None = None, threads: int | None = None):
     """A sweep of a dynamic case: every point is a scenario path over the
     case's years (:func:`mineq.solver.dynamic.solve_dynamic`), each year a
     verified equilibrium, against one baseline path.  Returns the point
     case and the dynamic result Dataset (scenarios = baseline + points;
     :func:`sweep_dataset` puts the points along ``sweep``).  The points
-    share the swept scenario's policy window (``[dynamics.active]``)."""
+    share the swept scenario's policy window (``[dynamics.active]``);
+    their paths run on ``threads`` processes where forking is allowed."""
     from .dynamic import solve_dynamic
 
     pcase = point_case(case, swept)
-    return pcase, solve_dynamic(pcase, pcase.dynamics, None, progress, minerals)
+    return pcase, solve_dynamic(pcase, pcase.dynamics, None, progress, minerals, threads)
 
 
 def sweep_dataset(ds, swept: Swept):

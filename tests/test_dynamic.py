@@ -440,3 +440,21 @@ def test_year_cases_leave_the_case_data_as_it_was():
     assert json.dumps(case.data, sort_keys=True, default=str) == before
     k = next(iter(cap))
     assert _curve(yc, k).upper == pytest.approx(cap[k]) != pytest.approx(_curve(case, k).upper)
+
+
+def test_scenario_paths_on_processes_equal_one_process():
+    """The scenarios' paths run on forked processes once the baseline path
+    is solved; the file is the same, number for number, as on one
+    process (welfare changes made again here, not taken from a worker's
+    cache keyed by its own objects)."""
+    from mineq.solver.processes import forking
+
+    if not forking():
+        pytest.skip("no forked workers on this platform")
+    data = read_case(DEMO)
+    data["dynamics"] = {"first_year": 2024, "last_year": 2026, "investment_response": 0.8, "lead_time": {"refined": 1}, "active": {"partner-floor": [2025, 2026]}}
+    case = build_case(data)
+    one = solve_dynamic(case, case.dynamics, threads=1)
+    two = solve_dynamic(case, case.dynamics, threads=2)
+    assert one.scenario.values.tolist() == ["baseline", "us-mip", "partner-floor", "china-ban"]
+    xr.testing.assert_identical(one, two)
