@@ -24,7 +24,9 @@ isoelastic curve its tangent at the current point)
     ``disposal[stage, region]`` (joint output nobody uses),
     ``flow[stage, origin, destination]``,
     ``credit[region, source, target]`` (output that earns a processor
-    floor's payment), ``home_sales[stage, region]`` (a strategic seller's
+    floor's payment), ``joint_credit[stage, region]`` (joint output
+    delivered to a floored node that earns the floor's payment),
+    ``home_sales[stage, region]`` (a strategic seller's
     sales at home).
 
 Expressions
@@ -41,6 +43,7 @@ Parameters (price unit of the mineral per quantity unit)
     ``markup_slope[route]`` and ``home_markup[seller]``: a strategic
     seller's perceived ``θ·b`` (Harker 1986); ``credit_rate[process]``:
     a processor floor's payment per unit at the current prices;
+    ``joint_credit_rate[node]``: the same for a floor on joint output;
     ``release[node]``: stocks released; ``floor_quantity[node]``,
     ``quota_quantity[q]``.
 
@@ -48,6 +51,8 @@ Constraints (their shadow prices are the equilibrium's prices and rents)
     ``balance[node]``: what arrives − what leaves = 0 (shadow price: the
     node price); ``floor[node]``: a floored producer's supply ≥ its
     guaranteed output; ``credit_cap[process]``: credit ≤ output;
+    ``joint_credit_cap[node]``: joint credit ≤ what joint activities
+    deliver there;
     ``quota[q]``: Σ covered flows ≤ the quota (the quota rent);
     ``origin[r]``: covered exports ≤ own output (the origin rent);
     ``seller[node]``: own output − home sales − exports = 0 (the seller's
@@ -281,6 +286,20 @@ def build(market: Market, plan=None, state: State | None = None, *, skeleton: bo
     m.credit_rate = pyo.Param(m.CREDITED, initialize={process_key(market, k): float(state.credit.get(k, 0.0)) for k in credited}, mutable=True)
     m.credit_cap = pyo.Constraint(m.CREDITED, rule=lambda _, *k: m.credit[k] <= m.processing[k])
 
+    # a floor on what joint activities deliver to a node (a jointly mined
+    # element): the activities earn its payment on that output, up to the cap
+    delivered: dict[tuple, list] = {}
+    for j, terms in zip(market.joint, market.joint_terms):
+        for n, a in terms:
+            if a > 0:
+                delivered.setdefault(nodes[n], []).append(a * m.joint[(j.name, j.region)])
+    jcredited = plan.joint_floored() if plan is not None else []
+    m.JOINT_CREDITED = pyo.Set(initialize=[nodes[n] for n in jcredited], dimen=2, ordered=True)
+    jcaps = {nodes[n]: _bound(plan.joint_floors[n].cap) for n in jcredited}
+    m.joint_credit = pyo.Var(m.JOINT_CREDITED, bounds=lambda _, *n: (0.0, jcaps[n]))
+    m.joint_credit_rate = pyo.Param(m.JOINT_CREDITED, initialize={nodes[n]: float(state.credit.get(("joint", n), 0.0)) for n in jcredited}, mutable=True)
+    m.joint_credit_cap = pyo.Constraint(m.JOINT_CREDITED, rule=lambda _, *n: m.joint_credit[n] <= sum(delivered[n]))
+
     quotas = plan.quotas if plan is not None else []
     m.QUOTAS = pyo.Set(initialize=range(len(quotas)), ordered=True)
     m.quota_quantity = pyo.Param(m.QUOTAS, initialize={j: q.quantity for j, q in enumerate(quotas)}, mutable=True)
@@ -300,7 +319,7 @@ def build(market: Market, plan=None, state: State | None = None, *, skeleton: bo
     cost_ = blocks_value("supply", -1.0) + blocks_value("processing", -1.0) + blocks_value("joint", -1.0)
     transport = sum(m.route_cost[r] * m.flow[r] + 0.5 * (m.route_slope[r] + m.markup_slope[r]) * m.flow[r] ** 2 for r in m.ROUTES)
     home = sum(0.5 * m.home_markup[n] * m.home_sales[n] ** 2 for n in m.SELLERS)
-    credits = sum(m.credit_rate[k] * m.credit[k] for k in m.CREDITED)
+    credits = sum(m.credit_rate[k] * m.credit[k] for k in m.CREDITED) + sum(m.joint_credit_rate[n] * m.joint_credit[n] for n in m.JOINT_CREDITED)
     m.welfare = pyo.Objective(expr=value + cost_ - transport - home + credits, sense=pyo.maximize)
     if plan is not None and getattr(plan, "extensions", None):
         from .extensions import attach
@@ -346,6 +365,9 @@ def columns(m, model) -> list[tuple[object, float]]:
     for j, k in enumerate(model._credited):
         c = model._ix["u"][j]
         out[c] = (m.credit[process_key(mk, k)], scale[c])
+    for j, n in enumerate(model._joint_credited, len(model._credited)):
+        c = model._ix["u"][j]
+        out[c] = (m.joint_credit[mk.nodes[n]], scale[c])
     for j, s_ in enumerate(model._sellers):
         c = model._ix["h"][j]
         out[c] = (m.home_sales[mk.nodes[s_.node]], scale[c])
@@ -370,6 +392,8 @@ def rows(m, model) -> list:
             out.append(m.balance[mk.nodes[who]])
         elif group == "floor":
             out.append(m.floor[mk.nodes[who]])
+        elif group == "credit" and isinstance(who, tuple):  # ("joint", node)
+            out.append(m.joint_credit_cap[mk.nodes[who[1]]])
         elif group == "credit":
             out.append(m.credit_cap[process_key(mk, who)])
         elif group == "quota":

@@ -78,7 +78,7 @@ def export(model) -> Start | None:
     return Start(
         model.block_keys(),
         model.market.route_list,
-        {k: j for j, k in enumerate(model._credited)},
+        {k: j for j, k in enumerate(model._credit_keys())},
         value * model.column_scale(),
         status,
         model.row_keys(),
@@ -108,7 +108,7 @@ def _positions(model, start: Start) -> np.ndarray:
     return np.concatenate([
         blocks,
         _flow_positions(model, start),
-        np.array([nb + nr + start.credited[k] if k in start.credited else -1 for k in model._credited], dtype=int),
+        np.array([nb + nr + start.credited[k] if k in start.credited else -1 for k in model._credit_keys()], dtype=int),
         # strategic sellers' home sales: new columns (a baseline has none)
         np.full(len(model._ix["h"]), -1, dtype=int),
     ])

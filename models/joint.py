@@ -123,12 +123,16 @@ class Linked:
             out.routes.update({i + r0: t for i, t in p.routes.items()})
             out.supply_floors.update({i + n0: f for i, f in p.supply_floors.items()})
             out.process_floors.update({k + k0: f for k, f in p.process_floors.items()})
+            fed = self.fed(mineral)
+            out.joint_floors.update({n + n0: f for n, f in p.joint_floors.items() if n in fed})
             out.offtakes += [replace(o, node=o.node + n0) for o in p.offtakes]
             out.quotas += [Quota([i + r0 for i in q.routes], q.quantity, list(q.holders), q.label) for q in p.quotas]
             out.origin_rules += [OriginRule(r.node + n0, [i + r0 for i in r.routes], r.label) for r in p.origin_rules]
             out.sellers += [Seller(sl.node + n0, sl.conduct, [i + r0 for i in sl.routes], {d + n0: b for d, b in sl.slopes.items()}, sl.region, sl.label) for sl in p.sellers]
             out.release[n0 : n0 + len(m.nodes)] = p.release
-            out.idle += list(p.idle)
+            # a floor idle in the member alone pays the joint activities here
+            paid = {"{}/{}".format(*m.nodes[n]) for n in p.joint_floors if n in fed}
+            out.idle += [x for x in p.idle if x[0] not in paid]
         return out
 
     # -- solutions ----------------------------------------------------------

@@ -12,7 +12,8 @@ with columns
     z[b]  the quantity of curve block b (a supply, demand, processing or
           offtake block; :meth:`mineq.models.curves.Curve.segments`)
     x[i]  the flow on allowed route i
-    u[j]  the credited output of a processor floor j
+    u[j]  the credited output of a processor floor j, then of a floor on
+          what joint activities deliver to a node
     h[j]  the home sales of strategic seller j (market_power)
 
 and rows
@@ -21,7 +22,8 @@ and rows
                 − D − θ·processing input − outflows − offtake = 0
                 (one per node; its shadow price is the node price P)
     floor[j]    a floored producer's output >= its guaranteed quantity
-    credit[j]   u[j] <= the floored processor's output
+    credit[j]   u[j] <= the floored processor's output (or the joint
+                activities' output at the floored node)
     quota[j]    Σ covered flows <= the quota
     origin[j]   Σ covered exports <= the node's own output
     seller[j]   a strategic seller's own output − h − its exports = 0
@@ -92,6 +94,16 @@ class SolveError(RuntimeError):
         self.market = market
         self.status = status
         super().__init__(f"{market}: {status}{': ' + detail if detail else ''}")
+
+
+def _qp_iterations(h) -> int:
+    """QP iterations of HiGHS's last run; 0 when HiGHS says its run
+    information is not valid (a run that ended in kSolveError leaves
+    garbage there: -2,048,489,582 was read, in a process where Pyomo's
+    HiGHS interface had run before)."""
+    if not h.getInfo().valid:
+        return 0
+    return max(int(h.getInfoValue("qp_iteration_count")[1]), 0)
 
 
 class MarketModel:
@@ -186,7 +198,10 @@ class MarketModel:
         credited = [] if plan is None else sorted(plan.process_floors)
         self._credited = credited
         src, tgt = market.process_nodes
-        fu = self._fu = e[tgt[credited]] if credited else np.zeros(0)
+        # floors on joint output: a credit at each floored node some joint
+        # activity delivers to (elsewhere nothing is delivered to pay for)
+        self._joint_credited = [] if plan is None else plan.joint_floored()
+        fu = self._fu = np.concatenate([e[tgt[credited]] if credited else np.zeros(0), e[self._joint_credited] if self._joint_credited else np.zeros(0)])
         quotas = [] if plan is None else plan.quotas
         eq = self._eq = np.array([max([g[i] for i in q.routes], default=1.0) for q in quotas])
         rules = [] if plan is None else plan.origin_rules
@@ -195,19 +210,21 @@ class MarketModel:
         for k, bs in self._process_blocks.items():
             made_at.setdefault(int(tgt[k]), []).extend((b, 1.0) for b in bs)
         joint_blocks = {owner: owner_blocks[pos] for pos, (kind, owner, _) in enumerate(owners) if kind == "joint"}
+        joint_at: dict[int, list] = {}  # node -> (block, yield) of the joint activities delivering there
         for j, terms in enumerate(market.joint_terms):
             for node, a in terms:
                 if a > 0:
                     made_at.setdefault(node, []).extend((b, a) for b in joint_blocks[j])
+                    joint_at.setdefault(node, []).extend((b, a) for b in joint_blocks[j])
         self._made_at = made_at
         eo = self._eo = np.array([e[r.node] for r in rules])
 
         # -- columns -------------------------------------------------------
-        nu = len(credited)
+        nu = len(credited) + len(self._joint_credited)
         self._ix = {"z": np.arange(nb), "x": nb + np.arange(nr), "u": nb + nr + np.arange(nu)}
         self._ncol = nb + nr + nu
         Z, X, U = self._ix["z"], self._ix["x"], self._ix["u"]
-        self._ucap = np.array([plan.process_floors[k].cap / self.Q for k in credited]) / fu if nu else np.zeros(0)
+        self._ucap = np.array([plan.process_floors[k].cap / self.Q for k in credited] + [plan.joint_floors[n].cap / self.Q for n in self._joint_credited]) / fu if nu else np.zeros(0)
         # strategic sellers (market_power): a home-sales column each, in
         # units of its node's size
         sellers = self._sellers = [] if plan is None else list(plan.sellers)
@@ -263,7 +280,9 @@ class MarketModel:
         # deficiency-payment floors on producers: S >= min(cap, MC^-1(F))
         groups["floor"] = group([[(Z[b], fb[b] / e[n]) for b in self._supply_blocks[n]] for n in floors])
         # floors on processors: a credit per unit on u <= min(Y, cap)
-        groups["credit"] = group([[(U[j], 1.0)] + [(Z[b], -fb[b] / fu[j]) for b in self._process_blocks[k]] for j, k in enumerate(credited)])
+        groups["credit"] = group([[(U[j], 1.0)] + [(Z[b], -fb[b] / fu[j]) for b in self._process_blocks[k]] for j, k in enumerate(credited)]
+                                 # floors on joint output: u <= Σ yield·activity delivered to the node
+                                 + [[(U[j], 1.0)] + [(Z[b], -a * fb[b] / fu[j]) for b, a in joint_at[n]] for j, n in enumerate(self._joint_credited, len(credited))])
         # quotas on sums of flows
         groups["quota"] = group([[(X[i], g[i] / eq[j]) for i in q.routes] for j, q in enumerate(quotas)])
         # rules of origin: covered exports <= own output (supply + refining)
@@ -363,6 +382,12 @@ class MarketModel:
             self._block_keys = keys
         return self._block_keys
 
+    def _credit_keys(self) -> list:
+        """A key per credit column: a floored process's index, then
+        ``("joint", node)`` for a floor on joint output (the keys of
+        :meth:`set_wedges`' credits)."""
+        return list(self._credited) + [("joint", n) for n in self._joint_credited]
+
     def column_scale(self) -> np.ndarray:
         """Natural units (of Q) per unit of each column."""
         return np.concatenate([self._f, self._g, self._fu, self._fh])
@@ -381,7 +406,7 @@ class MarketModel:
         named = {
             "balance": [int(n) for n in self._ix["nodes"]],
             "floor": list(self._floor_nodes),
-            "credit": list(self._credited),
+            "credit": self._credit_keys(),
             "quota": [tuple(q.routes) for q in (self.plan.quotas if self.plan is not None else [])],
             "origin": [(r.node, tuple(r.routes)) for r in (self.plan.origin_rules if self.plan is not None else [])],
             "seller": [s_.node for s_ in self._sellers],
@@ -475,6 +500,7 @@ class MarketModel:
             tuple(o.node for o in plan.offtakes),
             tuple(sorted(plan.supply_floors)),
             tuple((k, plan.process_floors[k].cap) for k in sorted(plan.process_floors)),
+            tuple((n, plan.joint_floors[n].cap) for n in sorted(plan.joint_floors)),
             tuple(tuple(q.routes) for q in plan.quotas),
             tuple((r.node, tuple(r.routes)) for r in plan.origin_rules),
             tuple((s.node, tuple(s.routes)) for s in plan.sellers),
@@ -518,7 +544,7 @@ class MarketModel:
                 (seg,) = curve.segments(points.get(pos))
                 self._blocks[b] = (pos, seg)
                 self._set_block(b, seg)
-        self.set_wedges(plan.fixed_wedges(), {k: 0.0 for k in self._credited})
+        self.set_wedges(plan.fixed_wedges(), {k: 0.0 for k in self._credit_keys()})
         # strategic sellers: conduct and perceived slopes are numbers (a
         # sweep over conduct re-uses the program)
         self._sellers = list(plan.sellers)
@@ -544,13 +570,14 @@ class MarketModel:
         """Output a deficiency-payment floor guarantees at a supply node."""
         return self.plan.floor_quantity(node)
 
-    def set_wedges(self, route: dict[int, float], credit: dict[int, float]) -> None:
-        """Border wedges per route and processing credits (price units per unit)."""
+    def set_wedges(self, route: dict[int, float], credit: dict) -> None:
+        """Border wedges per route and credits (price units per unit): by
+        process index, and by ``("joint", node)`` for floors on joint output."""
         mk = self.market
         costs = mk.route_costs
         for i, w in route.items():
             self._set("cost", i, (costs[i] + w) / self.P)
-        for j, k in enumerate(self._credited):
+        for j, k in enumerate(self._credit_keys()):
             if k in credit:
                 self._set("credit", j, credit[k] / self.P)
 
@@ -565,7 +592,7 @@ class MarketModel:
         segments: dict = {}
         for b, (pos, _) in enumerate(self._blocks):
             segments.setdefault(owner_label(self, pos), []).append(Segment(v["lb"][b] * Q, v["ub"][b] * Q, v["level"][b] * P, v["slope"][b] * P / Q))
-        credit = {k: float(v["credit"][j]) * P for j, k in enumerate(self._credited)}
+        credit = {k: float(v["credit"][j]) * P for j, k in enumerate(self._credit_keys())}
         return State(segments=segments, route_cost=np.asarray(v["cost"], dtype=float) * P, credit=credit)
 
     # -- data ----------------------------------------------------------
@@ -717,7 +744,7 @@ class MarketModel:
         dest[self._ix["x"]] = self.market.route_nodes[1]
         for runs in range(1, route_generation.MAX_ROUNDS + 1):
             h.run()
-            self.qp_iterations += h.getInfoValue("qp_iteration_count")[1]
+            self.qp_iterations += _qp_iterations(h)
             status = h.getModelStatus()
             if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kModelEmpty):
                 return status, None, None, runs

@@ -82,8 +82,11 @@ def diagnose(market: Market, plan=None, scenario: str = "baseline", fed: frozens
         if nidx[(p.source, p.region)] not in reach:
             out.append(Diagnosis("warning", mk.name, f"{p.source}->{p.target}/{p.region}", f"processing has no upstream {p.source} supply it can reach{tag}; it stays idle"))
     if plan is not None:
+        # a floor with no producer of its own pays the joint activities that deliver here
+        paid = {"/".join(mk.nodes[n]) for n in plan.joint_floors if n in fed}
         for where, text in plan.idle:
-            out.append(Diagnosis("warning", mk.name, where, text + tag))
+            if where not in paid:
+                out.append(Diagnosis("warning", mk.name, where, text + tag))
         for n, f in plan.supply_floors.items():
             if mk.supply[mk.nodes[n]].upper <= 0:
                 out.append(Diagnosis("warning", mk.name, "/".join(mk.nodes[n]), f"price floor ({f.source}) covers producers with no capacity{tag}"))

@@ -470,10 +470,10 @@ def solve_kkt(model, plan, tol: float, rounds: int = 20, time_limit: float = 60.
 
     Strategic sellers (``market_power``) get their own rows
     (:func:`_sellers`).  Extension rows (:mod:`mineq.models.extensions`)
-    are not written here: a plan with any gets None (no answer rather
-    than one that ignores them).
+    and floors on joint output are not written here: a plan with any gets
+    None (no answer rather than one that ignores them).
     """
-    if plan is not None and plan.extensions:
+    if plan is not None and (plan.extensions or model._joint_credited):
         return None
     mk = model.market
     best = None

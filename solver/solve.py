@@ -90,7 +90,7 @@ class WedgeIteration:
     def __init__(self, plan, memory: int = 5, damping: float = 1.0):
         self.plan = plan
         self.routes = sorted(i for i, t in plan.routes.items() if t.price_dependent)
-        self.credits = sorted(plan.process_floors)
+        self.credits = sorted(plan.process_floors) + [("joint", n) for n in plan.joint_floored()]
         self.memory, self.damping = memory, damping
         self.hist_w: list[np.ndarray] = []
         self.hist_f: list[np.ndarray] = []
@@ -98,7 +98,7 @@ class WedgeIteration:
 
     def target(self, price: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
         rw = self.plan.route_wedges(price)
-        cr = self.plan.process_credits(price, origin)
+        cr = {**self.plan.process_credits(price, origin), **self.plan.joint_credits(price, origin)}
         return np.array([rw[i] for i in self.routes] + [cr[k] for k in self.credits], dtype=float)
 
     def unpack(self, w: np.ndarray) -> tuple[dict, dict]:

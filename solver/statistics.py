@@ -97,7 +97,38 @@ def floor_payments(market: Market, sol: Solution, plan) -> tuple[np.ndarray, np.
         n = market.node_index(p.target, p.region)
         per_unit[n] = f.payment(realised[n])
         proc[k] = per_unit[n] * min(sol.processing[k], f.cap)
+    if plan.joint_floors:
+        # covered where joint activities deliver (a member of a linked
+        # market knows it from its share of their output)
+        made = joint_delivered(market, sol)
+        for n in set(plan.joint_floored()) | {n for n in plan.joint_floors if made[n] > 0}:
+            per_unit[n] = plan.joint_floors[n].payment(realised[n])
     return per_unit, proc
+
+
+def joint_delivered(market: Market, sol: Solution) -> np.ndarray:
+    """Per node: what joint activities deliver there (their yields, not
+    their inputs), for a linked market (from the activity levels) or for
+    one of its members (``sol.joint_net``); zeros elsewhere."""
+    if market.joint:
+        out = np.zeros(len(market.nodes))
+        for j, terms in enumerate(market.joint_terms):
+            for n, a in terms:
+                if a > 0:
+                    out[n] += a * float(sol.joint[j])
+        return out
+    if len(sol.joint_net):
+        return np.maximum(np.asarray(sol.joint_net, dtype=float), 0.0)
+    return np.zeros(len(market.nodes))
+
+
+def joint_floor_payments(market: Market, sol: Solution, plan, per_unit: np.ndarray) -> dict[int, float]:
+    """Deficiency payments on joint output: per floored node, the payment
+    per unit times what joint activities deliver there, up to the cap."""
+    if plan is None or not plan.joint_floors:
+        return {}
+    made = joint_delivered(market, sol)
+    return {n: float(per_unit[n]) * min(float(made[n]), f.cap) for n, f in plan.joint_floors.items() if made[n] > 0}
 
 
 def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
@@ -146,6 +177,11 @@ def welfare(market: Market, sol: Solution, plan=None) -> dict[str, np.ndarray]:
         w["processor_surplus"][ridx[p.region]] += margin * processing[k] - _integral(p.cost, processing[k]) + proc_pay[k]
         if plan is not None and k in plan.process_floors:
             w["deficiency_payments"][ridx[plan.process_floors[k].region]] += proc_pay[k]
+    # floors on joint output: paid to the activities where they run (their
+    # surplus is counted with the processors', below)
+    for n, pay in joint_floor_payments(market, sol, plan, np.asarray(per_unit)).items():
+        w["processor_surplus"][ridx[market.nodes[n][1]]] += pay
+        w["deficiency_payments"][ridx[plan.joint_floors[n].region]] += pay
     if len(sol.joint_surplus):
         # a linked market's member: its share of the joint activities'
         # surplus (by sales value) goes to the region where they run

@@ -308,13 +308,29 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
     if market.joint:
         res = []
         Yj = np.asarray(sol.joint, dtype=float)
+        # a floor on joint output: each unit delivered to the node, up to
+        # the cap, earns max(0, F − P) more (an interval at the cap, _paid)
+        jfloors = plan.joint_floors if plan is not None else {}
+        topped = {}
+        if jfloors:
+            made = np.zeros(len(nodes))
+            for j, terms in enumerate(market.joint_terms):
+                for nd, a in terms:
+                    if a > 0:
+                        made[nd] += a * Yj[j]
+            for nd, f in jfloors.items():
+                realised = price_[nd] + bonus_[nd]
+                lo_, hi_ = _paid(f, float(made[nd]), realised, tol * max(abs(float(made[nd])), F))
+                topped[nd] = (lo_ - realised, hi_ - realised)
         for j, (jp, terms) in enumerate(zip(market.joint, market.joint_terms)):
             margin = sum(a * price_[nd] for nd, a in terms) + (float(ew["joint"][j]) if ew is not None else 0.0)
+            up = sum(a * topped[nd][0] for nd, a in terms if a > 0 and nd in topped)
+            top = sum(a * topped[nd][1] for nd, a in terms if a > 0 and nd in topped)
             own = max(abs(float(Yj[j])), F)
             # money per unit of activity: judged against its outputs' and
             # inputs' value at their members' typical prices
-            res.append(jp.cost.residual(float(Yj[j]), margin, margin, tol * own, sum(abs(a) * Pn[nd] for nd, a in terms), own))
-        v.add("joint_production", res, lambda: [f"joint {jp.name} {jp.region}" for jp in market.joint])
+            res.append(jp.cost.residual(float(Yj[j]), margin + up, margin + top, tol * own, sum(abs(a) * Pn[nd] for nd, a in terms), own))
+        v.add("joint_production", res, lambda: [f"joint {jp.name} {jp.region}" + (" (floored output)" if any(a > 0 and nd in topped for nd, a in terms) else "") for jp, terms in zip(market.joint, market.joint_terms)])
     if W.any() or market.joint or len(sol.disposal):
         places = market.disposal_nodes if market.joint else np.flatnonzero(W).tolist()
         # what disposing of a unit costs: the price, less any extension's μ·a

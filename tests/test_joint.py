@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mineq.models.curves import Linear
 from mineq.models.joint import Linked
 from mineq.models.market import Joint, Market
-from mineq.solver.case import build_case, load_case
+from mineq.solver.case import build_case, load_case, read_case
 from mineq.solver.errors import CaseError
 from mineq.solver.results import to_dataset
 from mineq.solver.run import solve_case, verify_dataset
@@ -326,3 +326,75 @@ def test_property_decoupled_group_gives_the_separate_markets(y, a, b, c, d, t):
         assert got.flow == pytest.approx(want.flow, rel=1e-7, abs=1e-7 * Q)
         levels = [res.solution.joint[j] for j, jp in enumerate(link.market.joint) if jp.name == f"make{k}"]
         assert np.array(levels) * y[k] == pytest.approx(np.nan_to_num(want.supply), rel=1e-7, abs=1e-7 * Q)
+
+
+@pytest.mark.parametrize("cap, y, p, paid", [(math.inf, 6.0, 4.0, 6.0), (2.0, 5.6, 4.4, 3.2), (2.9, 5.8, 4.2, 5.22)])
+def test_floor_on_a_by_product_pays_the_joint_activity(cap, y, p, paid):
+    """A deficiency-payment floor F = 6 on b in :func:`two_products` (no
+    policy: Y = 5.6, P_a = P_b = 4.4): the activity earns
+    P_a + ½·max(P_b, F) on the first ``cap`` units of b.  Both prices
+    are 10 − Y (Q_a = Y, Q_b = Y/2 at P_b = 10 − 2·Q_b).
+
+    No cap: 10 − Y + ½·6 = 1 + Y gives Y = 6 (P = 4 < 6: the floor
+    binds), and the floor on b lowers a's price from 4.4 to 4; it pays
+    (6 − 4)·3 = 6.  Cap 2: at Y = 5.6 b's output 2.8 is past the cap, the
+    marginal unit earns the price alone: the unfloored equilibrium, paid
+    (6 − 4.4)·2 = 3.2.  Cap 2.9: past the cap at Y = 6, within it at 5.6,
+    so the activity stops where b's output is the cap, Y = 5.8 (its
+    marginal cost 6.8 lies between 1.5·4.2 = 6.3 and 4.2 + 3 = 7.2), paid
+    (6 − 4.2)·2.9 = 5.22.  A floor at the no-policy answer fails the
+    verifier."""
+    from mineq.models.policies.plan import Floor, PolicyPlan
+    from mineq.solver.statistics import welfare
+
+    mk = two_products(10)
+    plan = PolicyPlan(mk)
+    plan.joint_floors[1] = Floor(level=6.0, cap=cap, region="A", source="floor on b")
+    r = solve_market(mk, plan=plan)
+    assert r.ok and r.verification.ok, r.message
+    assert r.solution.joint[0] == pytest.approx(y, rel=1e-9)
+    assert r.solution.price == pytest.approx([p, p], rel=1e-9)
+    w = welfare(mk, r.solution, plan)
+    assert w["deficiency_payments"][0] == pytest.approx(paid, rel=1e-9)
+    # revenue + payment − cost ∫(1 + Y) = the activity's surplus
+    assert w["processor_surplus"][0] == pytest.approx(p * 1.5 * y + paid - (y + 0.5 * y * y), rel=1e-9)
+    if cap != 2.0:
+        blind = solve_market(two_products(10)).solution
+        assert not verify(mk, blind, plan=plan).ok
+
+
+def test_floor_on_a_jointly_mined_element_in_a_case_file():
+    """tests/data/joint_demo.toml with a deficiency-payment floor on US
+    neodymium (mined only jointly, no supply curve of its own): the
+    floor pays the US separation activity instead of being idle; the
+    file verifies (the payments recomputed), and the labelled
+    formulation is the fast program, coefficient by coefficient."""
+    from mineq import api
+    from mineq.models import formulation
+    from mineq.solver.run import member_results, mineral_plan
+
+    data = read_case(DEMO)
+    data["scenarios"].append({"name": "nd-floor", "description": "a floor on US neodymium at 80", "policies": [{"type": "price_floor", "mechanism": "deficiency_payment", "minerals": ["neodymium"], "stage": "refined", "regions": ["USA"], "level": 80.0}]})
+    case = build_case(data)
+    diag = []
+    res = solve_case(case, ["nd-floor"], diagnoses=diag, threads=1)
+    assert all(r.ok for per in res.values() for r in per.values())
+    assert not [d for sn, d in diag if "pays nothing" in str(d)]
+    ds = to_dataset(case, res)
+    usa = dict(scenario="nd-floor", mineral="neodymium", stage="refined", region="USA")
+    per_unit = float(ds.floor_payment.sel(**usa))
+    assert per_unit == pytest.approx(80.0 - float(ds.price.sel(**usa)), rel=1e-9) and per_unit > 0
+    # paid on what the US activity delivers (0.2 of its activity)
+    (us,) = [a for a in ds.activity.values.tolist() if "USA" in a]
+    act = float(ds.joint_activity.sel(scenario="nd-floor", activity=us))
+    assert float(ds.deficiency_payments.sel(scenario="nd-floor", mineral="neodymium", region="USA")) == pytest.approx(per_unit * 0.2 * act, rel=1e-9)
+    assert float(ds.price.sel(**usa)) < float(ds.price.sel(**{**usa, "scenario": "baseline"}))
+    assert verify_dataset(ds).ok
+    link = case.link_of("neodymium")
+    base = member_results(link, solve_market(link.market), {})
+    plan = link.plan({m: mineral_plan(case, "nd-floor", m, base[m].solution) for m in link.members})
+    assert plan.joint_floors
+    r = solve_market(plan.market, plan=plan)
+    m = formulation.build(r.model.market, r.model.plan, r.model.state())
+    assert formulation.differences(m, r.model) == []
+    assert len(api.formulation(case, "neodymium", "nd-floor").joint_credit_cap) == 1

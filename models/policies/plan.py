@@ -8,7 +8,10 @@ entry into a few primitives on a :class:`PolicyPlan`:
 
       landed = max(P[o]·(1 + e_av) + e_sp + t, M)·(1 + τ_av) + τ_sp (+ quota rent)
 
-* deficiency-payment floors (:class:`Floor`) on producers or processors;
+* deficiency-payment floors (:class:`Floor`) on producers or processors,
+  and on what joint activities deliver to a node (``joint_floors``: the
+  activity earns ``yield·max(0, F − P)`` more per unit, a credit found by
+  fixed point like a processor's);
 * offtake purchases (:class:`Offtake`) at a node;
 * quotas (:class:`Quota`) on sums of flows;
 * strategic sellers (:class:`Seller`): a node's output sold with market
@@ -172,6 +175,10 @@ class PolicyPlan:
     routes: dict[int, RouteTerms] = field(default_factory=dict)
     supply_floors: dict[int, Floor] = field(default_factory=dict)
     process_floors: dict[int, Floor] = field(default_factory=dict)
+    #: deficiency-payment floors on the output joint activities deliver to
+    #: a node (a jointly mined element has no supply curve of its own; in
+    #: a market that is not linked nothing is delivered, and they pay nothing)
+    joint_floors: dict[int, Floor] = field(default_factory=dict)
     offtakes: list[Offtake] = field(default_factory=list)
     quotas: list[Quota] = field(default_factory=list)
     origin_rules: list[OriginRule] = field(default_factory=list)
@@ -191,7 +198,15 @@ class PolicyPlan:
     @property
     def price_dependent(self) -> bool:
         """True when some wedge depends on prices (fixed point needed)."""
-        return bool(self.process_floors) or any(t.price_dependent for t in self.routes.values())
+        return bool(self.process_floors) or bool(self.joint_floored()) or any(t.price_dependent for t in self.routes.values())
+
+    def joint_floored(self) -> list[int]:
+        """The nodes with a joint floor that some joint activity of the
+        market delivers to (only those have anything to pay for)."""
+        if not self.joint_floors or not self.market.joint:
+            return []
+        fed = {n for terms in self.market.joint_terms for n, a in terms if a > 0}
+        return sorted(n for n in self.joint_floors if n in fed)
 
     def fixed_wedges(self) -> dict[int, float]:
         """Per route with terms: the per-unit parts of its border wedge
@@ -265,6 +280,13 @@ class PolicyPlan:
         mk = self.market
         realised = np.asarray(price, dtype=float) + (self.origin_rent_by_node(origin) if origin is not None and len(origin) else 0.0)
         return {k: f.payment(realised[mk.node_index(mk.processes[k].target, mk.processes[k].region)]) for k, f in self.process_floors.items()}
+
+    def joint_credits(self, price: np.ndarray, origin: np.ndarray | None = None) -> dict[tuple, float]:
+        """Per node of :meth:`joint_floored`, keyed ``("joint", node)``: the
+        deficiency payment per unit delivered there (price plus origin
+        rent topped up to the floor)."""
+        realised = np.asarray(price, dtype=float) + (self.origin_rent_by_node(origin) if origin is not None and len(origin) else 0.0)
+        return {("joint", n): self.joint_floors[n].payment(realised[n]) for n in self.joint_floored()}
 
     def quota_rent_by_route(self, rents: np.ndarray, origin: np.ndarray | None = None) -> np.ndarray:
         """Σ of the rents of the quotas (and origin rules) each route belongs to."""

@@ -7,6 +7,9 @@ region's government pays ``max(0, F − P)`` per covered unit, on at most
 
     producers   S ⟂ MC(S) − max(P, F)            (first ``cap`` units)
     processors  Y ⟂ θ·P[up] + MCproc(Y) − max(P, F)
+    joint       Y ⟂ MCjoint(Y) − Σ y·P − y_F·max(0, F − P_F)
+                (an activity delivering the floored element: first
+                ``cap`` units of it)
 
 For producers with an own supply curve this is exact in the welfare
 program: they produce at least ``L = min(cap, MC⁻¹(F))`` whatever the
@@ -71,6 +74,13 @@ class PriceFloor(Instrument):
                 if n in plan.supply_floors:
                     raise SpecError("regions", r, f"one deficiency-payment floor per node ({mk.name} {stage}/{r} has two)")
                 plan.supply_floors[n] = floor
+            elif self.covers_what in ("producers", "all"):
+                # no own supply curve: if the mineral is mined jointly, the
+                # floor pays the joint activities for what they deliver here
+                # (mineq.models.joint.Linked.plan drops the diagnosis above)
+                if n in plan.joint_floors:
+                    raise SpecError("regions", r, f"one deficiency-payment floor per node ({mk.name} {stage}/{r} has two)")
+                plan.joint_floors[n] = floor
             if self.covers_what in ("processors", "all"):
                 for k, p in enumerate(mk.processes):
                     if p.target == stage and p.region == r:
