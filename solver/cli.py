@@ -477,8 +477,8 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
     On a dynamic case every level is a path over the years (the
     indicator's mineral and the minerals linked with it), each year
     verified; the indicator is read in --year, or is a total over the
-    years: 'fiscal_cost_discounted[lithium]' = 5e8 finds the floor a
-    discounted budget of 500 million allows.
+    years: 'fiscal_cost_discounted[lithium]' = 5e9 finds the floor a
+    discounted budget of 5 billion allows.
     """
     from .results import check_target, to_dataset, write
     from .sweep import parse_set, sweep_case

@@ -783,14 +783,29 @@ def floor_binds(ds):
     pay = [v for v in ("deficiency_payments", "offtake_outlay") if v in ds.data_vars]
     if not pay:
         return (reached * 0.0).where(reached)
-    money = np.abs(ds[pay].to_array().sum(["variable", "mineral", "region"]))
-    return (money > 0).astype(float).where(reached)
+    return _moves(ds, pay).astype(float).where(reached)
+
+
+#: money a policy moves counts when above this share of its market's
+#: value (consumers' spending, Σ price·demand, in the mineral's money
+#: units): a floor at exactly the market price pays solver-precision dust
+#: (5e-7 USD on a lithium market of billions), which is no binding floor
+MOVES = 1e-9
+
+
+def _moves(ds, names):
+    """Per scenario and year (and draw): whether the money in the
+    variables ``names`` is more than :data:`MOVES` of its market's value
+    in some mineral."""
+    money = np.abs(ds[names].to_array().sum("variable").fillna(0.0).sum("region"))
+    value = np.abs(ds["price"] * ds["demand"]).sum(["stage", "region"])
+    return (money > MOVES * value).any("mineral")
 
 
 def _binds(ds):
     """Per scenario and year: whether the scenario's policies move money."""
     moved = [v for v in ("deficiency_payments", "offtake_outlay", "levy_revenue", "tariff_revenue", "export_tax_revenue", "quota_rent", "origin_rent") if v in ds.data_vars]
-    return np.abs(ds[moved].to_array().sum(["variable", "mineral", "region"])) > 0
+    return _moves(ds, moved)
 
 
 # -- reading a dynamic result ------------------------------------------------------

@@ -163,10 +163,13 @@ class _DynamicEvaluator:
         sw = dataclasses.replace(self.swept, values=[float(level)])
         pcase = point_case(self.case, sw)
         name = sw.point_name(float(level))
-        path = run_path(pcase, self.dyn, name, self.start.capacity, self.start.reference, self.base, only=self.start.only)
+        # the point case's [dynamics]: its policy window is the point's
+        # (point_case), the case's own names the scenario swept
+        dyn = pcase.dynamics
+        path = run_path(pcase, dyn, name, self.start.capacity, self.start.reference, self.base, only=self.start.only)
         if path.failed is not None:
             raise MineqError(f"At {self.swept.label} = {level:g}, year {path.failed[0]} of the path has no verified equilibrium ({path.failed[1][:300]}); narrow --range.")
-        ds = paths_dataset(pcase, self.dyn, self.start, self.base, {name: path})
+        ds = paths_dataset(pcase, dyn, self.start, self.base, {name: path})
         return self.value(ds.sel(scenario=[name])), PathsOutcome(ds, float(ds.attrs["max_residual"]))
 
 

@@ -422,7 +422,11 @@ def test_sweep_of_a_dynamic_case_in_python_keeps_windows_and_minerals():
     assert float(pts.fiscal_cost_discounted.sel(sweep=1.3)) > float(pts.fiscal_cost_discounted.sel(sweep=1.1))
     assert float(pts.fiscal_cost.sel(year=2026, sweep=1.3)) == pytest.approx(float(ds.fiscal_cost.sel(year=2026, scenario="partner-floor")), rel=1e-7)
     check = api.verify(res)
-    assert bool(check.attrs["ok"]) if "ok" in check.attrs else bool(check["ok"].all()), check
+    assert bool(check.attrs["all_ok"]), check.attrs["failures"]
+    # target's paths are the sweep's: the same window, the same cost
+    hit = api.target(case, "partner-floor", "level_vs_baseline", "fiscal_cost_discounted[rare_earths]", float(pts.fiscal_cost_discounted.sel(sweep=1.3)), bounds=(1.1, 1.5), points=3)
+    assert hit.reached and hit.level == pytest.approx(1.3, rel=1e-6)
+    assert np.allclose(hit.result.dataset.fiscal_cost.sel(year=2024).values, 0.0)
 
 
 def test_year_cases_leave_the_case_data_as_it_was():
