@@ -406,7 +406,9 @@ def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, q
     pts, base = sweep_dataset(ds, swept)
     pts["built_outside_china"] = built_by_points(ds, pts)
     shown = pts.sel(year=year)
-    shown.attrs["title"] = f"{pts.attrs['title']}, {year} (fiscal cost discounted over {dyn.first_year}-{dyn.last_year})"
+    shown.attrs["title"] = f"{pts.attrs['title']}\nindicators in {year}; fiscal cost over {dyn.first_year}-{dyn.last_year}, discounted at {dyn.discount_rate:g} per year"
+    fc = shown["fiscal_cost_discounted"]
+    shown["fiscal_cost_discounted"] = fc.assign_attrs(units=fc.attrs.get("units", "").split(",")[0], long_name=f"fiscal cost discounted to {dyn.first_year}")
     money = [*indicators, "fiscal_cost_discounted"]
     for text in indicators:
         evaluate(shown, text)  # a bad indicator fails before anything is written
