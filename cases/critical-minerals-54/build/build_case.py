@@ -419,17 +419,13 @@ def joint_coproducts(out) -> None:
     the joint market: the activity's marginal cost at the host's output is
     the value of what it yields at the baseline prices, P_host + Σ y·P)
     and the host's supply elasticity.  Secondary (scrap) supply stays a
-    curve of its own.  A host sold at the refined stage in a floor-club
-    region keeps its own curve (see the loop)."""
+    curve of its own.  The partner floor club's floors on refined output
+    pay such an activity for its floored yields (models/policies/plan.py,
+    joint_floors)."""
     taken: set[tuple[str, str, str]] = set()
     for g in COPRODUCTS:
         hm, hs = g["host"]
         for r in g["regions"] or REGIONS:
-            if hs == "refined" and r in FLOOR_CLUB:
-                # the partner floor club pays refined output of a supply
-                # curve or a refiner; the engine's price floor does not pay
-                # a joint activity, so linking here would drop the payment
-                continue
             host = next((n for n in out["nodes"] if (n["mineral"], n["stage"], n["region"]) == (hm, hs, r) and n.get("supply_form") == "linear" and float(n["supply_quantity"]) > 0), None)
             if host is None or (hm, hs, r) in taken:
                 continue
