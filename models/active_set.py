@@ -383,6 +383,10 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
     return None
 
 
+#: relative cost perturbations of :func:`rescue`'s attempts, in order
+RESCUE_PERTURBATIONS = (0.0, 1e-5, 1e-3, 1e-7, 1e-4, 1e-2)
+
+
 def rescue(qp: QP, seed: int = 0):
     """Solve ``qp`` again where HiGHS failed on it, then polish on the true program.
 
@@ -390,16 +394,21 @@ def rescue(qp: QP, seed: int = 0):
     zero-cost route cycles) and its presolve can call a feasible program
     infeasible; both depend on the order of the columns.  Each attempt
     hands HiGHS the columns in a new random order (seeded: reproducible);
-    the second and third also lower every cost by a random relative 1e-5
-    (then 1e-3), which removes the ties.  :func:`polish` then finds the
-    exact KKT point of the unperturbed program from there.  Returns what
-    :func:`polish` returns, in ``qp``'s order, or None.
+    all but the first also lower every cost by a random relative amount
+    (:data:`RESCUE_PERTURBATIONS`), which removes the ties.  :func:`polish`
+    then finds the exact KKT point of the unperturbed program from there,
+    also from where HiGHS stopped at its iteration or time limit (a point
+    near the optimum is a start like any other; polish returns only a KKT
+    point).  Returns what :func:`polish` returns, in ``qp``'s order, or
+    None.  (The linked zinc, germanium and indium market under a minimum
+    import price needed five attempts: HiGHS ended the others with
+    kSolveError.)
     """
     import highspy
 
     rng = np.random.default_rng(seed)
     n = qp.A.shape[1]
-    for eps in (0.0, 1e-5, 1e-3):
+    for eps in RESCUE_PERTURBATIONS:
         perm = rng.permutation(n)
         # every cost moves the unattractive way (less welfare per unit)
         cost = qp.c + qp.sense * eps * rng.random(n) * np.maximum(1.0, np.abs(qp.c))
@@ -407,9 +416,10 @@ def rescue(qp: QP, seed: int = 0):
         h.setOptionValue("time_limit", 10.0)
         h.setOptionValue("qp_iteration_limit", max(20000, 20 * n))
         h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            continue
+        S = highspy.HighsModelStatus
         sol = h.getSolution()
+        if h.getModelStatus() not in (S.kOptimal, S.kIterationLimit, S.kTimeLimit) or not (sol.value_valid and sol.dual_valid):
+            continue
         col = np.empty(n)
         col[perm] = np.asarray(sol.col_value)
         out = polish(qp, col, np.asarray(sol.row_dual), rounds=200)

@@ -437,3 +437,52 @@ def test_program_handed_to_highs_equals_the_pyomo_model():
             assert np.allclose(a[k], b[k], rtol=1e-12, atol=0.0, equal_nan=True), (mk.name, k)
     assert kinds == set(ROWS)  # every row group was compared somewhere
     assert restricted  # and a program HiGHS holds only part of
+
+
+def test_rescue_polishes_from_where_highs_stopped(monkeypatch):
+    """:func:`mineq.models.active_set.rescue` after HiGHS gave up: when its
+    attempts end at the QP iteration limit (here forced to 3 iterations:
+    the linked zinc, germanium and indium market of the bundled case
+    under a minimum import price ended four of six attempts so), polish
+    starts from the point HiGHS stopped at and reaches the exact optimum,
+    the same as HiGHS's own, instead of giving up."""
+    import json
+    from pathlib import Path
+
+    import highspy
+
+    import mineq.models.active_set as AS
+    from mineq.models.program import MarketModel
+    from mineq.solver.case import build_case
+
+    cd = json.loads((Path(__file__).parent / "data" / "qp_cycling_1.json").read_text())
+    qp = MarketModel(build_case(cd).markets["x"]).qp()
+    h = AS.highs_of(qp)
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    want = np.asarray(h.getSolution().col_value)
+    real = AS.highs_of
+    stops = []
+
+    def stopping(*a, **k):
+        inner = real(*a, **k)
+
+        class Stopped:
+            def setOptionValue(self, key, value):
+                inner.setOptionValue(key, 3 if key == "qp_iteration_limit" else value)
+
+            def run(self):
+                inner.run()
+                stops.append(inner.getModelStatus())
+
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+        return Stopped()
+
+    monkeypatch.setattr(AS, "highs_of", stopping)
+    out = AS.rescue(qp)
+    assert stops and stops[0] == highspy.HighsModelStatus.kIterationLimit
+    assert out is not None
+    col = out[0]
+    assert np.allclose(col, want, atol=1e-7 * max(1.0, np.abs(want).max()))
