@@ -493,6 +493,8 @@ class MarketModel:
         """
         if self.structure(plan) != self.structure(self.plan):
             return False
+        if plan is None:  # a baseline's program stays one (update_market changes its numbers)
+            return True
         Q = self.Q
         self.plan = plan
         for j, n in enumerate(self._floor_nodes):
@@ -527,6 +529,58 @@ class MarketModel:
                 self._set("mslope", i, m)
             for j, s_ in enumerate(self._sellers):
                 self._set("hslope", j, s_.markup(s_.node) * self.Q / self.P)
+        return True
+
+    def update_market(self, market: Market) -> bool:
+        """Take the curves and route costs of another market of the same
+        shape: an ensemble's draw of this market (other elasticities and
+        trade costs, the same nodes, routes, processes and reference
+        points).  The matrix stays; costs, bounds and the Hessian change in
+        place, so the next solve starts from this program's last optimum
+        (polish of its active set) instead of building and solving anew.
+
+        Returns False, changing nothing, when anything the matrix or the
+        column scales depend on differs (nodes, routes, processes and their
+        yields, joint activities, the number of blocks of a curve, the
+        quantity scale or the node sizes), or when the program has a plan:
+        build a new model.  The price scale may differ (it follows the
+        curves' levels): every number is scaled again by the new one.
+        """
+        old = self.market
+        if self.plan is not None or market is old:
+            return market is old
+        if (market.nodes != old.nodes or market.route_list != old.route_list or market.disposal_nodes != old.disposal_nodes
+                or market.quantity_scale != self.Q or len(market.processes) != len(old.processes) or len(market.joint) != len(old.joint)
+                or any(a.theta != b.theta for a, b in zip(market.processes, old.processes)) or market.joint_terms != old.joint_terms
+                or not all(np.array_equal(a, b) for a, b in zip(market.process_nodes, old.process_nodes))):
+            return False
+        nidx = market._node_position
+        owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
+        owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
+        owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+        owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
+        owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
+        if [(k, o) for k, o, _ in owners] != [(k, o) for k, o, _ in self._owners]:
+            return False
+        blocks = [(pos, seg) for pos, (_, _, curve) in enumerate(owners) for seg in curve.blocks(None)]
+        if [pos for pos, _ in blocks] != [pos for pos, _ in self._blocks]:
+            return False
+        P = self.P
+        self.market, self.P = market, market.price_scale
+        sizes = self._node_sizes(owners)
+        if not np.array_equal(sizes, self._e):
+            self.market, self.P = old, P
+            return False
+        self._owners, self._blocks = owners, blocks
+        lo, up, lev, slo = self._scaled(blocks)
+        nr = len(market.route_list)
+        v = self._vals
+        v["lb"], v["ub"], v["level"], v["slope"] = (np.array(a, dtype=float) for a in (lo, up, lev, slo))
+        v["cost"] = market.route_costs / self.P if nr else np.zeros(0)
+        v["rslope"] = market.route_slope * self.Q / self.P if nr else np.zeros(0)
+        self._numbers_cache = None
+        self._synced = False
+        self._block_keys = self._row_keys = None
         return True
 
     def _set(self, name: str, index: int, value: float) -> None:

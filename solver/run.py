@@ -126,7 +126,7 @@ def check_fits(case: Case, threads: int = 1, markets: list[str] | None = None) -
 
 
 @steady_step
-def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None, threads: int | None = None) -> dict[str, dict[str, MarketResult]]:
+def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = False, diagnoses: list | None = None, threads: int | None = None, kept: "KeptPrograms | None" = None) -> dict[str, dict[str, MarketResult]]:
     """Solve the baseline and the scenarios of ``case``, mineral by mineral.
 
     Returns ``results[scenario][mineral]``.  Minerals are independent
@@ -140,7 +140,10 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     hot-started from the baseline's basis; minerals are solved by
     ``threads`` workers (default :func:`default_threads`): processes where
     :func:`mineq.solver.processes.forking` allows, else threads.  The results do
-    not depend on either.
+    not depend on either.  ``kept`` (:class:`KeptPrograms`, one worker's
+    own): each baseline market re-uses the program kept for it, an
+    ensemble's central case's, instead of building and solving anew; it
+    is used on one thread.
     """
     known = [s.name for s in case.scenarios]
     for s in scenarios or []:
@@ -156,7 +159,9 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     units = [mn for mn in names if case.link_of(mn) is None] + list(case.links)
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
     chains: dict[str, list] = {}
-    solve = lambda u: _unit_chains(case, u, wanted)  # noqa: E731
+    solve = lambda u: _unit_chains(case, u, wanted, kept)  # noqa: E731
+    if kept is not None:
+        threads = 1
     if threads > 1 and len(units) > 1 and forking():
         weights = [_unit_weight(case, u, wanted) for u in units]
         done = (got for _, got in in_processes(solve, units, threads, weights, _ship, lambda i, shipped: _land(case, units[i], shipped), aside=canonical_aside(case, 0.06)))
@@ -182,12 +187,51 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     return out
 
 
-def _unit_chains(case: Case, unit: str, wanted: list[str]) -> dict[str, list]:
+def _unit_chains(case: Case, unit: str, wanted: list[str], kept: "KeptPrograms | None" = None) -> dict[str, list]:
     """{mineral: chain} of a unit of work: one mineral (:func:`_chain`) or
     the members of a linked market (:func:`_link_chain`)."""
     if unit in case.links:
-        return _link_chain(case, case.links[unit], wanted)
-    return {unit: _chain(case, unit, wanted)}
+        return _link_chain(case, case.links[unit], wanted, kept)
+    return {unit: _chain(case, unit, wanted, kept)}
+
+
+class KeptPrograms:
+    """Baseline programs kept across an ensemble's draws, one per mineral
+    or linked market, as solved for the central case.
+
+    A draw changes elasticities and trade costs, not the shape of a
+    market, so its baseline is the central program with other numbers
+    (:meth:`mineq.models.program.MarketModel.update_market`), solved from
+    the central optimum: polish of its active set, which for a draw near
+    the centre is a few linear solves instead of a build and HiGHS runs
+    of route generation; when polish finds no KKT point, HiGHS runs on a
+    new instance hot-started from the central basis.  Every draw starts
+    from the central state (never from the draw before it), so a draw's
+    numbers do not depend on which draws a worker solved before, nor on
+    the number of workers.  The first case solved with it must be the
+    central one; a market whose shape differs is built and solved as
+    usual."""
+
+    def __init__(self):
+        self.held: dict[str, tuple] = {}  # unit -> (model, last optimum, HiGHS start)
+        self.reused = self.built = 0  # draws' markets solved each way (benchmarks)
+
+    def solve(self, key: str, market) -> MarketResult:
+        held = self.held.get(key)
+        if held is not None:
+            model, last, start = held
+            model.release()
+            if model.update_market(market):
+                model._last = last
+                model.hot_start(start)
+                self.reused += 1
+                return solve_market(market, reuse=model)
+        res = solve_market(market)
+        if held is None and res.ok and res.model is not None and res.model._last is not None:
+            self.held[key] = (res.model, res.model._last, res.model.start_basis())
+        else:
+            self.built += 1
+        return res
 
 
 def _unit_weight(case: Case, unit: str, wanted: list[str]) -> float:
@@ -220,7 +264,7 @@ def linked_point(link, plans: dict, start, reuse=None, basis=None):
     return res, member_results(link, res, plans)
 
 
-def _link_chain(case: Case, link, wanted: list[str]) -> dict[str, list]:
+def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None = None) -> dict[str, list]:
     """The chains of a linked market's members: solved together, baseline
     then each scenario that touches any member, split per member.  A
     scenario that touches one member moves them all (they share
@@ -228,7 +272,7 @@ def _link_chain(case: Case, link, wanted: list[str]) -> dict[str, list]:
     from .diagnose import diagnose
 
     diag = {m: diagnose(mk, fed=link.fed(m)) for m, mk in link.members.items()}
-    res = solve_market(link.market)
+    res = solve_market(link.market) if kept is None else kept.solve(link.name, link.market)
     basis = res.model.start_basis() if res.model is not None else None
     _dropped(res)
     base = member_results(link, res, {})
@@ -251,7 +295,7 @@ def _link_chain(case: Case, link, wanted: list[str]) -> dict[str, list]:
     return out
 
 
-def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list, MarketResult]]:
+def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | None = None) -> list[tuple[str, list, MarketResult]]:
     """One mineral's baseline, then the scenarios that touch it, each
     diagnosed, solved and verified: [(scenario, diagnoses, result), ...].
     A scenario starts from the baseline's solution and hot-starts HiGHS
@@ -261,7 +305,7 @@ def _chain(case: Case, mineral: str, wanted: list[str]) -> list[tuple[str, list,
 
     m = case.markets[mineral]
     diag = diagnose(m)
-    res = solve_market(m)
+    res = solve_market(m) if kept is None else kept.solve(mineral, m)
     basis = res.model.start_basis() if res.model is not None else None
     if res.solution is not None:
         market_numbers(res, res)
