@@ -180,12 +180,15 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
 
 
 @steady_step
-def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Dataset:
+def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: bool = True) -> xr.Dataset:
     """Assemble solved markets into the result Dataset.
 
     ``results[scenario][mineral]`` is the outcome of one market; markets
     without a solution leave NaN and are flagged in ``status``.  Welfare
-    changes are versus the ``baseline`` scenario.
+    changes are versus the ``baseline`` scenario.  ``inputs=False`` (an
+    ensemble's draw, of which only some numbers are kept) leaves out the
+    stored inputs (``case_json``, ``input_hash``) and the comparison with
+    the calibration targets, half the time of assembling a draw.
     """
     scen = list(results)
     mins = list(case.markets)
@@ -374,15 +377,14 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             data[v] = (*data[v][:2], {"units": u})
     ds = xr.Dataset(data, coords=coords)
     worst = float(np.nanmax(resid)) if np.isfinite(resid).any() else float("nan")
-    text = case.canonical()  # the stored inputs and their digest
+    text = case.canonical() if inputs else None  # the stored inputs and their digest
     ds.attrs.update(
         {
             "title": f"mineq results for case '{case.name}'",
             "case_name": case.name,
             "case_description": case.description,
             "base_year": case.base_year if case.base_year is not None else "",
-            "input_hash": digest_of(text),
-            "case_json": text,
+            **({"input_hash": digest_of(text), "case_json": text} if inputs else {}),
             "max_residual": worst,
             "all_equilibria": int(all(r.ok for sc in results.values() for r in sc.values())),
             "Conventions": "CF-1.8; NaN marks combinations that do not exist",
@@ -395,7 +397,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         # --out): which ones, so that verify checks those and knows the
         # rest were left out on purpose
         ds.attrs["minerals_held"] = json.dumps(mins)
-    if case.data.get("calibration_targets") is not None and "baseline" in ds.scenario.values:
+    if inputs and case.data.get("calibration_targets") is not None and "baseline" in ds.scenario.values:
         # the baseline against the observed figures the case names
         from .calibration import attach, compare, targets
 
