@@ -176,7 +176,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
             parts.append(ds[[v for v in KEPT + DYNAMIC_KEPT if v in ds]].expand_dims(draw=[d]))
             continue
         # one thread: the workers are the parallelism
-        kept = kept or central_programs(case_json, data)
+        kept = kept or central_programs(case_json, data, scenarios)
         res = solve_case(case, scenarios, threads=1, kept=kept)
         ok += sum(r.ok for sc in res.values() for r in sc.values())
         total += sum(len(sc) for sc in res.values())
@@ -199,17 +199,15 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
 _CENTRAL: dict[str, object] = {}
 
 
-def central_programs(case_json: str, data: dict):
-    """The baseline programs of the central (undrawn) case, solved once per
-    worker process and run: every draw's baseline starts from them."""
-    from .run import KeptPrograms, solve_case
+def central_programs(case_json: str, data: dict, scenarios: list[str] | None):
+    """The programs of the central (undrawn) case and ``scenarios``, solved
+    once per worker process and run: every draw starts from them."""
+    from .run import KeptPrograms
 
-    key = hashlib.sha256(case_json.encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([case_json, scenarios]).encode()).hexdigest()
     if key not in _CENTRAL:
         _CENTRAL.clear()  # another run's programs: memory for nothing
-        kept = KeptPrograms()
-        solve_case(build_case(data), [], threads=1, kept=kept)
-        _CENTRAL[key] = kept
+        _CENTRAL[key] = KeptPrograms.of_central(build_case(data), scenarios)
     return _CENTRAL[key]
 
 

@@ -28,20 +28,24 @@ def draws(tmp_path_factory):
 
 
 def _numbers(res):
-    return {mn: np.concatenate([r.solution.price, r.solution.supply, r.solution.demand, r.solution.flow]) for mn, r in res["baseline"].items()}
+    return {(sn, mn): np.concatenate([r.solution.price, r.solution.supply, r.solution.demand, r.solution.flow]) for sn, by in res.items() for mn, r in by.items()}
 
 
 def test_a_draw_does_not_depend_on_the_draws_solved_before(draws):
     """Two workers given the same draws in other orders (as with other
-    chunkings or numbers of workers) get the same numbers, bit for bit:
-    each draw starts from the central programs, not from the draw before."""
+    chunkings or numbers of workers) get the same numbers, bit for bit, in
+    the baseline and every scenario: each draw starts from the central
+    programs, not from the draw before."""
     central, cases = draws
     got = []
     for order in ([0, 1, 2, 3], [3, 1, 0, 2]):
-        kept = KeptPrograms()
-        solve_case(central, [], threads=1, kept=kept)
-        out = {d: _numbers(solve_case(cases[d], [], threads=1, kept=kept)) for d in order}
-        assert kept.reused == 4 * len(central.markets) and kept.built == 0
+        kept = KeptPrograms.of_central(central, None)
+        out = {}
+        for d in order:
+            res = solve_case(cases[d], None, threads=1, kept=kept)
+            assert all(r.ok for by in res.values() for r in by.values())  # each verified
+            out[d] = _numbers(res)
+        assert kept.built == 0 and kept.reused == 4 * len(kept.held) and any(sn != "baseline" for _, sn in kept.held)
         got.append(out)
     for d in range(4):
         for mn in got[0][d]:
@@ -52,8 +56,7 @@ def test_a_reused_program_gives_the_draw_s_own_equilibrium(draws):
     """Re-used or built anew, a draw's market reaches its verified
     equilibrium: the same quantities (the solution is unique in them)."""
     central, cases = draws
-    kept = KeptPrograms()
-    solve_case(central, [], threads=1, kept=kept)
+    kept = KeptPrograms.of_central(central, [])
     for case in cases:
         warm = solve_case(case, [], threads=1, kept=kept)["baseline"]
         for mn, mk in case.markets.items():
@@ -80,7 +83,6 @@ def test_a_market_of_another_shape_is_built_anew(draws):
     assert model.market is central.markets["lithium"]
     assert all(np.array_equal(before[k], model._vals[k]) for k in before)
     assert model.update_market(cases[1].markets["lithium"])
-    kept = KeptPrograms()
-    solve_case(central, [], threads=1, kept=kept)
+    kept = KeptPrograms.of_central(central, [])
     solve_case(build_case(data), [], threads=1, kept=kept)
     assert kept.built == 1 and kept.reused == len(central.markets) - 1
