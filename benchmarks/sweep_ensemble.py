@@ -16,6 +16,14 @@
   branch before a change) the same ensembles run there too, alternating
   with this tree's ``--repeat`` times, and the ratio of the throughputs
   is printed: machine load cancels out of it.
+* ``--worker``: what one Dask worker does for a chunk of ``--draws``
+  draws (``solver.ensemble.solve_chunk``: draw, build, solve and verify
+  every market, assemble the kept numbers, write the chunk), in a fresh
+  process per tree, alternating ``--repeat`` times: verified
+  mineral-solves per second of wall time and per CPU second of that
+  process (``time.process_time``; on a machine others load too, the CPU
+  figure moves least).  The worker's central solve (once per worker
+  process and run) is timed apart.
 """
 
 from __future__ import annotations
@@ -48,11 +56,56 @@ def main(argv=None) -> None:
     ap.add_argument("--scenario", default="partner-floor-club", help="the ensemble's scenario (baseline: the baseline alone)")
     ap.add_argument("--workers", type=int, action="append", help="Dask workers of an ensemble (repeatable; default 1 and 2)")
     ap.add_argument("--checkout", type=Path, action="append", default=[], help="another mineq source tree to run the ensembles in too")
+    ap.add_argument("--worker", action="store_true", help="time one worker's chunk (no Dask) instead of whole ensembles")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
+        if a.worker:
+            worker(a, tmp)
+            return
         if not a.ensemble_only:
             sweeps(a, tmp)
         ensembles(a, tmp)
+
+
+#: one worker's chunk in a fresh process of a source tree: prints the
+#: central solve's wall time (0 where the tree has none), then the chunk's
+#: wall and CPU seconds and its verified markets
+WORKER = """
+import json, sys, time
+from mineq.solver.case import load_case
+from mineq.solver import ensemble as E
+c = load_case("cases/critical-minerals-54")
+rows = E.read_uncertainty("cases/critical-minerals-54/assumptions.csv", c)
+text, n, scen, out = json.dumps(c.data), int(sys.argv[1]), [sys.argv[2]], sys.argv[3]
+t = time.perf_counter()
+if hasattr(E, "central_programs"):
+    E.central_programs(text, json.loads(text), scen)
+central = time.perf_counter() - t
+w, p = time.perf_counter(), time.process_time()
+r = E.solve_chunk(text, rows, 1, list(range(n)), out, scen, "bench")
+print(central, time.perf_counter() - w, time.process_time() - p, r["verified"], r["markets"])
+"""
+
+
+def worker(a, tmp: str) -> None:
+    trees = [ROOT, *[p.resolve() for p in a.checkout]]
+    got: dict[int, list[tuple]] = {}
+    for k in range(a.repeat):
+        for i, tree in enumerate(trees):
+            p = subprocess.run([sys.executable, "-c", WORKER, str(a.draws), a.scenario, f"{tmp}/w{k}-{i}.nc"], cwd=tree, capture_output=True, text=True)
+            if p.returncode:
+                raise SystemExit(p.stdout + p.stderr)
+            central, wall, cpu, ok, total = p.stdout.split()
+            assert ok == total, f"{tree}: {ok} of {total} markets verified"
+            got.setdefault(i, []).append((float(central), float(wall), float(cpu), int(ok)))
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    for i, tree in enumerate(trees):
+        runs = got[i]
+        print(f"one worker in {tree}, {a.draws} draws of {a.scenario} ({runs[0][3]} verified markets): "
+              f"{med(r[3] / r[1] for r in runs):.0f} per second of wall time, {med(r[3] / r[2] for r in runs):.0f} per CPU second; "
+              f"central solve {med(r[0] for r in runs):.2f} s (medians of {len(runs)})")
+    for i, tree in enumerate(trees[1:], start=1):
+        print(f"  this tree / {tree}: wall {med(y[1] / x[1] for x, y in zip(got[0], got[i])):.2f}x, CPU {med(y[2] / x[2] for x, y in zip(got[0], got[i])):.2f}x the throughput (medians of per-repeat ratios)")
 
 
 def sweeps(a, tmp: str) -> None:
