@@ -209,8 +209,11 @@ class KeptPrograms:
     program is built for the draw and hot-started from the draw's own
     baseline, as in a solve: started from the central scenario's optimum
     instead, the linked cobalt-copper-nickel market under the partner
-    floor took HiGHS 50 times the iterations (52,880 against about 700),
-    and the bundled case's scenarios gained nothing overall.  Every draw
+    floor took HiGHS 50 times the iterations (52,880 against about 700):
+    ensembles of the partner floor ran slower than before, while those of
+    the stockpile offtake ran faster (benchmarks/sweep_ensemble.py
+    --worker, per CPU second against the code before: 0.94x and 1.98x;
+    with built scenario programs 1.15x and 1.51x).  Every draw
     starts from the central state (never from the draw before it), so a
     draw's numbers do not depend on which draws a worker solved before,
     nor on the number of workers.  Made by :meth:`of_central`; a market
