@@ -115,19 +115,12 @@ class MarketModel:
         self.P = market.price_scale
         self.Q = market.quantity_scale
         nodes = market.nodes
-        nidx = market._node_position
 
         # Blocks of every curve: (owner kind, owner index, curve).  Owner
         # index is a node for supply/demand/offtake and a process for
         # processing.  An offtake is a demand that values the good at the
         # floor, up to its quantity cap.
-        owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
-        owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
-        owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
-        # joint production: an activity's blocks put yields into several
-        # nodes at once; what an output node cannot use is disposed of free
-        owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
-        owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
+        owners = _market_owners(market)
         if plan is not None:
             for o in plan.offtakes:
                 owners.append(("offtake", o.node, _offtake_curve(o)))
@@ -554,12 +547,7 @@ class MarketModel:
                 or any(a.theta != b.theta for a, b in zip(market.processes, old.processes)) or market.joint_terms != old.joint_terms
                 or not all(np.array_equal(a, b) for a, b in zip(market.process_nodes, old.process_nodes))):
             return False
-        nidx = market._node_position
-        owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
-        owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
-        owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
-        owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
-        owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
+        owners = _market_owners(market)
         if [(k, o) for k, o, _ in owners] != [(k, o) for k, o, _ in self._owners]:
             return False
         blocks = [(pos, seg) for pos, (_, _, curve) in enumerate(owners) for seg in curve.blocks(None)]
@@ -993,6 +981,21 @@ def _settled(qp: QP, got, **kw):
 
 #: free disposal: a "demand" that values the good at zero, without limit
 _DISPOSAL = Linear({"intercept": 0.0, "slope": 0.0}, "demand")
+
+
+def _market_owners(market: Market) -> list[tuple]:
+    """The market's curve owners, (kind, index, curve): supply and demand
+    by node, processes, joint activities and disposal (a plan's offtakes
+    come after them)."""
+    nidx = market._node_position
+    owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
+    owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
+    owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+    # joint production: an activity's blocks put yields into several
+    # nodes at once; what an output node cannot use is disposed of free
+    owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
+    owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
+    return owners
 
 
 def _offtake_curve(o) -> Linear:
