@@ -524,30 +524,36 @@ class MarketModel:
                 self._set("hslope", j, s_.markup(s_.node) * self.Q / self.P)
         return True
 
-    def update_market(self, market: Market) -> bool:
+    def update_market(self, market: Market, plan=None) -> bool:
         """Take the curves and route costs of another market of the same
         shape: an ensemble's draw of this market (other elasticities and
         trade costs, the same nodes, routes, processes and reference
-        points).  The matrix stays; costs, bounds and the Hessian change in
-        place, so the next solve starts from this program's last optimum
-        (polish of its active set) instead of building and solving anew.
+        points), with ``plan`` for a scenario's program (a plan of the same
+        structure for the drawn market, whose numbers :meth:`update_plan`
+        then takes).  The matrix stays; costs, bounds and the Hessian
+        change in place, so the next solve starts from this program's last
+        optimum (polish of its active set) instead of building and solving
+        anew.
 
         Returns False, changing nothing, when anything the matrix or the
         column scales depend on differs (nodes, routes, processes and their
         yields, joint activities, the number of blocks of a curve, the
-        quantity scale or the node sizes), or when the program has a plan:
-        build a new model.  The price scale may differ (it follows the
-        curves' levels): every number is scaled again by the new one.
+        quantity scale, the node sizes, the plan's structure): build a new
+        model.  The price scale may differ (it follows the curves'
+        levels): every number is scaled again by the new one.
         """
         old = self.market
-        if self.plan is not None or market is old:
-            return market is old
+        if market is old and plan is self.plan:
+            return True
+        if (plan is None) != (self.plan is None) or (plan is not None and (plan.market is not market or self.structure(plan)[1:] != self.structure(self.plan)[1:])):
+            return False
         if (market.nodes != old.nodes or market.route_list != old.route_list or market.disposal_nodes != old.disposal_nodes
                 or market.quantity_scale != self.Q or len(market.processes) != len(old.processes) or len(market.joint) != len(old.joint)
                 or any(a.theta != b.theta for a, b in zip(market.processes, old.processes)) or market.joint_terms != old.joint_terms
                 or not all(np.array_equal(a, b) for a, b in zip(market.process_nodes, old.process_nodes))):
             return False
         owners = _market_owners(market)
+        owners += self._owners[len(owners):]  # a plan's offtakes: update_plan takes their numbers
         if [(k, o) for k, o, _ in owners] != [(k, o) for k, o, _ in self._owners]:
             return False
         blocks = [(pos, seg) for pos, (_, _, curve) in enumerate(owners) for seg in curve.blocks(None)]
@@ -569,6 +575,11 @@ class MarketModel:
         self._numbers_cache = None
         self._synced = False
         self._block_keys = self._row_keys = None
+        if plan is not None:
+            # the same structure (checked above): every number of the
+            # plan, in the new price scale
+            self.plan = plan
+            self.update_plan(plan)
         return True
 
     def _set(self, name: str, index: int, value: float) -> None:

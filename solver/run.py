@@ -196,8 +196,9 @@ def _unit_chains(case: Case, unit: str, wanted: list[str], kept: "KeptPrograms |
 
 
 class KeptPrograms:
-    """Baseline programs kept across an ensemble's draws, one per mineral
-    (or linked market), as solved for the central case.
+    """Programs kept across an ensemble's draws, as solved for the central
+    case: the baseline of each mineral or linked market, and each
+    scenario of a mineral that is not linked.
 
     A draw changes elasticities and trade costs, not the shape of a
     market, so its programs are the central ones with other numbers
@@ -205,15 +206,13 @@ class KeptPrograms:
     the central optimum: polish of its active set, which for a draw near
     the centre is a few linear solves instead of a build and HiGHS runs
     of route generation; when polish finds no KKT point, HiGHS runs on a
-    new instance hot-started from the central basis.  A scenario's
-    program is built for the draw and hot-started from the draw's own
-    baseline, as in a solve: started from the central scenario's optimum
-    instead, the linked cobalt-copper-nickel market under the partner
-    floor took HiGHS 50 times the iterations (52,880 against about 700):
-    ensembles of the partner floor ran slower than before, while those of
-    the stockpile offtake ran faster (benchmarks/sweep_ensemble.py
-    --worker, per CPU second against the code before: 0.94x and 1.98x;
-    with built scenario programs 1.15x and 1.51x).  Every draw
+    new instance hot-started from the central basis.  A scenario's fixed
+    point still starts from the draw's own baseline prices.  A linked
+    market's scenario program is built for the draw and hot-started from
+    the draw's baseline, as in a solve: started from the central
+    scenario's optimum, the linked cobalt-copper-nickel market under the
+    partner floor took HiGHS 50 times the iterations (52,880 against about
+    700).  Every draw
     starts from the central state (never from the draw before it), so a
     draw's numbers do not depend on which draws a worker solved before,
     nor on the number of workers.  Made by :meth:`of_central`; a market
@@ -221,7 +220,7 @@ class KeptPrograms:
     equilibrium, is built and solved as usual."""
 
     def __init__(self):
-        self.held: dict[str, tuple] = {}  # unit -> (model, last optimum, HiGHS start)
+        self.held: dict[tuple, tuple] = {}  # (unit, scenario) -> (model, last optimum, HiGHS start)
         self.filling = True  # solving the central case: programs are kept, never after
         self.reused = self.built = 0  # draws' markets solved each way (benchmarks, tests)
 
@@ -234,19 +233,20 @@ class KeptPrograms:
         kept.filling = False
         return kept
 
-    def solve(self, key: str, market) -> MarketResult:
-        """:func:`mineq.solver.solve.solve_market` of the baseline
-        ``market`` on the program kept for ``key``."""
+    def solve(self, key: tuple, market, plan=None, start=None, basis=None) -> MarketResult:
+        """:func:`mineq.solver.solve.solve_market` of ``market`` (with
+        ``plan``, ``start`` and ``basis`` as there) on the program kept for
+        ``key``."""
         held = self.held.get(key)
         if held is not None:
             model, last, hot = held
             model.release()
-            if model.update_market(market):
+            if model.update_market(plan.market if plan is not None else market, plan):
                 model._last = last
                 model.hot_start(hot)
                 self.reused += 1
-                return solve_market(market, reuse=model)
-        res = solve_market(market)
+                return solve_market(market, plan=plan, start=start, reuse=model)
+        res = solve_market(market, plan=plan, start=start, basis=basis)
         if self.filling and res.ok and res.model is not None and res.model._last is not None:
             self.held[key] = (res.model, res.model._last, res.model.start_basis())
         else:
@@ -292,7 +292,7 @@ def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None =
     from .diagnose import diagnose
 
     diag = {m: diagnose(mk, fed=link.fed(m)) for m, mk in link.members.items()}
-    res = solve_market(link.market) if kept is None else kept.solve(link.name, link.market)
+    res = solve_market(link.market) if kept is None else kept.solve((link.name, BASELINE), link.market)
     basis = res.model.start_basis() if res.model is not None else None
     _dropped(res)
     base = member_results(link, res, {})
@@ -325,7 +325,7 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
 
     m = case.markets[mineral]
     diag = diagnose(m)
-    res = solve_market(m) if kept is None else kept.solve(mineral, m)
+    res = solve_market(m) if kept is None else kept.solve((mineral, BASELINE), m)
     basis = res.model.start_basis() if res.model is not None else None
     if res.solution is not None:
         market_numbers(res, res)
@@ -337,7 +337,7 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
         if plan is None:
             continue
         diag = diagnose(m, plan, sn)
-        res = solve_market(m, plan=plan, start=start, basis=basis)
+        res = solve_market(m, plan=plan, start=start, basis=basis) if kept is None else kept.solve((mineral, sn), m, plan, start, basis)
         if res.solution is not None:
             market_numbers(res, base)
         out.append((sn, diag, _explained(_dropped(res), diag)))
