@@ -127,19 +127,12 @@ class MarketModel:
         self.P = market.price_scale
         self.Q = market.quantity_scale
         nodes = market.nodes
-        nidx = market._node_position
 
         # Blocks of every curve: (owner kind, owner index, curve).  Owner
         # index is a node for supply/demand/offtake and a process for
         # processing.  An offtake is a demand that values the good at the
         # floor, up to its quantity cap.
-        owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
-        owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
-        owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
-        # joint production: an activity's blocks put yields into several
-        # nodes at once; what an output node cannot use is disposed of free
-        owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
-        owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
+        owners = _market_owners(market)
         if plan is not None:
             for o in plan.offtakes:
                 owners.append(("offtake", o.node, _offtake_curve(o)))
@@ -519,6 +512,8 @@ class MarketModel:
         """
         if self.structure(plan) != self.structure(self.plan):
             return False
+        if plan is None:  # a baseline's program stays one (update_market changes its numbers)
+            return True
         Q = self.Q
         self.plan = plan
         for j, n in enumerate(self._floor_nodes):
@@ -553,6 +548,64 @@ class MarketModel:
                 self._set("mslope", i, m)
             for j, s_ in enumerate(self._sellers):
                 self._set("hslope", j, s_.markup(s_.node) * self.Q / self.P)
+        return True
+
+    def update_market(self, market: Market, plan=None) -> bool:
+        """Take the curves and route costs of another market of the same
+        shape: an ensemble's draw of this market (other elasticities and
+        trade costs, the same nodes, routes, processes and reference
+        points), with ``plan`` for a scenario's program (a plan of the same
+        structure for the drawn market, whose numbers :meth:`update_plan`
+        then takes).  The matrix stays; costs, bounds and the Hessian
+        change in place, so the next solve starts from this program's last
+        optimum (polish of its active set) instead of building and solving
+        anew.
+
+        Returns False, changing nothing, when anything the matrix or the
+        column scales depend on differs (nodes, routes, processes and their
+        yields, joint activities, the number of blocks of a curve, the
+        quantity scale, the node sizes, the plan's structure): build a new
+        model.  The price scale may differ (it follows the curves'
+        levels): every number is scaled again by the new one.
+        """
+        old = self.market
+        if market is old and plan is self.plan:
+            return True
+        if (plan is None) != (self.plan is None) or (plan is not None and (plan.market is not market or self.structure(plan)[1:] != self.structure(self.plan)[1:])):
+            return False
+        if (market.nodes != old.nodes or market.route_list != old.route_list or market.disposal_nodes != old.disposal_nodes
+                or market.quantity_scale != self.Q or len(market.processes) != len(old.processes) or len(market.joint) != len(old.joint)
+                or any(a.theta != b.theta for a, b in zip(market.processes, old.processes)) or market.joint_terms != old.joint_terms
+                or not all(np.array_equal(a, b) for a, b in zip(market.process_nodes, old.process_nodes))):
+            return False
+        owners = _market_owners(market)
+        owners += self._owners[len(owners):]  # a plan's offtakes: update_plan takes their numbers
+        if [(k, o) for k, o, _ in owners] != [(k, o) for k, o, _ in self._owners]:
+            return False
+        blocks = [(pos, seg) for pos, (_, _, curve) in enumerate(owners) for seg in curve.blocks(None)]
+        if [pos for pos, _ in blocks] != [pos for pos, _ in self._blocks]:
+            return False
+        P = self.P
+        self.market, self.P = market, market.price_scale
+        sizes = self._node_sizes(owners)
+        if not np.array_equal(sizes, self._e):
+            self.market, self.P = old, P
+            return False
+        self._owners, self._blocks = owners, blocks
+        lo, up, lev, slo = self._scaled(blocks)
+        nr = len(market.route_list)
+        v = self._vals
+        v["lb"], v["ub"], v["level"], v["slope"] = (np.array(a, dtype=float) for a in (lo, up, lev, slo))
+        v["cost"] = market.route_costs / self.P if nr else np.zeros(0)
+        v["rslope"] = market.route_slope * self.Q / self.P if nr else np.zeros(0)
+        self._numbers_cache = None
+        self._synced = False
+        self._block_keys = self._row_keys = None
+        if plan is not None:
+            # the same structure (checked above): every number of the
+            # plan, in the new price scale
+            self.plan = plan
+            self.update_plan(plan)
         return True
 
     def _set(self, name: str, index: int, value: float) -> None:
@@ -966,6 +1019,21 @@ def _settled(qp: QP, got, **kw):
 
 #: free disposal: a "demand" that values the good at zero, without limit
 _DISPOSAL = Linear({"intercept": 0.0, "slope": 0.0}, "demand")
+
+
+def _market_owners(market: Market) -> list[tuple]:
+    """The market's curve owners, (kind, index, curve): supply and demand
+    by node, processes, joint activities and disposal (a plan's offtakes
+    come after them)."""
+    nidx = market._node_position
+    owners = [("supply", nidx[k], c) for k, c in market.supply.items()]
+    owners += [("demand", nidx[k], c) for k, c in market.demand.items()]
+    owners += [("processing", i, p.cost) for i, p in enumerate(market.processes)]
+    # joint production: an activity's blocks put yields into several
+    # nodes at once; what an output node cannot use is disposed of free
+    owners += [("joint", j, jp.cost) for j, jp in enumerate(market.joint)]
+    owners += [("disposal", n, _DISPOSAL) for n in market.disposal_nodes]
+    return owners
 
 
 def _offtake_curve(o) -> Linear:

@@ -180,12 +180,15 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
 
 
 @steady_step
-def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Dataset:
+def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: bool = True) -> xr.Dataset:
     """Assemble solved markets into the result Dataset.
 
     ``results[scenario][mineral]`` is the outcome of one market; markets
     without a solution leave NaN and are flagged in ``status``.  Welfare
-    changes are versus the ``baseline`` scenario.
+    changes are versus the ``baseline`` scenario.  ``inputs=False`` (an
+    ensemble's draw, of which only some numbers are kept) leaves out the
+    stored inputs (``case_json``, ``input_hash``) and the comparison with
+    the calibration targets, half the time of assembling a draw.
     """
     scen = list(results)
     mins = list(case.markets)
@@ -374,15 +377,14 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
             data[v] = (*data[v][:2], {"units": u})
     ds = xr.Dataset(data, coords=coords)
     worst = float(np.nanmax(resid)) if np.isfinite(resid).any() else float("nan")
-    text = case.canonical()  # the stored inputs and their digest
+    text = case.canonical() if inputs else None  # the stored inputs and their digest
     ds.attrs.update(
         {
             "title": f"mineq results for case '{case.name}'",
             "case_name": case.name,
             "case_description": case.description,
             "base_year": case.base_year if case.base_year is not None else "",
-            "input_hash": digest_of(text),
-            "case_json": text,
+            **({"input_hash": digest_of(text), "case_json": text} if inputs else {}),
             "max_residual": worst,
             "all_equilibria": int(all(r.ok for sc in results.values() for r in sc.values())),
             "Conventions": "CF-1.8; NaN marks combinations that do not exist",
@@ -395,7 +397,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]]) -> xr.Da
         # --out): which ones, so that verify checks those and knows the
         # rest were left out on purpose
         ds.attrs["minerals_held"] = json.dumps(mins)
-    if case.data.get("calibration_targets") is not None and "baseline" in ds.scenario.values:
+    if inputs and case.data.get("calibration_targets") is not None and "baseline" in ds.scenario.values:
         # the baseline against the observed figures the case names
         from .calibration import attach, compare, targets
 
@@ -589,11 +591,80 @@ def pack_routes(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+#: The case inputs in a file: the canonical JSON text's UTF-8 bytes in a
+#: variable of this name (dimension ``case_json_byte``), compressed by
+#: NetCDF.  As an attribute the text was stored uncompressed and read on
+#: every open (a 200-region case: 41 MB of the file's 87 MB); zlib
+#: shrinks it tenfold, and the bytes come back exactly, so the stored
+#: input hash still checks them.  With xarray alone:
+#: ``json.loads(ds.case_json.values.tobytes())``.  Readers put the text back
+#: in ``attrs["case_json"]`` (:func:`unpack_inputs`), where mineq before
+#: this layout kept it, and where files written then still have it.
+INPUTS = "case_json"
+
+#: NetCDF (HDF5) compression of every number in a file: lossless zlib at
+#: its fastest level.  Route variables are mostly zeros (taxes and rents
+#: of routes no policy touches) and node variables mostly NaN; a
+#: 200-region case's 45 MB of numbers take 6 MB, for a fraction of a
+#: second of writing (benchmarks/country_case.py).  Level 1 compresses
+#: these arrays within 10% of level 4 in less time; HDF5's byte shuffle
+#: makes them larger, not smaller.  Values are never rounded: the
+#: verifier re-checks them.  Arrays under :data:`MIN_COMPRESSED` bytes
+#: stay contiguous: a compressed array is stored in chunks whose index
+#: costs more than a small array saves (the three-region demo's file:
+#: 144 kB so, 377 kB with every array compressed).
+COMPRESSION = {"zlib": True, "complevel": 1, "shuffle": False}
+MIN_COMPRESSED = 4096
+
+
+def pack_inputs(ds: xr.Dataset) -> xr.Dataset:
+    """The file layout of the stored case inputs (:data:`INPUTS`)."""
+    text = ds.attrs.get(INPUTS)
+    if not isinstance(text, str) or INPUTS in ds.variables:
+        return ds
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    var = xr.Variable((f"{INPUTS}_byte",), raw, {"description": "the case inputs solved, canonical JSON as UTF-8 bytes (json.loads(ds.case_json.values.tobytes())); their SHA-256 is the attribute input_hash"})
+    out = ds.assign({INPUTS: var})
+    out.attrs = {k: v for k, v in ds.attrs.items() if k != INPUTS}
+    return out
+
+
+def unpack_inputs(ds: xr.Dataset) -> xr.Dataset:
+    """The case inputs back in ``attrs["case_json"]`` as text, from a file
+    in the layout of :data:`INPUTS` (a file that kept them as the
+    attribute comes back as it is).  A file with both (the attribute added
+    by hand) is read by its attribute, which the input hash then checks."""
+    if INPUTS not in ds.variables:
+        return ds
+    var = ds[INPUTS]
+    out = ds.drop_vars(INPUTS)
+    if INPUTS in ds.attrs:
+        return out
+    if var.dims != (f"{INPUTS}_byte",) or var.dtype != np.uint8:
+        raise MineqError(f"The result file's variable '{INPUTS}' (the stored case inputs) has dimensions {var.dims} and type {var.dtype}, not UTF-8 bytes along '{INPUTS}_byte'; the file was edited or is damaged.")
+    try:
+        text = var.values.tobytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise MineqError(f"The result file's stored case inputs (variable '{INPUTS}') are not UTF-8 text (byte {err.start}); the file was edited or is damaged.") from None
+    out.attrs = {**ds.attrs, INPUTS: text}
+    return out
+
+
+def file_encoding(ds: xr.Dataset) -> dict:
+    """``to_netcdf``'s encoding for a Dataset in the file layout: every
+    floating-point variable and the stored inputs compressed
+    (:data:`COMPRESSION`) unless small; the rest as xarray encodes it."""
+    return {v: dict(COMPRESSION) for v, var in ds.variables.items() if (var.dtype.kind == "f" or v == INPUTS) and var.nbytes >= MIN_COMPRESSED}
+
+
 def unpack_routes(ds: xr.Dataset) -> xr.Dataset:
     """The dense arrays of a file written in the layout of :data:`PACKED`
     (a file with dense arrays, as mineq wrote before, comes back as it
-    is)."""
+    is), with the stored case inputs as the attribute ``case_json``
+    (:func:`unpack_inputs`)."""
     import pandas as pd
+
+    ds = unpack_inputs(ds)
 
     for name, (dims, fill) in PACKED.items():
         if name not in ds.dims:
@@ -806,9 +877,11 @@ def write(ds: xr.Dataset, path: str | Path, fmt: str = "netcdf", force: bool = F
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "netcdf":
             with atomic_file(path, replace=force, hint=hint) as tmp:
-                pack_routes(ds).to_netcdf(tmp, engine=ENGINE)
+                packed = pack_inputs(pack_routes(ds))
+                packed.to_netcdf(tmp, engine=ENGINE, encoding=file_encoding(packed))
                 for name, g in groups.items():
-                    pack_routes(g).to_netcdf(tmp, engine=ENGINE, mode="a", group=name)
+                    packed = pack_inputs(pack_routes(g))
+                    packed.to_netcdf(tmp, engine=ENGINE, mode="a", group=name, encoding=file_encoding(packed))
         elif fmt == "csv":
             _write_csv_folder(ds, path, force, groups, hint)
         else:

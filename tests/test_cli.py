@@ -403,7 +403,7 @@ def test_killed_solve_leaves_old_or_new_file(solved, tmp_path):
         p.send_signal(signal.SIGKILL)
         p.wait()
         ds = xr.load_dataset(target)  # loads: complete
-        assert ds.sizes["scenario"] == 4 and "case_json" in ds.attrs
+        assert ds.sizes["scenario"] == 4 and "case_json" in ds.variables
     code, text = run("verify", target)
     assert code == 0, text
 
@@ -417,5 +417,5 @@ def test_same_case_gives_identical_numbers(solved, tmp_path):
     a, b = xr.load_dataset(solved), xr.load_dataset(out)
     for v in a.data_vars:
         assert a[v].equals(b[v]), v
-    keep = {"mineq_version", "input_hash", "case_json", "max_residual", "all_equilibria"}
+    keep = {"mineq_version", "input_hash", "max_residual", "all_equilibria"}  # the stored case: the variable case_json, above
     assert {k: a.attrs[k] for k in keep} == {k: b.attrs[k] for k in keep}

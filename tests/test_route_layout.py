@@ -72,3 +72,58 @@ def test_pack_keeps_a_share_dense_when_it_would_not_come_back(demo):
     packed = pack_routes(odd)
     assert packed.supply_share.dims == odd.supply_share.dims
     assert unpack_routes(packed).supply_share.equals(odd.supply_share)
+
+
+def test_stored_inputs_are_compressed_and_come_back_exactly(tmp_path):
+    """The case inputs are stored as compressed UTF-8 bytes (variable
+    ``case_json``), not as an uncompressed attribute, and numbers are
+    compressed: a 150-region market's file (sparse routes) is smaller than
+    the same file with uncompressed numbers and inputs by more than half
+    the inputs' JSON text; readers give the text back byte for byte, so it
+    still hashes to ``input_hash``."""
+    from mineq.solver.case import digest_of
+
+    regions, mineral = random_linear_market(150, np.random.default_rng(4), dense=False)
+    case = build_case(case_dict(regions, [mineral], name="sparse"))
+    ds = to_dataset(case, solve_case(case, threads=1))
+    text = case.canonical()
+    path = write(ds, tmp_path / "r.nc")
+    plain = tmp_path / "plain.nc"
+    pack_routes(ds).to_netcdf(plain, engine=ENGINE)
+    raw = xr.load_dataset(path, engine=ENGINE)
+    assert "case_json" not in raw.attrs and raw.case_json.dtype == np.uint8
+    assert raw.case_json.encoding["zlib"] and raw.flow.encoding["zlib"]
+    assert path.stat().st_size < plain.stat().st_size - 0.5 * len(text.encode())
+    assert raw.case_json.values.tobytes().decode() == text
+    back = open_results(path)
+    assert back.attrs["case_json"] == text and digest_of(back.attrs["case_json"]) == back.attrs["input_hash"]
+    assert "case_json" not in back.variables
+    assert verify_file(path).ok
+
+
+def test_a_file_of_the_earlier_layout_reads_and_verifies(demo, tmp_path):
+    """A file as mineq wrote it before: inputs in the attribute, nothing
+    compressed, routes dense (origin x destination) or along ``route``."""
+    _, ds = demo
+    for name, old in (("dense.nc", ds), ("routes.nc", pack_routes(ds))):
+        path = tmp_path / name
+        old.to_netcdf(path, engine=ENGINE)
+        assert "case_json" in xr.load_dataset(path).attrs
+        back = open_results(path)
+        assert back.attrs == ds.attrs
+        for v in ds.data_vars:
+            assert back[v].equals(ds[v]), v
+        assert verify_file(path).ok
+
+
+def test_damaged_stored_inputs_are_named(demo, tmp_path):
+    from mineq.solver.errors import MineqError
+
+    _, ds = demo
+    path = write(ds, tmp_path / "r.nc")
+    raw = xr.load_dataset(path, engine=ENGINE)
+    raw["case_json"].values[:2] = [0xFF, 0xFE]
+    bad = tmp_path / "bad.nc"
+    raw.to_netcdf(bad)
+    with pytest.raises(MineqError, match="case_json.*not UTF-8 text.*edited or is damaged"):
+        open_results(bad)

@@ -1,0 +1,88 @@
+"""Ensemble draws re-use the central case's programs (solver/run.py,
+``KeptPrograms``; models/program.py, ``MarketModel.update_market``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mineq.solver.case import build_case, load_case
+from mineq.solver.ensemble import draw_factors, perturbed_data, read_uncertainty
+from mineq.solver.run import KeptPrograms, solve_case
+from mineq.solver.solve import solve_market
+
+DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
+TABLE = "mineral,parameter,central,low,high\n*,demand_elasticity,1,0.5,2\n*,supply_elasticity,1,0.5,1.5\n*,trade_cost_half_gap,0.04,0.02,0.08\n"
+
+
+@pytest.fixture(scope="module")
+def draws(tmp_path_factory):
+    central = load_case(DEMO)
+    table = tmp_path_factory.mktemp("u") / "u.csv"
+    table.write_text(TABLE)
+    rows = read_uncertainty(table, central)
+    return central, [build_case(perturbed_data(central.data, draw_factors(rows, 7, d))) for d in range(4)]
+
+
+def _numbers(res):
+    return {(sn, mn): np.concatenate([r.solution.price, r.solution.supply, r.solution.demand, r.solution.flow]) for sn, by in res.items() for mn, r in by.items()}
+
+
+def test_a_draw_does_not_depend_on_the_draws_solved_before(draws):
+    """Two workers given the same draws in other orders (as with other
+    chunkings or numbers of workers) get the same numbers, bit for bit, in
+    the baseline and every scenario: each draw starts from the central
+    programs, not from the draw before."""
+    central, cases = draws
+    got = []
+    for order in ([0, 1, 2, 3], [3, 1, 0, 2]):
+        kept = KeptPrograms.of_central(central, None)
+        out = {}
+        for d in order:
+            res = solve_case(cases[d], None, threads=1, kept=kept)
+            assert all(r.ok for by in res.values() for r in by.values())  # each verified
+            out[d] = _numbers(res)
+        assert kept.built == 0 and kept.reused == 4 * len(kept.held) and any(sn != "baseline" for _, sn in kept.held)
+        got.append(out)
+    for d in range(4):
+        for mn in got[0][d]:
+            assert np.array_equal(got[0][d][mn], got[1][d][mn], equal_nan=True), (d, mn)
+
+
+def test_a_reused_program_gives_the_draw_s_own_equilibrium(draws):
+    """Re-used or built anew, a draw's market reaches its verified
+    equilibrium: the same quantities (the solution is unique in them)."""
+    central, cases = draws
+    kept = KeptPrograms.of_central(central, [])
+    for case in cases:
+        warm = solve_case(case, [], threads=1, kept=kept)["baseline"]
+        for mn, mk in case.markets.items():
+            cold = solve_market(mk)
+            assert warm[mn].ok and cold.ok
+            assert warm[mn].market is mk  # verified against the draw's own curves
+            for q in ("supply", "demand", "flow"):
+                assert np.allclose(getattr(warm[mn].solution, q), getattr(cold.solution, q), rtol=1e-7, atol=1e-9 * mk.quantity_scale, equal_nan=True), (mn, q)
+
+
+def test_a_market_of_another_shape_is_built_anew(draws):
+    """update_market refuses a market whose nodes, routes or reference
+    points differ (the matrix or its scales would change), and changes
+    nothing then."""
+    central, cases = draws
+    res = solve_market(central.markets["lithium"])
+    model = res.model
+    data = json.loads(json.dumps(central.data))
+    lith = next(m for m in data["minerals"] if m["name"] == "lithium")
+    lith["default_transport_cost"] = "none"  # only the listed routes: fewer of them
+    fewer = build_case(data).markets["lithium"]
+    before = {k: v.copy() for k, v in model._vals.items()}
+    assert not model.update_market(fewer)
+    assert model.market is central.markets["lithium"]
+    assert all(np.array_equal(before[k], model._vals[k]) for k in before)
+    assert model.update_market(cases[1].markets["lithium"])
+    kept = KeptPrograms.of_central(central, [])
+    solve_case(build_case(data), [], threads=1, kept=kept)
+    assert kept.built == 1 and kept.reused == len(central.markets) - 1
