@@ -18,7 +18,9 @@ def test_freeze_is_lifted_after_nested_blocks_and_errors():
         with steady():
             # the inner block does not unfreeze the outer one's heap
             pass
-        assert gc.get_freeze_count() == frozen
+        # (frozen objects can still die meanwhile, a few of them in a full
+        # test run: an unfrozen heap would leave none)
+        assert gc.get_freeze_count() > frozen // 2
 
     @steady_step
     def fails():
