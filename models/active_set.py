@@ -130,16 +130,101 @@ class QP:
         return cls(A, f(lp.col_cost_), f(lp.col_lower_), f(lp.col_upper_), f(lp.row_lower_), f(lp.row_upper_), hd, sense, H)
 
 
-def _kkt_step(K: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _kkt_step(K: np.ndarray, r: np.ndarray, nF: int | None = None) -> np.ndarray:
     """Solve ``K·step = r``: by LU when K is well conditioned, else the
-    minimum-norm least-squares step (degenerate active sets)."""
+    minimum-norm least-squares step (degenerate active sets).
+
+    ``nF`` (the number of free columns, when K is the saddle-point matrix
+    ``[[D, -B'], [B, 0]]`` of a diagonal Hessian D) lets a singular K take
+    :func:`_degenerate_step`, which gives the same minimum-norm step as
+    ``lstsq`` from one LU factorisation and two small SVDs; the plain
+    path (:mod:`mineq.models.speed`) and ``FAST_DEGENERATE_STEP = False``
+    keep ``lstsq``.
+    """
     try:
         step = np.linalg.solve(K, r)
-        if np.all(np.isfinite(step)) and np.abs(K @ step - r).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(r).max(initial=0.0)) and np.abs(step).max(initial=0.0) < 1e6:
+        if _accurate(K, step, r):
             return step
     except np.linalg.LinAlgError:
         pass
+    if nF is not None and FAST_DEGENERATE_STEP:
+        from .speed import plain
+
+        if not plain():
+            step = _degenerate_step(K, r, nF)
+            if step is not None:
+                return step
     return np.linalg.lstsq(K, r, rcond=None)[0]
+
+
+def _accurate(K: np.ndarray, step: np.ndarray, r: np.ndarray) -> bool:
+    """``step`` solves ``K·step = r`` to working accuracy, and is not a
+    huge step through a near-singular K."""
+    return bool(np.all(np.isfinite(step)) and np.abs(K @ step - r).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(r).max(initial=0.0)) and np.abs(step).max(initial=0.0) < 1e6)
+
+
+#: False: a singular KKT matrix is solved by dense ``lstsq`` (as the plain
+#: path does); benchmarks/linked_polish.py times the two
+FAST_DEGENERATE_STEP = True
+
+
+def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None:
+    """The minimum-norm least-squares solution of ``K·s = r`` for a singular
+    saddle-point matrix ``K = [[D, -B'], [B, 0]]`` (D diagonal, of one
+    sign), or None when K is not of that form or the result is not
+    accurate (the caller then runs ``lstsq``).
+
+    Why it is exact: for such a K, ``K·(u, v) = 0`` gives
+    ``u'Du = u'B'v = 0``, so ``Du = 0``, ``Bu = 0`` and ``B'v = 0``: the
+    null space of K is the null space of B restricted to the columns
+    without curvature (D = 0: flows, a joint activity's linear parts)
+    beside the left null space of B (dependent active rows, e.g. the
+    balances of a linked group, which share activities).  Both come from
+    SVDs of B's blocks, far smaller than K.  K is symmetric, so with N an
+    orthonormal basis of its null space the minimum-norm least-squares
+    solution is ``K⁺r = (K + NN')⁻¹(r − NN'r)``: the projection removes
+    the inconsistent part of r, and ``K + NN'`` is nonsingular, so one LU
+    solve does what ``lstsq``'s SVD of the whole K did (on the linked
+    heavy rare earths' 700-row systems, benchmarks/linked_polish.py).
+    Singular values below ``max(shape)·eps·σ_max`` of a block count as
+    zero, as in ``numpy.linalg.matrix_rank``.
+    """
+    n = K.shape[0]
+    nr = n - nF
+    D = np.diag(K)[:nF]
+    if nr == 0 or (D > 0).any() and (D < 0).any():
+        return None
+    if K[nF:, nF:].any() or (np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D)):
+        return None
+    B = K[nF:, :nF]
+    blocks = []
+    # left null space of B: dependent active rows
+    U, sv, _ = np.linalg.svd(B, full_matrices=nr > nF)
+    rank = int((sv > max(B.shape) * np.finfo(float).eps * sv.max(initial=0.0)).sum())
+    if rank < nr:
+        Nv = np.zeros((n, nr - rank))
+        Nv[nF:] = U[:, rank:]
+        blocks.append(Nv)
+    # null space of B on the columns without curvature
+    Z = np.flatnonzero(D == 0)
+    if len(Z):
+        _, sz, Vt = np.linalg.svd(B[:, Z], full_matrices=True)
+        rz = int((sz > max(nr, len(Z)) * np.finfo(float).eps * sz.max(initial=0.0)).sum())
+        if rz < len(Z):
+            Nu = np.zeros((n, len(Z) - rz))
+            Nu[Z] = Vt[rz:].T
+            blocks.append(Nu)
+    if not blocks:
+        return None
+    N = np.hstack(blocks)
+    rp = r - N @ (N.T @ r)
+    try:
+        s = np.linalg.solve(K + N @ N.T, rp)
+    except np.linalg.LinAlgError:
+        return None
+    if not (np.all(np.isfinite(s)) and np.abs(K @ s - rp).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(rp).max(initial=0.0))):
+        return None
+    return s
 
 
 #: the compiled step's interface version (``ABI`` in models/_polish.c)
@@ -319,7 +404,7 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
         K[nF:, :nF] = Afl
         rhs = np.concatenate([-g, (b - (A @ np.where(fixed, xf, 0.0))[rows])[live]])
         start = np.concatenate([x0[F], y0[rl]])
-        sol = start + _kkt_step(K, rhs - K @ start)
+        sol = start + _kkt_step(K, rhs - K @ start, nF if H is None else None)
         xf[F] = sol[:nF]
         y = np.where(active, y0, 0.0)
         y[rl] = sol[nF:]

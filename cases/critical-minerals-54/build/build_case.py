@@ -110,6 +110,8 @@ REE = ["lanthanum", "cerium", "praseodymium", "neodymium", "samarium", "europium
 #: the rare earths mined jointly in the case (joint_rare_earth_mining)
 JOINT_REE = ["lanthanum", "cerium", "praseodymium", "neodymium"]
 HEAVY_REE = ["terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium", "lutetium"]
+#: joint rare-earth mining activities: (activity name, elements it yields)
+JOINT_REE_GROUPS = [("rare-earth mining", JOINT_REE)]
 #: element shares of world rare-earth oxide output (assumed: typical mix of
 #: bastnaesite, monazite and ionic-clay production; not a data figure)
 REE_SHARE = {"lanthanum": 0.26, "cerium": 0.38, "praseodymium": 0.045, "neodymium": 0.15, "samarium": 0.02, "europium": 0.002, "gadolinium": 0.015, "terbium": 0.002, "dysprosium": 0.008, "holmium": 0.002, "erbium": 0.005, "thulium": 0.0008, "ytterbium": 0.004, "lutetium": 0.0008, "yttrium": 0.10}
@@ -364,14 +366,15 @@ def main() -> None:
     out = dict(minerals=[], nodes=[], routes=[], processing=[], assumptions=[], calibration=[], joint=[])
     for name, row in rows.items():
         build_mineral(name, row, rows, targets.get(name, {"imports": []}), mine_shares, (mx, my, slope), out)
-    joint_rare_earth_mining(out)
+    for label, elements in JOINT_REE_GROUPS:
+        joint_rare_earth_mining(out, label, elements)
     joint_coproducts(out)
     for table in ("minerals", "nodes", "routes", "processing", "assumptions", "calibration", "joint"):
         write(HERE / f"{table}.csv", out[table])
     print(f"wrote {len(out['minerals'])} minerals, {len(out['nodes'])} nodes, {len(out['routes'])} routes, {len(out['processing'])} processing entries, {len(out['calibration'])} calibration targets")
 
 
-def joint_rare_earth_mining(out) -> None:
+def joint_rare_earth_mining(out, label: str = "rare-earth mining", elements: list[str] = JOINT_REE) -> None:
     """The fifteen rare earths are mined together: one joint activity per
     region (``joint.csv``) yields every element's mine-stage output in
     fixed proportions, in place of fifteen independent mine supply curves
@@ -387,8 +390,8 @@ def joint_rare_earth_mining(out) -> None:
     A is the value of what it yields at the baseline mine prices,
     Σ y·P_mine, so the baseline is an equilibrium of the joint market; its
     elasticity is the one the element curves had (all equal)."""
-    mine = [n for n in out["nodes"] if n["mineral"] in JOINT_REE and n["stage"] == "mine"]
-    out["nodes"][:] = [n for n in out["nodes"] if not (n["mineral"] in JOINT_REE and n["stage"] == "mine")]
+    mine = [n for n in out["nodes"] if n["mineral"] in elements and n["stage"] == "mine"]
+    out["nodes"][:] = [n for n in out["nodes"] if not (n["mineral"] in elements and n["stage"] == "mine")]
     by_region = defaultdict(list)
     for n in mine:
         by_region[n["region"]].append(n)
@@ -403,8 +406,8 @@ def joint_rare_earth_mining(out) -> None:
         if len(es) != 1:
             raise SystemExit(f"rare-earth mine curves of {r} have different elasticities {sorted(es)}: one joint cost curve cannot stand for them")
         out["joint"].append(dict(
-            name="rare-earth mining", region=r, inputs="",
-            outputs="; ".join(f"{m}:mine={y[m]:.10g}" for m in JOINT_REE if m in y),
+            name=label, region=r, inputs="",
+            outputs="; ".join(f"{m}:mine={y[m]:.10g}" for m in elements if m in y),
             cost_form="linear", cost_price=f"{mc:.10g}", cost_quantity=f"{A:.10g}", cost_elasticity=es.pop(),
             source=f"joint mining of the rare earths (Binnemans & Jones 2015, J. Sustain. Metall. 1:29-38: the balance problem); output: the region's rare-earth mine output ({rows[0]['supply_source'][10:120]}); yields: element shares REE_SHARE (assumed composition, the same in every region); marginal cost: value of the yields at baseline mine prices",
             confidence=weakest(*(n["supply_confidence"] for n in rows), "assumed")))

@@ -1,0 +1,143 @@
+"""The polish's step on singular KKT systems (models/active_set.py).
+
+``_degenerate_step`` must give what ``numpy.linalg.lstsq`` gives, the
+minimum-norm least-squares solution, for saddle-point matrices
+``K = [[D, -B'], [B, 0]]`` with dependent active rows (a left null space of
+B) and columns without curvature that B does not pin down (D = 0 on a null
+vector of B): for such K the null space is exactly those two parts
+(``u'Du = 0`` forces ``Du = 0``, then ``Bu = 0`` and ``B'v = 0``), and the
+minimum-norm solution is the one orthogonal to it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mineq.models.active_set as AS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def degenerate_kkt(seed: int, nF: int, nr: int, dep: int, flat: int, sign: float, consistent: bool):
+    """A random singular saddle-point system with ``dep`` dependent rows and
+    ``flat`` columns without curvature, one of them (when ``flat`` >= 2)
+    a copy of another so that B has a null vector on them; singular values
+    of order one, far above lstsq's cutoff, so that lstsq's answer is the
+    exact minimum-norm one."""
+    rng = np.random.default_rng(seed)
+    D = sign * rng.uniform(0.5, 2.0, nF)
+    D[:flat] = 0.0
+    B = rng.normal(size=(nr, nF))
+    if flat >= 2:
+        B[:, 1] = B[:, 0]  # two flows on the same rows: only their sum is pinned
+    for k in range(dep):
+        # a dependent active row: a combination of the independent ones
+        B[nr - 1 - k] = rng.normal(size=nr - dep) @ B[: nr - dep]
+    K = np.zeros((nF + nr, nF + nr))
+    K[:nF, :nF] = np.diag(D)
+    K[:nF, nF:] = -B.T
+    K[nF:, :nF] = B
+    r = K @ rng.normal(size=nF + nr) if consistent else rng.normal(size=nF + nr)
+    return K, r
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    nF=st.integers(4, 30),
+    nr=st.integers(2, 12),
+    dep=st.integers(0, 3),
+    flat=st.integers(0, 3),
+    sign=st.sampled_from([1.0, -1.0]),
+    consistent=st.booleans(),
+)
+def test_property_degenerate_step_is_the_minimum_norm_least_squares_step(seed, nF, nr, dep, flat, sign, consistent):
+    dep = min(dep, nr - 1)
+    flat = min(flat, nF)
+    K, r = degenerate_kkt(seed, nF, nr, dep, flat, sign, consistent)
+    s = AS._degenerate_step(K, r, nF)
+    singular = np.linalg.matrix_rank(K) < K.shape[0]
+    if not singular:
+        # nothing to project out: the caller's LU step solves it
+        assert s is None
+        return
+    assert s is not None
+    ref = np.linalg.lstsq(K, r, rcond=None)[0]
+    assert np.allclose(s, ref, rtol=1e-8, atol=1e-8 * (1.0 + np.abs(ref).max()))
+    if consistent:
+        # a known solution exists: the step solves the system exactly
+        assert np.abs(K @ s - r).max() <= 1e-9 * (1.0 + np.abs(r).max())
+
+
+def test_degenerate_step_declines_what_is_not_a_diagonal_saddle_point():
+    """Mixed curvature signs or a full Hessian block: not the form whose
+    null space the SVDs of B find; lstsq then runs."""
+    K, r = degenerate_kkt(1, 8, 4, 1, 0, 1.0, True)
+    mixed = K.copy()
+    mixed[0, 0] = -1.0
+    assert AS._degenerate_step(mixed, r, 8) is None
+    full = K.copy()
+    full[0, 1] = full[1, 0] = 0.3
+    assert AS._degenerate_step(full, r, 8) is None
+    # and where it applies (an inconsistent system, which LU cannot
+    # solve), _kkt_step takes it only off the plain path
+    from mineq.models.speed import plain_path
+
+    K, r = degenerate_kkt(1, 8, 4, 1, 2, 1.0, False)
+
+    calls = []
+    inner = AS._degenerate_step
+    AS._degenerate_step = lambda *a: calls.append(1) or inner(*a)
+    try:
+        with plain_path():
+            plain = AS._kkt_step(K, r, 8)
+        assert not calls
+        fast = AS._kkt_step(K, r, 8)
+        assert calls
+    finally:
+        AS._degenerate_step = inner
+    assert np.allclose(plain, fast, rtol=1e-8, atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def heavy_linked(tmp_path_factory):
+    spec = importlib.util.spec_from_file_location("linked_polish", ROOT / "benchmarks" / "linked_polish.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from mineq.solver.case import load_case
+
+    case = load_case(bench.heavy_linked_case(tmp_path_factory.mktemp("heavy")))
+    return bench, case
+
+
+def test_linked_heavy_rare_earths_same_equilibrium_with_either_step(heavy_linked):
+    """The seven heavy rare earths mined jointly (benchmarks/linked_polish.py):
+    the floor club's fixed point meets singular KKT systems; with lstsq and
+    with the fast step every point verifies, and the two agree on the
+    welfare objective and every quantity to the verifier's 1e-6 of the
+    market's scales (prices of degenerate nodes may sit anywhere in their
+    interval; they agree to 1e-5 relative)."""
+    bench, case = heavy_linked
+    unit = next(u for u in case.links if "terbium" in u)
+    _, n_plain, _, plain = bench.timed_unit(case, unit, "partner-floor-club", fast=False)
+    _, n_fast, _, fast = bench.timed_unit(case, unit, "partner-floor-club", fast=True)
+    assert n_plain > 0 and n_fast > 0  # both steps were exercised
+    for m in fast:
+        for (sn, _, a), (_, _, b) in zip(plain[m], fast[m]):
+            assert a.ok and b.ok, (m, sn, a.status, b.status)
+            sa, sb = a.solution, b.solution
+            scale = max(1.0, abs(sa.objective))
+            assert abs(sa.objective - sb.objective) <= 1e-6 * scale, (m, sn)
+            for f in ("supply", "demand"):
+                x, y = getattr(sa, f), getattr(sb, f)
+                ok = np.isfinite(x)
+                qs = max(1.0, float(np.abs(x[ok]).max(initial=0.0)))
+                assert np.all(np.abs(x[ok] - y[ok]) <= 1e-5 * qs), (m, sn, f)
+            ok = np.isfinite(sa.price)
+            assert np.all(np.abs(sa.price[ok] - sb.price[ok]) <= 1e-5 * np.maximum(1.0, np.abs(sa.price[ok]))), (m, sn)
