@@ -531,15 +531,12 @@ def paths_dataset(case: Case, dyn: Dynamics, start: Start, base: Run, paths: dic
     from .results import to_dataset
 
     keys, reference, names = start.keys, start.reference, list(paths)
-    descriptions = {s.name: s.description for s in case.scenarios}
     per_year = []
     for y in dyn.years:
         yc = base.cases[y]  # built once, for the baseline path's solve
         # a path that failed before this year has nothing for it (not solved)
         results = {BASELINE: base.results[y], **{sn: paths[sn].results.get(y, {}) for sn in names}}
-        ds = to_dataset(yc, results)
-        # a year case lists the scenarios known when the baseline ran
-        ds["scenario_description"] = (("scenario",), np.array(["no policy" if sn == BASELINE else descriptions.get(sn, "") for sn in results], dtype=str))
+        ds = _described(to_dataset(yc, results), case)
         ds.attrs = {}
         per_year.append(ds)
     # what changes with the year (every scenario variable) along ``year``;
@@ -606,8 +603,7 @@ def verify_dynamic(ds, tol: float | None = None):
     """
     from .case import digest_of
     from .results import _Grid, case_from_dataset, solutions_from_dataset
-    from .run import FileCheck, _solved, mineral_plan
-    from .solve import MarketResult
+    from .run import FileCheck, _solved, mineral_plan, rebuilt_result, status_mismatch
     from .verify import TOLERANCE, verify
     from mineq.models.market import Solution
 
@@ -704,11 +700,9 @@ def verify_dynamic(ds, tol: float | None = None):
                 stored = stored or (v if tol == TOLERANCE else verify(yc.markets[mn], sol, TOLERANCE, plan))
                 check.append((label, mn, v))
                 said = str(status[t, i, mpos[mn]])
-                if (said == "equilibrium") != stored.ok:
-                    check.mismatches.setdefault((label, mn), []).append(f"status: stored '{said}', but the solution {'passes' if stored.ok else 'fails'} the check at the default tolerance {TOLERANCE:g}")
+                status_mismatch(check, (label, mn), said, stored)
                 rec = {k: records[k].sel(year=y, scenario=sn, mineral=mn).item() for k in records}
-                now = "equilibrium" if stored.ok else (said if said != "equilibrium" else "not converged")
-                results[mn] = MarketResult(plan.market if plan is not None else yc.markets[mn], sol if _solved(sol) else None, stored, now, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
+                results[mn] = rebuilt_result(plan.market if plan is not None else yc.markets[mn], sol, plan, stored, said, rec)
             tables.setdefault(y, ({}, yc if i == 0 else None))[0][sn] = results
             # the capacity update, from the stored results
             for j, k in enumerate(keys):
@@ -738,6 +732,15 @@ def verify_dynamic(ds, tol: float | None = None):
     return check
 
 
+def _described(ds, case: Case):
+    """A year's Dataset with ``case``'s scenario descriptions: the year
+    case it was made from lists only the scenarios known when the
+    baseline path ran (a target's levels come later)."""
+    descriptions = {s.name: s.description for s in case.scenarios}
+    ds["scenario_description"] = (("scenario",), np.array(["no policy" if sn == BASELINE else descriptions.get(sn, "") for sn in ds.scenario.values.tolist()], dtype=str))
+    return ds
+
+
 def _recompute_tables(ds, case: Case, tables: dict, check) -> None:
     """Each year's tables (quantities, prices, trade, welfare and its
     changes, reliance, shares, rents, ...) made again by
@@ -748,12 +751,10 @@ def _recompute_tables(ds, case: Case, tables: dict, check) -> None:
     from .results import to_dataset
     from .run import FileCheck, _compare
 
-    descriptions = {s.name: s.description for s in case.scenarios}
     for y, (per, yc) in tables.items():
         if yc is None or BASELINE not in per:
             continue  # the baseline path did not reach the year: nothing to compare with
-        again = to_dataset(yc, per)
-        again["scenario_description"] = (("scenario",), np.array(["no policy" if sn == BASELINE else descriptions.get(sn, "") for sn in per], dtype=str))
+        again = _described(to_dataset(yc, per), case)
         again.attrs = {}
         stored = ds.sel(year=y, scenario=list(per))
         # the quota and extension rows of all years share one axis in the file

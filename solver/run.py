@@ -633,19 +633,32 @@ def verify_dataset(ds: xr.Dataset, tol: float = TOLERANCE) -> FileCheck:
             check.append((sn, mn, v))
             jm = grid.pos["mineral"][mn]
             said = str(status[i, jm])
-            if (said == EQUILIBRIUM) != stored.ok:
-                check.mismatches.setdefault((sn, mn), []).append(f"status: stored '{said}', but the solution {'passes' if stored.ok else 'fails'} the check at the default tolerance {TOLERANCE:g}")
+            status_mismatch(check, (sn, mn), said, stored)
             if sn != BASELINE and plan is None and mn not in linked_checks:
                 # a mineral the scenario leaves alone: the baseline's result, as the solve stores it
                 results[sn][mn] = results[BASELINE][mn]
                 continue
-            rec = {k: records[k][i, jm] for k in records}
-            # the status the check gives (a failure keeps the stored reason)
-            now = EQUILIBRIUM if stored.ok else (said if said != EQUILIBRIUM else NOT_CONVERGED)
-            results[sn][mn] = MarketResult(market, sol if _solved(sol) else None, stored, now, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
+            results[sn][mn] = rebuilt_result(market, sol, plan, stored, said, {k: records[k][i, jm] for k in records})
     again = to_dataset(case, results)
     _compare(ds, again, check)
     return check
+
+
+def status_mismatch(check: FileCheck, key: tuple, said: str, stored) -> None:
+    """Record in ``check`` a stored status ``said`` that the check
+    ``stored`` (at the default tolerance) contradicts."""
+    if (said == EQUILIBRIUM) != stored.ok:
+        check.mismatches.setdefault(key, []).append(f"status: stored '{said}', but the solution {'passes' if stored.ok else 'fails'} the check at the default tolerance {TOLERANCE:g}")
+
+
+def rebuilt_result(market, sol: Solution, plan, stored, said: str, rec: dict) -> MarketResult:
+    """A market's result made again from a file: its solution, the check
+    ``stored`` (at the default tolerance), the status that check gives (a
+    failure keeps the stored reason ``said``) and the stored records
+    ``rec`` (method, fallback_used, iterations, message), so that
+    :func:`mineq.solver.results.to_dataset` makes the file's numbers again."""
+    now = EQUILIBRIUM if stored.ok else (said if said != EQUILIBRIUM else NOT_CONVERGED)
+    return MarketResult(market, sol if _solved(sol) else None, stored, now, int(rec["iterations"]), str(rec["message"]), plan=plan, method=str(rec["method"]), fallback=bool(rec["fallback_used"]))
 
 
 def verdict(path: str | Path) -> tuple[bool, str]:

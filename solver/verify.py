@@ -53,7 +53,7 @@ import numpy as np
 
 from mineq.models.market import Market, Solution
 
-from .statistics import nan_to_zero, production
+from .statistics import joint_delivered, nan_to_zero, production
 
 #: default tolerance on every scaled residual
 TOLERANCE = 1e-6
@@ -313,11 +313,7 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
         jfloors = plan.joint_floors if plan is not None else {}
         topped = {}
         if jfloors:
-            made = np.zeros(len(nodes))
-            for j, terms in enumerate(market.joint_terms):
-                for nd, a in terms:
-                    if a > 0:
-                        made[nd] += a * Yj[j]
+            made = joint_delivered(market, sol)
             for nd, f in jfloors.items():
                 realised = price_[nd] + bonus_[nd]
                 lo_, hi_ = _paid(f, float(made[nd]), realised, tol * max(abs(float(made[nd])), F))
