@@ -362,11 +362,10 @@ def sweep(case: _case.Case | str | Path | None, scenario: str, key: str, values:
         if mn not in c.markets:
             raise MineqError(f"'{mn}' is not a mineral of case '{c.name}' ({', '.join(list(c.markets)[:8])}, ...).")
     if c.dynamics is not None:
-        from mineq.solver.sweep import built_by_points, sweep_dynamic
+        from mineq.solver.sweep import sweep_dynamic
 
         _, ds = sweep_dynamic(c, swept, minerals=minerals, threads=threads)
         pts, base = sweep_dataset(ds, swept)
-        pts["built_outside_china"] = built_by_points(ds, pts)
         out = SweepResult(pts, base)
         _raise_if_paths_failed(ds, out, strict)
         return out

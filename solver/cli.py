@@ -390,7 +390,7 @@ def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, q
     from .indicators import evaluate
     from .plot import sweep_figure
     from .results import atomic_file, check_target, write
-    from .sweep import built_by_points, sweep_dataset, sweep_dynamic
+    from .sweep import sweep_dataset, sweep_dynamic
 
     dyn = c.dynamics
     if fmt != "netcdf":
@@ -404,11 +404,10 @@ def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, q
     check_target(png, "png", force, hint="--plot")
     pcase, ds = sweep_dynamic(c, swept, progress=not quiet, minerals=list(minerals) or None, threads=threads)
     pts, base = sweep_dataset(ds, swept)
-    pts["built_outside_china"] = built_by_points(ds, pts)
     shown = pts.sel(year=year)
     shown.attrs["title"] = f"{pts.attrs['title']}\nindicators in {year}; fiscal cost over {dyn.first_year}-{dyn.last_year}, discounted at {dyn.discount_rate:g} per year"
-    fc = shown["fiscal_cost_discounted"]
-    shown["fiscal_cost_discounted"] = fc.assign_attrs(units=fc.attrs.get("units", "").split(",")[0], long_name=f"fiscal cost discounted to {dyn.first_year}")
+    currency = pts.fiscal_cost_discounted.attrs.get("units", "").split(",")[0]
+    shown["fiscal_cost_discounted"] = shown.fiscal_cost_discounted.assign_attrs(units=currency, long_name=f"fiscal cost discounted to {dyn.first_year}")
     money = [*indicators, "fiscal_cost_discounted"]
     for text in indicators:
         evaluate(shown, text)  # a bad indicator fails before anything is written
@@ -416,7 +415,7 @@ def _sweep_dynamic(c, swept, indicators, minerals, out, fmt, plot_path, force, q
     with atomic_file(png, ".png", replace=force, hint="--plot") as tmp:
         sweep_figure(shown, money, tmp)
     if not quiet:
-        click.echo(f"Indicators in {year}; fiscal cost discounted to {dyn.first_year} at {dyn.discount_rate:g} per year [{pts.fiscal_cost_discounted.attrs.get('units', '').split(',')[0]}]; capacity curves built outside China by {dyn.last_year}:")
+        click.echo(f"Indicators in {year}; fiscal cost discounted to {dyn.first_year} at {dyn.discount_rate:g} per year [{currency}]; capacity curves built outside China by {dyn.last_year}:")
         _print_sweep(shown.assign(curves_built_outside_china=(pts["built_outside_china"].isel(year=-1) > 1e-9).sum("capacity_curve").astype(float)), [*money, "last_binding_year", "curves_built_outside_china"])
     failed = ds.attrs.get("failed_paths", "")
     n = len(swept.values) * len(dyn.years)

@@ -305,6 +305,8 @@ def sweep_dataset(ds, swept: Swept):
     pts = pts.assign_coords(sweep=np.asarray(swept.values, dtype=float), point_scenario=("sweep", names))
     pts["sweep"].attrs.update(long_name=f"{swept.label} of scenario {swept.scenario}", policy_key=swept.key)
     pts.attrs.update(sweep_scenario=swept.scenario, sweep_key=swept.key, sweep_policies=json.dumps([i + 1 for i in swept.policies]), title=f"mineq sweep of {swept.label} in scenario '{swept.scenario}' of case '{ds.attrs.get('case_name', '')}'")
+    if "year" in ds.dims:  # a dynamic sweep: what each value built
+        pts["built_outside_china"] = built_by_points(ds, pts)
     base = ds.sel(scenario=[BASELINE])
     base.attrs = {k: v for k, v in ds.attrs.items() if k != "case_json"}
     return pts, xr.Dataset(base.data_vars, attrs=base.attrs)
