@@ -167,17 +167,23 @@ def circumvention(case, ds, share: float = 0.01) -> list[tuple[str, Diagnosis]]:
                 if not mip.covers(mk) or str(now.status.sel(mineral=mn).values) != "equilibrium":
                     continue
                 stage = mip.stage_of(mk)
-                f1 = now.flow.sel(mineral=mn, stage=stage).fillna(0.0)
-                f0 = base.flow.sel(mineral=mn, stage=stage).fillna(0.0)
+                # plain arrays: xarray selection per pair costs seconds on country-level cases
+                f1 = now.flow.sel(mineral=mn, stage=stage).fillna(0.0).transpose("origin", "destination")
+                idx = {r: i for i, r in enumerate(f1.origin.values.tolist())}
+                jdx = {r: i for i, r in enumerate(f1.destination.values.tolist())}
+                f0 = base.flow.sel(mineral=mn, stage=stage).fillna(0.0).transpose("origin", "destination").values
+                rise = f1.values - f0
                 for d in mip.importers:
                     covered = [r for r in mip.origins if r != d]
                     exempt = [r for r in regions if r not in covered and r != d]
-                    imports0 = float(f0.sel(destination=d).sum())
+                    imports0 = float(f0[:, jdx[d]].sum())
                     for e in exempt:
                         if any(r.covers(mk) and r.stage_of(mk) == stage and e in r.exporters and d in r.importers for r in rules):
                             continue  # its exports to d are its own output
-                        rise_out = float(f1.sel(origin=e, destination=d) - f0.sel(origin=e, destination=d))
-                        rises_in = {c: float(f1.sel(origin=c, destination=e) - f0.sel(origin=c, destination=e)) for c in covered if c != e}
+                        rise_out = float(rise[idx[e], jdx[d]])
+                        if rise_out <= 0:
+                            continue
+                        rises_in = {c: float(rise[idx[c], jdx[e]]) for c in covered if c != e}
                         rise_in = sum(v for v in rises_in.values() if v > 0)
                         carried = min(rise_out, rise_in)
                         if carried <= share * max(imports0, 1e-300) or carried <= 0:
