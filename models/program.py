@@ -56,7 +56,7 @@ import math
 
 import numpy as np
 
-from . import hot_start
+from . import hot_start, lp_start
 from . import routes as route_generation
 from .active_set import QP, highs_hessian, highs_of, polish, release_highs, rescue
 from .curves import Linear
@@ -900,6 +900,9 @@ class MarketModel:
         # the active-set QP can cycle on degenerate markets (zero-cost route
         # cycles with ties); a generous iteration limit catches it early
         options = {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, **(HIGHS_TIGHT if tight else {}), "qp_iteration_limit": max(20000, 20 * self._ncol)}
+        if self._hot is None and self._highs is None and not tight and len(self._ix["x"]) >= lp_start.MIN_ROUTES and not plain():
+            # a large program never solved: start from its linear twin's optimum
+            self._hot = lp_start.start(self)
         h = self.highs
         for k, v in options.items():
             h.setOptionValue(k, v)
