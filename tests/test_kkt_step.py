@@ -141,3 +141,45 @@ def test_linked_heavy_rare_earths_same_equilibrium_with_either_step(heavy_linked
                 assert np.all(np.abs(x[ok] - y[ok]) <= 1e-5 * qs), (m, sn, f)
             ok = np.isfinite(sa.price)
             assert np.all(np.abs(sa.price[ok] - sb.price[ok]) <= 1e-5 * np.maximum(1.0, np.abs(sa.price[ok]))), (m, sn)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    nF=st.integers(4, 40),
+    nr=st.integers(2, 15),
+    flat=st.integers(0, 10),
+    sign=st.sampled_from([1.0, -1.0]),
+)
+def test_property_reduced_step_is_the_whole_solve(seed, nF, nr, flat, sign):
+    """A nonsingular saddle-point system (no more rows than free columns and
+    no dependent rows, so B has full row rank; fewer flat columns than
+    rows, none repeated, so B pins them): eliminating the curved columns
+    first gives the solution of the whole LU to rounding."""
+    nr = min(nr, nF)
+    flat = min(flat, nr - 1)
+    K, r = degenerate_kkt(seed, nF, nr, 0, min(flat, 1), sign, True)
+    D = np.diag(K)[:nF].copy()
+    D[:flat] = 0.0
+    K[:nF, :nF] = np.diag(D)
+    whole = np.linalg.solve(K, r)
+    if not AS._accurate(K, whole, r):
+        return  # a near-singular draw: nothing to compare with
+    step = AS._reduced_step(K, r, nF)
+    assert step is not None
+    np.testing.assert_allclose(step, whole, rtol=0, atol=1e-8 * (1 + np.abs(whole).max()))
+
+
+def test_reduced_step_leaves_singular_systems_to_the_caller():
+    """Dependent active rows make the reduced system singular too: it
+    returns None (or an accurate step), and _kkt_step still gives the
+    minimum-norm one whatever the size threshold."""
+    K, r = degenerate_kkt(3, 20, 8, 2, 2, -1.0, False)
+    got = AS._reduced_step(K, r, 20)
+    assert got is None or AS._accurate(K, got, r)
+    old = AS.REDUCE_MIN
+    try:
+        AS.REDUCE_MIN = 0
+        np.testing.assert_allclose(AS._kkt_step(K, r, 20), np.linalg.lstsq(K, r, rcond=None)[0], atol=1e-8)
+    finally:
+        AS.REDUCE_MIN = old
