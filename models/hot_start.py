@@ -53,6 +53,10 @@ class Start:
     col_status: np.ndarray
     rows: list
     row_status: np.ndarray
+    #: route generation also starts with each node's cheapest routes
+    #: (:data:`mineq.models.routes.FIRST`); False when the start's own
+    #: routes already make the program feasible (:mod:`mineq.models.lp_start`)
+    cheapest: bool = True
 
 
 def export(model) -> Start | None:

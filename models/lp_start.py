@@ -92,6 +92,10 @@ def start(model):
         col_status,
         model.row_keys(),
         np.array([int(r) for r in basis.row_status], dtype=np.int8),
+        # the linear program's routes carry a feasible point: each node's
+        # cheapest routes would only make HiGHS's runs longer (measured on
+        # the country case's baselines: 10% less CPU without them)
+        cheapest=False,
     )
 
 

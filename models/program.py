@@ -777,7 +777,8 @@ class MarketModel:
         if len(flows) < route_generation.MIN_ROUTES or plain():
             return np.arange(self._ncol)
         seed = None if self._hot is None else hot_start.routes_used(self, self._hot)
-        return route_generation.first_columns(self.qp(), flows, *self.market.route_nodes, seed)
+        first = route_generation.FIRST if self._hot is None or self._hot.cheapest else 0
+        return route_generation.first_columns(self.qp(), flows, *self.market.route_nodes, seed, first)
 
     def _generate(self, h, qp: QP, warm: bool):
         """Run HiGHS on the program it holds until no left-out route is
