@@ -319,7 +319,9 @@ def verify(market: Market, sol: Solution, tol: float = TOLERANCE, plan=None) -> 
                 lo_, hi_ = _paid(f, float(made[nd]), realised, tol * max(abs(float(made[nd])), F))
                 topped[nd] = (lo_ - realised, hi_ - realised)
         for j, (jp, terms) in enumerate(zip(market.joint, market.joint_terms)):
-            margin = sum(a * price_[nd] for nd, a in terms) + (float(ew["joint"][j]) if ew is not None else 0.0)
+            # outputs earn their node's origin rent too (own output under
+            # rules of origin, as a supply's or a refiner's does); inputs not
+            margin = sum(a * (price_[nd] + (bonus_[nd] if a > 0 else 0.0)) for nd, a in terms) + (float(ew["joint"][j]) if ew is not None else 0.0)
             up = sum(a * topped[nd][0] for nd, a in terms if a > 0 and nd in topped)
             top = sum(a * topped[nd][1] for nd, a in terms if a > 0 and nd in topped)
             own = max(abs(float(Yj[j])), F)

@@ -398,3 +398,48 @@ def test_floor_on_a_jointly_mined_element_in_a_case_file():
     m = formulation.build(r.model.market, r.model.plan, r.model.state())
     assert formulation.differences(m, r.model) == []
     assert len(api.formulation(case, "neodymium", "nd-floor").joint_credit_cap) == 1
+
+
+def test_joint_output_earns_the_origin_rent():
+    """Rules of origin count a joint activity's yields as own output
+    (models/program.py), so the activity earns the origin rent on them and
+    the verifier must count it.  Product a: A (supply 10 + S) ships to M at
+    5, M to B at 5, A->B banned; M's exports to B limited to M's own
+    output, made only by the activity (MC 40 + Y, yields 1 a and ½ b at M;
+    b's demand at M: 100 − 2·Q_b, so P_b = 100 − Y).  As in
+    tests/test_policies.py's transit case, A's material stays in M:
+    P_M − 15 = 100 − P_M, P_M = 57.5, P_A = 52.5.  The activity's output
+    all goes to B: Y = D_B = 160 − P_B with P_B = P_M + 5 + λ, so
+    Y = 97.5 − λ, and it runs until P_M + λ + ½·(100 − Y) = 40 + Y:
+    57.5 + λ = 1.5·(97.5 − λ) − 10, λ = 31.5, Y = 66, P_B = 94, P_b = 34."""
+    from helpers import case_dict, mineral
+    from mineq.solver.run import linked_point, member_results, mineral_plan
+
+    lin = lambda a, b, side: {"form": "linear", "intercept": float(a), "slope": float(b)}  # noqa: E731
+    a = mineral("a", nodes=[
+        {"stage": "refined", "region": "A", "supply": lin(10, 1, "s")},
+        {"stage": "refined", "region": "M", "demand": lin(100, 1, "d")},
+        {"stage": "refined", "region": "B", "demand": lin(160, 1, "d")},
+    ], routes=[{"origin": "A", "destination": "M", "cost": 5.0}, {"origin": "M", "destination": "B", "cost": 5.0}, {"origin": "A", "destination": "B", "cost": 10.0}])
+    b = mineral("b", nodes=[{"stage": "refined", "region": "M", "demand": lin(100, 2, "d")}])
+    data = case_dict(["A", "M", "B"], [a, b], scenarios=[{"name": "s", "policies": [
+        {"type": "export_quota", "minerals": ["a"], "exporters": "A", "destinations": ["B"], "quantity": 0.0},
+        {"type": "rules_of_origin", "minerals": ["a"], "exporters": ["M"], "importers": ["B"]},
+    ]}])
+    data["joint"] = [{"name": "sep", "region": "M", "inputs": {}, "outputs": {"a:refined": 1.0, "b:refined": 0.5}, "cost": lin(40, 1, "s"), "confidence": "assumed"}]
+    case = build_case(data)
+    link = case.link_of("a")
+    base = solve_market(link.market)
+    assert base.ok
+    parts = member_results(link, base, {})
+    plans = {m: mineral_plan(case, "s", m, parts[m].solution) for m in link.members}
+    res, members = linked_point(link, plans, base.solution)
+    assert res.ok, res.message
+    s = res.solution
+    assert s.joint[0] == pytest.approx(66.0, rel=1e-9)
+    assert s.origin_rent == pytest.approx([31.5], rel=1e-9)
+    price = {k: float(p) for k, p in zip(res.market.nodes, s.price) if np.isfinite(p)}
+    assert sorted(price.values()) == pytest.approx([34.0, 52.5, 57.5, 94.0], rel=1e-9)
+    # the verifier without the rent on joint output would call this wrong:
+    # the activity's margin at prices alone is 57.5 + 17 = 74.5 < 40 + 66
+    assert res.verification.ok
