@@ -519,6 +519,9 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
     return None
 
 
+#: active-set changes polish may make from the linear twin's optimum in
+#: :func:`rescue` (one per round; the zinc market above needed fewer than 300)
+TWIN_ROUNDS = 300
 #: relative cost perturbations of :func:`rescue`'s attempts, in order
 RESCUE_PERTURBATIONS = (0.0, 1e-5, 1e-3, 1e-7, 1e-4, 1e-2)
 
@@ -536,12 +539,22 @@ def rescue(qp: QP, seed: int = 0):
     also from where HiGHS stopped at its iteration or time limit (a point
     near the optimum is a start like any other; polish returns only a KKT
     point).  Returns what :func:`polish` returns, in ``qp``'s order, or
-    None.  (The linked zinc, germanium and indium market under a minimum
-    import price needed five attempts: HiGHS ended the others with
-    kSolveError.)
+    None.  Before those attempts, polish starts from the optimum of the
+    program's piecewise-linear twin (:func:`mineq.models.lp_start.twin_point`).
     """
     import highspy
 
+    from .lp_start import twin_point
+
+    # first, without HiGHS's QP: polish from the optimum of the program's
+    # piecewise-linear twin (dual simplex), whose active set is near the
+    # QP's.  On the linked zinc, germanium and indium market under a
+    # minimum import price: 0.09 s, against 1.5 s for the attempts below
+    twin = twin_point(qp)
+    if twin is not None:
+        out = polish(qp, *twin, rounds=TWIN_ROUNDS)
+        if out is not None:
+            return out
     rng = np.random.default_rng(seed)
     n = qp.A.shape[1]
     for eps in RESCUE_PERTURBATIONS:

@@ -99,6 +99,34 @@ def start(model):
     )
 
 
+def twin_point(qp: QP):
+    """``(col_value, row_dual)`` of ``qp``'s piecewise-linear twin at its
+    optimum, summed back onto ``qp``'s columns (HiGHS's conventions), or
+    None when the twin cannot be built or has no optimum: a start for
+    :func:`mineq.models.active_set.polish` where HiGHS's QP fails
+    (:func:`mineq.models.active_set.rescue`)."""
+    import highspy
+
+    if qp.H is not None:
+        return None
+    s = qp.sense
+    q, d = s * qp.c, s * qp.hd
+    quad = np.flatnonzero(d > 0.0)
+    if np.any(d < 0.0) or not np.all(np.isfinite(qp.lo[quad])):
+        return None
+    lp, src, _ = _linearised(qp, quad, q, d)
+    h = highs_of(lp)
+    h.setOptionValue("presolve", "off")
+    h.run()
+    sol = h.getSolution()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or not (sol.value_valid and sol.dual_valid):
+        return None
+    col = np.zeros(qp.A.shape[1])
+    np.add.at(col, src, np.asarray(sol.col_value))
+    # the twin is a minimisation: its row duals are the program's times its sense
+    return col, s * np.asarray(sol.row_dual)
+
+
 #: HiGHS's code for a column off its bounds and out of the basis
 SUPERBASIC = 4
 

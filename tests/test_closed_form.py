@@ -453,6 +453,7 @@ def test_rescue_polishes_from_where_highs_stopped(monkeypatch):
     import highspy
 
     import mineq.models.active_set as AS
+    from mineq.models import lp_start
     from mineq.models.program import MarketModel
     from mineq.solver.case import build_case
 
@@ -481,6 +482,9 @@ def test_rescue_polishes_from_where_highs_stopped(monkeypatch):
         return Stopped()
 
     monkeypatch.setattr(AS, "highs_of", stopping)
+    # the HiGHS attempts are what this test holds: no linear-twin start
+    # (tested below)
+    monkeypatch.setattr(lp_start, "twin_point", lambda qp: None)
     out = AS.rescue(qp)
     assert stops and stops[0] == highspy.HighsModelStatus.kIterationLimit
     assert out is not None
@@ -490,3 +494,36 @@ def test_rescue_polishes_from_where_highs_stopped(monkeypatch):
 
     assert value(out[0]) == pytest.approx(value(want), rel=1e-9, abs=1e-12)
     assert np.all(qp.lo - 1e-9 <= out[0]) and np.all(out[0] <= qp.up + 1e-9)
+
+
+def test_rescue_from_the_linear_twin_alone(monkeypatch):
+    """The same cycling program with no HiGHS QP attempt at all
+    (``RESCUE_PERTURBATIONS`` empty): polish from the optimum of its
+    piecewise-linear twin (:func:`mineq.models.lp_start.twin_point`,
+    HiGHS's dual simplex) reaches the optimum HiGHS's attempts reach:
+    the same value, within the bounds, and a KKT point (no reduced cost
+    of the wrong sign)."""
+    import json
+    from pathlib import Path
+
+    import mineq.models.active_set as AS
+    from mineq.models.program import MarketModel
+    from mineq.solver.case import build_case
+
+    cd = json.loads((Path(__file__).parent / "data" / "qp_cycling_1.json").read_text())
+    qp = MarketModel(build_case(cd).markets["x"]).qp()
+    want = AS.rescue(qp)[0]
+    monkeypatch.setattr(AS, "RESCUE_PERTURBATIONS", ())
+    out = AS.rescue(qp)
+    assert out is not None
+    x, y, _ = out
+
+    def value(x):
+        return float(qp.c @ x + 0.5 * qp.hd @ (x * x))
+
+    assert value(x) == pytest.approx(value(want), rel=1e-9, abs=1e-12)
+    assert np.all(qp.lo - 1e-9 <= x) and np.all(x <= qp.up + 1e-9)
+    red = qp.reduced_costs(x, y)
+    assert np.all(red[x <= qp.lo + 1e-9] >= -1e-7) and np.all(red[x >= qp.up - 1e-9] <= 1e-7)
+    free = (x > qp.lo + 1e-9) & (x < qp.up - 1e-9)
+    assert np.abs(red[free]).max(initial=0.0) <= 1e-7
