@@ -905,6 +905,8 @@ class MarketModel:
             if warm is not None:
                 self.ran_highs = False
                 return self._result(*warm, None)
+        import highspy
+
         self.ran_highs = True
         # the active-set QP can cycle on degenerate markets (zero-cost route
         # cycles with ties); an iteration limit catches it early, and rescue
@@ -924,9 +926,13 @@ class MarketModel:
         polished = None
         if col is not None:
             polished = _settled(qp, polish(qp, col, row))
-        if polished is None and (hot or self.route_rounds > 1):
+        cycled = status == highspy.HighsModelStatus.kIterationLimit
+        if polished is None and (hot or self.route_rounds > 1) and not cycled:
             # a hot start took part, and HiGHS did not finish it well
-            # (#2521): solve cold
+            # (#2521): solve cold.  Not after a run that cycled to the
+            # iteration limit: the cold run cycles as well (the linked
+            # zinc, germanium and indium market: both runs to the limit),
+            # and rescue below is what ends it
             h.setOptionValue("qp_allow_hot_start", False)
             h.clearSolver()
             status, col, row, runs = self._generate(h, qp, warm=False)
