@@ -79,14 +79,22 @@ def export(model) -> Start | None:
     value[cols] = h.getSolution().col_value
     status = np.full(model._ncol, LOWER, dtype=np.int8)
     status[cols] = [int(c) for c in basis.col_status]
+    return start_of(model, value, status, basis.row_status)
+
+
+def start_of(model, value: np.ndarray, col_status: np.ndarray, row_status, cheapest: bool = True) -> Start:
+    """A :class:`Start` for ``model``'s program from a point over all its
+    columns (``value``, in the program's scaled units), their HiGHS status
+    codes and the rows' statuses (HiGHS's ``HighsBasisStatus`` values)."""
     return Start(
         model.block_keys(),
         model.market.route_list,
         {k: j for j, k in enumerate(model._credit_keys())},
         value * model.column_scale(),
-        status,
+        col_status,
         model.row_keys(),
-        np.array([int(r) for r in basis.row_status], dtype=np.int8),
+        np.array([int(r) for r in row_status], dtype=np.int8),
+        cheapest,
     )
 
 

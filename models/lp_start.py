@@ -50,53 +50,29 @@ def start(model):
     its current parameters, from its piecewise-linear twin, or None when
     the program has a non-diagonal Hessian, no quadratic block, or the
     linear program has no optimum with a basis that maps."""
-    import highspy
-
-    from .hot_start import BASIC, LOWER, UPPER, Start
+    from .hot_start import BASIC, LOWER, UPPER, start_of
 
     qp = model.qp()
-    if qp.H is not None:
+    twin = _solved_twin(qp)
+    if twin is None or not len(twin[3]):
         return None
-    n = qp.A.shape[1]
-    s = qp.sense
-    q, d = s * qp.c, s * qp.hd
-    quad = np.flatnonzero(d > 0.0)
-    if not len(quad) or np.any(d < 0.0) or not np.all(np.isfinite(qp.lo[quad])):
-        return None
-    lp, src, keep = _linearised(qp, quad, q, d)
-    h = highs_of(lp)
-    h.setOptionValue("presolve", "off")  # measured: 10-30% faster here
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
+    h, value, src, quad = twin
     basis = h.getBasis()
     if not basis.valid:
         return None
-    value = np.zeros(n)
-    np.add.at(value, src, np.asarray(h.getSolution().col_value))
-    status = np.empty(len(src), dtype=np.int8)
-    status[:] = [int(c) for c in basis.col_status]
-    col_status = np.full(n, LOWER, dtype=np.int8)
-    col_status[keep] = status[: len(keep)]
-    pieces = status[len(keep):].reshape(len(quad), PIECES)
-    basic = np.count_nonzero(pieces == BASIC, axis=1)
+    keep = len(src) - len(quad) * PIECES  # the program's linear columns come first
+    status = np.array([int(c) for c in basis.col_status], dtype=np.int8)
+    col_status = np.full(qp.A.shape[1], LOWER, dtype=np.int8)
+    col_status[src[:keep]] = status[:keep]
+    basic = np.count_nonzero(status[keep:].reshape(len(quad), PIECES) == BASIC, axis=1)
     if np.any(basic > 1):
         return None  # two pieces of one block in the basis: no QP basis
     z, lo, up = value[quad], qp.lo[quad], qp.up[quad]
     col_status[quad] = np.where(basic == 1, BASIC, np.where(z <= lo, LOWER, np.where(z >= up, UPPER, SUPERBASIC)))
-    return Start(
-        model.block_keys(),
-        model.market.route_list,
-        {k: j for j, k in enumerate(model._credit_keys())},
-        value * model.column_scale(),
-        col_status,
-        model.row_keys(),
-        np.array([int(r) for r in basis.row_status], dtype=np.int8),
-        # the linear program's routes carry a feasible point: each node's
-        # cheapest routes would only make HiGHS's runs longer (measured on
-        # the country case's baselines: 10% less CPU without them)
-        cheapest=False,
-    )
+    # the linear program's routes carry a feasible point: each node's
+    # cheapest routes would only make HiGHS's runs longer (measured on
+    # the country case's baselines: 10% less CPU without them)
+    return start_of(model, value, col_status, basis.row_status, cheapest=False)
 
 
 def twin_point(qp: QP):
@@ -105,26 +81,41 @@ def twin_point(qp: QP):
     None when the twin cannot be built or has no optimum: a start for
     :func:`mineq.models.active_set.polish` where HiGHS's QP fails
     (:func:`mineq.models.active_set.rescue`)."""
+    twin = _solved_twin(qp)
+    if twin is None:
+        return None
+    h, col, _, _ = twin
+    sol = h.getSolution()
+    if not sol.dual_valid:
+        return None
+    # the twin is a minimisation: its row duals are the program's times its sense
+    return col, qp.sense * np.asarray(sol.row_dual)
+
+
+def _solved_twin(qp: QP):
+    """HiGHS at the optimum of ``qp``'s piecewise-linear twin, the twin's
+    point summed back onto ``qp``'s columns, the program column of each
+    twin column, and the quadratic columns; None when ``qp``'s Hessian is
+    not diagonal and convex, a quadratic column has no lower bound, or
+    the twin has no optimum."""
     import highspy
 
     if qp.H is not None:
         return None
-    s = qp.sense
-    q, d = s * qp.c, s * qp.hd
+    q, d = qp.sense * qp.c, qp.sense * qp.hd
     quad = np.flatnonzero(d > 0.0)
     if np.any(d < 0.0) or not np.all(np.isfinite(qp.lo[quad])):
         return None
-    lp, src, _ = _linearised(qp, quad, q, d)
+    lp, src = _linearised(qp, quad, q, d)
     h = highs_of(lp)
-    h.setOptionValue("presolve", "off")
+    h.setOptionValue("presolve", "off")  # measured: 10-30% faster here
     h.run()
     sol = h.getSolution()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or not (sol.value_valid and sol.dual_valid):
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or not sol.value_valid:
         return None
-    col = np.zeros(qp.A.shape[1])
-    np.add.at(col, src, np.asarray(sol.col_value))
-    # the twin is a minimisation: its row duals are the program's times its sense
-    return col, s * np.asarray(sol.row_dual)
+    point = np.zeros(qp.A.shape[1])
+    np.add.at(point, src, np.asarray(sol.col_value))
+    return h, point, src, quad
 
 
 #: HiGHS's code for a column off its bounds and out of the basis
@@ -132,8 +123,9 @@ SUPERBASIC = 4
 
 
 def _linearised(qp: QP, quad: np.ndarray, q: np.ndarray, d: np.ndarray):
-    """The linear program (minimisation form), the program column of each
-    of its columns, and the program's linear columns (first, in order)."""
+    """The linear program (minimisation form) and the program column of
+    each of its columns: the program's linear columns first, in order,
+    then :data:`PIECES` per quadratic column."""
     k = PIECES
     lo, up = qp.lo[quad], qp.up[quad]
     qq, dd = q[quad], d[quad]
@@ -155,4 +147,4 @@ def _linearised(qp: QP, quad: np.ndarray, q: np.ndarray, d: np.ndarray):
     # beyond the reach of an unbounded block, its last piece goes on
     last = np.flatnonzero((piece == k - 1) & ~np.isfinite(up[j]))
     pup[len(keep) + last] = np.inf
-    return QP(qp.A.columns(src), cost, plo, pup, qp.rlo, qp.rup, np.zeros(len(src)), 1.0), src, keep
+    return QP(qp.A.columns(src), cost, plo, pup, qp.rlo, qp.rup, np.zeros(len(src)), 1.0), src

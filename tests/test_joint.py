@@ -415,18 +415,18 @@ def test_joint_output_earns_the_origin_rent():
     from helpers import case_dict, mineral
     from mineq.solver.run import linked_point, member_results, mineral_plan
 
-    lin = lambda a, b, side: {"form": "linear", "intercept": float(a), "slope": float(b)}  # noqa: E731
+    lin = lambda a, b: {"form": "linear", "intercept": float(a), "slope": float(b)}  # noqa: E731
     a = mineral("a", nodes=[
-        {"stage": "refined", "region": "A", "supply": lin(10, 1, "s")},
-        {"stage": "refined", "region": "M", "demand": lin(100, 1, "d")},
-        {"stage": "refined", "region": "B", "demand": lin(160, 1, "d")},
+        {"stage": "refined", "region": "A", "supply": lin(10, 1)},
+        {"stage": "refined", "region": "M", "demand": lin(100, 1)},
+        {"stage": "refined", "region": "B", "demand": lin(160, 1)},
     ], routes=[{"origin": "A", "destination": "M", "cost": 5.0}, {"origin": "M", "destination": "B", "cost": 5.0}, {"origin": "A", "destination": "B", "cost": 10.0}])
-    b = mineral("b", nodes=[{"stage": "refined", "region": "M", "demand": lin(100, 2, "d")}])
+    b = mineral("b", nodes=[{"stage": "refined", "region": "M", "demand": lin(100, 2)}])
     data = case_dict(["A", "M", "B"], [a, b], scenarios=[{"name": "s", "policies": [
         {"type": "export_quota", "minerals": ["a"], "exporters": "A", "destinations": ["B"], "quantity": 0.0},
         {"type": "rules_of_origin", "minerals": ["a"], "exporters": ["M"], "importers": ["B"]},
     ]}])
-    data["joint"] = [{"name": "sep", "region": "M", "inputs": {}, "outputs": {"a:refined": 1.0, "b:refined": 0.5}, "cost": lin(40, 1, "s"), "confidence": "assumed"}]
+    data["joint"] = [{"name": "sep", "region": "M", "inputs": {}, "outputs": {"a:refined": 1.0, "b:refined": 0.5}, "cost": lin(40, 1), "confidence": "assumed"}]
     case = build_case(data)
     link = case.link_of("a")
     base = solve_market(link.market)

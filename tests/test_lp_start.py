@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from mineq.models import lp_start
 from mineq.models.active_set import QP
@@ -27,14 +26,15 @@ from mineq.solver.case import build_case
 from mineq.solver.verify import verify
 
 from helpers import case_dict, mineral, random_linear_market
+from test_routes import dense_market  # 23-26 regions, every ordered pair a route
 
 
 def test_pieces_cost_the_block_at_their_breakpoints():
     c, h, X = np.array([3.0, -40.0]), np.array([0.5, 2.0]), np.array([8.0, np.inf])
     qp = QP(np.array([[1.0, -1.0]]), c, np.zeros(2), np.array([X[0], np.inf]), np.zeros(1), np.zeros(1), h, 1.0)
-    lp, src, keep = lp_start._linearised(qp, np.arange(2), c, h)
+    lp, src = lp_start._linearised(qp, np.arange(2), c, h)
     k = lp_start.PIECES
-    assert len(keep) == 0 and list(src) == [0] * k + [1] * k
+    assert list(src) == [0] * k + [1] * k  # no linear column, k pieces each
     for b in range(2):
         cost, up = lp.c[src == b], lp.up[src == b]
         # the unbounded demand block reaches past the price 2·|c|+1 = 81:
@@ -46,14 +46,6 @@ def test_pieces_cost_the_block_at_their_breakpoints():
             assert cost[:j].sum() * w == pytest.approx(c[b] * j * w + 0.5 * h[b] * (j * w) ** 2, rel=1e-12, abs=1e-12)
         assert np.all(np.diff(cost) > 0)  # convex: pieces fill in order
     assert up[-1] == np.inf  # the unbounded block's last piece goes on
-
-
-@st.composite
-def dense_market(draw):
-    n = draw(st.integers(23, 26))
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    regions, m = random_linear_market(n, rng, price=(60.0, 140.0), cost=(1.0, 30.0), free_share=0.05)
-    return build_case(case_dict(regions, [m])).markets["m"]
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
