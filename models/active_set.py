@@ -141,13 +141,6 @@ def _kkt_step(K: np.ndarray, r: np.ndarray, nF: int | None = None) -> np.ndarray
     path (:mod:`mineq.models.speed`) and ``FAST_DEGENERATE_STEP = False``
     keep ``lstsq``.
     """
-    if nF is not None and K.shape[0] >= REDUCE_MIN:
-        from .speed import plain
-
-        if not plain():
-            step = _reduced_step(K, r, nF)
-            if step is not None:
-                return step
     try:
         step = np.linalg.solve(K, r)
         if _accurate(K, step, r):
@@ -162,50 +155,6 @@ def _kkt_step(K: np.ndarray, r: np.ndarray, nF: int | None = None) -> np.ndarray
             if step is not None:
                 return step
     return np.linalg.lstsq(K, r, rcond=None)[0]
-
-
-#: KKT systems at least this large (free columns plus active rows) try
-#: :func:`_reduced_step` first: a country-level market's (about 1,250)
-#: took 38 ms each by LU of the whole system; the bundled case's are far
-#: smaller and keep the whole LU
-REDUCE_MIN = 600
-
-
-def _reduced_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None:
-    """``K·s = r`` for a saddle-point matrix ``K = [[D, -B'], [B, 0]]`` (D
-    diagonal) with the curved columns eliminated first, or None when K is
-    not of that form, or the reduced system is singular or the step not
-    accurate on K (the caller then solves K whole).
-
-    With P the columns whose D is not zero and Z the others (flows), the
-    first block row gives ``s_P = D_P⁻¹(r_P + B_P'·v)``; what is left is
-    ``[[0, -B_Z'], [B_Z, B_P·D_P⁻¹·B_P']]·(s_Z, v) = (r_Z, r_B - B_P·D_P⁻¹·r_P)``,
-    of side |Z| + rows instead of |P| + |Z| + rows: on a country-level
-    market about 750 instead of 1,250, a fifth of the LU's work.  For a
-    nonsingular K this is the same solution (to rounding); a singular K
-    goes back to the caller's least-squares steps.
-    """
-    n = K.shape[0]
-    D = np.diag(K)[:nF]
-    if n == nF or K[nF:, nF:].any() or np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D):
-        return None
-    B = K[nF:, :nF]
-    P, Z = np.flatnonzero(D != 0.0), np.flatnonzero(D == 0.0)
-    BP, inv = B[:, P], 1.0 / D[P]
-    nz, nr = len(Z), n - nF
-    R = np.zeros((nz + nr, nz + nr))
-    R[:nz, nz:] = -B[:, Z].T
-    R[nz:, :nz] = B[:, Z]
-    R[nz:, nz:] = (BP * inv) @ BP.T
-    rhs = np.concatenate([r[Z], r[nF:] - BP @ (inv * r[P])])
-    try:
-        sz = np.linalg.solve(R, rhs)
-    except np.linalg.LinAlgError:
-        return None
-    step = np.empty(n)
-    step[Z], step[nF:] = sz[:nz], sz[nz:]
-    step[P] = inv * (r[P] + BP.T @ step[nF:])
-    return step if _accurate(K, step, r) else None
 
 
 def _accurate(K: np.ndarray, step: np.ndarray, r: np.ndarray) -> bool:
