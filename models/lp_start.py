@@ -40,7 +40,8 @@ from .active_set import QP, highs_of
 #: linear pieces per quadratic block: more pieces, a closer start and a
 #: larger linear program
 PIECES = 16
-#: programs with fewer routes start cold (small programs: HiGHS's cold
+#: programs with fewer routes start cold, and so do linked ones
+#: (MarketModel.solve says why) (small programs: HiGHS's cold
 #: start costs less than the linear program)
 MIN_ROUTES = 2000
 

@@ -912,8 +912,11 @@ class MarketModel:
         # cycles with ties); an iteration limit catches it early, and rescue
         # (polish from the linear twin, then perturbed HiGHS runs) takes over
         options = {**_HIGHS_DEFAULTS, **HIGHS_OPTIONS, **(HIGHS_TIGHT if tight else {}), "qp_iteration_limit": max(QP_ITERATIONS_MIN, QP_ITERATIONS_PER_COLUMN * self._ncol)}
-        if self._hot is None and self._highs is None and not tight and len(self._ix["x"]) >= lp_start.MIN_ROUTES and not plain():
-            # a large program never solved: start from its linear twin's optimum
+        if self._hot is None and self._highs is None and not tight and len(self._ix["x"]) >= lp_start.MIN_ROUTES and not self.market.joint and not plain():
+            # a large program never solved: start from its linear twin's
+            # optimum (not a linked one: there the hot-started runs went
+            # longer, and on the heavy rare earths settled degenerate
+            # prices elsewhere, tests/test_kkt_step.py)
             self._hot = lp_start.start(self)
         h = self.highs
         for k, v in options.items():
