@@ -559,6 +559,18 @@ def _refill(lead: tuple, shape: tuple, idx: tuple, values: np.ndarray, fill: str
     return dense
 
 
+def _refills_exactly(a: np.ndarray, idx: tuple, shape: tuple) -> bool:
+    """Whether :func:`_refill` (``"row_zero"``) of ``a``'s entries at
+    ``idx`` gives ``a`` back exactly, NaN for NaN, without making that
+    dense copy (a 200-region case: 69 MB, and as much again to compare):
+    the entries at ``idx`` come back as they are, and every other one must
+    be 0 in a row with a finite entry at ``idx`` and NaN in any other row."""
+    inside = np.zeros(shape, dtype=bool)
+    inside[idx] = True
+    rows = (np.isfinite(a) & inside).any(axis=-1, keepdims=True)
+    return bool((inside | np.where(rows, a == 0, np.isnan(a))).all())
+
+
 def pack_routes(ds: xr.Dataset) -> xr.Dataset:
     """The file layout of ``ds`` (see :data:`PACKED`): every dense
     origin x destination variable along its entry dimension."""
@@ -577,7 +589,7 @@ def pack_routes(ds: xr.Dataset) -> xr.Dataset:
         for v in names:
             a = ds[v].values
             vals = a[(Ellipsis, *idx)]
-            if fill != "nan" and not np.array_equal(_refill(a.shape[:-4], shape, idx, vals, fill), a, equal_nan=True):
+            if fill != "nan" and not _refills_exactly(a, idx, shape):
                 continue  # would not come back exactly: kept dense
             packed[v] = xr.Variable(ds[v].dims[:-4] + (name,), vals, {**ds[v].attrs, "packed_along": name, "packed_fill": fill})
         if not packed:
