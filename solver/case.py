@@ -36,7 +36,7 @@ from mineq.models.market import Joint, Market, Process
 from mineq.models.policies import INSTRUMENTS, Regions
 
 from .errors import CaseError
-from .runtime import steady_step
+from .runtime import collector_off, steady_step
 
 BASELINE = "baseline"
 CURVE_SIDES = ("demand", "supply")
@@ -417,7 +417,8 @@ def _key_set(allowed: tuple) -> frozenset:
 @steady_step
 def load_case(path: str | Path, allow_outside: bool = False) -> Case:
     """Read and validate a case (folder or ``.toml``)."""
-    return build_case(read_case(path, allow_outside))
+    with collector_off():
+        return build_case(read_case(path, allow_outside))
 
 
 def build_case(data: dict) -> Case:
