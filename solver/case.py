@@ -23,6 +23,7 @@ import io
 import json
 import math
 import tomllib
+from sys import intern
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +36,7 @@ from mineq.models.market import Joint, Market, Process
 from mineq.models.policies import INSTRUMENTS, Regions
 
 from .errors import CaseError
-from .runtime import steady_step
+from .runtime import collector_off, steady_step
 
 BASELINE = "baseline"
 CURVE_SIDES = ("demand", "supply")
@@ -316,7 +317,9 @@ def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bo
         if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
             extra = next(c for c in r[len(header):] if c.strip())  # that cell only: the rest of the file stays unshown
             raise CaseError(file, f"row {i}", "", extra, f"at most {len(header)} cells, as many as the header has (this cell is beyond them)")
-        cells = {h: v for h, c in zip(header, r) if (v := c.strip())}
+        # one string object per distinct cell text (sys.intern): a
+        # country-level routes table names 200 regions 616,000 times
+        cells = {h: intern(v) for h, c in zip(header, r) if (v := c.strip())}
         cells["_file"] = file
         cells["_where"] = f"row {i}"
         out.append(cells)
@@ -362,10 +365,14 @@ def _parse_blocks(row: dict, key: str) -> list:
     return blocks
 
 
+#: per table: the column prefixes of its curves (``supply_slope``), and its numeric cells
+CURVE_PREFIXES = {"nodes": (*CURVE_SIDES, "secondary"), "processing": ("cost",), "joint": ("cost",)}
+NUMERIC_CELLS = {"routes": ("cost", "slope"), "processing": ("theta", "capacity"), "joint": ("capacity",)}
+
+
 def _unflatten(row: dict, table: str) -> None:
     """Turn a CSV row's prefixed columns (``supply_slope``) into nested curves."""
-    prefixes = (*CURVE_SIDES, "secondary") if table == "nodes" else ("cost",) if table in ("processing", "joint") else ()
-    for p in prefixes:
+    for p in CURVE_PREFIXES.get(table, ()):
         cols = [k for k in list(row) if k.startswith(p + "_")]
         if not cols:
             continue
@@ -380,10 +387,13 @@ def _unflatten(row: dict, table: str) -> None:
                 curve[sub] = _cell_number(row, k)
             del row[k]
         row[p] = curve
-    numeric = {"routes": ("cost", "slope"), "processing": ("theta", "capacity"), "joint": ("capacity",)}.get(table, ())
-    for k in numeric:
-        if k in row and isinstance(row[k], str):
-            row[k] = _cell_number(row, k, allow_none=(table == "routes"))
+    for k in NUMERIC_CELLS.get(table, ()):
+        text = row.get(k)
+        if isinstance(text, str):
+            try:  # a number, as in nearly every cell; anything else, _cell_number says
+                row[k] = float(text)
+            except ValueError:
+                row[k] = _cell_number(row, k, allow_none=(table == "routes"))
 
 
 def _check_keys(d: dict, allowed, file: str, where: str) -> None:
@@ -407,7 +417,8 @@ def _key_set(allowed: tuple) -> frozenset:
 @steady_step
 def load_case(path: str | Path, allow_outside: bool = False) -> Case:
     """Read and validate a case (folder or ``.toml``)."""
-    return build_case(read_case(path, allow_outside))
+    with collector_off():
+        return build_case(read_case(path, allow_outside))
 
 
 def build_case(data: dict) -> Case:
@@ -680,25 +691,13 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                         routes[(s, o, d)] = float(dtc)
     explicit: dict = {}
     reg = Regions(list(regions), groups)
+    known, stage_set = frozenset(regions), frozenset(stages)
     for e in sorted(m.get("routes", []), key=lambda e: isinstance(e, dict) and "stage" in e):
-        if not isinstance(e, dict):
-            raise CaseError(file, where, "routes", e, "a table per route")
+        plain = _plain_route(e, known, stage_set)
+        # anything else (a group, all stages, a forbidden route, a bad cell):
+        # every check, each with its message
+        origins, dests, st, cost, slope = plain or _route_entry(e, file, where, name, stages, reg)
         f, w = e.get("_file", file), e.get("_where", where)
-        _check_keys(e, ROUTE_KEYS, f, w)
-        _provenance(e, f, w)
-        origins = _regions_ref(e.get("origin", "(missing)"), f, w, "origin", reg)
-        dests = _regions_ref(e.get("destination", "(missing)"), f, w, "destination", reg)
-        st = e.get("stage")
-        if st is not None and st not in stages:
-            raise CaseError(f, w, "stage", st, f"a stage of {name}: " + ", ".join(stages) + " (or no stage: all stages)")
-        cost = e.get("cost", "(missing)")
-        if not (cost == "none" or (isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0)):
-            raise CaseError(f, w, "cost", cost, "a unit transport cost >= 0 or \"none\" (route forbidden)")
-        slope = e.get("slope", 0.0)
-        if not (isinstance(slope, (int, float)) and not isinstance(slope, bool) and math.isfinite(slope) and slope >= 0):
-            raise CaseError(f, w, "slope", slope, "a number >= 0: how much the route's marginal cost rises per unit of flow (price unit per quantity unit), 0 for a constant unit cost")
-        if slope and cost == "none":
-            raise CaseError(f, w, "slope", slope, "no slope on a forbidden route (cost = \"none\")")
         for o in origins:
             for d in dests:
                 if o == d:
@@ -746,6 +745,48 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
         processes.append(Process(region=region, source=src, target=dst, theta=float(theta), cost=curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e}))
     processes.sort(key=lambda p: (stages.index(p.source), regions.index(p.region)))
     return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes, route_slopes=slopes)
+
+
+def _plain_route(e, known: frozenset, stage_set: frozenset):
+    """``([origin], [destination], stage, cost, slope)`` of a routes entry
+    that names one stage, two different regions and a finite cost and
+    slope >= 0, with known keys: most rows of a country-level table,
+    accepted here in a few comparisons; None for any other entry, which
+    :func:`_route_entry` then checks (and refuses, naming what is wrong)."""
+    if type(e) is not dict or not e.keys() <= _key_set(ROUTE_KEYS):
+        return None
+    o, d, st, cost, slope = e.get("origin"), e.get("destination"), e.get("stage"), e.get("cost"), e.get("slope", 0.0)
+    if not (type(o) is str and type(d) is str and type(st) is str and o != d and o in known and d in known and st in stage_set):
+        return None
+    if not (type(cost) in (float, int) and type(slope) in (float, int) and math.isfinite(cost) and math.isfinite(slope) and cost >= 0 and slope >= 0):
+        return None
+    if e.get("confidence", CONFIDENCE_LABELS[0]) not in CONFIDENCE_LABELS:
+        return None
+    return [o], [d], st, cost, slope
+
+
+def _route_entry(e, file: str, where: str, name: str, stages: list, reg: Regions):
+    """``(origins, destinations, stage, cost, slope)`` of a routes entry,
+    every field checked (a CaseError naming the first one wrong)."""
+    if not isinstance(e, dict):
+        raise CaseError(file, where, "routes", e, "a table per route")
+    f, w = e.get("_file", file), e.get("_where", where)
+    _check_keys(e, ROUTE_KEYS, f, w)
+    _provenance(e, f, w)
+    origins = _regions_ref(e.get("origin", "(missing)"), f, w, "origin", reg)
+    dests = _regions_ref(e.get("destination", "(missing)"), f, w, "destination", reg)
+    st = e.get("stage")
+    if st is not None and st not in stages:
+        raise CaseError(f, w, "stage", st, f"a stage of {name}: " + ", ".join(stages) + " (or no stage: all stages)")
+    cost = e.get("cost", "(missing)")
+    if not (cost == "none" or (isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0)):
+        raise CaseError(f, w, "cost", cost, "a unit transport cost >= 0 or \"none\" (route forbidden)")
+    slope = e.get("slope", 0.0)
+    if not (isinstance(slope, (int, float)) and not isinstance(slope, bool) and math.isfinite(slope) and slope >= 0):
+        raise CaseError(f, w, "slope", slope, "a number >= 0: how much the route's marginal cost rises per unit of flow (price unit per quantity unit), 0 for a constant unit cost")
+    if slope and cost == "none":
+        raise CaseError(f, w, "slope", slope, "no slope on a forbidden route (cost = \"none\")")
+    return origins, dests, st, cost, slope
 
 
 #: the smallest |elasticity| of an isoelastic curve: its price goes as

@@ -10,7 +10,9 @@ import xarray as xr
 
 from helpers import DEMO, case_dict, random_linear_market
 from mineq.solver.case import build_case, load_case
-from mineq.solver.results import ENGINE, pack_routes, to_dataset, unpack_routes, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mineq.solver.results import ENGINE, _refill, _refills_exactly, pack_routes, to_dataset, unpack_routes, write
 from mineq.solver.run import open_results, solve_case, verify_file
 
 
@@ -127,3 +129,17 @@ def test_damaged_stored_inputs_are_named(demo, tmp_path):
     raw.to_netcdf(bad)
     with pytest.raises(MineqError, match="case_json.*not UTF-8 text.*edited or is damaged"):
         open_results(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([np.nan, 0.0, -0.0, 1.5, -2.0, np.inf]), min_size=36, max_size=36), st.lists(st.booleans(), min_size=18, max_size=18))
+def test_pack_check_agrees_with_refilling(values, extra):
+    """The packing's exactness check (no dense copy) says what refilling
+    and comparing says: for shares of two scenarios over 1 x 2 x 3 x 3
+    entries, with or without entries beyond the nonzero ones kept."""
+    shape = (1, 2, 3, 3)
+    a = np.array(values).reshape((2, *shape))
+    mask = (np.isfinite(a) & (a != 0)).any(axis=0) | np.array(extra).reshape(shape)
+    idx = np.nonzero(mask)
+    dense = _refill((2,), shape, idx, a[(Ellipsis, *idx)], "row_zero")
+    assert _refills_exactly(a, idx, shape) == np.array_equal(dense, a, equal_nan=True)
