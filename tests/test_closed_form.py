@@ -488,12 +488,14 @@ def test_rescue_polishes_from_where_highs_stopped(monkeypatch):
     out = AS.rescue(qp)
     assert stops and stops[0] == highspy.HighsModelStatus.kIterationLimit
     assert out is not None
-    # tied routes make the optimal quantities not unique: the value is
-    def value(x):
-        return float(qp.c @ x + 0.5 * qp.hd @ (x * x))
-
-    assert value(out[0]) == pytest.approx(value(want), rel=1e-9, abs=1e-12)
+    # tied routes make the optimal quantities not unique: the value is unique
+    assert _value(qp, out[0]) == pytest.approx(_value(qp, want), rel=1e-9, abs=1e-12)
     assert np.all(qp.lo - 1e-9 <= out[0]) and np.all(out[0] <= qp.up + 1e-9)
+
+
+def _value(qp, x):
+    """The objective of ``qp`` (diagonal Hessian) at ``x``."""
+    return float(qp.c @ x + 0.5 * qp.hd @ (x * x))
 
 
 def test_rescue_from_the_linear_twin_alone(monkeypatch):
@@ -518,10 +520,7 @@ def test_rescue_from_the_linear_twin_alone(monkeypatch):
     assert out is not None
     x, y, _ = out
 
-    def value(x):
-        return float(qp.c @ x + 0.5 * qp.hd @ (x * x))
-
-    assert value(x) == pytest.approx(value(want), rel=1e-9, abs=1e-12)
+    assert _value(qp, x) == pytest.approx(_value(qp, want), rel=1e-9, abs=1e-12)
     assert np.all(qp.lo - 1e-9 <= x) and np.all(x <= qp.up + 1e-9)
     red = qp.reduced_costs(x, y)
     assert np.all(red[x <= qp.lo + 1e-9] >= -1e-7) and np.all(red[x >= qp.up - 1e-9] <= 1e-7)
