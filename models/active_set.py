@@ -520,7 +520,12 @@ def rescue(qp: QP, seed: int = 0):
             continue
         col = np.empty(n)
         col[perm] = np.asarray(sol.col_value)
-        out = polish(qp, col, np.asarray(sol.row_dual), rounds=200)
+        # a tighter tolerance than polish's default: it is relative to the
+        # program's scale, the verifier's to each node's, and a linked
+        # program spans both lanthanum's price and neodymium's, 20 times
+        # higher (a moved route of the light rare earths: 1.13e-6 at a
+        # lanthanum node with the default, verified with this)
+        out = polish(qp, col, np.asarray(sol.row_dual), tol=1e-9, rounds=200)
         if out is not None:
             return out
     return None

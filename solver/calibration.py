@@ -18,7 +18,9 @@ such as ">50" is a band with one open side; a net exporter "E" is
   region at the stage (origin is a region of the case);
 * ``production_share_pct``: 100 × the region's share of world primary
   output at the stage (production less secondary output: the basis of the
-  USGS world production tables);
+  USGS world production tables).  ``mineral`` may name a group joined by
+  ``+`` (minerals in one quantity unit, such as the rare earths in t REO):
+  the share of the group's summed output, as USGS reports for groups;
 * ``price``: the node price, in the mineral's price unit;
 * ``production``, ``secondary_production``, ``apparent_consumption``: at
   (stage, region), in the mineral's quantity unit.
@@ -69,16 +71,24 @@ def targets(case, solved_only: bool = False) -> list[dict] | None:
         for key in ("mineral", "indicator", "stage", "region"):
             if not r.get(key):
                 raise MineqError(f"{path}, {n}, field {key}: empty; every observed figure names its mineral, indicator, stage and region.")
-        mn = r["mineral"]
-        if mn not in case.markets and solved_only:
+        names = r["mineral"].split("+")
+        if solved_only and any(mn not in case.markets for mn in names):
             continue
-        if mn not in case.markets:
-            raise MineqError(f"{path}, {n}, field mineral: '{mn}' is not a mineral of case '{case.name}'.")
-        mk = case.markets[mn]
+        for mn in names:
+            if mn not in case.markets:
+                raise MineqError(f"{path}, {n}, field mineral: '{mn}' is not a mineral of case '{case.name}'.")
         if r["indicator"] not in INDICATORS:
             raise MineqError(f"{path}, {n}, field indicator: '{r['indicator']}' is not one of {', '.join(INDICATORS)}.")
-        if r["stage"] not in mk.stages:
-            raise MineqError(f"{path}, {n}, field stage: '{r['stage']}' is not a stage of {mn} ({', '.join(mk.stages)}).")
+        if len(names) > 1:
+            if r["indicator"] != "production_share_pct":
+                raise MineqError(f"{path}, {n}, field mineral: '{r['mineral']}' names a group; only production_share_pct is defined for a group of minerals.")
+            units = {case.markets[mn].quantity_unit for mn in names}
+            if len(units) > 1:
+                raise MineqError(f"{path}, {n}, field mineral: the group '{r['mineral']}' mixes quantity units ({', '.join(sorted(map(str, units)))}); a share of summed output needs one unit.")
+        for mn in names:
+            mk = case.markets[mn]
+            if r["stage"] not in mk.stages:
+                raise MineqError(f"{path}, {n}, field stage: '{r['stage']}' is not a stage of {mn} ({', '.join(mk.stages)}).")
         for key in ("region", "origin"):
             if r.get(key) and r[key] not in case.regions:
                 raise MineqError(f"{path}, {n}, field {key}: '{r[key]}' is not a region of case '{case.name}' ({', '.join(case.regions)}).")
@@ -102,8 +112,12 @@ def targets(case, solved_only: bool = False) -> list[dict] | None:
 
 def model_value(ds, row: dict, scenario: str = "baseline") -> float:
     """The model's value of one calibration row in a result Dataset."""
-    sel = dict(scenario=scenario, mineral=row["mineral"], stage=row["stage"])
     ind, region = row["indicator"], row["region"]
+    if ind == "production_share_pct" and "+" in row["mineral"]:
+        prod = sum((ds["production"].sel(scenario=scenario, mineral=m, stage=row["stage"]).fillna(0.0) - ds["secondary_production"].sel(scenario=scenario, mineral=m, stage=row["stage"]).fillna(0.0)).clip(min=0.0) for m in row["mineral"].split("+"))
+        total = float(prod.sum())
+        return 100.0 * float(prod.sel(region=region)) / total if total > 0 else math.nan
+    sel = dict(scenario=scenario, mineral=row["mineral"], stage=row["stage"])
     if ind == "net_import_reliance_pct":
         return 100.0 * float(ds["net_import_reliance"].sel(**sel, region=region))
     if ind == "import_share_pct":
@@ -134,9 +148,15 @@ def compare(ds, rows: list[dict], scenario: str = "baseline"):
     primary = np.maximum(np.nan_to_num(arr["production"]) - np.nan_to_num(arr["secondary_production"]), 0.0)
     out = []
     for r in rows:
-        i, g, k = pos["mineral"][r["mineral"]], pos["stage"][r["stage"]], pos["region"][r["region"]]
+        g, k = pos["stage"][r["stage"]], pos["region"][r["region"]]
         ind = r["indicator"]
-        if ind == "net_import_reliance_pct":
+        group = [pos["mineral"][m] for m in r["mineral"].split("+")]
+        i = group[0]
+        if len(group) > 1:
+            summed = primary[group, g].sum(axis=0)
+            tot = float(summed.sum())
+            m = 100.0 * float(summed[k]) / tot if tot > 0 else math.nan
+        elif ind == "net_import_reliance_pct":
             m = 100.0 * arr["net_import_reliance"][i, g, k]
         elif ind == "import_share_pct":
             inflow = flow[i, g, :, k]
@@ -169,16 +189,18 @@ def attach(ds, table) -> None:
 def format_table(table, minerals=None) -> str:
     """The table as text: one line per figure, then the count inside bands."""
     lines = []
-    t = table if not minerals else table[table.mineral.isin(minerals)]
+    t = table if not minerals else table[table.mineral.map(lambda m: any(x in minerals for x in m.split("+")))]
     head = f"{'mineral':<14}{'indicator':<26}{'where':<22}{'model':>12}{'observed':>12}  {'band':<22}{'ok':<4}source"
     lines.append(head)
     for r in t.itertuples():
         where = f"{r.stage}/{r.region}" + (f"<-{r.origin}" if r.origin else "")
         band = f"[{_num(r.lower)}, {_num(r.upper)}]"
+        parts = r.mineral.split("+")
+        mineral = r.mineral if len(parts) == 1 else f"{parts[0]}+{len(parts) - 1}"
         src = (r.source or "")[:70]
-        lines.append(f"{r.mineral:<14}{r.indicator:<26}{where:<22}{_num(r.model):>12}{_num(r.observed):>12}  {band:<22}{'yes' if r.inside else 'NO':<4}{src} ({r.confidence})")
+        lines.append(f"{mineral:<14}{r.indicator:<26}{where:<22}{_num(r.model):>12}{_num(r.observed):>12}  {band:<22}{'yes' if r.inside else 'NO':<4}{src} ({r.confidence})")
     n_in = int(t.inside.sum())
-    lines.append(f"{n_in} of {len(t)} observed figures inside their bands.")
+    lines.append(f"{n_in} of {len(t)} observed figures inside their bands." + ("  (a mineral 'x+N' is a group: x and N more, its output summed)" if t.mineral.str.contains("+", regex=False).any() else ""))
     return "\n".join(lines)
 
 

@@ -54,7 +54,10 @@ def test_the_table_covers_what_usgs_publishes(baseline):
     China share its row; nothing observed is silently left out."""
     case, _, _ = baseline
     rows = targets(case)
-    have = {(r["mineral"], r["indicator"]) for r in rows}
+    # a group row ("lanthanum+cerium+..."): China's shares of the rare
+    # earths are USGS and IEA figures of the group's TREO, which the data
+    # copy to each element; the table holds them once, for the group
+    have = {(m, r["indicator"]) for r in rows for m in r["mineral"].split("+")}
     for t in _targets():
         m = t["mineral"]
         if m not in case.markets:
@@ -246,3 +249,42 @@ def test_verify_recomputes_the_calibration_table(tmp_path, monkeypatch):
     ds.to_netcdf(tmp_path / "edited.nc")
     r = CliRunner().invoke(main, ["verify", "edited.nc"])
     assert r.exit_code != 0 and "calibration_model" in r.output, r.output[-800:]
+
+
+def test_china_share_of_the_rare_earth_group(baseline):
+    """China's share of rare-earth mining is a USGS figure of the group
+    (270,000 of 390,000 t REO = 69.23%), and of separation an IEA one
+    (92%): the table holds each once, on the group's summed output
+    (``mineral`` "lanthanum+cerium+..."), and its model value is
+    100·Σ_e q_CHN,e / Σ_e Σ_r q_r,e computed here by hand."""
+    case, _, ds = baseline
+    rows = [r for r in targets(case) if "+" in r["mineral"]]
+    assert {(r["stage"], r["observed"]) for r in rows} == {("mine", 69.23), ("refined", 92.0)}
+    table = compare(ds, rows)
+    b = ds.sel(scenario="baseline")
+    for r, model in zip(rows, table.model):
+        names = r["mineral"].split("+")
+        assert len(names) == 15
+        q = (b.production - b.secondary_production.fillna(0)).sel(stage=r["stage"], mineral=names).fillna(0).clip(min=0)
+        assert model == pytest.approx(100 * float(q.sel(region="CHN").sum()) / float(q.sum()), rel=1e-12)
+    assert table.model.iloc[0] == pytest.approx(100 * 270_000 / 390_000, rel=1e-6)
+
+
+@pytest.mark.parametrize("mineral, indicator, words", [
+    ("lanthanum+gallium", "production_share_pct", "mixes quantity units"),
+    ("lanthanum+cerium", "price", "only production_share_pct"),
+    ("lanthanum+unobtainium", "production_share_pct", "'unobtainium' is not a mineral"),
+])
+def test_a_bad_group_row_is_refused_with_its_row(mineral, indicator, words):
+    """A group row names minerals of the case, in one unit, for a share of
+    output only; anything else is one paragraph naming file, row and field."""
+    from types import SimpleNamespace
+
+    from mineq.solver.errors import MineqError
+
+    case = load_case(CASE)
+    bad = dict(mineral=mineral, indicator=indicator, stage="mine", region="CHN", origin="", observed="50", lower="40", upper="60", unit="", source="test", confidence="assumed", note="", _file="calibration.csv", _where="row 2")
+    with pytest.raises(MineqError) as e:
+        targets(SimpleNamespace(data={"calibration_targets": [bad]}, markets=case.markets, regions=case.regions, name=case.name))
+    msg = str(e.value)
+    assert words in msg and "calibration.csv" in msg and "row 2" in msg and "mineral" in msg

@@ -121,8 +121,12 @@ def test_linked_heavy_rare_earths_same_equilibrium_with_either_step(heavy_linked
     the floor club's fixed point meets singular KKT systems; with lstsq and
     with the fast step every point verifies, and the two agree on the
     welfare objective and every quantity to the verifier's 1e-6 of the
-    market's scales (prices of degenerate nodes may sit anywhere in their
-    interval; they agree to 1e-5 relative)."""
+    market's scales.  Prices agree to 1e-5 relative where a node's
+    consumption is positive: its inverse demand then pins the price to the
+    (equal) quantity.  Elsewhere a price may sit anywhere in an interval
+    of equilibrium prices (a mine-stage node that only trades, between a
+    joint activity's yields), and each path's is checked by the verifier
+    (``ok``)."""
     bench, case = heavy_linked
     unit = next(u for u in case.links if "terbium" in u)
     _, n_plain, _, plain = bench.timed_unit(case, unit, "partner-floor-club", fast=False)
@@ -139,5 +143,7 @@ def test_linked_heavy_rare_earths_same_equilibrium_with_either_step(heavy_linked
                 ok = np.isfinite(x)
                 qs = max(1.0, float(np.abs(x[ok]).max(initial=0.0)))
                 assert np.all(np.abs(x[ok] - y[ok]) <= 1e-5 * qs), (m, sn, f)
-            ok = np.isfinite(sa.price)
+            d = np.nan_to_num(sa.demand)
+            ok = np.isfinite(sa.price) & (d > 1e-9 * max(1.0, float(d.max(initial=0.0))))
+            assert ok.any()
             assert np.all(np.abs(sa.price[ok] - sb.price[ok]) <= 1e-5 * np.maximum(1.0, np.abs(sa.price[ok]))), (m, sn)

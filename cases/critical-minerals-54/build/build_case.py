@@ -110,11 +110,65 @@ REE = ["lanthanum", "cerium", "praseodymium", "neodymium", "samarium", "europium
 #: the rare earths mined jointly in the case (joint_rare_earth_mining)
 JOINT_REE = ["lanthanum", "cerium", "praseodymium", "neodymium"]
 HEAVY_REE = ["terbium", "dysprosium", "holmium", "erbium", "thulium", "ytterbium", "lutetium"]
-#: joint rare-earth mining activities: (activity name, elements it yields)
+#: the medium and heavy rare earths (samarium to lutetium, and yttrium):
+#: each region's output of them follows its deposits (REE_DEPOSIT)
+MID_HEAVY_REE = ["samarium", "europium", "gadolinium", *HEAVY_REE, "yttrium"]
+#: joint rare-earth mining activities: (activity name, elements it yields).
+#: The medium and heavy ones keep a supply curve each: as one linked
+#: activity (("medium and heavy rare-earth mining", MID_HEAVY_REE)) the
+#: eleven-element program took 263 s for the case instead of 6 s, and the
+#: rules-of-origin fixed point of agreements-plus-floor did not converge
+#: on it (README, "Rare earths")
 JOINT_REE_GROUPS = [("rare-earth mining", JOINT_REE)]
+#: medium and heavy rare earths in % of the deposit type's TREO
+#: (data/joint/ree_deposit_distribution.csv; the light remainder is split
+#: like REE_SHARE's lanthanum to neodymium).  "ionic clay": Longnan
+#: high-yttrium ion-adsorption clay (Gupta & Krishnamurthy 2005 as
+#: transcribed; Y 64.9 cross-checked by Zhang et al. 2016's reported
+#: 64.83: secondary).  "monazite": Australian east-coast monazite placer
+#: (same transcription: secondary).  "bastnaesite": Mountain Pass, SEG+ 1.8%
+#: of TREO (MP Materials 2021 TRS: reported) of which Sm 1.0 (resource
+#: grades: estimate) and the other 0.8 split like monazite's Eu..Y
+#: (estimate).
+_MONAZITE = {"samarium": 2.53, "europium": 0.05, "gadolinium": 1.49, "terbium": 0.04, "dysprosium": 0.69, "holmium": 0.05, "erbium": 0.21, "thulium": 0.01, "ytterbium": 0.12, "lutetium": 0.04, "yttrium": 2.41}
+_SEG_REST = sum(v for k, v in _MONAZITE.items() if k != "samarium")
+REE_DEPOSIT = {
+    "ionic clay": ({"samarium": 2.8, "europium": 0.1, "gadolinium": 6.9, "terbium": 1.3, "dysprosium": 6.7, "holmium": 1.6, "erbium": 4.9, "thulium": 0.7, "ytterbium": 2.5, "lutetium": 0.4, "yttrium": 64.9},
+                   "Longnan-type ion-adsorption clay (Gupta & Krishnamurthy 2005 via data/joint/ree_deposit_distribution.csv; Y 64.83% reported by Zhang et al. 2016)", "estimated"),
+    "monazite": (_MONAZITE, "Australian east-coast monazite placer (Gupta & Krishnamurthy 2005 via data/joint/ree_deposit_distribution.csv)", "estimated"),
+    "bastnaesite": ({"samarium": 1.0, **{k: 0.8 * v / _SEG_REST for k, v in _MONAZITE.items() if k != "samarium"}},
+                    "Mountain Pass bastnaesite: SEG+ 1.8% of TREO (MP Materials 10-K FY2021 Ex. 96.1, reported), Sm 1.0% from resource grades and the other 0.8% split like monazite (estimates)", "estimated"),
+}
+#: deposit types behind each producing country's rare-earth mine output
+#: (fractions of its TREO).  China: ion-adsorption clays 10,140 of the
+#: 135,000 t first 2024 quota (7.51%, Fastmarkets 6 Feb 2024:
+#: data/joint/ree_china_mine_mix.csv), the rest rock-type ores (Bayan
+#: Obo, Sichuan) like Mountain Pass bastnaesite (Zhang et al. 2016: >94%
+#: light rare earths; assumed).  Burma: ion-adsorption clays (assumed: no
+#: element data for Myanmar clays).  Every other producer: monazite
+#: (assumed; Mount Weld, Indian, Brazilian and African sands unresolved).
+REE_COUNTRY_DEPOSITS = {"China": {"ionic clay": 0.0751, "bastnaesite": 0.9249}, "Burma": {"ionic clay": 1.0}, "United States": {"bastnaesite": 1.0}}
+REE_OTHER_DEPOSITS = {"monazite": 1.0}
+#: producers that separate none of their rare earths at home: Burma's
+#: ionic-clay concentrates go to China for separation (assumed)
+REE_UNSEPARATED = {"Burma"}
 #: element shares of world rare-earth oxide output (assumed: typical mix of
-#: bastnaesite, monazite and ionic-clay production; not a data figure)
+#: bastnaesite, monazite and ionic-clay production; not a data figure).
+#: Used for the split of the light remainder among lanthanum to neodymium
+#: and as the abundance in the price fit; the element outputs themselves
+#: follow the deposits (REE_OUTPUT)
 REE_SHARE = {"lanthanum": 0.26, "cerium": 0.38, "praseodymium": 0.045, "neodymium": 0.15, "samarium": 0.02, "europium": 0.002, "gadolinium": 0.015, "terbium": 0.002, "dysprosium": 0.008, "holmium": 0.002, "erbium": 0.005, "thulium": 0.0008, "ytterbium": 0.004, "lutetium": 0.0008, "yttrium": 0.10}
+#: mine output of each rare earth by region, t REO (ree_element_output)
+REE_OUTPUT: dict[str, dict[str, float]] = {}
+#: refined output of each rare earth by region, % (ree_refined_shares)
+REE_REFINED: dict[str, dict[str, float]] = {}
+
+
+def ree_world_share(m: str) -> float:
+    """The element's share of world rare-earth mine output (REE_OUTPUT)."""
+    return sum(REE_OUTPUT[m].values()) / sum(sum(v.values()) for v in REE_OUTPUT.values())
+
+
 for _m in REE:
     TWO_STAGE[_m] = dict(theta=1.05, price_stage="refined", ratio=0.4, refining={"CHN": 92.0, "MYS": 5.0}, src="IEA GCMO 2024 via SEAISI: China 92%, Malaysia 5% of refined rare earths (2023)")
 
@@ -344,6 +398,70 @@ def import_shares(recs: list[dict]) -> tuple[dict[str, float], str, str]:
     return shares, src, weakest(*(r["confidence"] if r["confidence"] in LABELS else "derived" for r in recs))
 
 
+def ree_element_output(series_rows: list[dict], separated_only: bool = False) -> dict[str, dict[str, float]]:
+    """Mine output of each rare earth by region (t REO): each country's
+    TREO (USGS MCS 2026 country table; the rounding remainder of the world
+    total in ROW) times the medium and heavy shares of its deposit types
+    (REE_COUNTRY_DEPOSITS, REE_DEPOSIT), the light remainder split like
+    REE_SHARE's lanthanum to neodymium.  So each region's TREO is the
+    reported one, while Burma's and China's ionic clays make most of the
+    heavy rare earths (the regional shares of an element differ from the
+    group's).  ``separated_only``: leave out the countries that separate
+    none of their output at home (REE_UNSEPARATED)."""
+    light = {m: REE_SHARE[m] / sum(REE_SHARE[k] for k in JOINT_REE) for m in JOINT_REE}
+    out: dict[str, dict[str, float]] = {m: defaultdict(float) for m in REE}
+    world = num(series_rows[0]["world_total_rounded"])
+    listed = 0.0
+
+    def add(region: str, treo: float, mix: dict[str, float]) -> None:
+        heavy = {m: treo * sum(f * REE_DEPOSIT[d][0][m] / 100.0 for d, f in mix.items()) for m in MID_HEAVY_REE}
+        for m, v in heavy.items():
+            out[m][region] += v
+        for m, f in light.items():
+            out[m][region] += (treo - sum(heavy.values())) * f
+
+    for r in series_rows:
+        v = num(r["value"])
+        if r["country"].startswith("World") or not v:
+            continue
+        listed += v
+        if separated_only and r["country"] in REE_UNSEPARATED:
+            continue
+        add(COUNTRY_REGION.get(r["country"], "ROW"), v, REE_COUNTRY_DEPOSITS.get(r["country"], REE_OTHER_DEPOSITS))
+    if world and listed < world:
+        add("ROW", world - listed, REE_OTHER_DEPOSITS)
+    return {m: dict(v) for m, v in out.items()}
+
+
+def ree_refined_shares(separable: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Each rare earth's refined output by region (% of its world output).
+
+    The group's separation shares (TWO_STAGE: China 92%, Malaysia 5% of
+    refined rare earths, IEA; the rest spread like the mine output of the
+    countries that separate at home, ``separable``) are shares of TREO.
+    Each refiner outside China separates a feed of its own ore's
+    composition (Malaysia's own mine is monazite, as is Mount Weld's
+    concentrate that Lynas separates there: assumed); China separates the
+    rest of each element, its own ores and the concentrates it imports
+    (Burma's ionic clays, Mountain Pass).  So China's share is larger for
+    the ionic-clay elements (dysprosium, terbium, yttrium) than for the
+    group."""
+    treo = {r: sum(separable[m].get(r, 0.0) for m in REE) for r in REGIONS}
+    world = sum(sum(REE_OUTPUT[m].values()) for m in REE)
+    group = spread(TWO_STAGE[REE[0]]["refining"], {r: v for r, v in treo.items() if v > 0})
+    out: dict[str, dict[str, float]] = {m: {} for m in REE}
+    for r, sh in group.items():
+        if r == "CHN" or sh <= 0:
+            continue
+        for m in REE:
+            out[m][r] = world * sh / 100.0 * separable[m].get(r, 0.0) / treo[r]
+    for m in REE:
+        tot = sum(REE_OUTPUT[m].values())
+        out[m]["CHN"] = tot - sum(out[m].values())
+        out[m] = {r: 100.0 * v / tot for r, v in out[m].items()}
+    return out
+
+
 def main() -> None:
     rows = {r["mineral"]: r for r in read("critical_minerals_2025.csv")}
     targets = load_targets()
@@ -351,11 +469,16 @@ def main() -> None:
     for r in read("usgs_mcs2026_country_production_2025e.csv"):
         by_series[r["series"]].append(r)
     mine_shares = {}
+    REE_OUTPUT.update(ree_element_output(by_series["ree_mine"]))
+    REE_REFINED.update(ree_refined_shares(ree_element_output(by_series["ree_mine"], separated_only=True)))
     for name in rows:
         key = "ree_mine" if name in REE else next((s for s in by_series if s.startswith(name + "_")), None)
         if name == "silicon":
             key = None  # two series (FeSi, metal): use the row's combined top shares
-        if key:
+        if name in REE:
+            tot = sum(REE_OUTPUT[name].values())
+            mine_shares[name] = ({r: 100.0 * v / tot for r, v in REE_OUTPUT[name].items() if v > 0}, "USGS MCS 2026 rare-earth mine output by country times the element shares of its deposit types (build_case.py ree_element_output; REE_DEPOSIT: data/joint/ree_deposit_distribution.csv)", "estimated")
+        elif key:
             mine_shares[name] = (country_shares(by_series[key]), f"USGS MCS 2026 country table '{key}' aggregated to regions (data/usgs_mcs2026_country_production_2025e.csv)", "derived")
         elif rows[name]["mine_top1"]:
             mine_shares[name] = (top_shares(rows[name], "mine"), "USGS MCS 2026 top-3 mine shares (data/critical_minerals_2025.csv), rest in ROW", "derived")
@@ -370,7 +493,18 @@ def main() -> None:
 
     out = dict(minerals=[], nodes=[], routes=[], processing=[], assumptions=[], calibration=[], joint=[])
     for name, row in rows.items():
-        build_mineral(name, row, rows, targets.get(name, {"imports": []}), mine_shares, (mx, my, slope), out)
+        tg = targets.get(name, {"imports": []})
+        if name in REE:
+            # China's 69% of mining and 92% of separation are figures of
+            # the group's TREO, not of each element (its ionic clays are a
+            # small part of its output): one row each for the group below,
+            # no element pinned to them
+            tg = {k: v for k, v in tg.items() if k not in ("china_mine_share_pct", "china_refinery_share_pct")}
+        build_mineral(name, row, rows, tg, mine_shares, (mx, my, slope), out)
+    for ind, stage, what in (("china_mine_share_pct", "mine", "mine"), ("china_refinery_share_pct", "refined", "refined")):
+        t = targets["rare_earths"][ind]
+        out["calibration"].append(dict(mineral="+".join(REE), indicator="production_share_pct", stage=stage, region="CHN", origin="", observed=_f(t["value"]), lower=_f(t["value"] - CHINA_BAND), upper=_f(t["value"] + CHINA_BAND),
+                                       unit="percent", source=t["source"][:300], confidence=t["confidence"], note=f"China's share of world {what} rare-earth output (t REO, all fifteen elements together)"))
     for label, elements in JOINT_REE_GROUPS:
         joint_rare_earth_mining(out, label, elements)
     joint_coproducts(out)
@@ -380,21 +514,26 @@ def main() -> None:
 
 
 def joint_rare_earth_mining(out, label: str = "rare-earth mining", elements: list[str] = JOINT_REE) -> None:
-    """The fifteen rare earths are mined together: one joint activity per
-    region (``joint.csv``) yields every element's mine-stage output in
-    fixed proportions, in place of fifteen independent mine supply curves
+    """Rare earths are mined together: one joint activity per region and
+    group (``joint.csv``) yields the group's elements' mine-stage output in
+    fixed proportions, in place of independent mine supply curves
     (Binnemans & Jones 2015, the balance problem: more neodymium means
-    more lanthanum and cerium too).
+    more lanthanum and cerium too).  Two groups (JOINT_REE_GROUPS): the
+    light ones (lanthanum to neodymium) and the medium and heavy ones
+    (samarium to lutetium, and yttrium).  Splitting one ore into two
+    activities is an approximation: it lets a region's light and heavy
+    outputs move apart, which in the field only a change of deposit mix
+    does (China's ionic clays against Bayan Obo, say).
 
-    A unit of activity is a tonne of rare-earth oxide (TREO) mined; the
-    yields are the element shares of the region's mine output that the
-    independent curves had (REE_SHARE: the same assumed composition in
-    every region, so the baseline is unchanged; the deposit-specific
-    compositions found so far, data/joint/, cover too few deposits to
-    replace it).  The activity's marginal cost at the region's TREO output
-    A is the value of what it yields at the baseline mine prices,
-    Σ y·P_mine, so the baseline is an equilibrium of the joint market; its
-    elasticity is the one the element curves had (all equal)."""
+    A unit of activity is a tonne of the group's oxides mined; the yields
+    are the element shares of the region's group output
+    (ree_element_output: each country's TREO times its deposit types'
+    composition, so Burma and China's ionic clays yield mostly yttrium,
+    dysprosium and terbium, monazite and bastnaesite mostly samarium and
+    gadolinium).  The activity's marginal cost at the region's output A is
+    the value of what it yields at the baseline mine prices, Σ y·P_mine,
+    so the baseline is an equilibrium of the joint market; its elasticity
+    is the one the element curves had (all equal)."""
     mine = [n for n in out["nodes"] if n["mineral"] in elements and n["stage"] == "mine"]
     out["nodes"][:] = [n for n in out["nodes"] if not (n["mineral"] in elements and n["stage"] == "mine")]
     by_region = defaultdict(list)
@@ -414,7 +553,7 @@ def joint_rare_earth_mining(out, label: str = "rare-earth mining", elements: lis
             name=label, region=r, inputs="",
             outputs="; ".join(f"{m}:mine={y[m]:.10g}" for m in elements if m in y),
             cost_form="linear", cost_price=f"{mc:.10g}", cost_quantity=f"{A:.10g}", cost_elasticity=es.pop(),
-            source=f"joint mining of the rare earths (Binnemans & Jones 2015, J. Sustain. Metall. 1:29-38: the balance problem); output: the region's rare-earth mine output ({rows[0]['supply_source'][10:120]}); yields: element shares REE_SHARE (assumed composition, the same in every region); marginal cost: value of the yields at baseline mine prices",
+            source=f"joint mining of the rare earths (Binnemans & Jones 2015, J. Sustain. Metall. 1:29-38: the balance problem); output: the region's rare-earth mine output ({rows[0]['supply_source'][10:120]}); yields: the region's element outputs (country TREO times deposit-type composition, build_case.py ree_element_output and REE_DEPOSIT); marginal cost: value of the yields at baseline mine prices",
             confidence=weakest(*(n["supply_confidence"] for n in rows), "assumed")))
 
 
@@ -471,10 +610,10 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
         else:
             unit, world = row["mine_unit"], num(row["world_mine_production"])
         if name in REE:
-            world = world * REE_SHARE[name] / sum(REE_SHARE.values())
+            world = sum(REE_OUTPUT[name].values())
         qunit = unit
-        wconf = "derived" if name in REE or row["confidence"] != "reported" else "reported"
-        wsrc = base_src + (f"; element share {REE_SHARE[name] / sum(REE_SHARE.values()):.4f} of the rare-earth group total (assumed composition, build/build_case.py REE_SHARE)" if name in REE else "")
+        wconf = "estimated" if name in REE else "derived" if row["confidence"] != "reported" else "reported"
+        wsrc = base_src + (f"; element share {ree_world_share(name):.4f} of the rare-earth group total (each country's TREO times its deposit types' composition, build/build_case.py ree_element_output)" if name in REE else "")
     scale = 1.0
     if qunit.startswith("kt "):
         qunit, scale = "t " + qunit[3:], 1000.0
@@ -521,6 +660,9 @@ def build_mineral(name, row, rows, tg, mine_shares, ree_fit, out) -> None:
             ref_sh = dict(prod_sh)
             feed_sh = mine_shares[two["feed"]][0]
             ref_src, ref_conf = two["src"], "derived"
+        elif name in REE:
+            ref_sh = dict(REE_REFINED[name])
+            ref_src, ref_conf = two["src"] + " (of TREO); the rest spread like mine output (assumed); each refiner outside China separates its own ore's composition, China the rest of each element (build_case.py ree_refined_shares)", "estimated"
         else:
             like = prod_sh if "feed" not in two else mine_shares[two["feed"]][0]
             ref_sh = spread(two["refining"], like)
@@ -771,9 +913,9 @@ def us_figures(name, row, tg, qunit, per_kg, world, refined_world, ref_sh, nd, t
     elif name in REE and name != "yttrium":
         heavy = name in HEAVY_REE
         grp = REE_GROUP_USE["heavy" if heavy else "all"]
-        pool = sum(REE_SHARE[m] for m in (HEAVY_REE if heavy else REE))
-        D = grp[0] * REE_SHARE[name] / pool
-        res["d_conf"], res["d_src"] = "derived", f"{grp[1]} x element share {REE_SHARE[name] / pool:.4f} of the group (assumed composition, REE_SHARE)"
+        pool = sum(ree_world_share(m) for m in (HEAVY_REE if heavy else REE))
+        D = grp[0] * ree_world_share(name) / pool
+        res["d_conf"], res["d_src"] = "derived", f"{grp[1]} x element share {ree_world_share(name) / pool:.4f} of the group's world mine output (build_case.py ree_element_output)"
     # net import reliance: the figure, its USGS flag and the band
     t = tg.get("us_nir_pct")
     raw = row["us_net_import_reliance_raw"] or ""
