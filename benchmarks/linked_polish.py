@@ -49,7 +49,7 @@ def heavy_linked_case(folder: Path) -> Path:
     spec = importlib.util.spec_from_file_location("build_case_heavy", folder / "case" / "build" / "build_case.py")
     b = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(b)
-    b.JOINT_REE_GROUPS = [*b.JOINT_REE_GROUPS, ("heavy rare-earth mining", b.HEAVY_REE)]
+    b.JOINT_REE_GROUPS = [g for g in b.JOINT_REE_GROUPS if not set(g[1]) & set(b.HEAVY_REE)] + [("heavy rare-earth mining", b.HEAVY_REE)]
     b.REE_COUNTRY_DEPOSITS = {}  # one ore composition everywhere (docstring)
     b.main()
     return folder / "case" / "case.toml"

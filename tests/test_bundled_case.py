@@ -154,7 +154,14 @@ def test_rare_earths_follow_their_deposits_and_are_no_clones(solved):
     China's exports the US refined prices of the medium and heavy
     elements take at least five different % changes (to 0.5 point), since
     each element's refining outside China is that of its refiners' ores
-    (ree_refined_shares)."""
+    (ree_refined_shares).
+
+    Terbium, dysprosium and yttrium are mined jointly (JOINT_HEAVY_REE)
+    with each region's own yields, so the offtake that buys terbium and
+    dysprosium (at 1.1 × their baseline US price) mines more ionic clay
+    and floods yttrium, which nobody buys: its price falls, where as a
+    separate market it moved 0% (the heavy side of the balance
+    problem)."""
     case, results, ds = solved
     b = ds.sel(scenario="baseline")
     mine = (b.production - b.secondary_production.fillna(0)).sel(stage="mine", mineral=REE).fillna(0)
@@ -167,6 +174,13 @@ def test_rare_earths_follow_their_deposits_and_are_no_clones(solved):
     change = 100 * (p.sel(scenario="china-export-controls-allies") / p.sel(scenario="baseline") - 1)
     mid_heavy = [round(float(change.sel(mineral=m)) * 2) / 2 for m in REE[4:]]
     assert len(set(mid_heavy)) >= 5, mid_heavy
+    heavy = [r for r in rows("joint.csv") if r["name"] == "heavy rare-earth mining"]
+    yields = {r["region"]: dict(o.strip().split("=") for o in r["outputs"].split(";")) for r in heavy}
+    assert set(yields["CHN"]) == {"terbium:mine", "dysprosium:mine", "yttrium:mine"}
+    assert float(yields["USA"]["dysprosium:mine"]) > 2 * float(yields["CHN"]["dysprosium:mine"])  # monazite-like SEG+ against ionic clay's yttrium
+    offtake = 100 * (p.sel(scenario="stockpile-offtake") / p.sel(scenario="baseline") - 1)
+    assert float(offtake.sel(mineral="yttrium")) < -1.0
+    assert float(offtake.sel(mineral="holmium")) == pytest.approx(0.0, abs=1e-6)  # not linked, not bought
 
 
 def test_no_region_exports_a_by_product_it_cannot_recover(solved):

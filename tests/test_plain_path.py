@@ -57,7 +57,12 @@ def test_plain_path_gives_the_fast_paths_equilibria(monkeypatch):
             b = slow[sn][mn]
             assert a.ok and b.ok, (sn, mn, a.message, b.message)
             mk = a.market
-            scale = mk.price_scale * mk.quantity_scale
+            # a linked market's objective is the whole program's: judged on
+            # the program's scales, not a member's (yttrium's price is a
+            # hundredth of terbium's, its program the same)
+            link = case.link_of(mn)
+            whole = mk if link is None else link.market
+            scale = whole.price_scale * whole.quantity_scale
             if a.method == "qp":
                 # one program: its optimal value is unique.  Under frozen
                 # wedges (fixed point) levies can make routes of different
