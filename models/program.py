@@ -1035,15 +1035,24 @@ def _settled(qp: QP, got, **kw):
     price) the tied flows are free, their split is undetermined, and one
     can come out a hair below zero: small for the program, not for a
     small region's own balance, which the verifier judges locally.  The
-    verifier judges whichever point comes back."""
+    verifier judges whichever point comes back.  Inequality rows on the
+    wrong side of a side are made active the same way: a rule of origin
+    caps a region's covered exports at its own output, and where that is
+    zero, polish's tolerance (relative to a linked program's largest
+    scale: zinc's tonnes beside germanium's kilograms) let 0.001 kg of
+    germanium out of Malaysia, which makes none, on the plain path."""
     if got is None:
         return None
     x, y, active = got
     below = (x < qp.lo) & ~active[0]
     above = (x > qp.up) & ~active[1] & ~below
-    if not (below.any() or above.any()):
+    ax = qp.A @ x
+    ineq = ~(np.isfinite(qp.rlo) & np.isfinite(qp.rup) & (qp.rlo == qp.rup))
+    rbelow = ineq & (ax < qp.rlo) & ~active[2]
+    rabove = ineq & (ax > qp.rup) & ~active[3] & ~rbelow
+    if not (below.any() or above.any() or rbelow.any() or rabove.any()):
         return got
-    fixed = (active[0] | below, active[1] | above, active[2], active[3])
+    fixed = (active[0] | below, active[1] | above, active[2] | rbelow, active[3] | rabove)
     again = polish(qp, np.clip(x, qp.lo, qp.up), y, active=fixed, **kw)
     return again if again is not None else got
 

@@ -190,11 +190,11 @@ def test_no_region_exports_a_by_product_it_cannot_recover(solved):
     these has no output of the by-product, so in no scenario may it be a
     net exporter of it (re-exporting imports is allowed; the earlier
     free-standing gallium feed let the USA become a net exporter).  The
-    test also holds the case to its by-product structure: cobalt and
-    hafnium are made by joint activities (joint.csv), gallium's content is
-    bounded by alumina throughput (step curves), germanium is not linked
-    (README: its program with zinc is not solved on the plain path), and
-    the platinum-group metals come from one PGM activity per region."""
+    test also holds the case to its by-product structure: cobalt, hafnium
+    and germanium are made by joint activities (joint.csv; germanium's
+    feed and indium with zinc), gallium's content is bounded by alumina
+    throughput (step curves), and the platinum-group metals come from one
+    PGM activity per region."""
     case, results, ds = solved
     by = ("gallium", "germanium", "cobalt", "hafnium")
     can = {m: set() for m in by}
@@ -212,7 +212,8 @@ def test_no_region_exports_a_by_product_it_cannot_recover(solved):
                 linked.add(m)
                 if rest.startswith("refined"):
                     can[m].add(r["region"])
-    assert linked == {"cobalt", "hafnium"}
+    assert linked == {"cobalt", "hafnium", "germanium"}
+    assert any(r["name"] == "zinc smelting" and "indium:refined" in r["outputs"] for r in rows("joint.csv"))
     pgm = [r for r in rows("joint.csv") if r["name"] == "PGM mining"]
     assert pgm and all({o.split(":")[0].strip() for o in r["outputs"].split(";")} == {"platinum", "palladium", "rhodium", "iridium", "ruthenium"} for r in pgm)
     assert all(r["supply_form"] == "steps" for r in rows("nodes.csv") if r["mineral"] == "gallium" and r["stage"] == "mine")

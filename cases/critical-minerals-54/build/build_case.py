@@ -208,10 +208,11 @@ BYPRODUCT = {
 #: single-stage ones recovery is folded into the joint activity.
 #: The platinum-group metals were left out until session 13: the
 #: verifier missed the origin rent a joint activity's yields earn under
-#: rules of origin (negotiations-fail-mip failed on that alone).  Not
-#: linked (README, "Joint production and by-products"): germanium and
-#: indium with zinc, whose program the plain reference path does not
-#: solve (agreements-plus-floor: no verified equilibrium after 60 steps).
+#: rules of origin (negotiations-fail-mip failed on that alone).
+#: Germanium and indium with zinc were left out until session 15: the
+#: plain reference path found no equilibrium under agreements-plus-floor
+#: (a rule-of-origin row violated inside polish's tolerance,
+#: models/program.py _settled).
 COPRODUCTS = [
     dict(name="zircon mining", host=("zirconium", "refined"), products=[("hafnium", "refined")], regions=None,
          basis="hafnium is separated from zirconium (Zr:Hf about 50:1 in zircon, Edison Group; 'most commercial hafnium is a by-product of zirconium refining'; /work/shared/data/joint_production.csv); yields: the region's calibrated hafnium output per t of zircon concentrate (hafnium spread like zirconium, NO_DATA)",
@@ -221,6 +222,9 @@ COPRODUCTS = [
          confidence="estimated"),
     dict(name="PGM mining", host=("platinum", "refined"), products=[("palladium", "refined"), ("rhodium", "refined"), ("iridium", "refined"), ("ruthenium", "refined")], regions=None,
          basis="the platinum-group metals come out of the same ores in fixed proportions per deposit (Bushveld and Stillwater mined for PGMs, Norilsk and Sudbury for nickel-copper with PGMs as by-products, investcom PGM facts via joint_production.csv; rhodium 'primarily a by-product of platinum mining', Johnson Matthey via joint_production.csv; Stillwater in-situ Pd:Pt 3.57:1, USGS Minerals Yearbook PGM 2011); yields: the region's calibrated palladium, rhodium, iridium and ruthenium outputs per kg of its platinum (the by-products spread like platinum where USGS gives no split, NO_DATA)",
+         confidence="estimated"),
+    dict(name="zinc smelting", host=("zinc", "refined"), products=[("germanium", "mine"), ("indium", "refined")], regions=None,
+         basis="germanium and indium are recovered from zinc: germanium from zinc and lead-zinc-copper sulfide ores and from coal fly ash (USGS MCS 2026 germanium; about half of China's identified germanium is in coal, Zhao et al. 2019, via joint_production.csv), indium from sphalerite at <1 to 100 ppm (USGS MCS 2026 indium); yields: the region's calibrated germanium feed and indium output per t of its refined zinc (germanium feed spread like zinc mining); the coal route is not modelled apart",
          confidence="estimated"),
     dict(name="nickel-cobalt mining", host=("nickel", "mine"), products=[("cobalt", "mine")], regions=[r for r in REGIONS if r != "AFR"],
          basis="outside Africa cobalt comes from nickel laterites (Indonesia, Australia, Cuba, the Philippines) and magmatic Ni-Cu sulfides (Canada, Russia, Australia) (USGS MCS 2026 cobalt; Obi HPAL 123 kg Co per t Ni, byproduct_yields.csv); yields: the region's calibrated cobalt mine output per t of nickel mine output",
