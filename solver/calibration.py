@@ -113,10 +113,6 @@ def targets(case, solved_only: bool = False) -> list[dict] | None:
 def model_value(ds, row: dict, scenario: str = "baseline") -> float:
     """The model's value of one calibration row in a result Dataset."""
     ind, region = row["indicator"], row["region"]
-    if ind == "production_share_pct" and "+" in row["mineral"]:
-        prod = sum((ds["production"].sel(scenario=scenario, mineral=m, stage=row["stage"]).fillna(0.0) - ds["secondary_production"].sel(scenario=scenario, mineral=m, stage=row["stage"]).fillna(0.0)).clip(min=0.0) for m in row["mineral"].split("+"))
-        total = float(prod.sum())
-        return 100.0 * float(prod.sel(region=region)) / total if total > 0 else math.nan
     sel = dict(scenario=scenario, mineral=row["mineral"], stage=row["stage"])
     if ind == "net_import_reliance_pct":
         return 100.0 * float(ds["net_import_reliance"].sel(**sel, region=region))
@@ -125,8 +121,10 @@ def model_value(ds, row: dict, scenario: str = "baseline") -> float:
         total = float(inflow.sum())
         return 100.0 * float(inflow.sel(origin=row["origin"])) / total if total > 0 else math.nan
     if ind == "production_share_pct":
-        # world production tables (USGS) count primary output
-        prod = (ds["production"].sel(**sel).fillna(0.0) - ds["secondary_production"].sel(**sel).fillna(0.0)).clip(min=0.0)
+        # world production tables (USGS) count primary output; a group
+        # ("a+b+c") sums its members'
+        grp = dict(sel, mineral=row["mineral"].split("+"))
+        prod = (ds["production"].sel(**grp).fillna(0.0) - ds["secondary_production"].sel(**grp).fillna(0.0)).clip(min=0.0).sum("mineral")
         total = float(prod.sum())
         return 100.0 * float(prod.sel(region=region)) / total if total > 0 else math.nan
     var = {"price": "price", "production": "production", "secondary_production": "secondary_production", "apparent_consumption": "apparent_consumption"}[ind]
@@ -150,21 +148,18 @@ def compare(ds, rows: list[dict], scenario: str = "baseline"):
     for r in rows:
         g, k = pos["stage"][r["stage"]], pos["region"][r["region"]]
         ind = r["indicator"]
-        group = [pos["mineral"][m] for m in r["mineral"].split("+")]
+        group = [pos["mineral"][m] for m in r["mineral"].split("+")]  # one mineral, or a group (production shares only)
         i = group[0]
-        if len(group) > 1:
-            summed = primary[group, g].sum(axis=0)
-            tot = float(summed.sum())
-            m = 100.0 * float(summed[k]) / tot if tot > 0 else math.nan
-        elif ind == "net_import_reliance_pct":
+        if ind == "net_import_reliance_pct":
             m = 100.0 * arr["net_import_reliance"][i, g, k]
         elif ind == "import_share_pct":
             inflow = flow[i, g, :, k]
             tot = float(inflow.sum())
             m = 100.0 * float(inflow[pos["region"][r["origin"]]]) / tot if tot > 0 else math.nan
         elif ind == "production_share_pct":
-            tot = float(primary[i, g].sum())
-            m = 100.0 * float(primary[i, g, k]) / tot if tot > 0 else math.nan
+            summed = primary[group, g].sum(axis=0)
+            tot = float(summed.sum())
+            m = 100.0 * float(summed[k]) / tot if tot > 0 else math.nan
         elif ind == "secondary_production":
             m = float(np.nan_to_num(arr["secondary_production"][i, g, k]))
         else:
