@@ -137,11 +137,9 @@ JOINT_REE_GROUPS = [("rare-earth mining", JOINT_REE), ("heavy rare-earth mining"
 _MONAZITE = {"samarium": 2.53, "europium": 0.05, "gadolinium": 1.49, "terbium": 0.04, "dysprosium": 0.69, "holmium": 0.05, "erbium": 0.21, "thulium": 0.01, "ytterbium": 0.12, "lutetium": 0.04, "yttrium": 2.41}
 _SEG_REST = sum(v for k, v in _MONAZITE.items() if k != "samarium")
 REE_DEPOSIT = {
-    "ionic clay": ({"samarium": 2.8, "europium": 0.1, "gadolinium": 6.9, "terbium": 1.3, "dysprosium": 6.7, "holmium": 1.6, "erbium": 4.9, "thulium": 0.7, "ytterbium": 2.5, "lutetium": 0.4, "yttrium": 64.9},
-                   "Longnan-type ion-adsorption clay (Gupta & Krishnamurthy 2005 via data/joint/ree_deposit_distribution.csv; Y 64.83% reported by Zhang et al. 2016)", "estimated"),
-    "monazite": (_MONAZITE, "Australian east-coast monazite placer (Gupta & Krishnamurthy 2005 via data/joint/ree_deposit_distribution.csv)", "estimated"),
-    "bastnaesite": ({"samarium": 1.0, **{k: 0.8 * v / _SEG_REST for k, v in _MONAZITE.items() if k != "samarium"}},
-                    "Mountain Pass bastnaesite: SEG+ 1.8% of TREO (MP Materials 10-K FY2021 Ex. 96.1, reported), Sm 1.0% from resource grades and the other 0.8% split like monazite (estimates)", "estimated"),
+    "ionic clay": {"samarium": 2.8, "europium": 0.1, "gadolinium": 6.9, "terbium": 1.3, "dysprosium": 6.7, "holmium": 1.6, "erbium": 4.9, "thulium": 0.7, "ytterbium": 2.5, "lutetium": 0.4, "yttrium": 64.9},
+    "monazite": _MONAZITE,
+    "bastnaesite": {"samarium": 1.0, **{k: 0.8 * v / _SEG_REST for k, v in _MONAZITE.items() if k != "samarium"}},
 }
 #: deposit types behind each producing country's rare-earth mine output
 #: (fractions of its TREO).  China: ion-adsorption clays 10,140 of the
@@ -422,7 +420,7 @@ def ree_element_output(series_rows: list[dict], separated_only: bool = False) ->
     listed = 0.0
 
     def add(region: str, treo: float, mix: dict[str, float]) -> None:
-        heavy = {m: treo * sum(f * REE_DEPOSIT[d][0][m] / 100.0 for d, f in mix.items()) for m in MID_HEAVY_REE}
+        heavy = {m: treo * sum(f * REE_DEPOSIT[d][m] / 100.0 for d, f in mix.items()) for m in MID_HEAVY_REE}
         for m, v in heavy.items():
             out[m][region] += v
         for m, f in light.items():
