@@ -292,7 +292,12 @@ def kernel_path() -> str | None:
     return getattr(_KERNEL, "path", None)
 
 
-def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False, active: tuple | None = None):
+#: what :func:`polish` returns with ``compiled_only`` when the compiled
+#: step met a singular system and the Python one would have to run
+LEFT_TO_PYTHON = object()
+
+
+def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False, active: tuple | None = None, compiled_only: bool = False):
     """Exact KKT solution on the active set of an approximate QP optimum.
 
     :func:`polish_python` is the algorithm and its description; this runs
@@ -301,7 +306,10 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     otherwise, or when an LU step is not accurate enough (the Python
     version then takes its least-squares step).  Compiled, the bundled
     case's 487 calls, replayed, took 0.045 s instead of 0.12 s (0.03 s of
-    it in C, with the GIL free).
+    it in C, with the GIL free).  ``compiled_only``: where the compiled
+    step hands over to Python, return :data:`LEFT_TO_PYTHON` instead (the
+    caller decides whether the slow path is worth it; without the
+    extension the Python path runs as usual).
     """
     from .speed import plain
 
@@ -322,6 +330,8 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
             return out[:n], out[n:], (f[:n], f[n : 2 * n], f[2 * n : 2 * n + m], f[2 * n + m :])
         if status == 1:
             return None
+        if compiled_only:
+            return LEFT_TO_PYTHON
     return polish_python(qp, col_value, row_dual, tol, rounds, strict, active)
 
 
@@ -489,46 +499,69 @@ def rescue(qp: QP, seed: int = 0):
     near the optimum is a start like any other; polish returns only a KKT
     point).  Returns what :func:`polish` returns, in ``qp``'s order, or
     None.  Before those attempts, polish starts from the optimum of the
-    program's piecewise-linear twin (:func:`mineq.models.lp_start.twin_point`).
+    program's piecewise-linear twin (:func:`mineq.models.lp_start.twin_point`),
+    compiled; where only the Python step could go on from there, it does
+    so after the first attempt.
     """
-    import highspy
-
     from .lp_start import twin_point
 
     # first, without HiGHS's QP: polish from the optimum of the program's
     # piecewise-linear twin (dual simplex), whose active set is near the
     # QP's.  On the linked zinc, germanium and indium market under a
-    # minimum import price: 0.09 s, against 1.5 s for the attempts below
+    # minimum import price: 0.09 s, against 1.5 s for the attempts below.
+    # Compiled only at first: where the KKT systems turn singular (the
+    # linked light rare earths' balances) the Python step costs about
+    # 8 ms a round, and 300 rounds failed there in 2.5 s where the first
+    # HiGHS attempt below ended it in 0.25 s; so the slow path waits for
+    # that attempt
+    later = None
     twin = twin_point(qp)
     if twin is not None:
-        out = polish(qp, *twin, rounds=TWIN_ROUNDS)
-        if out is not None:
+        out = polish(qp, *twin, rounds=TWIN_ROUNDS, compiled_only=True)
+        if out is LEFT_TO_PYTHON:
+            later = twin
+        elif out is not None:
             return out
     rng = np.random.default_rng(seed)
-    n = qp.A.shape[1]
     for eps in RESCUE_PERTURBATIONS:
-        perm = rng.permutation(n)
-        # every cost moves the unattractive way (less welfare per unit)
-        cost = qp.c + qp.sense * eps * rng.random(n) * np.maximum(1.0, np.abs(qp.c))
-        h = highs_of(qp, perm, cost)
-        h.setOptionValue("time_limit", 10.0)
-        h.setOptionValue("qp_iteration_limit", max(20000, 20 * n))
-        h.run()
-        S = highspy.HighsModelStatus
-        sol = h.getSolution()
-        if h.getModelStatus() not in (S.kOptimal, S.kIterationLimit, S.kTimeLimit) or not (sol.value_valid and sol.dual_valid):
-            continue
-        col = np.empty(n)
-        col[perm] = np.asarray(sol.col_value)
-        # a tighter tolerance than polish's default: it is relative to the
-        # program's scale, the verifier's to each node's, and a linked
-        # program spans both lanthanum's price and neodymium's, 20 times
-        # higher (a moved route of the light rare earths: 1.13e-6 at a
-        # lanthanum node with the default, verified with this)
-        out = polish(qp, col, np.asarray(sol.row_dual), tol=1e-9, rounds=200)
+        out = _perturbed_attempt(qp, rng, eps)
         if out is not None:
             return out
+        if later is not None:
+            out, later = polish(qp, *later, rounds=TWIN_ROUNDS), None
+            if out is not None:
+                return out
+    if later is not None:
+        return polish(qp, *later, rounds=TWIN_ROUNDS)
     return None
+
+
+def _perturbed_attempt(qp: QP, rng: np.random.Generator, eps: float):
+    """One of :func:`rescue`'s HiGHS attempts: the columns in a random
+    order, every cost lowered by a random relative amount up to ``eps``,
+    then polish on the true program; what :func:`polish` returns."""
+    import highspy
+
+    n = qp.A.shape[1]
+    perm = rng.permutation(n)
+    # every cost moves the unattractive way (less welfare per unit)
+    cost = qp.c + qp.sense * eps * rng.random(n) * np.maximum(1.0, np.abs(qp.c))
+    h = highs_of(qp, perm, cost)
+    h.setOptionValue("time_limit", 10.0)
+    h.setOptionValue("qp_iteration_limit", max(20000, 20 * n))
+    h.run()
+    S = highspy.HighsModelStatus
+    sol = h.getSolution()
+    if h.getModelStatus() not in (S.kOptimal, S.kIterationLimit, S.kTimeLimit) or not (sol.value_valid and sol.dual_valid):
+        return None
+    col = np.empty(n)
+    col[perm] = np.asarray(sol.col_value)
+    # a tighter tolerance than polish's default: it is relative to the
+    # program's scale, the verifier's to each node's, and a linked
+    # program spans both lanthanum's price and neodymium's, 20 times
+    # higher (a moved route of the light rare earths: 1.13e-6 at a
+    # lanthanum node with the default, verified with this)
+    return polish(qp, col, np.asarray(sol.row_dual), tol=1e-9, rounds=200)
 
 
 def highs_of(qp: QP, perm: np.ndarray | None = None, cost: np.ndarray | None = None):

@@ -526,3 +526,34 @@ def test_rescue_from_the_linear_twin_alone(monkeypatch):
     assert np.all(red[x <= qp.lo + 1e-9] >= -1e-7) and np.all(red[x >= qp.up - 1e-9] <= 1e-7)
     free = (x > qp.lo + 1e-9) & (x < qp.up - 1e-9)
     assert np.abs(red[free]).max(initial=0.0) <= 1e-7
+
+
+def test_rescue_leaves_the_slow_polish_until_after_the_first_attempt(monkeypatch):
+    """Where the compiled polish from the linear twin hands over to Python
+    (a singular KKT system; forced here by a kernel that always does),
+    rescue runs its first HiGHS attempt before that Python polish, and
+    still ends at the optimum when the attempts fail: the Python polish
+    from the twin runs once, right after the first attempt.  (On the
+    bundled light rare earths the Python polish failed after 2.5 s where
+    the first attempt ended it in 0.25 s.)"""
+    import json
+    from pathlib import Path
+
+    import mineq.models.active_set as AS
+    from mineq.models.program import MarketModel
+    from mineq.solver.case import build_case
+
+    cd = json.loads((Path(__file__).parent / "data" / "qp_cycling_1.json").read_text())
+    qp = MarketModel(build_case(cd).markets["x"]).qp()
+    want = AS.rescue(qp)[0]
+    if AS._KERNEL is None:
+        pytest.skip("the compiled polish is not built here (MINEQ_KERNEL=0 or no extension)")
+    monkeypatch.setattr(AS, "_KERNEL", lambda *a: 2)
+    assert AS.polish(qp, np.zeros(qp.A.shape[1]), np.zeros(qp.A.shape[0]), compiled_only=True) is AS.LEFT_TO_PYTHON
+    order = []
+    real_python = AS.polish_python
+    monkeypatch.setattr(AS, "_perturbed_attempt", lambda qp, rng, eps: order.append(("attempt", eps)))
+    monkeypatch.setattr(AS, "polish_python", lambda *a, **k: order.append(("python",)) or real_python(*a, **k))
+    out = AS.rescue(qp)
+    assert order == [("attempt", AS.RESCUE_PERTURBATIONS[0]), ("python",)]
+    assert out is not None and _value(qp, out[0]) == pytest.approx(_value(qp, want), rel=1e-9, abs=1e-12)
