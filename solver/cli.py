@@ -169,7 +169,7 @@ def _solve_dynamic(c, scenarios, target, fmt, force, quiet, t0, threads=None) ->
 @click.option("--format", "fmt", type=click.Choice(["netcdf", "csv", "xlsx"]), default="netcdf", show_default=True, help="Result file format: NetCDF (everything; what verify, compare and report read), a folder of tidy CSVs, or an Excel workbook (one sheet per table, units in the headers).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the result path and problems.")
-@_threads_option("Default: the cores available, at most 4. On Linux the workers are this process and processes forked from it, each solving a share of the minerals; elsewhere, or with MINEQ_PROCESSES=0, threads (HiGHS runs while Python prepares the next market).")
+@_threads_option("Default: the cores available, at most 4. On Linux the workers are this process and processes forked from it, each taking the next mineral when it is free; elsewhere, or with MINEQ_PROCESSES=0, threads (HiGHS runs while Python prepares the next market).")
 @_outside_option
 def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     """Solve the baseline and the scenarios of CASE and write the results.
@@ -313,7 +313,7 @@ def _default_indicators(c) -> list[str]:
 @click.option("--force", is_flag=True, help="Replace --out and --plot if they exist.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or table.")
 @click.option("--year", "-y", type=int, default=None, help="For a dynamic case: the year whose indicators the table and the plot show (the file holds every year). Default: the last year.")
-@_threads_option("Default: the cores available, at most 4, where the workers are processes (on Linux: this process and processes forked from it, each sweeping a share of the minerals); 1 where they would be threads (MINEQ_PROCESSES=0, other systems), since a sweep's re-solves are Python active-set steps that a second thread only slows down.")
+@_threads_option("Default: the cores available, at most 4, where the workers are processes (on Linux: this process and processes forked from it, each taking the next mineral to sweep when it is free); 1 where they would be threads (MINEQ_PROCESSES=0, other systems), since a sweep's re-solves are Python active-set steps that a second thread only slows down.")
 @_outside_option
 def sweep(case, scenario, setting, indicators, minerals, out, fmt, plot_path, force, quiet, year, threads, allow_outside):
     """Solve SCENARIO of CASE at many values of one policy key.

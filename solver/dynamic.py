@@ -478,7 +478,7 @@ def solve_dynamic(case: Case, dyn: Dynamics, scenarios: list[str] | None = None,
     Once the baseline path is solved, the scenarios' paths are
     independent: they run on ``threads`` processes (default: the cores,
     at most 4) where :func:`mineq.solver.processes.forking` allows, each
-    a share of the scenarios; the results do not depend on it."""
+    taking the next scenario when it is free; the results do not depend on it."""
     import click
 
     from .run import _Null, default_threads

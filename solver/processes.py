@@ -4,9 +4,9 @@ Threads share one interpreter lock: on the bundled case about 0.45 s of
 each whole-case solve is Python that holds it (building programs,
 polishing, verifying, the result numbers), so a second thread only hides
 HiGHS's own time behind it.  A forked process has its own interpreter and
-inherits the loaded case as it is (copy-on-write, nothing pickled): the
-workers each solve a share of the minerals and send back their results,
-which are plain arrays and numbers.  Measured on the 2-core development
+inherits the loaded case as it is (copy-on-write, nothing pickled): each
+process takes the next mineral from a shared queue when it is free, and
+the workers send back their results, which are plain arrays and numbers.  Measured on the 2-core development
 machine (``benchmarks/full_case.py``, each run a fresh process): the
 bundled case's markets phase 0.48-0.54 s on two processes against
 0.64-0.69 s on two threads, the whole case 0.71-0.79 s against
@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import os
 import pickle
+import queue as queue_module
 import select
 import signal
 import sys
@@ -59,32 +60,46 @@ def forking() -> bool:
     )
 
 
-#: how much more the parent solves than a worker for the same time.  A
-#: worker runs slower (each page of the inherited heap it writes to is
-#: copied first) and the first also makes the canonical JSON; the parent
-#: takes in the workers' results.  On the bundled case, values from 0.9
-#: to 1.4 all gave markets phases within the machine's noise of each
-#: other (medians 0.51-0.57 s over 8 interleaved runs each)
-PARENT_SHARE = 1.05
+#: the most entries the work queue holds: a pipe filled before the fork
+#: (Linux lets an unprivileged process grow one to 1 MiB; 4 bytes an entry)
+QUEUE_ENTRIES = 1 << 14
 
 
-def shares(weights: list[float], workers: int, first_extra: float = 0.0) -> list[list[int]]:
-    """Split items (by position) into ``workers`` shares: largest first, to
-    the share that would finish first, share 0 (the parent's) working
-    :data:`PARENT_SHARE` times as fast as the others and share 1 starting
-    ``first_extra`` (a fraction of the total weight) late.  Positions keep
-    their order within a share."""
-    total = float(sum(weights)) or 1.0
-    speed = [PARENT_SHARE] + [1.0] * (workers - 1)
-    load = [0.0] * workers
-    if workers > 1:
-        load[1] = first_extra * total
-    out: list[list[int]] = [[] for _ in range(workers)]
-    for i in sorted(range(len(weights)), key=lambda i: (-weights[i], i)):
-        k = min(range(workers), key=lambda k: ((load[k] + weights[i]) / speed[k], k))
-        out[k].append(i)
-        load[k] += weights[i]
-    return [sorted(s) for s in out]
+def _queue(weights: list[float]) -> tuple[int, list[list[int]]]:
+    """The work queue of :func:`in_processes`: a pipe's read end holding
+    one 4-byte entry per batch of positions, largest weights first, and
+    the batches (one position each unless there are more than
+    :data:`QUEUE_ENTRIES`).  Every process reads the next entry when it is
+    free, so whoever is idle takes the next largest piece of work: the
+    weights only order the queue, they need not predict the work well.
+    (They did not: sharing the bundled case's units out in advance by
+    these guesses gave one process 5.4 of 9.1 s of work.)  Pipe reads of
+    4 bytes are atomic, so each entry goes to exactly one reader; the
+    write end is closed before the fork, so an empty queue reads as its
+    end."""
+    import fcntl  # Unix only, as forking is
+
+    order = sorted(range(len(weights)), key=lambda i: (-weights[i], i))
+    size = -(-len(order) // QUEUE_ENTRIES) or 1
+    batches = [order[k : k + size] for k in range(0, len(order), size)]
+    r, w = os.pipe()
+    try:
+        fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), max(4 * len(batches), 4096))
+    except OSError:  # above the system's limit: the default pipe (64 KiB) holds 16,384
+        pass
+    data = memoryview(b"".join(j.to_bytes(4, "little") for j in range(len(batches))))
+    try:
+        while data:
+            data = data[os.write(w, data):]
+    finally:
+        os.close(w)
+    return r, batches
+
+
+def _next(queue: int) -> int | None:
+    """The next entry of the work queue, or None when it is empty."""
+    got = os.read(queue, 4)
+    return int.from_bytes(got, "little") if len(got) == 4 else None
 
 
 #: workers that had not yet exited when their results were in: reaped later
@@ -109,28 +124,31 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
     finish, computed on ``workers`` processes: this one and ``workers - 1``
     forked from it (call only when :func:`forking` says so).
 
-    A worker sends ``ship(result)`` (any nesting of dicts, lists and
-    tuples: its float arrays travel as one buffer, the rest pickled);
-    ``land(position, shipped)`` makes the result again here.  The parent's
-    own share is solved between reading the workers' results.  ``aside``,
-    (job, take, weight), has the first worker run ``job()`` after its
-    items and this process call ``take(value)`` with what it returned:
-    work the caller needs later, done beside the parent's share
-    (``weight``: its cost as a fraction of all the items').
+    Each process takes the next item from a shared queue when it is free
+    (:func:`_queue`, largest ``weights`` first).  A worker sends
+    ``ship(result)`` (any nesting of dicts, lists and tuples: its float
+    arrays travel as one buffer, the rest pickled); ``land(position,
+    shipped)`` makes the result again here.  The parent reads the workers'
+    results between its own items.  ``aside``, (job, take), has the first
+    worker run ``job()`` when the queue is empty and this process call
+    ``take(value)`` with what it returned: work the caller needs later,
+    done beside the parent's share.  What a worker that died took and did
+    not send, the parent solves at the end.
     """
     import fcntl  # Unix only, as forking is
 
     _reap(block=False)
-    parts = shares(weights, workers, aside[2] if aside is not None else 0.0)
-    if aside is not None and (workers < 2 or not parts[1]):
-        aside = None  # no first worker: the caller does the job when it needs it
-    children = []  # (pid, read fd, positions)
+    n = len(items)
+    forks = max(0, min(workers, n) - 1)
+    if aside is not None and forks < 1:
+        aside = None  # no worker: the caller does the job when it needs it
+    queue, batches = _queue(weights)
+    children = []  # (pid, read fd)
     finished = False
     parent = os.getpid()
+    done: set[int] = set()
     try:
-        for k in range(1, workers):
-            if not parts[k]:
-                continue
+        for k in range(forks):
             r, w = os.pipe()
             with warnings.catch_warnings():
                 # Python 3.12+ warns of any thread at a fork; HiGHS's and
@@ -140,15 +158,14 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
                 pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
                 os.close(r)
-                _child(fn, items, parts[k], ship, w, aside[0] if aside is not None and k == 1 else None, parent)
+                _child(fn, items, batches, queue, ship, w, aside[0] if aside is not None and k == 0 else None, parent)
             os.close(w)
             try:  # room for a few chains' results: a worker seldom waits for the parent to read
                 fcntl.fcntl(r, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
             except OSError:  # above the system's limit: the default pipe works, in smaller steps
                 pass
-            children.append((pid, r, parts[k]))
-        pending = {r: set(pos) for _, r, pos in children}
-        inbox = {r: _Inbox(r) for _, r, _ in children}
+            children.append((pid, r))
+        inbox = {r: _Inbox(r) for _, r in children}
 
         def take(block: bool):
             while inbox:
@@ -157,10 +174,8 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
                     return
                 for r in ready:
                     for msg in inbox[r].read():
-                        if msg is None:  # the worker died: whatever it did not send is ours
+                        if msg is None:  # the worker died: what it took and did not send is solved below
                             del inbox[r]
-                            for i in sorted(pending[r]):
-                                yield i, fn(items[i])
                             break
                         kind, i, body = pickle.loads(msg)
                         if kind == "error":
@@ -171,16 +186,22 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
                             del inbox[r]
                             break
                         else:
-                            pending[r].discard(i)
+                            done.add(i)
                             yield i, land(i, unpack(body))
 
-        for i in parts[0]:
-            yield i, fn(items[i])
-            yield from take(block=False)
+        while (j := _next(queue)) is not None:
+            for i in batches[j]:
+                done.add(i)
+                yield i, fn(items[i])
+                yield from take(block=False)
         yield from take(block=True)
+        for i in range(n):
+            if i not in done:
+                yield i, fn(items[i])
         finished = True
     finally:
-        for pid, r, _ in children:
+        os.close(queue)
+        for pid, r in children:
             os.close(r)
             if not finished:  # an error or an interruption: stop the workers now
                 try:
@@ -193,8 +214,9 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
         _reap(block=not finished)
 
 
-def _child(fn, items, positions, ship, w, job=None, parent=None) -> None:  # pragma: no cover - runs in the child
-    """A worker: solve ``positions`` and send each result, then run
+def _child(fn, items, batches, queue, ship, w, job=None, parent=None) -> None:  # pragma: no cover - runs in the child
+    """A worker: solve the items of the ``queue``'s entries
+    (:func:`_queue`) until it is empty and send each result, then run
     ``job`` and send its value; never returns.
 
     The work runs on a new thread: HiGHS keeps its task scheduler per
@@ -212,12 +234,29 @@ def _child(fn, items, positions, ship, w, job=None, parent=None) -> None:  # pra
     if parent is not None and os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
 
+    # results go out on a thread of their own: a pipe holds 1 MiB, the
+    # parent reads between its own items, and a linked market's chain
+    # takes it seconds; writing here, a worker whose results filled the
+    # pipe stopped solving until then (a second of the bundled case's
+    # three, measured)
+    outbox: queue_module.SimpleQueue = queue_module.SimpleQueue()
+    broken = threading.Event()
+
+    def sender() -> None:
+        while (data := outbox.get()) is not None:
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(w, view):]
+            except OSError:  # the parent is gone or gave up
+                broken.set()
+                return
+
     def send(obj) -> None:
+        if broken.is_set():
+            raise BrokenPipeError("the parent stopped reading")
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        data = len(body).to_bytes(8, "little") + body
-        view = memoryview(data)
-        while view:
-            view = view[os.write(w, view):]
+        outbox.put(len(body).to_bytes(8, "little") + body)
 
     def work() -> None:
         nonlocal code
@@ -228,7 +267,7 @@ def _child(fn, items, positions, ship, w, job=None, parent=None) -> None:  # pra
 
     def run() -> None:
         nonlocal code
-        for i in positions:
+        for i in (i for j in iter(lambda: _next(queue), None) for i in batches[j]):
             try:
                 out = ship(fn(items[i]))
             except (MineqError, CaseError) as err:  # the user's to read, as in-process
@@ -241,6 +280,9 @@ def _child(fn, items, positions, ship, w, job=None, parent=None) -> None:  # pra
                 return
             send(("done", i, pack(out)))
         if job is not None:
+            # last: its value (the case's JSON, megabytes) would fill the
+            # pipe and hold this worker until the parent, busy with an
+            # item of its own, reads it
             try:
                 send(("aside", -1, job()))
             except Exception:  # the parent does the job itself when it needs it
@@ -249,9 +291,15 @@ def _child(fn, items, positions, ship, w, job=None, parent=None) -> None:  # pra
 
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker at once; the parent cleans up
+        out = threading.Thread(target=sender)
+        out.start()
         t = threading.Thread(target=work)
         t.start()
         t.join()
+        outbox.put(None)
+        out.join()
+        if broken.is_set():
+            code = 1
     except BaseException:
         code = 1
     finally:

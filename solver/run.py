@@ -64,8 +64,8 @@ def default_threads() -> int:
     """Workers for a case solve: the cores this process may use, at most 4.
 
     On Linux :func:`solve_case` makes them processes (this one and forked
-    ones: :mod:`mineq.solver.processes`), each solving its share of the minerals
-    with its own interpreter.  Elsewhere they are threads: HiGHS releases
+    ones: :mod:`mineq.solver.processes`), each taking the next mineral
+    when it is free, with its own interpreter.  Elsewhere they are threads: HiGHS releases
     the GIL while it solves, so a second thread runs one market's HiGHS
     solve while the first does another's Python work, and beyond a few
     threads the Python parts, which hold the GIL, set the pace.
@@ -164,8 +164,10 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
         threads = 1
     if threads > 1 and len(units) > 1 and forking():
         weights = [_unit_weight(case, u, wanted) for u in units]
-        done = (got for _, got in in_processes(solve, units, threads, weights, _ship, lambda i, shipped: _land(case, units[i], shipped), aside=canonical_aside(case, 0.06)))
+        done = (got for _, got in in_processes(solve, units, threads, weights, _ship, lambda i, shipped: _land(case, units[i], shipped), aside=canonical_aside(case)))
     else:
+        if threads > 1:  # the largest first, as the processes take them
+            units.sort(key=lambda u: -_unit_weight(case, u, wanted))
         done = in_threads(solve, units, threads)
     with click.progressbar(length=len(markets) * (1 + len(wanted)), label="Solving", show_pos=True, file=_Null() if quiet else None) as bar:
         for got in done:
@@ -255,6 +257,9 @@ class KeptPrograms:
 
 
 def _unit_weight(case: Case, unit: str, wanted: list[str]) -> float:
+    """A guess at what a unit's chain costs, to start the largest first:
+    a linked market's members', doubled (one program of all of them, and
+    fixed points over every member's policies)."""
     if unit in case.links:
         return sum(_weight(case, m, wanted) for m in case.links[unit].members) * 2
     return _weight(case, unit, wanted)
@@ -344,16 +349,16 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
     return out
 
 
-def canonical_aside(case: Case, weight: float):
+def canonical_aside(case: Case):
     """The ``aside`` job of :func:`mineq.solver.processes.in_processes` that
     has a worker make the result file's copy of the inputs
     (:meth:`mineq.solver.case.Case.canonical`) beside its solves (None when it
     is made already): here, after the fork, it would also fault in every
     page of the case data, since reading an object writes its reference
-    count.  ``weight``: its cost against the solves'."""
+    count."""
     if case._canonical is not None:
         return None
-    return case.canonical, lambda text: setattr(case, "_canonical", text), weight
+    return case.canonical, lambda text: setattr(case, "_canonical", text)
 
 
 def market_size(m) -> float:

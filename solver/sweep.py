@@ -261,7 +261,7 @@ def sweep_case(case: Case, swept: Swept, progress: bool = False, minerals: list[
             return [baseline[m.name] if x is None else land_result(x, plans[sn][m.name].market, plans[sn][m.name], baseline[m.name]) for sn, x in zip(names, shipped)]
 
         if threads > 1 and len(markets) > 1 and forking():
-            done = ((markets[i], out) for i, out in in_processes(chain, markets, threads, [market_size(m) for m in markets], ship, land, aside=canonical_aside(pcase, 0.01)))
+            done = ((markets[i], out) for i, out in in_processes(chain, markets, threads, [market_size(m) for m in markets], ship, land, aside=canonical_aside(pcase)))
         else:
             done = zip(markets, in_threads(chain, markets, threads))
         chains = {}

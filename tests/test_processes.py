@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from mineq.solver import processes
 from mineq.solver.errors import MineqError
-from mineq.solver.processes import forking, in_processes, pack, shares, unpack
+from mineq.solver.processes import _next, _queue, forking, in_processes, pack, unpack
 
 PARENT = os.getpid()
 
@@ -45,18 +45,28 @@ def test_pack_and_unpack_give_back_the_structure(obj):
     assert _same(unpack(pickle.loads(pickle.dumps(pack(obj)))), obj)
 
 
-@given(st.lists(st.floats(0.0, 100.0), max_size=40), st.integers(1, 4), st.floats(0.0, 0.3))
-def test_shares_take_every_item_once_and_balance(weights, workers, extra):
-    parts = shares(weights, workers, extra)
-    assert len(parts) == workers
-    assert sorted(i for p in parts for i in p) == list(range(len(weights)))
-    assert all(p == sorted(p) for p in parts)
-    # greedy, largest first: no share exceeds its fair load by more than one item
-    total, speed = sum(weights), [processes.PARENT_SHARE] + [1.0] * (workers - 1)
-    top = max(weights, default=0.0)
-    for k, p in enumerate(parts):
-        fair = (total * (1 + extra)) * speed[k] / sum(speed)
-        assert sum(weights[i] for i in p) <= fair + top + 1e-9 * (1 + total)
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 100.0), max_size=40), st.integers(1, 8))
+def test_the_work_queue_holds_every_item_once_largest_first(weights, entries):
+    """Read to its end, the queue gives every position exactly once, in
+    batches of at most ceil(n / QUEUE_ENTRIES), largest weights first
+    (ties by position), and then reads as empty."""
+    old = processes.QUEUE_ENTRIES
+    processes.QUEUE_ENTRIES = entries
+    try:
+        fd, batches = _queue(weights)
+    finally:
+        processes.QUEUE_ENTRIES = old
+    try:
+        got = [j for j in iter(lambda: _next(fd), None)]
+        assert _next(fd) is None
+    finally:
+        os.close(fd)
+    assert got == list(range(len(batches))) and len(batches) <= entries
+    order = [i for j in got for i in batches[j]]
+    assert sorted(order) == list(range(len(weights)))
+    assert order == sorted(range(len(weights)), key=lambda i: (-weights[i], i))
+    assert all(len(b) <= -(-len(weights) // entries) for b in batches)
 
 
 needs_fork = pytest.mark.skipif(not forking(), reason="forking is only used on Linux from a single-threaded process")
@@ -93,6 +103,13 @@ def _square(i):
     return {"i": i, "x": np.full(3, float(i * i)), "pid": os.getpid()}
 
 
+def _square_slowly(i):
+    import time
+
+    time.sleep(0.05)
+    return _square(i)
+
+
 def _run(fn, n=12, workers=3, **kw):
     out = list(in_processes(fn, list(range(n)), workers, [1.0] * n, lambda r: r, lambda i, r: r, **kw))
     return dict(out)
@@ -100,7 +117,9 @@ def _run(fn, n=12, workers=3, **kw):
 
 @needs_fork
 def test_every_item_comes_back_once_from_the_workers(forked):
-    got = _run(_square)
+    # items that take a while: the first free process takes the next one,
+    # and an instant item may all go to the parent before a worker starts
+    got = _run(_square_slowly)
     assert sorted(got) == list(range(12))
     for i, r in got.items():
         assert r["i"] == i and np.array_equal(r["x"], np.full(3, float(i * i)))
@@ -108,6 +127,26 @@ def test_every_item_comes_back_once_from_the_workers(forked):
     # workers still exiting when their results were in are reaped later
     processes._reap(block=True)
     assert _gone(forked) and not processes._UNREAPED
+
+
+def _one_slow(i):
+    import time
+
+    time.sleep(0.6 if i == 0 else 0.03)
+    return _square(i)
+
+
+@needs_fork
+def test_whoever_is_free_takes_the_next_item():
+    """Weights that mislead (all equal, while item 0 takes twenty times
+    the others): the process that took item 0 takes few others and the
+    other process most of the rest (shared out in advance by the
+    weights, each would have taken 10 or 11)."""
+    got = _run(_one_slow, n=21, workers=2)
+    assert sorted(got) == list(range(21))
+    slow = got[0]["pid"]
+    by_slow = sum(r["pid"] == slow for r in got.values())
+    assert by_slow <= 4 < 21 - by_slow
 
 
 def _dies(i):
@@ -127,6 +166,9 @@ def test_a_dead_worker_leaves_its_items_to_the_parent():
 
 
 def _fails(i):
+    import time
+
+    time.sleep(0.05)  # long enough that the workers take some items
     if os.getpid() != PARENT:
         if i % 2:
             raise MineqError(f"item {i} cannot be solved")
@@ -167,7 +209,7 @@ def test_stopping_early_kills_and_reaps_the_workers(forked):
 @needs_fork
 def test_an_aside_job_comes_back_from_the_first_worker():
     kept = []
-    got = _run(_square, aside=(lambda: ("made in", os.getpid()), kept.append, 0.1))
+    got = _run(_square, aside=(lambda: ("made in", os.getpid()), kept.append))
     assert sorted(got) == list(range(12))
     assert len(kept) == 1 and kept[0][0] == "made in" and kept[0][1] != PARENT
 
