@@ -139,22 +139,91 @@ def _kkt_step(K: np.ndarray, r: np.ndarray, nF: int | None = None) -> np.ndarray
     :func:`_degenerate_step`, which gives the same minimum-norm step as
     ``lstsq`` from one LU factorisation and two small SVDs; the plain
     path (:mod:`mineq.models.speed`) and ``FAST_DEGENERATE_STEP = False``
-    keep ``lstsq``.
+    keep ``lstsq``.  Systems of at least :data:`REDUCE_MIN` are solved
+    with the curved columns eliminated first (:func:`_eliminated_solve`),
+    and the whole LU is tried only where that and the degenerate step
+    both fail.
     """
+    from .speed import plain
+
+    fast = nF is not None and not plain()
+    reduced = fast and K.shape[0] >= REDUCE_MIN
+    if reduced:
+        step = _eliminated_solve(K, r, nF)
+        if step is not None and _accurate(K, step, r):
+            return step
+        # singular, as a rule (never otherwise in the bundled case's
+        # linked markets): the whole LU would fail as well, so the
+        # degenerate step comes first
+        if FAST_DEGENERATE_STEP:
+            step = _degenerate_step(K, r, nF)
+            if step is not None:
+                return step
     try:
         step = np.linalg.solve(K, r)
         if _accurate(K, step, r):
             return step
     except np.linalg.LinAlgError:
         pass
-    if nF is not None and FAST_DEGENERATE_STEP:
-        from .speed import plain
-
-        if not plain():
-            step = _degenerate_step(K, r, nF)
-            if step is not None:
-                return step
+    if fast and not reduced and FAST_DEGENERATE_STEP:
+        step = _degenerate_step(K, r, nF)
+        if step is not None:
+            return step
     return np.linalg.lstsq(K, r, rcond=None)[0]
+
+
+#: KKT systems at least this large (free columns plus active rows) are
+#: solved with the curved columns eliminated first (:func:`_eliminated_solve`);
+#: smaller ones by one LU of the whole system, which costs less than the
+#: elimination's extra steps there
+REDUCE_MIN = 150
+
+
+def _eliminated_solve(K: np.ndarray, r: np.ndarray, nF: int, Nu: np.ndarray | None = None, Nv: np.ndarray | None = None) -> np.ndarray | None:
+    """``(K + NN')·s = r`` for a saddle-point matrix ``K = [[D, -B'], [B, 0]]``
+    (D diagonal) with the curved columns eliminated first, or None when K
+    is not of that form or the reduced system is singular; the caller
+    judges the accuracy.  ``N`` is empty (a plain solve of K), or K's
+    orthonormal null space as :func:`_degenerate_step` finds it: ``Nu``
+    on the free columns, zero wherever D is not (a null vector has
+    ``Du = 0``), and ``Nv`` on the rows, so that ``NN'`` is
+    ``Nu·Nu'`` on the columns beside ``Nv·Nv'`` on the rows.
+
+    With P the columns whose D is not zero and Z the others (flows, a
+    joint activity's linear parts), the first block row gives
+    ``s_P = D_P⁻¹(r_P + B_P'·v)``, since N has no part on P; what is left
+    is ``[[Nu_Z·Nu_Z', -B_Z'], [B_Z, B_P·D_P⁻¹·B_P' + Nv·Nv']]·(s_Z, v) =
+    (r_Z, r_B - B_P·D_P⁻¹·r_P)``, of side |Z| + rows instead of
+    |P| + |Z| + rows: on the linked light rare earths' fixed points about
+    230 instead of 540, a twelfth of the LU's work.  The solution is the
+    whole system's, to rounding.
+    """
+    n = K.shape[0]
+    D = np.diag(K)[:nF]
+    if n == nF or K[nF:, nF:].any() or np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D):
+        return None
+    B = K[nF:, :nF]
+    P, Z = np.flatnonzero(D != 0.0), np.flatnonzero(D == 0.0)
+    if Nu is not None and np.abs(Nu[P]).max(initial=0.0) > 0.0:
+        return None
+    BP, inv = B[:, P], 1.0 / D[P]
+    nz = len(Z)
+    R = np.empty((n - len(P), n - len(P)))
+    R[:nz, :nz] = 0.0 if Nu is None else Nu[Z] @ Nu[Z].T
+    R[:nz, nz:] = -B[:, Z].T
+    R[nz:, :nz] = B[:, Z]
+    R[nz:, nz:] = (BP * inv) @ BP.T
+    if Nv is not None:
+        R[nz:, nz:] += Nv @ Nv.T
+    rhs = np.concatenate([r[Z], r[nF:] - BP @ (inv * r[P])])
+    try:
+        sz = np.linalg.solve(R, rhs)
+    except np.linalg.LinAlgError:
+        return None
+    step = np.empty(n)
+    step[Z], step[nF:] = sz[:nz], sz[nz:]
+    step[P] = inv * (r[P] + BP.T @ step[nF:])
+    return step
 
 
 def _accurate(K: np.ndarray, step: np.ndarray, r: np.ndarray) -> bool:
@@ -197,34 +266,45 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None
     if K[nF:, nF:].any() or (np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D)):
         return None
     B = K[nF:, :nF]
-    blocks = []
     # left null space of B: dependent active rows
     U, sv, _ = np.linalg.svd(B, full_matrices=nr > nF)
     rank = int((sv > max(B.shape) * np.finfo(float).eps * sv.max(initial=0.0)).sum())
-    if rank < nr:
-        Nv = np.zeros((n, nr - rank))
-        Nv[nF:] = U[:, rank:]
-        blocks.append(Nv)
+    Nv = U[:, rank:] if rank < nr else None
     # null space of B on the columns without curvature
     Z = np.flatnonzero(D == 0)
+    Nu = None
     if len(Z):
         _, sz, Vt = np.linalg.svd(B[:, Z], full_matrices=True)
         rz = int((sz > max(nr, len(Z)) * np.finfo(float).eps * sz.max(initial=0.0)).sum())
         if rz < len(Z):
-            Nu = np.zeros((n, len(Z) - rz))
+            Nu = np.zeros((nF, len(Z) - rz))
             Nu[Z] = Vt[rz:].T
-            blocks.append(Nu)
-    if not blocks:
+    if Nu is None and Nv is None:
         return None
-    N = np.hstack(blocks)
-    rp = r - N @ (N.T @ r)
+    # the projection r - NN'r, N's two parts on their own blocks
+    rp = r.copy()
+    if Nu is not None:
+        rp[:nF] -= Nu @ (Nu.T @ r[:nF])
+    if Nv is not None:
+        rp[nF:] -= Nv @ (Nv.T @ r[nF:])
+
+    def accurate(s):
+        return s is not None and np.all(np.isfinite(s)) and np.abs(K @ s - rp).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(rp).max(initial=0.0))
+
+    if n >= REDUCE_MIN:
+        s = _eliminated_solve(K, rp, nF, Nu, Nv)
+        if accurate(s):
+            return s
+    KN = K.copy()
+    if Nu is not None:
+        KN[:nF, :nF] += Nu @ Nu.T
+    if Nv is not None:
+        KN[nF:, nF:] += Nv @ Nv.T
     try:
-        s = np.linalg.solve(K + N @ N.T, rp)
+        s = np.linalg.solve(KN, rp)
     except np.linalg.LinAlgError:
         return None
-    if not (np.all(np.isfinite(s)) and np.abs(K @ s - rp).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(rp).max(initial=0.0))):
-        return None
-    return s
+    return s if accurate(s) else None
 
 
 #: the compiled step's interface version (``ABI`` in models/_polish.c)

@@ -56,12 +56,22 @@ def degenerate_kkt(seed: int, nF: int, nr: int, dep: int, flat: int, sign: float
     flat=st.integers(0, 3),
     sign=st.sampled_from([1.0, -1.0]),
     consistent=st.booleans(),
+    eliminated=st.booleans(),
 )
-def test_property_degenerate_step_is_the_minimum_norm_least_squares_step(seed, nF, nr, dep, flat, sign, consistent):
+def test_property_degenerate_step_is_the_minimum_norm_least_squares_step(seed, nF, nr, dep, flat, sign, consistent, eliminated):
+    """``eliminated``: also on systems this small, the step solves with the
+    curved columns eliminated first (as on systems of REDUCE_MIN and
+    more), which must give the same minimum-norm step."""
     dep = min(dep, nr - 1)
     flat = min(flat, nF)
     K, r = degenerate_kkt(seed, nF, nr, dep, flat, sign, consistent)
-    s = AS._degenerate_step(K, r, nF)
+    old = AS.REDUCE_MIN
+    AS.REDUCE_MIN = 0 if eliminated else 10**9
+    try:
+        s = AS._degenerate_step(K, r, nF)
+        whole = AS._kkt_step(K, r, nF)
+    finally:
+        AS.REDUCE_MIN = old
     singular = np.linalg.matrix_rank(K) < K.shape[0]
     if not singular:
         # nothing to project out: the caller's LU step solves it
@@ -70,6 +80,13 @@ def test_property_degenerate_step_is_the_minimum_norm_least_squares_step(seed, n
     assert s is not None
     ref = np.linalg.lstsq(K, r, rcond=None)[0]
     assert np.allclose(s, ref, rtol=1e-8, atol=1e-8 * (1.0 + np.abs(ref).max()))
+    # _kkt_step: the minimum-norm step where the system is inconsistent;
+    # where it is consistent, an LU that succeeds may give another exact
+    # solution (the caller's polish needs one, not the smallest)
+    if consistent:
+        assert np.abs(K @ whole - r).max() <= 1e-9 * (1.0 + np.abs(r).max())
+    else:
+        assert np.allclose(whole, ref, rtol=1e-8, atol=1e-8 * (1.0 + np.abs(ref).max()))
     if consistent:
         # a known solution exists: the step solves the system exactly
         assert np.abs(K @ s - r).max() <= 1e-9 * (1.0 + np.abs(r).max())
@@ -147,3 +164,42 @@ def test_linked_heavy_rare_earths_same_equilibrium_with_either_step(heavy_linked
             ok = np.isfinite(sa.price) & (d > 1e-9 * max(1.0, float(d.max(initial=0.0))))
             assert ok.any()
             assert np.all(np.abs(sa.price[ok] - sb.price[ok]) <= 1e-5 * np.maximum(1.0, np.abs(sa.price[ok]))), (m, sn)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    nF=st.integers(4, 40),
+    nr=st.integers(2, 15),
+    flat=st.integers(0, 10),
+    sign=st.sampled_from([1.0, -1.0]),
+)
+def test_property_eliminated_solve_is_the_whole_solve(seed, nF, nr, flat, sign):
+    """A nonsingular saddle-point system (no more rows than free columns and
+    no dependent rows, so B has full row rank; fewer flat columns than
+    rows, none repeated, so B pins them): eliminating the curved columns
+    first gives the solution of the whole LU to rounding."""
+    nr = min(nr, nF)
+    flat = min(flat, nr - 1)
+    K, r = degenerate_kkt(seed, nF, nr, 0, min(flat, 1), sign, True)
+    D = np.diag(K)[:nF].copy()
+    D[:flat] = 0.0
+    K[:nF, :nF] = np.diag(D)
+    whole = np.linalg.solve(K, r)
+    if not AS._accurate(K, whole, r):
+        return  # a near-singular draw: nothing to compare with
+    step = AS._eliminated_solve(K, r, nF)
+    assert step is not None
+    np.testing.assert_allclose(step, whole, rtol=0, atol=1e-8 * (1 + np.abs(whole).max()))
+
+
+def test_eliminated_solve_declines_what_is_not_a_diagonal_saddle_point():
+    """A full Hessian block, or a block on the rows: not the form the
+    elimination assumes (None: the caller solves K whole)."""
+    K, r = degenerate_kkt(2, 8, 4, 0, 0, 1.0, True)
+    full = K.copy()
+    full[0, 1] = full[1, 0] = 0.3
+    assert AS._eliminated_solve(full, r, 8) is None
+    rows = K.copy()
+    rows[9, 9] = 1.0
+    assert AS._eliminated_solve(rows, r, 8) is None
