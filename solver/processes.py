@@ -60,9 +60,10 @@ def forking() -> bool:
     )
 
 
-#: the most entries the work queue holds: a pipe filled before the fork
-#: (Linux lets an unprivileged process grow one to 1 MiB; 4 bytes an entry)
-QUEUE_ENTRIES = 1 << 14
+#: the most entries the work queue holds: 4 bytes each, filled before the
+#: fork, so they must fit in a pipe nobody reads yet; one page (4 KiB) is
+#: what Linux gives every pipe, even to a user past pipe-user-pages-soft
+QUEUE_ENTRIES = 1024
 
 
 def _queue(weights: list[float]) -> tuple[int, list[list[int]]]:
@@ -77,16 +78,10 @@ def _queue(weights: list[float]) -> tuple[int, list[list[int]]]:
     4 bytes are atomic, so each entry goes to exactly one reader; the
     write end is closed before the fork, so an empty queue reads as its
     end."""
-    import fcntl  # Unix only, as forking is
-
     order = sorted(range(len(weights)), key=lambda i: (-weights[i], i))
     size = -(-len(order) // QUEUE_ENTRIES) or 1
     batches = [order[k : k + size] for k in range(0, len(order), size)]
     r, w = os.pipe()
-    try:
-        fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), max(4 * len(batches), 4096))
-    except OSError:  # above the system's limit: the default pipe (64 KiB) holds 16,384
-        pass
     data = memoryview(b"".join(j.to_bytes(4, "little") for j in range(len(batches))))
     try:
         while data:

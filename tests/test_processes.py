@@ -69,6 +69,19 @@ def test_the_work_queue_holds_every_item_once_largest_first(weights, entries):
     assert all(len(b) <= -(-len(weights) // entries) for b in batches)
 
 
+def test_a_long_queue_fits_in_one_pipe_page():
+    """100,000 items: the queue is written before any process reads it, so
+    it must fit in the one page (4 KiB) a pipe always has; the items go in
+    batches of ceil(100000 / QUEUE_ENTRIES), every one once."""
+    fd, batches = _queue([float(i % 7) for i in range(100_000)])
+    try:
+        got = list(iter(lambda: _next(fd), None))
+    finally:
+        os.close(fd)
+    assert 4 * len(got) <= 4096 and got == list(range(len(batches)))
+    assert sorted(i for b in batches for i in b) == list(range(100_000))
+
+
 needs_fork = pytest.mark.skipif(not forking(), reason="forking is only used on Linux from a single-threaded process")
 
 
