@@ -608,11 +608,12 @@ def rescue(qp: QP, seed: int = 0):
         if out is not None:
             return out
         if later is not None:
-            out, later = polish(qp, *later, rounds=TWIN_ROUNDS), None
+            # the compiled step would stop where it did: Python from the start
+            out, later = polish_python(qp, *later, rounds=TWIN_ROUNDS), None
             if out is not None:
                 return out
     if later is not None:
-        return polish(qp, *later, rounds=TWIN_ROUNDS)
+        return polish_python(qp, *later, rounds=TWIN_ROUNDS)
     return None
 
 

@@ -86,6 +86,9 @@ def _queue(weights: list[float]) -> tuple[int, list[list[int]]]:
     try:
         while data:
             data = data[os.write(w, data):]
+    except BaseException:
+        os.close(r)
+        raise
     finally:
         os.close(w)
     return r, batches
