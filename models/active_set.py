@@ -179,6 +179,17 @@ def _kkt_step(K: np.ndarray, r: np.ndarray, nF: int | None = None) -> np.ndarray
 REDUCE_MIN = 150
 
 
+def _saddle(K: np.ndarray, nF: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(D, B) when ``K`` is the saddle-point matrix ``[[D, -B'], [B, 0]]`` of
+    a diagonal D on its first ``nF`` rows and columns, with at least one
+    row; else None.  (The lower-left block is not checked against the
+    upper-right: polish builds both from the same rows.)"""
+    D = np.diag(K)[:nF]
+    if K.shape[0] == nF or K[nF:, nF:].any() or np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D):
+        return None
+    return D, K[nF:, :nF]
+
+
 def _eliminated_solve(K: np.ndarray, r: np.ndarray, nF: int, Nu: np.ndarray | None = None, Nv: np.ndarray | None = None) -> np.ndarray | None:
     """``(K + NN')·s = r`` for a saddle-point matrix ``K = [[D, -B'], [B, 0]]``
     (D diagonal) with the curved columns eliminated first, or None when K
@@ -199,13 +210,11 @@ def _eliminated_solve(K: np.ndarray, r: np.ndarray, nF: int, Nu: np.ndarray | No
     whole system's, to rounding.
     """
     n = K.shape[0]
-    D = np.diag(K)[:nF]
-    if n == nF or K[nF:, nF:].any() or np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D):
+    form = _saddle(K, nF)
+    if form is None:
         return None
-    B = K[nF:, :nF]
+    D, B = form
     P, Z = np.flatnonzero(D != 0.0), np.flatnonzero(D == 0.0)
-    if Nu is not None and np.abs(Nu[P]).max(initial=0.0) > 0.0:
-        return None
     BP, inv = B[:, P], 1.0 / D[P]
     nz = len(Z)
     R = np.empty((n - len(P), n - len(P)))
@@ -260,12 +269,12 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None
     """
     n = K.shape[0]
     nr = n - nF
-    D = np.diag(K)[:nF]
-    if nr == 0 or (D > 0).any() and (D < 0).any():
+    form = _saddle(K, nF)
+    if form is None:
         return None
-    if K[nF:, nF:].any() or (np.count_nonzero(K[:nF, :nF]) > np.count_nonzero(D)):
+    D, B = form
+    if (D > 0).any() and (D < 0).any():
         return None
-    B = K[nF:, :nF]
     # left null space of B: dependent active rows
     U, sv, _ = np.linalg.svd(B, full_matrices=nr > nF)
     rank = int((sv > max(B.shape) * np.finfo(float).eps * sv.max(initial=0.0)).sum())
