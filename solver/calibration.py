@@ -117,7 +117,9 @@ def model_value(ds, row: dict, scenario: str = "baseline") -> float:
     if ind == "net_import_reliance_pct":
         return 100.0 * float(ds["net_import_reliance"].sel(**sel, region=region))
     if ind == "import_share_pct":
-        inflow = ds["flow"].sel(**sel, destination=region).fillna(0.0)
+        from .results import dense_routes
+
+        inflow = dense_routes(ds, "flow").sel(**sel, destination=region).fillna(0.0)
         total = float(inflow.sum())
         return 100.0 * float(inflow.sel(origin=row["origin"])) / total if total > 0 else math.nan
     if ind == "production_share_pct":
@@ -142,7 +144,9 @@ def compare(ds, rows: list[dict], scenario: str = "baseline"):
     base = ds.sel(scenario=scenario)
     pos = {d: {str(v): i for i, v in enumerate(ds[d].values.tolist())} for d in ("mineral", "stage", "region")}
     arr = {v: np.asarray(base[v].transpose("mineral", "stage", "region").values, dtype=float) for v in ("net_import_reliance", "production", "secondary_production", "price", "apparent_consumption")}
-    flow = np.nan_to_num(np.asarray(base["flow"].transpose("mineral", "stage", "origin", "destination").values, dtype=float))
+    from .results import dense_routes
+
+    flow = np.nan_to_num(np.asarray(dense_routes(base, "flow").transpose("mineral", "stage", "origin", "destination").values, dtype=float))
     primary = np.maximum(np.nan_to_num(arr["production"]) - np.nan_to_num(arr["secondary_production"]), 0.0)
     out = []
     for r in rows:

@@ -180,7 +180,7 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
     equilibrium (its figures are still written, marked by status).
     """
     from .report import print_changes, print_headline, print_summary
-    from .results import OutputExists, check_target, pack_routes, to_dataset, write
+    from .results import OutputExists, check_target, to_dataset, write
     from .run import solve_case
 
     t0 = time.perf_counter()
@@ -191,7 +191,10 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
         return _solve_dynamic(c, list(scenarios) or None, target, fmt, force, quiet, t0, threads)
     diagnoses: list = []
     results = solve_case(c, list(scenarios) or None, progress=not quiet, diagnoses=diagnoses, threads=threads)
-    ds = to_dataset(c, results)
+    # a NetCDF file's layout from the start: nothing here reads the dense
+    # origin x destination arrays, which on a 200-region case take 0.5 GB
+    # and a second to make (benchmarks/country_case.py)
+    ds = to_dataset(c, results, layout="file" if fmt == "netcdf" else "dense")
     from .diagnose import circumvention
 
     around = circumvention(c, ds)  # after the solve: shown in full, never folded
@@ -208,12 +211,6 @@ def solve(case, scenarios, out, fmt, force, quiet, threads, allow_outside):
         click.echo(f"Diagnosis ({sn}): {d}", err=True)
     if len(diagnoses) > len(shown) + len(around):
         click.echo(f"{len(diagnoses) - len(shown) - len(around)} more diagnoses ({len(warnings)} warnings: policies or processing with nothing to act on) are listed in the attribute 'diagnoses' of the result file.", err=True)
-    if fmt == "netcdf":
-        # the file's layout now, and the dense origin x destination arrays
-        # gone before the file is written: nothing below reads them, and a
-        # 200-region case's take 0.6 GB beside the writer's own buffers
-        # (peak 1165 MB with them, benchmarks/country_case.py)
-        ds = pack_routes(ds)
     while True:
         try:
             path = write(ds, target, fmt=fmt, force=force)

@@ -153,9 +153,11 @@ def circumvention(case, ds, share: float = 0.01) -> list[tuple[str, Diagnosis]]:
     two increases, exceeds ``share`` of the importer's baseline imports:
     which route carried it, and that ``rules_of_origin`` closes it.
     """
+    from .results import dense_routes
+
     out = []
-    base = ds.sel(scenario="baseline")
     regions = ds.region.values.tolist()
+    flow = None  # dense, made when a minimum import price needs it
     for scen in case.scenarios:
         if scen.name not in ds.scenario.values:
             continue
@@ -167,11 +169,13 @@ def circumvention(case, ds, share: float = 0.01) -> list[tuple[str, Diagnosis]]:
                 if not mip.covers(mk) or str(now.status.sel(mineral=mn).values) != "equilibrium":
                     continue
                 stage = mip.stage_of(mk)
+                if flow is None:
+                    flow = dense_routes(ds, "flow").fillna(0.0).transpose("scenario", "mineral", "stage", "origin", "destination")
                 # plain arrays: xarray selection per pair costs seconds on country-level cases
-                f1 = now.flow.sel(mineral=mn, stage=stage).fillna(0.0).transpose("origin", "destination")
+                f1 = flow.sel(scenario=scen.name, mineral=mn, stage=stage)
                 idx = {r: i for i, r in enumerate(f1.origin.values.tolist())}
                 jdx = {r: i for i, r in enumerate(f1.destination.values.tolist())}
-                f0 = base.flow.sel(mineral=mn, stage=stage).fillna(0.0).transpose("origin", "destination").values
+                f0 = flow.sel(scenario="baseline", mineral=mn, stage=stage).values
                 rise = f1.values - f0
                 for d in mip.importers:
                     covered = [r for r in mip.origins if r != d]

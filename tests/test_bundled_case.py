@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from click.testing import CliRunner
 
 from mineq.solver.case import load_case
@@ -339,3 +340,15 @@ def test_a_level_relative_to_a_failed_baseline_is_refused_per_mineral():
     # without the scenario the baseline solves, reporting the stranded market
     res = solve_case(case, scenarios=[], threads=2)["baseline"]
     assert res["ok"].ok and not res["stranded"].ok
+
+
+def test_file_layout_is_the_packed_dense_dataset(solved):
+    """The bundled case's Dataset in the file layout (what ``mineq solve``
+    writes, made without dense origin x destination arrays) is exactly
+    the dense one packed (results.pack_routes)."""
+    from mineq.solver.results import pack_routes
+
+    case, results, ds = solved
+    packed = to_dataset(case, results, layout="file")
+    assert set(packed.variables) == set(pack_routes(ds).variables)
+    xr.testing.assert_identical(packed, pack_routes(ds)[list(packed.variables)])

@@ -143,3 +143,63 @@ def test_pack_check_agrees_with_refilling(values, extra):
     idx = np.nonzero(mask)
     dense = _refill((2,), shape, idx, a[(Ellipsis, *idx)], "row_zero")
     assert _refills_exactly(a, idx, shape) == np.array_equal(dense, a, equal_nan=True)
+
+
+def _same(a: xr.Dataset, b: xr.Dataset) -> None:
+    """Identical variables, coordinates and attributes, in any order."""
+    assert set(a.variables) == set(b.variables)
+    xr.testing.assert_identical(a, b[list(a.variables)])
+
+
+def test_file_layout_is_the_packed_dense_dataset(demo):
+    """``to_dataset(layout="file")`` gathers route numbers along the
+    entries without the dense arrays; it must be exactly
+    :func:`pack_routes` of the dense Dataset (same entries, order, labels,
+    values and fills), and the dense one must come back from it.  The
+    demo's scenarios cover a minimum import price, a floor, an export
+    quota and markets a scenario leaves alone (repeated results)."""
+    case, dense = demo
+    results = solve_case(case, threads=1)
+    packed = to_dataset(case, results, layout="file")
+    assert "route" in packed.dims and "supply_entry" in packed.dims
+    _same(packed, pack_routes(dense))
+    _same(unpack_routes(packed), dense)
+
+
+def test_shares_that_would_not_refill_stay_dense():
+    """A node's shares are finite and sum to one, or NaN
+    (statistics.supply_shares); a row that is neither (here finite zeros
+    only, and a part-NaN row) cannot be refilled from its entries, so the
+    shares come back dense, as they were."""
+    from mineq.solver.results import _gathered_shares
+
+    grid = (1, 1, 2, 2)
+    ok = np.array([[0.25, 0.75], [np.nan, np.nan]])
+    vals, ent = _gathered_shares([(0, 0, ok, np.array([0, 0]), np.array([0, 1]))], grid, 1)
+    assert ent is not None and vals.tolist() == [[0.25, 0.75]]
+    for odd in (np.array([[0.0, 0.0], [0.5, 0.5]]), np.array([[1.0, np.nan], [0.5, 0.5]])):
+        vals, ent = _gathered_shares([(0, 0, odd, np.array([0, 0]), np.array([0, 1]))], grid, 1)
+        assert ent is None and np.array_equal(vals[0, 0, 0], odd, equal_nan=True)
+
+
+def test_route_labels_with_any_characters_read_back_as_text(tmp_path):
+    """Route labels are written as UTF-8 bytes, each distinct label
+    encoded once (results._label_bytes); regions and minerals named with
+    accents, spaces and non-Latin letters come back as the same text, and
+    select with xarray alone."""
+    names = ["Côte d'Ivoire", "São Tomé", "中国", "USA"]
+    regions, mineral = random_linear_market(4, np.random.default_rng(2), dense=True)
+    named = dict(zip(regions, names))
+    for e in mineral["nodes"]:
+        e["region"] = named[e["region"]]
+    for e in mineral["routes"]:
+        e["origin"], e["destination"] = named[e["origin"]], named[e["destination"]]
+    case = build_case(case_dict(names, [mineral], name="labels"))
+    ds = to_dataset(case, solve_case(case, threads=1))
+    path = write(ds, tmp_path / "labels.nc")
+    raw = xr.load_dataset(path, engine=ENGINE)
+    assert set(raw.route_origin.values.tolist()) == set(names)
+    o, dest = "中国", "Côte d'Ivoire"
+    sel = raw.transport_cost.where((raw.route_origin == o) & (raw.route_destination == dest), drop=True)
+    assert sel.values.tolist() == [ds.transport_cost.sel(mineral="m", origin=o, destination=dest).item()]
+    _same(open_results(path)[list(ds.data_vars)], ds[list(ds.data_vars)])
