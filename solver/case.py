@@ -22,10 +22,12 @@ import hashlib
 import io
 import json
 import math
+import re
 import tomllib
 from sys import intern
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +177,7 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
     if not isinstance(tables, dict):
         raise CaseError(fname, "[tables]", "tables", tables, "a table with keys " + ", ".join(TABLES))
     _check_keys(tables, TABLES + CASE_TABLES, fname, "[tables]")
-    shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}", allow_outside) for k in TABLES if k in tables}
+    shared = {k: _read_table(base, tables[k], fname, f"[tables] {k}", allow_outside, NUMERIC_CELLS.get(k, ())) for k in TABLES if k in tables}
     joint = raw.get("joint", [])
     if not isinstance(joint, list):
         raise CaseError(fname, "", "joint", joint, "an array of tables [[joint]], one per joint-production activity")
@@ -218,7 +220,7 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
         for key in ("nodes", "routes", "processing"):
             val = m.get(key)
             if isinstance(val, str):
-                rows = _read_table(base, val, m["_file"], f"{where} {key}", allow_outside)
+                rows = _read_table(base, val, m["_file"], f"{where} {key}", allow_outside, NUMERIC_CELLS.get(key, ()))
                 m[key] = [r for r in rows if r.pop("mineral", name) == name]
             elif val is None:
                 m[key] = []
@@ -235,7 +237,7 @@ def read_case(path: str | Path, allow_outside: bool = False) -> dict:
                 del row["mineral"]
                 m[key].append(row)
         for key in ("nodes", "routes", "processing"):
-            for e in m[key]:
+            for e in m[key] if CURVE_PREFIXES.get(key) else _text_numbers(m[key], key):
                 if isinstance(e, dict) and e.get("_file", "").endswith(".csv"):
                     _unflatten(e, key)
     known = {m.get("name") for m in out_minerals}
@@ -285,8 +287,12 @@ def _extended(raw: dict, base: Path, fname: str) -> dict:
     return out
 
 
-def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bool = False) -> list[dict]:
-    """Rows of a CSV table as dicts of non-empty cells, with locations."""
+def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bool = False, numeric: tuple = ()) -> list[dict]:
+    """Rows of a CSV table as dicts of non-empty cells, with locations.
+    ``numeric``: columns whose cells are numbers (:data:`NUMERIC_CELLS`),
+    read as floats where every cell of the column is one; otherwise they
+    stay text, which :func:`_unflatten` reads (and names any cell that is
+    not a number)."""
     if not isinstance(name, str) or not name.strip():
         raise CaseError(owner, where, "", name, "the file name of a CSV table, relative to the case folder")
     path = inside_case(base, name, owner, where, "", allow_outside)
@@ -311,9 +317,21 @@ def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bo
         if not h or h in seen:
             raise CaseError(str(path), "header row", "", h, "unique, non-empty column names")
         seen.add(h)
-    out = []
     file = str(path)
-    for i, r in enumerate(rows[1:], start=2):
+    out = _rows_by_column(rows[1:], header, file, numeric)
+    if out is None:
+        out = _rows_one_by_one(rows[1:], header, file)
+    if not out:
+        raise CaseError(str(path), "", "", "(no data rows)", "at least one data row")
+    return out
+
+
+def _rows_one_by_one(data: list[list[str]], header: list[str], file: str) -> list[dict]:
+    """A CSV table's data rows as dicts of their non-empty cells (stripped,
+    interned), with locations ``_file`` and ``_where`` (``row 2`` is the
+    first after the header); a cell beyond the header's width is refused."""
+    out = []
+    for i, r in enumerate(data, start=2):
         if len(r) > len(header) and any(c.strip() for c in r[len(header):]):
             extra = next(c for c in r[len(header):] if c.strip())  # that cell only: the rest of the file stays unshown
             raise CaseError(file, f"row {i}", "", extra, f"at most {len(header)} cells, as many as the header has (this cell is beyond them)")
@@ -323,8 +341,41 @@ def _read_table(base: Path, name: Any, owner: str, where: str, allow_outside: bo
         cells["_file"] = file
         cells["_where"] = f"row {i}"
         out.append(cells)
-    if not out:
-        raise CaseError(str(path), "", "", "(no data rows)", "at least one data row")
+    return out
+
+
+def _rows_by_column(data: list[list[str]], header: list[str], file: str, numeric: tuple) -> list[dict] | None:
+    """The rows :func:`_read_table` makes, made a column at a time: each
+    column's cells stripped and interned, its numbers read, in one pass
+    each, and each row's dict built in C.  A country-level routes table
+    (308,000 rows): 0.56-0.60 s, against 0.77-1.07 s a row at a time with
+    its numbers read (:func:`_unflatten`).  The same rows as
+    :func:`_rows_one_by_one` (tests/test_case_tables.py), or None (that
+    path then runs, and names what is wrong) when a row's width is not
+    the header's."""
+    n = len(header)
+    if not data or set(map(len, data)) != {n}:
+        return None
+    cols = []
+    empty: dict[int, list[int]] = {}
+    for k, col in enumerate(zip(*data)):
+        col = list(map(str.strip, col))
+        if "" in col:
+            empty[k] = [i for i, c in enumerate(col) if not c]
+        if header[k] in numeric and k not in empty:
+            try:
+                col = list(map(float, col))
+            except ValueError:
+                col = list(map(intern, col))
+        else:
+            col = list(map(intern, col))
+        cols.append(col)
+    keys = (*header, "_file", "_where")
+    wheres = [f"row {i}" for i in range(2, len(data) + 2)]
+    out = list(map(dict, map(zip, repeat(keys), zip(*cols, repeat(file), wheres))))
+    for k, rows in empty.items():
+        for i in rows:
+            del out[i][header[k]]
     return out
 
 
@@ -394,6 +445,17 @@ def _unflatten(row: dict, table: str) -> None:
                 row[k] = float(text)
             except ValueError:
                 row[k] = _cell_number(row, k, allow_none=(table == "routes"))
+
+
+def _text_numbers(rows: list, table: str) -> list:
+    """The rows of a table without curves whose numeric cells
+    (:data:`NUMERIC_CELLS`) still hold text, which :func:`_unflatten`
+    then reads: a table read a column at a time (:func:`_rows_by_column`)
+    has none, and its 308,000 rows are not visited one by one."""
+    if not rows or set(map(type, rows)) != {dict}:
+        return rows  # anything else: every entry, as before
+    text = [k for k in NUMERIC_CELLS.get(table, ()) if str in set(map(type, map(dict.get, rows, repeat(k))))]
+    return [e for e in rows if any(isinstance(e.get(k), str) for k in text)] if text else []
 
 
 def _check_keys(d: dict, allowed, file: str, where: str) -> None:
@@ -689,10 +751,15 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
                 for d in regions:
                     if o != d:
                         routes[(s, o, d)] = float(dtc)
+    known, stage_set = frozenset(regions), frozenset(stages)
+    columns = _plain_routes(m.get("routes", []), known, stage_set)
+    if columns is not None:
+        keys, costs, slopes_ = columns
+        routes.update(zip(keys, costs))
+        slopes.update((k, sl) for k, sl in zip(keys, slopes_) if sl)
     explicit: dict = {}
     reg = Regions(list(regions), groups)
-    known, stage_set = frozenset(regions), frozenset(stages)
-    for e in sorted(m.get("routes", []), key=lambda e: isinstance(e, dict) and "stage" in e):
+    for e in [] if columns is not None else sorted(m.get("routes", []), key=lambda e: isinstance(e, dict) and "stage" in e):
         plain = _plain_route(e, known, stage_set)
         # anything else (a group, all stages, a forbidden route, a bad cell):
         # every check, each with its message
@@ -745,6 +812,35 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
         processes.append(Process(region=region, source=src, target=dst, theta=float(theta), cost=curve, meta={k: e[k] for k in PROVENANCE_KEYS if k in e}))
     processes.sort(key=lambda p: (stages.index(p.source), regions.index(p.region)))
     return Market(name=name, stages=list(stages), regions=list(regions), quantity_unit=qunit, price_unit=punit, supply=supply, demand=demand, routes=routes, processes=processes, route_slopes=slopes)
+
+
+def _plain_routes(entries: list, known: frozenset, stage_set: frozenset):
+    """``(keys, costs, slopes)`` of a mineral's routes entries when every
+    one is plain (:func:`_plain_route`: one stage, two different known
+    regions, a finite cost and slope >= 0, known keys) and no route is
+    given twice: a country-level table's 308,000 rows checked a column at
+    a time, in C.  None otherwise; the entries are then read one by one,
+    every check with its message.  ``keys`` are ``(stage, origin,
+    destination)`` in the entries' order, as the one-by-one reading adds
+    them."""
+    if not isinstance(entries, list) or not entries or set(map(type, entries)) != {dict}:
+        return None
+    if not all(map(_key_set(ROUTE_KEYS).issuperset, map(dict.keys, entries))):
+        return None
+    st, o, d = (list(map(dict.get, entries, repeat(k))) for k in ("stage", "origin", "destination"))
+    if not (set(st) <= stage_set and set(o) <= known and set(d) <= known) or any(map(str.__eq__, o, d)):
+        return None
+    costs, slopes = list(map(dict.get, entries, repeat("cost"))), list(map(dict.get, entries, repeat("slope"), repeat(0.0)))
+    if not set(map(type, costs)) | set(map(type, slopes)) <= {float, int}:
+        return None
+    if not all(map(math.isfinite, costs)) or not all(map(math.isfinite, slopes)) or min(costs) < 0 or min(slopes) < 0:
+        return None
+    if not set(map(dict.get, entries, repeat("confidence"), repeat(CONFIDENCE_LABELS[0]))) <= set(CONFIDENCE_LABELS):
+        return None
+    keys = list(zip(st, o, d))
+    if len(set(keys)) != len(keys):
+        return None
+    return keys, list(map(float, costs)), list(map(float, slopes))
 
 
 def _plain_route(e, known: frozenset, stage_set: frozenset):
