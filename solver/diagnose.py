@@ -153,11 +153,13 @@ def circumvention(case, ds, share: float = 0.01) -> list[tuple[str, Diagnosis]]:
     two increases, exceeds ``share`` of the importer's baseline imports:
     which route carried it, and that ``rules_of_origin`` closes it.
     """
-    from .results import dense_routes
+    from .results import RouteSlabs
 
     out = []
     regions = ds.region.values.tolist()
-    flow = None  # dense, made when a minimum import price needs it
+    idx = {r: i for i, r in enumerate(ds.origin.values.tolist())}
+    jdx = {r: i for i, r in enumerate(ds.destination.values.tolist())}
+    flow = None  # made when a minimum import price needs it
     for scen in case.scenarios:
         if scen.name not in ds.scenario.values:
             continue
@@ -170,13 +172,11 @@ def circumvention(case, ds, share: float = 0.01) -> list[tuple[str, Diagnosis]]:
                     continue
                 stage = mip.stage_of(mk)
                 if flow is None:
-                    flow = dense_routes(ds, "flow").fillna(0.0).transpose("scenario", "mineral", "stage", "origin", "destination")
+                    flow = RouteSlabs(ds, "flow")
                 # plain arrays: xarray selection per pair costs seconds on country-level cases
-                f1 = flow.sel(scenario=scen.name, mineral=mn, stage=stage)
-                idx = {r: i for i, r in enumerate(f1.origin.values.tolist())}
-                jdx = {r: i for i, r in enumerate(f1.destination.values.tolist())}
-                f0 = flow.sel(scenario="baseline", mineral=mn, stage=stage).values
-                rise = f1.values - f0
+                f1 = np.nan_to_num(flow(scen.name, mn, stage))
+                f0 = np.nan_to_num(flow("baseline", mn, stage))
+                rise = f1 - f0
                 for d in mip.importers:
                     covered = [r for r in mip.origins if r != d]
                     exempt = [r for r in regions if r not in covered and r != d]

@@ -823,6 +823,36 @@ def dense_routes(ds: xr.Dataset, var: str) -> xr.DataArray:
     return unpack_routes(sub.assign_coords({d: ds[d] for d in PACKED[name][0] if d not in sub.coords}))[var]
 
 
+class RouteSlabs:
+    """One route variable's origin x destination array per (scenario,
+    mineral, stage), from a Dataset in either layout (:data:`PACKED`),
+    without making the whole dense array: a diagnosis that looks at a few
+    markets of a 200-region case reads their routes only (the dense flow
+    took 0.2-0.4 s to make)."""
+
+    def __init__(self, ds: xr.Dataset, var: str):
+        import pandas as pd
+
+        self.var = ds[var]
+        self.pos = {d: {v: i for i, v in enumerate(ds[d].values.tolist())} for d in ("scenario", "mineral", "stage")}
+        self.shape = (ds.sizes["origin"], ds.sizes["destination"])
+        self.packed = "route" in self.var.dims
+        if self.packed:
+            self.values = self.var.transpose("scenario", "route").values
+            self.cells = tuple(pd.Index(ds[d].values.astype(str)).get_indexer(ds[f"route_{d}"].values.astype(str)) for d in PACKED["route"][0])
+
+    def __call__(self, scenario: str, mineral: str, stage: str) -> np.ndarray:
+        """NaN where there is no route; rows are ``ds.origin``, columns
+        ``ds.destination``."""
+        if not self.packed:
+            return self.var.sel(scenario=scenario, mineral=mineral, stage=stage).transpose("origin", "destination").values
+        m, g, o, d = self.cells
+        at = (m == self.pos["mineral"][mineral]) & (g == self.pos["stage"][stage])
+        out = np.full(self.shape, np.nan)
+        out[o[at], d[at]] = self.values[self.pos["scenario"][scenario], at]
+        return out
+
+
 def unpack_routes(ds: xr.Dataset) -> xr.Dataset:
     """The dense arrays of a file written in the layout of :data:`PACKED`
     (a file with dense arrays, as mineq wrote before, comes back as it

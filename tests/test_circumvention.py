@@ -85,3 +85,20 @@ def test_circumvention_is_reported_with_its_route(tmp_path, monkeypatch):
     lines = [line for line in text.splitlines() if "circumvented" in line]
     assert len(lines) == 1, text
     assert "Diagnosis (mip)" in lines[0] and "C->E, then E->A" in lines[0] and "rules_of_origin" in lines[0]
+
+
+def test_diagnosis_reads_either_layout_alike(tmp_path):
+    """The diagnosis reads a market's flows from the dense arrays or from
+    the route entries (results.RouteSlabs, what ``mineq solve`` holds):
+    the same finding, word for word, from both."""
+    from mineq.solver.case import load_case
+    from mineq.solver.diagnose import circumvention
+    from mineq.solver.results import to_dataset
+    from mineq.solver.run import solve_case
+
+    (tmp_path / "around.toml").write_text(CASE)
+    case = load_case(tmp_path / "around.toml")
+    results = solve_case(case, threads=1)
+    dense = circumvention(case, to_dataset(case, results))
+    assert len(dense) == 1
+    assert [(s, str(d)) for s, d in circumvention(case, to_dataset(case, results, layout="file"))] == [(s, str(d)) for s, d in dense]
