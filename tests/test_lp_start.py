@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mineq.models import lp_start
 from mineq.models.active_set import QP
@@ -32,7 +33,7 @@ from test_routes import dense_market  # 23-26 regions, every ordered pair a rout
 def test_pieces_cost_the_block_at_their_breakpoints():
     c, h, X = np.array([3.0, -40.0]), np.array([0.5, 2.0]), np.array([8.0, np.inf])
     qp = QP(np.array([[1.0, -1.0]]), c, np.zeros(2), np.array([X[0], np.inf]), np.zeros(1), np.zeros(1), h, 1.0)
-    lp, src = lp_start._linearised(qp, np.arange(2), c, h)
+    lp, src, _ = lp_start._linearised(qp, np.arange(2), c, h)
     k = lp_start.PIECES
     assert list(src) == [0] * k + [1] * k  # no linear column, k pieces each
     for b in range(2):
@@ -48,10 +49,30 @@ def test_pieces_cost_the_block_at_their_breakpoints():
     assert up[-1] == np.inf  # the unbounded block's last piece goes on
 
 
+@given(st.floats(-50, 50), st.floats(0.01, 5), st.floats(0, 100), st.floats(0.01, 10))
+def test_pieces_of_a_window_cost_the_block_from_its_start(c, h, a, w):
+    """The refined twin's pieces over ``[a, a + k·w]`` (lp_start._pieces):
+    the first holds ``a`` itself, each is ``w`` wide, and the first j of
+    them cost ``C(a + j·w) − C(a)`` for the block's ``C(z) = c·z + ½·h·z²``
+    (exact at every breakpoint); an open end goes on without limit."""
+    k = lp_start.PIECES
+    for open_end in (False, True):
+        cost, lo, up = lp_start._pieces(np.array([c]), np.array([h]), np.array([a]), np.array([w]), np.array([open_end]))
+        assert lo[0] == a and np.all(lo[1:] == 0.0)
+        np.testing.assert_allclose(up[:-1] - lo[:-1], w, rtol=1e-12)
+        assert (up[-1] == np.inf) == open_end
+        C = lambda z: c * z + 0.5 * h * z * z  # noqa: E731
+        for j in range(k + 1):
+            assert cost[:j].sum() * w == pytest.approx(C(a + j * w) - C(a), rel=1e-9, abs=1e-9 * (1 + abs(C(a))))
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(dense_market())
-def test_linear_start_reaches_the_cold_optimum(monkeypatch, mk):
+@given(dense_market(), st.sampled_from([0, 1]))
+def test_linear_start_reaches_the_cold_optimum(monkeypatch, mk, refine):
+    """From the twin solved once or refined over a window (REFINE), the
+    hot-started QP reaches the cold optimum."""
     monkeypatch.setattr(lp_start, "MIN_ROUTES", 0)
+    monkeypatch.setattr(lp_start, "REFINE", refine)
     fast = MarketModel(mk)
     sol, _ = fast.solve()
     assert fast.hot_started  # HiGHS ran from the linear program's basis
