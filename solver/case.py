@@ -86,6 +86,8 @@ class Case:
     #: :meth:`canonical`, made once (or handed over by a worker process
     #: that made it beside its solves: :func:`mineq.solver.run.solve_case`)
     _canonical: str | None = field(default=None, repr=False, compare=False)
+    #: :attr:`digest`, made once (or handed over with :attr:`_canonical`)
+    _digest: str | None = field(default=None, repr=False, compare=False)
 
     def link_of(self, mineral: str) -> Linked | None:
         """The linked market ``mineral`` belongs to, if any."""
@@ -104,7 +106,9 @@ class Case:
     @property
     def digest(self) -> str:
         """SHA-256 of the canonical inputs: equal digests, equal inputs."""
-        return digest_of(self.canonical())
+        if self._digest is None:
+            self._digest = digest_of(self.canonical())
+        return self._digest
 
 
 def canonical_json(data: dict) -> str:

@@ -19,6 +19,7 @@ import shutil
 import signal
 import threading
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import xarray as xr
 from mineq.models.market import Solution
 
 from . import __version__
-from .case import Case, build_case, digest_of
+from .case import Case, build_case
 from .errors import MineqError
 from .runtime import steady_step
 from .solve import MarketResult
@@ -208,7 +209,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
     node = {v: np.full((S, M, G, R), np.nan) for v in NODE_VARS}
     # origin x destination numbers, per solved market: gathered here,
     # placed along the entry dimensions after the loop (_Entries)
-    routed: list[tuple[int, int, np.ndarray, dict[str, np.ndarray]]] = []  # (row, mineral, flat cells, values by variable)
+    routed: list[tuple[int, int, np.ndarray, dict[str, np.ndarray], bool]] = []  # (row, mineral, flat cells, values by variable, the case's own market)
     shared: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []  # (row, mineral, shares (nodes x regions), gi, ri)
     sourced = np.full((S, M, G, R, 1 + len(case.groups)), np.nan)
     members = [[regs.index(r) for r in case.groups[g]] for g in case.groups]
@@ -241,7 +242,8 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             continue
         ss, os_, ds_ = zip(*mk.routes)
         cells = np.ravel_multi_index((np.full(len(ss), j), [gpos[s] for s in ss], [rpos[o] for o in os_], [rpos[d] for d in ds_]), grid)
-        costed.append((cells, np.fromiter(mk.routes.values(), float, len(ss)), np.fromiter((mk.route_slopes.get(k, 0.0) for k in mk.routes), float, len(ss))))
+        slopes = np.fromiter(map(mk.route_slopes.get, mk.routes, repeat(0.0)), float, len(ss)) if mk.route_slopes else np.zeros(len(ss))
+        costed.append((cells, np.fromiter(mk.routes.values(), float, len(ss)), slopes))
     base = results.get("baseline", {})
     done: dict[int, int] = {}  # id(result) -> scenario row already filled
     repeats: list[tuple[int, int, int]] = []  # (row, mineral, the row it repeats)
@@ -317,7 +319,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
                     vals["tariff_per_unit"][k] = parts["tariff"]
                 if plan.quotas:
                     vals["quota_rent_per_unit"] = plan.quota_rent_by_route(sol.quota_rent)
-            routed.append((i, j, np.ravel_multi_index((np.full(nr, j), gi[orig], ri[orig], ri[dest]), grid), vals))
+            routed.append((i, j, np.ravel_multi_index((np.full(nr, j), gi[orig], ri[orig], ri[dest]), grid), vals, mk is case.markets.get(mn)))
             sh = num["supply_share"]
             shared.append((i, j, sh, gi, ri))
             # home and group shares: of a region's supply at a stage, how
@@ -407,7 +409,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             "case_name": case.name,
             "case_description": case.description,
             "base_year": case.base_year if case.base_year is not None else "",
-            **({"input_hash": digest_of(text), "case_json": text} if inputs else {}),
+            **({"input_hash": case.digest, "case_json": text} if inputs else {}),
             "max_residual": worst,
             "all_equilibria": int(all(r.ok for sc in results.values() for r in sc.values())),
             "Conventions": "CF-1.8; NaN marks combinations that do not exist",
@@ -602,9 +604,11 @@ def _gathered_routes(routed: list, costed: list, grid: tuple, S: int) -> tuple[d
     """:data:`ROUTE_VARS` (scenario x entry) and the transport costs
     (entry) along the routes: every route of a case market and of a
     solved market's program, NaN where a scenario has no number."""
-    ent = _Entries(grid, [c for c, _, _ in costed] + [c for _, _, c, _ in routed])
+    # a case market's routes are among the costed cells; another program's
+    # market (a scenario's) may have routes of its own
+    ent = _Entries(grid, [c for c, _, _ in costed] + [c for _, _, c, _, own in routed if not own])
     out = {v: np.full((S, len(ent)), np.nan) for v in ROUTE_VARS}
-    for i, _, cells, vals in routed:
+    for i, _, cells, vals, _ in routed:
         at = ent.at(cells)
         for v, x in vals.items():
             out[v][i, at] = x

@@ -352,13 +352,21 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
 def canonical_aside(case: Case):
     """The ``aside`` job of :func:`mineq.solver.processes.in_processes` that
     has a worker make the result file's copy of the inputs
-    (:meth:`mineq.solver.case.Case.canonical`) beside its solves (None when it
+    (:meth:`mineq.solver.case.Case.canonical`) and its digest beside its
+    solves (None when it
     is made already): here, after the fork, it would also fault in every
     page of the case data, since reading an object writes its reference
     count."""
     if case._canonical is not None:
         return None
-    return case.canonical, lambda text: setattr(case, "_canonical", text)
+
+    def made():
+        return case.canonical(), case.digest
+
+    def landed(got):
+        case._canonical, case._digest = got
+
+    return made, landed
 
 
 def market_size(m) -> float:
