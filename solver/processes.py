@@ -128,7 +128,7 @@ def in_processes(fn, items: list, workers: int, weights: list[float], ship, land
     arrays travel as one buffer, the rest pickled); ``land(position,
     shipped)`` makes the result again here.  The parent reads the workers'
     results between its own items.  ``aside``, (job, take), has the first
-    worker run ``job()`` when the queue is empty and this process call
+    worker run ``job()`` before it takes an item and this process call
     ``take(value)`` with what it returned: work the caller needs later,
     done beside the parent's share.  What a worker that died took and did
     not send, the parent solves at the end.
@@ -265,6 +265,16 @@ def _child(fn, items, batches, queue, ship, w, job=None, parent=None) -> None:  
 
     def run() -> None:
         nonlocal code
+        if job is not None:
+            # first: the queue shares the rest out around it (at the end it
+            # lengthened the country case's solve by its own time, about
+            # 1 s: nobody was left to take its place).  Its value (the
+            # case's JSON, megabytes) goes out by the sender thread, so a
+            # full pipe holds that thread, not this worker
+            try:
+                send(("aside", -1, job()))
+            except Exception:  # the parent does the job itself when it needs it
+                pass
         for i in (i for j in iter(lambda: _next(queue), None) for i in batches[j]):
             try:
                 out = ship(fn(items[i]))
@@ -277,14 +287,6 @@ def _child(fn, items, batches, queue, ship, w, job=None, parent=None) -> None:  
                 code = 1
                 return
             send(("done", i, pack(out)))
-        if job is not None:
-            # last: its value (the case's JSON, megabytes) would fill the
-            # pipe and hold this worker until the parent, busy with an
-            # item of its own, reads it
-            try:
-                send(("aside", -1, job()))
-            except Exception:  # the parent does the job itself when it needs it
-                pass
         send(("end", -1, None))
 
     try:
