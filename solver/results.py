@@ -355,17 +355,16 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
         I, J, K = (np.array(a) for a in zip(*repeats))
         for arr in (*node.values(), sourced, top, hhi, *wel.values(), obj, dobj, qprice, qlabel, eprice, erent, elabel, status, method, iters, fallback, resid, message, *([share] if sent is None else [])):
             arr[I, J] = arr[K, J]
-        along = [route[v] for v in ROUTE_VARS] + ([share] if sent is not None else [])
+        along = [(route[v], rent) for v in ROUTE_VARS] + ([(share, sent)] if sent is not None else [])
         for i, j, k in repeats:
-            cut = rent.of(j)
-            for arr in along:
-                c = cut if arr is not share else sent.of(j)
-                arr[i, c] = arr[k, c]
+            for arr, ent in along:
+                cut = ent.of(j)
+                arr[i, cut] = arr[k, cut]
     coords = {"scenario": scen, "mineral": mins, "stage": stages, "region": regs, "origin": regs, "destination": regs, "quota": np.arange(nq), "source": ["home", *case.groups]}
     if ne:
         coords["extension"] = np.arange(ne)
     data = {v: (("scenario", "mineral", "stage", "region"), node[v]) for v in NODE_VARS}
-    placed = _Placer(layout, S, grid, coords)
+    placed = _Placer(layout, grid, coords)
     data.update({v: placed("route", ("scenario",), route[v], rent) for v in ROUTE_VARS})
     data["supply_share"] = placed("supply_entry", ("scenario",), share, sent)
     data["sourcing_share"] = (("scenario", "mineral", "stage", "region", "source"), sourced)
@@ -656,7 +655,7 @@ class _Placer:
     dense, or along their entry dimension with its label coordinates
     (:attr:`coords`, as :func:`pack_routes` makes them)."""
 
-    def __init__(self, layout: str, S: int, grid: tuple, labels: dict):
+    def __init__(self, layout: str, grid: tuple, labels: dict):
         self.layout, self.grid, self.labels = layout, grid, labels
         self.coords: dict[str, xr.Variable] = {}
 
