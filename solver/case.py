@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import math
-import re
 import tomllib
 from sys import intern
 from dataclasses import dataclass, field
@@ -832,6 +831,8 @@ def _plain_routes(entries: list, known: frozenset, stage_set: frozenset):
     if not all(map(_key_set(ROUTE_KEYS).issuperset, map(dict.keys, entries))):
         return None
     st, o, d = (list(map(dict.get, entries, repeat(k))) for k in ("stage", "origin", "destination"))
+    if set(map(type, st + o + d)) != {str}:  # text only (a list would not even go in a set)
+        return None
     if not (set(st) <= stage_set and set(o) <= known and set(d) <= known) or any(map(str.__eq__, o, d)):
         return None
     costs, slopes = list(map(dict.get, entries, repeat("cost"))), list(map(dict.get, entries, repeat("slope"), repeat(0.0)))
@@ -839,7 +840,8 @@ def _plain_routes(entries: list, known: frozenset, stage_set: frozenset):
         return None
     if not all(map(math.isfinite, costs)) or not all(map(math.isfinite, slopes)) or min(costs) < 0 or min(slopes) < 0:
         return None
-    if not set(map(dict.get, entries, repeat("confidence"), repeat(CONFIDENCE_LABELS[0]))) <= set(CONFIDENCE_LABELS):
+    labels = list(map(dict.get, entries, repeat("confidence"), repeat(CONFIDENCE_LABELS[0])))
+    if set(map(type, labels)) != {str} or not set(labels) <= set(CONFIDENCE_LABELS):
         return None
     keys = list(zip(st, o, d))
     if len(set(keys)) != len(keys):

@@ -75,12 +75,12 @@ def _mostly(good, bad):
 def route_entry(draw):
     origin = draw(_mostly(st.sampled_from(["A", "B", "C"]), st.just("Z")))
     others = [r for r in "ABC" if r != origin]
-    e = {"stage": draw(_mostly(st.sampled_from(["mine", "refined"]), st.just("smelted"))),
+    e = {"stage": draw(_mostly(st.sampled_from(["mine", "refined"]), st.sampled_from(["smelted", ["mine"]]))),
          "origin": origin, "destination": draw(_mostly(st.sampled_from(others), st.just(origin)))}
     if draw(_mostly(st.just(True), st.just(False))):
         e["cost"] = draw(_mostly(st.one_of(st.floats(0, 5), st.integers(0, 3)), st.sampled_from([-1.0, "none", math.inf, True])))
     for key, value in (("slope", _mostly(st.one_of(st.floats(0, 1), st.just(0)), st.sampled_from([-0.5, math.nan]))),
-                       ("confidence", _mostly(st.sampled_from(["reported", "estimated"]), st.just("guess"))), ("source", st.just("s"))):
+                       ("confidence", _mostly(st.sampled_from(["reported", "estimated"]), st.sampled_from(["guess", ["reported"]]))), ("source", st.just("s"))):
         if draw(st.booleans()):
             e[key] = draw(value)
     return e
