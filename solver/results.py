@@ -831,9 +831,34 @@ def _positions(labels: np.ndarray, names: np.ndarray) -> np.ndarray:
     search on the text arrays as they are, with no Python string made
     (308,000 names among 200 labels: 0.025 s, pandas' get_indexer 0.033 s
     plus its conversion of both to objects)."""
+    if not len(labels):
+        return np.full(len(names), -1)
     order = np.argsort(labels)
     at = order[np.minimum(np.searchsorted(labels, names, sorter=order), len(labels) - 1)]
     return np.where(labels[at] == names, at, -1)
+
+
+def _entry_positions(ds: xr.Dataset, name: str) -> tuple[np.ndarray, ...]:
+    """Each entry of the dimension ``name`` (:data:`PACKED`) as positions
+    along its dense dimensions, from its label coordinates; a label the
+    Dataset does not have, or a combination listed twice, is refused
+    (a damaged or hand-edited file)."""
+    dims = PACKED[name][0]
+    idx = []
+    for d in dims:
+        labels = ds[f"{name}_{d}"].values.astype(str)
+        pos = _positions(ds[d].values.astype(str), labels)
+        if (pos < 0).any():
+            raise MineqError(f"The coordinate '{name}_{d}' names '{labels[pos < 0][0]}', which is not among the file's '{d}' labels: the file is damaged or was edited by hand.")
+        idx.append(pos)
+    shape = tuple(ds.sizes[d] for d in dims)
+    flat = np.ravel_multi_index(idx, shape)
+    # mineq writes the entries ascending: then no combination repeats
+    # (checked in a millisecond; np.unique of 308,000 took 0.1 s)
+    if not np.all(np.diff(flat) > 0) and len(np.unique(flat)) < len(flat):
+        k = np.nonzero(np.bincount(flat) > 1)[0][0]
+        raise MineqError(f"The dimension '{name}' lists the combination {', '.join(f'{d}={ds[d].values[i]}' for d, i in zip(dims, np.unravel_index(k, shape)))} more than once: the file is damaged or was edited by hand.")
+    return tuple(idx)
 
 
 class RouteSlabs:
@@ -850,7 +875,7 @@ class RouteSlabs:
         self.packed = "route" in self.var.dims
         if self.packed:
             self.values = self.var.transpose("scenario", "route").values
-            self.cells = tuple(_positions(ds[d].values.astype(str), ds[f"route_{d}"].values.astype(str)) for d in PACKED["route"][0])
+            self.cells = _entry_positions(ds, "route")
 
     def __call__(self, scenario: str, mineral: str, stage: str) -> np.ndarray:
         """NaN where there is no route; rows are ``ds.origin``, columns
@@ -869,28 +894,13 @@ def unpack_routes(ds: xr.Dataset) -> xr.Dataset:
     (a file with dense arrays, as mineq wrote before, comes back as it
     is), with the stored case inputs as the attribute ``case_json``
     (:func:`unpack_inputs`)."""
-    import pandas as pd
-
     ds = unpack_inputs(ds)
 
     for name, (dims, fill) in PACKED.items():
         if name not in ds.dims:
             continue
-        idx = []
-        for d in dims:
-            labels = ds[f"{name}_{d}"].values.astype(str)
-            pos = pd.Index(ds[d].values.astype(str)).get_indexer(labels)
-            if (pos < 0).any():
-                raise MineqError(f"The coordinate '{name}_{d}' names '{labels[pos < 0][0]}', which is not among the file's '{d}' labels: the file is damaged or was edited by hand.")
-            idx.append(pos)
-        idx = tuple(idx)
+        idx = _entry_positions(ds, name)
         shape = tuple(ds.sizes[d] for d in dims)
-        flat = np.ravel_multi_index(idx, shape)
-        # mineq writes the entries ascending: then no combination repeats
-        # (checked in a millisecond; np.unique of 308,000 took 0.1 s)
-        if not np.all(np.diff(flat) > 0) and len(np.unique(flat)) < len(flat):
-            k = np.nonzero(np.bincount(flat) > 1)[0][0]
-            raise MineqError(f"The dimension '{name}' lists the combination {', '.join(f'{d}={ds[d].values[i]}' for d, i in zip(dims, np.unravel_index(k, shape)))} more than once: the file is damaged or was edited by hand.")
         dense = {}
         for v in [v for v in ds.data_vars if name in ds[v].dims]:
             var = ds[v].transpose(..., name)

@@ -203,3 +203,23 @@ def test_route_labels_with_any_characters_read_back_as_text(tmp_path):
     sel = raw.transport_cost.where((raw.route_origin == o) & (raw.route_destination == dest), drop=True)
     assert sel.values.tolist() == [ds.transport_cost.sel(mineral="m", origin=o, destination=dest).item()]
     _same(open_results(path)[list(ds.data_vars)], ds[list(ds.data_vars)])
+
+
+def test_entries_naming_unknown_labels_or_listed_twice_are_refused(demo):
+    """Route entries are placed by their labels (results._entry_positions,
+    shared by unpack_routes and RouteSlabs): a label the Dataset does not
+    have, or a combination listed twice, is a damaged or hand-edited file,
+    named as such, never a route put in the wrong cell."""
+    from mineq.solver.errors import MineqError
+    from mineq.solver.results import RouteSlabs
+
+    _, ds = demo
+    packed = pack_routes(ds)
+    bad = packed.assign_coords(route_origin=("route", np.where(np.arange(packed.sizes["route"]) == 3, "Atlantis", packed.route_origin.values).astype(str)))
+    # every entry moved one place on, the first kept: entry 0 is listed twice
+    twice = packed.assign_coords({f"route_{d}": ("route", np.concatenate([packed[f"route_{d}"].values[:1], packed[f"route_{d}"].values[:-1]])) for d in ("mineral", "stage", "origin", "destination")})
+    for read in (unpack_routes, lambda d: RouteSlabs(d, "flow")):
+        with pytest.raises(MineqError, match="route_origin' names 'Atlantis'.*damaged or was edited by hand"):
+            read(bad)
+        with pytest.raises(MineqError, match="lists the combination .* more than once"):
+            read(twice)
