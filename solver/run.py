@@ -353,10 +353,9 @@ def canonical_aside(case: Case):
     """The ``aside`` job of :func:`mineq.solver.processes.in_processes` that
     has a worker make the result file's copy of the inputs
     (:meth:`mineq.solver.case.Case.canonical`) and its digest beside its
-    solves (None when it
-    is made already): here, after the fork, it would also fault in every
-    page of the case data, since reading an object writes its reference
-    count."""
+    solves (None when it is made already): here, after the fork, it would
+    also fault in every page of the case data, since reading an object
+    writes its reference count."""
     if case._canonical is not None:
         return None
 
