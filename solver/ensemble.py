@@ -51,6 +51,7 @@ import xarray as xr
 
 from .case import Case, build_case
 from .errors import MineqError
+from .runtime import steady_step
 
 
 def _versions() -> dict:
@@ -152,6 +153,10 @@ def _scaled(entry, keys: tuple, k: float):
     return {**entry, **{key: entry[key] * k for key in keys if isinstance(entry.get(key), (int, float))}}
 
 
+# one step for the whole chunk: the draws' solves and Datasets, each a
+# step of its own, then nest in it instead of each setting the BLAS
+# threads and freezing the heap again (0.9 ms a time, measured; a few a draw)
+@steady_step
 def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], out: str, scenarios: list[str] | None, run: str = "") -> dict:
     """Solve ``draws`` and write them to ``out`` (atomically).  Runs on a
     worker.  ``run`` (:func:`run_id`) is stamped on the file: a chunk whose

@@ -151,7 +151,10 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
             raise MineqError(f"Scenario '{s}' is not in case '{case.name}'; its scenarios are: {', '.join(known) or '(none)'}.")
     wanted = [s for s in known if scenarios is None or s in scenarios]
     threads = 1 if plain() else default_threads() if threads is None else threads
-    check_fits(case, threads)
+    if kept is None or kept.filling:
+        # (an ensemble's draw has the central case's counts of nodes,
+        # blocks and routes, which alone size a program: checked once)
+        check_fits(case, threads)
     markets = list(case.markets.values())
     names = [m.name for m in markets]
     # units of work: a mineral on its own, or a linked market (minerals
