@@ -527,7 +527,7 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
 @click.argument("case", required=False, type=click.Path())
 @click.option("--draws", "-n", type=click.IntRange(min=1), required=True, help="Number of Monte Carlo draws.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; draw i uses the stream (seed, i), whatever the number of workers.")
-@click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario in each draw (repeatable). Default: all.")
+@click.option("--scenario", "-s", "scenarios", multiple=True, help="Solve only this scenario in each draw (repeatable; 'baseline': the baseline alone). Default: all.")
 @click.option("--uncertainty", type=click.Path(dir_okay=False), help="Uncertainty table (CSV: mineral, parameter, central, low, high). Default: the case's [case] uncertainty.")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="Workers of the local Dask cluster. Default: all cores.")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tls://host:8786, or tcp:// on a trusted network); its workers need mineq installed and the run folder (--out) on a file system they share with this machine. See the README, 'Ensembles on a cluster'.")
@@ -559,10 +559,13 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
 
+    from .case import BASELINE
+
     c = _load(case, allow_outside)
     for sn in scenarios:
-        if sn not in [x.name for x in c.scenarios]:
-            raise MineqError(f"Scenario '{sn}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'}.")
+        # -s baseline: the baseline alone, as in mineq solve
+        if sn != BASELINE and sn not in [x.name for x in c.scenarios]:
+            raise MineqError(f"Scenario '{sn}' is not in case '{c.name}'; its scenarios are: {', '.join(x.name for x in c.scenarios) or '(none)'} (or baseline, for the baseline alone).")
     security = _security(scheduler, tls_ca_file, tls_cert, tls_key)
     if uncertainty is None:
         name = c.data.get("case", {}).get("uncertainty")
@@ -581,7 +584,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     # the combine step, after the solves
     per_draw = draw_bytes(c, list(scenarios) or None)
     total = per_draw * draws
-    solves = draws * len(c.markets) * (1 + (len(scenarios) or len(c.scenarios)))
+    solves = draws * len(c.markets) * (1 + (len({*scenarios} - {BASELINE}) if scenarios else len(c.scenarios)))
     try:
         avail = available_memory()
     except ValueError as err:

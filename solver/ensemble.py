@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .case import Case, build_case
+from .case import BASELINE, Case, build_case
 from .errors import MineqError
 from .runtime import steady_step
 
@@ -227,7 +227,7 @@ def file_sha256(path: str | Path) -> str:
 def draw_bytes(case: Case, scenarios: list[str] | None) -> int:
     """Bytes one draw adds to the result (the :data:`KEPT` variables at the
     case's dimensions; what ``ensemble.nc`` and the combine step hold)."""
-    S = 1 + (len(scenarios) if scenarios else len(case.scenarios))
+    S = 1 + (len(set(scenarios) - {BASELINE}) if scenarios else len(case.scenarios))
     M = len(case.markets)
     G = max((len(m.stages) for m in case.markets.values()), default=1)
     R = len(case.regions)

@@ -121,3 +121,27 @@ def test_ensemble_same_on_one_and_two_workers_and_resumes(tmp_path):
     assert r.exit_code != 0 and "pass --resume" in r.output
     r = cli.invoke(main, ["ensemble", str(DEMO), "-n", "5", "--seed", "8", "--chunk", "2", "--uncertainty", str(table), "-o", str(out), "--resume"])
     assert r.exit_code != 0 and "different seed" in r.output
+
+
+def test_ensemble_of_the_baseline_alone(tmp_path):
+    """``-s baseline`` draws the baseline alone, as ``mineq solve -s
+    baseline`` solves it (the ensemble refused the name before): one
+    scenario in the file, and each draw's prices those of its own drawn
+    case solved market by market."""
+    table = tmp_path / "u.csv"
+    table.write_text(TABLE)
+    out = tmp_path / "b"
+    r = CliRunner().invoke(main, ["ensemble", str(DEMO), "-n", "2", "--seed", "3", "--uncertainty", str(table), "-s", "baseline", "-w", "1", "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    ds = xr.load_dataset(out / "ensemble.nc")
+    assert list(ds.scenario.values) == ["baseline"] and (ds.status == "equilibrium").all()
+    central = load_case(DEMO)
+    for d in range(2):
+        drawn = build_case(perturbed_data(central.data, draw_factors(read_uncertainty(table, central), 3, d)))
+        for mn, mk in drawn.markets.items():
+            res = solve_market(mk)
+            got = ds.price.sel(draw=d, scenario="baseline", mineral=mn)
+            want = got.copy(data=np.full(got.shape, np.nan))
+            for (st_, rg), p in zip(mk.nodes, res.solution.price):
+                want.loc[{"stage": st_, "region": rg}] = p
+            assert np.allclose(got.values, want.values, rtol=1e-6, equal_nan=True), (d, mn)
