@@ -57,6 +57,11 @@ class Start:
     #: (:data:`mineq.models.routes.FIRST`); False when the start's own
     #: routes already make the program feasible (:mod:`mineq.models.lp_start`)
     cheapest: bool = True
+    #: per column (in ``value``'s order), a flow route generation also
+    #: starts with though the start's program does not use it: a route
+    #: near profit at the start's prices (:data:`mineq.models.lp_start.NEAR`);
+    #: None: none
+    near: np.ndarray | None = None
 
 
 def export(model) -> Start | None:
@@ -128,12 +133,15 @@ def _positions(model, start: Start) -> np.ndarray:
 
 def routes_used(model, start: Start) -> np.ndarray:
     """Per flow of ``model``: whether ``start``'s program used its route
-    (basic, at an upper bound or not zero), so that route generation
+    (basic, at an upper bound or not zero) or ``start`` names it near
+    profit (:attr:`Start.near`), so that route generation
     (:mod:`mineq.models.routes`) starts with it."""
     at = _flow_positions(model, start)
     known = at >= 0
     used = np.zeros(len(at), dtype=bool)
     used[known] = (start.col_status[at[known]] != LOWER) | (start.value[at[known]] != 0.0)
+    if start.near is not None:
+        used[known] |= start.near[at[known]]
     return used
 
 

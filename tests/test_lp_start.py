@@ -107,3 +107,31 @@ def test_no_quadratic_block_no_linear_start():
     ]
     mk = build_case(case_dict(regions, [mineral(nodes=nodes, routes=[{"stage": "refined", "origin": "A", "destination": "B", "cost": 1.0}])])).markets["m"]
     assert lp_start.start(MarketModel(mk)) is None
+
+
+def test_routes_near_profit_at_the_twin_start_too(monkeypatch):
+    """Route generation starts with the routes the linear program uses and
+    with those whose reduced cost there is below ``NEAR``: exactly those
+    (the cheapest per node are not added), and the optimum is the cold
+    one's."""
+    from mineq.models import hot_start
+
+    monkeypatch.setattr(lp_start, "MIN_ROUTES", 0)
+    regions, m = random_linear_market(24, np.random.default_rng(3), price=(60.0, 140.0), cost=(1.0, 30.0))
+    mk = build_case(case_dict(regions, [m])).markets["m"]
+    model = MarketModel(mk)
+    start = lp_start.start(model)
+    assert start is not None and start.near is not None and not start.cheapest
+    flows = model._ix["x"]
+    near = start.near[flows]
+    used = (start.col_status[flows] != hot_start.LOWER) | (start.value[flows] != 0.0)
+    assert (near & ~used).any()  # some routes start that the linear program leaves at zero
+    assert np.array_equal(hot_start.routes_used(model, start), used | near)
+    sol, _ = model.solve()
+    assert model.hot_started and verify(mk, sol).ok
+    seeded = flows[used | near]
+    assert np.isin(seeded, model.highs_columns).all()
+    monkeypatch.setattr(lp_start, "MIN_ROUTES", 10**9)
+    ref, _ = MarketModel(mk).solve()
+    np.testing.assert_allclose(sol.price, ref.price, rtol=0, atol=1e-7 * mk.price_scale)
+    np.testing.assert_allclose(sol.supply, ref.supply, rtol=0, atol=1e-7 * mk.quantity_scale)
