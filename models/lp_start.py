@@ -57,13 +57,13 @@ REFINE = 1
 #: one), not only the routes it uses: the twin's prices are off by up to
 #: a piece's marginal value, and the QP's first restricted optimum on the
 #: twin's routes alone made hundreds of routes profitable.  Measured on
-#: the country case (200 regions, 308,000 routes over 54 minerals,
-#: one thread, runs alternated): 0 (the twin's routes only)
-#: 327 HiGHS runs, 11.46-11.57 s inside HiGHS; 0.1: 295 runs,
-#: 10.95-11.19 s; 0.2: 276 runs, 10.86-11.09 s; 0.3: 267 runs, 11.3 s;
-#: 0.5: 242 runs, 11.5 s (a run costs more with more columns held: at
-#: zero QP iterations 22 ms with 925 columns, 30 ms with 1,925, 43 ms
-#: with 2,925)
+#: the country case (200 regions, 308,000 routes over 54 minerals), one
+#: process, with the refined twin (REFINE), alternating: 0 (the twin's
+#: routes only) 335 HiGHS runs, 8.47-8.55 s inside HiGHS, the markets
+#: 13.1-13.4 s; 0.1: 287 runs, 8.23 s; 0.2: 266 runs, 7.73-7.78 s,
+#: markets 12.56-12.73 s; 0.4: 253 runs, 7.81 s (a run costs more with
+#: more columns held: at zero QP iterations 22 ms with 925 columns, 30
+#: ms with 1,925, 43 ms with 2,925)
 NEAR = 0.2
 #: programs with fewer routes start cold, and so do linked ones
 #: (MarketModel.solve says why) (small programs: HiGHS's cold
