@@ -812,7 +812,17 @@ def file_encoding(ds: xr.Dataset) -> dict:
     """``to_netcdf``'s encoding for a Dataset in the file layout: every
     floating-point variable and the stored inputs compressed
     (:data:`COMPRESSION`) unless small; the rest as xarray encodes it."""
-    return {v: dict(COMPRESSION) for v, var in ds.variables.items() if (var.dtype.kind == "f" or v == INPUTS) and var.nbytes >= MIN_COMPRESSED}
+    enc = {v: dict(COMPRESSION) for v, var in ds.variables.items() if (var.dtype.kind == "f" or v == INPUTS) and var.nbytes >= MIN_COMPRESSED}
+    if INPUTS in enc and ds.variables[INPUTS].ndim == 1:
+        # netCDF's own choice for a 43 MB text (the country case) was one
+        # 14 MB chunk, which HDF5 compressed in 0.30 s; in 1 MB chunks
+        # 0.16 s, the file 0.1% larger
+        enc[INPUTS]["chunksizes"] = (min(INPUTS_CHUNK, ds.variables[INPUTS].size),)
+    return enc
+
+
+#: bytes per chunk of the stored case inputs (:func:`file_encoding`)
+INPUTS_CHUNK = 1 << 20
 
 
 def dense_routes(ds: xr.Dataset, var: str) -> xr.DataArray:
