@@ -36,6 +36,9 @@ MAX_ITERATIONS = 60
 #: an iterative solution is refined (at most 5 more steps) until its largest
 #: residual is below MARGIN x tolerance
 MARGIN = 1e-3
+#: a margin step must bring the residual below this fraction of the best
+#: so far, or the refinement stops
+MARGIN_GAIN = 0.5
 
 EQUILIBRIUM = "equilibrium"
 NOT_CONVERGED = "not converged"
@@ -219,11 +222,16 @@ def solve_market(
                         sol, q, ver = sol2, q2, ver2
                 except SolveError:
                     pass
+            if best is not None and ver.ok and best[1].ok and ver.max_residual > MARGIN_GAIN * best[1].max_residual:
+                # a margin step that did not halve the residual: the
+                # iteration has stalled (the linked light rare earths'
+                # fixed points went 3.921e-8, 3.917e-8, 3.918e-8 and
+                # stopped only there); keep the better point
+                if ver.max_residual >= best[1].max_residual:
+                    sol, ver = best
+                break
             if best is None or ver.max_residual < best[1].max_residual:
                 best = (sol, ver)
-            elif ver.ok and best[1].ok:
-                sol, ver = best  # a margin step that did not help: keep the better point
-                break
             # a verified iterate still near the tolerance gets a few more steps,
             # so that reported equilibria sit well inside it
             if exact or (ver.ok and (ver.max_residual <= MARGIN * tol or margin_steps >= 5)):

@@ -10,6 +10,7 @@ Without policy (tests/test_closed_form.py): ``P_A = 72.5``,
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -405,3 +406,33 @@ def test_floor_without_eligible_producers_is_diagnosed():
     assert res.solution.price == pytest.approx(base.solution.price, rel=1e-9)
     notes = [str(d) for d in diagnose(mk, res.plan, "s")]
     assert notes == ["warning: m refined/C: price floor (floor in C) has no eligible producers or processors in C at the refined stage; it pays nothing there in scenario 's'"]
+
+
+def test_margin_refinement_stops_when_it_stalls(monkeypatch):
+    """Once an iterate of a fixed point verifies, solve_market takes a few
+    more steps to sit well inside the tolerance (``MARGIN``), but only
+    while each halves the residual (``MARGIN_GAIN``): with residuals
+    scripted to 0.5, 4e-8, 3.99e-8, 3.98e-8, ... (the linked light rare
+    earths' fixed points stalled so), it stops at the third iterate,
+    which is better than the second, and reports it; a step that does
+    not improve at all gives back the better point before it."""
+    import mineq.solver.solve as S
+    from mineq.solver.case import load_case
+    from mineq.solver.run import mineral_plan
+    from mineq.solver.verify import Verification
+
+    case = load_case(Path(__file__).resolve().parent.parent / "cases" / "three-region-demo")
+    base = solve_market(case.markets["lithium"])
+    plan = mineral_plan(case, "us-mip", "lithium", base.solution)
+    assert plan.price_dependent
+    for script, stop, kept in (([0.5, 4e-8, 3.99e-8, 3.98e-8, 3.97e-8, 3.96e-8, 3.95e-8, 3.94e-8], 3, 3.99e-8), ([0.5, 4e-8, 4.1e-8, 1e-12, 1e-12, 1e-12, 1e-12, 1e-12], 3, 4e-8)):
+        seen = iter(script)
+
+        def scripted(market, sol, tol, plan=None, seen=seen):
+            v = Verification()
+            v.add("scripted", [next(seen)], ["x"])
+            return v
+
+        monkeypatch.setattr(S, "verify", scripted)
+        res = solve_market(plan.market, plan=plan, start=base.solution)
+        assert res.iterations == stop and res.max_residual == kept, (script, res.iterations, res.max_residual)
