@@ -166,3 +166,59 @@ def test_a_warm_answer_polish_refuses_is_solved_again_cold(monkeypatch):
     # the same program (the same frozen wedges), so the same optimum
     assert sol.objective == pytest.approx(ref_sol.objective, rel=1e-9)
     np.testing.assert_allclose(np.nan_to_num(sol.demand), np.nan_to_num(ref_sol.demand), rtol=0, atol=1e-7 * mk.quantity_scale)
+
+
+def test_a_scenario_starts_on_the_routes_its_baseline_held(monkeypatch):
+    """A scenario's program starts route generation with every route the
+    baseline's HiGHS instance held at its optimum (``Start.held``), not
+    only those it used: on the linked rare earths the baseline's run had
+    brought in some 300 routes its optimum leaves at zero, and their
+    scenarios brought them in again, run by run.  When that hot start
+    ends badly, the program is solved again cold on a new instance holding
+    the first restriction alone (the linked cobalt-copper-nickel
+    scenarios' runs on the held routes stopped with an error, cold too).
+    Both reach the optimum of a cold solve of the same program (a fixed
+    point's first step: the same frozen wedges)."""
+    import mineq.models.program
+    from mineq.solver.run import scenario_plans
+
+    case = load_case(CASE)
+    name = next(n for n in case.links if "cerium" in n)
+    link = case.links[name]
+    base = MarketModel(link.market)
+    base.solve()
+    start = base.start_basis()
+    held = start.held[base._ix["x"]]
+    used = (start.col_status[base._ix["x"]] != mineq.models.hot_start.LOWER) | (start.value[base._ix["x"]] != 0.0)
+    assert (held & ~used).any()  # routes the baseline held at zero
+    solved = solve_case(case, scenarios=[])["baseline"]
+    sn = "partner-floor-club"
+    plans = scenario_plans(case, sn, {mn: r.solution for mn, r in solved.items()})
+    plan = link.plan({m: plans.get(m) for m in link.members})
+    ref_sol, _ = MarketModel(plan.market, plan).solve()
+    model = MarketModel(plan.market, plan)
+    model.hot_start(start)
+    first = model.highs_columns.copy()
+    flows = model._ix["x"]
+    assert np.isin(flows[held], first).all()
+    sol, _ = model.solve()
+    # the same program (the same frozen wedges), so the same optimum
+    assert sol.objective == pytest.approx(ref_sol.objective, rel=1e-8)
+    # a hot start polish refuses: a new instance on the first restriction
+    real = mineq.models.program.polish
+    refused = []
+
+    def refuse_first(qp, col, row, *args, **kw):
+        if not refused and not kw.get("strict"):
+            refused.append(True)
+            return None
+        return real(qp, col, row, *args, **kw)
+
+    monkeypatch.setattr(mineq.models.program, "polish", refuse_first)
+    retry = MarketModel(plan.market, plan)
+    retry.hot_start(start)
+    before = retry.highs
+    sol, _ = retry.solve()
+    assert refused and retry.ran_highs and not retry.hot_started
+    assert retry._highs is not before  # a new instance
+    assert sol.objective == pytest.approx(ref_sol.objective, rel=1e-8)
