@@ -62,11 +62,6 @@ class Start:
     #: near profit at the start's prices (:data:`mineq.models.lp_start.NEAR`);
     #: None: none
     near: np.ndarray | None = None
-    #: per column (in ``value``'s order), whether the start's HiGHS
-    #: instance held it (route generation had brought it in): route
-    #: generation starts with those routes too, the restriction the start
-    #: ended on; None: not known
-    held: np.ndarray | None = None
 
 
 def export(model) -> Start | None:
@@ -89,10 +84,7 @@ def export(model) -> Start | None:
     value[cols] = h.getSolution().col_value
     status = np.full(model._ncol, LOWER, dtype=np.int8)
     status[cols] = [int(c) for c in basis.col_status]
-    start = start_of(model, value, status, basis.row_status)
-    start.held = np.zeros(model._ncol, dtype=bool)
-    start.held[cols] = True
-    return start
+    return start_of(model, value, status, basis.row_status)
 
 
 def start_of(model, value: np.ndarray, col_status: np.ndarray, row_status, cheapest: bool = True) -> Start:
@@ -141,9 +133,8 @@ def _positions(model, start: Start) -> np.ndarray:
 
 def routes_used(model, start: Start) -> np.ndarray:
     """Per flow of ``model``: whether ``start``'s program used its route
-    (basic, at an upper bound or not zero), ``start`` names it near
-    profit (:attr:`Start.near`) or its HiGHS instance held it
-    (:attr:`Start.held`), so that route generation
+    (basic, at an upper bound or not zero) or ``start`` names it near
+    profit (:attr:`Start.near`), so that route generation
     (:mod:`mineq.models.routes`) starts with it."""
     at = _flow_positions(model, start)
     known = at >= 0
@@ -151,8 +142,6 @@ def routes_used(model, start: Start) -> np.ndarray:
     used[known] = (start.col_status[at[known]] != LOWER) | (start.value[at[known]] != 0.0)
     if start.near is not None:
         used[known] |= start.near[at[known]]
-    if start.held is not None:
-        used[known] |= start.held[at[known]]
     return used
 
 

@@ -959,14 +959,8 @@ class MarketModel:
             # iteration limit: the cold run cycles as well (the linked
             # zinc, germanium and indium market: both runs to the limit),
             # and rescue below is what ends it
-            # cold, and on the first restriction, as if never
-            # hot-started: HiGHS's QP stopped with an error on the
-            # linked cobalt-copper-nickel scenarios started on the routes
-            # the baseline's run held, and again cold on those routes
-            self.release()
-            h = self.highs
-            for k, v in options.items():
-                h.setOptionValue(k, v)
+            h.setOptionValue("qp_allow_hot_start", False)
+            h.clearSolver()
             status, col, row, runs = self._generate(h, qp, warm=False)
             self.route_rounds += runs
             hot = False
