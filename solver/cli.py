@@ -556,10 +556,9 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shutil
 
     from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
+    from .case import BASELINE
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
-
-    from .case import BASELINE
 
     c = _load(case, allow_outside)
     for sn in scenarios:
