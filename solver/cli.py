@@ -555,7 +555,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shlex
     import shutil
 
-    from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, solve_chunk
+    from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, scenarios_per_draw, solve_chunk
     from .case import BASELINE
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
@@ -583,7 +583,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     # the combine step, after the solves
     per_draw = draw_bytes(c, list(scenarios) or None)
     total = per_draw * draws
-    solves = draws * len(c.markets) * (1 + (len({*scenarios} - {BASELINE}) if scenarios else len(c.scenarios)))
+    solves = draws * len(c.markets) * (1 + scenarios_per_draw(c, list(scenarios) or None))
     try:
         avail = available_memory()
     except ValueError as err:

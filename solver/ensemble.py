@@ -224,10 +224,16 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def scenarios_per_draw(case: Case, scenarios: list[str] | None) -> int:
+    """The scenarios each draw solves beside the baseline: those named
+    (``baseline`` among them is the baseline itself), or all the case's."""
+    return len(set(scenarios) - {BASELINE}) if scenarios else len(case.scenarios)
+
+
 def draw_bytes(case: Case, scenarios: list[str] | None) -> int:
     """Bytes one draw adds to the result (the :data:`KEPT` variables at the
     case's dimensions; what ``ensemble.nc`` and the combine step hold)."""
-    S = 1 + (len(set(scenarios) - {BASELINE}) if scenarios else len(case.scenarios))
+    S = 1 + scenarios_per_draw(case, scenarios)
     M = len(case.markets)
     G = max((len(m.stages) for m in case.markets.values()), default=1)
     R = len(case.regions)
