@@ -29,6 +29,13 @@ enum { ROW_LO = 1, ROW_UP = 2, ROW_WRONG = 4 };
 
 int mineq_polish_abi(void) { return ABI; }
 
+/* Steps solved by the eliminated system (kkt_step) since the library was
+ * loaded: how tests and benchmarks see that it, and not the whole LU it
+ * falls back to, solved them.  Calls on several threads at once may lose
+ * counts; it is a diagnostic, nothing decides by it. */
+static long reduced_steps = 0;
+long mineq_polish_reduced_steps(void) { return reduced_steps; }
+
 /* Solve K s = r in place (r becomes s) by LU with partial pivoting, as
  * LAPACK's dgesv does; 0 on success, -1 on an exactly zero pivot. */
 static int lu_solve(int n, double *K, double *r) {
@@ -70,6 +77,114 @@ static double amax(int n, const double *v) {
     return m;
 }
 
+/* KKT systems at least this large (free columns plus active rows) are
+ * solved with the curved columns eliminated first, as active_set.py's
+ * _kkt_step does (REDUCE_MIN there): with P the free columns whose
+ * Hessian entry is not zero and Z the others, the system
+ * [[D, -B'], [B, 0]] (s, v) = (r_F, r_B) becomes
+ * [[0, -B_Z'], [B_Z, B_P D_P^-1 B_P']] (s_Z, v) = (r_Z, r_B - B_P D_P^-1 r_P)
+ * and s_P = D_P^-1 (r_P + B_P' v): an LU of side |Z| + rows instead of
+ * |P| + |Z| + rows (on the bundled light rare earths, a fraction of
+ * the work).  Where that system is singular or its step not accurate,
+ * the whole LU runs, as below this size. */
+#define REDUCE_MIN 150
+
+/* A grown buffer of at least `need` doubles (its old contents are not kept). */
+static int grow(double **p, size_t *cap, size_t need) {
+    if (need <= *cap && *p) return 0;
+    free(*p);
+    *cap = need;
+    *p = malloc(sizeof(double) * (need + 1));
+    return *p ? 0 : -1;
+}
+
+/* Whether s solves K s = r for K = [[diag(d), -B'], [B, 0]] as LAPACK's
+ * step is accepted in active_set.py (_accurate): finite, residual
+ * <= 1e-10 (1 + |r|), |s| < 1e6. */
+static int accurate(int nF, int nr, const double *d, const double *Bc, const double *r, const double *s) {
+    int N = nF + nr;
+    double res = 0.0;
+    for (int i = 0; i < N; i++) if (!isfinite(s[i])) return 0;
+    for (int f = 0; f < nF; f++) {
+        const double *b = Bc + (size_t)f * nr;
+        double t = d[f] * s[f] - r[f];
+        for (int k = 0; k < nr; k++) t -= b[k] * s[nF + k];
+        if (fabs(t) > res) res = fabs(t);
+    }
+    for (int k = 0; k < nr; k++) {
+        double t = -r[nF + k];
+        for (int f = 0; f < nF; f++) t += Bc[(size_t)f * nr + k] * s[f];
+        if (fabs(t) > res) res = fabs(t);
+    }
+    return res <= 1e-10 * (1.0 + amax(N, r)) && amax(N, s) < 1e6;
+}
+
+/* The step s of K s = r for the saddle-point matrix K = [[diag(d), -B'],
+ * [B, 0]] of one round, B's nr rows on the nF free columns held column by
+ * column (Bc[f * nr + k]): 0 when s is accurate, 1 when K is singular or
+ * no step is accurate (the Python step takes over), -1 when memory ran
+ * out.  `w` and `W` are buffers this grows. */
+static int kkt_step(int nF, int nr, const double *d, const double *Bc, const double *r, double *s,
+                    double **w, size_t *wcap, double **W, size_t *Wcap) {
+    int N = nF + nr;
+    if (N >= REDUCE_MIN) {
+        int nz = 0;
+        for (int f = 0; f < nF; f++) nz += d[f] == 0.0;
+        int M = nz + nr;
+        if (grow(W, Wcap, (size_t)M * M) || grow(w, wcap, (size_t)M)) return -1;
+        double *R = *W, *rr = *w;
+        memset(R, 0, sizeof(double) * (size_t)M * M);
+        for (int k = 0; k < nr; k++) rr[nz + k] = r[nF + k];
+        for (int f = 0, a = 0; f < nF; f++) {
+            const double *b = Bc + (size_t)f * nr;
+            if (d[f] == 0.0) {
+                rr[a] = r[f];
+                for (int k = 0; k < nr; k++) {
+                    R[(size_t)a * M + nz + k] = -b[k];
+                    R[(size_t)(nz + k) * M + a] = b[k];
+                }
+                a++;
+                continue;
+            }
+            /* B_P D_P^-1 B_P' and B_P D_P^-1 r_P, a column at a time over
+             * its nonzeros (a flow's column has two, a curve block's one) */
+            double inv = 1.0 / d[f], rp = inv * r[f];
+            for (int k = 0; k < nr; k++) {
+                if (b[k] == 0.0) continue;
+                rr[nz + k] -= b[k] * rp;
+                double bk = inv * b[k], *Rk = R + (size_t)(nz + k) * M + nz;
+                for (int l = 0; l < nr; l++) if (b[l] != 0.0) Rk[l] += bk * b[l];
+            }
+        }
+        if (lu_solve(M, R, rr) == 0) {
+            for (int k = 0; k < nr; k++) s[nF + k] = rr[nz + k];
+            for (int f = 0, a = 0; f < nF; f++) {
+                if (d[f] == 0.0) { s[f] = rr[a++]; continue; }
+                const double *b = Bc + (size_t)f * nr;
+                double t = r[f];
+                for (int k = 0; k < nr; k++) t += b[k] * s[nF + k];
+                s[f] = t / d[f];
+            }
+            if (accurate(nF, nr, d, Bc, r, s)) { reduced_steps++; return 0; }
+        }
+    }
+    /* the whole system by one LU */
+    if (grow(W, Wcap, (size_t)N * N)) return -1;
+    double *K = *W;
+    memset(K, 0, sizeof(double) * (size_t)N * N);
+    for (int f = 0; f < nF; f++) {
+        const double *b = Bc + (size_t)f * nr;
+        K[(size_t)f * N + f] = d[f];
+        for (int k = 0; k < nr; k++) {
+            K[(size_t)f * N + nF + k] = -b[k];
+            K[(size_t)(nF + k) * N + f] = b[k];
+        }
+    }
+    memcpy(s, r, sizeof(double) * N);
+    if (lu_solve(N, K, s) != 0) return 1;
+    return accurate(nF, nr, d, Bc, r, s) ? 0 : 1;
+}
+
 static int polish(
     int m, int n, const double *A, const double *c, const double *lo, const double *up,
     const double *rlo, const double *rup, const double *hd, double sense,
@@ -85,9 +200,34 @@ static int polish(
     double *b = malloc(sizeof(double) * (mm + 1)), *y = malloc(sizeof(double) * (mm + 1));
     int *F = malloc(sizeof(int) * (nn + 1)), *rl = malloc(sizeof(int) * (mm + 1)), *rows = malloc(sizeof(int) * (mm + 1));
     unsigned char *eq = malloc(mm + 1), *ilo = malloc(mm + 1), *iup = malloc(mm + 1), *cf = malloc(nn + 1), *rf = malloc(mm + 1);
-    double *K = NULL, *rhs = NULL, *start = NULL, *sol = NULL, *Kc = NULL;
-    size_t kcap = 0;
-    if (!x0 || !y0 || !scale || !xf || !red || !ax || !b || !y || !F || !rl || !rows || !eq || !ilo || !iup || !cf || !rf) { status = 2; goto done; }
+    /* A's nonzeros by row (rs, ci, rv) and by column (cs, ri, cv), in
+     * index order: a program is mostly zeros (a flow has two entries), so
+     * a round's products cost its nonzeros instead of m x n */
+    size_t nnz = 0;
+    for (size_t e = 0; e < mm * nn; e++) nnz += A[e] != 0.0;
+    int *rs = malloc(sizeof(int) * (mm + 1)), *ci = malloc(sizeof(int) * (nnz + 1)), *cs = calloc(nn + 1, sizeof(int)), *ri = malloc(sizeof(int) * (nnz + 1));
+    double *rv = malloc(sizeof(double) * (nnz + 1)), *cv = malloc(sizeof(double) * (nnz + 1));
+    int *Fof = malloc(sizeof(int) * (nn + 1));
+    double *d = malloc(sizeof(double) * (nn + 1)), *Bc = NULL, *rhs = NULL, *start = NULL, *sol = NULL, *w = NULL, *W = NULL;
+    size_t bcap = 0, vcap = 0, wcap = 0, Wcap = 0;
+    if (!x0 || !y0 || !scale || !xf || !red || !ax || !b || !y || !F || !rl || !rows || !eq || !ilo || !iup || !cf || !rf
+        || !rs || !ci || !cs || !ri || !rv || !cv || !Fof || !d) { status = 2; goto done; }
+    {
+        size_t e = 0;
+        for (int i = 0; i < m; i++) {
+            rs[i] = (int)e;
+            for (int j = 0; j < n; j++) {
+                double v = A[(size_t)i * n + j];
+                if (v != 0.0) { ci[e] = j; rv[e] = v; e++; cs[j + 1]++; }
+            }
+        }
+        rs[m] = (int)e;
+        for (int j = 0; j < n; j++) cs[j + 1] += cs[j];
+        int *fill = Fof;  /* borrowed: the next free place of each column */
+        memcpy(fill, cs, sizeof(int) * nn);
+        for (int i = 0; i < m; i++)
+            for (int q = rs[i]; q < rs[i + 1]; q++) { int p = fill[ci[q]]++; ri[p] = i; cv[p] = rv[q]; }
+    }
     memcpy(x0, x_in, sizeof(double) * nn);
     memcpy(y0, y_in, sizeof(double) * mm);
     for (int j = 0; j < n; j++) scale[j] = fmax(1.0, fabs(x0[j]));
@@ -103,10 +243,10 @@ static int polish(
         }
         for (int i = 0; i < m; i++) {
             double s = 0.0;
-            for (int j = 0; j < n; j++) s += A[(size_t)i * n + j] * x0[j];
-            double rs = fmax(1.0, fabs(s));
-            act_lo[i] = ilo[i] && fabs(s - rlo[i]) <= tol * rs;
-            act_up[i] = iup[i] && fabs(s - rup[i]) <= tol * rs && !act_lo[i];
+            for (int q = rs[i]; q < rs[i + 1]; q++) s += rv[q] * x0[ci[q]];
+            double sc = fmax(1.0, fabs(s));
+            act_lo[i] = ilo[i] && fabs(s - rlo[i]) <= tol * sc;
+            act_up[i] = iup[i] && fabs(s - rup[i]) <= tol * sc && !act_lo[i];
         }
     } else {
         for (int j = 0; j < n; j++) {
@@ -124,73 +264,61 @@ static int polish(
             if (eq[i] || act_lo[i] || act_up[i]) { rows[nrows] = i; b[nrows] = act_up[i] ? rup[i] : rlo[i]; nrows++; }
         for (int j = 0; j < n; j++) {
             xf[j] = at_lo[j] ? lo[j] : (at_up[j] ? up[j] : x0[j]);
-            if (!(at_lo[j] || at_up[j])) F[nF++] = j;
+            Fof[j] = -1;
+            if (!(at_lo[j] || at_up[j])) { Fof[j] = nF; F[nF++] = j; }
         }
         /* a row with no free variable constrains nothing here: dropped, its
          * multiplier stays where it was (see polish) */
         for (int k = 0; k < nrows; k++) {
-            const double *Ai = A + (size_t)rows[k] * n;
-            int live = 0;
-            for (int f = 0; f < nF && !live; f++) live = Ai[F[f]] != 0.0;
+            int i = rows[k], live = 0;
+            for (int q = rs[i]; q < rs[i + 1] && !live; q++) live = Fof[ci[q]] >= 0;
             if (live) rl[nr++] = k; /* position in rows */
         }
         int N = nF + nr;
-        if ((size_t)N * N > kcap) {
-            free(K); free(Kc); free(rhs); free(start); free(sol);
-            kcap = (size_t)N * N;
-            K = malloc(sizeof(double) * (kcap + 1)); Kc = malloc(sizeof(double) * (kcap + 1));
-            rhs = malloc(sizeof(double) * (N + 1)); start = malloc(sizeof(double) * (N + 1)); sol = malloc(sizeof(double) * (N + 1));
-            if (!K || !Kc || !rhs || !start || !sol) { status = 2; goto done; }
-        }
-        memset(K, 0, sizeof(double) * (size_t)N * N);
-        for (int f = 0; f < nF; f++) K[(size_t)f * N + f] = hd[F[f]];
-        for (int k = 0; k < nr; k++) {
-            const double *Ai = A + (size_t)rows[rl[k]] * n;
-            for (int f = 0; f < nF; f++) {
-                K[(size_t)f * N + nF + k] = -Ai[F[f]];
-                K[(size_t)(nF + k) * N + f] = Ai[F[f]];
-            }
-        }
-        for (int f = 0; f < nF; f++) { rhs[f] = -c[F[f]]; start[f] = x0[F[f]]; }
+        if (grow(&Bc, &bcap, (size_t)nF * nr) || grow(&rhs, &vcap, 3 * (size_t)N)) { status = 2; goto done; }
+        start = rhs + N; sol = rhs + 2 * (size_t)N;
+        /* B: the live rows on the free columns, column by column */
+        memset(Bc, 0, sizeof(double) * (size_t)nF * nr);
         for (int k = 0; k < nr; k++) {
             int i = rows[rl[k]];
-            const double *Ai = A + (size_t)i * n;
             double s = 0.0;
-            for (int j = 0; j < n; j++) if (at_lo[j] || at_up[j]) s += Ai[j] * xf[j];
+            for (int q = rs[i]; q < rs[i + 1]; q++) {
+                int j = ci[q];
+                if (Fof[j] >= 0) Bc[(size_t)Fof[j] * nr + k] = rv[q];
+                else s += rv[q] * xf[j];
+            }
             rhs[nF + k] = b[rl[k]] - s;
             start[nF + k] = y0[i];
         }
-        /* step solves K step = rhs - K start; accepted as LAPACK's would be
-         * (finite, residual <= 1e-10 (1 + |r|), |step| < 1e6), else the
-         * Python polish takes over with its least-squares step */
-        for (int i = 0; i < N; i++) {
+        for (int f = 0; f < nF; f++) { d[f] = hd[F[f]]; rhs[f] = -c[F[f]]; start[f] = x0[F[f]]; }
+        /* the step solves K step = rhs - K start, K = [[D, -B'], [B, 0]];
+         * accepted as LAPACK's would be, else the Python polish takes over
+         * with its least-squares step */
+        for (int f = 0; f < nF; f++) {
+            const double *bf = Bc + (size_t)f * nr;
+            double s = d[f] * start[f];
+            for (int k = 0; k < nr; k++) s -= bf[k] * start[nF + k];
+            sol[f] = rhs[f] - s;
+        }
+        for (int k = 0; k < nr; k++) {
             double s = 0.0;
-            for (int j = 0; j < N; j++) s += K[(size_t)i * N + j] * start[j];
-            sol[i] = rhs[i] - s;
+            for (int f = 0; f < nF; f++) s += Bc[(size_t)f * nr + k] * start[f];
+            sol[nF + k] = rhs[nF + k] - s;
         }
         memcpy(rhs, sol, sizeof(double) * N);  /* rhs now holds r */
-        memcpy(Kc, K, sizeof(double) * (size_t)N * N);
-        if (lu_solve(N, Kc, sol) != 0) { status = 2; goto done; }
-        double rmax = amax(N, rhs), res = 0.0;
-        for (int i = 0; i < N; i++) {
-            if (!isfinite(sol[i])) { status = 2; goto done; }
-            double s = -rhs[i];
-            for (int j = 0; j < N; j++) s += K[(size_t)i * N + j] * sol[j];
-            if (fabs(s) > res) res = fabs(s);
-        }
-        if (!(res <= 1e-10 * (1.0 + rmax)) || !(amax(N, sol) < 1e6)) { status = 2; goto done; }
+        if (kkt_step(nF, nr, d, Bc, rhs, sol, &w, &wcap, &W, &Wcap) != 0) { status = 2; goto done; }
         for (int f = 0; f < nF; f++) xf[F[f]] = start[f] + sol[f];
         for (int i = 0; i < m; i++) y[i] = (eq[i] || act_lo[i] || act_up[i]) ? y0[i] : 0.0;
         for (int k = 0; k < nr; k++) y[rows[rl[k]]] = start[nF + k] + sol[nF + k];
         /* reduced costs of the minimisation form: >= 0 at a lower bound */
         for (int j = 0; j < n; j++) {
             double s = 0.0;
-            for (int i = 0; i < m; i++) s += A[(size_t)i * n + j] * y[i];
+            for (int q = cs[j]; q < cs[j + 1]; q++) s += cv[q] * y[ri[q]];
             red[j] = sense * ((c[j] + hd[j] * xf[j]) - s);
         }
         for (int i = 0; i < m; i++) {
             double s = 0.0;
-            for (int j = 0; j < n; j++) s += A[(size_t)i * n + j] * xf[j];
+            for (int q = rs[i]; q < rs[i + 1]; q++) s += rv[q] * xf[ci[q]];
             ax[i] = s;
         }
         /* what is wrong with each column and row, classified once (polish's
@@ -260,7 +388,8 @@ static int polish(
 done:
     free(x0); free(y0); free(scale); free(xf); free(red); free(ax); free(b); free(y);
     free(F); free(rl); free(rows); free(eq); free(ilo); free(iup); free(cf); free(rf);
-    free(K); free(Kc); free(rhs); free(start); free(sol);
+    free(rs); free(ci); free(cs); free(ri); free(rv); free(cv); free(Fof); free(d);
+    free(Bc); free(rhs); free(w); free(W);
     return status;
 }
 

@@ -412,6 +412,9 @@ def _load_kernel():
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
         fn.path = str(path)
+        fn.reduced_steps = getattr(lib, "mineq_polish_reduced_steps", None)
+        if fn.reduced_steps is not None:
+            fn.reduced_steps.restype = ctypes.c_long
         return fn
     return None
 
@@ -429,6 +432,15 @@ KERNEL_MAX_ENTRIES = 2_000_000
 def kernel_path() -> str | None:
     """Where the compiled active-set step was loaded from (None: the Python one runs)."""
     return getattr(_KERNEL, "path", None)
+
+
+def kernel_reduced_steps() -> int | None:
+    """How many steps the compiled polish has solved with the curved
+    columns eliminated (``kkt_step`` in ``models/_polish.c``, the systems
+    of at least :data:`REDUCE_MIN`) since it was loaded; None without the
+    kernel.  For tests and benchmarks."""
+    f = getattr(_KERNEL, "reduced_steps", None)
+    return None if f is None else int(f())
 
 
 #: what :func:`polish` returns with ``compiled_only`` when the compiled

@@ -74,6 +74,47 @@ def test_kernel_takes_the_python_steps(case):
     _same(warm, active_set.polish_python(moved, cold[0], cold[1], rounds=20, strict=True, active=cold[2]), moved)
 
 
+@st.composite
+def large_programs(draw):
+    """A market of 50 to 64 regions on a ring with three hubs (about 600
+    routes): its KKT systems (free columns plus active rows, about 200)
+    are past ``REDUCE_MIN``, where both steps eliminate the curved
+    columns first (``_eliminated_solve``; the compiled step's
+    ``kkt_step``)."""
+    n = draw(st.integers(50, 64))
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    regions, m = random_linear_market(n, rng, dense=False)
+    mk = build_case(case_dict(regions, [m])).markets["m"]
+    qp = MarketModel(mk).qp()
+    h = active_set.highs_of(qp)
+    h.run()
+    sol = h.getSolution()
+    moved = active_set.QP(qp.A, qp.c * (1 + 0.2 * rng.uniform(-1, 1, len(qp.c))), qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.sense)
+    return qp, np.asarray(sol.col_value), np.asarray(sol.row_dual), moved
+
+
+@needs_kernel
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(large_programs())
+def test_kernel_takes_the_python_steps_on_large_systems(case):
+    qp, x, y, moved = case
+    before = active_set.kernel_reduced_steps()
+    cold = active_set.polish(qp, x, y)
+    assert cold is not None
+    # the kernel's eliminated system solved the step (the whole LU, its
+    # fallback, would give the same point)
+    assert active_set.kernel_reduced_steps() > before
+    _same(cold, active_set.polish_python(qp, x, y), qp)
+    at_lo, at_up, act_lo, act_up = cold[2]
+    # the system solved: free columns beside the active rows (every
+    # balance is an equality), some of them without curvature (flows)
+    free = ~(at_lo | at_up)
+    assert free.sum() + ((qp.rlo == qp.rup) | act_lo | act_up).sum() >= active_set.REDUCE_MIN
+    assert (free & (qp.hd == 0)).any()
+    warm = active_set.polish(moved, cold[0], cold[1], rounds=20, strict=True, active=cold[2])
+    _same(warm, active_set.polish_python(moved, cold[0], cold[1], rounds=20, strict=True, active=cold[2]), moved)
+
+
 @needs_kernel
 def test_a_kernel_failure_falls_back_to_python(monkeypatch):
     """Status 2 (an LU step not accurate enough) hands the call to Python,
