@@ -787,7 +787,10 @@ def _local_cluster(LocalCluster, n: int):
     env = os.environ.get("DASK_LOGGING__DISTRIBUTED")
     os.environ["DASK_LOGGING__DISTRIBUTED"] = "critical"
     try:
-        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        # no dashboard; the scheduler's HTTP server (health checks) still
+        # starts, on 8787 unless told otherwise, and warned over the
+        # interruption message when another cluster held that port
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"})
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, old)

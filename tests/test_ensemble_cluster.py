@@ -217,6 +217,33 @@ def test_gives_up_when_every_worker_is_gone(tmp_path):
     assert len(checked_chunks(out, plan_chunks(40, 1))) == len(kept)
 
 
+def test_a_local_cluster_leaves_port_8787_alone():
+    """With another cluster on 8787 (Dask's dashboard port), the local
+    cluster's scheduler warned 'Port 8787 is already in use' over what
+    mineq printed, although it shows no dashboard: it now takes a free
+    port for its HTTP server."""
+    import warnings
+
+    from distributed import LocalCluster
+
+    from mineq.solver.cli import _local_cluster
+
+    held = socket.socket()
+    try:
+        held.bind(("", 8787))
+        held.listen()
+    except OSError:
+        pass  # someone else holds it: the same test
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cluster = _local_cluster(LocalCluster, 1)
+            cluster.close()
+    finally:
+        held.close()
+    assert not [w for w in caught if "already in use" in str(w.message)], [str(w.message) for w in caught]
+
+
 def test_ctrl_c_says_what_was_kept(tmp_path):
     """Ctrl-C printed Dask tracebacks and 'nothing was written' although
     chunks existed."""
