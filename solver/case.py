@@ -547,6 +547,14 @@ def build_case(data: dict) -> Case:
     if "calibration" in head and (not isinstance(head["calibration"], str) or not head["calibration"].strip()):
         raise CaseError(fname, "[case]", "calibration", head["calibration"], "the file name of the calibration table (CSV of observed figures: mineral, indicator, stage, region, origin, observed, lower, upper, ...), relative to the case file")
 
+    return _case_of(data, name, description, base_year, regions, groups, markets)
+
+
+def _case_of(data: dict, name: str, description: str, base_year, regions: list, groups: dict, markets: dict[str, Market]) -> Case:
+    """The case of ``data`` around its built ``markets``: the linked
+    markets, the scenarios and the dynamics, which refer to the markets
+    (:func:`build_case`, :func:`drawn_case`)."""
+    fname = data.get("_file", "case.toml")
     links = _build_links(data.get("joint", []), fname, markets, regions)
 
     scenarios = []
@@ -563,6 +571,54 @@ def build_case(data: dict) -> Case:
 
         case.dynamics = read_dynamics(data, case)
     return case
+
+
+def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]]) -> Case:
+    """The case of an ensemble's draw, made from the ``central`` case: the
+    case ``build_case`` makes of the central data with the draw's
+    ``factors`` applied (``(mineral or "*", parameter, factor)``,
+    :func:`mineq.solver.ensemble.perturbed_data`), without validating and
+    building again what the factors leave alone.
+
+    ``data`` is that perturbed data but for the route entries, which stay
+    the central ones (``perturbed_data(..., routes=False)``): copying a
+    draw's 18,000 scaled route entries took longer than solving its
+    single-mineral markets.  It is the case's ``data`` (a draw's result
+    stores no inputs).  A factor on an elasticity changes the curves of
+    the mineral's nodes, which are made again from ``data``'s node entries
+    by :func:`_node_curves`, as a build makes them;
+    ``trade_cost_half_gap`` scales every route cost and slope, here the
+    central market's, factor after factor (a build's ``float(cost · k)``
+    is ``float(cost) · k``, default routes included); nodes, routes,
+    processes and joint activities are the central ones.  The linked
+    markets, scenarios and dynamics are made again around the drawn
+    markets, since they refer to them.  ``tests/test_ensemble.py`` holds
+    every program of a drawn case equal to the one of the built case; the
+    plain path (:mod:`mineq.models.speed`) builds the case instead."""
+    from dataclasses import replace
+
+    entries = {m["name"]: m for m in data["minerals"]}
+    markets = {}
+    for name, market in central.markets.items():
+        mine = [(par, k) for mn, par, k in factors if mn in ("*", name)]
+        if not mine:
+            markets[name] = market
+            continue
+        m = entries[name]
+        file = m.get("_file", "case.toml")
+        supply, demand = market.supply, market.demand
+        if any(par != "trade_cost_half_gap" for par, _ in mine):
+            supply, demand = {}, {}
+            for e in m.get("nodes", []):
+                node = (e["stage"], e["region"])
+                _node_curves(e, node, supply, demand, e.get("_file", file), f"{e.get('_where', name)} ({name}/{node[0]}/{node[1]})")
+        routes, slopes = market.routes, market.route_slopes
+        for par, k in mine:
+            if par == "trade_cost_half_gap":
+                routes = {key: cost * k for key, cost in routes.items()}
+                slopes = {key: sl * k for key, sl in slopes.items()}
+        markets[name] = replace(market, supply=supply, demand=demand, routes=routes, route_slopes=slopes)
+    return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets)
 
 
 def _yields(e: dict, key: str, f: str, w: str, markets: dict) -> dict[str, float]:
@@ -688,6 +744,26 @@ def _regions_ref(value, file, where, key, reg: Regions) -> list[str]:
         raise CaseError(file, where, err.field, err.value, err.expected) from None
 
 
+def _node_curves(e: dict, node: tuple[str, str], supply: dict, demand: dict, f: str, w: str) -> None:
+    """The curves of one node entry ``e``, into ``supply`` and ``demand``
+    at ``node``: shared by :func:`_build_market` and :func:`drawn_case`."""
+    for side, store in (("supply", supply), ("demand", demand)):
+        if side in e:
+            try:
+                store[node] = _steep_checked(make_curve(e[side], side))
+            except SpecError as err:
+                raise CaseError(f, w, f"{side}.{err.field}" if err.field else side, err.value, err.expected) from None
+    if "secondary" in e:
+        # secondary (scrap-based) output is its own supply at the node;
+        # the node's supply is the horizontal sum of both
+        try:
+            sec = make_curve(e["secondary"], "supply")
+            parts, names = ([supply[node], sec], ("primary", "secondary")) if node in supply else ([sec], ("secondary",))
+            supply[node] = Sum(parts, "supply", names)
+        except SpecError as err:
+            raise CaseError(f, w, f"secondary.{err.field}" if err.field else "secondary", err.value, err.expected + " (primary and secondary supply at one node are summed)") from None
+
+
 def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
     if not isinstance(m, dict):
         raise CaseError("case.toml", "[[minerals]]", "", m, "a table")
@@ -730,21 +806,7 @@ def _build_market(m: dict, regions: list[str], groups: dict) -> Market:
             raise CaseError(f, w, "region", region, f"one entry per stage and region ({stage}/{region} appears twice)")
         if "demand" not in e and "supply" not in e and "secondary" not in e:
             raise CaseError(f, w, "demand", "(missing)", "a demand or a supply curve (or both) at a listed node")
-        for side, store in (("supply", supply), ("demand", demand)):
-            if side in e:
-                try:
-                    store[(stage, region)] = _steep_checked(make_curve(e[side], side))
-                except SpecError as err:
-                    raise CaseError(f, w, f"{side}.{err.field}" if err.field else side, err.value, err.expected) from None
-        if "secondary" in e:
-            # secondary (scrap-based) output is its own supply at the node;
-            # the node's supply is the horizontal sum of both
-            try:
-                sec = make_curve(e["secondary"], "supply")
-                parts, names = ([supply[(stage, region)], sec], ("primary", "secondary")) if (stage, region) in supply else ([sec], ("secondary",))
-                supply[(stage, region)] = Sum(parts, "supply", names)
-            except SpecError as err:
-                raise CaseError(f, w, f"secondary.{err.field}" if err.field else "secondary", err.value, err.expected + " (primary and secondary supply at one node are summed)") from None
+        _node_curves(e, (stage, region), supply, demand, f, w)
 
     routes: dict[tuple[str, str, str], float] = {}
     slopes: dict[tuple[str, str, str], float] = {}

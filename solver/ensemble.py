@@ -49,7 +49,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .case import BASELINE, Case, build_case
+from mineq.models.speed import plain
+
+from .case import BASELINE, Case, build_case, drawn_case
 from .errors import MineqError
 from .runtime import steady_step
 
@@ -116,8 +118,11 @@ def draw_factors(rows: list[dict], seed: int, draw: int) -> list[tuple[str, str,
     return out
 
 
-def perturbed_data(data: dict, factors: list[tuple[str, str, float]]) -> dict:
+def perturbed_data(data: dict, factors: list[tuple[str, str, float]], routes: bool = True) -> dict:
     """The case data with the draw's factors applied (see the module docstring).
+    ``routes=False`` leaves the route entries (and the default transport
+    cost) as they are, for :func:`mineq.solver.case.drawn_case`, which
+    scales the built routes instead.
 
     ``data`` is not changed.  Only what a factor changes is copied (the
     minerals list, and of a mineral its entry, its routes or nodes and
@@ -134,6 +139,8 @@ def perturbed_data(data: dict, factors: list[tuple[str, str, float]]) -> dict:
         m = minerals[i] = dict(m)
         for par, k in mine:
             if par == "trade_cost_half_gap":
+                if not routes:
+                    continue
                 if "routes" in m:
                     m["routes"] = [_scaled(r, ("cost", "slope"), k) for r in m["routes"]]
                 if isinstance(m.get("default_transport_cost"), (int, float)):
@@ -168,8 +175,16 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
     kept = None
     parts = []
     ok = total = 0
+    central = None
     for d in draws:
-        case = build_case(perturbed_data(data, draw_factors(rows, seed, d)))
+        factors = draw_factors(rows, seed, d)
+        if plain():
+            case = build_case(perturbed_data(data, factors))
+        else:
+            # the draw's markets from the central case's (drawn_case: what
+            # the factors change is made again, the rest is shared)
+            central = central or _central_case(case_json, data)
+            case = drawn_case(central, perturbed_data(data, factors, routes=False), factors)
         if case.dynamics is not None:
             # a dynamic case: every year of every path, the fiscal figures per year
             from .dynamic import floor_binds, solve_dynamic
@@ -212,8 +227,21 @@ def central_programs(case_json: str, data: dict, scenarios: list[str] | None):
     key = hashlib.sha256(json.dumps([case_json, scenarios]).encode()).hexdigest()
     if key not in _CENTRAL:
         _CENTRAL.clear()  # another run's programs: memory for nothing
-        _CENTRAL[key] = KeptPrograms.of_central(build_case(data), scenarios)
+        _CENTRAL[key] = KeptPrograms.of_central(_central_case(case_json, data), scenarios)
     return _CENTRAL[key]
+
+
+#: this worker process's central case by the digest of its text (the
+#: last run's only), which the draws' cases are made from (drawn_case)
+_CENTRAL_CASE: dict[str, Case] = {}
+
+
+def _central_case(case_json: str, data: dict) -> Case:
+    key = hashlib.sha256(case_json.encode()).hexdigest()
+    if key not in _CENTRAL_CASE:
+        _CENTRAL_CASE.clear()
+        _CENTRAL_CASE[key] = build_case(data)
+    return _CENTRAL_CASE[key]
 
 
 def file_sha256(path: str | Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mineq.solver.case import build_case, load_case
+from mineq.solver.case import build_case, drawn_case, load_case
 from mineq.solver.cli import main
 from mineq.solver.ensemble import draw_factors, perturbed_data, read_uncertainty
 from mineq.solver.errors import MineqError
@@ -55,6 +56,51 @@ def test_draws_keep_calibration(kd, ks):
     assert res.ok
     assert res.solution.price[0] == pytest.approx(50.0, rel=1e-7)
     assert res.solution.supply[0] == pytest.approx(10.0, rel=1e-7)
+
+
+BUNDLED = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
+DRAWN_PARAMETERS = ("demand_elasticity", "supply_elasticity", "secondary_elasticity", "trade_cost_half_gap")
+
+
+@lru_cache(maxsize=1)
+def _bundled():
+    return load_case(BUNDLED)
+
+
+def _programs(case):
+    """Every program of ``case`` (its minerals', then its linked markets')
+    by name, as HiGHS gets them: the numbers a solve starts from."""
+    from mineq.models.program import MarketModel
+
+    markets = {**case.markets, **{name: link.market for name, link in case.links.items()}}
+    return {name: MarketModel(m).qp() for name, m in markets.items()}
+
+
+@settings(max_examples=8, deadline=None)
+@given(factors=st.lists(st.tuples(st.sampled_from(["*", "neodymium", "zinc", "cobalt", "aluminum", "lithium", "germanium"]), st.sampled_from(DRAWN_PARAMETERS), st.floats(0.3, 3.0)), max_size=6))
+def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
+    """``drawn_case`` (a draw made from the central case's markets: node
+    curves made again, route costs and slopes scaled) gives every market
+    and linked market the very program that building the perturbed data
+    gives: the same matrix, costs, bounds and Hessian, bit for bit, and
+    the same routes.  Factors for all minerals (``*``) and for one, on
+    every drawn parameter, more than one on a parameter at times (they
+    multiply, in order)."""
+    central = _bundled()
+    built = build_case(perturbed_data(central.data, factors))
+    drawn = drawn_case(central, perturbed_data(central.data, factors, routes=False), factors)
+    assert list(drawn.markets) == list(built.markets) and list(drawn.links) == list(built.links)
+    assert [s.name for s in drawn.scenarios] == [s.name for s in built.scenarios]
+    for name in built.markets:
+        a, b = drawn.markets[name], built.markets[name]
+        assert a.routes == b.routes and a.route_slopes == b.route_slopes, name
+        assert list(a.supply) == list(b.supply) and list(a.demand) == list(b.demand), name
+    pa, pb = _programs(drawn), _programs(built)
+    for name, qb in pb.items():
+        qa = pa[name]
+        for part in ("c", "lo", "up", "rlo", "rup", "hd"):
+            assert np.array_equal(getattr(qa, part), getattr(qb, part)), (name, part)
+        assert np.array_equal(qa.A.dense(), qb.A.dense()), name
 
 
 def test_bad_uncertainty_tables(tmp_path):
