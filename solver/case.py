@@ -595,8 +595,6 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
     markets, since they refer to them.  ``tests/test_ensemble.py`` holds
     every program of a drawn case equal to the one of the built case; the
     plain path (:mod:`mineq.models.speed`) builds the case instead."""
-    from dataclasses import replace
-
     entries = {m["name"]: m for m in data["minerals"]}
     markets = {}
     for name, market in central.markets.items():
@@ -617,7 +615,7 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
             if par == "trade_cost_half_gap":
                 routes = {key: cost * k for key, cost in routes.items()}
                 slopes = {key: sl * k for key, sl in slopes.items()}
-        markets[name] = replace(market, supply=supply, demand=demand, routes=routes, route_slopes=slopes)
+        markets[name] = market.drawn(supply, demand, routes, slopes)
     return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets)
 
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mineq.models.market import STRUCTURE
 from mineq.solver.case import build_case, drawn_case, load_case
 from mineq.solver.cli import main
 from mineq.solver.ensemble import draw_factors, perturbed_data, read_uncertainty
@@ -87,6 +88,9 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
     every drawn parameter, more than one on a parameter at times (they
     multiply, in order)."""
     central = _bundled()
+    for m in central.markets.values():  # as a solved central case has them
+        for k in STRUCTURE:
+            getattr(m, k)
     built = build_case(perturbed_data(central.data, factors))
     drawn = drawn_case(central, perturbed_data(central.data, factors, routes=False), factors)
     assert list(drawn.markets) == list(built.markets) and list(drawn.links) == list(built.links)
@@ -95,6 +99,9 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
         a, b = drawn.markets[name], built.markets[name]
         assert a.routes == b.routes and a.route_slopes == b.route_slopes, name
         assert list(a.supply) == list(b.supply) and list(a.demand) == list(b.demand), name
+        for k in STRUCTURE:  # kept from the central market (Market.drawn)
+            x, y = getattr(a, k), getattr(b, k)
+            assert all(map(np.array_equal, x, y)) if isinstance(x, tuple) else (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), (name, k)
     pa, pb = _programs(drawn), _programs(built)
     for name, qb in pb.items():
         qa = pa[name]
