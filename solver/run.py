@@ -202,8 +202,8 @@ def _unit_chains(case: Case, unit: str, wanted: list[str], kept: "KeptPrograms |
 
 class KeptPrograms:
     """Programs kept across an ensemble's draws, as solved for the central
-    case: the baseline of each mineral or linked market, and each
-    scenario of a mineral that is not linked.
+    case: the baseline and each scenario of every mineral and linked
+    market.
 
     A draw changes elasticities and trade costs, not the shape of a
     market, so its programs are the central ones with other numbers
@@ -213,11 +213,13 @@ class KeptPrograms:
     of route generation; when polish finds no KKT point, HiGHS runs on a
     new instance hot-started from the central basis.  A scenario's fixed
     point still starts from the draw's own baseline prices.  A linked
-    market's scenario program is built for the draw and hot-started from
-    the draw's baseline, as in a solve: started from the central
-    scenario's optimum, the linked cobalt-copper-nickel market under the
-    partner floor took HiGHS 50 times the iterations (52,880 against about
-    700).  Every draw
+    market's scenario programs were built per draw until the compiled
+    polish eliminated the curved columns (session 19): kept, two draws of
+    every scenario of the bundled case took 9.2–9.4 s instead of 12.0–12.4
+    s, HiGHS 3.5 s instead of 6.3 s (the session-16 measurement that had
+    the cobalt-copper-nickel market take 50 times HiGHS's iterations from
+    the central scenario's basis no longer holds there: 0.69 s against
+    1.09 s).  Every draw
     starts from the central state (never from the draw before it), so a
     draw's numbers do not depend on which draws a worker solved before,
     nor on the number of workers.  Made by :meth:`of_central`; a market
@@ -237,6 +239,14 @@ class KeptPrograms:
         solve_case(case, scenarios, threads=1, kept=kept)
         kept.filling = False
         return kept
+
+    def linked_point(self, key: tuple, link, plans: dict, start, basis):
+        """:func:`linked_point` on the program kept for ``key``."""
+        plan = link.plan(plans)
+        if plan is None:
+            return None
+        res = self.solve(key, plan.market, plan, start, basis)
+        return res, member_results(link, res, plans)
 
     def solve(self, key: tuple, market, plan=None, start=None, basis=None) -> MarketResult:
         """:func:`mineq.solver.solve.solve_market` of ``market`` (with
@@ -311,7 +321,7 @@ def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None =
     start = res.solution if res.ok else None
     for sn in wanted:
         plans = {m: mineral_plan(case, sn, m, base[m].solution if base[m].ok else None) for m in link.members}
-        got = linked_point(link, plans, start, basis=basis)
+        got = linked_point(link, plans, start, basis=basis) if kept is None else kept.linked_point((link.name, sn), link, plans, start, basis)
         if got is None:
             continue
         _dropped(got[0])
