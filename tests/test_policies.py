@@ -415,7 +415,9 @@ def test_margin_refinement_stops_when_it_stalls(monkeypatch):
     scripted to 0.5, 4e-8, 3.99e-8, 3.98e-8, ... (the linked light rare
     earths' fixed points stalled so), it stops at the third iterate,
     which is better than the second, and reports it; a step that does
-    not improve at all gives back the better point before it."""
+    not improve at all gives back the better point before it, and so
+    does one that leaves the tolerance (before, the iteration went on to
+    its limit and reported no equilibrium)."""
     import mineq.solver.solve as S
     from mineq.solver.case import load_case
     from mineq.solver.run import mineral_plan
@@ -425,7 +427,9 @@ def test_margin_refinement_stops_when_it_stalls(monkeypatch):
     base = solve_market(case.markets["lithium"])
     plan = mineral_plan(case, "us-mip", "lithium", base.solution)
     assert plan.price_dependent
-    for script, stop, kept in (([0.5, 4e-8, 3.99e-8, 3.98e-8, 3.97e-8, 3.96e-8, 3.95e-8, 3.94e-8], 3, 3.99e-8), ([0.5, 4e-8, 4.1e-8, 1e-12, 1e-12, 1e-12, 1e-12, 1e-12], 3, 4e-8)):
+    for script, stop, kept in (([0.5, 4e-8, 3.99e-8, 3.98e-8, 3.97e-8, 3.96e-8, 3.95e-8, 3.94e-8], 3, 3.99e-8), ([0.5, 4e-8, 4.1e-8, 1e-12, 1e-12, 1e-12, 1e-12, 1e-12], 3, 4e-8),
+                               # a margin step out of the tolerance (1e-6) again
+                               ([0.5, 4e-8, 5e-6] + [4.9e-6] * 70, 3, 4e-8)):
         seen = iter(script)
 
         def scripted(market, sol, tol, plan=None, seen=seen):
