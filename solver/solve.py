@@ -203,6 +203,7 @@ def solve_market(
     error = None
     best = None  # the iterate closest to an equilibrium: the fallback's start
     margin_steps = 0
+    last = None  # the last iterate's residual
     it = 0
     method = "qp" if exact else "fixed point"
     try:
@@ -213,6 +214,18 @@ def solve_market(
             t = time.perf_counter()
             ver = verify(market, sol, tol, plan)
             times["verify"] += time.perf_counter() - t
+            if not ver.ok and wedged and last is not None and ver.max_residual > MARGIN_GAIN * last:
+                # the fixed point has stalled outside the tolerance: its
+                # wedges have settled where the program's point has not
+                # (MarketModel.refine); keep the better point
+                t = time.perf_counter()
+                refined = model.refine()
+                times["solve"] += time.perf_counter() - t
+                if refined is not None:
+                    ver2 = verify(market, refined[0], tol, plan)
+                    if ver2.max_residual < ver.max_residual:
+                        (sol, q), ver = refined, ver2
+            last = ver.max_residual
             if not ver.ok and exact:
                 # second attempt with tight HiGHS settings; keep the better
                 try:

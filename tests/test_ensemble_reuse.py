@@ -171,3 +171,28 @@ def test_linked_scenario_draws_keep_the_central_programs_and_not_the_draw_before
             for q in ("supply", "demand"):
                 a, b = getattr(warm.solution, q), getattr(r.solution, q)
                 assert np.allclose(a, b, rtol=1e-5, atol=1e-6 * r.market.quantity_scale, equal_nan=True), (sn, mn, q)
+
+
+def test_a_stalled_fixed_point_settles_its_point_at_a_tight_tolerance(monkeypatch):
+    """Draw 0 (seed 5) of the linked light rare earths under the partner
+    floor: the fixed point's wedges settle, but polish, whose tolerance
+    follows the program's scale (neodymium's prices), leaves lanthanum ore
+    routes into Mexico and Canada with a profit of 1.8e-6 of lanthanum's
+    price, step after step; the market was reported not converged after
+    60 steps and a 60-second MILP.  Once a step fails to halve the
+    residual outside the tolerance, the active set is solved again at a
+    tight tolerance (``MarketModel.refine``) and the market verifies.
+    Without it, it does not."""
+    from mineq.models.program import MarketModel
+    from mineq.solver.dynamic import restrict
+    import mineq.solver.kkt as kkt
+
+    full = load_case(BUNDLED)
+    rows = read_uncertainty(BUNDLED / "assumptions.csv", full)
+    drawn = lambda: restrict(build_case(perturbed_data(full.data, draw_factors(rows, 5, 0))), ["cerium"])  # noqa: E731
+    res = solve_case(drawn(), ["partner-floor-club"], threads=1)["partner-floor-club"]
+    assert all(r.ok and r.method == "fixed point" and r.iterations < 20 for r in res.values()), [(m, r.status, r.iterations) for m, r in res.items()]
+    monkeypatch.setattr(MarketModel, "refine", lambda self: None)
+    monkeypatch.setattr(kkt, "solve_kkt", lambda *a, **k: None)  # (the MILP ran a minute for nothing)
+    res = solve_case(drawn(), ["partner-floor-club"], threads=1)["partner-floor-club"]
+    assert not any(r.ok for r in res.values())

@@ -28,14 +28,19 @@ CASE = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
 
 
 def _solve(case, hot: bool, monkeypatch):
-    """solve_case, recording each HiGHS run's hot start and QP iterations."""
+    """solve_case, recording each HiGHS run's hot start and QP iterations,
+    whether its program is a scenario's, and whether it is that program's
+    first HiGHS run (the one a hot start can start: later runs of a fixed
+    point continue from the program's own last run)."""
     runs = []
+    seen = set()
     orig = MarketModel.solve
 
     def spy(self, tight=False):
         out = orig(self, tight)
         if self.ran_highs:
-            runs.append((self.hot_started, self.qp_iterations, self.plan is not None))
+            runs.append((self.hot_started, self.qp_iterations, self.plan is not None, id(self) not in seen))
+            seen.add(id(self))
         return out
 
     with monkeypatch.context() as mp:
@@ -52,12 +57,16 @@ def test_hot_starts_reach_the_cold_optimum_with_less_work(monkeypatch):
     # (a count of 200 once; it is a share now, since linked markets make
     # fewer, larger programs): nearly every scenario program HiGHS runs on
     # starts from its baseline's basis, and none does when hot starts are off.
-    # 196 of 228 with zinc, germanium and indium linked (2026-12-05): their
-    # program's hot runs often end in kSolveError and rescue solves it cold
-    started = sum(h for h, _, _ in hot_runs)
-    scenario_runs = sum(s for _, _, s in hot_runs)
-    assert scenario_runs >= 150 and started >= 0.85 * scenario_runs and not any(h for h, _, _ in cold_runs)
-    assert sum(i for _, i, _ in hot_runs) < 0.8 * sum(i for _, i, _ in cold_runs)
+    # 196 of 228 runs with zinc, germanium and indium linked (2026-12-05):
+    # their program's hot runs often end in kSolveError and rescue solves
+    # it cold.  Counted over each scenario program's first run (196 of 205,
+    # 2026-12-05, session 19), since the later runs of a fixed point
+    # continue from the program's own last run, and how many there are
+    # follows polish, not hot starts (196 of 231 runs then)
+    started = sum(h for h, _, s, first in hot_runs if s and first)
+    programs = sum(s and first for _, _, s, first in hot_runs)
+    assert programs >= 150 and started >= 0.85 * programs and not any(h for h, _, _, _ in cold_runs)
+    assert sum(i for _, i, _, _ in hot_runs) < 0.8 * sum(i for _, i, _, _ in cold_runs)
     for sn in cold:
         for mn, c in cold[sn].items():
             h = hot[sn][mn]
