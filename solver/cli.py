@@ -719,6 +719,12 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
                         record_chunk(folder, k, chunks[k], fut.result(timeout=1)["sha256"])
                 except Exception:
                     pass
+            # the workers stopped before what is on disk is counted: a
+            # local worker (Ctrl-C does not reach it) could otherwise
+            # rename a finished chunk into place after the count; a remote
+            # one may still, and its chunk is recognised on --resume
+            _close_quietly(client, cluster)
+            client = cluster = None
             raise MineqError(f"Interrupted. {kept()}") from None
         finally:
             _close_quietly(client, cluster)

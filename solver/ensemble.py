@@ -39,6 +39,7 @@ duplicate or foreign draws.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -171,7 +172,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
     from .results import to_dataset
     from .run import solve_case
 
-    data = json.loads(case_json)
+    data = _case_data(case_json)
     kept = None
     parts = []
     ok = total = 0
@@ -206,7 +207,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
     chunk.attrs = {"seed": seed, "draws": json.dumps(draws), "run": run}
     from .results import ENGINE, atomic_file
 
-    with atomic_file(Path(out), replace=True) as tmp:  # a chunk is only written where none is
+    with atomic_file(Path(out), replace=True) as tmp, _local_locks():  # a chunk is only written where none is
         chunk.to_netcdf(tmp, engine=ENGINE)
         # hashed before the rename: what the manifest records is what this
         # worker wrote, whatever lands at ``out`` later
@@ -215,8 +216,11 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
 
 
 #: this worker process's central programs (:class:`mineq.solver.run.KeptPrograms`)
-#: by the digest of the case text: a worker solves many chunks of a run
-_CENTRAL: dict[str, object] = {}
+#: by the case text and scenarios (the last run's only): a worker solves
+#: many chunks of a run.  Keyed by the text itself: a dict hashes a string
+#: once and compares it on a hit, where a digest of the bundled case's
+#: 6 MB took 16 ms a chunk
+_CENTRAL: dict[tuple, object] = {}
 
 
 def central_programs(case_json: str, data: dict, scenarios: list[str] | None):
@@ -224,24 +228,48 @@ def central_programs(case_json: str, data: dict, scenarios: list[str] | None):
     once per worker process and run: every draw starts from them."""
     from .run import KeptPrograms
 
-    key = hashlib.sha256(json.dumps([case_json, scenarios]).encode()).hexdigest()
+    key = (case_json, None if scenarios is None else tuple(scenarios))
     if key not in _CENTRAL:
         _CENTRAL.clear()  # another run's programs: memory for nothing
         _CENTRAL[key] = KeptPrograms.of_central(_central_case(case_json, data), scenarios)
     return _CENTRAL[key]
 
 
-#: this worker process's central case by the digest of its text (the
-#: last run's only), which the draws' cases are made from (drawn_case)
-_CENTRAL_CASE: dict[str, Case] = {}
+#: this worker process's central case and its data by the case text (the
+#: last run's only): the draws' cases are made from them (drawn_case), and
+#: reading the bundled case's text took 45-140 ms a chunk
+_CENTRAL_CASE: dict[str, tuple[dict, Case | None]] = {}
+
+
+def _case_data(case_json: str) -> dict:
+    if case_json not in _CENTRAL_CASE:
+        _CENTRAL_CASE.clear()
+        _CENTRAL_CASE[case_json] = (json.loads(case_json), None)
+    return _CENTRAL_CASE[case_json][0]
 
 
 def _central_case(case_json: str, data: dict) -> Case:
-    key = hashlib.sha256(case_json.encode()).hexdigest()
-    if key not in _CENTRAL_CASE:
+    got = _CENTRAL_CASE.get(case_json)
+    if got is None or got[1] is None:
         _CENTRAL_CASE.clear()
-        _CENTRAL_CASE[key] = build_case(data)
-    return _CENTRAL_CASE[key]
+        _CENTRAL_CASE[case_json] = (data, build_case(data))
+    return _CENTRAL_CASE[case_json][1]
+
+
+@contextlib.contextmanager
+def _local_locks():
+    """Write a file with this process's own locks.  On a Dask worker,
+    xarray takes the cluster's scheduler for the file's lock and asks it
+    for every variable written (824 round trips for four chunks, 125 ms a
+    chunk); a chunk file is written by one worker under a name of its own
+    and renamed, so no other process can touch it."""
+    try:
+        import dask
+    except ImportError:  # not installed, or kept out (runtime.without_dask)
+        yield
+        return
+    with dask.config.set(scheduler="synchronous"):
+        yield
 
 
 def file_sha256(path: str | Path) -> str:
