@@ -33,6 +33,18 @@ def test_kernel_is_found_where_required():
     assert active_set.kernel_path() is not None, "pip install . should have built models/_polish.c"
 
 
+def _solved(regions, m, rng):
+    """The program of market ``m``, HiGHS's raw point on it, and a
+    neighbouring program (costs moved by up to 20%)."""
+    mk = build_case(case_dict(regions, [m])).markets["m"]
+    qp = MarketModel(mk).qp()
+    h = active_set.highs_of(qp)
+    h.run()
+    sol = h.getSolution()
+    moved = active_set.QP(qp.A, qp.c * (1 + 0.2 * rng.uniform(-1, 1, len(qp.c))), qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.sense)
+    return qp, np.asarray(sol.col_value), np.asarray(sol.row_dual), moved
+
+
 @st.composite
 def programs(draw):
     """A random market's program, HiGHS's raw point on it, and a
@@ -43,13 +55,7 @@ def programs(draw):
     for node in m["nodes"]:
         if rng.random() < 0.3:  # some capacities bind
             node["supply"]["capacity"] = float(rng.uniform(1, 60))
-    mk = build_case(case_dict(regions, [m])).markets["m"]
-    qp = MarketModel(mk).qp()
-    h = active_set.highs_of(qp)
-    h.run()
-    sol = h.getSolution()
-    moved = active_set.QP(qp.A, qp.c * (1 + 0.2 * rng.uniform(-1, 1, len(qp.c))), qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.sense)
-    return qp, np.asarray(sol.col_value), np.asarray(sol.row_dual), moved
+    return _solved(regions, m, rng)
 
 
 def _same(a, b, qp):
@@ -84,13 +90,7 @@ def large_programs(draw):
     n = draw(st.integers(50, 64))
     rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
     regions, m = random_linear_market(n, rng, dense=False)
-    mk = build_case(case_dict(regions, [m])).markets["m"]
-    qp = MarketModel(mk).qp()
-    h = active_set.highs_of(qp)
-    h.run()
-    sol = h.getSolution()
-    moved = active_set.QP(qp.A, qp.c * (1 + 0.2 * rng.uniform(-1, 1, len(qp.c))), qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, qp.sense)
-    return qp, np.asarray(sol.col_value), np.asarray(sol.row_dual), moved
+    return _solved(regions, m, rng)
 
 
 @needs_kernel
