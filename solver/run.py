@@ -216,7 +216,7 @@ class KeptPrograms:
     market's scenario programs were built per draw until the compiled
     polish eliminated the curved columns (session 19): kept, two draws of
     every scenario of the bundled case took 9.2–9.4 s instead of 12.0–12.4
-    s, HiGHS 3.5 s instead of 6.3 s (the session-16 measurement that had
+    s, HiGHS 3.5 s instead of 6.3 s (the earlier measurement that had
     the cobalt-copper-nickel market take 50 times HiGHS's iterations from
     the central scenario's basis no longer holds there: 0.69 s against
     1.09 s).  Every draw
