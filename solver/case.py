@@ -609,7 +609,7 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
             supply, demand = {}, {}
             for e in m.get("nodes", []):
                 node = (e["stage"], e["region"])
-                _node_curves(e, node, supply, demand, e.get("_file", file), f"{e.get('_where', name)} ({name}/{node[0]}/{node[1]})")
+                _node_curves(e, node, supply, demand, e.get("_file", file), f"{e.get('_where', f'mineral {name!r}')} ({name}/{node[0]}/{node[1]})")
         routes, slopes = market.routes, market.route_slopes
         for par, k in mine:
             if par == "trade_cost_half_gap":
