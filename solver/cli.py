@@ -535,7 +535,7 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: this client's certificate (PEM; may hold the key too). Default: distributed.comm.tls.client.cert.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: this client's private key (PEM), if not in --tls-cert. Default: distributed.comm.tls.client.key.")
 @click.option("--worker-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Give up when the cluster has had no worker for this long (every worker gone, or none ever joined); the chunks written are kept for --resume.")
-@click.option("--chunk", type=click.IntRange(min=1), default=2, show_default=True, help="Draws per task and per chunk file.")
+@click.option("--chunk", type=click.IntRange(min=1), default=None, help="Draws per task and per chunk file.  [default: 2, or 8 from 256 draws on: each task carries the case to its worker]")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Run folder (chunk files, then ensemble.nc). Default: a new folder under ./mineq-results/.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out: solve only the chunks not yet written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -555,6 +555,12 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shlex
     import shutil
 
+    if chunk is None:
+        # by the draws alone, so that a resume without --chunk plans the
+        # same chunks; 256 baseline draws of the bundled case on 2 local
+        # workers: 377 verified mineral-solves per second with 2 a chunk,
+        # 425 with 8
+        chunk = 8 if draws >= 256 else 2
     from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, scenarios_per_draw, solve_chunk
     from .case import BASELINE
     from .run import check_fits

@@ -347,3 +347,18 @@ def test_the_journal_survives_a_torn_last_line(tmp_path):
     fold_journal(tmp_path)
     assert not (tmp_path / JOURNAL).exists()
     assert json.loads((tmp_path / "manifest.json").read_text()) == {"seed": 1, "chunks": rec}
+
+
+def test_the_default_chunk_follows_the_draws_alone(tmp_path):
+    """Without --chunk a run plans 2 draws a chunk, and 8 from 256 draws on
+    (each task carries the case's text to its worker); the manifest says
+    which, and so does the command that resumes the run, whatever the
+    workers.  Against a scheduler that is not there: the run stops before
+    any draw, with the plan written."""
+    port = free_port()
+    for n, size in ((255, 2), (256, 8)):
+        out = tmp_path / f"run{n}"
+        args = ["ensemble", str(DEMO), "-n", str(n), "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{port}"]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
+        assert json.loads((out / "manifest.json").read_text())["chunk"] == size
