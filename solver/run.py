@@ -240,14 +240,6 @@ class KeptPrograms:
         kept.filling = False
         return kept
 
-    def linked_point(self, key: tuple, link, plans: dict, start, basis):
-        """:func:`linked_point` on the program kept for ``key``."""
-        plan = link.plan(plans)
-        if plan is None:
-            return None
-        res = self.solve(key, plan.market, plan, start, basis)
-        return res, member_results(link, res, plans)
-
     def solve(self, key: tuple, market, plan=None, start=None, basis=None) -> MarketResult:
         """:func:`mineq.solver.solve.solve_market` of ``market`` (with
         ``plan``, ``start`` and ``basis`` as there) on the program kept for
@@ -291,14 +283,15 @@ def member_results(link, res: MarketResult, plans: dict) -> dict[str, MarketResu
     return out
 
 
-def linked_point(link, plans: dict, start, reuse=None, basis=None):
+def linked_point(link, plans: dict, start, reuse=None, basis=None, kept: KeptPrograms | None = None, key: tuple | None = None):
     """Solve a linked market under its members' plans (``plans``: member →
     plan or None); returns (linked result, member results), or None when
-    no member has a plan (the point is the baseline)."""
+    no member has a plan (the point is the baseline).  ``kept`` (an
+    ensemble's draw): on the program kept for ``key`` instead."""
     plan = link.plan(plans)
     if plan is None:
         return None
-    res = solve_market(plan.market, plan=plan, start=start, reuse=reuse, basis=basis)
+    res = solve_market(plan.market, plan=plan, start=start, reuse=reuse, basis=basis) if kept is None else kept.solve(key, plan.market, plan, start, basis)
     return res, member_results(link, res, plans)
 
 
@@ -321,7 +314,7 @@ def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None =
     start = res.solution if res.ok else None
     for sn in wanted:
         plans = {m: mineral_plan(case, sn, m, base[m].solution if base[m].ok else None) for m in link.members}
-        got = linked_point(link, plans, start, basis=basis) if kept is None else kept.linked_point((link.name, sn), link, plans, start, basis)
+        got = linked_point(link, plans, start, basis=basis, kept=kept, key=(link.name, sn))
         if got is None:
             continue
         _dropped(got[0])

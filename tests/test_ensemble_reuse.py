@@ -135,7 +135,7 @@ def test_linked_draws_keep_the_central_program_and_seldom_need_highs():
 
 def test_linked_scenario_draws_keep_the_central_programs_and_not_the_draw_before():
     """A linked market's scenario programs are kept from the central case
-    too (``KeptPrograms.linked_point``): each draw's fixed point starts
+    too (``linked_point`` with ``kept``): each draw's fixed point starts
     from the central scenario's optimum, on its program.  Draws of the
     germanium-indium-zinc market under two scenarios that touch it, solved
     in two orders by two sets of kept programs, are the same bit for bit,
