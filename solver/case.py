@@ -550,12 +550,17 @@ def build_case(data: dict) -> Case:
     return _case_of(data, name, description, base_year, regions, groups, markets)
 
 
-def _case_of(data: dict, name: str, description: str, base_year, regions: list, groups: dict, markets: dict[str, Market]) -> Case:
+def _case_of(data: dict, name: str, description: str, base_year, regions: list, groups: dict, markets: dict[str, Market], links: dict[str, Linked] | None = None) -> Case:
     """The case of ``data`` around its built ``markets``: the linked
     markets, the scenarios and the dynamics, which refer to the markets
-    (:func:`build_case`, :func:`drawn_case`)."""
+    (:func:`build_case`, :func:`drawn_case`).  ``links``: the central
+    case's linked markets, whose activities a draw leaves alone (made
+    again over the drawn ``markets``, :meth:`Linked.with_members`)."""
     fname = data.get("_file", "case.toml")
-    links = _build_links(data.get("joint", []), fname, markets, regions)
+    if links is None:
+        links = _build_links(data.get("joint", []), fname, markets, regions)
+    else:
+        links = {ln: link.with_members(markets) for ln, link in links.items()}
 
     scenarios = []
     if not isinstance(data.get("scenarios", []), list):
@@ -591,8 +596,10 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
     central market's, factor after factor (a build's ``float(cost · k)``
     is ``float(cost) · k``, default routes included); nodes, routes,
     processes and joint activities are the central ones.  The linked
-    markets, scenarios and dynamics are made again around the drawn
-    markets, since they refer to them.  ``tests/test_ensemble.py`` holds
+    markets are the central ones over the drawn members
+    (:meth:`mineq.models.joint.Linked.with_members`); the scenarios and
+    dynamics are made again around the drawn markets, since they refer
+    to them.  ``tests/test_ensemble.py`` holds
     every program of a drawn case equal to the one of the built case; the
     plain path (:mod:`mineq.models.speed`) builds the case instead."""
     entries = {m["name"]: m for m in data["minerals"]}
@@ -616,7 +623,7 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
                 routes = {key: cost * k for key, cost in routes.items()}
                 slopes = {key: sl * k for key, sl in slopes.items()}
         markets[name] = market.drawn(supply, demand, routes, slopes)
-    return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets)
+    return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets, central.links)
 
 
 def _yields(e: dict, key: str, f: str, w: str, markets: dict) -> dict[str, float]:

@@ -88,15 +88,18 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
     every drawn parameter, more than one on a parameter at times (they
     multiply, in order)."""
     central = _bundled()
-    for m in central.markets.values():  # as a solved central case has them
+    every = lambda case: {**case.markets, **{name: link.market for name, link in case.links.items()}}  # noqa: E731
+    for m in every(central).values():  # as a solved central case has them
         for k in STRUCTURE:
             getattr(m, k)
     built = build_case(perturbed_data(central.data, factors))
     drawn = drawn_case(central, perturbed_data(central.data, factors, routes=False), factors)
     assert list(drawn.markets) == list(built.markets) and list(drawn.links) == list(built.links)
     assert [s.name for s in drawn.scenarios] == [s.name for s in built.scenarios]
-    for name in built.markets:
-        a, b = drawn.markets[name], built.markets[name]
+    for name, link in drawn.links.items():  # the central activities, over the drawn members
+        assert all(link.members[m] is drawn.markets[m] for m in link.members) and link.joint == central.links[name].joint
+    for name, b in every(built).items():
+        a = every(drawn)[name]
         assert a.routes == b.routes and a.route_slopes == b.route_slopes, name
         assert list(a.supply) == list(b.supply) and list(a.demand) == list(b.demand), name
         for k in STRUCTURE:  # kept from the central market (Market.drawn)

@@ -154,6 +154,45 @@ def test_property_linked_markets_verify_and_split_exactly(y, a, b, c, d, t):
     assert verify(mk, again).ok
 
 
+@settings(max_examples=20, deadline=None)
+@given(scale=st.lists(st.floats(0.2, 5.0), min_size=3, max_size=3), drop=st.booleans(), which=st.integers(0, 2))
+def test_property_a_link_over_changed_members_is_the_link_built_anew(scale, drop, which):
+    """:meth:`Linked.with_members` (a scenario's plan, an ensemble's
+    draw) re-uses the link's market for its keys and index helpers: over
+    members with other curves and route costs it is the market
+    :meth:`Linked._build` makes, key for key, number for number and in
+    the same order; over a member whose routes differ (one dropped) it is
+    built anew, and still equals a fresh build."""
+    from dataclasses import replace
+
+    from mineq.models.market import STRUCTURE
+
+    regions = ["A", "B"]
+    members = {f"p{k}": Market(f"p{k}", ["ore", "refined"], regions, "t", "USD/t", supply={("ore", "A"): sup(1, 0.5)}, demand={("refined", r): dem(10 * (1 + j), 1) for j, r in enumerate(regions)},
+                               routes={("refined", "A", "B"): 1.0, ("refined", "B", "A"): 2.0, ("ore", "A", "B"): 0.5}, processes=[], route_slopes={("refined", "A", "B"): 0.1})
+               for k in range(3)}
+    joint = [Joint("act", "A", {"p0:ore": 1.0}, {"p1:refined": 0.3, "p2:refined": 0.1}, sup(1, 1))]
+    link = Linked("L", members, joint)
+    for k in STRUCTURE:
+        getattr(link.market, k)  # as a solved link has them
+    m = f"p{which}"
+    old = members[m]
+    routes = {key: t * scale[1] for key, t in old.routes.items()}
+    if drop:
+        routes.pop(("ore", "A", "B"))
+    changed = replace(old, demand={key: dem(10 * scale[0], scale[2]) for key in old.demand}, routes=routes, route_slopes={key: v * scale[1] for key, v in old.route_slopes.items()})
+    got = link.with_members({m: changed}).market
+    fresh = Linked("L", {**members, m: changed}, joint).market
+    assert got is not link.market and got.name == fresh.name and got.stages == fresh.stages
+    for part in ("supply", "demand", "routes", "route_slopes"):
+        assert list(getattr(got, part).items()) == list(getattr(fresh, part).items()), part
+    assert [(p.source, p.target, p.cost) for p in got.processes] == [(p.source, p.target, p.cost) for p in fresh.processes]
+    for k in STRUCTURE:
+        x, y = getattr(got, k), getattr(fresh, k)
+        assert all(map(np.array_equal, x, y)) if isinstance(x, tuple) else (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), k
+    assert (got.route_list is link.market.route_list) != drop  # kept where the routes are the same
+
+
 def test_case_file_linked_market_solves_verifies_and_moves_the_by_product(tmp_path):
     """The demo case: a US offtake of neodymium at 80 (above its baseline
     price) raises separation, so cerium output rises although no policy
