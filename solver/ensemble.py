@@ -201,7 +201,7 @@ def solve_chunk(case_json: str, rows: list[dict], seed: int, draws: list[int], o
         res = solve_case(case, scenarios, threads=1, kept=kept)
         ok += sum(r.ok for sc in res.values() for r in sc.values())
         total += sum(len(sc) for sc in res.values())
-        ds = to_dataset(case, res, inputs=False)
+        ds = to_dataset(case, res, inputs=False, keep=KEPT)
         parts.append(ds[[v for v in KEPT if v in ds]].expand_dims(draw=[d]))
     chunk = xr.concat(parts, dim="draw")
     chunk.attrs = {"seed": seed, "draws": json.dumps(draws), "run": run}

@@ -181,7 +181,7 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
 
 
 @steady_step
-def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: bool = True, layout: str = "dense") -> xr.Dataset:
+def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: bool = True, layout: str = "dense", keep: tuple[str, ...] | None = None) -> xr.Dataset:
     """Assemble solved markets into the result Dataset.
 
     ``results[scenario][mineral]`` is the outcome of one market; markets
@@ -198,6 +198,12 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
     a 200-region case's take 0.5 GB and a second to fill).  Route values
     are gathered along the entries in either layout, and the dense arrays
     are filled from them (:func:`_refill`), so the two cannot differ.
+
+    ``keep``: only these data variables (an ensemble's draw,
+    :data:`mineq.solver.ensemble.KEPT`), each as the whole Dataset has
+    it; the route and supply-share variables and the concentration
+    measures are not computed unless kept (a bundled draw's Dataset:
+    26 ms with all 90 variables).
     """
     if layout not in ("dense", "file"):
         raise ValueError(f"layout must be 'dense' or 'file', not {layout!r}")
@@ -235,10 +241,12 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
     activity = np.full((S, len(acts)), np.nan)
     gpos, rpos = {s: k for k, s in enumerate(stages)}, {r: k for k, r in enumerate(regs)}
     grid = (M, G, R, R)  # (mineral, stage, origin, destination), and (mineral, stage, region, origin)
+    wanted = lambda *vs: keep is None or any(v in keep for v in vs)  # noqa: E731
+    on_routes, on_shares, on_top = wanted(*ROUTE_VARS, "transport_cost", "transport_cost_slope"), wanted("supply_share"), wanted("production_top_share", "production_hhi")
     costed: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (flat cells, cost, slope) per mineral
     for j, mn in enumerate(mins):
         mk = case.markets[mn]
-        if not mk.routes:
+        if not mk.routes or not on_routes:
             continue
         ss, os_, ds_ = zip(*mk.routes)
         cells = np.ravel_multi_index((np.full(len(ss), j), [gpos[s] for s in ss], [rpos[o] for o in os_], [rpos[d] for d in ds_]), grid)
@@ -307,21 +315,23 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             no_use = np.isnan(node["processing"][i, j])
             no_use[gi[src], ri[src]] = False
             node["processing_input"][i, j][no_use] = np.nan
-            orig, dest = mk.route_nodes
-            nr = len(orig)
-            vals = {"flow": np.asarray(sol.flow, dtype=float), **{v: np.zeros(nr) for v in ROUTE_VARS[1:]}}
-            if plan is not None:
-                rl = mk.route_list
-                for k, terms in plan.routes.items():
-                    parts = terms.parts(sol.price[orig[k]], mk.routes[rl[k]])
-                    vals["export_tax_per_unit"][k] = parts["export_tax"]
-                    vals["mip_rent_per_unit"][k] = parts["mip_rent"]
-                    vals["tariff_per_unit"][k] = parts["tariff"]
-                if plan.quotas:
-                    vals["quota_rent_per_unit"] = plan.quota_rent_by_route(sol.quota_rent)
-            routed.append((i, j, np.ravel_multi_index((np.full(nr, j), gi[orig], ri[orig], ri[dest]), grid), vals, mk is case.markets.get(mn)))
+            if on_routes:
+                orig, dest = mk.route_nodes
+                nr = len(orig)
+                vals = {"flow": np.asarray(sol.flow, dtype=float), **{v: np.zeros(nr) for v in ROUTE_VARS[1:]}}
+                if plan is not None:
+                    rl = mk.route_list
+                    for k, terms in plan.routes.items():
+                        parts = terms.parts(sol.price[orig[k]], mk.routes[rl[k]])
+                        vals["export_tax_per_unit"][k] = parts["export_tax"]
+                        vals["mip_rent_per_unit"][k] = parts["mip_rent"]
+                        vals["tariff_per_unit"][k] = parts["tariff"]
+                    if plan.quotas:
+                        vals["quota_rent_per_unit"] = plan.quota_rent_by_route(sol.quota_rent)
+                routed.append((i, j, np.ravel_multi_index((np.full(nr, j), gi[orig], ri[orig], ri[dest]), grid), vals, mk is case.markets.get(mn)))
             sh = num["supply_share"]
-            shared.append((i, j, sh, gi, ri))
+            if on_shares:
+                shared.append((i, j, sh, gi, ri))
             # home and group shares: of a region's supply at a stage, how
             # much was produced (processed, at the refined stage) at home
             # or in each group; NaN where the node has no supply
@@ -329,7 +339,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             sourced[i, j, gi, ri, 0] = sh[np.arange(len(gi)), ri]
             for k, mem in enumerate(members, start=1):
                 sourced[i, j, gi, ri, k] = np.where(none, np.nan, np.nansum(sh[:, mem], axis=1))
-            for g in np.unique(gi):
+            for g in np.unique(gi) if on_top else ():
                 top[i, j, g], hhi[i, j, g] = concentration(node["production"][i, j, g][ri[gi == g]])
             if plan is not None:
                 for k, (q, lam) in enumerate(zip(plan.quotas, sol.quota_rent)):
@@ -365,8 +375,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
         coords["extension"] = np.arange(ne)
     data = {v: (("scenario", "mineral", "stage", "region"), node[v]) for v in NODE_VARS}
     placed = _Placer(layout, grid, coords)
-    data.update({v: placed("route", ("scenario",), route[v], rent) for v in ROUTE_VARS})
-    data["supply_share"] = placed("supply_entry", ("scenario",), share, sent)
+    data.update({v: placed("route", ("scenario",), route[v], rent) for v in ROUTE_VARS if wanted(v)})
+    if on_shares:
+        data["supply_share"] = placed("supply_entry", ("scenario",), share, sent)
     data["sourcing_share"] = (("scenario", "mineral", "stage", "region", "source"), sourced)
     data["production_top_share"] = (("scenario", "mineral", "stage"), top)
     data["production_hhi"] = (("scenario", "mineral", "stage"), hhi)
@@ -391,11 +402,14 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
     data["iterations"] = (("scenario", "mineral"), iters)
     data["max_residual"] = (("scenario", "mineral"), resid)
     data["message"] = (("scenario", "mineral"), message.astype(str))
-    data["transport_cost"] = placed("route", (), route["transport_cost"], rent)
-    data["transport_cost_slope"] = placed("route", (), route["transport_cost_slope"], rent)
+    for v in ("transport_cost", "transport_cost_slope"):
+        if wanted(v):
+            data[v] = placed("route", (), route[v], rent)
     data["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))
     data["mineral_price_unit"] = (("mineral",), np.array([case.markets[m].price_unit for m in mins], dtype=str))
     data["scenario_description"] = (("scenario",), np.array(["no policy" if sn == "baseline" else next((x.description for x in case.scenarios if x.name == sn), "") for sn in scen], dtype=str))
+    if keep is not None:
+        data = {v: x for v, x in data.items() if v in keep}
     for v, u in UNITS.items():
         if v in data:  # units given with the arrays: ds[v].attrs costs a DataArray each
             data[v] = (*data[v][:2], {**(data[v][2] if len(data[v]) > 2 else {}), "units": u})

@@ -223,3 +223,22 @@ def test_entries_naming_unknown_labels_or_listed_twice_are_refused(demo):
             read(bad)
         with pytest.raises(MineqError, match="lists the combination .* more than once"):
             read(twice)
+
+
+@pytest.mark.parametrize("keep", ["ensemble", ("flow", "supply_share", "price"), ("transport_cost", "production_hhi", "status")])
+def test_a_dataset_of_some_variables_holds_them_as_the_whole_one_does(demo, keep):
+    """``to_dataset(..., keep=...)`` (an ensemble's draw keeps
+    :data:`mineq.solver.ensemble.KEPT`) leaves out what no kept variable
+    needs, and each kept variable is the whole Dataset's, value for value,
+    with its attributes; the whole Dataset's other variables are absent."""
+    from mineq.solver.ensemble import KEPT
+
+    case, _ = demo
+    res = solve_case(case, threads=1)
+    keep = KEPT if keep == "ensemble" else keep
+    full = to_dataset(case, res, inputs=False)
+    lean = to_dataset(case, res, inputs=False, keep=keep)
+    assert set(lean.data_vars) == {v for v in keep if v in full}
+    assert len(full.data_vars) > 2 * len(lean.data_vars)
+    xr.testing.assert_identical(lean[list(lean.data_vars)], full[list(lean.data_vars)])
+    assert lean.attrs == full.attrs
