@@ -138,6 +138,19 @@ class Curve:
             made = self.__dict__["_blocks"] = tuple(self.segments())
         return made
 
+    def scale_levels(self) -> tuple[float, ...]:
+        """``|price|`` of the curve from below its reference quantity and
+        of its blocks' levels, those finite and non-zero: what a market's
+        price scale is the median of (:attr:`mineq.models.market.Market.price_scale`).
+        Made once: a market and its linked market both ask, and a curve
+        does not change once read."""
+        made = self.__dict__.get("_scale_levels")
+        if made is None:
+            q = self.reference_quantity()
+            levels = (self.left(q) if math.isfinite(q) else math.nan, *(s.level for s in self.blocks()))
+            made = self.__dict__["_scale_levels"] = tuple(abs(v) for v in levels if math.isfinite(v) and v != 0)
+        return made
+
     # -- shared behaviour ---------------------------------------------
     @property
     def lower(self) -> float:

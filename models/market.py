@@ -282,31 +282,36 @@ class Market:
         n = len(self.nodes)
         if not any(":" in s for s in self.stages):
             return np.full(n, self.price_scale)
-        member = lambda stage: stage.partition(":")[0]  # noqa: E731
+        # the levels by member (stages "mineral:stage"), then each
+        # member's median; grouped by stage first, and route costs by
+        # their origin node's member: a member's median is of the same
+        # numbers in any order
+        member = {s: s.partition(":")[0] for s in self.stages}
         levels: dict[str, list[float]] = {}
         for kind, key, c in self.curves():
-            if kind == "joint":
-                continue
-            q = c.reference_quantity()
-            for v in (c.left(q) if math.isfinite(q) else math.nan, *(s.level for s in c.segments())):
-                if math.isfinite(v) and v != 0:
-                    levels.setdefault(member(key[0]), []).append(abs(v))
-        for (s, _, _), t in self.routes.items():
-            if t > 0:
-                levels.setdefault(member(s), []).append(abs(t))
+            if kind != "joint":
+                levels.setdefault(member[key[0]], []).extend(c.scale_levels())
+        if self.routes:
+            names = list(dict.fromkeys(member.values()))
+            at = {m: k for k, m in enumerate(names)}
+            of_node = np.array([at[member[s]] for s, _ in self.nodes], dtype=np.intp)
+            cost = self.route_costs
+            paid = cost > 0
+            route_member = of_node[self.route_nodes[0]]
+            for k, m in enumerate(names):
+                got = cost[paid & (route_member == k)]
+                if len(got):
+                    levels.setdefault(m, []).extend(got.tolist())
         typical = {m: float(np.median(v)) for m, v in levels.items()}
-        return np.array([typical.get(member(s), self.price_scale) for s, _ in self.nodes])
+        return np.array([typical.get(member[s], self.price_scale) for s, _ in self.nodes])
 
     @cached_property
     def price_scale(self) -> float:
         """A typical price (median of curve levels near reference), for scaling."""
-        ps = []
-        for _, _, c in self.curves():
-            q = c.reference_quantity()
-            for v in (c.left(q) if math.isfinite(q) else math.nan, *(s.level for s in c.segments())):
-                if math.isfinite(v) and v != 0:
-                    ps.append(abs(v))
-        ps += [abs(t) for t in self.routes.values() if t > 0]
+        ps = [v for _, _, c in self.curves() for v in c.scale_levels()]
+        if self.routes:
+            cost = self.route_costs
+            ps += cost[cost > 0].tolist()
         return float(np.median(ps)) if ps else 1.0
 
 

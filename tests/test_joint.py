@@ -482,3 +482,24 @@ def test_joint_output_earns_the_origin_rent():
     # the verifier without the rent on joint output would call this wrong:
     # the activity's margin at prices alone is 57.5 + 17 = 74.5 < 40 + 66
     assert res.verification.ok
+
+
+def test_each_member_of_a_linked_market_keeps_its_own_price_scale():
+    """The verifier judges a linked market's nodes by their member's
+    typical price (``Market.node_price_scale``): the median of the
+    member's curve levels and positive route costs, the very numbers of
+    the member's market alone, so each member's nodes carry exactly the
+    member's own ``price_scale`` (lanthanum's 1 USD/kg beside
+    terbium's 1,000), and the linked market's own scale is the median of
+    all of them."""
+    case = load_case(Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54")
+    for link in case.links.values():
+        scale = link.market.node_price_scale
+        every = []
+        for m, mk in link.members.items():
+            n0 = link.offsets[m][0]
+            assert np.all(scale[n0 : n0 + len(mk.nodes)] == mk.price_scale), (link.name, m)
+            every += [v for _, _, c in mk.curves() for v in c.scale_levels()] + [t for t in mk.routes.values() if t > 0]
+        every += [v for jp in link.joint for v in jp.cost.scale_levels()]
+        assert link.market.price_scale == float(np.median(every)), link.name
+        assert len({float(mk.price_scale) for mk in link.members.values()}) == len(link.members)  # the members are priced apart
