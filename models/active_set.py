@@ -149,14 +149,15 @@ def _kkt_step(K: np.ndarray, r: np.ndarray, nF: int | None = None) -> np.ndarray
     fast = nF is not None and not plain()
     reduced = fast and K.shape[0] >= REDUCE_MIN
     if reduced:
-        step = _eliminated_solve(K, r, nF)
+        form = _saddle(K, nF)  # read once: a scan of K, each step below needs it
+        step = _eliminated_solve(K, r, nF, form=form)
         if step is not None and _accurate(K, step, r):
             return step
         # singular, as a rule (never otherwise in the bundled case's
         # linked markets): the whole LU would fail as well, so the
         # degenerate step comes first
         if FAST_DEGENERATE_STEP:
-            step = _degenerate_step(K, r, nF)
+            step = _degenerate_step(K, r, nF, form=form)
             if step is not None:
                 return step
     try:
@@ -194,7 +195,7 @@ def _saddle(K: np.ndarray, nF: int) -> tuple[np.ndarray, np.ndarray] | None:
     return D, K[nF:, :nF]
 
 
-def _eliminated_solve(K: np.ndarray, r: np.ndarray, nF: int, Nu: np.ndarray | None = None, Nv: np.ndarray | None = None) -> np.ndarray | None:
+def _eliminated_solve(K: np.ndarray, r: np.ndarray, nF: int, Nu: np.ndarray | None = None, Nv: np.ndarray | None = None, form=False) -> np.ndarray | None:
     """``(K + NN')·s = r`` for a saddle-point matrix ``K = [[D, -B'], [B, 0]]``
     (D diagonal) with the curved columns eliminated first, or None when K
     is not of that form or the reduced system is singular; the caller
@@ -214,10 +215,12 @@ def _eliminated_solve(K: np.ndarray, r: np.ndarray, nF: int, Nu: np.ndarray | No
     whole system's, to rounding.  A reduced system of at least
     :data:`SPARSE_MIN` without null-space terms is factorised sparse
     (:func:`_sparse_reduced_solve`), a smaller one dense
-    (:func:`_dense_reduced_solve`).
+    (:func:`_dense_reduced_solve`).  ``form``: :func:`_saddle` of K where
+    the caller has it.
     """
     n = K.shape[0]
-    form = _saddle(K, nF)
+    if form is False:
+        form = _saddle(K, nF)
     if form is None:
         return None
     D, B = form
@@ -296,7 +299,7 @@ def _accurate(K: np.ndarray, step: np.ndarray, r: np.ndarray) -> bool:
 FAST_DEGENERATE_STEP = True
 
 
-def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None:
+def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int, form=False) -> np.ndarray | None:
     """The minimum-norm least-squares solution of ``K·s = r`` for a singular
     saddle-point matrix ``K = [[D, -B'], [B, 0]]`` (D diagonal, of one
     sign), or None when K is not of that form or the result is not
@@ -315,11 +318,13 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None
     solve does what ``lstsq``'s SVD of the whole K did (on the linked
     heavy rare earths' 700-row systems, benchmarks/linked_polish.py).
     Singular values below ``max(shape)·eps·σ_max`` of a block count as
-    zero, as in ``numpy.linalg.matrix_rank``.
+    zero, as in ``numpy.linalg.matrix_rank``.  ``form``: :func:`_saddle`
+    of K where the caller has it.
     """
     n = K.shape[0]
     nr = n - nF
-    form = _saddle(K, nF)
+    if form is False:
+        form = _saddle(K, nF)
     if form is None:
         return None
     D, B = form
@@ -359,7 +364,7 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None
         return s is not None and np.all(np.isfinite(s)) and np.abs(K @ s - rp).max(initial=0.0) <= 1e-10 * (1.0 + np.abs(rp).max(initial=0.0))
 
     if n >= REDUCE_MIN:
-        s = _eliminated_solve(K, rp, nF, Nu, Nv)
+        s = _eliminated_solve(K, rp, nF, Nu, Nv, form=form)
         if accurate(s):
             return s
     KN = K.copy()
