@@ -91,9 +91,14 @@ HIGHS_TIGHT = {"time_limit": 2.0, "qp_regularization_value": 1e-11, "primal_feas
 #: 222-227 columns and took 1.0 of the case's 2.8 s inside HiGHS.  With
 #: the deposit-specific rare earths (2026-12-05): 609 runs, the optimal
 #: ones at most 2.34·n, four cycling runs (460-882 columns) that took
-#: 1.38 of 3.88 s inside HiGHS at 10·n and 0.69 at 5·n, same results
+#: 1.38 of 3.88 s inside HiGHS at 10·n and 0.69 at 5·n, same results.
+#: Session 20 (2026-12-05, 593 runs): the optimal ones again at most
+#: 2.34·n, six runs (460-882 columns) that reached 5·n cycled there, 0.9 s
+#: inside HiGHS; at 3·n every scenario-market has the same solution,
+#: number for number, and the case on one thread took 5.5-5.6 s
+#: instead of 5.6-5.8 s
 QP_ITERATIONS_MIN = 1000
-QP_ITERATIONS_PER_COLUMN = 5
+QP_ITERATIONS_PER_COLUMN = 3
 #: HiGHS's own values of the options above, restored when a persistent
 #: instance goes back from tight to normal settings
 _HIGHS_DEFAULTS = {"qp_regularization_value": 1e-7, "primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7, "optimality_tolerance": 1e-7}
