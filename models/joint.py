@@ -119,7 +119,11 @@ class Linked:
             routes += new.routes.values()
             slopes += new.route_slopes.values()
         mk = like.market
-        return mk.drawn(dict(zip(mk.supply, supply)), dict(zip(mk.demand, demand)), dict(zip(mk.routes, routes)), dict(zip(mk.route_slopes, slopes)))
+        # the route arrays, where every member has them: the linked
+        # market's routes are the members' in turn, each in its own order
+        arrays = {a: np.concatenate([m.__dict__[a] for m in self.members.values()]) for a in ("route_costs", "route_slope")
+                  if all(a in m.__dict__ for m in self.members.values())}
+        return mk.drawn(dict(zip(mk.supply, supply)), dict(zip(mk.demand, demand)), dict(zip(mk.routes, routes)), dict(zip(mk.route_slopes, slopes)), arrays)
 
     def with_members(self, members: dict[str, Market]) -> Linked:
         """The same link over changed member markets (a scenario's capacity

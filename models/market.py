@@ -93,17 +93,21 @@ class Market:
     #: joint production (:class:`Joint`): activities with several outputs
     joint: list[Joint] = field(default_factory=list)
 
-    def drawn(self, supply: dict, demand: dict, routes: dict, route_slopes: dict) -> "Market":
+    def drawn(self, supply: dict, demand: dict, routes: dict, route_slopes: dict, arrays: dict | None = None) -> "Market":
         """This market with other curves at the same nodes and other costs
         and slopes on the same routes (an ensemble's draw,
         :func:`mineq.solver.case.drawn_case`).  The index helpers that
         depend only on the nodes, routes, processes and joint activities
         (:data:`STRUCTURE`) are carried over where this market has them:
-        made anew, they took about a millisecond a draw and market."""
+        made anew, they took about a millisecond a draw and market.
+        ``arrays``: :attr:`route_costs` and :attr:`route_slope` where the
+        caller has them (the central arrays times the draw's factor: the
+        very numbers made from ``routes`` and ``route_slopes``)."""
         from dataclasses import replace
 
         new = replace(self, supply=supply, demand=demand, routes=routes, route_slopes=route_slopes)
         new.__dict__.update((k, self.__dict__[k]) for k in STRUCTURE if k in self.__dict__)
+        new.__dict__.update((k, v) for k, v in (arrays or {}).items() if k in ("route_costs", "route_slope"))
         return new
 
     # -- index helpers shared by the model, the verifier and results --

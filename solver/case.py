@@ -618,11 +618,15 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
                 node = (e["stage"], e["region"])
                 _node_curves(e, node, supply, demand, e.get("_file", file), f"{e.get('_where', f'mineral {name!r}')} ({name}/{node[0]}/{node[1]})")
         routes, slopes = market.routes, market.route_slopes
+        # the cost and slope arrays in route order, scaled as the entries
+        # are (the same products), where the central market made them
+        arrays = {a: market.__dict__[a] for a in ("route_costs", "route_slope") if a in market.__dict__}
         for par, k in mine:
             if par == "trade_cost_half_gap":
                 routes = {key: cost * k for key, cost in routes.items()}
                 slopes = {key: sl * k for key, sl in slopes.items()}
-        markets[name] = market.drawn(supply, demand, routes, slopes)
+                arrays = {a: v * k for a, v in arrays.items()}
+        markets[name] = market.drawn(supply, demand, routes, slopes, arrays)
     return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets, central.links)
 
 

@@ -90,7 +90,7 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
     central = _bundled()
     every = lambda case: {**case.markets, **{name: link.market for name, link in case.links.items()}}  # noqa: E731
     for m in every(central).values():  # as a solved central case has them
-        for k in STRUCTURE:
+        for k in (*STRUCTURE, "route_costs", "route_slope"):
             getattr(m, k)
     built = build_case(perturbed_data(central.data, factors))
     drawn = drawn_case(central, perturbed_data(central.data, factors, routes=False), factors)
@@ -102,6 +102,8 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
         a = every(drawn)[name]
         assert a.routes == b.routes and a.route_slopes == b.route_slopes, name
         assert list(a.supply) == list(b.supply) and list(a.demand) == list(b.demand), name
+        # carried from the central market, scaled (Market.drawn)
+        assert np.array_equal(a.__dict__["route_costs"], b.route_costs) and np.array_equal(a.__dict__["route_slope"], b.route_slope), name
         for k in STRUCTURE:  # kept from the central market (Market.drawn)
             x, y = getattr(a, k), getattr(b, k)
             assert all(map(np.array_equal, x, y)) if isinstance(x, tuple) else (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), (name, k)

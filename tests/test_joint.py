@@ -181,8 +181,12 @@ def test_property_a_link_over_changed_members_is_the_link_built_anew(scale, drop
     if drop:
         routes.pop(("ore", "A", "B"))
     changed = replace(old, demand={key: dem(10 * scale[0], scale[2]) for key in old.demand}, routes=routes, route_slopes={key: v * scale[1] for key, v in old.route_slopes.items()})
+    for mk in (*members.values(), changed):  # as solved markets have them
+        mk.route_costs, mk.route_slope
     got = link.with_members({m: changed}).market
     fresh = Linked("L", {**members, m: changed}, joint).market
+    assert ("route_costs" in got.__dict__) != drop  # the members' arrays, joined
+    assert np.array_equal(got.route_costs, fresh.route_costs) and np.array_equal(got.route_slope, fresh.route_slope)
     assert got is not link.market and got.name == fresh.name and got.stages == fresh.stages
     for part in ("supply", "demand", "routes", "route_slopes"):
         assert list(getattr(got, part).items()) == list(getattr(fresh, part).items()), part
