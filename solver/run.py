@@ -162,7 +162,10 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     units = [mn for mn in names if case.link_of(mn) is None] + list(case.links)
     quiet = not (progress and len(markets) * (1 + len(wanted)) > 3)
     chains: dict[str, list] = {}
-    solve = lambda u: _unit_chains(case, u, wanted, kept)  # noqa: E731
+    # without a caller reading them, only a failed market's diagnoses are
+    # made (they explain its message): an ensemble's draw spent 5 ms on
+    # the diagnoses of markets that all solved
+    solve = lambda u: _unit_chains(case, u, wanted, kept, every=diagnoses is not None)  # noqa: E731
     if kept is not None:
         threads = 1
     if threads > 1 and len(units) > 1 and forking():
@@ -192,12 +195,21 @@ def solve_case(case: Case, scenarios: list[str] | None = None, progress: bool = 
     return out
 
 
-def _unit_chains(case: Case, unit: str, wanted: list[str], kept: "KeptPrograms | None" = None) -> dict[str, list]:
+def _unit_chains(case: Case, unit: str, wanted: list[str], kept: "KeptPrograms | None" = None, every: bool = True) -> dict[str, list]:
     """{mineral: chain} of a unit of work: one mineral (:func:`_chain`) or
-    the members of a linked market (:func:`_link_chain`)."""
+    the members of a linked market (:func:`_link_chain`).  ``every``:
+    diagnose every market, else only those without a verified
+    equilibrium (:func:`_diagnosed`)."""
     if unit in case.links:
-        return _link_chain(case, case.links[unit], wanted, kept)
-    return {unit: _chain(case, unit, wanted, kept)}
+        return _link_chain(case, case.links[unit], wanted, kept, every)
+    return {unit: _chain(case, unit, wanted, kept, every)}
+
+
+def _diagnosed(make, res: MarketResult, every: bool) -> list:
+    """``make()`` (a market's diagnoses) where they are wanted: ``every``
+    market's, or one without a verified equilibrium (they explain its
+    message); else none."""
+    return make() if every or not res.ok else []
 
 
 class KeptPrograms:
@@ -295,18 +307,18 @@ def linked_point(link, plans: dict, start, reuse=None, basis=None, kept: KeptPro
     return res, member_results(link, res, plans)
 
 
-def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None = None) -> dict[str, list]:
+def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None = None, every: bool = True) -> dict[str, list]:
     """The chains of a linked market's members: solved together, baseline
     then each scenario that touches any member, split per member.  A
     scenario that touches one member moves them all (they share
     activities), so every member gets a result for it."""
     from .diagnose import diagnose
 
-    diag = {m: diagnose(mk, fed=link.fed(m)) for m, mk in link.members.items()}
     res = solve_market(link.market) if kept is None else kept.solve((link.name, BASELINE), link.market)
     basis = res.model.start_basis() if res.model is not None else None
     _dropped(res)
     base = member_results(link, res, {})
+    diag = {m: _diagnosed(lambda m=m, mk=mk: diagnose(mk, fed=link.fed(m)), res, every) for m, mk in link.members.items()}
     out = {m: [(BASELINE, diag[m], _explained(r, diag[m]))] for m, r in base.items()}
     for r in base.values():
         if r.solution is not None:
@@ -319,14 +331,14 @@ def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None =
             continue
         _dropped(got[0])
         for m, r in got[1].items():
-            d = diagnose(r.market, plans[m], sn, fed=link.fed(m)) if plans[m] is not None else []
+            d = _diagnosed(lambda m=m, r=r: diagnose(r.market, plans[m], sn, fed=link.fed(m)), r, every) if plans[m] is not None else []
             if r.solution is not None:
                 market_numbers(r, base[m])
             out[m].append((sn, d, _explained(r, d)))
     return out
 
 
-def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | None = None) -> list[tuple[str, list, MarketResult]]:
+def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | None = None, every: bool = True) -> list[tuple[str, list, MarketResult]]:
     """One mineral's baseline, then the scenarios that touch it, each
     diagnosed, solved and verified: [(scenario, diagnoses, result), ...].
     A scenario starts from the baseline's solution and hot-starts HiGHS
@@ -335,8 +347,8 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
     from .diagnose import diagnose
 
     m = case.markets[mineral]
-    diag = diagnose(m)
     res = solve_market(m) if kept is None else kept.solve((mineral, BASELINE), m)
+    diag = _diagnosed(lambda: diagnose(m), res, every)
     basis = res.model.start_basis() if res.model is not None else None
     if res.solution is not None:
         market_numbers(res, res)
@@ -347,8 +359,8 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
         plan = mineral_plan(case, sn, mineral, start)
         if plan is None:
             continue
-        diag = diagnose(m, plan, sn)
         res = solve_market(m, plan=plan, start=start, basis=basis) if kept is None else kept.solve((mineral, sn), m, plan, start, basis)
+        diag = _diagnosed(lambda: diagnose(m, plan, sn), res, every)
         if res.solution is not None:
             market_numbers(res, base)
         out.append((sn, diag, _explained(_dropped(res), diag)))

@@ -314,6 +314,14 @@ def test_ill_posed_scenario_is_diagnosed(tmp_path):
     assert str(ds.status.sel(scenario="ban", mineral="m").values) == "infeasible"
     assert "no supply can reach" in ds.attrs["diagnoses"]
     ds.close()
+    # solved without a caller asking for diagnoses (an ensemble's draw):
+    # only the failed market is diagnosed, and its message still says why
+    from mineq.solver.case import load_case
+    from mineq.solver.run import solve_case
+
+    res = solve_case(load_case(case), threads=1)
+    assert res["baseline"]["m"].ok and not res["ban"]["m"].ok
+    assert "a fixed demand of 5 kt that no supply can reach in scenario 'ban'" in res["ban"]["m"].message
 
 
 UNBOUNDED = """
