@@ -561,7 +561,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
         # workers: 377 verified mineral-solves per second with 2 a chunk,
         # 425 with 8
         chunk = 8 if draws >= 256 else 2
-    from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, plan_chunks, read_uncertainty, record_chunk, run_id, scenarios_per_draw, solve_chunk
+    from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, packed_case, plan_chunks, read_uncertainty, record_chunk, run_id, scenarios_per_draw, solve_chunk
     from .case import BASELINE
     from .run import check_fits
     from mineq.models.program_size import available_memory, gib
@@ -683,7 +683,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
                 n = workers or os.cpu_count() or 1
                 cluster = _local_cluster(LocalCluster, n)
                 client = Client(cluster)
-            case_json = _json.dumps(c.data)
+            case_json = packed_case(_json.dumps(c.data))
             run = run_id(meta)
             pending = {client.submit(solve_chunk, case_json, rows, seed, chunks[k], str(chunk_path(folder, k).resolve()), list(scenarios) or None, run, pure=False): k for k in todo}
             poll = min(1.0, worker_timeout / 4)
@@ -802,7 +802,17 @@ def _local_cluster(LocalCluster, n: int):
         # no dashboard; the scheduler's HTTP server (health checks) still
         # starts, on 8787 unless told otherwise, and warned over the
         # interruption message when another cluster held that port
-        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"})
+        # Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, and a
+        # threshold set fixes glibc's mmap threshold at 128 KiB: every
+        # larger buffer (a linked market's KKT matrices, the compiled
+        # polish's workspace) was mapped and faulted in anew, and its
+        # pages handed back at each free.  A worker spent 24% more CPU on
+        # the same draws (polish 1.7 times as long); unset, glibc's own
+        # adaptive thresholds hold
+        import dask
+
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"})
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, old)
