@@ -201,7 +201,8 @@ class MarketModel:
         # size, a flow in units of its ends' geometric mean, and every row
         # is divided by the size of its node, so that HiGHS sees numbers
         # near one in a market that holds 0.001 t here and 1e7 t there.
-        e = self._e = self._node_sizes(owners)  # row scale of each node's balance
+        self._by_value = self._sized_by_value()
+        e = self._e = self._node_sizes(owners, self._by_value)  # row scale of each node's balance
         block_node = np.array([self._owner_node(owners[pos]) for pos, _ in blocks], dtype=np.intp)
         fb = self._f = e[block_node] if nb else np.zeros(0)  # block b's quantity / Q = f[b]·z[b]
         kinds = [owners[pos][0] for pos, _ in blocks]
@@ -473,19 +474,26 @@ class MarketModel:
             return max(self.market.joint_terms[idx], key=lambda t: t[1])[0]
         return idx
 
-    def _node_sizes(self, owners) -> np.ndarray:
-        """Each node's size in units of Q: its largest reference quantity
-        (:attr:`Market.node_quantities`, and the program's offtakes), when
-        the market's quantities span more than :data:`SPAN`; else 1."""
+    def _sized_by_value(self) -> bool:
+        """Whether a linked market's nodes are sized by value
+        (:meth:`_value_scales`): only where members' prices are far apart.
+        In value units a cheap member's tonne is a large column unit, and
+        HiGHS's rounding then shows in the balance of its small nodes (the
+        four light rare earths, 73x apart, stay in natural units)."""
+        if not self.market.joint:
+            return False
+        scales = self._value_scales()
+        return bool(scales.max() / scales.min() > VALUE_SPAN)
+
+    def _node_sizes(self, owners, by_value: bool) -> np.ndarray:
+        """Each node's size in units of Q: its value scale where
+        ``by_value`` (:meth:`_sized_by_value`); else its largest reference
+        quantity (:attr:`Market.node_quantities`, and the program's
+        offtakes), when the market's quantities span more than
+        :data:`SPAN`; else 1."""
         mk, Q = self.market, self.Q
-        if mk.joint:
-            scales = self._value_scales()
-            # only where members' prices are far apart: in value units a
-            # cheap member's tonne is a large column unit, and HiGHS's
-            # rounding then shows in the balance of its small nodes (the
-            # four light rare earths, 73x apart, stay in natural units)
-            if scales.max() / scales.min() > VALUE_SPAN:
-                return scales
+        if by_value:
+            return self._value_scales()
         size = mk.node_quantities / Q
         for kind, idx, curve in owners:
             if kind == "offtake":
@@ -594,8 +602,9 @@ class MarketModel:
         column scales depend on differs (nodes, routes, processes and their
         yields, joint activities, the number of blocks of a curve, the
         quantity scale, the plan's structure), or when a node's size
-        (:meth:`_node_sizes`) would move by more than
-        :data:`NODE_SIZE_SLACK` (the held sizes are kept otherwise): build
+        (:meth:`_node_sizes`, by value where the program is) would move by
+        more than :data:`NODE_SIZE_SLACK` (the held sizes are kept
+        otherwise): build
         a new model.  The price scale may differ (it follows the curves'
         levels): every number is scaled again by the new one.
         """
@@ -618,7 +627,11 @@ class MarketModel:
             return False
         P = self.P
         self.market, self.P = market, market.price_scale
-        sizes = self._node_sizes(owners)
+        # of the held program's kind: a draw of the heavy rare earths whose
+        # members' prices span 95 instead of 112 times keeps value scales
+        # (built anew, it would size by quantity; half its draws were built
+        # and solved from nothing for that)
+        sizes = self._node_sizes(owners, self._by_value)
         if not np.array_equal(sizes, self._e):
             # the node sizes are a conditioning choice, and the matrix is
             # built on them: a linked market's follow its members' price

@@ -196,3 +196,38 @@ def test_a_stalled_fixed_point_settles_its_point_at_a_tight_tolerance(monkeypatc
     monkeypatch.setattr(kkt, "solve_kkt", lambda *a, **k: None)  # (the MILP ran a minute for nothing)
     res = solve_case(drawn(), ["partner-floor-club"], threads=1)["partner-floor-club"]
     assert not any(r.ok for r in res.values())
+
+
+def test_a_linked_program_sized_by_value_stays_so_for_a_draw():
+    """The heavy rare earths' members are priced 112 times apart in the
+    bundled case, so their program sizes nodes by value; a draw whose
+    members are priced under ``VALUE_SPAN`` apart would be sized by
+    quantity if built anew, yet either sizing gives the same program.  The
+    central program takes such a draw in place (half the draws were built
+    and solved from nothing before), and reaches the draw's own
+    equilibrium: verified, with a fresh solve's quantities."""
+    from mineq.models.program import VALUE_SPAN, MarketModel
+    from mineq.solver.case import drawn_case
+
+    root = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
+    central = load_case(root)
+    rows = read_uncertainty(root / "assumptions.csv", central)
+    name = next(n for n in central.links if "dysprosium" in n)
+    res = solve_market(central.links[name].market)
+    model = res.model
+    assert res.ok and model._by_value
+    for d in range(40):
+        factors = draw_factors(rows, 1, d)
+        link = drawn_case(central, perturbed_data(central.data, factors, routes=False), factors).links[name]
+        if not MarketModel(link.market)._sized_by_value():
+            break
+    else:
+        pytest.fail("no draw of 40 prices the heavy rare earths under VALUE_SPAN apart")
+    scales = MarketModel(link.market)._value_scales()
+    assert scales.max() / scales.min() <= VALUE_SPAN
+    assert model.update_market(link.market) and model._by_value
+    warm = solve_market(link.market, reuse=model)
+    cold = solve_market(link.market)
+    assert warm.ok and cold.ok and not MarketModel(link.market)._by_value
+    for q in ("supply", "demand", "flow"):
+        assert np.allclose(getattr(warm.solution, q), getattr(cold.solution, q), rtol=1e-6, atol=1e-8 * link.market.quantity_scale, equal_nan=True), q
