@@ -9,8 +9,10 @@
  * Called through ctypes (models/active_set.py), which releases the GIL
  * for the call, so that polish on one thread runs beside Python work on
  * another.  Built as an optional extension module (setup.py); the
- * Python-visible module is empty.  Arrays are float64 (uint8 for flags),
- * row-major, as numpy holds them.  Returns 0 (a KKT point: x, y and the
+ * Python-visible module is empty.  The constraint matrix comes by its
+ * nonzeros, column by column (models/sparse.py's Matrix: int64 starts
+ * and row indices, rows ascending in a column); other arrays are float64
+ * (uint8 for flags).  Returns 0 (a KKT point: x, y and the
  * active set written), 1 (no consistent active set: polish returns None)
  * or 2 (a KKT matrix LU cannot solve accurately: the caller runs the
  * Python polish, whose least-squares step handles it).
@@ -21,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ABI 1
+#define ABI 2
 
 /* the classification of a column (cf) and a row (rf) in one round */
 enum { BELOW = 1, ABOVE = 2, WRONG = 4, PUSH_LO = 8, PUSH_UP = 16 };
@@ -98,34 +100,40 @@ static int grow(double **p, size_t *cap, size_t need) {
     return *p ? 0 : -1;
 }
 
+/* B, the live rows on the free columns, by its nonzeros column by
+ * column: column f's are bk[bs[f]..bs[f+1]) (row positions, ascending)
+ * with values bv.  A flow's column has two, a curve block's one, so the
+ * products below cost B's nonzeros, not nF x nr (held dense, they were
+ * most of a linked market's polish). */
+typedef struct { const int *bs, *bk; const double *bv; } Cols;
+
 /* Whether s solves K s = r for K = [[diag(d), -B'], [B, 0]] as LAPACK's
  * step is accepted in active_set.py (_accurate): finite, residual
- * <= 1e-10 (1 + |r|), |s| < 1e6. */
-static int accurate(int nF, int nr, const double *d, const double *Bc, const double *r, const double *s) {
+ * <= 1e-10 (1 + |r|), |s| < 1e6.  `acc` holds nr doubles. */
+static int accurate(int nF, int nr, const double *d, Cols B, const double *r, const double *s, double *acc) {
     int N = nF + nr;
     double res = 0.0;
     for (int i = 0; i < N; i++) if (!isfinite(s[i])) return 0;
+    for (int k = 0; k < nr; k++) acc[k] = -r[nF + k];
     for (int f = 0; f < nF; f++) {
-        const double *b = Bc + (size_t)f * nr;
         double t = d[f] * s[f] - r[f];
-        for (int k = 0; k < nr; k++) t -= b[k] * s[nF + k];
+        for (int e = B.bs[f]; e < B.bs[f + 1]; e++) {
+            t -= B.bv[e] * s[nF + B.bk[e]];
+            acc[B.bk[e]] += B.bv[e] * s[f];
+        }
         if (fabs(t) > res) res = fabs(t);
     }
-    for (int k = 0; k < nr; k++) {
-        double t = -r[nF + k];
-        for (int f = 0; f < nF; f++) t += Bc[(size_t)f * nr + k] * s[f];
-        if (fabs(t) > res) res = fabs(t);
-    }
+    for (int k = 0; k < nr; k++) if (fabs(acc[k]) > res) res = fabs(acc[k]);
     return res <= 1e-10 * (1.0 + amax(N, r)) && amax(N, s) < 1e6;
 }
 
 /* The step s of K s = r for the saddle-point matrix K = [[diag(d), -B'],
- * [B, 0]] of one round, B's nr rows on the nF free columns held column by
- * column (Bc[f * nr + k]): 0 when s is accurate, 1 when K is singular or
+ * [B, 0]] of one round, B's nr rows on the nF free columns given by
+ * their nonzeros (Cols): 0 when s is accurate, 1 when K is singular or
  * no step is accurate (the Python step takes over), -1 when memory ran
- * out.  `w` and `W` are buffers this grows. */
-static int kkt_step(int nF, int nr, const double *d, const double *Bc, const double *r, double *s,
-                    double **w, size_t *wcap, double **W, size_t *Wcap) {
+ * out.  `w` and `W` are buffers this grows; `acc` holds nr doubles. */
+static int kkt_step(int nF, int nr, const double *d, Cols B, const double *r, double *s,
+                    double **w, size_t *wcap, double **W, size_t *Wcap, double *acc) {
     int N = nF + nr;
     if (N >= REDUCE_MIN) {
         int nz = 0;
@@ -136,36 +144,36 @@ static int kkt_step(int nF, int nr, const double *d, const double *Bc, const dou
         memset(R, 0, sizeof(double) * (size_t)M * M);
         for (int k = 0; k < nr; k++) rr[nz + k] = r[nF + k];
         for (int f = 0, a = 0; f < nF; f++) {
-            const double *b = Bc + (size_t)f * nr;
+            int e0 = B.bs[f], e1 = B.bs[f + 1];
             if (d[f] == 0.0) {
                 rr[a] = r[f];
-                for (int k = 0; k < nr; k++) {
-                    R[(size_t)a * M + nz + k] = -b[k];
-                    R[(size_t)(nz + k) * M + a] = b[k];
+                for (int e = e0; e < e1; e++) {
+                    int k = B.bk[e];
+                    R[(size_t)a * M + nz + k] = -B.bv[e];
+                    R[(size_t)(nz + k) * M + a] = B.bv[e];
                 }
                 a++;
                 continue;
             }
             /* B_P D_P^-1 B_P' and B_P D_P^-1 r_P, a column at a time over
-             * its nonzeros (a flow's column has two, a curve block's one) */
+             * its nonzeros */
             double inv = 1.0 / d[f], rp = inv * r[f];
-            for (int k = 0; k < nr; k++) {
-                if (b[k] == 0.0) continue;
-                rr[nz + k] -= b[k] * rp;
-                double bk = inv * b[k], *Rk = R + (size_t)(nz + k) * M + nz;
-                for (int l = 0; l < nr; l++) if (b[l] != 0.0) Rk[l] += bk * b[l];
+            for (int e = e0; e < e1; e++) {
+                int k = B.bk[e];
+                rr[nz + k] -= B.bv[e] * rp;
+                double bk = inv * B.bv[e], *Rk = R + (size_t)(nz + k) * M + nz;
+                for (int g = e0; g < e1; g++) Rk[B.bk[g]] += bk * B.bv[g];
             }
         }
         if (lu_solve(M, R, rr) == 0) {
             for (int k = 0; k < nr; k++) s[nF + k] = rr[nz + k];
             for (int f = 0, a = 0; f < nF; f++) {
                 if (d[f] == 0.0) { s[f] = rr[a++]; continue; }
-                const double *b = Bc + (size_t)f * nr;
                 double t = r[f];
-                for (int k = 0; k < nr; k++) t += b[k] * s[nF + k];
+                for (int e = B.bs[f]; e < B.bs[f + 1]; e++) t += B.bv[e] * s[nF + B.bk[e]];
                 s[f] = t / d[f];
             }
-            if (accurate(nF, nr, d, Bc, r, s)) { reduced_steps++; return 0; }
+            if (accurate(nF, nr, d, B, r, s, acc)) { reduced_steps++; return 0; }
         }
     }
     /* the whole system by one LU */
@@ -173,20 +181,20 @@ static int kkt_step(int nF, int nr, const double *d, const double *Bc, const dou
     double *K = *W;
     memset(K, 0, sizeof(double) * (size_t)N * N);
     for (int f = 0; f < nF; f++) {
-        const double *b = Bc + (size_t)f * nr;
         K[(size_t)f * N + f] = d[f];
-        for (int k = 0; k < nr; k++) {
-            K[(size_t)f * N + nF + k] = -b[k];
-            K[(size_t)(nF + k) * N + f] = b[k];
+        for (int e = B.bs[f]; e < B.bs[f + 1]; e++) {
+            int k = B.bk[e];
+            K[(size_t)f * N + nF + k] = -B.bv[e];
+            K[(size_t)(nF + k) * N + f] = B.bv[e];
         }
     }
     memcpy(s, r, sizeof(double) * N);
     if (lu_solve(N, K, s) != 0) return 1;
-    return accurate(nF, nr, d, Bc, r, s) ? 0 : 1;
+    return accurate(nF, nr, d, B, r, s, acc) ? 0 : 1;
 }
 
 static int polish(
-    int m, int n, const double *A, const double *c, const double *lo, const double *up,
+    int m, int n, const long long *start_in, const long long *index_in, const double *value_in, const double *c, const double *lo, const double *up,
     const double *rlo, const double *rup, const double *hd, double sense,
     const double *x_in, const double *y_in, double tol, int rounds, int strict, int given,
     unsigned char *at_lo, unsigned char *at_up, unsigned char *act_lo, unsigned char *act_up,
@@ -202,31 +210,39 @@ static int polish(
     unsigned char *eq = malloc(mm + 1), *ilo = malloc(mm + 1), *iup = malloc(mm + 1), *cf = malloc(nn + 1), *rf = malloc(mm + 1);
     /* A's nonzeros by row (rs, ci, rv) and by column (cs, ri, cv), in
      * index order: a program is mostly zeros (a flow has two entries), so
-     * a round's products cost its nonzeros instead of m x n */
+     * a round's products cost its nonzeros instead of m x n.  Given by
+     * column; an entry that is zero is left out, as a dense matrix's */
     size_t nnz = 0;
-    for (size_t e = 0; e < mm * nn; e++) nnz += A[e] != 0.0;
-    int *rs = malloc(sizeof(int) * (mm + 1)), *ci = malloc(sizeof(int) * (nnz + 1)), *cs = calloc(nn + 1, sizeof(int)), *ri = malloc(sizeof(int) * (nnz + 1));
+    for (size_t e = 0; e < (size_t)start_in[n]; e++) nnz += value_in[e] != 0.0;
+    int *rs = malloc(sizeof(int) * (mm + 1)), *ci = malloc(sizeof(int) * (nnz + 1)), *cs = malloc(sizeof(int) * (nn + 1)), *ri = malloc(sizeof(int) * (nnz + 1));
     double *rv = malloc(sizeof(double) * (nnz + 1)), *cv = malloc(sizeof(double) * (nnz + 1));
     int *Fof = malloc(sizeof(int) * (nn + 1));
-    double *d = malloc(sizeof(double) * (nn + 1)), *Bc = NULL, *rhs = NULL, *start = NULL, *sol = NULL, *w = NULL, *W = NULL;
-    size_t bcap = 0, vcap = 0, wcap = 0, Wcap = 0;
+    /* B's nonzeros (Cols) and each row's live position (-1: not live) */
+    int *bs = malloc(sizeof(int) * (nn + 1)), *bk = malloc(sizeof(int) * (nnz + 1)), *kof = malloc(sizeof(int) * (mm + 1));
+    double *bv = malloc(sizeof(double) * (nnz + 1)), *acc = malloc(sizeof(double) * (mm + 1));
+    double *d = malloc(sizeof(double) * (nn + 1)), *rhs = NULL, *start = NULL, *sol = NULL, *w = NULL, *W = NULL;
+    size_t vcap = 0, wcap = 0, Wcap = 0;
     if (!x0 || !y0 || !scale || !xf || !red || !ax || !b || !y || !F || !rl || !rows || !eq || !ilo || !iup || !cf || !rf
-        || !rs || !ci || !cs || !ri || !rv || !cv || !Fof || !d) { status = 2; goto done; }
+        || !rs || !ci || !cs || !ri || !rv || !cv || !Fof || !d || !bs || !bk || !kof || !bv || !acc) { status = 2; goto done; }
     {
+        /* by column as given (rows ascending), then by row: each row's
+         * columns ascending, the order a dense matrix's scan gives */
+        int *fill = rl;  /* borrowed (m + 1 ints): the next free place of each row */
+        for (int i = 0; i <= m; i++) fill[i] = 0;
         size_t e = 0;
-        for (int i = 0; i < m; i++) {
-            rs[i] = (int)e;
-            for (int j = 0; j < n; j++) {
-                double v = A[(size_t)i * n + j];
-                if (v != 0.0) { ci[e] = j; rv[e] = v; e++; cs[j + 1]++; }
+        for (int j = 0; j < n; j++) {
+            cs[j] = (int)e;
+            for (long long p = start_in[j]; p < start_in[j + 1]; p++) {
+                if (value_in[p] == 0.0) continue;
+                ri[e] = (int)index_in[p]; cv[e] = value_in[p]; e++;
+                fill[index_in[p] + 1]++;
             }
         }
-        rs[m] = (int)e;
-        for (int j = 0; j < n; j++) cs[j + 1] += cs[j];
-        int *fill = Fof;  /* borrowed: the next free place of each column */
-        memcpy(fill, cs, sizeof(int) * nn);
-        for (int i = 0; i < m; i++)
-            for (int q = rs[i]; q < rs[i + 1]; q++) { int p = fill[ci[q]]++; ri[p] = i; cv[p] = rv[q]; }
+        cs[n] = (int)e;
+        for (int i = 0; i < m; i++) fill[i + 1] += fill[i];
+        memcpy(rs, fill, sizeof(int) * (mm + 1));
+        for (int j = 0; j < n; j++)
+            for (int q = cs[j]; q < cs[j + 1]; q++) { int p = fill[ri[q]]++; ci[p] = j; rv[p] = cv[q]; }
     }
     memcpy(x0, x_in, sizeof(double) * nn);
     memcpy(y0, y_in, sizeof(double) * mm);
@@ -275,38 +291,44 @@ static int polish(
             if (live) rl[nr++] = k; /* position in rows */
         }
         int N = nF + nr;
-        if (grow(&Bc, &bcap, (size_t)nF * nr) || grow(&rhs, &vcap, 3 * (size_t)N)) { status = 2; goto done; }
+        if (grow(&rhs, &vcap, 3 * (size_t)N)) { status = 2; goto done; }
         start = rhs + N; sol = rhs + 2 * (size_t)N;
-        /* B: the live rows on the free columns, column by column */
-        memset(Bc, 0, sizeof(double) * (size_t)nF * nr);
+        for (int i = 0; i < m; i++) kof[i] = -1;
         for (int k = 0; k < nr; k++) {
             int i = rows[rl[k]];
             double s = 0.0;
-            for (int q = rs[i]; q < rs[i + 1]; q++) {
-                int j = ci[q];
-                if (Fof[j] >= 0) Bc[(size_t)Fof[j] * nr + k] = rv[q];
-                else s += rv[q] * xf[j];
-            }
+            kof[i] = k;
+            for (int q = rs[i]; q < rs[i + 1]; q++)
+                if (Fof[ci[q]] < 0) s += rv[q] * xf[ci[q]];
             rhs[nF + k] = b[rl[k]] - s;
             start[nF + k] = y0[i];
         }
+        /* B: the live rows on the free columns, by its nonzeros (A's
+         * columns hold their rows ascending, and so their live positions) */
+        bs[0] = 0;
+        for (int f = 0, e = 0; f < nF; f++) {
+            int j = F[f];
+            for (int q = cs[j]; q < cs[j + 1]; q++)
+                if (kof[ri[q]] >= 0) { bk[e] = kof[ri[q]]; bv[e] = cv[q]; e++; }
+            bs[f + 1] = e;
+        }
+        Cols B = {bs, bk, bv};
         for (int f = 0; f < nF; f++) { d[f] = hd[F[f]]; rhs[f] = -c[F[f]]; start[f] = x0[F[f]]; }
         /* the step solves K step = rhs - K start, K = [[D, -B'], [B, 0]];
          * accepted as LAPACK's would be, else the Python polish takes over
          * with its least-squares step */
+        for (int k = 0; k < nr; k++) acc[k] = 0.0;
         for (int f = 0; f < nF; f++) {
-            const double *bf = Bc + (size_t)f * nr;
             double s = d[f] * start[f];
-            for (int k = 0; k < nr; k++) s -= bf[k] * start[nF + k];
+            for (int e = bs[f]; e < bs[f + 1]; e++) {
+                s -= bv[e] * start[nF + bk[e]];
+                acc[bk[e]] += bv[e] * start[f];
+            }
             sol[f] = rhs[f] - s;
         }
-        for (int k = 0; k < nr; k++) {
-            double s = 0.0;
-            for (int f = 0; f < nF; f++) s += Bc[(size_t)f * nr + k] * start[f];
-            sol[nF + k] = rhs[nF + k] - s;
-        }
+        for (int k = 0; k < nr; k++) sol[nF + k] = rhs[nF + k] - acc[k];
         memcpy(rhs, sol, sizeof(double) * N);  /* rhs now holds r */
-        if (kkt_step(nF, nr, d, Bc, rhs, sol, &w, &wcap, &W, &Wcap) != 0) { status = 2; goto done; }
+        if (kkt_step(nF, nr, d, B, rhs, sol, &w, &wcap, &W, &Wcap, acc) != 0) { status = 2; goto done; }
         for (int f = 0; f < nF; f++) xf[F[f]] = start[f] + sol[f];
         for (int i = 0; i < m; i++) y[i] = (eq[i] || act_lo[i] || act_up[i]) ? y0[i] : 0.0;
         for (int k = 0; k < nr; k++) y[rows[rl[k]]] = start[nF + k] + sol[nF + k];
@@ -389,17 +411,18 @@ done:
     free(x0); free(y0); free(scale); free(xf); free(red); free(ax); free(b); free(y);
     free(F); free(rl); free(rows); free(eq); free(ilo); free(iup); free(cf); free(rf);
     free(rs); free(ci); free(cs); free(ri); free(rv); free(cv); free(Fof); free(d);
-    free(Bc); free(rhs); free(w); free(W);
+    free(bs); free(bk); free(kof); free(bv); free(acc); free(rhs); free(w); free(W);
     return status;
 }
 
-/* One buffer in, one out, one of flags: three addresses for ctypes to
- * pass.  in = A (m x n), c, lo, up (n), rlo, rup (m), hd (n), x (n), y (m);
- * flags = at_lo, at_up (n), act_lo, act_up (m); out = x (n), y (m). */
-int mineq_polish(int m, int n, const double *in, double sense, double tol, int rounds, int strict, int given, unsigned char *flags, double *out) {
-    size_t mn = (size_t)m * n;
-    const double *A = in, *c = A + mn, *lo = c + n, *up = lo + n, *rlo = up + n, *rup = rlo + m, *hd = rup + m, *x = hd + n, *y = x + n;
-    return polish(m, n, A, c, lo, up, rlo, rup, hd, sense, x, y, tol, rounds, strict, given, flags, flags + n, flags + 2 * n, flags + 2 * n + m, out, out + n);
+/* The matrix by column (start: n + 1, index and value: start[n]), one
+ * buffer in, one out, one of flags.  in = c, lo, up (n), rlo, rup (m),
+ * hd (n), x (n), y (m); flags = at_lo, at_up (n), act_lo, act_up (m);
+ * out = x (n), y (m). */
+int mineq_polish(int m, int n, const long long *start, const long long *index, const double *value, const double *in,
+                 double sense, double tol, int rounds, int strict, int given, unsigned char *flags, double *out) {
+    const double *c = in, *lo = c + n, *up = lo + n, *rlo = up + n, *rup = rlo + m, *hd = rup + m, *x = hd + n, *y = x + n;
+    return polish(m, n, start, index, value, c, lo, up, rlo, rup, hd, sense, x, y, tol, rounds, strict, given, flags, flags + n, flags + 2 * n, flags + 2 * n + m, out, out + n);
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_polish", "The compiled active-set step (see _polish.c); used through ctypes.", -1, NULL};

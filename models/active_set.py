@@ -379,8 +379,9 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int, form=False) -> np.nd
     return s if accurate(s) else None
 
 
-#: the compiled step's interface version (``ABI`` in models/_polish.c)
-KERNEL_ABI = 1
+#: the compiled step's interface version (``ABI`` in models/_polish.c):
+#: 2 takes the matrix by its nonzeros (1 took it dense)
+KERNEL_ABI = 2
 
 
 def _load_kernel():
@@ -423,7 +424,7 @@ def _load_kernel():
             continue
         fn = lib.mineq_polish
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
         fn.path = str(path)
         fn.reduced_steps = getattr(lib, "mineq_polish_reduced_steps", None)
         if fn.reduced_steps is not None:
@@ -433,9 +434,9 @@ def _load_kernel():
 
 
 _KERNEL = _load_kernel()
-#: programs with a larger constraint matrix (rows × columns, as the kernel
-#: takes it dense) polish in Python: the kernel copies the matrix each call
-#: and factors without blocking, so on
+#: programs with a larger constraint matrix (rows × columns) polish in
+#: Python: the kernel factors its systems dense and without blocking (and,
+#: until session 20, copied the matrix dense at each call), so on
 #: benchmarks/scaling.py's 200 dense regions (8 million entries) it was
 #: slower (3.06 s against 2.79 s) while it was faster on 200 sparse ones
 #: (half a million entries; warm re-solve 0.010 s against 0.019 s)
@@ -479,16 +480,18 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
 
     m, n = qp.A.shape
     if _KERNEL is not None and qp.H is None and m * n <= KERNEL_MAX_ENTRIES and not plain():
-        # the program's dense copy, made once per matrix (small: at most
-        # KERNEL_MAX_ENTRIES entries)
-        buf = np.concatenate((qp.A.dense().ravel(), qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
+        A = qp.A
+        # the matrix by its nonzeros, as the program holds it
+        start, index, value = (np.ascontiguousarray(a, dtype=t) for a, t in ((A.start, np.int64), (A.index, np.int64), (A.value, float)))
+        buf = np.concatenate((qp.c, qp.lo, qp.up, qp.rlo, qp.rup, qp.hd, col_value, row_dual), dtype=float)
         flags = np.zeros(2 * (n + m), dtype=np.uint8) if active is None else np.concatenate(active, dtype=np.uint8)
-        if buf.size != m * n + 5 * n + 3 * m or flags.size != 2 * (n + m):
+        if (buf.size != 5 * n + 3 * m or flags.size != 2 * (n + m) or start.size != n + 1 or start[-1] != index.size or index.size != value.size
+                or (index.size and not (0 <= index.min() and index.max() < m))):
             # arrays that do not fit the program: Python says what is wrong
             # (C would read past the buffer)
             return polish_python(qp, col_value, row_dual, tol, rounds, strict, active)
         out = np.empty(n + m)
-        status = _KERNEL(m, n, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), flags.ctypes.data, out.ctypes.data)
+        status = _KERNEL(m, n, start.ctypes.data, index.ctypes.data, value.ctypes.data, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), flags.ctypes.data, out.ctypes.data)
         if status == 0:
             f = flags.view(bool)
             return out[:n], out[n:], (f[:n], f[n : 2 * n], f[2 * n : 2 * n + m], f[2 * n + m :])

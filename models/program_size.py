@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .active_set import KERNEL_MAX_ENTRIES
-
 #: bytes per non-zero: the program's own sparse copy (value, row and
 #: column: 24) and the triplets it is built from, sorted and summed
 #: (some 60), and HiGHS's copies (index and value, row- and column-wise,
@@ -56,12 +54,10 @@ class ProgramSize:
     @property
     def dense_bytes(self) -> int:
         """What is still dense at the peak: the active-set system (side
-        :attr:`kkt_side`, :data:`KKT_COPIES` copies) and, for a program
-        of at most :data:`mineq.models.active_set.KERNEL_MAX_ENTRIES`
-        entries, the compiled step's dense copy of the matrix (kept, and
-        packed for the step: twice)."""
-        kernel = 2 * 8 * self.rows * self.columns if self.rows * self.columns <= KERNEL_MAX_ENTRIES else 0
-        return KKT_COPIES * 8 * self.kkt_side**2 + kernel
+        :attr:`kkt_side`, :data:`KKT_COPIES` copies).  (The compiled step
+        takes the matrix by its nonzeros since session 20; it had a dense
+        copy of it, kept and packed for each call.)"""
+        return KKT_COPIES * 8 * self.kkt_side**2
 
     @property
     def bytes(self) -> int:

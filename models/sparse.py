@@ -9,10 +9,10 @@ and some 220 MB here (24 bytes per entry; issue 17).
 Only the few operations the program needs are here (products with a
 vector and with its transpose, column subsets, dense blocks of chosen
 rows and columns, HiGHS's column-wise arrays), on numpy alone: mineq has
-no other use for scipy.  The matrix never changes after it is built, so
-a dense copy, for the compiled active-set step of a small program
-(:data:`mineq.models.active_set.KERNEL_MAX_ENTRIES`), is made once and
-kept.
+no other use for scipy.  The compiled active-set step
+(``models/_polish.c``) takes the arrays as they are.  The matrix never
+changes after it is built, so a whole dense copy, where one is asked
+for, is made once and kept.
 """
 
 from __future__ import annotations
