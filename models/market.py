@@ -306,7 +306,7 @@ class Market:
                 got = cost[paid & (route_member == k)]
                 if len(got):
                     levels.setdefault(m, []).extend(got.tolist())
-        typical = {m: float(np.median(v)) for m, v in levels.items()}
+        typical = {m: _median(v) for m, v in levels.items()}
         return np.array([typical.get(member[s], self.price_scale) for s, _ in self.nodes])
 
     @cached_property
@@ -316,7 +316,17 @@ class Market:
         if self.routes:
             cost = self.route_costs
             ps += cost[cost > 0].tolist()
-        return float(np.median(ps)) if ps else 1.0
+        return _median(ps) if ps else 1.0
+
+
+def _median(values: list[float]) -> float:
+    """numpy's median of a list of numbers (the mean of the middle two of
+    an even count: the same sum and division), without making an array:
+    a market's price scale is the median of a few dozen numbers, where
+    ``np.median`` took 77 µs, and an ensemble's draw makes 46 of them."""
+    s = sorted(values)
+    h = len(s) // 2
+    return float(s[h]) if len(s) % 2 else float((s[h - 1] + s[h]) / 2)
 
 
 #: :class:`Market`'s cached index helpers that depend only on which nodes

@@ -192,3 +192,15 @@ def test_linear_price_range_is_the_generic_one(side, intercept, slope, capacity,
     c = make_curve(spec, side)
     assert c.price_range(q, dq) == Curve.price_range(c, q, dq)
     assert c.residual(q, price, price + spread, dq, 7.0, 3.0) == Curve.residual(c, q, price, price + spread, dq, 7.0, 3.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(1e-9, 1e9), st.sampled_from([1.0, 2.5, 1e-3])), min_size=1, max_size=60))
+def test_property_market_median_is_numpy_s(values):
+    """``market._median`` (the price scales' median without an array) is
+    numpy's median of the same numbers, bit for bit: the middle one of an
+    odd count, the mean of the middle two of an even one, in any order."""
+    from mineq.models.market import _median
+
+    assert _median(values) == float(np.median(values))
+    assert _median(values[::-1]) == float(np.median(values))
