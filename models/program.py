@@ -69,6 +69,7 @@ from .sparse import Matrix
 #: make it cycle on degenerate markets (zero-cost route cycles).  So HiGHS
 #: runs with its robust defaults and :func:`mineq.models.active_set.polish` then
 #: solves the KKT system of the active set it found exactly.
+HIGHS_OPTIONS = {"time_limit": 60.0}
 #: active-set rounds of a warm re-solve's polish before HiGHS runs
 #: instead.  A round frees or fixes one variable; an ensemble's draw of
 #: the light rare earths moves more route flows than 20 rounds reach.
@@ -77,7 +78,6 @@ from .sparse import Matrix
 #: second), and the bundled case on one thread 6.0-6.1 s instead of 6.4
 #: (256 runs instead of 275); 40 to 200 rounds measured alike
 WARM_ROUNDS = 60
-HIGHS_OPTIONS = {"time_limit": 60.0}
 #: the second attempt when the first does not verify: little
 #: regularisation, tight KKT tolerances, and a short leash because these
 #: settings can cycle on degenerate markets
