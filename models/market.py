@@ -306,7 +306,9 @@ class Market:
                 got = cost[paid & (route_member == k)]
                 if len(got):
                     levels.setdefault(m, []).extend(got.tolist())
-        typical = {m: _median(v) for m, v in levels.items()}
+        # a member without a finite non-zero level (fixed curves alone, no
+        # priced route) keeps the market's scale, as before
+        typical = {m: _median(v) for m, v in levels.items() if v}
         return np.array([typical.get(member[s], self.price_scale) for s, _ in self.nodes])
 
     @cached_property

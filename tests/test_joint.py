@@ -507,3 +507,18 @@ def test_each_member_of_a_linked_market_keeps_its_own_price_scale():
         every += [v for jp in link.joint for v in jp.cost.scale_levels()]
         assert link.market.price_scale == float(np.median(every)), link.name
         assert len({float(mk.price_scale) for mk in link.members.values()}) == len(link.members)  # the members are priced apart
+
+
+def test_a_member_with_fixed_demand_alone_keeps_the_market_s_price_scale():
+    """A member whose only curve is a fixed demand (no finite non-zero
+    price level, no priced route) has no typical price of its own: its
+    nodes keep the linked market's scale, and the market solves (the
+    median of an empty list had raised IndexError)."""
+    from mineq.models.curves import make_curve
+
+    a = Market("a", ["mine"], ["X", "Y"], "t", "USD/t", {("mine", "X"): sup(1, 1)}, {("mine", "Y"): dem(10, 1)}, {("mine", "X", "Y"): 0.5}, [])
+    b = Market("b", ["mine"], ["X", "Y"], "t", "USD/t", {}, {("mine", "X"): make_curve({"form": "fixed", "quantity": 0.5}, "demand")}, {}, [])
+    link = Linked("ab", {"a": a, "b": b}, [Joint("ore", "X", {}, {"a:mine": 1.0, "b:mine": 0.2}, sup(2, 1))])
+    scale = link.market.node_price_scale
+    assert np.all(scale[2:] == link.market.price_scale) and np.all(scale[:2] == a.price_scale)
+    assert solve_market(link.market).ok
