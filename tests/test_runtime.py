@@ -7,17 +7,20 @@ import pytest
 
 from threadpoolctl import threadpool_info
 
-from mineq.solver.runtime import steady, steady_step
+from mineq.solver.runtime import STEP_GC_THRESHOLD, steady, steady_step
 
 
 def test_freeze_is_lifted_after_nested_blocks_and_errors():
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     with steady():
         frozen = gc.get_freeze_count()
         assert frozen > 0
+        assert gc.get_threshold() == (max(before[0], STEP_GC_THRESHOLD), *before[1:])
         with steady():
             # the inner block does not unfreeze the outer one's heap
             pass
+        assert gc.get_threshold()[0] == max(before[0], STEP_GC_THRESHOLD)
         # (frozen objects can still die meanwhile, a few of them in a full
         # test run: an unfrozen heap would leave none)
         assert gc.get_freeze_count() > frozen // 2
@@ -29,9 +32,11 @@ def test_freeze_is_lifted_after_nested_blocks_and_errors():
     with pytest.raises(RuntimeError):
         fails()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_freeze_is_lifted_when_concurrent_blocks_end_in_any_order():
+    before = gc.get_threshold()
     inside, release = threading.Barrier(3), threading.Event()
 
     def work():
@@ -48,6 +53,7 @@ def test_freeze_is_lifted_when_concurrent_blocks_end_in_any_order():
     for t in threads:
         t.join()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_objects_made_before_a_step_are_collected_after_it():
