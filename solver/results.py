@@ -181,7 +181,8 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
 
 
 @steady_step
-def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: bool = True, layout: str = "dense", keep: tuple[str, ...] | None = None) -> xr.Dataset:
+def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: bool = True, layout: str = "dense", keep: tuple[str, ...] | None = None,
+               rows: dict[str, tuple[str, str]] | None = None) -> xr.Dataset:
     """Assemble solved markets into the result Dataset.
 
     ``results[scenario][mineral]`` is the outcome of one market; markets
@@ -204,6 +205,14 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
     it; the route and supply-share variables and the concentration
     measures are not computed unless kept (a bundled draw's Dataset:
     26 ms with all 90 variables).
+
+    ``rows``: per key of ``results`` (a row along ``scenario``), the
+    scenario it solves and the key of the row its welfare changes are
+    against; by default each key is a scenario, against ``"baseline"``.
+    An ensemble's chunk places several draws in one Dataset, a row per
+    draw and scenario, each against its own draw's baseline
+    (:func:`mineq.solver.ensemble.solve_chunk`): the Dataset's own cost,
+    8 ms, is then paid once for all of them.
     """
     if layout not in ("dense", "file"):
         raise ValueError(f"layout must be 'dense' or 'file', not {layout!r}")
@@ -252,7 +261,8 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
         cells = np.ravel_multi_index((np.full(len(ss), j), [gpos[s] for s in ss], [rpos[o] for o in os_], [rpos[d] for d in ds_]), grid)
         slopes = np.fromiter(map(mk.route_slopes.get, mk.routes, repeat(0.0)), float, len(ss)) if mk.route_slopes else np.zeros(len(ss))
         costed.append((cells, np.fromiter(mk.routes.values(), float, len(ss)), slopes))
-    base = results.get("baseline", {})
+    rows = rows or {sn: (sn, "baseline") for sn in scen}
+    bases = [results.get(rows[sn][1], {}) for sn in scen]
     done: dict[int, int] = {}  # id(result) -> scenario row already filled
     repeats: list[tuple[int, int, int]] = []  # (row, mineral, the row it repeats)
     grids: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -292,7 +302,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             if len(sol.joint_net):
                 node["joint_output"][i, j, gi, ri] = sol.joint_net
                 node["disposal"][i, j, gi, ri] = sol.disposal
-            b = base.get(mn)
+            b = bases[i].get(mn)
             num = market_numbers(res, b)
             per_unit, tr = num["floor_payment"], num["trade"]
             node["floor_payment"][i, j, gi, ri] = per_unit
@@ -407,7 +417,7 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             data[v] = placed("route", (), route[v], rent)
     data["mineral_quantity_unit"] = (("mineral",), np.array([case.markets[m].quantity_unit for m in mins], dtype=str))
     data["mineral_price_unit"] = (("mineral",), np.array([case.markets[m].price_unit for m in mins], dtype=str))
-    data["scenario_description"] = (("scenario",), np.array(["no policy" if sn == "baseline" else next((x.description for x in case.scenarios if x.name == sn), "") for sn in scen], dtype=str))
+    data["scenario_description"] = (("scenario",), np.array(["no policy" if rows[sn][0] == "baseline" else next((x.description for x in case.scenarios if x.name == rows[sn][0]), "") for sn in scen], dtype=str))
     if keep is not None:
         data = {v: x for v, x in data.items() if v in keep}
     for v, u in UNITS.items():

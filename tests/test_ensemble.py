@@ -228,3 +228,48 @@ def test_a_chunk_of_the_packed_case_is_the_chunk_of_its_text(tmp_path):
         assert r["verified"] == r["markets"] > 0
         got[name] = xr.load_dataset(tmp_path / f"{name}.nc")
     xr.testing.assert_identical(got["text"], got["packed"])
+
+
+def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkeypatch):
+    """A chunk assembles ``BATCH`` draws in one Dataset, a row per draw and
+    scenario, each scenario's welfare changes against its own draw's
+    baseline (``to_dataset(..., rows=...)``), then splits the rows into
+    ``draw`` and ``scenario``.  With batches of 2 over 5 draws (the last
+    one short), the chunk is identical, value for value and dtype for
+    dtype, to each draw's own Dataset of the kept numbers, concatenated:
+    a row compared with another draw's baseline would change the welfare
+    changes of the scenarios."""
+    import json
+
+    from mineq.solver import ensemble as E
+    from mineq.solver import run
+    from mineq.solver.results import to_dataset
+
+    solved = []  # (case, results) of each draw, as the chunk solved them
+
+    def solve_case(case, *args, **kwargs):
+        solved.append((case, solve(case, *args, **kwargs)))
+        return solved[-1][1]
+
+    solve = run.solve_case
+    monkeypatch.setattr(run, "solve_case", solve_case)
+    monkeypatch.setattr(E, "BATCH", 2)
+    table = tmp_path / "u.csv"
+    table.write_text(TABLE)
+    case = load_case(DEMO)
+    text = json.dumps(case.data)
+    rows = read_uncertainty(table, case)
+    draws = [4, 0, 9, 2, 7]
+    r = E.solve_chunk(text, rows, 11, draws, str(tmp_path / "c.nc"), None, "run")
+    assert r["verified"] == r["markets"] > 0
+    got = xr.load_dataset(tmp_path / "c.nc")
+    parts = []
+    # the draws' solves come after the central programs' (once per worker)
+    for d, (drawn, res) in zip(draws, solved[-len(draws):], strict=True):
+        ds = to_dataset(drawn, res, inputs=False)
+        parts.append(ds[[v for v in E.KEPT if v in ds]].expand_dims(draw=[d]))
+    want = xr.concat(parts, dim="draw")
+    assert len(want.scenario) > 1 and float(abs(want.total_welfare_change.sel(scenario=want.scenario[1])).max()) > 0
+    want.attrs = got.attrs
+    xr.testing.assert_identical(got, want)
+    assert all(got[v].dtype == want[v].dtype for v in want.data_vars)
