@@ -307,6 +307,17 @@ class Linear(Curve):
     def integral(self, q):
         return self.intercept * q + self.sign * 0.5 * self.slope * q * q
 
+    def scale_levels(self):
+        # Curve.scale_levels with left and blocks written out (left(q) =
+        # value(q); one block, levelled at the intercept): the same
+        # numbers, for the 1,100 curves a draw makes
+        made = self.__dict__.get("_scale_levels")
+        if made is None:
+            q = self.reference_quantity()
+            levels = (self.intercept + self.sign * self.slope * q if math.isfinite(q) else math.nan, self.intercept)
+            made = self.__dict__["_scale_levels"] = tuple(abs(v) for v in levels if math.isfinite(v) and v != 0)
+        return made
+
     def segments(self, at=None):
         return [Segment(0.0, self.capacity, self.intercept, self.slope)]
 

@@ -578,6 +578,18 @@ def _case_of(data: dict, name: str, description: str, base_year, regions: list, 
     return case
 
 
+def factors_by_mineral(factors: list[tuple[str, str, float]], names) -> dict[str, list[tuple[str, float]]]:
+    """A draw's ``(mineral or "*", parameter, factor)`` by mineral of
+    ``names``: each mineral's ``(parameter, factor)``, those for ``"*"``
+    among them, in the draw's order (factors on one parameter multiply
+    in that order).  Read once a draw instead of once a mineral."""
+    out: dict[str, list[tuple[str, float]]] = {n: [] for n in names}
+    for mn, par, k in factors:
+        for n in out if mn == "*" else (mn,) if mn in out else ():
+            out[n].append((par, k))
+    return out
+
+
 def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]]) -> Case:
     """The case of an ensemble's draw, made from the ``central`` case: the
     case ``build_case`` makes of the central data with the draw's
@@ -604,8 +616,9 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
     plain path (:mod:`mineq.models.speed`) builds the case instead."""
     entries = {m["name"]: m for m in data["minerals"]}
     markets = {}
+    by_mineral = factors_by_mineral(factors, central.markets)
     for name, market in central.markets.items():
-        mine = [(par, k) for mn, par, k in factors if mn in ("*", name)]
+        mine = by_mineral[name]
         if not mine:
             markets[name] = market
             continue
@@ -626,7 +639,9 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
                 routes = {key: cost * k for key, cost in routes.items()}
                 slopes = {key: sl * k for key, sl in slopes.items()}
                 arrays = {a: v * k for a, v in arrays.items()}
-        markets[name] = market.drawn(supply, demand, routes, slopes, arrays)
+        # a factor scales an elasticity or a route's cost and slope: the
+        # curves' quantities, capacities and forms stay the central ones
+        markets[name] = market.drawn(supply, demand, routes, slopes, arrays, quantities=True)
     return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets, central.links)
 
 

@@ -53,7 +53,7 @@ import xarray as xr
 
 from mineq.models.speed import plain
 
-from .case import BASELINE, Case, build_case, drawn_case
+from .case import BASELINE, Case, build_case, drawn_case, factors_by_mineral
 from .errors import MineqError
 from .runtime import steady_step
 
@@ -134,8 +134,9 @@ def perturbed_data(data: dict, factors: list[tuple[str, str, float]], routes: bo
     a case reads its data without changing it."""
     data = dict(data)
     data["minerals"] = minerals = list(data["minerals"])
+    by_mineral = factors_by_mineral(factors, [m["name"] for m in minerals])
     for i, m in enumerate(minerals):
-        mine = [(par, k) for mn, par, k in factors if mn in ("*", m["name"])]
+        mine = by_mineral[m["name"]]
         if not mine:
             continue
         m = minerals[i] = dict(m)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mineq.models.market import STRUCTURE
+from mineq.models.market import QUANTITIES, STRUCTURE
 from mineq.solver.case import build_case, drawn_case, load_case
 from mineq.solver.cli import main
 from mineq.solver.ensemble import draw_factors, perturbed_data, read_uncertainty
@@ -90,7 +90,7 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
     central = _bundled()
     every = lambda case: {**case.markets, **{name: link.market for name, link in case.links.items()}}  # noqa: E731
     for m in every(central).values():  # as a solved central case has them
-        for k in (*STRUCTURE, "route_costs", "route_slope"):
+        for k in (*STRUCTURE, *QUANTITIES, "route_costs", "route_slope"):
             getattr(m, k)
     built = build_case(perturbed_data(central.data, factors))
     drawn = drawn_case(central, perturbed_data(central.data, factors, routes=False), factors)
@@ -104,7 +104,8 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
         assert list(a.supply) == list(b.supply) and list(a.demand) == list(b.demand), name
         # carried from the central market, scaled (Market.drawn)
         assert np.array_equal(a.__dict__["route_costs"], b.route_costs) and np.array_equal(a.__dict__["route_slope"], b.route_slope), name
-        for k in STRUCTURE:  # kept from the central market (Market.drawn)
+        for k in (*STRUCTURE, *(QUANTITIES if name in drawn.markets else ())):  # kept from the central market (Market.drawn)
+            assert k in a.__dict__ or k not in every(central)[name].__dict__, (name, k)
             x, y = getattr(a, k), getattr(b, k)
             assert all(map(np.array_equal, x, y)) if isinstance(x, tuple) else (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), (name, k)
     pa, pb = _programs(drawn), _programs(built)

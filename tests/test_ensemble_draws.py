@@ -16,3 +16,22 @@ def test_a_trade_cost_draw_scales_rising_route_costs_and_secondary_elasticities_
     assert out["minerals"][0]["routes"][1]["cost"] == pytest.approx(7.5)
     assert out["minerals"][0]["nodes"][0]["secondary"]["elasticity"] == pytest.approx(0.6)
     assert data["minerals"][0]["routes"][0]["slope"] == 2.0  # the original is not changed
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(factors=st.lists(st.tuples(st.sampled_from(["*", "a", "b", "c", "zz"]), st.sampled_from(["demand_elasticity", "supply_elasticity"]), st.floats(0.1, 10)), max_size=12))
+def test_factors_by_mineral_are_each_minerals_own_in_the_draws_order(factors):
+    """``factors_by_mineral`` reads a draw once: for each mineral, the
+    factors naming it or ``*``, in the draw's order (they multiply in that
+    order), as filtering the draw for that mineral gives them; a mineral
+    the case lacks (``zz``) gets none of them onto another."""
+    from mineq.solver.case import factors_by_mineral
+
+    got = factors_by_mineral(factors, ["a", "b", "c"])
+    assert list(got) == ["a", "b", "c"]
+    for name in ("a", "b", "c"):
+        assert got[name] == [(par, k) for mn, par, k in factors if mn in ("*", name)]

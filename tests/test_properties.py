@@ -204,3 +204,22 @@ def test_property_market_median_is_numpy_s(values):
 
     assert _median(values) == float(np.median(values))
     assert _median(values[::-1]) == float(np.median(values))
+
+
+@settings(**SETTINGS)
+@given(side=st.sampled_from(["supply", "demand"]), calibrated=st.booleans(), a=st.floats(-50, 500), b=st.floats(0, 10), price=st.floats(1e-3, 1e5), qty=st.floats(1e-3, 1e6),
+       e=st.floats(0.05, 3), cap=st.one_of(st.none(), st.floats(0, 1e6)))
+def test_linear_scale_levels_are_the_generic_ones(side, calibrated, a, b, price, qty, e, cap):
+    """``Linear.scale_levels`` writes out ``Curve.scale_levels`` (the
+    curve from below its reference quantity, then its one block's level,
+    those finite and non-zero, as magnitudes): the same numbers in the
+    same order, for curves given by intercept and slope or calibrated
+    through a reference point, with and without a capacity (0 included:
+    the reference quantity is then 0), on either side."""
+    from mineq.models.curves import Curve, make_curve
+
+    spec = {"form": "linear", **({"price": price, "quantity": qty, "elasticity": e if side == "supply" else -e} if calibrated else {"intercept": a, "slope": b})}
+    if cap is not None:
+        spec["capacity"] = cap
+    fast, generic = make_curve(spec, side), make_curve(spec, side)
+    assert fast.scale_levels() == Curve.scale_levels(generic)
