@@ -526,6 +526,10 @@ class Fixed(Curve):
         return [Segment(self.quantity, self.quantity, 0.0, 0.0)]
 
 
+#: a :class:`Sum` of fewer blocks computes its totals in Python floats
+SMALL_SUM = 8
+
+
 class Sum(Curve):
     """Several groups of suppliers at one node: the horizontal sum of their
     (exact) curves, e.g. primary output and secondary (scrap) output.
@@ -563,6 +567,30 @@ class Sum(Curve):
         width = self._up - self._lo
         ends = self._lev + self._slo * np.where(np.isfinite(width), width, 0.0)
         self._knots = np.unique(np.concatenate([self._lev, ends]))
+        # the blocks as Python floats, for :meth:`_total_at`: a node's
+        # primary and secondary supply are two or three blocks, where
+        # numpy's per-call cost was most of the verifier's and the welfare
+        # accounts' time on such a node
+        self._rows = list(zip(self._lev.tolist(), self._slo.tolist(), self._lo.tolist(), self._up.tolist())) if len(segs) < SMALL_SUM else None
+        self._knot_list = self._knots.tolist()
+
+    def _total_at(self, p: float, flat_in: bool) -> float:
+        """``float(self._blocks_at(p, flat_in).sum())``, the same number:
+        in Python floats for fewer than :data:`SMALL_SUM` blocks, each
+        block's supply as numpy computes it and summed in numpy's order
+        for so few (one after the other; from 8 on numpy sums pairwise)."""
+        rows = self._rows
+        if rows is None:
+            return float(self._blocks_at(p, flat_in).sum())
+        total = None
+        for lev, slo, lo, up in rows:
+            if slo > 0:
+                z = max((p - lev) / slo, 0.0) + lo
+            else:
+                z = up if (lev <= p if flat_in else lev < p) else lo
+            z = min(z, up)
+            total = z if total is None else total + z
+        return 0.0 if total is None else total
 
     def _blocks_at(self, p: float, flat_in: bool) -> np.ndarray:
         """Each block's supply at price ``p``; a flat block priced exactly
@@ -574,17 +602,17 @@ class Sum(Curve):
 
     def _qmax(self, p: float) -> float:
         """Total supply at price ``p``, flat blocks at ``p`` counted in full."""
-        return float(self._blocks_at(p, True).sum())
+        return self._total_at(p, True)
 
     def _qmin(self, p: float) -> float:
         """Total supply at price ``p``, flat blocks at ``p`` not counted."""
-        return float(self._blocks_at(p, False).sum())
+        return self._total_at(p, False)
 
     def _inverse(self, q: float, strict: bool) -> float:
         """The smallest price at which total supply reaches ``q``
         (``strict``: exceeds ``q``), between knots by linear interpolation."""
         reach = (lambda v: v > q) if strict else (lambda v: v >= q)
-        knots = self._knots
+        knots = self._knot_list
         prev = None
         for p in knots:
             if reach(self._qmax(p)):
@@ -597,7 +625,9 @@ class Sum(Curve):
             prev = p
         # past the last knot only sloped blocks without a bound still rise
         a = self._qmax(prev) if prev is not None else 0.0
-        rate = float(np.sum(np.where((self._slo > 0) & ~np.isfinite(self._up), 1.0 / np.where(self._slo > 0, self._slo, 1.0), 0.0)))
+        rate = self.__dict__.get("_rate")
+        if rate is None:
+            rate = self.__dict__["_rate"] = float(np.sum(np.where((self._slo > 0) & ~np.isfinite(self._up), 1.0 / np.where(self._slo > 0, self._slo, 1.0), 0.0)))
         if rate <= 0:
             return INF
         return float(prev + (q - a) / rate)

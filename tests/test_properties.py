@@ -6,6 +6,7 @@ random transport costs (some routes forbidden), capacities, processing.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -223,3 +224,40 @@ def test_linear_scale_levels_are_the_generic_ones(side, calibrated, a, b, price,
         spec["capacity"] = cap
     fast, generic = make_curve(spec, side), make_curve(spec, side)
     assert fast.scale_levels() == Curve.scale_levels(generic)
+
+
+@st.composite
+def _exact_part(draw):
+    if draw(st.booleans()):
+        spec = {"form": "linear", "intercept": draw(st.floats(0, 100)), "slope": draw(st.sampled_from([0.0, draw(st.floats(1e-3, 10))]))}
+        if draw(st.booleans()):
+            spec["capacity"] = draw(st.floats(0, 50))
+        return spec
+    return {"form": "steps", "blocks": [[draw(st.floats(0.1, 30)), draw(st.floats(0, 120))] for _ in range(draw(st.integers(1, 5)))]}
+
+
+@settings(**SETTINGS)
+@given(parts=st.lists(_exact_part(), min_size=1, max_size=3), ps=st.lists(st.floats(-10, 300), max_size=6), qs=st.lists(st.floats(0, 200), max_size=6))
+def test_a_small_sum_of_curves_reads_as_numpy_computed_it(parts, ps, qs):
+    """``Sum`` computes a total at a price in Python floats for fewer than
+    ``SMALL_SUM`` blocks (``_total_at``): the same numbers, bit for bit, as
+    summing numpy's per-block supply (the path of larger sums, here forced
+    by dropping the Python rows) at any price (knots, between them,
+    beyond the last, infinite), and so the same inverse curve from either
+    side, the same split between parts and the same integral."""
+    from mineq.models.curves import SMALL_SUM, Sum, make_curve
+
+    def build():
+        return Sum([make_curve(p, "supply") for p in parts], "supply")
+
+    fast, slow = build(), build()
+    slow._rows = None
+    assert (fast._rows is None) == (len(fast._lev) >= SMALL_SUM)
+    for p in [*ps, *fast._knot_list, math.inf, -math.inf]:
+        for flat_in in (True, False):
+            a, b = fast._total_at(p, flat_in), slow._total_at(p, flat_in)
+            assert a == b or (math.isnan(a) and math.isnan(b)), (p, flat_in, a, b)
+    for q in [*qs, fast.lower, fast.upper if math.isfinite(fast.upper) else 1e3]:
+        for f in ("left", "right", "split", "integral"):
+            a, b = getattr(fast, f)(q), getattr(slow, f)(q)
+            assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), (f, q, a, b)
