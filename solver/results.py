@@ -146,7 +146,7 @@ def all_stages(case: Case) -> list[str]:
     return sorted(after, key=lambda s: -after[s])
 
 
-def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
+def market_numbers(res: MarketResult, base: MarketResult | None = None, lean: bool = False) -> dict:
     """The numbers of one solved market that the result Dataset needs and
     that take computing: floor payments per unit, trade, supply shares,
     welfare, the objective and, against the ``base`` (baseline) result,
@@ -155,7 +155,10 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
     Kept on the result (``res.numbers``; the change by baseline solution):
     :func:`mineq.solver.run.solve_case` makes them on its worker threads as each
     market finishes, beside the other markets' solves, and
-    :func:`to_dataset` only places them.
+    :func:`to_dataset` only places them.  ``lean`` (an ensemble's draw,
+    which keeps no objective, :data:`mineq.solver.ensemble.KEPT`): the
+    objective is left out (None), and made by :func:`to_dataset` if a
+    Dataset asks for it after all.
     """
     num = res.numbers
     if num is None:
@@ -166,7 +169,7 @@ def market_numbers(res: MarketResult, base: MarketResult | None = None) -> dict:
             "trade": tr,
             "supply_share": supply_shares(mk, sol, plan, flows=tr),
             "welfare": welfare(mk, sol, plan),
-            "objective": objective(mk, sol, plan),
+            "objective": None if lean else objective(mk, sol, plan),
             "changes": {},
         }
     change = None
@@ -364,7 +367,9 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
                     elabel[i, j, :n_] = [r.name for r in plan.extensions]
             for k, v in num["welfare"].items():
                 wel[k][i, j] = v
-            obj[i, j] = num["objective"]
+            if num["objective"] is None and wanted("welfare_objective"):
+                num["objective"] = res.numbers["objective"] = objective(mk, sol, plan)
+            obj[i, j] = np.nan if num["objective"] is None else num["objective"]
             if num["welfare_change"] is not None:
                 for k, v in num["welfare_change"].items():
                     wel[f"{k}_change"][i, j] = v

@@ -322,7 +322,7 @@ def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None =
     out = {m: [(BASELINE, diag[m], _explained(r, diag[m]))] for m, r in base.items()}
     for r in base.values():
         if r.solution is not None:
-            market_numbers(r, r)
+            market_numbers(r, r, lean=kept is not None)
     start = res.solution if res.ok else None
     for sn in wanted:
         plans = {m: mineral_plan(case, sn, m, base[m].solution if base[m].ok else None) for m in link.members}
@@ -333,7 +333,7 @@ def _link_chain(case: Case, link, wanted: list[str], kept: KeptPrograms | None =
         for m, r in got[1].items():
             d = _diagnosed(lambda m=m, r=r: diagnose(r.market, plans[m], sn, fed=link.fed(m)), r, every) if plans[m] is not None else []
             if r.solution is not None:
-                market_numbers(r, base[m])
+                market_numbers(r, base[m], lean=kept is not None)
             out[m].append((sn, d, _explained(r, d)))
     return out
 
@@ -351,7 +351,7 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
     diag = _diagnosed(lambda: diagnose(m), res, every)
     basis = res.model.start_basis() if res.model is not None else None
     if res.solution is not None:
-        market_numbers(res, res)
+        market_numbers(res, res, lean=kept is not None)
     base = _explained(_dropped(res), diag)
     out = [(BASELINE, diag, base)]
     start = base.solution if base.ok else None
@@ -362,7 +362,7 @@ def _chain(case: Case, mineral: str, wanted: list[str], kept: KeptPrograms | Non
         res = solve_market(m, plan=plan, start=start, basis=basis) if kept is None else kept.solve((mineral, sn), m, plan, start, basis)
         diag = _diagnosed(lambda: diagnose(m, plan, sn), res, every)
         if res.solution is not None:
-            market_numbers(res, base)
+            market_numbers(res, base, lean=kept is not None)
         out.append((sn, diag, _explained(_dropped(res), diag)))
     return out
 

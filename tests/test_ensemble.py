@@ -274,3 +274,31 @@ def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkey
     want.attrs = got.attrs
     xr.testing.assert_identical(got, want)
     assert all(got[v].dtype == want[v].dtype for v in want.data_vars)
+
+
+def test_lean_numbers_leave_the_objective_to_a_dataset_that_asks_for_it():
+    """An ensemble's draw makes its markets' numbers lean (no objective:
+    the draws keep none); a Dataset that asks for ``welfare_objective``
+    all the same gets it made then, the same number as made beside the
+    solve, and a Dataset of the kept variables leaves it unmade."""
+    from mineq.solver.ensemble import KEPT
+    from mineq.solver.results import market_numbers, to_dataset
+    from mineq.solver.run import solve_case
+
+    case = load_case(DEMO)
+    res = solve_case(case, None, threads=1)
+    full = to_dataset(case, res, inputs=False)
+    every = {id(r): r for sc in res.values() for r in sc.values() if r.solution is not None}
+    for r in every.values():
+        r.numbers = None
+    for sn, sc in res.items():
+        for mn, r in sc.items():
+            if r.solution is not None:
+                market_numbers(r, res["baseline"][mn], lean=True)
+    assert all(r.numbers["objective"] is None for r in every.values())
+    to_dataset(case, res, inputs=False, keep=KEPT)
+    assert all(r.numbers["objective"] is None for r in every.values())
+    again = to_dataset(case, res, inputs=False)
+    assert np.isfinite(full.welfare_objective).any()
+    xr.testing.assert_identical(again.welfare_objective, full.welfare_objective)
+    xr.testing.assert_identical(again.welfare_objective_change, full.welfare_objective_change)
