@@ -90,7 +90,7 @@ class Curve:
             raise ValueError(side)
         self.side = side
         self.sign = 1.0 if side == "supply" else -1.0
-        allowed = {"form", *self.required, *self.optional, *PROVENANCE_KEYS}
+        allowed = self._allowed()
         for key in spec:
             if key not in allowed:
                 raise SpecError(key, spec[key], f"one of the keys of a {self.form} {side} curve: {', '.join(sorted(allowed))}")
@@ -102,6 +102,16 @@ class Curve:
         self.spec = dict(spec)
         self.capacity = _number(spec, "capacity", nonneg=True, allow_inf=True) if "capacity" in spec else INF
         self._read(spec)
+
+    @classmethod
+    def _allowed(cls) -> frozenset:
+        """The keys a spec of this form may have: made once per class (an
+        ensemble's draw reads 1,100 curves)."""
+        got = cls.__dict__.get("_allowed_keys")
+        if got is None:
+            got = frozenset({"form", *cls.required, *cls.optional, *PROVENANCE_KEYS})
+            setattr(cls, "_allowed_keys", got)
+        return got
 
     # -- subclass interface -------------------------------------------
     def _read(self, spec: dict) -> None:  # pragma: no cover - abstract
