@@ -350,8 +350,11 @@ def to_dataset(case: Case, results: dict[str, dict[str, MarketResult]], inputs: 
             # or in each group; NaN where the node has no supply
             none = np.isnan(sh).all(axis=1)
             sourced[i, j, gi, ri, 0] = sh[np.arange(len(gi)), ri]
+            # np.nansum's own steps (NaN read as 0, then summed), the
+            # NaN test made once for every group: 5 µs a call, 5 groups a market
+            known = np.where(np.isnan(sh), 0.0, sh)
             for k, mem in enumerate(members, start=1):
-                sourced[i, j, gi, ri, k] = np.where(none, np.nan, np.nansum(sh[:, mem], axis=1))
+                sourced[i, j, gi, ri, k] = np.where(none, np.nan, known[:, mem].sum(axis=1))
             for g in np.unique(gi) if on_top else ():
                 top[i, j, g], hhi[i, j, g] = concentration(node["production"][i, j, g][ri[gi == g]])
             if plan is not None:
