@@ -41,7 +41,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .market import Joint, Market, Process, Solution
+from .market import QUANTITIES, Joint, Market, Process, Solution
 
 #: what separates a member mineral from its stage in the linked market
 SEP = ":"
@@ -119,11 +119,15 @@ class Linked:
             routes += new.routes.values()
             slopes += new.route_slopes.values()
         mk = like.market
+        # every member's quantities carried from ``like``'s (an ensemble's
+        # draw, Market.drawn(quantities=True)): the linked market's too
+        same = all(new is old or all(k in new.__dict__ and new.__dict__[k] is old.__dict__.get(k) for k in QUANTITIES)
+                   for new, old in zip(self.members.values(), like.members.values()))
         # the route arrays, where every member has them: the linked
         # market's routes are the members' in turn, each in its own order
         arrays = {a: np.concatenate([m.__dict__[a] for m in self.members.values()]) for a in ("route_costs", "route_slope")
                   if all(a in m.__dict__ for m in self.members.values())}
-        return mk.drawn(dict(zip(mk.supply, supply)), dict(zip(mk.demand, demand)), dict(zip(mk.routes, routes)), dict(zip(mk.route_slopes, slopes)), arrays)
+        return mk.drawn(dict(zip(mk.supply, supply)), dict(zip(mk.demand, demand)), dict(zip(mk.routes, routes)), dict(zip(mk.route_slopes, slopes)), arrays, quantities=same)
 
     def with_members(self, members: dict[str, Market]) -> Linked:
         """The same link over changed member markets (a scenario's capacity

@@ -104,7 +104,7 @@ def test_a_drawn_case_has_the_programs_of_its_built_case(factors):
         assert list(a.supply) == list(b.supply) and list(a.demand) == list(b.demand), name
         # carried from the central market, scaled (Market.drawn)
         assert np.array_equal(a.__dict__["route_costs"], b.route_costs) and np.array_equal(a.__dict__["route_slope"], b.route_slope), name
-        for k in (*STRUCTURE, *(QUANTITIES if name in drawn.markets else ())):  # kept from the central market (Market.drawn)
+        for k in (*STRUCTURE, *QUANTITIES):  # kept from the central market (Market.drawn), a linked one's too
             assert k in a.__dict__ or k not in every(central)[name].__dict__, (name, k)
             x, y = getattr(a, k), getattr(b, k)
             assert all(map(np.array_equal, x, y)) if isinstance(x, tuple) else (np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y), (name, k)
