@@ -434,13 +434,6 @@ def _load_kernel():
 
 
 _KERNEL = _load_kernel()
-#: programs with a larger constraint matrix (rows × columns) polish in
-#: Python: the kernel factors its systems dense and without blocking (and,
-#: until session 20, copied the matrix dense at each call), so on
-#: benchmarks/scaling.py's 200 dense regions (8 million entries) it was
-#: slower (3.06 s against 2.79 s) while it was faster on 200 sparse ones
-#: (half a million entries; warm re-solve 0.010 s against 0.019 s)
-KERNEL_MAX_ENTRIES = 2_000_000
 
 
 def kernel_path() -> str | None:
@@ -479,7 +472,14 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     from .speed import plain
 
     m, n = qp.A.shape
-    if _KERNEL is not None and qp.H is None and m * n <= KERNEL_MAX_ENTRIES and not plain():
+    # at any size (until session 21, programs of more than 2 million
+    # matrix entries polished in Python, since the kernel copied the
+    # matrix dense; over its nonzeros it is faster at every size
+    # measured: benchmarks/scaling.py's 200 dense regions, 8 million
+    # entries, first solve 0.315 s against 0.348 s and warm re-solve
+    # 0.003 s against 0.007 s; the country case's markets on one thread
+    # 10.4-10.5 s against 10.9-11.2 s)
+    if _KERNEL is not None and qp.H is None and not plain():
         A = qp.A
         # the matrix by its nonzeros, as the program holds it
         start, index, value = (np.ascontiguousarray(a, dtype=t) for a, t in ((A.start, np.int64), (A.index, np.int64), (A.value, float)))
