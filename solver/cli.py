@@ -535,7 +535,7 @@ def target(case, scenario, param, indicator, target_value, maximize, bounds, poi
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: this client's certificate (PEM; may hold the key too). Default: distributed.comm.tls.client.cert.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="With a tls:// --scheduler: this client's private key (PEM), if not in --tls-cert. Default: distributed.comm.tls.client.key.")
 @click.option("--worker-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Give up when the cluster has had no worker for this long (every worker gone, or none ever joined); the chunks written are kept for --resume.")
-@click.option("--chunk", type=click.IntRange(min=1), default=None, help="Draws per task and per chunk file.  [default: 2, or 8 from 256 draws on: each task carries the case to its worker]")
+@click.option("--chunk", type=click.IntRange(min=1), default=None, help="Draws per task and per chunk file.  [default: 2, or 16 from 256 draws on: each task carries the case to its worker; with --resume, the run's own]")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Run folder (chunk files, then ensemble.nc). Default: a new folder under ./mineq-results/.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out: solve only the chunks not yet written.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -555,12 +555,6 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     import shlex
     import shutil
 
-    if chunk is None:
-        # by the draws alone, so that a resume without --chunk plans the
-        # same chunks; 256 baseline draws of the bundled case on 2 local
-        # workers: 377 verified mineral-solves per second with 2 a chunk,
-        # 425 with 8
-        chunk = 8 if draws >= 256 else 2
     from .ensemble import DRAWN, checked_chunks, chunk_path, combine, draw_bytes, fold_journal, manifest, packed_case, plan_chunks, read_uncertainty, record_chunk, run_id, scenarios_per_draw, solve_chunk
     from .case import BASELINE
     from .run import check_fits
@@ -584,6 +578,22 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     if skipped:
         click.echo(f"Not drawn (no rule for these parameters; they stay at their central values): {', '.join(skipped)}.", err=True)
     folder = Path(out) if out else _default_out(f"{c.name}-ensemble", "csv")
+    if chunk is None and resume:
+        # a resume without --chunk continues with the run's own chunks
+        # (one started before a change of the default below, too)
+        try:
+            given = _json.loads((folder / "manifest.json").read_text()).get("chunk")
+        except (OSError, ValueError, RecursionError, AttributeError):
+            given = None
+        if isinstance(given, int) and not isinstance(given, bool) and given >= 1:
+            chunk = given
+    if chunk is None:
+        # by the draws alone; 256 baseline draws of the bundled case on 2
+        # local workers: 377 verified mineral-solves per second with 2 a
+        # chunk, 425 with 8 (session 19); with 16 draws a chunk, one
+        # Dataset and one file each (solver.ensemble.BATCH), 1,104-1,117
+        # against 967-1,060 with 8 (session 21)
+        chunk = 16 if draws >= 256 else 2
     # before any folder, cluster or plan exists: -n 1000000000 would
     # otherwise spend its first minutes listing chunks and then fail in
     # the combine step, after the solves

@@ -350,15 +350,33 @@ def test_the_journal_survives_a_torn_last_line(tmp_path):
 
 
 def test_the_default_chunk_follows_the_draws_alone(tmp_path):
-    """Without --chunk a run plans 2 draws a chunk, and 8 from 256 draws on
+    """Without --chunk a run plans 2 draws a chunk, and 16 from 256 draws on
     (each task carries the case's text to its worker); the manifest says
     which, and so does the command that resumes the run, whatever the
     workers.  Against a scheduler that is not there: the run stops before
     any draw, with the plan written."""
     port = free_port()
-    for n, size in ((255, 2), (256, 8)):
+    for n, size in ((255, 2), (256, 16)):
         out = tmp_path / f"run{n}"
         args = ["ensemble", str(DEMO), "-n", str(n), "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{port}"]
         r = CliRunner().invoke(main, args)
         assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
         assert json.loads((out / "manifest.json").read_text())["chunk"] == size
+
+
+def test_a_resume_without_chunk_takes_the_runs_own(tmp_path):
+    """``--resume`` without ``--chunk`` continues with the chunk size the
+    run's manifest records (a run planned with 8 a chunk, as the default
+    was for 256 draws before session 21, is not refused for the new
+    default); a resume that names another ``--chunk`` is still refused.
+    Against a scheduler that is not there: nothing is solved."""
+    port = free_port()
+    out = tmp_path / "run"
+    args = ["ensemble", str(DEMO), "-n", "256", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{port}"]
+    r = CliRunner().invoke(main, [*args, "--chunk", "8"])
+    assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
+    r = CliRunner().invoke(main, [*args, "--resume"])
+    assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output and "0 of 32 chunks" in r.output, r.output  # 256 draws, 8 a chunk
+    assert json.loads((out / "manifest.json").read_text())["chunk"] == 8
+    r = CliRunner().invoke(main, [*args, "--resume", "--chunk", "16"])
+    assert r.exit_code == 1 and "started with different chunk" in r.output, r.output
