@@ -434,6 +434,16 @@ def _load_kernel():
 
 
 _KERNEL = _load_kernel()
+#: programs with a larger constraint matrix (rows × columns) polish in
+#: Python.  The kernel reads the matrix by its nonzeros, but factors each
+#: round's reduced KKT system dense, where Python factors one of 500 or
+#: more sparse (_sparse_reduced_solve): a country-level market's systems
+#: are small enough for either, a 2,000-region market's are not.  Up to
+#: session 20 the limit was 2 million, from when the kernel copied the
+#: matrix dense; 4 million takes in the country case's largest programs
+#: (400 × 8,600: 59 of its 164 polish calls, 0.11 s compiled), whose
+#: markets then took 10.4-10.5 s on one thread instead of 10.9-11.2 s
+KERNEL_MAX_ENTRIES = 4_000_000
 
 
 def kernel_path() -> str | None:
@@ -472,14 +482,7 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     from .speed import plain
 
     m, n = qp.A.shape
-    # at any size (until session 21, programs of more than 2 million
-    # matrix entries polished in Python, since the kernel copied the
-    # matrix dense; over its nonzeros it is faster at every size
-    # measured: benchmarks/scaling.py's 200 dense regions, 8 million
-    # entries, first solve 0.315 s against 0.348 s and warm re-solve
-    # 0.003 s against 0.007 s; the country case's markets on one thread
-    # 10.4-10.5 s against 10.9-11.2 s)
-    if _KERNEL is not None and qp.H is None and not plain():
+    if _KERNEL is not None and qp.H is None and m * n <= KERNEL_MAX_ENTRIES and not plain():
         A = qp.A
         # the matrix by its nonzeros, as the program holds it
         start, index, value = (np.ascontiguousarray(a, dtype=t) for a, t in ((A.start, np.int64), (A.index, np.int64), (A.value, float)))
