@@ -186,13 +186,15 @@ def _n_workers(address: str) -> int:
 
 def test_gives_up_when_every_worker_is_gone(tmp_path):
     """The client waited forever once the last worker died; now it gives
-    up after --worker-timeout and says what was kept and how to resume."""
+    up after --worker-timeout and says what was kept and how to resume.
+    Enough draws that the run is still going when the worker dies (one-draw
+    chunks of the demo case take about 0.07 s each)."""
     port = free_port()
     procs = _cluster(port, 1, tmp_path)
-    out = tmp_path / "run"
+    out, n = tmp_path / "run", 400
     try:
         wait_for(lambda: _n_workers(f"tcp://127.0.0.1:{port}") == 1, 60, "the worker to join")
-        run = subprocess.Popen([sys.executable, "-m", "mineq.solver.cli", *ensemble_args(tmp_path, out, n=40, chunk=1), "--scheduler", f"tcp://127.0.0.1:{port}", "--worker-timeout", "3"],
+        run = subprocess.Popen([sys.executable, "-m", "mineq.solver.cli", *ensemble_args(tmp_path, out, n=n, chunk=1), "--scheduler", f"tcp://127.0.0.1:{port}", "--worker-timeout", "3"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)
         try:
             wait_for(lambda: (out / "chunk-00000.nc").exists() or run.poll() is not None, 90, "the first chunk")
@@ -211,10 +213,10 @@ def test_gives_up_when_every_worker_is_gone(tmp_path):
     assert "has had no worker for 3 s (--worker-timeout)" in text and "Traceback" not in text, text
     assert waited < 60
     kept = sorted(p.name for p in out.glob("chunk-*.nc"))
-    assert kept and f"; gave up. {len(kept)} of 40 chunks ({len(kept)} of 40 draws) are kept in {out} and recorded in its manifest.json" in text, text
+    assert kept and f"; gave up. {len(kept)} of {n} chunks ({len(kept)} of {n} draws) are kept in {out} and recorded in its manifest.json" in text, text
     assert "--resume" in text and "no ensemble.nc was written" in text
     # every kept chunk is vouched for: a resume takes them
-    assert len(checked_chunks(out, plan_chunks(40, 1))) == len(kept)
+    assert len(checked_chunks(out, plan_chunks(n, 1))) == len(kept)
 
 
 def test_a_local_cluster_leaves_port_8787_alone():
@@ -246,11 +248,13 @@ def test_a_local_cluster_leaves_port_8787_alone():
 
 def test_ctrl_c_says_what_was_kept(tmp_path):
     """Ctrl-C printed Dask tracebacks and 'nothing was written' although
-    chunks existed."""
-    out = tmp_path / "run"
+    chunks existed.  Enough draws that the run is still going when the
+    signal comes (60 one-draw chunks of the demo case took 4 s in all by
+    session 21, and could end before it)."""
+    out, n = tmp_path / "run", 600
     # a session of its own: the test sends Ctrl-C's SIGINT to the whole
     # process group, as a terminal does, workers included
-    run = subprocess.Popen([sys.executable, "-m", "mineq.solver.cli", *ensemble_args(tmp_path, out, n=60, chunk=1), "-w", "1"],
+    run = subprocess.Popen([sys.executable, "-m", "mineq.solver.cli", *ensemble_args(tmp_path, out, n=n, chunk=1), "-w", "1"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV, start_new_session=True)
     try:
         wait_for(lambda: (out / "chunk-00001.nc").exists() or run.poll() is not None, 120, "two chunks")
@@ -265,9 +269,9 @@ def test_ctrl_c_says_what_was_kept(tmp_path):
     assert "Traceback" not in text and "nothing was written" not in text, text
     kept = sorted(p.name for p in out.glob("chunk-*.nc"))
     assert len(kept) >= 2
-    assert text.startswith("Error: Interrupted.") and f"of 60 chunks ({len(kept)} of 60 draws) are kept in {out}" in text, text
+    assert text.startswith("Error: Interrupted.") and f"of {n} chunks ({len(kept)} of {n} draws) are kept in {out}" in text, text
     assert "Continue with: mineq ensemble" in text and "--resume" in text
-    assert len(checked_chunks(out, plan_chunks(60, 1))) == len(kept)
+    assert len(checked_chunks(out, plan_chunks(n, 1))) == len(kept)
 
 
 def _certificates(folder: Path, name: str) -> tuple[Path, Path, Path]:
