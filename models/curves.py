@@ -290,8 +290,13 @@ class Linear(Curve):
         price = _number(spec, "price", positive=True)
         quantity = _number(spec, "quantity", positive=True)
         elasticity = _elasticity(spec, self.side)
-        self.slope = abs(price / (elasticity * quantity))
+        product = elasticity * quantity
+        self.slope = abs(price / product) if product != 0 else math.inf
         self.intercept = price - self.sign * self.slope * quantity
+        if not (math.isfinite(self.slope) and math.isfinite(self.intercept)):
+            # elasticity × quantity underflowing to zero (1e-300 × 1e-300),
+            # or a slope past the largest float: no curve to build
+            raise SpecError("elasticity", elasticity, f"a value for which the curve's slope |price / (elasticity × quantity)| and intercept are finite numbers (with price {price:g} and quantity {quantity:g} they overflow)")
 
     def value(self, q):
         return self.intercept + self.sign * self.slope * q
@@ -592,15 +597,14 @@ class Sum(Curve):
         rows = self._rows
         if rows is None:
             return float(self._blocks_at(p, flat_in).sum())
-        total = None
+        total = 0.0  # as numpy's sum starts: -0.0 blocks sum to 0.0
         for lev, slo, lo, up in rows:
             if slo > 0:
                 z = max((p - lev) / slo, 0.0) + lo
             else:
                 z = up if (lev <= p if flat_in else lev < p) else lo
-            z = min(z, up)
-            total = z if total is None else total + z
-        return 0.0 if total is None else total
+            total += min(z, up)
+        return total
 
     def _blocks_at(self, p: float, flat_in: bool) -> np.ndarray:
         """Each block's supply at price ``p``; a flat block priced exactly

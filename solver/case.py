@@ -578,6 +578,11 @@ def _case_of(data: dict, name: str, description: str, base_year, regions: list, 
     return case
 
 
+#: a draw's parameters that change no curve's reference quantity,
+#: capacity, steps or form (:meth:`mineq.models.market.Market.drawn`)
+QUANTITY_KEEPING = frozenset({"demand_elasticity", "supply_elasticity", "secondary_elasticity", "trade_cost_half_gap"})
+
+
 def factors_by_mineral(factors: list[tuple[str, str, float]], names) -> dict[str, list[tuple[str, float]]]:
     """A draw's ``(mineral or "*", parameter, factor)`` by mineral of
     ``names``: each mineral's ``(parameter, factor)``, those for ``"*"``
@@ -639,9 +644,9 @@ def drawn_case(central: Case, data: dict, factors: list[tuple[str, str, float]])
                 routes = {key: cost * k for key, cost in routes.items()}
                 slopes = {key: sl * k for key, sl in slopes.items()}
                 arrays = {a: v * k for a, v in arrays.items()}
-        # a factor scales an elasticity or a route's cost and slope: the
-        # curves' quantities, capacities and forms stay the central ones
-        markets[name] = market.drawn(supply, demand, routes, slopes, arrays, quantities=True)
+        # a factor on an elasticity or on a route's cost and slope leaves
+        # the curves' quantities, capacities and forms the central ones
+        markets[name] = market.drawn(supply, demand, routes, slopes, arrays, quantities=all(par in QUANTITY_KEEPING for par, _ in mine))
     return _case_of(data, central.name, central.description, central.base_year, central.regions, central.groups, markets, central.links)
 
 

@@ -624,6 +624,8 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
             raise MineqError(f"The run folder {folder} is not empty; pass --resume to continue the run in it, or choose another --out.")
         try:
             old = _json.loads(mfile.read_text())
+            if not isinstance(old, dict):
+                raise ValueError("not a table")
         except (OSError, ValueError, RecursionError):
             raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.") from None
         old_meta = {k: v for k, v in old.items() if k != "chunks"}

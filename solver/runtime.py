@@ -52,10 +52,11 @@ def steady():
         if _depth == 0:
             from threadpoolctl import threadpool_limits
 
+            # the limits first: if setting them fails, nothing else was changed
+            _blas = threadpool_limits(limits=1, user_api="blas")
             gc.freeze()
             _threshold = gc.get_threshold()
             gc.set_threshold(max(_threshold[0], STEP_GC_THRESHOLD), *_threshold[1:])
-            _blas = threadpool_limits(limits=1, user_api="blas")
         _depth += 1
     try:
         yield

@@ -231,7 +231,8 @@ def test_a_chunk_of_the_packed_case_is_the_chunk_of_its_text(tmp_path):
     xr.testing.assert_identical(got["text"], got["packed"])
 
 
-def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch, numbers", [(2, 10**9), (16, 1)])
+def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkeypatch, batch, numbers):
     """A chunk assembles ``BATCH`` draws in one Dataset, a row per draw and
     scenario, each scenario's welfare changes against its own draw's
     baseline (``to_dataset(..., rows=...)``), then splits the rows into
@@ -239,7 +240,9 @@ def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkey
     one short), the chunk is identical, value for value and dtype for
     dtype, to each draw's own Dataset of the kept numbers, concatenated:
     a row compared with another draw's baseline would change the welfare
-    changes of the scenarios."""
+    changes of the scenarios.  And with room for only one draw's results
+    at a time (``BATCH_NUMBERS``: a country-level case's draw), draw by
+    draw, the same."""
     import json
 
     from mineq.solver import ensemble as E
@@ -254,7 +257,11 @@ def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkey
 
     solve = run.solve_case
     monkeypatch.setattr(run, "solve_case", solve_case)
-    monkeypatch.setattr(E, "BATCH", 2)
+    monkeypatch.setattr(E, "BATCH", batch)
+    monkeypatch.setattr(E, "BATCH_NUMBERS", numbers)
+    placed = []
+    place = E._placed
+    monkeypatch.setattr(E, "_placed", lambda case, b: placed.append(len(b)) or place(case, b))
     table = tmp_path / "u.csv"
     table.write_text(TABLE)
     case = load_case(DEMO)
@@ -264,6 +271,7 @@ def test_a_chunk_places_its_draws_in_batches_as_each_draw_alone(tmp_path, monkey
     r = E.solve_chunk(text, rows, 11, draws, str(tmp_path / "c.nc"), None, "run")
     assert r["verified"] == r["markets"] > 0
     got = xr.load_dataset(tmp_path / "c.nc")
+    assert placed == ([2, 2, 1] if batch == 2 else [1] * 5)
     parts = []
     # the draws' solves come after the central programs' (once per worker)
     for d, (drawn, res) in zip(draws, solved[-len(draws):], strict=True):

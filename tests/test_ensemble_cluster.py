@@ -384,3 +384,16 @@ def test_a_resume_without_chunk_takes_the_runs_own(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["chunk"] == 8
     r = CliRunner().invoke(main, [*args, "--resume", "--chunk", "16"])
     assert r.exit_code == 1 and "started with different chunk" in r.output, r.output
+
+
+@pytest.mark.parametrize("text", ["[]", '"x"', "5", "null", '{"chunks": []}'])
+def test_a_resume_of_a_manifest_that_is_not_a_table_is_refused(tmp_path, text):
+    """A manifest.json that is JSON but not a table (or whose chunks are
+    not one) is refused in one paragraph on --resume, as an unreadable one
+    is; it raised an internal AttributeError."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text(text)
+    r = CliRunner().invoke(main, ["ensemble", str(DEMO), "-n", "4", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--resume"])
+    assert r.exit_code == 1 and "Traceback" not in r.output and "Internal error" not in r.output, r.output
+    assert "no readable manifest.json" in r.output or "was started with different" in r.output, r.output

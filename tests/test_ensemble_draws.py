@@ -35,3 +35,15 @@ def test_factors_by_mineral_are_each_minerals_own_in_the_draws_order(factors):
     assert list(got) == ["a", "b", "c"]
     for name in ("a", "b", "c"):
         assert got[name] == [(par, k) for mn, par, k in factors if mn in ("*", name)]
+
+
+def test_the_drawn_parameters_keep_the_curves_quantities():
+    """``drawn_case`` carries a market's quantity scales (``Market.drawn(
+    quantities=...)``) only where every factor is one that leaves curves'
+    reference quantities, capacities, steps and forms alone: every
+    parameter an ensemble draws must be one (a new drawn parameter that
+    moves quantities must not be added to ``DRAWN`` without it)."""
+    from mineq.solver.case import QUANTITY_KEEPING
+    from mineq.solver.ensemble import DRAWN
+
+    assert DRAWN <= QUANTITY_KEEPING

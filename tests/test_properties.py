@@ -233,12 +233,20 @@ def test_linear_scale_levels_are_the_generic_ones(side, calibrated, a, b, price,
 
 @st.composite
 def _exact_part(draw):
-    if draw(st.booleans()):
-        spec = {"form": "linear", "intercept": draw(st.floats(0, 100)), "slope": draw(st.sampled_from([0.0, draw(st.floats(1e-3, 10))]))}
+    kind = draw(st.sampled_from(["linear", "steps", "fixed"]))
+    if kind == "linear":
+        spec = {"form": "linear", "intercept": draw(st.one_of(st.just(-0.0), st.floats(0, 100))), "slope": draw(st.sampled_from([0.0, draw(st.floats(1e-3, 10))]))}
         if draw(st.booleans()):
-            spec["capacity"] = draw(st.floats(0, 50))
+            spec["capacity"] = draw(st.one_of(st.just(-0.0), st.floats(0, 50)))
         return spec
-    return {"form": "steps", "blocks": [[draw(st.floats(0.1, 30)), draw(st.floats(0, 120))] for _ in range(draw(st.integers(1, 5)))]}
+    if kind == "fixed":
+        return {"form": "fixed", "quantity": draw(st.one_of(st.just(-0.0), st.just(0.0), st.floats(0, 40)))}
+    return {"form": "steps", "blocks": [[draw(st.one_of(st.just(-0.0), st.floats(0.1, 30))), draw(st.floats(0, 120))] for _ in range(draw(st.integers(1, 5)))]}
+
+
+def _same_float(a, b) -> bool:
+    """The same float, bit for bit (the sign of zero included; NaN as NaN)."""
+    return (math.isnan(a) and math.isnan(b)) or np.float64(a).tobytes() == np.float64(b).tobytes()
 
 
 @settings(**SETTINGS)
@@ -258,14 +266,14 @@ def test_a_small_sum_of_curves_reads_as_numpy_computed_it(parts, ps, qs):
     fast, slow = build(), build()
     slow._rows = None
     assert (fast._rows is None) == (len(fast._lev) >= SMALL_SUM)
-    for p in [*ps, *fast._knot_list, math.inf, -math.inf]:
+    for p in [*ps, *fast._knot_list, math.inf, -math.inf, math.nan, 0.0, -0.0]:
         for flat_in in (True, False):
             a, b = fast._total_at(p, flat_in), slow._total_at(p, flat_in)
-            assert a == b or (math.isnan(a) and math.isnan(b)), (p, flat_in, a, b)
-    for q in [*qs, fast.lower, fast.upper if math.isfinite(fast.upper) else 1e3]:
+            assert _same_float(a, b), (p, flat_in, a, b)
+    for q in [*qs, fast.lower, fast.upper if math.isfinite(fast.upper) else 1e3, -0.0]:
         for f in ("left", "right", "split", "integral"):
             a, b = getattr(fast, f)(q), getattr(slow, f)(q)
-            assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), (f, q, a, b)
+            assert all(map(_same_float, a, b)) if isinstance(a, list) else _same_float(a, b), (f, q, a, b)
 
 
 def test_market_median_of_many_numbers_is_numpy_s():
@@ -282,3 +290,18 @@ def test_market_median_of_many_numbers_is_numpy_s():
         if k % 4 < 2:
             a = np.round(a * 20) / 20
         assert _median(a.tolist()) == float(np.median(a)), k
+
+
+@pytest.mark.parametrize("price, quantity, elasticity", [(1.0, 1e-300, -1e-300), (1e300, 1e-10, -1e-10), (1.0, 1e-300, 1e-300)])
+def test_a_linear_curve_whose_slope_overflows_is_refused(price, quantity, elasticity):
+    """A calibrated linear curve's slope is |price / (elasticity × quantity)|:
+    where the product underflows to zero (1e-300 × 1e-300) the division
+    raised a bare ZeroDivisionError, and where the slope or intercept
+    passes the largest float the curve was infinite.  Both are refused as
+    bad input, naming the elasticity."""
+    from mineq.models.curves import SpecError, make_curve
+
+    side = "supply" if elasticity > 0 else "demand"
+    with pytest.raises(SpecError) as err:
+        make_curve({"form": "linear", "price": price, "quantity": quantity, "elasticity": elasticity}, side)
+    assert err.value.field == "elasticity" and "finite" in err.value.expected

@@ -78,3 +78,20 @@ def test_blas_threads_are_limited_in_a_step_and_restored_after():
     with steady():
         assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
+def test_a_step_whose_blas_limit_fails_changes_nothing(monkeypatch):
+    """The BLAS limit is set before the heap is frozen and the collector's
+    threshold raised: a step that cannot set it fails with the heap and
+    the threshold as they were."""
+    import threadpoolctl
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no BLAS info")
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", broken)
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError):
+        with steady():
+            pass
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
