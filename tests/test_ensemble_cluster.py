@@ -248,14 +248,17 @@ def test_a_local_cluster_leaves_port_8787_alone():
 
 def test_ctrl_c_says_what_was_kept(tmp_path):
     """Ctrl-C printed Dask tracebacks and 'nothing was written' although
-    chunks existed.  Enough draws that the run is still going when the
-    signal comes (60 one-draw chunks of the demo case took 4 s in all by
-    session 21, and could end before it)."""
+    chunks existed.  The run starts with SIGINT's default action, as a
+    command in a terminal does: a test run started in the background of
+    a non-interactive shell inherits SIGINT ignored, and Python then
+    installs no KeyboardInterrupt handler (the run went on to its end).
+    Enough draws that it is still going when the signal comes."""
     out, n = tmp_path / "run", 600
     # a session of its own: the test sends Ctrl-C's SIGINT to the whole
     # process group, as a terminal does, workers included
     run = subprocess.Popen([sys.executable, "-m", "mineq.solver.cli", *ensemble_args(tmp_path, out, n=n, chunk=1), "-w", "1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV, start_new_session=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_for(lambda: (out / "chunk-00001.nc").exists() or run.poll() is not None, 120, "two chunks")
         os.killpg(run.pid, signal.SIGINT)
