@@ -513,7 +513,7 @@ def combine(folder: Path, chunks: list[list[int]], case: Case, meta: dict) -> xr
     # here, index by index): concatenated without aligning them again, and
     # not sorted again when the plan's draws are in order (1,024 draws:
     # 0.08 s instead of 1.3)
-    same = all(p.indexes[k].equals(parts[0].indexes[k]) for p in parts for k in parts[0].indexes if k != "draw") and all(set(p.indexes) == set(parts[0].indexes) for p in parts)
+    same = all(set(p.indexes) == set(parts[0].indexes) for p in parts) and all(p.indexes[k].equals(parts[0].indexes[k]) for p in parts for k in parts[0].indexes if k != "draw")
     ds = xr.concat(parts, dim="draw", coords="minimal", compat="override", join="override") if same else xr.concat(parts, dim="draw")
     if not bool(np.all(np.diff(ds["draw"].values) > 0)):
         ds = ds.sortby("draw")
