@@ -13,10 +13,11 @@ under the floor club ends "not converged" while the fast one verifies
 (measured 2026-12-05), so that variant cannot compare the two.  Then solves that linked market,
 baseline and ``--scenario`` (the floor club's fixed point by default), with
 the singular KKT systems solved by dense ``lstsq`` (the plain step) and by
-``_degenerate_step`` (the fast one), in turn, in one process, inside
+the degenerate step (the fast one: ``_degenerate_step``, or compiled,
+``degenerate_step`` in models/_polish.c), in turn, in one process, inside
 mineq's own runtime settings (one BLAS thread, as ``mineq solve`` runs).
-Prints, for each step: wall time of the unit, time in the singular solves
-and their count, and the ratio; then the largest difference of a price
+Prints, for each step: wall time of the unit, the singular solves in
+Python (count and time) and compiled (count), and the ratio; then the largest difference of a price
 between the two (relative to the price), and each point's status.
 """
 
@@ -56,8 +57,13 @@ def heavy_linked_case(folder: Path) -> Path:
 
 
 def timed_unit(case, unit: str, scenario: str, fast: bool):
-    """(seconds, singular solves, their seconds, chains) of one unit's chain."""
+    """(seconds, singular solves in Python, their seconds, singular solves
+    compiled, chains) of one unit's chain.  With the compiled polish built
+    the fast step's singular systems are solved there (``degenerate_step``
+    in models/_polish.c, counted, not timed: the time is the unit's); the
+    plain one hands them to Python's ``lstsq``."""
     counts = [0, 0.0]
+    compiled = AS.kernel_degenerate_steps() or 0
     inner = AS._degenerate_step if fast else None
     lstsq = np.linalg.lstsq
 
@@ -86,7 +92,7 @@ def timed_unit(case, unit: str, scenario: str, fast: bool):
         np.linalg.lstsq = lstsq
         if inner is not None:
             AS._degenerate_step = inner
-    return wall, counts[0], counts[1], got
+    return wall, counts[0], counts[1], (AS.kernel_degenerate_steps() or 0) - compiled, got
 
 
 def main() -> None:
@@ -101,15 +107,14 @@ def main() -> None:
     got = {}
     for _ in range(args.repeat):
         for fast in (False, True):
-            wall, n, secs, chains = timed_unit(case, unit, args.scenario, fast)
-            rows[fast].append((wall, n, secs))
+            wall, n, secs, nc, chains = timed_unit(case, unit, args.scenario, fast)
+            rows[fast].append((wall, n, secs, nc))
             got[fast] = chains
     for fast in (False, True):
-        wall, n, secs = (float(np.median([r[k] for r in rows[fast]])) for k in range(3))
-        print(f"{'fast _degenerate_step' if fast else 'plain lstsq':>22}: unit {wall:7.2f} s, {n:4.0f} singular solves in {secs:6.2f} s ({1000 * secs / max(n, 1):.1f} ms each)")
+        wall, n, secs, nc = (float(np.median([r[k] for r in rows[fast]])) for k in range(4))
+        print(f"{'fast degenerate step' if fast else 'plain lstsq':>22}: unit {wall:7.2f} s, {n:4.0f} singular solves in Python in {secs:6.2f} s ({1000 * secs / max(n, 1):.1f} ms each), {nc:4.0f} compiled")
     ratio = float(np.median([a[0] / b[0] for a, b in zip(rows[False], rows[True])]))
-    per = float(np.median([(a[2] / max(a[1], 1)) / (b[2] / max(b[1], 1)) for a, b in zip(rows[False], rows[True])]))
-    print(f"ratio plain/fast: unit {ratio:.2f}x, per singular solve {per:.2f}x")
+    print(f"ratio plain/fast: unit {ratio:.2f}x")
     worst = 0.0
     for m in got[True]:
         for (sn, _, a), (_, _, b) in zip(got[False][m], got[True][m]):

@@ -380,8 +380,9 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int, form=False) -> np.nd
 
 
 #: the compiled step's interface version (``ABI`` in models/_polish.c):
-#: 2 takes the matrix by its nonzeros (1 took it dense)
-KERNEL_ABI = 2
+#: 3 takes singular systems itself (the degenerate step) and has
+#: ``mineq_kkt_step``; 2 took the matrix by its nonzeros (1 took it dense)
+KERNEL_ABI = 3
 
 
 def _load_kernel():
@@ -424,11 +425,13 @@ def _load_kernel():
             continue
         fn = lib.mineq_polish
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
         fn.path = str(path)
-        fn.reduced_steps = getattr(lib, "mineq_polish_reduced_steps", None)
-        if fn.reduced_steps is not None:
-            fn.reduced_steps.restype = ctypes.c_long
+        fn.reduced_steps, fn.degenerate_steps = lib.mineq_polish_reduced_steps, lib.mineq_polish_degenerate_steps
+        fn.reduced_steps.restype = fn.degenerate_steps.restype = ctypes.c_long
+        fn.kkt_step = lib.mineq_kkt_step
+        fn.kkt_step.restype = ctypes.c_int
+        fn.kkt_step.argtypes = [ctypes.c_int, ctypes.c_int] + [ctypes.c_void_p] * 6
         return fn
     return None
 
@@ -460,6 +463,39 @@ def kernel_reduced_steps() -> int | None:
     return None if f is None else int(f())
 
 
+def kernel_degenerate_steps() -> int | None:
+    """How many singular KKT systems the compiled polish has solved itself
+    (its degenerate step, ``degenerate_step`` in ``models/_polish.c``)
+    since it was loaded; None without the kernel.  For tests and
+    benchmarks."""
+    f = getattr(_KERNEL, "degenerate_steps", None)
+    return None if f is None else int(f())
+
+
+def kernel_kkt_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None:
+    """The compiled step of ``K·s = r`` (``kkt_step`` in
+    ``models/_polish.c``, what :func:`_kkt_step` is in Python) for a
+    saddle-point matrix ``K = [[D, -B'], [B, 0]]`` of a diagonal D on its
+    first ``nF`` rows: None where it hands the system to Python (no
+    accurate step, or a rank it cannot tell).  For tests; raises
+    RuntimeError without the kernel."""
+    if _KERNEL is None:
+        raise RuntimeError("the compiled active-set step is not built here")
+    form = _saddle(K, nF)
+    if form is None:
+        raise ValueError("K is not a saddle-point matrix [[D, -B'], [B, 0]] of a diagonal D")
+    D, B = form
+    starts = np.concatenate([[0], np.cumsum(np.count_nonzero(B, axis=0))]).astype(np.int64)
+    index = np.concatenate([np.flatnonzero(B[:, f]) for f in range(nF)] + [np.zeros(0, np.int64)]).astype(np.int64)
+    value = np.ascontiguousarray(B.T[B.T != 0], dtype=float)
+    d, rr = np.ascontiguousarray(D, dtype=float), np.ascontiguousarray(r, dtype=float)
+    s = np.empty(K.shape[0])
+    status = _KERNEL.kkt_step(nF, K.shape[0] - nF, starts.ctypes.data, index.ctypes.data, value.ctypes.data, d.ctypes.data, rr.ctypes.data, s.ctypes.data)
+    if status < 0:
+        raise MemoryError("the compiled step ran out of memory")
+    return s if status == 0 else None
+
+
 #: what :func:`polish` returns with ``compiled_only`` when the compiled
 #: step met a singular system and the Python one would have to run
 LEFT_TO_PYTHON = object()
@@ -471,8 +507,10 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     :func:`polish_python` is the algorithm and its description; this runs
     it compiled (``models/_polish.c``, the same steps in the same order)
     when the extension is built and the Hessian is diagonal, and in Python
-    otherwise, or when an LU step is not accurate enough (the Python
-    version then takes its least-squares step).  Compiled, the bundled
+    otherwise, or when the compiled step solves a round's system neither
+    by LU nor by its degenerate step (the Python version then takes its
+    SVDs or least-squares step: a rank the compiled step cannot tell, a
+    null space too large for it).  Compiled, the bundled
     case's 487 calls, replayed, took 0.045 s instead of 0.12 s (0.03 s of
     it in C, with the GIL free).  ``compiled_only``: where the compiled
     step hands over to Python, return :data:`LEFT_TO_PYTHON` instead (the
@@ -494,7 +532,7 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
             # (C would read past the buffer)
             return polish_python(qp, col_value, row_dual, tol, rounds, strict, active)
         out = np.empty(n + m)
-        status = _KERNEL(m, n, start.ctypes.data, index.ctypes.data, value.ctypes.data, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), flags.ctypes.data, out.ctypes.data)
+        status = _KERNEL(m, n, start.ctypes.data, index.ctypes.data, value.ctypes.data, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), int(FAST_DEGENERATE_STEP), flags.ctypes.data, out.ctypes.data)
         if status == 0:
             f = flags.view(bool)
             return out[:n], out[n:], (f[:n], f[n : 2 * n], f[2 * n : 2 * n + m], f[2 * n + m :])
@@ -609,15 +647,21 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
         row_lo = ~active & ineq_lo & (ax < rlo - tol * rscale)
         row_up = ~active & ineq_up & (ax > rup + tol * rscale)
         x = xf
-        # a free variable that wants to move where it has no bound, or an
-        # active row its equation does not meet: the least-squares system
-        # was inconsistent and no single change fixes it; give up (HiGHS
-        # solves instead)
+        # a free variable that wants to move where it has no bound, in no
+        # active row (nothing in this round's system prices it: a price
+        # floor's credit column whose rows were slack at the start) moves
+        # alone along its ray, until the first inactive row it is in
+        # reaches a side: that row is made active (ray_row, ray_side)
+        unmet = free & (pos | neg) & ~(push_lo | push_up)
+        ray_row, ray_side = _rays(A, F, Af, unmet, neg, ax, rlo, rup, ineq_lo & ~active, ineq_up & ~active)
+        # a free variable that wants to move where it has no bound and no
+        # ray, or an active row its equation does not meet: the
+        # least-squares system was inconsistent and no single change fixes
+        # it; give up (HiGHS solves instead)
         if strict:
-            unmet = (free & (pos | neg) & ~(push_lo | push_up)).any()
-            if unmet or (np.abs(ax[rows] - b) > tol * np.maximum(1.0, np.abs(b))).any():
+            if (unmet & (ray_row < 0)).any() or (np.abs(ax[rows] - b) > tol * np.maximum(1.0, np.abs(b))).any():
                 return None
-        bound_bad, row_bad, move = below | above, row_lo | row_up, wrong | push_lo | push_up
+        bound_bad, row_bad, move = below | above, row_lo | row_up, wrong | push_lo | push_up | (ray_row >= 0)
         if not (bound_bad.any() or row_bad.any() or move.any() or row_wrong.any()):
             return x, y, (at_lo, at_up, act_lo, act_up)
         # change the active set one variable or row at a time, the worst
@@ -625,7 +669,7 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
         if bound_bad.any() or row_bad.any():
             jv = np.where(bound_bad, np.maximum(lo - xf, xf - up) / scale, -np.inf)
             jr = np.where(row_bad, np.maximum(rlo - ax, ax - rup) / rscale, -np.inf)
-            if jv.max() >= jr.max():
+            if jv.max(initial=-np.inf) >= jr.max(initial=-np.inf):  # (a program may have no rows)
                 j = int(np.argmax(jv))
                 at_lo[j], at_up[j] = bool(below[j]), bool(above[j] and not below[j])
             else:
@@ -634,10 +678,13 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
         else:
             jv = np.where(move, np.abs(red), -np.inf)
             jr = np.where(row_wrong, np.abs(ymin), -np.inf)
-            if jv.max() >= jr.max():
+            if jv.max(initial=-np.inf) >= jr.max(initial=-np.inf):  # (a program may have no rows)
                 j = int(np.argmax(jv))
                 if wrong[j]:
                     at_lo[j] = at_up[j] = False
+                elif ray_row[j] >= 0:
+                    i = int(ray_row[j])
+                    act_lo[i], act_up[i] = ray_side[j] < 0, ray_side[j] > 0
                 else:
                     at_lo[j], at_up[j] = bool(push_lo[j]), bool(push_up[j] and not push_lo[j])
             else:
@@ -646,6 +693,38 @@ def polish_python(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 
         x0 = np.clip(xf, lo, up)
         y0 = y
     return None
+
+
+def _rays(A, F: np.ndarray, Af: np.ndarray, unmet: np.ndarray, up: np.ndarray, ax: np.ndarray, rlo: np.ndarray, rup: np.ndarray, open_lo: np.ndarray, open_up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ratio test of :func:`polish_python` for variables that want to
+    move where they have no bound (``unmet``; upward where ``up``) and
+    that no active row holds (their column of ``Af``, the active rows on
+    the free columns ``F``, is empty): alone on that ray, the first row
+    among the inactive ones they are in to reach a side (``open_lo``,
+    ``open_up``: inactive rows with that side).  Returns, per column, that
+    row (-1: none, or not such a variable) and its side (-1 lower, +1
+    upper); ties go to the first row, as in the compiled step."""
+    n = len(unmet)
+    row = np.full(n, -1, dtype=np.int64)
+    side = np.zeros(n, dtype=np.int64)
+    if not unmet.any():
+        return row, side
+    held = np.zeros(n, dtype=bool)
+    held[F] = Af.any(axis=0)
+    for j in np.flatnonzero(unmet & ~held):
+        sgn = 1.0 if up[j] else -1.0
+        best = np.inf
+        for e in range(A.start[j], A.start[j + 1]):
+            i, a = int(A.index[e]), sgn * float(A.value[e])
+            if a > 0 and open_up[i]:
+                dist = (rup[i] - ax[i]) / a
+            elif a < 0 and open_lo[i]:
+                dist = (ax[i] - rlo[i]) / -a
+            else:
+                continue
+            if dist < best:
+                best, row[j], side[j] = dist, i, 1 if a > 0 else -1
+    return row, side
 
 
 #: active-set changes polish may make from the linear twin's optimum in

@@ -137,3 +137,43 @@ def test_arrays_that_do_not_fit_are_refused_not_read_past():
         active_set.polish(qp, np.array([0.5]), np.array([0.0]))
     with pytest.raises(ValueError):
         active_set.polish(qp, np.array([0.5, 0.5]), np.array([0.0]), active=(np.zeros(3, bool),) * 4)
+
+
+def _credit_program(row: bool):
+    """min ½z² − 10z − 2u with a credit u ≤ z (the row, when ``row``),
+    z ≤ 100, u ≥ 0: a price floor's credit column, worth 2 a unit, capped
+    by what is processed.  Stationarity: z − 10 − y = 0 and −2 + y = 0 at
+    the row's multiplier y, so the optimum is z = u = 12 with y = 2 (in
+    HiGHS's sign for a ≤ row of a minimisation, −2).  Without the row u
+    is unbounded."""
+    A = np.array([[-1.0, 1.0]]) if row else np.zeros((0, 2))
+    m = A.shape[0]
+    return active_set.QP(A, np.array([-10.0, -2.0]), np.zeros(2), np.array([100.0, np.inf]), np.full(m, -np.inf), np.zeros(m), np.array([1.0, 0.0]), 1.0)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_free_column_in_no_active_row_moves_along_its_ray(compiled):
+    """A warm start from the program without the credit (its optimum z =
+    10, u = 0, the credit row slack): u at its lower bound has reduced
+    cost −2 and is freed; then it is in no active row, wants to grow and
+    has no upper bound.  The ratio test along its ray finds the credit
+    row u − z ≤ 0 first to reach a side and makes it active, and the
+    next round solves z = u = 12.  Strict polish used to give up there
+    (HiGHS then solved: the ensemble draws of the floor scenarios, 20 of
+    31 HiGHS runs over two draws of every scenario).  With the row gone,
+    nothing bounds the ray and strict polish still gives up."""
+    if compiled and active_set.kernel_path() is None:
+        pytest.skip("the compiled active-set step is not built here")
+    run = active_set.polish if compiled else active_set.polish_python
+    qp = _credit_program(True)
+    start = (np.array([False, True]), np.zeros(2, bool), np.zeros(1, bool), np.zeros(1, bool))
+    got = run(qp, np.array([10.0, 0.0]), np.array([0.0]), rounds=20, strict=True, active=start)
+    assert got is not None
+    np.testing.assert_allclose(got[0], [12.0, 12.0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], [-2.0], rtol=1e-12)
+    assert got[2][3][0] and not got[2][0].any()  # the row at its upper side, u off its bound
+    h = active_set.highs_of(qp)
+    h.run()
+    np.testing.assert_allclose(h.getSolution().col_value, got[0], rtol=1e-6)
+    qp = _credit_program(False)
+    assert run(qp, np.array([10.0, 0.0]), np.zeros(0), rounds=20, strict=True, active=(start[0], start[1], np.zeros(0, bool), np.zeros(0, bool))) is None

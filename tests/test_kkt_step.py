@@ -146,9 +146,12 @@ def test_linked_heavy_rare_earths_same_equilibrium_with_either_step(heavy_linked
     (``ok``)."""
     bench, case = heavy_linked
     unit = next(u for u in case.links if "terbium" in u)
-    _, n_plain, _, plain = bench.timed_unit(case, unit, "partner-floor-club", fast=False)
-    _, n_fast, _, fast = bench.timed_unit(case, unit, "partner-floor-club", fast=True)
-    assert n_plain > 0 and n_fast > 0  # both steps were exercised
+    _, n_plain, _, c_plain, plain = bench.timed_unit(case, unit, "partner-floor-club", fast=False)
+    _, n_fast, _, c_fast, fast = bench.timed_unit(case, unit, "partner-floor-club", fast=True)
+    assert n_plain > 0 and c_plain == 0  # lstsq ran, never the degenerate step
+    assert n_fast + c_fast > 0  # the degenerate step ran (compiled where built)
+    if AS.kernel_path() is not None:
+        assert c_fast > 0
     for m in fast:
         for (sn, _, a), (_, _, b) in zip(plain[m], fast[m]):
             assert a.ok and b.ok, (m, sn, a.status, b.status)
@@ -253,3 +256,142 @@ def test_sparse_and_dense_reduced_solves_reach_the_same_equilibrium(monkeypatch)
     np.testing.assert_allclose(a.price, b.price, rtol=0, atol=1e-9 * mk.price_scale)
     np.testing.assert_allclose(a.supply, b.supply, rtol=0, atol=1e-9 * mk.quantity_scale, equal_nan=True)
     np.testing.assert_allclose(a.demand, b.demand, rtol=0, atol=1e-9 * mk.quantity_scale, equal_nan=True)
+
+
+def network_kkt(seed: int, nodes: int, flows: int, blocks: int, dep: int, parallel: int, sign: float, consistent: bool):
+    """A singular saddle-point system shaped like a market's: rows are node
+    balances, each flow column has -1 at its origin and +1 at its
+    destination (no curvature), each curve block one entry at its node
+    (curvature of one sign), ``parallel`` flows repeat an earlier one's
+    ends (only their sum is pinned: a null vector of B_Z) and ``dep``
+    rows are sums of two balances (dependent rows, as a linked group's
+    shared activities make).  Random flows also close cycles, further
+    null vectors.  Returns (K, r, nF)."""
+    rng = np.random.default_rng(seed)
+    ends = [tuple(rng.choice(nodes, 2, replace=False)) for _ in range(flows)]
+    ends += [ends[int(rng.integers(len(ends)))] for _ in range(parallel)] if ends else []
+    at = rng.integers(nodes, size=blocks)
+    nF = len(ends) + blocks
+    Bn = np.zeros((nodes, nF))
+    for j, (o, d) in enumerate(ends):
+        Bn[o, j], Bn[d, j] = -1.0, 1.0
+    Bn[at, len(ends) + np.arange(blocks)] = rng.uniform(0.5, 2.0, blocks)
+    extra = [Bn[a] + Bn[b] for a, b in (rng.choice(nodes, 2, replace=False) for _ in range(dep))]
+    B = np.vstack([Bn, *extra]) if extra else Bn
+    live = B.any(axis=1)  # polish drops rows with no free column
+    B = B[live]
+    D = np.zeros(nF)
+    D[len(ends):] = sign * rng.uniform(0.5, 2.0, blocks)
+    nr = len(B)
+    K = np.zeros((nF + nr, nF + nr))
+    K[:nF, :nF] = np.diag(D)
+    K[:nF, nF:] = -B.T
+    K[nF:, :nF] = B
+    r = K @ rng.normal(size=nF + nr) if consistent else rng.normal(size=nF + nr)
+    return K, r, nF
+
+
+needs_kernel = pytest.mark.skipif(AS.kernel_path() is None, reason="the compiled active-set step is not built here (pip install . builds it)")
+
+
+def _compiled_step_is_minimum_norm(K, r, nF, consistent):
+    """The compiled step against lstsq's minimum-norm step: on an
+    inconsistent system exactly that one; on a consistent one an exact
+    solution (its LU, tried first below REDUCE_MIN as in Python, may give
+    another)."""
+    s = AS.kernel_kkt_step(K, r, nF)
+    assert s is not None  # handled where it was built, not left to Python
+    ref = np.linalg.lstsq(K, r, rcond=None)[0]
+    if consistent:
+        assert np.abs(K @ s - r).max() <= 1e-9 * (1.0 + np.abs(r).max())
+    else:
+        assert np.allclose(s, ref, rtol=1e-8, atol=1e-8 * (1.0 + np.abs(ref).max()))
+    return s
+
+
+@needs_kernel
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    nodes=st.integers(2, 40),
+    flows=st.integers(1, 60),
+    blocks=st.integers(1, 40),
+    dep=st.integers(0, 3),
+    parallel=st.integers(0, 3),
+    sign=st.sampled_from([1.0, -1.0]),
+    consistent=st.booleans(),
+)
+def test_property_compiled_degenerate_step_on_market_shaped_systems(seed, nodes, flows, blocks, dep, parallel, sign, consistent):
+    """The compiled step (models/_polish.c: peeling B's singletons, then a
+    Jacobi SVD of the core) on network systems, up to about 180 rows and
+    columns, on both sides of REDUCE_MIN: where K is singular its step is
+    the minimum-norm least-squares step, as Python's SVD-based
+    ``_degenerate_step`` and lstsq give."""
+    K, r, nF = network_kkt(seed, nodes, flows, blocks, dep, parallel, sign, consistent)
+    if np.linalg.matrix_rank(K) == K.shape[0]:
+        s = AS.kernel_kkt_step(K, r, nF)
+        assert s is not None and np.allclose(s, np.linalg.solve(K, r), rtol=1e-8, atol=1e-8 * (1.0 + np.abs(r).max()))
+        return
+    _compiled_step_is_minimum_norm(K, r, nF, consistent)
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    nF=st.integers(4, 30),
+    nr=st.integers(2, 12),
+    dep=st.integers(0, 3),
+    flat=st.integers(0, 3),
+    sign=st.sampled_from([1.0, -1.0]),
+    consistent=st.booleans(),
+)
+def test_property_compiled_degenerate_step_on_dense_systems(seed, nF, nr, dep, flat, sign, consistent):
+    """Dense random B (``degenerate_kkt``): nothing peels, the core is all
+    of B, and the Jacobi SVD alone finds the null spaces."""
+    dep = min(dep, nr - 1)
+    flat = min(flat, nF)
+    K, r = degenerate_kkt(seed, nF, nr, dep, flat, sign, consistent)
+    if np.linalg.matrix_rank(K) == K.shape[0]:
+        return
+    _compiled_step_is_minimum_norm(K, r, nF, consistent)
+
+
+@needs_kernel
+def test_compiled_degenerate_step_runs_and_agrees_with_python():
+    """Singular systems of both sizes: past REDUCE_MIN (reduced first)
+    and below it (the whole LU first, singular there), inconsistent so
+    that only the minimum-norm step is right.  The compiled step takes
+    them (its counter moves) and gives Python's ``_kkt_step`` to 1e-9."""
+    for nodes, flows, blocks in ((60, 70, 40), (10, 14, 8)):
+        K, r, nF = network_kkt(3, nodes, flows, blocks, 2, 2, -1.0, False)
+        assert (K.shape[0] >= AS.REDUCE_MIN) == (nodes == 60)
+        before = AS.kernel_degenerate_steps()
+        s = _compiled_step_is_minimum_norm(K, r, nF, False)
+        assert AS.kernel_degenerate_steps() == before + 1
+        ref = AS._kkt_step(K, r, nF)
+        np.testing.assert_allclose(s, ref, rtol=1e-9, atol=1e-9 * (1.0 + np.abs(ref).max()))
+
+
+@needs_kernel
+def test_compiled_step_leaves_mixed_curvature_to_python():
+    """Curvature of both signs: not the form whose null space is B's
+    (``_degenerate_step`` declines it too); a singular such system is
+    handed to Python (None)."""
+    K, r, nF = network_kkt(4, 6, 8, 4, 1, 1, 1.0, False)
+    K[nF - 1, nF - 1] = -1.0
+    assert np.linalg.matrix_rank(K) < K.shape[0]
+    assert AS._degenerate_step(K, r, nF) is None
+    assert AS.kernel_kkt_step(K, r, nF) is None
+
+
+@needs_kernel
+def test_compiled_step_leaves_a_large_core_to_python():
+    """Ninety-two flows among sixty nodes close 35 independent cycles: the
+    core left after peeling has more flows than the Jacobi SVD takes
+    (``CORE_MAX``), so the compiled step hands the system to Python
+    (None), whose SVD gives the minimum-norm step."""
+    K, r, nF = network_kkt(3, 60, 90, 40, 2, 2, -1.0, False)
+    assert AS.kernel_kkt_step(K, r, nF) is None
+    ref = np.linalg.lstsq(K, r, rcond=None)[0]
+    assert np.allclose(AS._kkt_step(K, r, nF), ref, rtol=1e-8, atol=1e-8 * (1.0 + np.abs(ref).max()))
