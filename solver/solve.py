@@ -86,15 +86,28 @@ class WedgeIteration:
     ``w`` stacks the price-dependent route wedges and processing credits;
     ``T(w)`` is their value at the prices the program gives with ``w``
     frozen.  Each step mixes the last ``memory`` iterates (Anderson type
-    II); if the residual grows, the history is dropped and the step
-    damped.  ``memory = 0, damping = 1`` is the plain iteration.
+    II); if the residual grows past twice the best so far, the history is
+    dropped, the step damped (halved, to at least 0.05) and the best
+    reset to the current residual, and each step that beats the best
+    undoes one halving.  ``memory = 0, damping = 1`` is the plain
+    iteration.
+
+    Why the reset and the recovery: with the best kept for good and the
+    damping never raised, one early iterate close to the fixed point
+    (a minimum import price's levies on the linked germanium, indium and
+    zinc market, draw 6 of seed 0) left every later step judged
+    "diverging", the damping at its floor of 0.05, and the iteration
+    creeping 5% of the way per step: not converged after 60 steps, then
+    a 60-second MILP that failed too.  Now the market verifies in a few
+    steps; over 14 other draws of every scenario the verifications made
+    fell from 10,451 to 10,258, every market verified either way.
     """
 
     def __init__(self, plan, memory: int = 5, damping: float = 1.0):
         self.plan = plan
         self.routes = sorted(i for i, t in plan.routes.items() if t.price_dependent)
         self.credits = sorted(plan.process_floors) + [("joint", n) for n in plan.joint_floored()]
-        self.memory, self.damping = memory, damping
+        self.memory, self.damping, self.initial_damping = memory, damping, damping
         self.hist_w: list[np.ndarray] = []
         self.hist_f: list[np.ndarray] = []
         self.best = np.inf
@@ -112,9 +125,14 @@ class WedgeIteration:
         f = tw - w
         norm = float(np.max(np.abs(f))) if f.size else 0.0
         if norm > 2.0 * self.best and self.hist_w:
-            # diverging: forget the history, shorten the step
+            # diverging: forget the history, shorten the step, and judge
+            # the next steps from here
             self.hist_w, self.hist_f = [], []
             self.damping = max(0.05, self.damping * 0.5)
+            self.best = norm
+        elif norm < self.best:
+            # progress: a longer step again
+            self.damping = min(self.initial_damping, self.damping * 2.0)
         self.best = min(self.best, norm)
         self.hist_w.append(w.copy())
         self.hist_f.append(f.copy())

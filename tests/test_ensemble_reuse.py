@@ -203,6 +203,59 @@ def test_a_stalled_fixed_point_settles_its_point_at_a_tight_tolerance(monkeypatc
     assert not any(r.ok for r in res.values())
 
 
+def test_a_fixed_point_that_once_diverged_recovers_its_step():
+    """Draw 6 (seed 0) of the linked germanium, indium and zinc market
+    under the minimum import price (negotiations fail): one early iterate
+    lands near the fixed point and the next moves away.  The safeguard
+    (``WedgeIteration.step``) drops the history and halves the step; it
+    used to keep judging every later step against that early best, halve
+    the step to its floor of 0.05 and creep 5% of the way per step: not
+    converged after 60 steps and a 60-second MILP (two of the first 64
+    draws of ``mineq ensemble``).  With the best reset at each restart and
+    the step doubled back on progress, it verifies by the fixed point in
+    fewer than 20 steps; with the old rule it does not in 60."""
+    import numpy as np
+
+    from mineq.solver.case import drawn_case
+    from mineq.solver.dynamic import restrict
+    import mineq.solver.kkt as kkt
+    import mineq.solver.solve as S
+
+    full = load_case(BUNDLED)
+    rows = read_uncertainty(BUNDLED / "assumptions.csv", full)
+    sc = "negotiations-fail-mip"
+    kept = KeptPrograms.of_central(restrict(load_case(BUNDLED), ["germanium"]), [sc])
+    factors = draw_factors(rows, 0, 6)
+    drawn = lambda: restrict(drawn_case(load_case(BUNDLED), perturbed_data(full.data, factors, routes=False), factors), ["germanium"])  # noqa: E731
+    res = solve_case(drawn(), [sc], threads=1, kept=kept)[sc]
+    assert set(res) == {"germanium", "indium", "zinc"}
+    assert all(r.ok and r.method == "fixed point" and r.iterations < 20 for r in res.values()), [(m, r.status, r.iterations) for m, r in res.items()]
+
+    def old_step(self, w, tw):  # the rule before session 22: best kept for good, damping never raised
+        f = tw - w
+        norm = float(np.max(np.abs(f))) if f.size else 0.0
+        if norm > 2.0 * self.best and self.hist_w:
+            self.hist_w, self.hist_f = [], []
+            self.damping = max(0.05, self.damping * 0.5)
+        self.best = min(self.best, norm)
+        self.hist_w, self.hist_f = (self.hist_w + [w.copy()])[-(self.memory + 1):], (self.hist_f + [f.copy()])[-(self.memory + 1):]
+        a = self.damping
+        if self.memory and len(self.hist_w) >= 2:
+            dW, dF = np.diff(np.array(self.hist_w), axis=0).T, np.diff(np.array(self.hist_f), axis=0).T
+            gamma, *_ = np.linalg.lstsq(dF, f, rcond=None)
+            return w + a * f - (dW + a * dF) @ gamma
+        return w + a * f
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(S.WedgeIteration, "step", old_step)
+    mp.setattr(kkt, "solve_kkt", lambda *a, **k: None)  # (the MILP ran a minute for nothing)
+    try:
+        res = solve_case(drawn(), [sc], threads=1, kept=kept)[sc]
+    finally:
+        mp.undo()
+    assert not any(r.ok for r in res.values())
+
+
 def test_a_linked_program_sized_by_value_stays_so_for_a_draw():
     """The heavy rare earths' members are priced 112 times apart in the
     bundled case, so their program sizes nodes by value; a draw whose
