@@ -578,15 +578,24 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
     if skipped:
         click.echo(f"Not drawn (no rule for these parameters; they stay at their central values): {', '.join(skipped)}.", err=True)
     folder = Path(out) if out else _default_out(f"{c.name}-ensemble", "csv")
-    if chunk is None and resume:
+    mfile = folder / "manifest.json"
+    # the run's manifest, read once (None: none, or not a table; refused
+    # below if the folder holds anything)
+    old = None
+    if resume:
+        try:
+            old = _json.loads(mfile.read_text())
+        except (OSError, ValueError, RecursionError):
+            old = None
+        if not isinstance(old, dict):
+            old = None
+    if chunk is None and old is not None and "chunk" in old:
         # a resume without --chunk continues with the run's own chunks
         # (one started before a change of the default below, too)
-        try:
-            given = _json.loads((folder / "manifest.json").read_text()).get("chunk")
-        except (OSError, ValueError, RecursionError, AttributeError):
-            given = None
-        if isinstance(given, int) and not isinstance(given, bool) and given >= 1:
-            chunk = given
+        given = old["chunk"]
+        if not (isinstance(given, int) and not isinstance(given, bool) and given >= 1):
+            raise MineqError(f"{mfile} records a chunk of {_json.dumps(given)}, not a whole number of draws of at least 1, so it is not a run mineq started; choose another --out.")
+        chunk = given
     if chunk is None:
         # by the draws alone; 256 baseline draws of the bundled case on 2
         # local workers: 377 verified mineral-solves per second with 2 a
@@ -618,16 +627,11 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
         )
     check_fits(c, 1)
     meta = manifest(c, rows, seed, draws, chunk, list(scenarios) or None)
-    mfile = folder / "manifest.json"
     if folder.exists() and any(folder.iterdir()):
         if not resume:
             raise MineqError(f"The run folder {folder} is not empty; pass --resume to continue the run in it, or choose another --out.")
-        try:
-            old = _json.loads(mfile.read_text())
-            if not isinstance(old, dict):
-                raise ValueError("not a table")
-        except (OSError, ValueError, RecursionError):
-            raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.") from None
+        if old is None:
+            raise MineqError(f"{folder} has no readable manifest.json, so it is not a mineq ensemble run that can be resumed.")
         old_meta = {k: v for k, v in old.items() if k != "chunks"}
         if old_meta != _json.loads(_json.dumps(meta)):
             diff = [k for k in meta if _json.dumps(old.get(k)) != _json.dumps(meta[k])]

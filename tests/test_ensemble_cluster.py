@@ -400,3 +400,23 @@ def test_a_resume_of_a_manifest_that_is_not_a_table_is_refused(tmp_path, text):
     r = CliRunner().invoke(main, ["ensemble", str(DEMO), "-n", "4", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--resume"])
     assert r.exit_code == 1 and "Traceback" not in r.output and "Internal error" not in r.output, r.output
     assert "no readable manifest.json" in r.output or "was started with different" in r.output, r.output
+
+
+@pytest.mark.parametrize("bad", ["eight", 0, 2.5, True, None])
+def test_a_resume_of_a_manifest_whose_chunk_is_not_a_count_says_so(tmp_path, bad):
+    """A manifest whose chunk is not a whole number of draws of at least 1
+    (edited, or not mineq's) is refused on a --resume without --chunk with
+    that said, naming the file and the value; it used to fall back to the
+    default chunk and report the run "started with different chunk".
+    Against a scheduler that is not there: nothing is solved."""
+    port = free_port()
+    out = tmp_path / "run"
+    args = ["ensemble", str(DEMO), "-n", "256", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{port}"]
+    r = CliRunner().invoke(main, [*args, "--chunk", "8"])
+    assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
+    m = json.loads((out / "manifest.json").read_text())
+    m["chunk"] = bad
+    (out / "manifest.json").write_text(json.dumps(m))
+    r = CliRunner().invoke(main, [*args, "--resume"])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert f"records a chunk of {json.dumps(bad)}, not a whole number of draws of at least 1" in r.output and "manifest.json" in r.output, r.output
