@@ -552,6 +552,22 @@ static int kkt_step(int nF, int nr, const double *d, Cols B, const double *r, do
     return 1;
 }
 
+/* A matrix given by column (int64 starts, row indices ascending in a
+ * column, values) by its nonzeros as int starts `cs` (n + 1), rows `ri`
+ * and values `cv`: an entry that is zero is left out, as a dense
+ * matrix's would be. */
+static void by_column(int n, const long long *start, const long long *index, const double *value, int *cs, int *ri, double *cv) {
+    int e = 0;
+    for (int j = 0; j < n; j++) {
+        cs[j] = e;
+        for (long long p = start[j]; p < start[j + 1]; p++) {
+            if (value[p] == 0.0) continue;
+            ri[e] = (int)index[p]; cv[e] = value[p]; e++;
+        }
+    }
+    cs[n] = e;
+}
+
 /* kkt_step on its own, for tests: B by its nonzeros as in Cols (int64
  * starts and row positions, as the polish entry takes the matrix), r
  * and s of length nF + nr.  0, 1 or -1 as kkt_step. */
@@ -562,15 +578,7 @@ int mineq_kkt_step(int nF, int nr, const long long *start, const long long *inde
     size_t wcap = 0, Wcap = 0;
     int status = -1;
     if (bs && bk && bv && acc) {
-        size_t e = 0;
-        for (int f = 0; f < nF; f++) {
-            bs[f] = (int)e;
-            for (long long p = start[f]; p < start[f + 1]; p++) {
-                if (value[p] == 0.0) continue;
-                bk[e] = (int)index[p]; bv[e] = value[p]; e++;
-            }
-        }
-        bs[nF] = (int)e;
+        by_column(nF, start, index, value, bs, bk, bv);
         Cols B = {bs, bk, bv};
         status = kkt_step(nF, nr, d, B, r, s, 1, &w, &wcap, &W, &Wcap, acc);
     }
@@ -614,16 +622,8 @@ static int polish(
          * columns ascending, the order a dense matrix's scan gives */
         int *fill = rl;  /* borrowed (m + 1 ints): the next free place of each row */
         for (int i = 0; i <= m; i++) fill[i] = 0;
-        size_t e = 0;
-        for (int j = 0; j < n; j++) {
-            cs[j] = (int)e;
-            for (long long p = start_in[j]; p < start_in[j + 1]; p++) {
-                if (value_in[p] == 0.0) continue;
-                ri[e] = (int)index_in[p]; cv[e] = value_in[p]; e++;
-                fill[index_in[p] + 1]++;
-            }
-        }
-        cs[n] = (int)e;
+        by_column(n, start_in, index_in, value_in, cs, ri, cv);
+        for (int e = 0; e < cs[n]; e++) fill[ri[e] + 1]++;
         for (int i = 0; i < m; i++) fill[i + 1] += fill[i];
         memcpy(rs, fill, sizeof(int) * (mm + 1));
         for (int j = 0; j < n; j++)
