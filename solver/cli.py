@@ -586,7 +586,7 @@ def ensemble(case, draws, seed, scenarios, uncertainty, workers, scheduler, tls_
         try:
             old = _json.loads(mfile.read_text())
         except (OSError, ValueError, RecursionError):
-            old = None
+            pass
         if not isinstance(old, dict):
             old = None
     if chunk is None and old is not None and "chunk" in old:

@@ -371,17 +371,24 @@ def test_the_default_chunk_follows_the_draws_alone(tmp_path):
         assert json.loads((out / "manifest.json").read_text())["chunk"] == size
 
 
+def _planned_with_8_a_chunk(tmp_path):
+    """(run folder, its command's arguments) of a 256-draw run planned with
+    8 draws a chunk against a scheduler that is not there: its manifest
+    written, nothing solved."""
+    out = tmp_path / "run"
+    args = ["ensemble", str(DEMO), "-n", "256", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{free_port()}"]
+    r = CliRunner().invoke(main, [*args, "--chunk", "8"])
+    assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
+    return out, args
+
+
 def test_a_resume_without_chunk_takes_the_runs_own(tmp_path):
     """``--resume`` without ``--chunk`` continues with the chunk size the
     run's manifest records (a run planned with 8 a chunk, as the default
     was for 256 draws before session 21, is not refused for the new
     default); a resume that names another ``--chunk`` is still refused.
     Against a scheduler that is not there: nothing is solved."""
-    port = free_port()
-    out = tmp_path / "run"
-    args = ["ensemble", str(DEMO), "-n", "256", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{port}"]
-    r = CliRunner().invoke(main, [*args, "--chunk", "8"])
-    assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
+    out, args = _planned_with_8_a_chunk(tmp_path)
     r = CliRunner().invoke(main, [*args, "--resume"])
     assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output and "0 of 32 chunks" in r.output, r.output  # 256 draws, 8 a chunk
     assert json.loads((out / "manifest.json").read_text())["chunk"] == 8
@@ -409,11 +416,7 @@ def test_a_resume_of_a_manifest_whose_chunk_is_not_a_count_says_so(tmp_path, bad
     that said, naming the file and the value; it used to fall back to the
     default chunk and report the run "started with different chunk".
     Against a scheduler that is not there: nothing is solved."""
-    port = free_port()
-    out = tmp_path / "run"
-    args = ["ensemble", str(DEMO), "-n", "256", "--seed", "3", "--uncertainty", str(table(tmp_path)), "-o", str(out), "-q", "--scheduler", f"tcp://127.0.0.1:{port}"]
-    r = CliRunner().invoke(main, [*args, "--chunk", "8"])
-    assert r.exit_code == 1 and "Cannot connect to the Dask scheduler" in r.output, r.output
+    out, args = _planned_with_8_a_chunk(tmp_path)
     m = json.loads((out / "manifest.json").read_text())
     m["chunk"] = bad
     (out / "manifest.json").write_text(json.dumps(m))

@@ -173,6 +173,25 @@ def test_linked_scenario_draws_keep_the_central_programs_and_not_the_draw_before
                 assert np.allclose(a, b, rtol=1e-5, atol=1e-6 * r.market.quantity_scale, equal_nan=True), (sn, mn, q)
 
 
+def _kept_draw(mineral: str, scenario: str, seed: int, draw: int):
+    """A function that solves draw ``draw`` of ``seed`` of ``mineral`` (and
+    its linked market) under ``scenario`` as an ensemble's worker does: on
+    the central case's kept programs, from a new drawn case each call.
+    Returns ``{mineral: result}`` of the scenario."""
+    from mineq.solver.case import drawn_case
+    from mineq.solver.dynamic import restrict
+
+    full = load_case(BUNDLED)
+    factors = draw_factors(read_uncertainty(BUNDLED / "assumptions.csv", full), seed, draw)
+    kept = KeptPrograms.of_central(restrict(load_case(BUNDLED), [mineral]), [scenario])
+
+    def solve():
+        case = restrict(drawn_case(load_case(BUNDLED), perturbed_data(full.data, factors, routes=False), factors), [mineral])
+        return solve_case(case, [scenario], threads=1, kept=kept)[scenario]
+
+    return solve
+
+
 def test_a_stalled_fixed_point_settles_its_point_at_a_tight_tolerance(monkeypatch):
     """Draw 5 (seed 5) of the linked light rare earths under the partner
     floor, solved as an ensemble solves it (on the central case's kept
@@ -186,24 +205,17 @@ def test_a_stalled_fixed_point_settles_its_point_at_a_tight_tolerance(monkeypatc
     draw 0 showed this, built anew; the ratio test along a free column's
     ray (``active_set._rays``) now settles that one without refine.)"""
     from mineq.models.program import MarketModel
-    from mineq.solver.case import drawn_case
-    from mineq.solver.dynamic import restrict
     import mineq.solver.kkt as kkt
 
-    full = load_case(BUNDLED)
-    rows = read_uncertainty(BUNDLED / "assumptions.csv", full)
-    kept = KeptPrograms.of_central(restrict(load_case(BUNDLED), ["cerium"]), ["partner-floor-club"])
-    factors = draw_factors(rows, 5, 5)
-    drawn = lambda: restrict(drawn_case(load_case(BUNDLED), perturbed_data(full.data, factors, routes=False), factors), ["cerium"])  # noqa: E731
-    res = solve_case(drawn(), ["partner-floor-club"], threads=1, kept=kept)["partner-floor-club"]
+    solve = _kept_draw("cerium", "partner-floor-club", 5, 5)
+    res = solve()
     assert len(res) == 4 and all(r.ok and r.method == "fixed point" and r.iterations < 20 for r in res.values()), [(m, r.status, r.iterations) for m, r in res.items()]
     monkeypatch.setattr(MarketModel, "refine", lambda self: None)
     monkeypatch.setattr(kkt, "solve_kkt", lambda *a, **k: None)  # (the MILP ran a minute for nothing)
-    res = solve_case(drawn(), ["partner-floor-club"], threads=1, kept=kept)["partner-floor-club"]
-    assert not any(r.ok for r in res.values())
+    assert not any(r.ok for r in solve().values())
 
 
-def test_a_fixed_point_that_once_diverged_recovers_its_step():
+def test_a_fixed_point_that_once_diverged_recovers_its_step(monkeypatch):
     """Draw 6 (seed 0) of the linked germanium, indium and zinc market
     under the minimum import price (negotiations fail): one early iterate
     lands near the fixed point and the next moves away.  The safeguard
@@ -216,18 +228,11 @@ def test_a_fixed_point_that_once_diverged_recovers_its_step():
     fewer than 20 steps; with the old rule it does not in 60."""
     import numpy as np
 
-    from mineq.solver.case import drawn_case
-    from mineq.solver.dynamic import restrict
     import mineq.solver.kkt as kkt
     import mineq.solver.solve as S
 
-    full = load_case(BUNDLED)
-    rows = read_uncertainty(BUNDLED / "assumptions.csv", full)
-    sc = "negotiations-fail-mip"
-    kept = KeptPrograms.of_central(restrict(load_case(BUNDLED), ["germanium"]), [sc])
-    factors = draw_factors(rows, 0, 6)
-    drawn = lambda: restrict(drawn_case(load_case(BUNDLED), perturbed_data(full.data, factors, routes=False), factors), ["germanium"])  # noqa: E731
-    res = solve_case(drawn(), [sc], threads=1, kept=kept)[sc]
+    solve = _kept_draw("germanium", "negotiations-fail-mip", 0, 6)
+    res = solve()
     assert set(res) == {"germanium", "indium", "zinc"}
     assert all(r.ok and r.method == "fixed point" and r.iterations < 20 for r in res.values()), [(m, r.status, r.iterations) for m, r in res.items()]
 
@@ -246,14 +251,9 @@ def test_a_fixed_point_that_once_diverged_recovers_its_step():
             return w + a * f - (dW + a * dF) @ gamma
         return w + a * f
 
-    mp = pytest.MonkeyPatch()
-    mp.setattr(S.WedgeIteration, "step", old_step)
-    mp.setattr(kkt, "solve_kkt", lambda *a, **k: None)  # (the MILP ran a minute for nothing)
-    try:
-        res = solve_case(drawn(), [sc], threads=1, kept=kept)[sc]
-    finally:
-        mp.undo()
-    assert not any(r.ok for r in res.values())
+    monkeypatch.setattr(S.WedgeIteration, "step", old_step)
+    monkeypatch.setattr(kkt, "solve_kkt", lambda *a, **k: None)  # (the MILP ran a minute for nothing)
+    assert not any(r.ok for r in solve().values())
 
 
 def test_a_linked_program_sized_by_value_stays_so_for_a_draw():

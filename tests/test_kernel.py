@@ -4,8 +4,8 @@ point (cold) and from a neighbouring program's optimum (warm, strict), both
 find a KKT point or neither does, at the same prices and quantities.
 
 CI sets ``MINEQ_REQUIRE_KERNEL=1``: there the kernel must be built and
-found; elsewhere these tests skip when it is not (an install without a C
-compiler runs the Python step).
+found; elsewhere the tests marked ``kernel`` (tests/conftest.py) skip
+when it is not (an install without a C compiler runs the Python step).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from mineq.solver.case import build_case
 from helpers import case_dict, random_linear_market
 
 REQUIRED = os.environ.get("MINEQ_REQUIRE_KERNEL") == "1"
-needs_kernel = pytest.mark.skipif(active_set.kernel_path() is None and not REQUIRED, reason="the compiled active-set step is not built here (pip install . builds it)")
 
 
 def test_kernel_is_found_where_required():
@@ -67,7 +66,7 @@ def _same(a, b, qp):
     np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-9 * scale)
 
 
-@needs_kernel
+@pytest.mark.kernel
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_kernel_takes_the_python_steps(case):
@@ -93,7 +92,7 @@ def large_programs(draw):
     return _solved(regions, m, rng)
 
 
-@needs_kernel
+@pytest.mark.kernel
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(large_programs())
 def test_kernel_takes_the_python_steps_on_large_systems(case):
@@ -115,7 +114,7 @@ def test_kernel_takes_the_python_steps_on_large_systems(case):
     _same(warm, active_set.polish_python(moved, cold[0], cold[1], rounds=20, strict=True, active=cold[2]), moved)
 
 
-@needs_kernel
+@pytest.mark.kernel
 def test_a_kernel_failure_falls_back_to_python(monkeypatch):
     """Status 2 (an LU step not accurate enough) hands the call to Python,
     whose least-squares step handles it: a singular KKT system (two
@@ -151,7 +150,7 @@ def _credit_program(row: bool):
     return active_set.QP(A, np.array([-10.0, -2.0]), np.zeros(2), np.array([100.0, np.inf]), np.full(m, -np.inf), np.zeros(m), np.array([1.0, 0.0]), 1.0)
 
 
-@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=pytest.mark.kernel)])
 def test_a_free_column_in_no_active_row_moves_along_its_ray(compiled):
     """A warm start from the program without the credit (its optimum z =
     10, u = 0, the credit row slack): u at its lower bound has reduced
@@ -162,8 +161,6 @@ def test_a_free_column_in_no_active_row_moves_along_its_ray(compiled):
     (HiGHS then solved: the ensemble draws of the floor scenarios, 20 of
     31 HiGHS runs over two draws of every scenario).  With the row gone,
     nothing bounds the ray and strict polish still gives up."""
-    if compiled and active_set.kernel_path() is None:
-        pytest.skip("the compiled active-set step is not built here")
     run = active_set.polish if compiled else active_set.polish_python
     qp = _credit_program(True)
     start = (np.array([False, True]), np.zeros(2, bool), np.zeros(1, bool), np.zeros(1, bool))

@@ -296,9 +296,6 @@ def network_kkt(seed: int, nodes: int, flows: int, blocks: int, dep: int, parall
     return K, r, nF
 
 
-needs_kernel = pytest.mark.skipif(AS.kernel_path() is None, reason="the compiled active-set step is not built here (pip install . builds it)")
-
-
 def _compiled_step_is_minimum_norm(K, r, nF, consistent):
     """The compiled step against lstsq's minimum-norm step: on an
     inconsistent system exactly that one; on a consistent one an exact
@@ -314,7 +311,7 @@ def _compiled_step_is_minimum_norm(K, r, nF, consistent):
     return s
 
 
-@needs_kernel
+@pytest.mark.kernel
 @settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 2**31),
@@ -343,7 +340,7 @@ def test_property_compiled_degenerate_step_on_market_shaped_systems(seed, nodes,
     _compiled_step_is_minimum_norm(K, r, nF, consistent)
 
 
-@needs_kernel
+@pytest.mark.kernel
 def test_compiled_degenerate_step_runs_and_agrees_with_python():
     """Singular systems of both sizes: past REDUCE_MIN (reduced first)
     and below it (the whole LU first, singular there), inconsistent so
@@ -359,7 +356,7 @@ def test_compiled_degenerate_step_runs_and_agrees_with_python():
         np.testing.assert_allclose(s, ref, rtol=1e-9, atol=1e-9 * (1.0 + np.abs(ref).max()))
 
 
-@needs_kernel
+@pytest.mark.kernel
 def test_compiled_step_leaves_mixed_curvature_to_python():
     """Curvature of both signs: not the form whose null space is B's
     (``_degenerate_step`` declines it too); a singular such system is
@@ -371,7 +368,7 @@ def test_compiled_step_leaves_mixed_curvature_to_python():
     assert AS.kernel_kkt_step(K, r, nF) is None
 
 
-@needs_kernel
+@pytest.mark.kernel
 def test_compiled_step_leaves_a_large_core_to_python():
     """Ninety-two flows among sixty nodes close 35 independent cycles: the
     core left after peeling has more flows than the Jacobi SVD takes
