@@ -224,7 +224,17 @@ class KeptPrograms:
     the centre is a few linear solves instead of a build and HiGHS runs
     of route generation; when polish finds no KKT point, HiGHS runs on a
     new instance hot-started from the central basis.  A scenario's fixed
-    point still starts from the draw's own baseline prices.  A linked
+    point starts from the central scenario's last frozen wedges
+    (:attr:`mineq.solver.solve.MarketResult.wedges`) rather than from
+    their value at the draw's baseline prices: the central active set
+    then fits the first programs better, and six draws of every scenario
+    of the bundled case took 5.6 s instead of 6.7–7.0 s on one worker
+    (session 23: 22 HiGHS runs instead of 56, 3,978 verifications
+    instead of 4,383).  Where a scenario's equilibrium is not unique (a
+    minimum import price lands several origins at the floor price, and
+    the split of imports between them is open) the point reached
+    depends on the start; a draw's is the one reached from the central
+    wedges, whichever worker solves it.  A linked
     market's scenario programs were built per draw until the compiled
     polish eliminated the curved columns (session 19): kept, two draws of
     every scenario of the bundled case took 9.2–9.4 s instead of 12.0–12.4
@@ -258,16 +268,16 @@ class KeptPrograms:
         ``key``."""
         held = self.held.get(key)
         if held is not None:
-            model, last, hot = held
+            model, last, hot, wedges = held
             model.release()
             if model.update_market(plan.market if plan is not None else market, plan):
                 model._last = last
                 model.hot_start(hot)
                 self.reused += 1
-                return solve_market(market, plan=plan, start=start, reuse=model)
+                return solve_market(market, plan=plan, start=start, reuse=model, wedges=wedges)
         res = solve_market(market, plan=plan, start=start, basis=basis)
         if self.filling and res.ok and res.model is not None and res.model._last is not None:
-            self.held[key] = (res.model, res.model._last, res.model.start_basis())
+            self.held[key] = (res.model, res.model._last, res.model.start_basis(), res.wedges)
         else:
             self.built += 1
         return res

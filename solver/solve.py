@@ -70,6 +70,10 @@ class MarketResult:
     #: one member of a linked market: its verification is the linked
     #: program's, with conditions the member's market alone has not
     linked: bool = field(default=False, repr=False)
+    #: the fixed point's last frozen wedges, (route positions, credit
+    #: keys, values) as :class:`WedgeIteration` orders them; None without
+    #: a fixed point.  ``solve_market(..., wedges=...)`` starts from them.
+    wedges: tuple | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -181,6 +185,7 @@ def solve_market(
     damping: float = 1.0,
     reuse: MarketModel | None = None,
     basis=None,
+    wedges: tuple | None = None,
 ) -> MarketResult:
     """Solve and verify one market; never raises for solver trouble.
 
@@ -194,6 +199,9 @@ def solve_market(
     re-solved from its last basis instead of rebuilt.  ``basis``
     (:meth:`mineq.models.program.MarketModel.start_basis` of the baseline's
     program) hot-starts HiGHS on a new program (:mod:`mineq.models.hot_start`).
+    ``wedges`` (another result's :attr:`MarketResult.wedges`, for a plan
+    that prices the same routes and credits) are the first frozen
+    wedges instead of their value at ``start``'s prices.
     """
     if plan is not None:
         market = plan.market
@@ -212,7 +220,10 @@ def solve_market(
     fp = WedgeIteration(plan, memory=memory, damping=damping) if wedged else None
     w = None
     if fp is not None:
-        w = fp.target(start.price, start.origin_rent) if start is not None else None
+        if wedges is not None and wedges[0] == fp.routes and wedges[1] == fp.credits:
+            w = np.array(wedges[2], dtype=float)
+        else:
+            w = fp.target(start.price, start.origin_rent) if start is not None else None
         if w is not None and np.all(np.isfinite(w)):
             model.set_wedges(*fp.unpack(w))
         else:
@@ -312,7 +323,7 @@ def solve_market(
         return _with(model, MarketResult(market, None, None, status, it, msg, times, plan, method, used_fallback))
     sol.iterations = it
     if ver.ok:
-        return _with(model, MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback))
+        return _with(model, MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback), fp, w)
     worst = "; ".join(f"{name} at {where}: {val:.2e}" for val, name, where in ver.worst(3))
     how = "from the quadratic program" if exact else f"after {it} fixed-point/linearisation steps" + (" and the MILP fallback" if used_fallback else "")
     if used_fallback and plan is not None and plan.extensions:
@@ -321,6 +332,8 @@ def solve_market(
     return _with(model, MarketResult(market, sol, ver, NOT_CONVERGED, it, msg, times, plan, method, used_fallback))
 
 
-def _with(model: MarketModel, result: MarketResult) -> MarketResult:
+def _with(model: MarketModel, result: MarketResult, fp: WedgeIteration | None = None, w: np.ndarray | None = None) -> MarketResult:
     result.model = model
+    if fp is not None and w is not None:
+        result.wedges = (fp.routes, fp.credits, w.copy())
     return result
