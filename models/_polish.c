@@ -48,32 +48,61 @@ static long reduced_steps = 0;
 long mineq_polish_reduced_steps(void) { return reduced_steps; }
 
 /* Solve K s = r in place (r becomes s) by LU with partial pivoting, as
- * LAPACK's dgesv does; 0 on success, -1 on an exactly zero pivot. */
+ * LAPACK's dgesv does; 0 on success, -1 on an exactly zero pivot, -2
+ * when memory ran out.
+ *
+ * K is a KKT system held dense but mostly zeros (a flow's column has two
+ * entries), and what an elimination costs is finding them: column k is
+ * read down its rows, n doubles apart.  So one pass down column k both
+ * picks the pivot and lists the rows below with an entry there, the
+ * pivot row's nonzeros past k are listed once, and each listed row is
+ * updated on those columns only.  The arithmetic is the dense loop's,
+ * operation for operation (a row with no entry in column k, or a column
+ * where the pivot row is zero, is left as the dense loop would leave
+ * it: x - f * 0 is x), and so are the results, bit for bit (the 4,241
+ * systems of an every-scenario ensemble's first draws, replayed: 1.5
+ * times as fast, session 23). */
 static int lu_solve(int n, double *K, double *r) {
+    int *below = malloc(sizeof(int) * (2 * (size_t)n + 1));
+    if (!below) return -2;
+    int *cols = below + n;
     for (int k = 0; k < n; k++) {
-        int p = k;
+        int p = k, cnt = 0;
         double best = fabs(K[(size_t)k * n + k]);
         for (int i = k + 1; i < n; i++) {
-            double v = fabs(K[(size_t)i * n + k]);
-            if (v > best) { best = v; p = i; }
-        }
-        if (best == 0.0) return -1;
-        if (p != k) {
-            for (int j = 0; j < n; j++) {
-                double t = K[(size_t)k * n + j]; K[(size_t)k * n + j] = K[(size_t)p * n + j]; K[(size_t)p * n + j] = t;
+            double v = K[(size_t)i * n + k];
+            if (v != 0.0) {
+                below[cnt++] = i;
+                if (fabs(v) > best) { best = fabs(v); p = i; }
             }
-            double t = r[k]; r[k] = r[p]; r[p] = t;
         }
-        double piv = K[(size_t)k * n + k];
-        for (int i = k + 1; i < n; i++) {
-            double f = K[(size_t)i * n + k] / piv;
+        if (best == 0.0) { free(below); return -1; }
+        if (p != k) {
+            double *a = K + (size_t)k * n, *b = K + (size_t)p * n;
+            for (int j = 0; j < n; j++) { double t = a[j]; a[j] = b[j]; b[j] = t; }
+            double t = r[k]; r[k] = r[p]; r[p] = t;
+            /* row p now holds the old row k: listed if it has an entry in column k */
+            int w = 0;
+            for (int q = 0; q < cnt; q++) {
+                if (below[q] != p) below[w++] = below[q];
+                else if (K[(size_t)p * n + k] != 0.0) below[w++] = p;
+            }
+            cnt = w;
+        }
+        double *rk = K + (size_t)k * n;
+        double piv = rk[k];
+        int nc = 0;
+        for (int j = k + 1; j < n; j++) if (rk[j] != 0.0) cols[nc++] = j;
+        for (int q = 0; q < cnt; q++) {
+            double *ri = K + (size_t)below[q] * n;
+            double f = ri[k] / piv;
             if (f == 0.0) continue;
-            K[(size_t)i * n + k] = f;
-            double *ri = K + (size_t)i * n, *rk = K + (size_t)k * n;
-            for (int j = k + 1; j < n; j++) ri[j] -= f * rk[j];
-            r[i] -= f * r[k];
+            ri[k] = f;
+            for (int c = 0; c < nc; c++) ri[cols[c]] -= f * rk[cols[c]];
+            r[below[q]] -= f * r[k];
         }
     }
+    free(below);
     for (int i = n - 1; i >= 0; i--) {
         double s = r[i];
         for (int j = i + 1; j < n; j++) s -= K[(size_t)i * n + j] * r[j];
@@ -196,7 +225,9 @@ static int reduced_solve(int nF, int nr, const double *d, Cols B, const double *
             for (int l = 0; l < nr; l++) R[(size_t)(nz + k) * M + nz + l] += v[k] * v[l];
         }
     }
-    if (lu_solve(M, R, rr) != 0) return 1;
+    int lu = lu_solve(M, R, rr);
+    if (lu == -2) return -1;
+    if (lu != 0) return 1;
     for (int k = 0; k < nr; k++) s[nF + k] = rr[nz + k];
     for (int f = 0, a = 0; f < nF; f++) {
         if (d[f] == 0.0) { s[f] = rr[a++]; continue; }
@@ -230,7 +261,8 @@ static int whole_solve(int nF, int nr, const double *d, Cols B, const double *r,
         for (int k = 0; k < nr; k++) if (v[k] != 0.0) for (int l = 0; l < nr; l++) K[(size_t)(nF + k) * N + nF + l] += v[k] * v[l];
     }
     memcpy(s, r, sizeof(double) * N);
-    return lu_solve(N, K, s) != 0;
+    int lu = lu_solve(N, K, s);
+    return lu == -2 ? -1 : lu != 0;
 }
 
 /* One-sided Jacobi (Hestenes) on the m x n matrix M (column-major),
