@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ABI 3
+#define ABI 4
 
 /* the classification of a column (cf) and a row (rf) in one round */
 enum { BELOW = 1, ABOVE = 2, WRONG = 4, PUSH_LO = 8, PUSH_UP = 16, RAY_LO = 32, RAY_UP = 64 };
@@ -852,15 +852,98 @@ done:
     return status;
 }
 
+/* Whether x (with A x = ax) lies on the wrong side of a bound or an
+ * inequality row's side, by more than `slack` relative to it, where the
+ * active set does not hold it there; with `fix`, those are made active
+ * (at_lo ... act_up changed).  models/program.py's _wrong_side, operation
+ * for operation (its bounds moved by sign * slack * max(1, |b|)). */
+static int wrong_side(int m, int n, const double *x, const double *ax, const double *lo, const double *up, const double *rlo, const double *rup, double slack, int fix,
+                      unsigned char *at_lo, unsigned char *at_up, unsigned char *act_lo, unsigned char *act_up) {
+    int any = 0;
+    for (int j = 0; j < n; j++) {
+        double l = slack ? lo[j] + (-1.0 * slack) * fmax(1.0, fabs(lo[j])) : lo[j];
+        double u = slack ? up[j] + (1.0 * slack) * fmax(1.0, fabs(up[j])) : up[j];
+        int below = x[j] < l && !at_lo[j], above = x[j] > u && !at_up[j] && !below;
+        if (below || above) { any = 1; if (!fix) return 1; at_lo[j] |= below; at_up[j] |= above; }
+    }
+    for (int i = 0; i < m; i++) {
+        if (isfinite(rlo[i]) && isfinite(rup[i]) && rlo[i] == rup[i]) continue;
+        double l = slack ? rlo[i] + (-1.0 * slack) * fmax(1.0, fabs(rlo[i])) : rlo[i];
+        double u = slack ? rup[i] + (1.0 * slack) * fmax(1.0, fabs(rup[i])) : rup[i];
+        int below = ax[i] < l && !act_lo[i], above = ax[i] > u && !act_up[i] && !below;
+        if (below || above) { any = 1; if (!fix) return 1; act_lo[i] |= below; act_up[i] |= above; }
+    }
+    return any;
+}
+
+/* A x over the matrix's entries in its column order, as numpy's
+ * bincount sums them in models/sparse.py's Matrix @ x. */
+static void times(int m, int n, const long long *start, const long long *index, const double *value, const double *x, double *ax) {
+    for (int i = 0; i < m; i++) ax[i] = 0.0;
+    for (int j = 0; j < n; j++)
+        for (long long e = start[j]; e < start[j + 1]; e++) ax[index[e]] += value[e] * x[j];
+}
+
 /* The matrix by column (start: n + 1, index and value: start[n]), one
  * buffer in, one out, one of flags.  in = c, lo, up (n), rlo, rup (m),
  * hd (n), x (n), y (m); flags = at_lo, at_up (n), act_lo, act_up (m);
  * out = x (n), y (m).  `degenerate`: solve singular systems here (see
- * kkt_step). */
+ * kkt_step).
+ *
+ * `settle_rounds` >= 0: the KKT point found is settled as
+ * models/program.py's _settled settles it, with the second polish's
+ * rounds and strictness `settle_rounds` and `settle_strict`: the
+ * variables and inequality rows it leaves on the wrong side of a bound
+ * are made active and the active set solved once more, from the point
+ * clipped to its bounds.  The settled point is written and 0 returned
+ * when that second polish finds a KKT point that lies within
+ * SETTLED_SLACK of its bounds, the first point when there was nothing
+ * to settle or the second polish finds no KKT point (as _settled keeps
+ * it); 3 (the first point written) when the rest is _settled's to do
+ * in Python: the second polish needs the Python step, or its point
+ * lies further across a bound.  Half of a fixed point's polished points
+ * have a tied flow a hair below zero; settled here, each costs no
+ * second call from Python and no _wrong_side there (session 23). */
 int mineq_polish(int m, int n, const long long *start, const long long *index, const double *value, const double *in,
-                 double sense, double tol, int rounds, int strict, int given, int degenerate, unsigned char *flags, double *out) {
+                 double sense, double tol, int rounds, int strict, int given, int degenerate, int settle_rounds, int settle_strict, double settled_slack,
+                 unsigned char *flags, double *out) {
     const double *c = in, *lo = c + n, *up = lo + n, *rlo = up + n, *rup = rlo + m, *hd = rup + m, *x = hd + n, *y = x + n;
-    return polish(m, n, start, index, value, c, lo, up, rlo, rup, hd, sense, x, y, tol, rounds, strict, given, degenerate, flags, flags + n, flags + 2 * n, flags + 2 * n + m, out, out + n);
+    size_t nn = (size_t)n, mm = (size_t)m;
+    unsigned char *at_lo = flags, *at_up = flags + n, *act_lo = flags + 2 * n, *act_up = flags + 2 * n + m;
+    int status = polish(m, n, start, index, value, c, lo, up, rlo, rup, hd, sense, x, y, tol, rounds, strict, given, degenerate, at_lo, at_up, act_lo, act_up, out, out + n);
+    if (status != 0 || settle_rounds < 0) return status;
+    double *ax = malloc(sizeof(double) * (mm + 1)), *first = malloc(sizeof(double) * (nn + mm + 1)), *x2 = malloc(sizeof(double) * (nn + 1));
+    unsigned char *fixed = malloc(2 * (nn + mm) + 1);
+    if (!ax || !first || !x2 || !fixed) { free(ax); free(first); free(x2); free(fixed); return 3; }
+    times(m, n, start, index, value, out, ax);
+    memcpy(fixed, flags, 2 * (nn + mm));
+    if (!wrong_side(m, n, out, ax, lo, up, rlo, rup, 0.0, 1, fixed, fixed + n, fixed + 2 * n, fixed + 2 * n + m)) {
+        free(ax); free(first); free(x2); free(fixed);
+        return 0;
+    }
+    memcpy(first, out, sizeof(double) * (nn + mm));
+    for (int j = 0; j < n; j++) x2[j] = fmin(fmax(out[j], lo[j]), up[j]);
+    /* the second polish from the clipped point and the first's duals;
+     * its flags start as the fixed ones and end as its own */
+    unsigned char *kept = malloc(2 * (nn + mm) + 1);
+    if (!kept) { free(ax); free(first); free(x2); free(fixed); return 3; }
+    memcpy(kept, flags, 2 * (nn + mm));
+    memcpy(flags, fixed, 2 * (nn + mm));
+    int again = polish(m, n, start, index, value, c, lo, up, rlo, rup, hd, sense, x2, first + n, tol, settle_rounds, settle_strict, 1, degenerate, at_lo, at_up, act_lo, act_up, out, out + n);
+    if (again == 0) {
+        times(m, n, start, index, value, out, ax);
+        if (!wrong_side(m, n, out, ax, lo, up, rlo, rup, settled_slack, 0, at_lo, at_up, act_lo, act_up)) status = 0;
+        else status = 3;
+    } else {
+        status = again == 1 ? 0 : 3;
+    }
+    if (status != 0 || again != 0) {
+        /* the first point, as _settled keeps it (or hands it back to Python) */
+        memcpy(out, first, sizeof(double) * (nn + mm));
+        memcpy(flags, kept, 2 * (nn + mm));
+    }
+    free(ax); free(first); free(x2); free(fixed); free(kept);
+    return status;
 }
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_polish", "The compiled active-set step (see _polish.c); used through ctypes.", -1, NULL};

@@ -380,9 +380,11 @@ def _degenerate_step(K: np.ndarray, r: np.ndarray, nF: int, form=False) -> np.nd
 
 
 #: the compiled step's interface version (``ABI`` in models/_polish.c):
-#: 3 takes singular systems itself (the degenerate step) and has
-#: ``mineq_kkt_step``; 2 took the matrix by its nonzeros (1 took it dense)
-KERNEL_ABI = 3
+#: 4 settles its KKT point as models/program.py's ``_settled`` does (the
+#: ``settle`` of :func:`polish`); 3 takes singular systems itself (the
+#: degenerate step) and has ``mineq_kkt_step``; 2 took the matrix by its
+#: nonzeros (1 took it dense)
+KERNEL_ABI = 4
 
 
 def _load_kernel():
@@ -425,7 +427,7 @@ def _load_kernel():
             continue
         fn = lib.mineq_polish
         fn.restype = ctypes.c_int
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_double, ctypes.c_double, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p]
         fn.path = str(path)
         fn.reduced_steps, fn.degenerate_steps = lib.mineq_polish_reduced_steps, lib.mineq_polish_degenerate_steps
         fn.reduced_steps.restype = fn.degenerate_steps.restype = ctypes.c_long
@@ -501,7 +503,13 @@ def kernel_kkt_step(K: np.ndarray, r: np.ndarray, nF: int) -> np.ndarray | None:
 LEFT_TO_PYTHON = object()
 
 
-def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False, active: tuple | None = None, compiled_only: bool = False):
+class Settled(tuple):
+    """A result of :func:`polish` (col, row, active) that the compiled
+    step has settled already, as ``settle`` asked: models/program.py's
+    ``_settled`` has nothing left to do with it."""
+
+
+def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, strict: bool = False, active: tuple | None = None, compiled_only: bool = False, settle: dict | None = None):
     """Exact KKT solution on the active set of an approximate QP optimum.
 
     :func:`polish_python` is the algorithm and its description; this runs
@@ -516,6 +524,12 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
     step hands over to Python, return :data:`LEFT_TO_PYTHON` instead (the
     caller decides whether the slow path is worth it; without the
     extension the Python path runs as usual).
+
+    ``settle`` (``rounds``, ``strict`` and ``slack``: the options of
+    models/program.py's ``_settled``): where the compiled step runs, it
+    settles the KKT point it finds as ``_settled`` would, in the same
+    call, and returns it as :class:`Settled`; a point it leaves to
+    ``_settled`` (or a Python polish's) comes back as a plain tuple.
     """
     from .speed import plain
 
@@ -532,10 +546,13 @@ def polish(qp: QP, col_value, row_dual, tol: float = 1e-7, rounds: int = 60, str
             # (C would read past the buffer)
             return polish_python(qp, col_value, row_dual, tol, rounds, strict, active)
         out = np.empty(n + m)
-        status = _KERNEL(m, n, start.ctypes.data, index.ctypes.data, value.ctypes.data, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), int(FAST_DEGENERATE_STEP), flags.ctypes.data, out.ctypes.data)
-        if status == 0:
+        # _settled's second polish takes polish's own tolerance
+        sr, ss, sl = (-1, 0, 0.0) if settle is None or settle.get("tol", tol) != tol else (int(settle.get("rounds", 60)), int(settle.get("strict", False)), float(settle["slack"]))
+        status = _KERNEL(m, n, start.ctypes.data, index.ctypes.data, value.ctypes.data, buf.ctypes.data, float(qp.sense), float(tol), int(rounds), int(strict), int(active is not None), int(FAST_DEGENERATE_STEP), sr, ss, sl, flags.ctypes.data, out.ctypes.data)
+        if status in (0, 3):
             f = flags.view(bool)
-            return out[:n], out[n:], (f[:n], f[n : 2 * n], f[2 * n : 2 * n + m], f[2 * n + m :])
+            got = out[:n], out[n:], (f[:n], f[n : 2 * n], f[2 * n : 2 * n + m], f[2 * n + m :])
+            return Settled(got) if status == 0 and sr >= 0 else got
         if status == 1:
             return None
         if compiled_only:

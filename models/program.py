@@ -58,7 +58,7 @@ import numpy as np
 
 from . import hot_start, lp_start
 from . import routes as route_generation
-from .active_set import QP, highs_hessian, highs_of, polish, release_highs, rescue
+from .active_set import QP, Settled, highs_hessian, highs_of, polish, release_highs, rescue
 from .curves import Linear
 from .speed import plain
 from .market import Market, Solution
@@ -957,7 +957,7 @@ class MarketModel:
         if self._last is not None and not tight:
             col, row, active = self._last
             qp = self.qp()
-            warm = _settled(qp, polish(qp, col, row, rounds=WARM_ROUNDS, strict=True, active=active), rounds=20, strict=True)
+            warm = _settled_polish(qp, col, row, {"rounds": 20, "strict": True}, rounds=WARM_ROUNDS, strict=True, active=active)
             if warm is not None:
                 self.ran_highs = False
                 return self._result(*warm, None)
@@ -984,7 +984,7 @@ class MarketModel:
         status, col, row, self.route_rounds = self._generate(h, qp, warm=True)
         polished = None
         if col is not None:
-            polished = _settled(qp, polish(qp, col, row))
+            polished = _settled_polish(qp, col, row, {})
         cycled = status == highspy.HighsModelStatus.kIterationLimit
         if polished is None and (hot or self.route_rounds > 1) and not cycled:
             # a hot start took part, and HiGHS did not finish it well
@@ -1092,8 +1092,16 @@ def _polished(qp: QP, col, row) -> tuple:
     """(col, row, active): :func:`mineq.models.active_set.polish`'s exact KKT
     point near a solver's answer, or the answer itself (active set None)
     when polish finds none; the verifier judges either."""
-    got = _settled(qp, polish(qp, col, row))
+    got = _settled_polish(qp, col, row, {})
     return got if got is not None else (col, row, None)
+
+
+def _settled_polish(qp: QP, col, row, settle: dict, **kw):
+    """``_settled(qp, polish(qp, col, row, **kw), **settle)``: where the
+    compiled step runs, in one call (:class:`mineq.models.active_set.Settled`),
+    which saves half of a fixed point's polished points a second call
+    and the check in Python (session 23)."""
+    return _settled(qp, polish(qp, col, row, settle={**settle, "slack": SETTLED_SLACK}, **kw), **settle)
 
 
 def _settled(qp: QP, got, **kw):
@@ -1112,8 +1120,8 @@ def _settled(qp: QP, got, **kw):
     zero, polish's tolerance (relative to a linked program's largest
     scale: zinc's tonnes beside germanium's kilograms) let 0.001 kg of
     germanium out of Malaysia, which makes none, on the plain path."""
-    if got is None:
-        return None
+    if got is None or isinstance(got, Settled):
+        return got
     x, y, active = got
     fixed = _wrong_side(qp, x, active)
     if fixed is None:

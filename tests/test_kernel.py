@@ -174,3 +174,55 @@ def test_a_free_column_in_no_active_row_moves_along_its_ray(compiled):
     np.testing.assert_allclose(h.getSolution().col_value, got[0], rtol=1e-6)
     qp = _credit_program(False)
     assert run(qp, np.array([10.0, 0.0]), np.zeros(0), rounds=20, strict=True, active=(start[0], start[1], np.zeros(0, bool), np.zeros(0, bool))) is None
+
+
+@pytest.mark.kernel
+def test_the_compiled_settle_is_the_python_one():
+    """``_settled_polish`` settles a polished point inside the compiled
+    call (ABI 4) instead of a second call from Python: fixed-point
+    programs often leave a tied flow a hair below zero, and the active set
+    is solved again with it at its bound.  Replayed on every polish of
+    tungsten's fixed point under the minimum import price, in both ways
+    (one compiled call; the compiled polish, then ``_settled`` in Python),
+    the points, duals and active sets are the same bit for bit, the
+    settled ones included (their number is checked: the replay must hold
+    points that needed settling, and in both ways)."""
+    from pathlib import Path
+
+    import mineq.models.program as program
+    from mineq.solver.case import load_case
+    from mineq.solver.dynamic import restrict
+    from mineq.solver.run import mineral_plan
+    from mineq.solver.solve import solve_market
+
+    calls = []
+    real = program._settled_polish
+
+    def spy(qp, col, row, settle, **kw):
+        calls.append((qp, np.array(col), np.array(row), settle, {k: (tuple(np.array(a) for a in v) if k == "active" and v is not None else v) for k, v in kw.items()}))
+        return real(qp, col, row, settle, **kw)
+
+    case = restrict(load_case(Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"), ["tungsten"])
+    base = solve_market(case.markets["tungsten"])
+    plan = mineral_plan(case, "negotiations-fail-mip", "tungsten", base.solution)
+    program._settled_polish = spy
+    try:
+        assert solve_market(case.markets["tungsten"], plan=plan, start=base.solution).ok
+    finally:
+        program._settled_polish = real
+    settled = 0
+    for qp, col, row, settle, kw in calls:
+        one = real(qp, col, row, settle, **kw)
+        first = active_set.polish(qp, col, row, **kw)
+        two = program._settled(qp, first, **settle)
+        assert (one is None) == (two is None)
+        if one is None:
+            continue
+        if first is not None and program._wrong_side(qp, first[0], first[2]) is not None:
+            settled += 1
+            assert isinstance(one, active_set.Settled)
+        for a, b in zip(one[:2], two[:2]):
+            assert np.array_equal(a, b)
+        for a, b in zip(one[2], two[2]):
+            assert np.array_equal(a, b)
+    assert len(calls) >= 5 and settled >= 2, (len(calls), settled)
