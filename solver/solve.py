@@ -70,9 +70,11 @@ class MarketResult:
     #: one member of a linked market: its verification is the linked
     #: program's, with conditions the member's market alone has not
     linked: bool = field(default=False, repr=False)
-    #: the fixed point's last frozen wedges, (route positions, credit
-    #: keys, values) as :class:`WedgeIteration` orders them; None without
-    #: a fixed point.  ``solve_market(..., wedges=...)`` starts from them.
+    #: a verified fixed point's wedges, (route positions, credit keys,
+    #: values) as :class:`WedgeIteration` orders them: the last frozen
+    #: ones, or where the MILP found the equilibrium their value at its
+    #: prices; None otherwise.  ``solve_market(..., wedges=...)`` starts
+    #: from them.
     wedges: tuple | None = field(default=None, repr=False)
 
     @property
@@ -323,6 +325,10 @@ def solve_market(
         return _with(model, MarketResult(market, None, None, status, it, msg, times, plan, method, used_fallback))
     sol.iterations = it
     if ver.ok:
+        if method == "milp" and fp is not None:
+            # the iteration's last wedges did not lead here; the
+            # equilibrium's own are its prices' (a fixed point: T(w) = w)
+            w = fp.target(sol.price, sol.origin_rent)
         return _with(model, MarketResult(market, sol, ver, EQUILIBRIUM, it, "", times, plan, method, used_fallback), fp, w)
     worst = "; ".join(f"{name} at {where}: {val:.2e}" for val, name, where in ver.worst(3))
     how = "from the quadratic program" if exact else f"after {it} fixed-point/linearisation steps" + (" and the MILP fallback" if used_fallback else "")
@@ -334,6 +340,6 @@ def solve_market(
 
 def _with(model: MarketModel, result: MarketResult, fp: WedgeIteration | None = None, w: np.ndarray | None = None) -> MarketResult:
     result.model = model
-    if fp is not None and w is not None:
+    if fp is not None and w is not None and np.all(np.isfinite(w)):
         result.wedges = (fp.routes, fp.credits, w.copy())
     return result
