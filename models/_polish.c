@@ -927,41 +927,34 @@ int mineq_polish(int m, int n, const long long *start, const long long *index, c
                  double sense, double tol, int rounds, int strict, int given, int degenerate, int settle_rounds, int settle_strict, double settled_slack,
                  unsigned char *flags, double *out) {
     const double *c = in, *lo = c + n, *up = lo + n, *rlo = up + n, *rup = rlo + m, *hd = rup + m, *x = hd + n, *y = x + n;
-    size_t nn = (size_t)n, mm = (size_t)m;
+    size_t nn = (size_t)n, mm = (size_t)m, nflags = 2 * (nn + mm);
     unsigned char *at_lo = flags, *at_up = flags + n, *act_lo = flags + 2 * n, *act_up = flags + 2 * n + m;
     int status = polish(m, n, start, index, value, c, lo, up, rlo, rup, hd, sense, x, y, tol, rounds, strict, given, degenerate, at_lo, at_up, act_lo, act_up, out, out + n);
     if (status != 0 || settle_rounds < 0) return status;
+    /* the first point and its active set, kept: what _settled returns
+     * when the second polish finds nothing, or hands back */
     double *ax = malloc(sizeof(double) * (mm + 1)), *first = malloc(sizeof(double) * (nn + mm + 1)), *x2 = malloc(sizeof(double) * (nn + 1));
-    unsigned char *fixed = malloc(2 * (nn + mm) + 1);
-    if (!ax || !first || !x2 || !fixed) { free(ax); free(first); free(x2); free(fixed); return 3; }
-    times(m, n, start, index, value, out, ax);
-    memcpy(fixed, flags, 2 * (nn + mm));
-    if (!wrong_side(m, n, out, ax, lo, up, rlo, rup, 0.0, 1, fixed, fixed + n, fixed + 2 * n, fixed + 2 * n + m)) {
-        free(ax); free(first); free(x2); free(fixed);
-        return 0;
-    }
+    unsigned char *kept = malloc(nflags + 1);
+    if (!ax || !first || !x2 || !kept) { status = 3; goto done; }
     memcpy(first, out, sizeof(double) * (nn + mm));
-    for (int j = 0; j < n; j++) x2[j] = fmin(fmax(out[j], lo[j]), up[j]);
-    /* the second polish from the clipped point and the first's duals;
-     * its flags start as the fixed ones and end as its own */
-    unsigned char *kept = malloc(2 * (nn + mm) + 1);
-    if (!kept) { free(ax); free(first); free(x2); free(fixed); return 3; }
-    memcpy(kept, flags, 2 * (nn + mm));
-    memcpy(flags, fixed, 2 * (nn + mm));
+    memcpy(kept, flags, nflags);
+    times(m, n, start, index, value, out, ax);
+    /* the wrong-side ones made active in flags, the second polish's start */
+    if (!wrong_side(m, n, out, ax, lo, up, rlo, rup, 0.0, 1, at_lo, at_up, act_lo, act_up)) goto done;
+    for (int j = 0; j < n; j++) x2[j] = fmin(fmax(first[j], lo[j]), up[j]);
     int again = polish(m, n, start, index, value, c, lo, up, rlo, rup, hd, sense, x2, first + n, tol, settle_rounds, settle_strict, 1, degenerate, at_lo, at_up, act_lo, act_up, out, out + n);
     if (again == 0) {
         times(m, n, start, index, value, out, ax);
-        if (!wrong_side(m, n, out, ax, lo, up, rlo, rup, settled_slack, 0, at_lo, at_up, act_lo, act_up)) status = 0;
-        else status = 3;
-    } else {
-        status = again == 1 ? 0 : 3;
+        if (wrong_side(m, n, out, ax, lo, up, rlo, rup, settled_slack, 0, at_lo, at_up, act_lo, act_up)) status = 3;
+    } else if (again != 1) {
+        status = 3;
     }
     if (status != 0 || again != 0) {
-        /* the first point, as _settled keeps it (or hands it back to Python) */
         memcpy(out, first, sizeof(double) * (nn + mm));
-        memcpy(flags, kept, 2 * (nn + mm));
+        memcpy(flags, kept, nflags);
     }
-    free(ax); free(first); free(x2); free(fixed); free(kept);
+done:
+    free(ax); free(first); free(x2); free(kept);
     return status;
 }
 

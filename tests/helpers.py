@@ -99,6 +99,7 @@ def in_fresh_process(module: str, func: str, *args):
 
 #: the small illustrative case most CLI tests run
 DEMO = Path(__file__).resolve().parent.parent / "cases" / "three-region-demo"
+BUNDLED = Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"
 
 
 def run(*args):

@@ -305,8 +305,9 @@ def test_a_fixed_point_started_at_its_own_wedges_needs_fewer_steps():
     fewer steps (tungsten under the minimum import price: 3 instead of
     13 from the baseline prices; the first ended at 7e-9, outside the
     margin the loop aims for, so a few more) and reaches the same
-    equilibrium to the tolerance.  Wedges of another plan's shape are ignored, not
-    misapplied: the iteration then runs as from the baseline."""
+    equilibrium to the tolerance.  Wedges of another plan's shape are
+    ignored, not misapplied: the iteration then runs as from the
+    baseline."""
     from mineq.solver.dynamic import restrict
     from mineq.solver.run import mineral_plan
 

@@ -21,7 +21,7 @@ import mineq.models.active_set as active_set
 from mineq.models.program import MarketModel
 from mineq.solver.case import build_case
 
-from helpers import case_dict, random_linear_market
+from helpers import BUNDLED, case_dict, random_linear_market
 
 REQUIRED = os.environ.get("MINEQ_REQUIRE_KERNEL") == "1"
 
@@ -177,7 +177,7 @@ def test_a_free_column_in_no_active_row_moves_along_its_ray(compiled):
 
 
 @pytest.mark.kernel
-def test_the_compiled_settle_is_the_python_one():
+def test_the_compiled_settle_is_the_python_one(monkeypatch):
     """``_settled_polish`` settles a polished point inside the compiled
     call (ABI 4) instead of a second call from Python: fixed-point
     programs often leave a tied flow a hair below zero, and the active set
@@ -187,8 +187,6 @@ def test_the_compiled_settle_is_the_python_one():
     the points, duals and active sets are the same bit for bit, the
     settled ones included (their number is checked: the replay must hold
     points that needed settling, and in both ways)."""
-    from pathlib import Path
-
     import mineq.models.program as program
     from mineq.solver.case import load_case
     from mineq.solver.dynamic import restrict
@@ -202,14 +200,12 @@ def test_the_compiled_settle_is_the_python_one():
         calls.append((qp, np.array(col), np.array(row), settle, {k: (tuple(np.array(a) for a in v) if k == "active" and v is not None else v) for k, v in kw.items()}))
         return real(qp, col, row, settle, **kw)
 
-    case = restrict(load_case(Path(__file__).resolve().parent.parent / "cases" / "critical-minerals-54"), ["tungsten"])
+    case = restrict(load_case(BUNDLED), ["tungsten"])
     base = solve_market(case.markets["tungsten"])
     plan = mineral_plan(case, "negotiations-fail-mip", "tungsten", base.solution)
-    program._settled_polish = spy
-    try:
+    with monkeypatch.context() as mp:
+        mp.setattr(program, "_settled_polish", spy)
         assert solve_market(case.markets["tungsten"], plan=plan, start=base.solution).ok
-    finally:
-        program._settled_polish = real
     settled = 0
     for qp, col, row, settle, kw in calls:
         one = real(qp, col, row, settle, **kw)
